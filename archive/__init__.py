@@ -1,0 +1,67 @@
+"""Arabic news archive search: keywords and meaning, on one laptop.
+
+Library entry points::
+
+    from archive import Archive, read_documents
+    archive = Archive.build(read_documents("seeds"), "index")
+    for hit in archive.search("قوات كورية في كورسك"):
+        print(hit.title, hit.score)
+
+Names are loaded on first use (PEP 562), so ``import archive`` and the
+command line start without importing Whoosh, FAISS or an encoder.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Archive": "archive",
+    "ArchiveStats": "archive",
+    "BuildReport": "archive",
+    "Hit": "archive",
+    "Hits": "archive",
+    "Document": "document",
+    "ArchiveError": "errors",
+    "DocumentNotFoundError": "errors",
+    "EncoderError": "errors",
+    "IndexFormatError": "errors",
+    "IndexLockedError": "errors",
+    "IndexNotFoundError": "errors",
+    "QueryError": "errors",
+    "SourceError": "errors",
+    "read_documents": "readers",
+    "read_file": "readers",
+}
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from .archive import Archive, ArchiveStats, BuildReport, Hit, Hits
+    from .document import Document
+    from .errors import (
+        ArchiveError,
+        DocumentNotFoundError,
+        EncoderError,
+        IndexFormatError,
+        IndexLockedError,
+        IndexNotFoundError,
+        QueryError,
+        SourceError,
+    )
+    from .readers import read_documents, read_file
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'archive' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,163 @@
+"""The dense side of the archive: passages, their vectors, and search by meaning.
+
+An article is split into passages (:mod:`archive.passages`); each passage is
+embedded (through the embedding cache, so unchanged text is never embedded
+twice) and stored as one row of a :class:`~archive.vectors.VectorIndex`. The
+row → article mapping lives beside FAISS as plain arrays (``passages.npz``:
+article ordinal, start and end offset into the article's passage text), and
+the article ids as JSON. An article's semantic score is the best score of its
+passages; that passage is its snippet.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .document import Document
+from .embcache import EmbeddingCache, EmbedStats, embed_with_cache
+from .errors import IndexFormatError
+from .passages import split_passages
+from .vectors import VectorIndex
+
+PASSAGE_WORDS = 120
+PASSAGE_OVERLAP = 30
+MAX_PASSAGES = 64
+TITLE_IN_PASSAGES = True
+"""Each passage is embedded as ``title + newline + passage``: the title gives a
+passage cut from the middle of an article its topic."""
+
+DENSE_FORMAT = 1
+
+
+def passage_settings() -> dict[str, int]:
+    """The passage settings an index records (a change invalidates dense indexes)."""
+    return {
+        "max_words": PASSAGE_WORDS,
+        "overlap_words": PASSAGE_OVERLAP,
+        "max_passages": MAX_PASSAGES,
+        "title_in_passages": int(TITLE_IN_PASSAGES),
+    }
+
+
+def passage_source(doc: Document) -> str:
+    """The text passages are cut from (offsets in the mapping point into it)."""
+    return doc.body
+
+
+def embedding_text(doc: Document, passage: str) -> str:
+    """What the encoder sees for one passage of ``doc``."""
+    if TITLE_IN_PASSAGES and doc.title:
+        return f"{doc.title}\n{passage}"
+    return passage
+
+
+@dataclass(frozen=True, slots=True)
+class PassageRow:
+    """Where one vector row comes from: the article and a span of its body."""
+
+    doc_id: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class DenseBuild:
+    """Counts of a dense build."""
+
+    passages: int
+    stats: EmbedStats
+
+
+def write_dense(
+    directory: Path,
+    documents: Sequence[Document],
+    encode: Callable[[list[str]], np.ndarray],
+    cache: EmbeddingCache | None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> DenseBuild:
+    """Split, embed (through ``cache``) and index ``documents`` into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=False)
+    ordinals, starts, ends, texts = [], [], [], []
+    for ordinal, doc in enumerate(documents):
+        for passage in split_passages(
+            passage_source(doc), max_words=PASSAGE_WORDS, overlap_words=PASSAGE_OVERLAP, max_passages=MAX_PASSAGES
+        ):
+            ordinals.append(ordinal)
+            starts.append(passage.start)
+            ends.append(passage.end)
+            texts.append(embedding_text(doc, passage.text))
+    vectors, stats = embed_with_cache(texts, encode, cache, progress=progress)
+    VectorIndex.build(vectors).save(directory / "vectors")
+    np.savez(
+        directory / "passages.npz",
+        doc=np.asarray(ordinals, dtype=np.int32),
+        start=np.asarray(starts, dtype=np.int64),
+        end=np.asarray(ends, dtype=np.int64),
+    )
+    with open(directory / "ids.json", "w", encoding="utf-8") as fh:
+        json.dump({"format": DENSE_FORMAT, "ids": [d.id for d in documents]}, fh, ensure_ascii=False)
+    return DenseBuild(len(texts), stats)
+
+
+class DenseIndex:
+    """A read-only handle on the dense side of one generation."""
+
+    def __init__(self, directory: Path) -> None:
+        try:
+            meta = json.loads((directory / "ids.json").read_text(encoding="utf-8"))
+            with np.load(directory / "passages.npz", allow_pickle=False) as arrays:
+                self._doc = arrays["doc"]
+                self._start = arrays["start"]
+                self._end = arrays["end"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexFormatError(f"{directory}: dense index unreadable ({exc}). Fix: archive build --full") from None
+        if meta.get("format") != DENSE_FORMAT:
+            raise IndexFormatError(f"{directory}: dense format {meta.get('format')} (expected {DENSE_FORMAT})")
+        self._ids: list[str] = meta["ids"]
+        self._ordinal = {doc_id: i for i, doc_id in enumerate(self._ids)}
+        self._vectors = VectorIndex.load(directory / "vectors")
+        if len(self._vectors) != len(self._doc):
+            raise IndexFormatError(f"{directory}: {len(self._vectors)} vectors for {len(self._doc)} passages")
+
+    def __len__(self) -> int:
+        return len(self._doc)
+
+    @property
+    def dim(self) -> int:
+        return self._vectors.dim
+
+    def allowed_rows(self, doc_ids: set[str]) -> np.ndarray:
+        """Sorted rows of the passages of ``doc_ids`` (for filtered search)."""
+        wanted = np.fromiter((self._ordinal[i] for i in doc_ids if i in self._ordinal), dtype=np.int32)
+        return np.flatnonzero(np.isin(self._doc, wanted)).astype(np.int64)
+
+    def search(
+        self, query_vector: np.ndarray, k: int, *, allowed: np.ndarray | None = None, depth: int | None = None
+    ) -> list[tuple[str, float, PassageRow]]:
+        """The ``k`` best articles for one query vector: ``(id, score, best passage)``.
+
+        Fetches ``depth`` passages (default ``4 * k + 20``) so that articles
+        with several matching passages do not crowd out the k-th article.
+        """
+        depth = depth or 4 * k + 20
+        if allowed is not None and len(allowed) == 0:
+            return []
+        scores, rows = self._vectors.search(query_vector.reshape(1, -1), depth, allowed=allowed)
+        best: dict[int, tuple[float, int]] = {}
+        for score, row in zip(scores[0].tolist(), rows[0].tolist()):
+            if row < 0:
+                continue
+            ordinal = int(self._doc[row])
+            if ordinal not in best:  # rows come best first
+                best[ordinal] = (score, row)
+        ranked = sorted(best.items(), key=lambda item: (-item[1][0], self._ids[item[0]]))[:k]
+        return [
+            (self._ids[o], s, PassageRow(self._ids[o], int(self._start[r]), int(self._end[r])))
+            for o, (s, r) in ranked
+        ]

@@ -1,0 +1,60 @@
+"""The article record every part of the archive exchanges.
+
+A :class:`Document` is immutable; its :attr:`content_hash` covers every field a
+reader fills, so an incremental build can tell a changed article from an
+unchanged one by comparing hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One news article.
+
+    ``published`` is timezone-aware or ``None``; ``language`` is a BCP-47 code
+    (``"ar"`` unless a reader knows better).
+    """
+
+    id: str
+    body: str
+    title: str = ""
+    published: datetime | None = None
+    source: str = ""
+    url: str = ""
+    category: str = ""
+    language: str = "ar"
+    origin: str = field(default="", compare=False)
+    """Where the document was read from (``path`` or ``path:line``), for messages only."""
+
+    def __post_init__(self) -> None:
+        if self.published is not None and self.published.tzinfo is None:
+            raise ValueError(f"document {self.id!r}: published must be timezone-aware")
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 (hex) of every content field: equal hashes mean an unchanged article."""
+        payload = json.dumps(
+            [
+                self.id,
+                self.title,
+                self.body,
+                self.published.isoformat() if self.published else None,
+                self.source,
+                self.url,
+                self.category,
+                self.language,
+            ],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    @property
+    def text(self) -> str:
+        """Title and body as one text, the title first when there is one."""
+        return f"{self.title}\n{self.body}" if self.title else self.body

@@ -1,0 +1,50 @@
+"""Typed errors raised by the archive library.
+
+Every error the library raises on purpose derives from :class:`ArchiveError`, so
+callers (the CLI among them) can catch one class and print one clear line.
+Each message says what went wrong and, where there is one, how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class ArchiveError(Exception):
+    """Base class of every error the archive library raises on purpose."""
+
+
+class SourceError(ArchiveError):
+    """A source path or file cannot be read as articles (names the file and line)."""
+
+    def __init__(self, path: str, reason: str, line: int | None = None) -> None:
+        self.path = str(path)
+        self.reason = reason
+        self.line = line
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {reason}")
+
+
+class IndexNotFoundError(ArchiveError):
+    """No archive index exists at the given path."""
+
+
+class IndexFormatError(ArchiveError):
+    """The index on disk was written with other settings or another format version."""
+
+
+class IndexLockedError(ArchiveError):
+    """Another process is writing the index."""
+
+
+class QueryError(ArchiveError):
+    """A search request is invalid (bad mode, bad date, bad k)."""
+
+
+class EncoderError(ArchiveError):
+    """An encoder cannot be found, loaded or used."""
+
+
+class DocumentNotFoundError(ArchiveError, KeyError):
+    """No document with the requested id is in the archive."""
+
+    def __str__(self) -> str:  # KeyError would print the repr of the message
+        return str(self.args[0]) if self.args else "document not found"

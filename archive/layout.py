@@ -1,0 +1,131 @@
+"""The index directory: generations, the commit pointer and the writer lock.
+
+An index directory holds complete *generations* (``gen-*/``) and a pointer
+file ``CURRENT`` naming the live one. A build writes a new generation beside
+the live one and commits it by replacing ``CURRENT`` atomically
+(``os.replace`` of an fsynced temporary file), so a reader sees the old
+generation or the new one, never a half-written index, and a build killed at
+any moment leaves the previous generation live. Superseded generations are
+removed after the commit. Caches that outlive generations (embeddings) sit
+beside them.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .errors import IndexLockedError, IndexNotFoundError
+
+POINTER = "CURRENT"
+LOCK = ".lock"
+GEN_PREFIX = "gen-"
+
+
+def current_generation(root: Path) -> Path:
+    """The live generation directory of the index at ``root``."""
+    pointer = root / POINTER
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        if not root.exists():
+            raise IndexNotFoundError(f"{root}: no such directory. Fix: archive build --index {root}") from None
+        raise IndexNotFoundError(
+            f"{root}: not an archive index (no {POINTER} file). Fix: archive build --index {root}"
+        ) from None
+    except OSError as exc:
+        raise IndexNotFoundError(f"{pointer}: cannot read ({exc.strerror})") from None
+    if not name.startswith(GEN_PREFIX) or "/" in name or not (root / name).is_dir():
+        raise IndexNotFoundError(f"{pointer}: points to {name!r}, which is not a generation. Fix: archive build --full")
+    return root / name
+
+
+def new_generation(root: Path) -> Path:
+    """A fresh, empty generation directory under ``root`` (not yet live)."""
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    path = root / f"{GEN_PREFIX}{stamp}-{uuid.uuid4().hex[:8]}"
+    path.mkdir()
+    return path
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(path: Path) -> None:
+    for dirpath, _, filenames in os.walk(path):
+        for name in filenames:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(dirpath))
+
+
+def commit_generation(root: Path, generation: Path) -> None:
+    """Make ``generation`` live (atomically), then delete superseded generations."""
+    _fsync_tree(generation)
+    tmp = root / f".{POINTER}.{uuid.uuid4().hex[:8]}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(generation.name + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, root / POINTER)
+    _fsync_dir(root)
+    remove_stale_generations(root)
+
+
+def remove_stale_generations(root: Path) -> None:
+    """Delete every generation but the live one (left by earlier or crashed builds).
+
+    Readers that still have an old generation open keep reading it: on POSIX,
+    removed files stay readable through open handles.
+    """
+    try:
+        live = current_generation(root).name
+    except IndexNotFoundError:
+        live = None
+    for child in root.iterdir():
+        if child.name.startswith(GEN_PREFIX) and child.name != live and child.is_dir():
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def discard_generation(generation: Path) -> None:
+    """Remove a generation that was never committed (a failed build)."""
+    shutil.rmtree(generation, ignore_errors=True)
+
+
+@contextmanager
+def writer_lock(root: Path) -> Iterator[None]:
+    """Hold the index's writer lock, or raise :class:`IndexLockedError` at once.
+
+    ``flock`` locks vanish with the process, so a killed writer never leaves
+    the index locked.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                raise IndexLockedError(
+                    f"{root}: the index is being written by another process; wait for it to finish"
+                ) from None
+            raise
+        yield
+    finally:
+        os.close(fd)

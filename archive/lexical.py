@@ -1,0 +1,196 @@
+"""The lexical side of the archive: a Whoosh index scored with BM25F.
+
+Whoosh holds only what ranking needs: the id, the analyzed title and body,
+and the filter fields (published, source, category). Full documents live in
+the document store (:mod:`archive.store`), so Whoosh's stored-field pickles
+stay tiny. Title and body share one analyzer (:mod:`archive.analysis`); the
+title is boosted.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh import scoring
+from whoosh.analysis import Token, Tokenizer
+from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
+from whoosh.query import And, DateRange, Query, Term
+from whoosh.searching import Searcher
+
+from .analysis import iter_terms, term
+from .document import Document
+from .errors import IndexFormatError
+
+TITLE_BOOST = 2.0
+BM25_K1 = 0.9  # chosen on ARCD train (0.803 vs 0.799 at 1.2); see docs/evaluation.md
+BM25_B = 0.75
+
+
+class ArabicTokenizer(Tokenizer):
+    """Whoosh adapter over :func:`archive.analysis.iter_terms`.
+
+    Stop words take no position, so a phrase query written with or without
+    them (``قوات في كورسك`` / ``قوات كورسك``) matches the same text.
+    """
+
+    def __call__(  # noqa: PLR0913 - Whoosh's tokenizer protocol
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: object,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:  # wildcard and range parts: one normalized token
+            text = term(value) or value.lower()
+            spans: Iterable[tuple[str, int, int]] = [(text, 0, len(value))]
+        else:
+            spans = iter_terms(value)
+        pos = start_pos
+        for text, start, end in spans:
+            token.text = text
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = value[start:end]
+            if positions:
+                token.pos = pos
+                pos += 1
+            if chars:
+                token.startchar = start_char + start
+                token.endchar = start_char + end
+            yield token
+
+
+def make_schema() -> Schema:
+    """The Whoosh schema of the archive (see the module docstring)."""
+    analyzer = ArabicTokenizer()
+    return Schema(
+        id=ID(stored=True, unique=True),
+        title=TEXT(analyzer=analyzer, field_boost=TITLE_BOOST),
+        body=TEXT(analyzer=analyzer),
+        published=DATETIME(sortable=True),
+        source=KEYWORD(commas=True, lowercase=True, scorable=False),
+        category=KEYWORD(commas=True, lowercase=True, scorable=False),
+    )
+
+
+def _fields(doc: Document) -> dict[str, object]:
+    fields: dict[str, object] = {"id": doc.id, "title": doc.title, "body": doc.body}
+    if doc.published is not None:
+        fields["published"] = doc.published.replace(tzinfo=None) - (doc.published.utcoffset() or _ZERO)
+    if doc.source:
+        fields["source"] = doc.source.replace(",", " ")
+    if doc.category:
+        fields["category"] = doc.category.replace(",", " ")
+    return fields
+
+
+_ZERO = datetime(2000, 1, 1) - datetime(2000, 1, 1)
+
+
+def write_index(directory: Path, documents: Iterable[Document], *, procs: int | None = None) -> int:
+    """Create a Whoosh index in ``directory`` (which must be new) from ``documents``.
+
+    ``procs`` > 1 uses Whoosh's multiprocessing writer (one sub-writer per
+    core, segments left unmerged: merging costs more than it saves at query
+    time for a few segments). Returns the number of documents written.
+    """
+    directory.mkdir(parents=True, exist_ok=False)
+    ix = whoosh_index.create_in(str(directory), make_schema())
+    procs = procs if procs is not None else min(2, os.cpu_count() or 1)
+    if procs > 1:
+        writer = ix.writer(procs=procs, limitmb=256, multisegment=True, batchsize=256)
+    else:
+        writer = ix.writer(limitmb=256)
+    count = 0
+    try:
+        for doc in documents:
+            writer.add_document(**_fields(doc))
+            count += 1
+    except BaseException:
+        writer.cancel()
+        raise
+    writer.commit()
+    return count
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Restrictions every search mode applies: exact source/category, date range (UTC)."""
+
+    source: str | None = None
+    category: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def __bool__(self) -> bool:
+        return any(v is not None for v in (self.source, self.category, self.since, self.until))
+
+    def to_query(self) -> Query | None:
+        """The Whoosh filter query, or ``None`` when nothing is restricted."""
+        parts: list[Query] = []
+        if self.source is not None:
+            parts.append(Term("source", self.source.lower()))
+        if self.category is not None:
+            parts.append(Term("category", self.category.lower()))
+        if self.since is not None or self.until is not None:
+            parts.append(DateRange("published", _naive_utc(self.since), _naive_utc(self.until)))
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else And(parts)
+
+
+def _naive_utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.replace(tzinfo=None) - (moment.utcoffset() or _ZERO)
+
+
+class LexicalIndex:
+    """A read-only handle on a Whoosh index with one searcher kept open."""
+
+    def __init__(self, directory: Path) -> None:
+        if not whoosh_index.exists_in(str(directory)):
+            raise IndexFormatError(f"{directory}: no lexical (Whoosh) index here")
+        self._ix = whoosh_index.open_dir(str(directory))
+        self._searcher: Searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
+
+    @property
+    def schema(self) -> Schema:
+        return self._ix.schema
+
+    @property
+    def searcher(self) -> Searcher:
+        return self._searcher
+
+    def __len__(self) -> int:
+        return self._searcher.doc_count()
+
+    def search(self, query: Query, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        """Top ``k`` ``(id, score)`` pairs for a parsed query, best first."""
+        flt = filters.to_query() if filters else None
+        results = self._searcher.search(query, limit=k, filter=flt)
+        return [(hit["id"], float(hit.score)) for hit in results]
+
+    def allowed_ids(self, filters: Filters) -> set[str]:
+        """Ids of every document that passes ``filters`` (for the dense side)."""
+        flt = filters.to_query()
+        if flt is None:
+            raise ValueError("allowed_ids needs at least one filter")
+        stored = self._searcher.stored_fields
+        return {stored(n)["id"] for n in flt.docs(self._searcher)}
+
+    def close(self) -> None:
+        self._searcher.close()

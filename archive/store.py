@@ -1,0 +1,143 @@
+"""The document store: every article of an index generation, in SQLite.
+
+Whoosh ranks and FAISS finds neighbours; this store answers "give me
+document X" (``archive show``, hit titles and dates, snippets) and "what is
+here" (stats, content hashes for incremental builds). SQLite because it is in
+the standard library, reads one row by primary key in microseconds, and never
+executes code from the file (no pickle).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+from .document import Document
+
+_SCHEMA = """
+CREATE TABLE documents (
+    id TEXT PRIMARY KEY,
+    hash TEXT NOT NULL,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    published TEXT,
+    source TEXT NOT NULL,
+    url TEXT NOT NULL,
+    category TEXT NOT NULL,
+    language TEXT NOT NULL,
+    origin TEXT NOT NULL
+);
+"""
+_COLUMNS = "id, hash, title, body, published, source, url, category, language, origin"
+
+
+def _row(doc: Document) -> tuple[object, ...]:
+    return (
+        doc.id,
+        doc.content_hash,
+        doc.title,
+        doc.body,
+        doc.published.isoformat() if doc.published else None,
+        doc.source,
+        doc.url,
+        doc.category,
+        doc.language,
+        doc.origin,
+    )
+
+
+def _document(row: tuple) -> Document:
+    doc_id, _hash, title, body, published, source, url, category, language, origin = row
+    return Document(
+        id=doc_id,
+        title=title,
+        body=body,
+        published=datetime.fromisoformat(published) if published else None,
+        source=source,
+        url=url,
+        category=category,
+        language=language,
+        origin=origin,
+    )
+
+
+class DocumentStore:
+    """Documents of one index generation, keyed by id."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
+    @classmethod
+    def create(cls, path: Path) -> DocumentStore:
+        """A new, empty store at ``path`` (which must not exist)."""
+        if path.exists():
+            raise FileExistsError(path)
+        db = sqlite3.connect(path, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=OFF")  # a build writes a fresh file, swapped in whole
+        db.execute("PRAGMA synchronous=OFF")
+        db.executescript(_SCHEMA)
+        return cls(db)
+
+    @classmethod
+    def open(cls, path: Path) -> DocumentStore:
+        """Open an existing store read-only."""
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        return cls(db)
+
+    def add_many(self, documents: Iterable[Document]) -> None:
+        """Insert documents (ids must be new)."""
+        self._db.executemany(
+            f"INSERT INTO documents ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (_row(d) for d in documents),
+        )
+
+    def commit(self) -> None:
+        self._db.commit()
+        self._db.execute("PRAGMA synchronous=FULL")
+
+    def get(self, doc_id: str) -> Document | None:
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM documents WHERE id=?", (doc_id,)).fetchone()
+        return _document(row) if row else None
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, Document]:
+        """Documents for the ids that exist, keyed by id."""
+        ids = list(dict.fromkeys(ids))
+        found: dict[str, Document] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT {_COLUMNS} FROM documents WHERE id IN ({marks})"
+            for row in self._db.execute(sql, chunk):
+                found[row[0]] = _document(row)
+        return found
+
+    def hashes(self) -> dict[str, str]:
+        """``{id: content_hash}`` of every document."""
+        return dict(self._db.execute("SELECT id, hash FROM documents"))
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
+
+    def __iter__(self) -> Iterator[Document]:
+        for row in self._db.execute(f"SELECT {_COLUMNS} FROM documents ORDER BY id"):
+            yield _document(row)
+
+    def counts(self, column: str) -> dict[str, int]:
+        """How many documents per value of ``source`` or ``category``."""
+        if column not in ("source", "category"):
+            raise ValueError(column)
+        sql = f"SELECT {column}, COUNT(*) FROM documents GROUP BY {column} ORDER BY 2 DESC"
+        return {k: int(v) for k, v in self._db.execute(sql)}
+
+    def date_range(self) -> tuple[datetime | None, datetime | None]:
+        """Earliest and latest publication dates (ISO text sorts correctly only in UTC)."""
+        rows = [r[0] for r in self._db.execute("SELECT published FROM documents WHERE published IS NOT NULL")]
+        if not rows:
+            return None, None
+        dates = [datetime.fromisoformat(r) for r in rows]
+        return min(dates), max(dates)
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,112 @@
+"""The command line through typer's CliRunner: output and exact exit codes."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from archive.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def built(tmp_path: Path, seed_path: Path) -> Path:
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    shutil.copy(seed_path, sources)
+    (sources / "more.jsonl").write_text(
+        json.dumps({"id": "oil", "title": "أسعار النفط ترتفع", "body": "ارتفعت أسعار النفط بعد قرار أوبك",
+                    "source": "BBC", "date": "2024-04-10"}, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
+    index = tmp_path / "index"
+    result = runner.invoke(app, ["build", str(sources), "--index", str(index), "--procs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "indexed 2 articles" in result.output
+    return index
+
+
+def test_search_prints_a_table_with_the_seed_first(built: Path, seed_path: Path) -> None:
+    result = runner.invoke(app, ["search", "قوات كورية في كورسك", "--index", str(built)])
+    assert result.exit_code == 0, result.output
+    assert "طالبت الولايات المتحدة" in result.output
+    assert "كورسك" in result.output
+
+
+def test_search_json_lines(built: Path, seed_path: Path) -> None:
+    result = runner.invoke(app, ["search", "النفط OR كورسك", "--json", "--index", str(built)])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.output.splitlines()]
+    assert {r["id"] for r in records} == {"oil", seed_path.stem}
+    assert [r["rank"] for r in records] == [1, 2]
+    oil = next(r for r in records if r["id"] == "oil")
+    assert oil["source"] == "BBC" and oil["published"].startswith("2024-04-10")
+    start, end = oil["marks"][0]
+    assert oil["snippet"][start:end] == "النفط"
+
+
+def test_search_filters_and_no_results(built: Path) -> None:
+    result = runner.invoke(app, ["search", "النفط", "--source", "CNN", "--index", str(built)])
+    assert result.exit_code == 0
+    assert result.output.startswith("no results:")
+    result = runner.invoke(app, ["search", "في من", "--index", str(built)])
+    assert result.exit_code == 0
+    assert "stop words" in result.output
+
+
+def test_show_and_stats(built: Path) -> None:
+    result = runner.invoke(app, ["show", "oil", "--index", str(built)])
+    assert result.exit_code == 0
+    assert "ارتفعت أسعار النفط" in result.output and "BBC" in result.output
+    result = runner.invoke(app, ["show", "oil", "--json", "--index", str(built)])
+    assert json.loads(result.output)["title"] == "أسعار النفط ترتفع"
+    result = runner.invoke(app, ["stats", "--index", str(built)])
+    assert result.exit_code == 0
+    assert re.search(r"documents:\s+2", result.output)
+
+
+def test_errors_are_one_line_and_exit_1(tmp_path: Path, built: Path) -> None:
+    result = runner.invoke(app, ["search", "كورسك", "--index", str(tmp_path / "missing")])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and result.output.startswith("error: ")
+    assert "archive build" in result.output
+    result = runner.invoke(app, ["show", "nope", "--index", str(built)])
+    assert result.exit_code == 1 and "no document with id 'nope'" in result.output
+    result = runner.invoke(app, ["search", "كورسك", "--mode", "fuzzy", "--index", str(built)])
+    assert result.exit_code == 1 and "unknown mode" in result.output
+    result = runner.invoke(app, ["build", str(tmp_path / "nowhere"), "--index", str(tmp_path / "i2")])
+    assert result.exit_code == 1 and "nowhere" in result.output
+    assert not (tmp_path / "i2" / "CURRENT").exists()
+
+
+def test_usage_error_exit_2(built: Path) -> None:
+    result = runner.invoke(app, ["search", "كورسك", "-k", "0", "--index", str(built)])
+    assert result.exit_code == 2
+
+
+def test_build_lists_skipped_files(tmp_path: Path, seed_path: Path) -> None:
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    shutil.copy(seed_path, sources)
+    (sources / "empty.txt").write_bytes(b"")
+    (sources / "bad.jsonl").write_text('{"id": "a", "body": "نص"}\n{broken\n', encoding="utf-8")
+    result = runner.invoke(app, ["build", str(sources), "--index", str(tmp_path / "index"), "--procs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "indexed 2 articles" in result.output
+    assert "empty.txt" in result.output and "bad.jsonl:2" in result.output
+
+
+def test_every_command_has_help_and_is_documented() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for command in app.registered_commands:
+        name = command.name or command.callback.__name__
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0
+        assert (command.callback.__doc__ or "").strip(), name
+        assert f"archive {name}" in readme, f"README does not document `archive {name}`"

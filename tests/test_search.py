@@ -1,0 +1,176 @@
+"""Build → open → search round trips through the library (lexical mode)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from archive import (
+    Archive,
+    Document,
+    DocumentNotFoundError,
+    IndexFormatError,
+    IndexNotFoundError,
+    QueryError,
+)
+from archive.readers import read_documents
+
+
+@pytest.fixture()
+def news_archive(tmp_path: Path, news: list[Document], seed_document: Document) -> Archive:
+    archive = Archive.build([seed_document, *news], tmp_path / "index", procs=1)
+    yield archive
+    archive.close()
+
+
+def test_seed_only_archive_answers_the_mission_query(tmp_path: Path, seed_path: Path) -> None:
+    archive = Archive.build(read_documents(seed_path.parent), tmp_path / "index", procs=1)
+    hits = archive.search("قوات كورية في كورسك")
+    assert [h.id for h in hits] == [seed_path.stem]
+    assert hits[0].title.startswith("طالبت الولايات المتحدة")
+    assert any(hits[0].snippet[s:e] == "كورسك" for s, e in hits[0].marks)
+
+
+def test_mission_query_puts_seed_first_among_real_news(
+    tmp_path: Path, seed_document: Document, shared_news: list[Document], news: list[Document]
+) -> None:
+    docs = [*shared_news, *news, seed_document]
+    archive = Archive.build(docs, tmp_path / "index", procs=2)
+    assert len(archive) == len(docs) >= 51
+    hits = archive.search("قوات كورية في كورسك")
+    assert hits[0].id == seed_document.id
+    # A query about another article of the corpus finds that one instead.
+    assert archive.search("أسعار النفط أوبك")[0].id == "econ-1"
+
+
+def test_more_matching_words_rank_higher(news_archive: Archive) -> None:
+    hits = news_archive.search("كوريا الشمالية صاروخ باليستي", k=5)
+    assert hits[0].id == "korea-1"
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_phrase_query(news_archive: Archive) -> None:
+    assert [h.id for h in news_archive.search('"منظمة الصحة العالمية"')] == ["health-1"]
+    # Both words occur in econ-1 but not as a phrase.
+    assert news_archive.search('"الاقتصاد النفط"') == []
+
+
+def test_must_and_exclude(news_archive: Archive, seed_document: Document) -> None:
+    ids = {h.id for h in news_archive.search("روسيا أوكرانيا")}
+    assert {"war-1", seed_document.id} <= ids
+    assert {h.id for h in news_archive.search("روسيا أوكرانيا -كورسك")} == {"war-1"}
+    assert {h.id for h in news_archive.search("+خاركيف روسيا")} == {"war-1"}
+    assert {h.id for h in news_archive.search("روسيا AND كورسك")} == {seed_document.id}
+    assert {h.id for h in news_archive.search("روسيا NOT كورسك")} == {"war-1"}
+
+
+def test_field_query(news_archive: Archive) -> None:
+    assert [h.id for h in news_archive.search("title:النفط")] == ["econ-1"]
+    assert {h.id for h in news_archive.search("source:bbc")} == {"econ-1", "war-1"}
+
+
+def test_filters(news_archive: Archive, seed_document: Document) -> None:
+    q = "روسيا أوكرانيا كوريا"
+    assert {h.id for h in news_archive.search(q, source="BBC")} == {"war-1"}
+    assert {h.id for h in news_archive.search(q, category="world")} == {"war-1", "korea-1"}
+    assert {h.id for h in news_archive.search(q, since="2024-06-01")} == {"korea-1"}
+    assert {h.id for h in news_archive.search(q, until=date(2024, 5, 12))} == {"war-1"}
+    assert {h.id for h in news_archive.search(q, since=datetime(2024, 5, 1, tzinfo=timezone.utc),
+                                              until="2024-09-30")} == {"war-1", "korea-1"}
+    assert news_archive.search(q, source="nobody") == []
+
+
+@pytest.mark.parametrize("query", ["", "   ", "في من على", "؟!.،", '"', "((", "AND OR NOT", "\x00\x07"])
+def test_degenerate_queries_return_no_hits_with_a_reason(news_archive: Archive, query: str) -> None:
+    hits = news_archive.search(query)
+    assert hits == [] and hits.reason
+
+
+@pytest.mark.parametrize("query", ['"قوات كورية', "(كورسك", "كورسك)", "nofield:كورسك", "كورسك AND", "كورسك title:"])
+def test_syntax_errors_degrade_to_plain_words(news_archive: Archive, seed_document: Document, query: str) -> None:
+    hits = news_archive.search(query)
+    assert hits and hits[0].id == seed_document.id
+
+
+def test_only_exclusions_say_so(news_archive: Archive) -> None:
+    hits = news_archive.search("-كورسك")
+    assert hits == [] and "exclude" in hits.reason
+
+
+def test_bad_arguments_raise_typed_errors(news_archive: Archive) -> None:
+    with pytest.raises(QueryError, match="mode"):
+        news_archive.search("كورسك", mode="fuzzy")  # type: ignore[arg-type]
+    with pytest.raises(QueryError, match="k must"):
+        news_archive.search("كورسك", k=0)
+    with pytest.raises(QueryError, match="since"):
+        news_archive.search("كورسك", since="yesterday")
+    with pytest.raises(QueryError, match="after"):
+        news_archive.search("كورسك", since="2024-05-01", until="2024-04-01")
+
+
+def test_get_and_stats(news_archive: Archive, news: list[Document]) -> None:
+    doc = news_archive.get("econ-1")
+    assert doc == news[1]
+    assert "econ-1" in news_archive
+    with pytest.raises(DocumentNotFoundError):
+        news_archive.get("missing")
+    stats = news_archive.stats()
+    assert stats.documents == len(news_archive) == 7
+    assert stats.sources["BBC"] == 2
+    assert stats.first_published == datetime(2023, 12, 5, 12, tzinfo=timezone.utc)
+
+
+def test_reopen_gives_same_results(news_archive: Archive) -> None:
+    before = [(h.id, h.score) for h in news_archive.search("أوكرانيا روسيا")]
+    with Archive.open(news_archive.path) as again:
+        assert [(h.id, h.score) for h in again.search("أوكرانيا روسيا")] == before
+
+
+def test_duplicate_ids_keep_the_first(tmp_path: Path, news: list[Document]) -> None:
+    from archive import BuildReport
+
+    copy = Document(id="econ-1", body="نص آخر عن كرة السلة", origin="other.jsonl:3")
+    report = BuildReport()
+    archive = Archive.build([*news, copy], tmp_path / "index", report=report, procs=1)
+    assert len(archive) == len(news)
+    assert archive.get("econ-1").body == news[1].body
+    assert len(report.skipped) == 1 and "other.jsonl:3" in report.skipped[0]
+
+
+def test_open_errors(tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFoundError, match="archive build"):
+        Archive.open(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(IndexNotFoundError, match="not an archive index"):
+        Archive.open(tmp_path / "empty")
+
+
+def test_incompatible_manifest_fails_with_fix(tmp_path: Path, news: list[Document]) -> None:
+    import json
+
+    archive = Archive.build(news, tmp_path / "index", procs=1)
+    manifest = archive._generation / "manifest.json"  # noqa: SLF001 - simulating an old index
+    archive.close()
+    data = json.loads(manifest.read_text())
+    data["normalizer"] = "ar-norm/0"
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(IndexFormatError, match=r"normalizer 'ar-norm/0'.*archive build --full"):
+        Archive.open(tmp_path / "index")
+
+
+def test_failed_build_leaves_previous_index(tmp_path: Path, news: list[Document]) -> None:
+    Archive.build(news, tmp_path / "index", procs=1).close()
+
+    def broken():
+        yield news[0]
+        raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError):
+        Archive.build(broken(), tmp_path / "index", procs=1)
+    with Archive.open(tmp_path / "index") as archive:
+        assert len(archive) == len(news)
+        assert archive.search("النفط")[0].id == "econ-1"
+    assert len(list((tmp_path / "index").glob("gen-*"))) == 1

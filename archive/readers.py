@@ -206,8 +206,11 @@ def _tag(block: str, tag: str) -> str:
     return html.unescape(match.group(1)).strip() if match else ""
 
 
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+def _is_lead(abstract: str, body: str) -> bool:
+    """True when ``abstract`` is the start of ``body`` up to whitespace and a cut-off last word."""
+    squashed = re.sub(r"\s+", "", abstract)
+    probe = squashed[: max(len(squashed) // 2, len(squashed) - 15)]
+    return re.sub(r"\s+", "", body[: len(abstract) * 2]).startswith(probe)
 
 
 def _read_trec(name: str, text: str, fail: OnError, warn: OnWarning) -> Iterator[Document]:
@@ -217,7 +220,7 @@ def _read_trec(name: str, text: str, fail: OnError, warn: OnWarning) -> Iterator
         doc_id, body = _tag(block, "DOCNO"), _tag(block, "TEXT")
         abstract = _tag(block, "ABSTRACT")
         # ANT abstracts repeat the lead of the text (cut short, lines joined): keep them only when new.
-        if abstract and not _squash(body).startswith(_squash(abstract)[:-20 or None]):
+        if abstract and not _is_lead(abstract, body):
             body = f"{abstract}\n\n{body}" if body else abstract
         if not doc_id:
             fail(SourceError(where, "missing field DOCNO"))

@@ -43,13 +43,16 @@ def build(
         Optional[list[Path]], typer.Argument(help="Files or directories of articles (default: seeds/).")
     ] = None,
     index: IndexOption = Path("index"),
+    encoder: Annotated[
+        str, typer.Option(help="e5-small (default), use-multilingual, st:MODEL, or none for lexical only.")
+    ] = "e5-small",
     skip_errors: Annotated[
         bool, typer.Option("--skip-errors/--strict", help="Skip unreadable files and records (listed) or stop at the first.")
     ] = True,
     procs: Annotated[int, typer.Option(help="Indexing processes (default: 2).", min=1)] = 2,
 ) -> None:
     """Build the archive index from article files (.txt, .jsonl, .json, .zip, ANT <DOC> files)."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from .archive import Archive, BuildReport
     from .readers import read_documents
@@ -59,19 +62,33 @@ def build(
     try:
         on_error = (lambda err: problems.append(str(err))) if skip_errors else None
         documents = read_documents(sources or DEFAULT_SOURCES, on_error=on_error, on_warning=report.warnings.append)
-        with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} articles"),
-            TimeElapsedColumn(), transient=True, disable=None,
-        ) as bar:
-            task = bar.add_task("indexing", total=None)
+        columns = (
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        )
+        with Progress(*columns, transient=True, disable=None) as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def progress(stage: str, done: int, total: int | None) -> None:
+                if stage not in tasks:
+                    label = "indexing articles" if stage == "index" else "embedding passages"
+                    tasks[stage] = bar.add_task(label, total=total, rate="")
+                task = bar.tasks[tasks[stage]]
+                rate = f"{done / task.elapsed:.0f}/s" if task.elapsed else ""
+                bar.update(tasks[stage], completed=done, total=total, rate=rate)
+
             archive = Archive.build(
-                documents, index, report=report, procs=procs,
-                progress=lambda _stage, done, _total: bar.update(task, completed=done),
+                documents, index, encoder=encoder, report=report, procs=procs, progress=progress
             )
     except ArchiveError as exc:
         raise _fail(exc) from None
     skipped = problems + report.skipped
     typer.echo(f"indexed {report.indexed} articles into {index} in {report.seconds:.1f} s")
+    if archive.manifest.encoder:
+        typer.echo(
+            f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused from the cache) "
+            f"with {archive.manifest.encoder}"
+        )
     for message in report.warnings:
         typer.echo(f"warning: {message}")
     if skipped:
@@ -85,21 +102,27 @@ def build(
 def search(
     query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR/NOT, +must, -exclude, field:value.")],
     k: Annotated[int, typer.Option("-k", "--k", help="How many hits.", min=1)] = 10,
-    mode: Annotated[str, typer.Option(help="lexical, semantic or hybrid.")] = "lexical",
+    mode: Annotated[str, typer.Option(help="hybrid (default), lexical or semantic.")] = "hybrid",
     source: Annotated[Optional[str], typer.Option(help="Only this source.")] = None,
     category: Annotated[Optional[str], typer.Option(help="Only this category.")] = None,
     since: Annotated[Optional[str], typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
     until: Annotated[Optional[str], typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
+    fusion: Annotated[Optional[str], typer.Option(help="Hybrid fusion: convex, convex-z or rrf (default: tuned).")] = None,
+    alpha: Annotated[
+        Optional[float], typer.Option(help="Weight of the lexical side in convex fusion, 0..1 (default: tuned).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per hit.")] = False,
     index: IndexOption = Path("index"),
 ) -> None:
     """Search the archive and print the best hits."""
     from .archive import Archive
 
+    tuning = {name: value for name, value in (("fusion", fusion), ("alpha", alpha)) if value is not None}
     try:
         with Archive.open(index) as archive:
             hits = archive.search(
-                query, k=k, mode=mode, source=source, category=category, since=since, until=until  # type: ignore[arg-type]
+                query, k=k, mode=mode, source=source, category=category,  # type: ignore[arg-type]
+                since=since, until=until, **tuning,  # type: ignore[arg-type]
             )
     except ArchiveError as exc:
         raise _fail(exc) from None

@@ -79,6 +79,7 @@ def write_dense(
     encode: Callable[[list[str]], np.ndarray],
     cache: EmbeddingCache | None,
     *,
+    dim: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> DenseBuild:
     """Split, embed (through ``cache``) and index ``documents`` into ``directory``."""
@@ -93,6 +94,8 @@ def write_dense(
             ends.append(passage.end)
             texts.append(embedding_text(doc, passage.text))
     vectors, stats = embed_with_cache(texts, encode, cache, progress=progress)
+    if not texts:
+        vectors = np.zeros((0, dim), dtype=np.float32)
     VectorIndex.build(vectors).save(directory / "vectors")
     np.savez(
         directory / "passages.npz",

@@ -192,5 +192,10 @@ class LexicalIndex:
         stored = self._searcher.stored_fields
         return {stored(n)["id"] for n in flt.docs(self._searcher)}
 
+    def matching_ids(self, query: Query) -> set[str]:
+        """Ids of every document that matches ``query`` (hybrid mode keeps its constraints)."""
+        stored = self._searcher.stored_fields
+        return {stored(n)["id"] for n in query.docs(self._searcher)}
+
     def close(self) -> None:
         self._searcher.close()

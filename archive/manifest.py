@@ -32,6 +32,7 @@ class Manifest:
 
     documents: int
     encoder: str | None = None
+    encoder_spec: str | None = None
     dim: int | None = None
     passages: int = 0
     passage_settings: dict[str, int] = field(default_factory=dict)

@@ -100,6 +100,17 @@ def _plain(text: str) -> Query | None:
     return Or([Term(f, w) for w in unique for f in SEARCH_FIELDS])
 
 
+_SYNTAX_RE = re.compile(r'"|(?:^|(?<=\s))[+-](?=\S)|\b\w+:(?=\S)|\b(?:AND|OR|NOT|ANDNOT)\b|[()]')
+
+
+def plain_text(text: str) -> str:
+    """``text`` without query syntax (quotes, +/-, field prefixes, operators, excluded words),
+    for encoders, which should see words, not operators."""
+    cleaned = _CONTROL_RE.sub(" ", text)[:MAX_QUERY_CHARS]
+    cleaned = re.sub(r'(?:^|(?<=\s))(?:-|NOT\s+)(?:"[^"]*"|\S+)', " ", cleaned)
+    return " ".join(_SYNTAX_RE.sub(" ", cleaned).split())
+
+
 def parse_query(text: str, schema: Schema) -> ParsedQuery:
     """Parse ``text`` against ``schema`` (see the module docstring)."""
     cleaned = _CONTROL_RE.sub(" ", text)[:MAX_QUERY_CHARS].strip()

@@ -93,7 +93,7 @@ def main() -> None:
     for split, paths in splits.items():
         bench = load_squad(paths, f"arcd-{split}")
         with tempfile.TemporaryDirectory() as tmp:
-            archive = Archive.build(bench.documents, Path(tmp) / "index", procs=1)
+            archive = Archive.build(bench.documents, Path(tmp) / "index", procs=1, encoder=None)
             m = evaluate(archive, bench, args.mode)
             archive.close()
         print(

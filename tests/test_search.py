@@ -20,13 +20,13 @@ from archive.readers import read_documents
 
 @pytest.fixture()
 def news_archive(tmp_path: Path, news: list[Document], seed_document: Document) -> Archive:
-    archive = Archive.build([seed_document, *news], tmp_path / "index", procs=1)
+    archive = Archive.build([seed_document, *news], tmp_path / "index", procs=1, encoder=None)
     yield archive
     archive.close()
 
 
 def test_seed_only_archive_answers_the_mission_query(tmp_path: Path, seed_path: Path) -> None:
-    archive = Archive.build(read_documents(seed_path.parent), tmp_path / "index", procs=1)
+    archive = Archive.build(read_documents(seed_path.parent), tmp_path / "index", procs=1, encoder=None)
     hits = archive.search("قوات كورية في كورسك")
     assert [h.id for h in hits] == [seed_path.stem]
     assert hits[0].title.startswith("طالبت الولايات المتحدة")
@@ -37,7 +37,7 @@ def test_mission_query_puts_seed_first_among_real_news(
     tmp_path: Path, seed_document: Document, shared_news: list[Document], news: list[Document]
 ) -> None:
     docs = [*shared_news, *news, seed_document]
-    archive = Archive.build(docs, tmp_path / "index", procs=2)
+    archive = Archive.build(docs, tmp_path / "index", procs=2, encoder=None)
     assert len(archive) == len(docs) >= 51
     hits = archive.search("قوات كورية في كورسك")
     assert hits[0].id == seed_document.id
@@ -134,7 +134,7 @@ def test_duplicate_ids_keep_the_first(tmp_path: Path, news: list[Document]) -> N
 
     copy = Document(id="econ-1", body="نص آخر عن كرة السلة", origin="other.jsonl:3")
     report = BuildReport()
-    archive = Archive.build([*news, copy], tmp_path / "index", report=report, procs=1)
+    archive = Archive.build([*news, copy], tmp_path / "index", report=report, procs=1, encoder=None)
     assert len(archive) == len(news)
     assert archive.get("econ-1").body == news[1].body
     assert len(report.skipped) == 1 and "other.jsonl:3" in report.skipped[0]
@@ -151,7 +151,7 @@ def test_open_errors(tmp_path: Path) -> None:
 def test_incompatible_manifest_fails_with_fix(tmp_path: Path, news: list[Document]) -> None:
     import json
 
-    archive = Archive.build(news, tmp_path / "index", procs=1)
+    archive = Archive.build(news, tmp_path / "index", procs=1, encoder=None)
     manifest = archive._generation / "manifest.json"  # noqa: SLF001 - simulating an old index
     archive.close()
     data = json.loads(manifest.read_text())
@@ -162,14 +162,14 @@ def test_incompatible_manifest_fails_with_fix(tmp_path: Path, news: list[Documen
 
 
 def test_failed_build_leaves_previous_index(tmp_path: Path, news: list[Document]) -> None:
-    Archive.build(news, tmp_path / "index", procs=1).close()
+    Archive.build(news, tmp_path / "index", procs=1, encoder=None).close()
 
     def broken():
         yield news[0]
         raise RuntimeError("disk on fire")
 
     with pytest.raises(RuntimeError):
-        Archive.build(broken(), tmp_path / "index", procs=1)
+        Archive.build(broken(), tmp_path / "index", procs=1, encoder=None)
     with Archive.open(tmp_path / "index") as archive:
         assert len(archive) == len(news)
         assert archive.search("النفط")[0].id == "econ-1"

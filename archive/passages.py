@@ -3,7 +3,8 @@
 Encoders see a bounded window (e5-small: 512 tokens, ~250 Arabic words), and a
 long article is about several things; so an article is embedded as passages
 of whole sentences up to ``max_words`` words, each starting with the last
-``overlap_words`` words' worth of sentences of the previous one, so a fact
+``overlap_words`` words' worth of sentences of the previous one (or its last
+sentence, when that alone is longer but not over twice the overlap), so a fact
 that straddles a boundary is whole in one passage. A sentence longer than
 ``max_words`` is cut at word boundaries. Huge documents keep their first
 ``max_passages`` passages: the lead of a news article carries its topic, and
@@ -61,5 +62,7 @@ def split_passages(
         while nxt - 1 > first and back + sentences[nxt - 1][2] <= overlap_words:
             nxt -= 1
             back += sentences[nxt][2]
+        if back == 0 and overlap_words and last > first and sentences[last][2] <= 2 * overlap_words:
+            nxt = last  # no whole sentence fits the overlap: repeat the last one if it is not long
         first = nxt
     return passages

@@ -34,7 +34,8 @@ class SentenceTransformerEncoder:
         prompts = dict(getattr(self._model, "prompts", {}) or {})
         self._query_prompt = next((k for k in ("query",) if prompts.get(k)), None)
         self._passage_prompt = next((k for k in ("passage", "document", "doc") if prompts.get(k)), None)
-        self.dim = int(self._model.get_sentence_embedding_dimension() or 0)
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim() or 0)
         if not self.dim:
             self.dim = int(self._model.encode(["x"]).shape[1])
         self.name = f"st:{model}/sentence-transformers-{sentence_transformers.__version__}"

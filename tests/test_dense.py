@@ -1,0 +1,259 @@
+"""The dense side: passages, vector index, embedding cache, encoders, semantic search."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from archive import Archive, Document, EncoderError, IndexFormatError, QueryError
+from archive.embcache import EmbeddingCache, embed_with_cache
+from archive.encoders import get_encoder
+from archive.encoders.hashing import HashingEncoder
+from archive.passages import split_passages
+from archive.vectors import VectorIndex
+
+SENTENCES = [
+    "أعلنت وزارة الدفاع الروسية أن قواتها صدت هجوما أوكرانيا في منطقة كورسك.",
+    "وقال المتحدث باسم الوزارة إن الهجوم شاركت فيه عشرات المدرعات.",
+    "وفي كييف، قال مسؤولون إن القوات الأوكرانية ما زالت تسيطر على عدة بلدات.",
+    "ودعا الأمين العام للأمم المتحدة إلى وقف فوري لإطلاق النار وحماية المدنيين؟",
+    "من جهة أخرى، ارتفعت أسعار القمح في الأسواق العالمية بسبب المخاوف من تعطل الصادرات؛",
+]
+ARTICLE = " ".join(SENTENCES * 6)
+
+
+class RecordingEncoder(HashingEncoder):
+    """The hashing encoder, recording every text it is asked to embed."""
+
+    def __init__(self) -> None:
+        self.passages: list[str] = []
+        self.queries: list[str] = []
+
+    def encode_passages(self, texts):  # type: ignore[override]
+        self.passages.extend(texts)
+        return super().encode_passages(texts)
+
+    def encode_queries(self, texts):  # type: ignore[override]
+        self.queries.extend(texts)
+        return super().encode_queries(texts)
+
+
+# ------------------------------------------------------------------ passages
+def test_passages_respect_size_and_overlap_and_lose_nothing() -> None:
+    passages = split_passages(ARTICLE, max_words=40, overlap_words=12)
+    assert len(passages) > 3
+    for p in passages:
+        assert len(p.text.split()) <= 40
+        assert ARTICLE[p.start : p.end] == p.text
+    for sentence in SENTENCES:
+        assert any(sentence in p.text for p in passages)
+    for before, after in zip(passages, passages[1:]):
+        assert after.start < before.end  # overlapping
+        assert after.start > before.start
+
+
+def test_passage_edge_cases() -> None:
+    assert split_passages("   \n ") == []
+    (only,) = split_passages("خبر قصير عن كورسك")
+    assert only.text == "خبر قصير عن كورسك"
+    long_sentence = " ".join(["كلمة"] * 300)
+    pieces = split_passages(long_sentence, max_words=120, overlap_words=0)
+    assert [len(p.text.split()) for p in pieces] == [120, 120, 60]
+    huge = "جملة طويلة في خبر كبير. " * 200_000
+    assert len(split_passages(huge, max_passages=64)) == 64
+
+
+# -------------------------------------------------------------- vector index
+def _unit(rng: np.random.Generator, n: int, dim: int = 64) -> np.ndarray:
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_exact_search_matches_numpy_and_survives_save_load(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    data, queries = _unit(rng, 500), _unit(rng, 5)
+    index = VectorIndex.build(data)
+    scores, rows = index.search(queries, 10)
+    expected = np.argsort(-(queries @ data.T), axis=1)[:, :10]
+    assert (rows == expected).all()
+    index.save(tmp_path / "v")
+    again = VectorIndex.load(tmp_path / "v")
+    assert again.kind == "flat" and len(again) == 500
+    scores2, rows2 = again.search(queries, 10)
+    assert (rows2 == rows).all() and np.allclose(scores2, scores)
+
+
+def test_hnsw_recall_against_exact() -> None:
+    rng = np.random.default_rng(1)
+    data, queries = _unit(rng, 20_000, 48), _unit(rng, 100, 48)
+    hnsw = VectorIndex.build(data, exact_max=1_000)
+    assert hnsw.kind == "hnsw"
+    _, approx = hnsw.search(queries, 10)
+    truth = np.argsort(-(queries @ data.T), axis=1)[:, :10]
+    recall = np.mean([len(set(a) & set(t)) / 10 for a, t in zip(approx, truth)])
+    assert recall >= 0.98
+
+
+@pytest.mark.parametrize("exact_max", [100_000, 100])
+def test_filtered_search_returns_only_allowed_rows(exact_max: int) -> None:
+    rng = np.random.default_rng(2)
+    data, query = _unit(rng, 3_000), _unit(rng, 1)
+    index = VectorIndex.build(data, exact_max=exact_max)
+    allowed = np.array([5, 17, 999, 2500], dtype=np.int64)
+    scores, rows = index.search(query, 10, allowed=allowed)
+    found = [r for r in rows[0] if r >= 0]
+    assert sorted(found) == allowed.tolist()
+    assert found[0] == allowed[np.argmax(data[allowed] @ query[0])]
+
+
+def test_corrupt_vector_index_is_a_format_error(tmp_path: Path) -> None:
+    VectorIndex.build(_unit(np.random.default_rng(3), 10)).save(tmp_path / "v")
+    (tmp_path / "v" / "index.faiss").write_bytes(b"garbage")
+    with pytest.raises(IndexFormatError):
+        VectorIndex.load(tmp_path / "v")
+
+
+# ------------------------------------------------------------------- cache
+def test_cache_embeds_each_text_once(tmp_path: Path) -> None:
+    encoder = RecordingEncoder()
+    texts = ["خبر أول عن كورسك", "خبر ثان عن النفط", "خبر أول عن كورسك"]
+    with EmbeddingCache(tmp_path / "c.sqlite", encoder.name, encoder.dim) as cache:
+        vectors, stats = embed_with_cache(texts, encoder.encode_passages, cache)
+        assert (stats.embedded, stats.reused) == (2, 0)
+        assert encoder.passages == texts[:2]
+        assert np.allclose(vectors[0], vectors[2])
+    with EmbeddingCache(tmp_path / "c.sqlite", encoder.name, encoder.dim) as cache:  # reopened
+        again, stats = embed_with_cache([*texts, "خبر جديد"], encoder.encode_passages, cache)
+        assert (stats.embedded, stats.reused) == (1, 3)
+        assert encoder.passages == [*texts[:2], "خبر جديد"]
+        assert np.allclose(again[:3], vectors)
+    with EmbeddingCache(tmp_path / "c.sqlite", "other-encoder/1", encoder.dim) as cache:
+        _, stats = embed_with_cache(texts[:1], encoder.encode_passages, cache)
+        assert stats.embedded == 1  # another encoder never sees these vectors
+
+
+# ----------------------------------------------------------------- encoders
+def test_unknown_encoder() -> None:
+    with pytest.raises(EncoderError, match="e5-small"):
+        get_encoder("word2vec")
+    assert get_encoder("none") is None
+
+
+@pytest.fixture(scope="module")
+def e5():
+    return get_encoder("e5-small")
+
+
+def test_e5_vectors_and_prefixes(e5) -> None:
+    q = e5.encode_queries(["قوات كورية في كورسك"])
+    p = e5.encode_passages(["قوات كورية في كورسك"])
+    assert q.shape == p.shape == (1, 384) and q.dtype == np.float32
+    assert np.allclose(np.linalg.norm(q, axis=1), 1, atol=1e-5)
+    assert not np.allclose(q, p)  # "query: " and "passage: " prefixes differ
+    assert e5.encode_passages([]).shape == (0, 384)
+
+
+KURSK = "نشرت كوريا الشمالية آلاف الجنود في منطقة كورسك الروسية لدعم القوات الروسية في الحرب على أوكرانيا."
+FOOTBALL = "فاز نادي الهلال على النصر بهدفين مقابل هدف في مباراة الدوري السعودي لكرة القدم."
+
+
+@pytest.mark.parametrize("name", ["e5-small", "use-multilingual"])
+def test_paraphrase_outranks_unrelated(name: str) -> None:
+    encoder = get_encoder(name)
+    passages = encoder.encode_passages([KURSK, FOOTBALL])
+    query = encoder.encode_queries(["جنود بيونغيانغ يقاتلون إلى جانب موسكو"])[0]
+    assert passages[0] @ query > passages[1] @ query
+    english = encoder.encode_queries(["North Korean troops in Kursk"])[0]
+    assert passages[0] @ english > passages[1] @ english
+
+
+# ---------------------------------------------------------- semantic search
+def test_semantic_build_is_cached_and_incremental(tmp_path: Path, news: list[Document]) -> None:
+    encoder = RecordingEncoder()
+    first = Archive.build(news, tmp_path / "index", encoder=encoder, procs=1)
+    assert first.manifest.encoder == "hashing/1" and first.manifest.passages == len(encoder.passages) > 0
+    first.close()
+    embedded = len(encoder.passages)
+    extra = Document(id="extra", title="خبر جديد", body="أعلنت الحكومة عن خطة جديدة للنقل العام في المدن.")
+    from archive import BuildReport
+
+    report = BuildReport()
+    Archive.build([*news, extra], tmp_path / "index", encoder=encoder, procs=1, report=report).close()
+    assert report.embedded == 1 and report.reused == embedded
+    assert encoder.passages[embedded:] == ["خبر جديد\nأعلنت الحكومة عن خطة جديدة للنقل العام في المدن."]
+
+
+def test_semantic_search_filters_and_snippets(tmp_path: Path, news: list[Document]) -> None:
+    archive = Archive.build(news, tmp_path / "index", encoder=RecordingEncoder(), procs=1)
+    hits = archive.search("أسعار النفط", mode="semantic", k=3)
+    assert hits[0].id == "econ-1" and hits.mode == "semantic"
+    assert "النفط" in hits[0].snippet
+    assert {h.id for h in archive.search("أسعار النفط", mode="semantic", source="BBC")} <= {"econ-1", "war-1"}
+    assert archive.search("أسعار النفط", mode="semantic", since="2025-01-01") == []
+
+
+def test_hybrid_keeps_explicit_constraints(tmp_path: Path, news: list[Document]) -> None:
+    archive = Archive.build(news, tmp_path / "index", encoder=RecordingEncoder(), procs=1)
+    ids = {h.id for h in archive.search("روسيا أوكرانيا كوريا", k=10)}
+    assert {"war-1", "korea-1"} <= ids
+    assert "war-1" not in {h.id for h in archive.search("روسيا أوكرانيا كوريا -خاركيف", k=10)}
+    assert {h.id for h in archive.search('"كوريا الشمالية"', k=10)} == {"korea-1"}
+
+
+def test_lexical_only_archive_says_so(tmp_path: Path, news: list[Document]) -> None:
+    archive = Archive.build(news, tmp_path / "index", encoder=None, procs=1)
+    with pytest.raises(QueryError, match="without an encoder"):
+        archive.search("النفط", mode="semantic")
+    assert archive.search("النفط").mode == "lexical"  # hybrid falls back to words
+
+
+def test_wrong_encoder_fails_with_a_fix(tmp_path: Path, news: list[Document]) -> None:
+    Archive.build(news, tmp_path / "index", encoder=RecordingEncoder(), procs=1).close()
+
+    class Other(HashingEncoder):
+        name = "hashing/2"
+
+    with pytest.raises(IndexFormatError, match=r"hashing/1.*hashing/2.*archive build --full"):
+        Archive.open(tmp_path / "index", encoder=Other())
+
+
+def test_e5_archive_finds_the_seed_by_meaning_and_in_english(
+    tmp_path: Path, seed_document: Document, shared_news: list[Document]
+) -> None:
+    archive = Archive.build([*shared_news, seed_document], tmp_path / "index", encoder="e5-small", procs=2)
+    assert len(archive) >= 51
+    for query in ("North Korean troops in Kursk", "جنود بيونغيانغ يقاتلون إلى جانب موسكو"):
+        top3 = [h.id for h in archive.search(query, mode="semantic", k=3)]
+        assert seed_document.id in top3, (query, top3)
+    assert archive.search("قوات كورية في كورسك")[0].id == seed_document.id  # hybrid default
+
+
+def test_sentence_transformers_model_built_locally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("sentence_transformers", reason="sentence-transformers not installed")
+    tokenizers = pytest.importorskip("tokenizers")
+    from sentence_transformers import SentenceTransformer
+    try:
+        from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.models import StaticEmbedding
+    from transformers import PreTrainedTokenizerFast
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    corpus = [KURSK, FOOTBALL, *SENTENCES]
+    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel(unk_token="[UNK]"))
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    tok.train_from_iterator(corpus, tokenizers.trainers.WordLevelTrainer(special_tokens=["[UNK]", "[PAD]"]))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]")
+    model = SentenceTransformer(modules=[StaticEmbedding(fast, embedding_dim=32)])
+    model.prompts = {"query": "query: ", "passage": "passage: "}
+    path = tmp_path / "tiny-model"
+    model.save(str(path))
+    encoder = get_encoder(f"st:{path}")
+    assert encoder.dim == 32 and encoder.name.startswith(f"st:{path}")
+    vectors = encoder.encode_passages([KURSK, FOOTBALL])
+    assert vectors.shape == (2, 32) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    q = encoder.encode_queries([KURSK])
+    assert np.abs(q[0] @ vectors[0]) > 0.5 and re.match(r"st:", encoder.name)

@@ -1,28 +1,60 @@
-"""Retrieval evaluation on ARCD: each distinct paragraph a document, each question a query.
+"""Retrieval evaluation on Arabic benchmarks, per search mode, with a bm25s peer.
 
-    python scripts/evaluate.py                 # lexical mode, train / test / all
-    python scripts/evaluate.py --data DIR      # another copy of the shared data
+    python scripts/evaluate.py                          # ARCD, lexical only (fast)
+    python scripts/evaluate.py --encoder e5-small --mode lexical --mode semantic --mode hybrid --mode bm25s \\
+        --bench arcd-train --bench arcd-test --bench arcd-all --bench xquad \\
+        --bench ant-dev --bench ant-test --bench snn-dev --bench snn-test --json docs/evaluation.json
 
-Prints MRR@10, Recall@1 and Recall@10 per split. Data: ARCD (Mozannar et al.,
-"Neural Arabic Question Answering", WANLP 2019; MIT), read from
-``../shared/data/arcd/`` — never copied into this repository.
+Benchmarks (data read from ``../shared/data``, never copied into the repository):
+
+* ``arcd-train`` / ``arcd-test`` / ``arcd-all``, ``xquad``: SQuAD-format QA sets; each
+  distinct paragraph is a document, each question a query, its paragraph the one relevant
+  document.
+* ``ant-dev`` / ``ant-test``, ``snn-dev`` / ``snn-test``: headline → article. A fixed,
+  seeded sample of 2,000 articles is the corpus, indexed WITHOUT titles (and, for ANT,
+  without abstracts); 400 sampled articles whose title is unique in the sample are the
+  queries (title → its article; articles with an identical body count as relevant too);
+  the first 200 are the dev half, the last 200 the test half.
+
+Metrics: nDCG@10, MRR@10, Recall@1/10/100 and the median query latency. Embeddings are
+cached under ``--cache`` so only the first run pays for them. Modes: ``lexical``,
+``semantic``, ``hybrid`` (through ``Archive.search``) and ``bm25s`` (the bm25s package over
+the very same analyzed tokens: the peer our Whoosh scoring is compared with).
+
+Sources: ARCD (Mozannar et al., WANLP 2019; MIT), XQuAD (Artetxe et al., ACL 2020;
+CC BY-SA 4.0), ANT corpus v2.1 (Chouigui et al., AICCSA 2017; research use),
+SaudiNewsNet (Alhagri 2015; CC BY-NC-SA 4.0).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import random
+import re
 import statistics
 import sys
+import tarfile
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from archive import Archive, Document  # noqa: E402
+from archive.analysis import terms  # noqa: E402
+from archive.normalize import normalize  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_CACHE = Path.home() / ".cache" / "news-archive" / "eval"
+SEED = 20261125
+CORPUS_SIZE = 2_000
+QUERIES = 400
+K = 10
+DEEP_K = 100
 
 
 @dataclass(frozen=True)
@@ -34,6 +66,7 @@ class Benchmark:
     queries: list[tuple[str, str, frozenset[str]]]  # (query id, text, relevant ids)
 
 
+# ------------------------------------------------------------------ loaders
 def load_squad(paths: list[Path], name: str) -> Benchmark:
     """A SQuAD-format file set as a retrieval benchmark (identical paragraphs merged)."""
     ids: dict[str, str] = {}
@@ -52,64 +85,168 @@ def load_squad(paths: list[Path], name: str) -> Benchmark:
     return Benchmark(name, documents, queries)
 
 
-def evaluate(archive: Archive, bench: Benchmark, mode: str, k: int = 10, **options: object) -> dict[str, float]:
-    """MRR@k, Recall@1 and Recall@k, and the median query latency in ms."""
-    rr, r1, rk, latency = [], [], [], []
-    for _qid, text, relevant in bench.queries:
-        started = time.perf_counter()
-        hits = archive.search(text, k=k, mode=mode, **options)  # type: ignore[arg-type]
-        latency.append((time.perf_counter() - started) * 1000)
-        ranks = [i for i, hit in enumerate(hits, 1) if hit.id in relevant]
-        first = ranks[0] if ranks else None
-        rr.append(1.0 / first if first else 0.0)
-        r1.append(1.0 if first == 1 else 0.0)
-        rk.append(1.0 if first else 0.0)
-    return {
-        "queries": len(bench.queries),
-        "documents": len(bench.documents),
-        f"MRR@{k}": statistics.fmean(rr),
-        "R@1": statistics.fmean(r1),
-        f"R@{k}": statistics.fmean(rk),
-        "p50_ms": statistics.median(latency),
+def _ant_articles(data: Path, cache: Path) -> list[tuple[str, str, str]]:
+    """``(id, title, text)`` of every ANT article: TEXT only, no abstract."""
+    root = cache / "ant-unpacked"
+    if not root.is_dir():
+        tmp = cache / "ant-unpacking"
+        tmp.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(data / "ant-multisource-v2.1.tar.xz") as tar:
+            tar.extractall(tmp, filter="data")
+        tmp.rename(root)
+    articles = []
+    for path in sorted(root.rglob("*.txt")):
+        raw = path.read_text(encoding="utf-8", errors="replace")
+        get = lambda tag: (re.search(rf"<{tag}>(.*?)</{tag}>", raw, re.S) or [None, ""])[1].strip()  # noqa: E731
+        articles.append((get("DOCNO"), get("TITLE"), get("TEXT")))
+    return articles
+
+
+def _snn_articles(data: Path) -> list[tuple[str, str, str]]:
+    from archive.readers import read_documents
+
+    return [(d.id, d.title, d.body) for d in read_documents(data / "saudinewsnet", on_error=lambda e: None)]
+
+
+def load_headlines(articles: list[tuple[str, str, str]], name: str) -> tuple[Benchmark, Benchmark]:
+    """Dev and test halves of a headline → article benchmark (see the module docstring)."""
+    usable = sorted({a[0]: a for a in articles if a[0] and a[1].strip() and len(a[2].split()) >= 20}.values())
+    rng = random.Random(SEED)
+    sample = rng.sample(usable, CORPUS_SIZE)
+    documents = [Document(id=doc_id, body=text) for doc_id, _, text in sample]
+    by_body: dict[str, set[str]] = {}
+    for doc_id, _, text in sample:
+        by_body.setdefault(" ".join(normalize(text).split()), set()).add(doc_id)
+    titles = Counter(" ".join(normalize(title).split()) for _, title, _ in sample)
+    candidates = [a for a in sample if titles[" ".join(normalize(a[1]).split())] == 1]
+    chosen = rng.sample(candidates, QUERIES)
+    queries = [
+        (doc_id, title, frozenset(by_body[" ".join(normalize(text).split())]))
+        for doc_id, title, text in chosen
+    ]
+    half = QUERIES // 2
+    return (Benchmark(f"{name}-dev", documents, queries[:half]), Benchmark(f"{name}-test", documents, queries[half:]))
+
+
+def load_benchmark(name: str, data: Path, cache: Path) -> Benchmark:
+    arcd = data / "arcd"
+    squad = {
+        "arcd-train": [arcd / "arcd-train.json"],
+        "arcd-test": [arcd / "arcd-test.json"],
+        "arcd-all": [arcd / "arcd-train.json", arcd / "arcd-test.json"],
+        "xquad": [data / "xquad" / "xquad.ar.json"],
     }
+    if name in squad:
+        return load_squad(squad[name], name)
+    family, _, half = name.partition("-")
+    if family in ("ant", "snn") and half in ("dev", "test"):
+        articles = _ant_articles(data, cache) if family == "ant" else _snn_articles(data)
+        dev, test = load_headlines(articles, family)
+        return dev if half == "dev" else test
+    raise SystemExit(f"unknown benchmark {name!r}")
+
+
+# ------------------------------------------------------------------ metrics
+def score_ranking(ranked: list[str], relevant: frozenset[str]) -> dict[str, float]:
+    """nDCG@10, reciprocal rank @10, Recall@1/10/100 of one ranking (binary relevance)."""
+    first = next((i for i, doc in enumerate(ranked, 1) if doc in relevant), None)
+    dcg = sum(1 / math.log2(i + 1) for i, doc in enumerate(ranked[:K], 1) if doc in relevant)
+    ideal = sum(1 / math.log2(i + 1) for i in range(1, min(len(relevant), K) + 1))
+    found = lambda n: len(relevant & set(ranked[:n])) / len(relevant)  # noqa: E731
+    return {
+        "nDCG@10": dcg / ideal,
+        "MRR@10": 1 / first if first and first <= K else 0.0,
+        "R@1": found(1),
+        "R@10": found(K),
+        "R@100": found(DEEP_K),
+    }
+
+
+def as_keywords(text: str) -> str:
+    """A benchmark question or headline as typed keywords: its quotes and +/- signs are not operators."""
+    return " ".join(re.sub(r'["“”«»]|(?:^|(?<=\s))[+-]', " ", text).split())
+
+
+def evaluate(search: Callable[[str], list[str]], bench: Benchmark) -> dict[str, float]:
+    """Mean metrics of ``search`` over the benchmark's queries, and the median latency in ms."""
+    rows, latency = [], []
+    for _qid, question, relevant in bench.queries:
+        text = as_keywords(question)
+        started = time.perf_counter()
+        ranked = search(text)
+        latency.append((time.perf_counter() - started) * 1000)
+        rows.append(score_ranking(ranked, relevant))
+    result = {key: statistics.fmean(r[key] for r in rows) for key in rows[0]}
+    result["p50_ms"] = statistics.median(latency)
+    result["queries"] = len(bench.queries)
+    result["documents"] = len(bench.documents)
+    return result
+
+
+def bm25s_search(bench: Benchmark) -> Callable[[str], list[str]]:
+    """The bm25s peer over our analyzer's tokens, with our k1 and b."""
+    import bm25s
+
+    from archive.lexical import BM25_B, BM25_K1
+
+    retriever = bm25s.BM25(k1=BM25_K1, b=BM25_B)
+    retriever.index([terms(d.text) for d in bench.documents], show_progress=False)
+    ids = [d.id for d in bench.documents]
+
+    def search(text: str) -> list[str]:
+        tokens = [t for t in terms(text) if t in retriever.vocab_dict]
+        if not tokens:
+            return []
+        docs, _ = retriever.retrieve([tokens], k=min(DEEP_K, len(ids)), show_progress=False)
+        return [ids[i] for i in docs[0]]
+
+    return search
 
 
 def build_cached(bench: Benchmark, encoder: str, cache: Path) -> Archive:
     """A fresh index of ``bench`` under ``cache``; embeddings are reused across runs."""
-    root = cache / f"{bench.name}-{encoder.replace('/', '_').replace(':', '_')}"
+    root = cache / f"{bench.name.replace('-dev', '').replace('-test', '')}-{encoder.replace('/', '_').replace(':', '_')}"
     return Archive.build(bench.documents, root, procs=1, encoder=None if encoder == "none" else encoder)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data directory")
-    parser.add_argument("--mode", action="append", choices=["lexical", "semantic", "hybrid"],
+    parser.add_argument("--bench", action="append", help="benchmark(s) (default: arcd-train, arcd-test, arcd-all)")
+    parser.add_argument("--mode", action="append", choices=["lexical", "semantic", "hybrid", "bm25s"],
                         help="mode(s) to evaluate (repeatable; default: lexical)")
     parser.add_argument("--encoder", default="none", help="encoder for semantic/hybrid (e.g. e5-small)")
-    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "news-archive" / "eval",
-                        help="where embeddings are cached between runs")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where indexes and embeddings are kept")
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args()
+    if not (args.data / "arcd").is_dir():
+        sys.exit(f"benchmark data not found at {args.data}: pass --data DIR (the shared data directory)")
+    benches = args.bench or ["arcd-train", "arcd-test", "arcd-all"]
     modes = args.mode or ["lexical"]
-    arcd = args.data / "arcd"
-    if not arcd.is_dir():
-        sys.exit(f"ARCD not found at {arcd}: pass --data DIR (the shared data directory)")
-    splits = {
-        "train": [arcd / "arcd-train.json"],
-        "test": [arcd / "arcd-test.json"],
-        "all": [arcd / "arcd-train.json", arcd / "arcd-test.json"],
-    }
-    print(f"| split | mode | docs | queries | MRR@10 | R@1 | R@10 | p50 ms |")
-    print(f"|---|---|---|---|---|---|---|---|")
-    for split, paths in splits.items():
-        bench = load_squad(paths, f"arcd-{split}")
+    results = []
+    print("| benchmark | mode | docs | queries | nDCG@10 | MRR@10 | R@1 | R@10 | R@100 | p50 ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name in benches:
+        bench = load_benchmark(name, args.data, args.cache)
         archive = build_cached(bench, args.encoder, args.cache)
         for mode in modes:
-            m = evaluate(archive, bench, mode)
+            if mode == "bm25s":
+                search = bm25s_search(bench)
+            else:
+                search = lambda text, m=mode: [  # noqa: E731
+                    h.id for h in archive.search(text, k=DEEP_K, mode=m)  # type: ignore[arg-type]
+                ]
+            m = evaluate(search, bench)
+            results.append({"benchmark": name, "mode": mode, "encoder": args.encoder, **m})
             print(
-                f"| {split} | {mode} | {m['documents']} | {m['queries']} | {m['MRR@10']:.3f} | "
-                f"{m['R@1']:.3f} | {m['R@10']:.3f} | {m['p50_ms']:.1f} |", flush=True
+                f"| {name} | {mode} | {m['documents']} | {m['queries']} | {m['nDCG@10']:.3f} | {m['MRR@10']:.3f} | "
+                f"{m['R@1']:.3f} | {m['R@10']:.3f} | {m['R@100']:.3f} | {m['p50_ms']:.1f} |",
+                flush=True,
             )
         archive.close()
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -7,17 +7,17 @@ directory. It holds them open, so repeated searches pay no reopening cost.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time as dtime, timezone
 from pathlib import Path
 from typing import Literal
 
 from . import layout
+from .building import BuildReport, Progress, count_changes, unique_ids, write_generation
 from .document import Document
 from .encoders.base import DEFAULT_ENCODER, Encoder, get_encoder
-from .errors import DocumentNotFoundError, IndexFormatError, QueryError
+from .errors import ArchiveError, DocumentNotFoundError, IndexFormatError, QueryError
 from .fusion import FusionMethod, convex_combination, reciprocal_rank_fusion
 from .lexical import Filters, LexicalIndex, write_index
 from .manifest import Manifest
@@ -29,15 +29,12 @@ Mode = Literal["lexical", "semantic", "hybrid"]
 MODES: tuple[str, ...] = ("lexical", "semantic", "hybrid")
 MAX_K = 1_000
 DEFAULT_INDEX = Path("index")
-CACHE_NAME = "embeddings.sqlite"
 HYBRID_DEPTH = 100
 """Documents fetched from each side before fusion (over-fetch: fusion reorders deep)."""
 DEFAULT_FUSION = FusionMethod.CONVEX
 DEFAULT_ALPHA = 0.5
 """Weight of the lexical side in convex fusion (chosen on dev data, see docs/evaluation.md)."""
 
-Progress = Callable[[str, int, int | None], None]
-"""``progress(stage, done, total)``: called as a build advances (total None when unknown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,25 +65,13 @@ class Hits(list[Hit]):
         self.mode = mode
 
 
-@dataclass(slots=True)
-class BuildReport:
-    """What a build did: counts, and every input it could not take, with the reason."""
-
-    indexed: int = 0
-    skipped: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    passages: int = 0
-    embedded: int = 0
-    reused: int = 0
-    seconds: float = 0.0
-
-
 @dataclass(frozen=True, slots=True)
 class ArchiveStats:
     """A summary of an open archive."""
 
     path: Path
     documents: int
+    folded_duplicates: int
     passages: int
     encoder: str | None
     sources: dict[str, int]
@@ -96,25 +81,6 @@ class ArchiveStats:
     built_at: str
     updated_at: str
     size_bytes: int
-
-
-def _unique(documents: Iterable[Document], report: BuildReport) -> Iterator[Document]:
-    seen: dict[str, str] = {}
-    for doc in documents:
-        if doc.id in seen:
-            report.skipped.append(
-                f"{doc.origin or doc.id}: duplicate id {doc.id!r} (first read from {seen[doc.id] or 'earlier'}); kept the first"
-            )
-            continue
-        seen[doc.id] = doc.origin
-        yield doc
-
-
-def _counted(documents: Iterable[Document], progress: Progress | None, stage: str) -> Iterator[Document]:
-    for n, doc in enumerate(documents, 1):
-        if progress is not None and n % 100 == 0:
-            progress(stage, n, None)
-        yield doc
 
 
 class Archive:
@@ -143,104 +109,84 @@ class Archive:
         path: str | Path = DEFAULT_INDEX,
         *,
         encoder: str | Encoder | None = DEFAULT_ENCODER,
+        full: bool = False,
         progress: Progress | None = None,
         report: BuildReport | None = None,
         procs: int | None = None,
     ) -> Archive:
-        """Build a new archive at ``path`` from ``documents`` and open it.
+        """Make the archive at ``path`` hold exactly ``documents``, and open it.
 
         ``encoder`` is an encoder name (see :func:`archive.encoders.get_encoder`),
         an encoder object, or ``None``/``"none"`` for a lexical-only archive.
-        Passage vectors come from the embedding cache beside the index when
-        their text was embedded before, by any earlier build.
+        Against an existing index built with the same settings, the build
+        compares content hashes and reports added / updated / unchanged /
+        deleted counts; when nothing changed it writes nothing (``full=True``
+        rewrites anyway). Passage vectors come from the embedding cache beside
+        the index whenever their text was embedded before.
 
         The new index is written beside the live one and swapped in only when
         complete: if the build fails or is killed, the previous index stays
         live and untouched. Documents with an id already seen are skipped and
-        listed in ``report.skipped``.
+        listed in ``report.skipped``; identical bodies are folded (see
+        :mod:`archive.building`).
         """
         root = Path(path)
         report = report if report is not None else BuildReport()
         spec = encoder if isinstance(encoder, str) else None
         enc = get_encoder(encoder) if isinstance(encoder, str) else encoder
-        started = time.perf_counter()
         with layout.writer_lock(root):
-            generation = layout.new_generation(root)
-            try:
-                kept = cls._write_lexical(generation, documents, report, progress, procs)
-                manifest = Manifest(documents=report.indexed)
-                if enc is not None:
-                    cls._write_dense(root, generation, kept, enc, report, progress)
-                    manifest.encoder = enc.name
-                    manifest.encoder_spec = spec or enc.name
-                    manifest.dim = enc.dim
-                    manifest.passages = report.passages
-                    from .dense import passage_settings
-
-                    manifest.passage_settings = passage_settings()
-                manifest.write(generation)
-                layout.commit_generation(root, generation)
-            except BaseException:
-                layout.discard_generation(generation)
-                raise
-        report.seconds = time.perf_counter() - started
+            docs = unique_ids(documents, report)
+            previous = _live_hashes(root, enc)
+            changed = count_changes(previous, docs, report)
+            if full or previous is None or changed:
+                write_generation(root, docs, encoder=enc, encoder_spec=spec, report=report,
+                                 progress=progress, procs=procs)
         return cls.open(root, encoder=enc)
 
-    @staticmethod
-    def _write_lexical(
-        generation: Path,
-        documents: Iterable[Document],
-        report: BuildReport,
-        progress: Progress | None,
-        procs: int | None,
-    ) -> list[Document]:
-        """Write the document store and the Whoosh index; return the documents kept."""
-        store = DocumentStore.create(generation / "docs.sqlite")
-        kept: list[Document] = []
-        flushed = 0
+    @classmethod
+    def update(
+        cls,
+        path: str | Path = DEFAULT_INDEX,
+        *,
+        add: Iterable[Document] = (),
+        delete: Iterable[str] = (),
+        progress: Progress | None = None,
+        report: BuildReport | None = None,
+        procs: int | None = None,
+    ) -> Archive:
+        """Add or replace ``add`` (matched by id) and remove ``delete`` ids, as one atomic change.
 
-        def keep(docs: Iterable[Document]) -> Iterator[Document]:
-            nonlocal flushed
-            for doc in docs:
-                kept.append(doc)
-                if len(kept) - flushed >= 2_000:
-                    store.add_many(kept[flushed:])
-                    flushed = len(kept)
-                yield doc
-
-        docs = keep(_counted(_unique(documents, report), progress, "index"))
-        report.indexed = write_index(generation / "lexical", docs, procs=procs)
-        store.add_many(kept[flushed:])
-        store.commit()
-        store.close()
-        if progress is not None:
-            progress("index", report.indexed, report.indexed)
-        return kept
-
-    @staticmethod
-    def _write_dense(
-        root: Path,
-        generation: Path,
-        documents: list[Document],
-        encoder: Encoder,
-        report: BuildReport,
-        progress: Progress | None,
-    ) -> None:
-        from .dense import write_dense
-        from .embcache import EmbeddingCache
-
-        def embed_progress(done: int, total: int) -> None:
-            if progress is not None:
-                progress("embed", done, total)
-
-        with EmbeddingCache(root / CACHE_NAME, encoder.name, encoder.dim) as cache:
-            result = write_dense(
-                generation / "dense", documents, encoder.encode_passages, cache,
-                dim=encoder.dim, progress=embed_progress,
-            )
-        report.passages = result.passages
-        report.embedded = result.stats.embedded
-        report.reused = result.stats.reused
+        Uses the encoder the archive was built with. Unknown ids in
+        ``delete`` raise :class:`DocumentNotFoundError` before anything is
+        written. Readers keep seeing the old state until the change commits.
+        """
+        root = Path(path)
+        report = report if report is not None else BuildReport()
+        with layout.writer_lock(root):
+            current = cls.open(root)
+            try:
+                documents = {doc.id: doc for doc in current._store}  # noqa: SLF001 - same class
+                missing = sorted(set(delete) - set(documents))
+                if missing:
+                    raise DocumentNotFoundError(
+                        f"cannot delete {', '.join(map(repr, missing))}: no such document in {root}"
+                    )
+                previous = {doc_id: doc.content_hash for doc_id, doc in documents.items()}
+                for doc_id in delete:
+                    documents.pop(doc_id, None)
+                for doc in unique_ids(add, report):
+                    documents[doc.id] = doc
+                manifest = current.manifest
+                encoder = current._encoder if manifest.encoder else None  # noqa: SLF001
+                if manifest.encoder and encoder is None:
+                    encoder = current._query_encoder()  # noqa: SLF001
+            finally:
+                current.close()
+            docs = list(documents.values())
+            if count_changes(previous, docs, report):
+                write_generation(root, docs, encoder=encoder, encoder_spec=manifest.encoder_spec,
+                                 report=report, progress=progress, procs=procs, built_at=manifest.built_at)
+        return cls.open(root, encoder=encoder)
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -397,6 +343,14 @@ class Archive:
     def __len__(self) -> int:
         return self.manifest.documents
 
+    def duplicates_of(self, doc_id: str) -> list[str]:
+        """Ids of the articles folded into ``doc_id`` because their bodies are identical."""
+        return self._store.aliases_of(doc_id)
+
+    def duplicate_of(self, doc_id: str) -> str | None:
+        """The indexed article ``doc_id`` was folded into, or ``None`` if it is indexed itself."""
+        return self._store.canonical_of(doc_id)
+
     def __contains__(self, doc_id: object) -> bool:
         return isinstance(doc_id, str) and self._store.get(doc_id) is not None
 
@@ -407,6 +361,7 @@ class Archive:
         return ArchiveStats(
             path=self.path,
             documents=self.manifest.documents,
+            folded_duplicates=self.manifest.aliases,
             passages=self.manifest.passages,
             encoder=self.manifest.encoder,
             sources=self._store.counts("source"),
@@ -417,6 +372,30 @@ class Archive:
             updated_at=self.manifest.updated_at,
             size_bytes=size,
         )
+
+
+def _live_hashes(root: Path, encoder: Encoder | None) -> dict[str, str] | None:
+    """``{id: hash}`` of the live index when it can be compared with a build using ``encoder``.
+
+    ``None`` (rebuild everything) when there is no readable index, or it was
+    built with other settings or another encoder.
+    """
+    try:
+        generation = layout.current_generation(root)
+        manifest = Manifest.read(generation)
+    except ArchiveError:
+        return None
+    from .dense import passage_settings
+
+    same_encoder = manifest.encoder == (encoder.name if encoder else None)
+    same_passages = encoder is None or manifest.passage_settings == passage_settings()
+    if not (same_encoder and same_passages):
+        return None
+    store = DocumentStore.open(generation / "docs.sqlite")
+    try:
+        return store.hashes()
+    finally:
+        store.close()
 
 
 def _best_snippet(doc: Document, passage: tuple[int, int] | None, terms: frozenset[str]) -> Snippet:

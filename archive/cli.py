@@ -50,10 +50,13 @@ def build(
         bool, typer.Option("--skip-errors/--strict", help="Skip unreadable files and records (listed) or stop at the first.")
     ] = True,
     procs: Annotated[int, typer.Option(help="Indexing processes (default: 2).", min=1)] = 2,
+    full: Annotated[bool, typer.Option("--full", help="Rewrite the index even if nothing changed.")] = False,
 ) -> None:
-    """Build the archive index from article files (.txt, .jsonl, .json, .zip, ANT <DOC> files)."""
-    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    """Build the archive index from article files (.txt, .jsonl, .json, .zip, ANT <DOC> files).
 
+    Re-running it on the same sources only reports what changed; unchanged
+    passages are never embedded again.
+    """
     from .archive import Archive, BuildReport
     from .readers import read_documents
 
@@ -62,6 +65,67 @@ def build(
     try:
         on_error = (lambda err: problems.append(str(err))) if skip_errors else None
         documents = read_documents(sources or DEFAULT_SOURCES, on_error=on_error, on_warning=report.warnings.append)
+        with _progress_bar() as progress:
+            archive = Archive.build(
+                documents, index, encoder=encoder, full=full, report=report, procs=procs, progress=progress
+            )
+    except ArchiveError as exc:
+        raise _fail(exc) from None
+    _summary(report, archive, index, problems)
+    archive.close()
+
+
+@app.command()
+def add(
+    sources: Annotated[list[Path], typer.Argument(help="Files or directories of new or changed articles.")],
+    index: IndexOption = Path("index"),
+    skip_errors: Annotated[
+        bool, typer.Option("--skip-errors/--strict", help="Skip unreadable files and records (listed) or stop at the first.")
+    ] = True,
+    procs: Annotated[int, typer.Option(help="Indexing processes (default: 2).", min=1)] = 2,
+) -> None:
+    """Add new articles and replace changed ones (matched by id), as one atomic change."""
+    from .archive import Archive, BuildReport
+    from .readers import read_documents
+
+    report = BuildReport()
+    problems: list[str] = []
+    try:
+        on_error = (lambda err: problems.append(str(err))) if skip_errors else None
+        documents = list(read_documents(sources, on_error=on_error, on_warning=report.warnings.append))
+        with _progress_bar() as progress:
+            archive = Archive.update(index, add=documents, report=report, procs=procs, progress=progress)
+    except ArchiveError as exc:
+        raise _fail(exc) from None
+    _summary(report, archive, index, problems)
+    archive.close()
+
+
+@app.command()
+def delete(
+    ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Ids of the articles to remove.")],
+    index: IndexOption = Path("index"),
+) -> None:
+    """Remove articles by id from both the keyword and the meaning index."""
+    from .archive import Archive, BuildReport
+
+    report = BuildReport()
+    try:
+        with _progress_bar() as progress:
+            archive = Archive.update(index, delete=ids, report=report, progress=progress)
+    except ArchiveError as exc:
+        raise _fail(exc) from None
+    _summary(report, archive, index, [])
+    archive.close()
+
+
+def _progress_bar():  # noqa: ANN202 - a context manager yielding the progress callback
+    from contextlib import contextmanager
+
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    @contextmanager
+    def bar_context():  # noqa: ANN202
         columns = (
             TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -77,25 +141,32 @@ def build(
                 rate = f"{done / task.elapsed:.0f}/s" if task.elapsed else ""
                 bar.update(tasks[stage], completed=done, total=total, rate=rate)
 
-            archive = Archive.build(
-                documents, index, encoder=encoder, report=report, procs=procs, progress=progress
+            yield progress
+
+    return bar_context()
+
+
+def _summary(report, archive, index: Path, problems: list[str]) -> None:  # noqa: ANN001
+    counts = (f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+              f"{report.deleted} deleted")
+    if report.written:
+        typer.echo(f"indexed {report.indexed} articles into {index} in {report.seconds:.1f} s ({counts})")
+        if report.folded:
+            typer.echo(f"folded {report.folded} duplicate articles (identical text) into the ones indexed")
+        if archive.manifest.encoder:
+            typer.echo(
+                f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused from the cache) "
+                f"with {archive.manifest.encoder}"
             )
-    except ArchiveError as exc:
-        raise _fail(exc) from None
-    skipped = problems + report.skipped
-    typer.echo(f"indexed {report.indexed} articles into {index} in {report.seconds:.1f} s")
-    if archive.manifest.encoder:
-        typer.echo(
-            f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused from the cache) "
-            f"with {archive.manifest.encoder}"
-        )
+    else:
+        typer.echo(f"{index} is up to date: nothing to write ({counts})")
     for message in report.warnings:
         typer.echo(f"warning: {message}")
+    skipped = problems + report.skipped
     if skipped:
         typer.echo(f"skipped {len(skipped)}:")
         for message in skipped:
             typer.echo(f"  {message}")
-    archive.close()
 
 
 @app.command()
@@ -174,13 +245,15 @@ def show(
     try:
         with Archive.open(index) as archive:
             doc = archive.get(doc_id)
+            duplicate_of = archive.duplicate_of(doc_id)
+            duplicates = archive.duplicates_of(doc_id)
     except ArchiveError as exc:
         raise _fail(exc) from None
     if as_json:
         record = {
             "id": doc.id, "title": doc.title, "published": doc.published.isoformat() if doc.published else None,
             "source": doc.source, "category": doc.category, "url": doc.url, "language": doc.language,
-            "body": doc.body,
+            "body": doc.body, "duplicate_of": duplicate_of, "duplicates": duplicates,
         }
         typer.echo(json.dumps(record, ensure_ascii=False))
         return
@@ -189,6 +262,10 @@ def show(
                          ("category", doc.category), ("url", doc.url)):
         if value and value != "-":
             typer.echo(f"{label + ':':<11}{value}")
+    if duplicate_of:
+        typer.echo(f"duplicate of: {duplicate_of} (same text; searches return that one)")
+    if duplicates:
+        typer.echo(f"duplicates: {', '.join(duplicates)}")
     typer.echo("")
     typer.echo(doc.body)
 
@@ -205,6 +282,7 @@ def stats(index: IndexOption = Path("index")) -> None:
         raise _fail(exc) from None
     typer.echo(f"index:      {info.path}")
     typer.echo(f"documents:  {info.documents}")
+    typer.echo(f"duplicates: {info.folded_duplicates} folded (identical text)")
     typer.echo(f"passages:   {info.passages}")
     typer.echo(f"encoder:    {info.encoder or 'none (lexical only)'}")
     typer.echo(f"dates:      {_date(info.first_published)} .. {_date(info.last_published)}")

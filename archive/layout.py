@@ -88,19 +88,24 @@ def commit_generation(root: Path, generation: Path) -> None:
     remove_stale_generations(root)
 
 
-def remove_stale_generations(root: Path) -> None:
-    """Delete every generation but the live one (left by earlier or crashed builds).
+def remove_stale_generations(root: Path, keep_previous: int = 1) -> None:
+    """Delete superseded generations, keeping the live one and the ``keep_previous`` newest others.
 
-    Readers that still have an old generation open keep reading it: on POSIX,
-    removed files stay readable through open handles.
+    The previous generation is kept so that a reader that opened it just
+    before a commit can finish its searches; on POSIX, files it already has
+    open stay readable even after removal.
     """
     try:
         live = current_generation(root).name
     except IndexNotFoundError:
         live = None
-    for child in root.iterdir():
-        if child.name.startswith(GEN_PREFIX) and child.name != live and child.is_dir():
-            shutil.rmtree(child, ignore_errors=True)
+    old = sorted(
+        (c for c in root.iterdir() if c.name.startswith(GEN_PREFIX) and c.name != live and c.is_dir()),
+        key=lambda c: c.stat().st_mtime,
+        reverse=True,
+    )
+    for child in old[keep_previous:]:
+        shutil.rmtree(child, ignore_errors=True)
 
 
 def discard_generation(generation: Path) -> None:

@@ -18,7 +18,7 @@ from .analysis import ANALYZER_SETTINGS, ANALYZER_VERSION
 from .errors import IndexFormatError
 from .normalize import NORMALIZER_VERSION
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 
 
@@ -31,6 +31,7 @@ class Manifest:
     """The contents of ``manifest.json`` (JSON only, never code)."""
 
     documents: int
+    aliases: int = 0
     encoder: str | None = None
     encoder_spec: str | None = None
     dim: int | None = None

@@ -27,10 +27,13 @@ CREATE TABLE documents (
     url TEXT NOT NULL,
     category TEXT NOT NULL,
     language TEXT NOT NULL,
-    origin TEXT NOT NULL
+    origin TEXT NOT NULL,
+    canonical TEXT
 );
+CREATE INDEX documents_canonical ON documents (canonical);
 """
 _COLUMNS = "id, hash, title, body, published, source, url, category, language, origin"
+_CANONICAL = "canonical IS NULL"
 
 
 def _row(doc: Document) -> tuple[object, ...]:
@@ -86,11 +89,12 @@ class DocumentStore:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         return cls(db)
 
-    def add_many(self, documents: Iterable[Document]) -> None:
-        """Insert documents (ids must be new)."""
+    def add_many(self, documents: Iterable[Document], aliases: dict[str, str] | None = None) -> None:
+        """Insert documents (ids must be new); ``aliases`` maps a folded duplicate's id to its canonical id."""
+        aliases = aliases or {}
         self._db.executemany(
-            f"INSERT INTO documents ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (_row(d) for d in documents),
+            f"INSERT INTO documents ({_COLUMNS}, canonical) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            ((*_row(d), aliases.get(d.id)) for d in documents),
         )
 
     def commit(self) -> None:
@@ -114,26 +118,37 @@ class DocumentStore:
         return found
 
     def hashes(self) -> dict[str, str]:
-        """``{id: content_hash}`` of every document."""
+        """``{id: content_hash}`` of every document, folded duplicates included."""
         return dict(self._db.execute("SELECT id, hash FROM documents"))
+
+    def canonical_of(self, doc_id: str) -> str | None:
+        """The id of the indexed document ``doc_id`` is a duplicate of, or ``None``."""
+        row = self._db.execute("SELECT canonical FROM documents WHERE id=?", (doc_id,)).fetchone()
+        return row[0] if row else None
+
+    def aliases_of(self, doc_id: str) -> list[str]:
+        """Ids of the folded duplicates of ``doc_id``."""
+        return [r[0] for r in self._db.execute("SELECT id FROM documents WHERE canonical=? ORDER BY id", (doc_id,))]
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
 
     def __iter__(self) -> Iterator[Document]:
-        for row in self._db.execute(f"SELECT {_COLUMNS} FROM documents ORDER BY id"):
+        """Every document, folded duplicates included, in insertion order."""
+        for row in self._db.execute(f"SELECT {_COLUMNS} FROM documents ORDER BY rowid"):
             yield _document(row)
 
     def counts(self, column: str) -> dict[str, int]:
         """How many documents per value of ``source`` or ``category``."""
         if column not in ("source", "category"):
             raise ValueError(column)
-        sql = f"SELECT {column}, COUNT(*) FROM documents GROUP BY {column} ORDER BY 2 DESC"
+        sql = f"SELECT {column}, COUNT(*) FROM documents WHERE {_CANONICAL} GROUP BY {column} ORDER BY 2 DESC"
         return {k: int(v) for k, v in self._db.execute(sql)}
 
     def date_range(self) -> tuple[datetime | None, datetime | None]:
         """Earliest and latest publication dates (ISO text sorts correctly only in UTC)."""
-        rows = [r[0] for r in self._db.execute("SELECT published FROM documents WHERE published IS NOT NULL")]
+        sql = f"SELECT published FROM documents WHERE published IS NOT NULL AND {_CANONICAL}"
+        rows = [r[0] for r in self._db.execute(sql)]
         if not rows:
             return None, None
         dates = [datetime.fromisoformat(r) for r in rows]

@@ -43,6 +43,7 @@ def test_stop_words_removed_but_news_words_kept() -> None:
     assert terms("في من على إلى عن هذا الذي") == []
     assert "في" in STOPWORDS and "علي" in STOPWORDS
     assert terms("شمال سوريا") == ["شمال", "سوريا"]
+    assert terms("أوبك وفيما") == ["اوبك"]  # OPEC is not "or + with you"
 
 
 def test_latin_and_numbers_pass_through_lowercased() -> None:

@@ -28,7 +28,7 @@ def built(tmp_path: Path, seed_path: Path) -> Path:
     index = tmp_path / "index"
     result = runner.invoke(app, ["build", str(sources), "--index", str(index), "--procs", "1"])
     assert result.exit_code == 0, result.output
-    assert "indexed 2 articles" in result.output
+    assert "indexed 2 articles" in result.output, result.output
     return index
 
 
@@ -98,7 +98,7 @@ def test_build_lists_skipped_files(tmp_path: Path, seed_path: Path) -> None:
     (sources / "bad.jsonl").write_text('{"id": "a", "body": "نص"}\n{broken\n', encoding="utf-8")
     result = runner.invoke(app, ["build", str(sources), "--index", str(tmp_path / "index"), "--procs", "1"])
     assert result.exit_code == 0, result.output
-    assert "indexed 2 articles" in result.output
+    assert "indexed 2 articles" in result.output, result.output
     assert "empty.txt" in result.output and "bad.jsonl:2" in result.output
 
 

@@ -1,0 +1,178 @@
+"""Index lifecycle: change detection, add/delete, duplicates, crashes, concurrent use, hostile queries."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from archive import Archive, BuildReport, Document, DocumentNotFoundError, IndexLockedError
+from archive.encoders.hashing import HashingEncoder
+from archive.layout import writer_lock
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _jsonl(path: Path, docs: list[dict]) -> Path:
+    path.write_text("\n".join(json.dumps(d, ensure_ascii=False) for d in docs) + "\n", encoding="utf-8")
+    return path
+
+
+def test_rebuild_of_unchanged_sources_writes_and_embeds_nothing(tmp_path: Path, news: list[Document]) -> None:
+    Archive.build(news, tmp_path / "index", encoder=HashingEncoder(), procs=1).close()
+    live = (tmp_path / "index" / "CURRENT").read_text()
+    report = BuildReport()
+    Archive.build(news, tmp_path / "index", encoder=HashingEncoder(), procs=1, report=report).close()
+    assert (report.written, report.unchanged, report.added, report.embedded) == (False, len(news), 0, 0)
+    assert (tmp_path / "index" / "CURRENT").read_text() == live
+    forced = BuildReport()
+    Archive.build(news, tmp_path / "index", encoder=HashingEncoder(), procs=1, full=True, report=forced).close()
+    assert forced.written and forced.embedded == 0 and forced.reused > 0
+
+
+def test_build_reports_each_kind_of_change(tmp_path: Path, news: list[Document]) -> None:
+    Archive.build(news, tmp_path / "index", encoder=None, procs=1).close()
+    changed = Document(id="econ-1", title="النفط يتراجع", body="تراجعت أسعار النفط بعد زيادة الإنتاج الأمريكي.")
+    new = Document(id="new-1", body="افتتح معرض الكتاب الدولي أبوابه أمام الزوار في القاهرة.")
+    report = BuildReport()
+    archive = Archive.build([*news[2:], changed, new], tmp_path / "index", encoder=None, procs=1, report=report)
+    assert (report.added, report.updated, report.unchanged, report.deleted) == (1, 1, len(news) - 2, 1)
+    assert archive.get("econ-1").title == "النفط يتراجع"
+    assert "sport-1" not in archive and archive.search("معرض الكتاب")[0].id == "new-1"
+
+
+def test_add_and_delete_keep_both_sides_in_agreement(tmp_path: Path, news: list[Document]) -> None:
+    encoder = HashingEncoder()
+    Archive.build(news, tmp_path / "index", encoder=encoder, procs=1).close()
+    replacement = Document(id="korea-1", title="كوريا الجنوبية تنتخب رئيسا", body="انتخب الكوريون الجنوبيون رئيسا جديدا للبلاد.")
+    report = BuildReport()
+    archive = Archive.update(tmp_path / "index", add=[replacement], delete=["sport-1"], report=report)
+    assert (report.updated, report.deleted, report.embedded) == (1, 1, 1)
+    for mode in ("lexical", "semantic", "hybrid"):
+        ids = [h.id for h in archive.search("الهلال النصر الدوري", mode=mode, k=10)]
+        assert "sport-1" not in ids, mode
+    semantic = archive.search("صاروخ باليستي بحر اليابان", mode="semantic", k=10)
+    korea = next(h for h in semantic if h.id == "korea-1")
+    assert "صاروخ" not in korea.snippet  # no stale passage of the old text
+    assert archive.manifest.passages == len(news) - 1  # one passage per short article
+    with pytest.raises(DocumentNotFoundError, match="nope"):
+        Archive.update(tmp_path / "index", delete=["nope"])
+    assert len(Archive.open(tmp_path / "index")) == len(news) - 1
+
+
+def test_identical_bodies_are_folded(tmp_path: Path, news: list[Document]) -> None:
+    copy = Document(id="econ-1-copy", title="نسخة", body=news[1].body.replace("النفط", "النِّفط") + "  ", source="CNN")
+    archive = Archive.build([*news, copy], tmp_path / "index", encoder=None, procs=1)
+    assert len(archive) == len(news)
+    assert [h.id for h in archive.search("أوبك")] == ["econ-1"]
+    assert archive.duplicates_of("econ-1") == ["econ-1-copy"]
+    assert archive.duplicate_of("econ-1-copy") == "econ-1"
+    assert archive.get("econ-1-copy").source == "CNN"
+    assert archive.stats().folded_duplicates == 1
+
+
+def test_second_writer_gets_a_clear_error(tmp_path: Path, news: list[Document]) -> None:
+    Archive.build(news, tmp_path / "index", encoder=None, procs=1).close()
+    with writer_lock(tmp_path / "index"):
+        with pytest.raises(IndexLockedError, match="being written by another process"):
+            Archive.build(news[:2], tmp_path / "index", encoder=None, procs=1)
+        with pytest.raises(IndexLockedError):
+            Archive.update(tmp_path / "index", delete=["sport-1"])
+    assert len(Archive.open(tmp_path / "index")) == len(news)
+
+
+def _big_corpus(tmp_path: Path, n: int = 3000) -> Path:
+    words = "اقتصاد سياسة رياضة صحة تعليم طاقة نفط انتخابات حكومة برلمان مدينة قرية بحر جبل".split()
+    docs = [{"id": f"d{i}", "title": f"خبر رقم {i}", "body": f"الوثيقة {i} " + " ".join(words[(i + j) % len(words)] for j in range(150))}
+            for i in range(n)]
+    return _jsonl(tmp_path / "big.jsonl", docs)
+
+
+@pytest.mark.parametrize("command", ["build", "add"])
+def test_kill_9_leaves_the_previous_index_searchable(tmp_path: Path, news: list[Document], command: str) -> None:
+    index = tmp_path / "index"
+    Archive.build(news, index, encoder=None, procs=1).close()
+    queries = ["النفط أوبك", "كوريا الشمالية", "روسيا أوكرانيا"]
+    with Archive.open(index) as archive:
+        before = {q: [(h.id, h.score) for h in archive.search(q)] for q in queries}
+    big = _big_corpus(tmp_path, 6000)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def start(target: Path) -> subprocess.Popen:
+        args = [sys.executable, "-m", "archive", command, str(big), "--index", str(target), "--procs", "1"]
+        if command == "build":
+            args += ["--encoder", "none"]
+        return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    # Time one whole run on a copy, then kill real runs at several points of it.
+    import shutil
+
+    shutil.copytree(index, tmp_path / "timing")
+    started = time.perf_counter()
+    assert start(tmp_path / "timing").wait() == 0
+    duration = time.perf_counter() - started
+    for fraction in (0.15, 0.4, 0.65, 0.9):
+        proc = start(index)
+        time.sleep(duration * fraction)
+        if proc.poll() is not None:
+            continue  # finished early on a fast moment of the machine: nothing to kill
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        with Archive.open(index) as archive:
+            assert len(archive) == len(news), fraction
+            assert {q: [(h.id, h.score) for h in archive.search(q)] for q in queries} == before
+
+
+def test_searches_keep_working_while_another_process_adds(tmp_path: Path, news: list[Document]) -> None:
+    index = tmp_path / "index"
+    Archive.build(news, index, encoder=None, procs=1).close()
+    big = _big_corpus(tmp_path, 1000)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "archive", "add", str(big), "--index", str(index), "--procs", "1"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    held = Archive.open(index)
+    sizes = set()
+    while proc.poll() is None:
+        with Archive.open(index) as fresh:
+            sizes.add(len(fresh))
+            hits = fresh.search("النفط أوبك")
+            assert hits[0].id == "econ-1"
+        assert held.search("النفط أوبك")[0].id == "econ-1"
+    assert proc.returncode == 0, proc.stderr.read()
+    assert sizes <= {len(news), len(news) + 1000}
+    assert len(Archive.open(index)) == len(news) + 1000
+    held.close()
+
+
+@pytest.fixture(scope="module")
+def hostile_archive(tmp_path_factory: pytest.TempPathFactory) -> Archive:
+    from .conftest import NEWS
+
+    return Archive.build(NEWS, tmp_path_factory.mktemp("hostile") / "index", encoder=HashingEncoder(), procs=1)
+
+
+HOSTILE = ["", "   ", "؟!،.", "في من على", "ا" * 10_000, '"قوات كورية', "((كورسك", "كورسك))", "nofield:x",
+           "title:", "\x00\x1b[31mكورسك", "Kursk كورسك 北朝鮮", "AND OR NOT", "+ -", "*", "source:", "id:?"]
+
+
+@pytest.mark.parametrize("query", HOSTILE)
+@pytest.mark.parametrize("mode", ["lexical", "semantic", "hybrid"])
+def test_hostile_queries_never_raise(hostile_archive: Archive, query: str, mode: str) -> None:
+    hits = hostile_archive.search(query, mode=mode)
+    assert isinstance(hits, list)
+    assert hits or hits.reason
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=300), st.sampled_from(["lexical", "semantic", "hybrid"]))
+def test_arbitrary_strings_in_every_mode(hostile_archive: Archive, query: str, mode: str) -> None:
+    hits = hostile_archive.search(query, mode=mode, k=5)
+    assert len(hits) <= 5

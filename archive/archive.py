@@ -222,6 +222,10 @@ class Archive:
         return self._encoder
 
     def close(self) -> None:
+        """Release the index files; closing twice is harmless."""
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
         self._lexical.close()
         self._store.close()
 

@@ -123,6 +123,12 @@ def test_get_and_stats(news_archive: Archive, news: list[Document]) -> None:
     assert stats.first_published == datetime(2023, 12, 5, 12, tzinfo=timezone.utc)
 
 
+def test_close_is_idempotent(tmp_path: Path, news: list[Document]) -> None:
+    archive = Archive.build(news, tmp_path / "index", encoder=None, procs=1)
+    archive.close()
+    archive.close()
+
+
 def test_reopen_gives_same_results(news_archive: Archive) -> None:
     before = [(h.id, h.score) for h in news_archive.search("أوكرانيا روسيا")]
     with Archive.open(news_archive.path) as again:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time as dtime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from . import layout
 from .building import BuildReport, Progress, count_changes, unique_ids, write_generation
@@ -24,6 +24,9 @@ from .manifest import Manifest
 from .query import ParsedQuery, parse_query, plain_text
 from .snippets import Snippet, make_snippet
 from .store import DocumentStore
+
+if TYPE_CHECKING:
+    from .dense import DenseIndex
 
 Mode = Literal["lexical", "semantic", "hybrid"]
 MODES: tuple[str, ...] = ("lexical", "semantic", "hybrid")
@@ -92,14 +95,23 @@ class Archive:
         self.manifest = manifest
         self._store = DocumentStore.open(generation / "docs.sqlite")
         self._lexical = LexicalIndex(generation / "lexical")
-        self._dense = None
+        self._has_dense = manifest.encoder is not None
+        self._dense_index: DenseIndex | None = None  # loaded on the first semantic/hybrid search
         self._encoder = encoder
-        if manifest.encoder is not None:
-            from .dense import DenseIndex
-
-            self._dense = DenseIndex(generation / "dense")
+        if self._has_dense:
+            if not (generation / "dense" / "ids.json").is_file():
+                raise IndexFormatError(f"{generation}: the dense index is missing. Fix: archive build --full")
             if encoder is not None:
                 self._check_encoder(encoder)
+
+    @property
+    def _dense(self) -> DenseIndex:
+        """The FAISS side, opened on first use so lexical searches never load FAISS."""
+        if self._dense_index is None:
+            from .dense import DenseIndex
+
+            self._dense_index = DenseIndex(self._generation / "dense")
+        return self._dense_index
 
     # ----------------------------------------------------------------- building
     @classmethod
@@ -281,7 +293,7 @@ class Archive:
         )
         if filters.since and filters.until and filters.since > filters.until:
             raise QueryError(f"since ({filters.since:%Y-%m-%d}) is after until ({filters.until:%Y-%m-%d})")
-        if mode != "lexical" and self._dense is None:
+        if mode != "lexical" and not self._has_dense:
             if mode == "semantic":
                 raise QueryError(
                     f"semantic search needs vectors, and {self.path} was built without an encoder "
@@ -315,7 +327,6 @@ class Archive:
         alpha: float,
     ) -> list[tuple[str, float, tuple[int, int] | None]]:
         """Semantic or hybrid ranking: ``(id, score, best passage span or None)``."""
-        assert self._dense is not None
         allowed_ids: set[str] | None = self._lexical.allowed_ids(filters) if filters else None
         if mode == "hybrid" and parsed.query is not None and parsed.constrained:
             matching = self._lexical.matching_ids(parsed.query)

@@ -21,8 +21,8 @@ import numpy as np
 from .document import Document
 from .embcache import EmbeddingCache, EmbedStats, embed_with_cache
 from .errors import IndexFormatError
-from .passages import split_passages
-from .vectors import VectorIndex
+from .passages import SPLITTER_VERSION, split_passages
+from .vectors import VECTORS_FORMAT, VectorIndex
 
 PASSAGE_WORDS = 120
 PASSAGE_OVERLAP = 30
@@ -41,6 +41,8 @@ def passage_settings() -> dict[str, int]:
         "overlap_words": PASSAGE_OVERLAP,
         "max_passages": MAX_PASSAGES,
         "title_in_passages": int(TITLE_IN_PASSAGES),
+        "splitter": SPLITTER_VERSION,
+        "vectors_format": VECTORS_FORMAT,
     }
 
 

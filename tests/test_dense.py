@@ -111,7 +111,7 @@ def test_filtered_search_returns_only_allowed_rows(exact_max: int) -> None:
 
 def test_corrupt_vector_index_is_a_format_error(tmp_path: Path) -> None:
     VectorIndex.build(_unit(np.random.default_rng(3), 10)).save(tmp_path / "v")
-    (tmp_path / "v" / "index.faiss").write_bytes(b"garbage")
+    (tmp_path / "v" / "vectors.npy").write_bytes(b"garbage")
     with pytest.raises(IndexFormatError):
         VectorIndex.load(tmp_path / "v")
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from . import layout
 from .building import BuildReport, Progress, count_changes, unique_ids, write_generation
+from .increment import write_increment
 from .document import Document
 from .encoders.base import DEFAULT_ENCODER, Encoder, get_encoder
 from .errors import ArchiveError, DocumentNotFoundError, IndexFormatError, QueryError
@@ -36,6 +37,10 @@ HYBRID_DEPTH = 100
 """Documents fetched from each side before fusion (over-fetch: fusion reorders deep)."""
 DEFAULT_FUSION = FusionMethod.CONVEX
 DEFAULT_ALPHA = 0.5
+INCREMENT_MAX_SHARE = 0.25
+"""A re-build whose changes (added + updated + deleted) exceed this share of its
+documents rewrites the index whole (the two-process writer is then faster
+than patching); below it, only the changes are written (:mod:`archive.increment`)."""
 """Weight of the lexical side in convex fusion (chosen on dev data, see docs/evaluation.md)."""
 
 
@@ -148,9 +153,14 @@ class Archive:
         spec = encoder if isinstance(encoder, str) else _spec_of(enc)
         with layout.writer_lock(root):
             docs = unique_ids(documents, report)
-            previous = _live_hashes(root, enc)
-            changed = count_changes(previous, docs, report)
-            if full or previous is None or changed:
+            previous = None if full else _live_hashes(root, enc)
+            changes = [d for d in docs if previous is not None and previous.get(d.id) != d.content_hash]
+            gone = [] if previous is None else sorted(set(previous) - {d.id for d in docs})
+            if previous is not None and len(changes) + len(gone) <= INCREMENT_MAX_SHARE * len(docs):
+                report.unchanged = len(docs) - len(changes)
+                write_increment(root, changes, gone, encoder=enc, report=report, progress=progress)
+            else:
+                count_changes(previous, docs, report)
                 write_generation(root, docs, encoder=enc, encoder_spec=spec, report=report,
                                  progress=progress, procs=procs)
         return cls.open(root, encoder=enc)
@@ -175,29 +185,18 @@ class Archive:
         root = Path(path)
         report = report if report is not None else BuildReport()
         with layout.writer_lock(root):
-            current = cls.open(root)
+            delete = list(delete)
+            current = cls.open(root)  # checks the manifest against this code's settings
             try:
-                documents = {doc.id: doc for doc in current._store}  # noqa: SLF001 - same class
-                missing = sorted(set(delete) - set(documents))
-                if missing:
-                    raise DocumentNotFoundError(
-                        f"cannot delete {', '.join(map(repr, missing))}: no such document in {root}"
-                    )
-                previous = {doc_id: doc.content_hash for doc_id, doc in documents.items()}
-                for doc_id in delete:
-                    documents.pop(doc_id, None)
-                for doc in unique_ids(add, report):
-                    documents[doc.id] = doc
-                manifest = current.manifest
-                encoder = current._encoder if manifest.encoder else None  # noqa: SLF001
-                if manifest.encoder and encoder is None:
+                missing = sorted({doc_id for doc_id in delete if doc_id not in current})
+                encoder = current._encoder  # noqa: SLF001 - same class
+                if current.manifest.encoder and encoder is None:
                     encoder = current._query_encoder()  # noqa: SLF001
             finally:
                 current.close()
-            docs = list(documents.values())
-            if count_changes(previous, docs, report):
-                write_generation(root, docs, encoder=encoder, encoder_spec=manifest.encoder_spec,
-                                 report=report, progress=progress, procs=procs, built_at=manifest.built_at)
+            if missing:
+                raise DocumentNotFoundError(f"cannot delete {', '.join(map(repr, missing))}: no such document in {root}")
+            write_increment(root, unique_ids(add, report), delete, encoder=encoder, report=report, progress=progress)
         return cls.open(root, encoder=encoder)
 
     # ------------------------------------------------------------------ opening

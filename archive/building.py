@@ -1,12 +1,14 @@
-"""Writing index generations: deduplication, change detection, lexical and dense sides.
+"""Writing whole index generations: deduplication, change counts, lexical and dense sides.
 
-Every write (a build, an ``add``, a ``delete``) produces one complete new
-generation from the full set of documents and commits it atomically
-(:mod:`archive.layout`). Rewriting the lexical side is cheap (~800 ANT
-articles/s on 2 cores) and the dense side reuses every cached embedding, so
-a write costs little more than reading the documents, and the lexical and
-dense sides can never disagree: both come from the same document list in
-the same generation. When nothing changed at all, nothing is written.
+A first build, ``--full``, and a re-build that changes more than a quarter of
+the archive write one complete new generation from the full set of documents
+here, and commit it atomically (:mod:`archive.layout`): the two-process
+Whoosh writer does ~800 ANT articles/s and the dense side reuses every cached
+embedding. Smaller changes (``add``, ``delete``, a daily re-build) go through
+:mod:`archive.increment`, which patches a copy of the live generation instead.
+Either way the lexical and dense sides come from the same document list in
+the same generation, so they never disagree; when nothing changed, nothing
+is written.
 
 Duplicates: documents whose bodies are identical after normalization are
 folded: the first one (in input order) is indexed, the others are kept in the
@@ -15,7 +17,6 @@ store as aliases of it, listed by ``archive show`` and counted by ``stats``.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,7 +27,6 @@ from .document import Document
 from .encoders.base import Encoder
 from .lexical import write_index
 from .manifest import Manifest
-from .normalize import normalize
 from .store import DocumentStore
 
 CACHE_NAME = "embeddings.sqlite"
@@ -54,11 +54,6 @@ class BuildReport:
     seconds: float = 0.0
 
 
-def body_key(doc: Document) -> str:
-    """Key under which identical articles (same normalized body) fold together."""
-    return hashlib.sha256(" ".join(normalize(doc.body).split()).encode("utf-8")).hexdigest()
-
-
 def unique_ids(documents: Iterable[Document], report: BuildReport) -> list[Document]:
     """Documents with their first occurrence per id; later ones are reported as skipped."""
     seen: dict[str, str] = {}
@@ -81,7 +76,7 @@ def fold_duplicates(documents: list[Document]) -> tuple[list[Document], dict[str
     canonical: list[Document] = []
     aliases: dict[str, str] = {}
     for doc in documents:
-        key = body_key(doc)
+        key = doc.body_key
         if key in first:
             aliases[doc.id] = first[key]
         else:
@@ -144,7 +139,7 @@ def write_generation(
         if built_at:
             manifest.built_at = built_at
         if encoder is not None:
-            _write_dense(root, generation, canonical, encoder, report, progress)
+            write_dense_side(root, generation, canonical, encoder, report, progress)
             from .dense import passage_settings
 
             manifest.encoder = encoder.name
@@ -161,15 +156,22 @@ def write_generation(
     report.seconds = time.perf_counter() - started
 
 
-def _write_dense(
+def write_dense_side(
     root: Path,
     generation: Path,
     documents: list[Document],
     encoder: Encoder,
     report: BuildReport,
     progress: Progress | None,
+    *,
+    base: Path | None = None,
+    drop: frozenset[str] = frozenset(),
 ) -> None:
-    from .dense import write_dense
+    """Write ``generation``'s dense side: ``documents``, plus ``base``'s rows minus ``drop`` when given.
+
+    Embeddings go through the cache beside the index; fills the passage counts of ``report``.
+    """
+    from .dense import DenseIndex, write_dense
     from .embcache import EmbeddingCache
 
     def embed_progress(done: int, total: int) -> None:
@@ -180,6 +182,7 @@ def _write_dense(
         result = write_dense(
             generation / "dense", documents, encoder.encode_passages, cache,
             dim=encoder.dim, progress=embed_progress,
+            base=DenseIndex(base) if base is not None else None, drop=drop,
         )
     report.passages = result.passages
     report.embedded = result.stats.embedded

@@ -75,6 +75,23 @@ class DenseBuild:
     stats: EmbedStats
 
 
+def _passages(documents: Sequence[Document], first_ordinal: int) -> tuple[list[int], list[int], list[int], list[str]]:
+    """Article ordinals, start and end offsets, and embedding texts of every passage of ``documents``."""
+    ordinals: list[int] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    texts: list[str] = []
+    for ordinal, doc in enumerate(documents, first_ordinal):
+        for passage in split_passages(
+            passage_source(doc), max_words=PASSAGE_WORDS, overlap_words=PASSAGE_OVERLAP, max_passages=MAX_PASSAGES
+        ):
+            ordinals.append(ordinal)
+            starts.append(passage.start)
+            ends.append(passage.end)
+            texts.append(embedding_text(doc, passage.text))
+    return ordinals, starts, ends, texts
+
+
 def write_dense(
     directory: Path,
     documents: Sequence[Document],
@@ -83,31 +100,42 @@ def write_dense(
     *,
     dim: int,
     progress: Callable[[int, int], None] | None = None,
+    base: DenseIndex | None = None,
+    drop: frozenset[str] = frozenset(),
 ) -> DenseBuild:
-    """Split, embed (through ``cache``) and index ``documents`` into ``directory``."""
+    """Split, embed (through ``cache``) and index ``documents`` into ``directory``.
+
+    With ``base`` (the live dense index) the new index is ``base`` without the
+    articles in ``drop``, plus ``documents``: kept rows keep their vectors as
+    they are, so an incremental change splits and embeds only its own
+    articles. The vector index itself is rebuilt from the rows: a memory copy
+    for an exact index; for HNSW (above 50k passages) the graph is rebuilt,
+    which costs seconds, not the hours of re-embedding.
+    """
     directory.mkdir(parents=True, exist_ok=False)
-    ordinals, starts, ends, texts = [], [], [], []
-    for ordinal, doc in enumerate(documents):
-        for passage in split_passages(
-            passage_source(doc), max_words=PASSAGE_WORDS, overlap_words=PASSAGE_OVERLAP, max_passages=MAX_PASSAGES
-        ):
-            ordinals.append(ordinal)
-            starts.append(passage.start)
-            ends.append(passage.end)
-            texts.append(embedding_text(doc, passage.text))
+    if base is not None:
+        kept_ids, kept_rows, kept_ordinals = base.rows_without(drop)
+        prior_vectors = base.vectors()[kept_rows]
+        prior_start, prior_end = base.offsets(kept_rows)
+    else:
+        kept_ids, kept_ordinals = [], np.zeros(0, dtype=np.int32)
+        prior_vectors = np.zeros((0, dim), dtype=np.float32)
+        prior_start = prior_end = np.zeros(0, dtype=np.int64)
+    ordinals, starts, ends, texts = _passages(documents, len(kept_ids))
     vectors, stats = embed_with_cache(texts, encode, cache, progress=progress)
     if not texts:
         vectors = np.zeros((0, dim), dtype=np.float32)
-    VectorIndex.build(vectors).save(directory / "vectors")
+    VectorIndex.build(np.concatenate([prior_vectors, vectors])).save(directory / "vectors")
     np.savez(
         directory / "passages.npz",
-        doc=np.asarray(ordinals, dtype=np.int32),
-        start=np.asarray(starts, dtype=np.int64),
-        end=np.asarray(ends, dtype=np.int64),
+        doc=np.concatenate([kept_ordinals, np.asarray(ordinals, dtype=np.int32)]),
+        start=np.concatenate([prior_start, np.asarray(starts, dtype=np.int64)]),
+        end=np.concatenate([prior_end, np.asarray(ends, dtype=np.int64)]),
     )
     with open(directory / "ids.json", "w", encoding="utf-8") as fh:
-        json.dump({"format": DENSE_FORMAT, "ids": [d.id for d in documents]}, fh, ensure_ascii=False)
-    return DenseBuild(len(texts), stats)
+        json.dump({"format": DENSE_FORMAT, "ids": kept_ids + [d.id for d in documents]}, fh, ensure_ascii=False)
+    carried = len(kept_ordinals)  # rows carried over count as reused: nothing was embedded for them
+    return DenseBuild(carried + len(texts), EmbedStats(stats.embedded, stats.reused + carried))
 
 
 class DenseIndex:
@@ -136,6 +164,27 @@ class DenseIndex:
     @property
     def dim(self) -> int:
         return self._vectors.dim
+
+    def vectors(self) -> np.ndarray:
+        """Every passage vector, ``[passages, dim]`` (read-only; may be a file mapping)."""
+        return self._vectors.matrix()
+
+    def offsets(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end offsets of the passages at ``rows``."""
+        return np.asarray(self._start[rows], dtype=np.int64), np.asarray(self._end[rows], dtype=np.int64)
+
+    def rows_without(self, drop: frozenset[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """What remains once the articles in ``drop`` are removed.
+
+        Returns ``(ids, rows, ordinals)``: the remaining article ids in order,
+        the passage rows they own, and each such row's article ordinal renumbered
+        into the remaining ids.
+        """
+        keep = np.fromiter((doc_id not in drop for doc_id in self._ids), dtype=bool, count=len(self._ids))
+        renumber = np.cumsum(keep, dtype=np.int64) - 1
+        rows = np.flatnonzero(keep[self._doc])
+        ids = [doc_id for doc_id, k in zip(self._ids, keep.tolist()) if k]
+        return ids, rows, renumber[self._doc[rows]].astype(np.int32)
 
     def allowed_rows(self, doc_ids: set[str]) -> np.ndarray:
         """Sorted rows of the passages of ``doc_ids`` (for filtered search)."""

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .normalize import normalize
+
 
 @dataclass(frozen=True, slots=True)
 class Document:
@@ -53,6 +55,16 @@ class Document:
             ensure_ascii=False,
         )
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    @property
+    def body_key(self) -> str:
+        """SHA-256 (hex) of the body after normalization and whitespace folding.
+
+        Articles with equal keys are copies of one another (the same wire
+        story filed twice): the archive indexes one and keeps the others as
+        its aliases.
+        """
+        return hashlib.sha256(" ".join(normalize(self.body).split()).encode("utf-8")).hexdigest()
 
     @property
     def text(self) -> str:

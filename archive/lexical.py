@@ -10,6 +10,7 @@ title is boosted.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,9 @@ from whoosh.searching import Searcher
 from .analysis import iter_terms, term
 from .document import Document
 from .errors import IndexFormatError
+from .safe_pickle import install as _install_safe_pickle
+
+_install_safe_pickle()  # before any index is opened: Whoosh's pickle reads resolve only allowed names
 
 TITLE_BOOST = 2.0
 BM25_K1 = 0.9  # chosen on ARCD train (0.803 vs 0.799 at 1.2); see docs/evaluation.md
@@ -126,6 +130,39 @@ def write_index(directory: Path, documents: Iterable[Document], *, procs: int | 
     return count
 
 
+def update_index(source: Path, directory: Path, add: Iterable[Document], delete: Iterable[str]) -> int:
+    """Write into ``directory`` (new) the index at ``source`` minus ``delete`` ids plus ``add``.
+
+    Whoosh never rewrites a file once written: a segment is immutable, its
+    deletions live in the table of contents, and a commit writes a new TOC
+    and new segments. So ``directory`` starts as hard links to ``source``'s
+    files (copies where the filesystem cannot link), and the change costs
+    what it adds and deletes, not the size of the index; ``source`` is left
+    exactly as it was, for the readers still using it. Returns the number of
+    documents in the new index.
+    """
+    directory.mkdir(parents=True, exist_ok=False)
+    for path in Path(source).iterdir():
+        if path.is_file() and not path.name.endswith(".lock"):
+            try:
+                os.link(path, directory / path.name)
+            except OSError:
+                shutil.copy2(path, directory / path.name)
+    ix = whoosh_index.open_dir(str(directory))
+    writer = ix.writer(limitmb=256)
+    try:
+        for doc_id in delete:
+            writer.delete_by_term("id", doc_id)
+        for doc in add:
+            writer.add_document(**_fields(doc))
+    except BaseException:
+        writer.cancel()
+        raise
+    writer.commit()  # merges small segments into a new one; the big ones stay as they are
+    with ix.searcher() as searcher:
+        return searcher.doc_count()
+
+
 @dataclass(frozen=True, slots=True)
 class Filters:
     """Restrictions every search mode applies: exact source/category, date range (UTC)."""
@@ -164,8 +201,15 @@ class LexicalIndex:
     def __init__(self, directory: Path) -> None:
         if not whoosh_index.exists_in(str(directory)):
             raise IndexFormatError(f"{directory}: no lexical (Whoosh) index here")
-        self._ix = whoosh_index.open_dir(str(directory))
-        self._searcher: Searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
+        try:
+            self._ix = whoosh_index.open_dir(str(directory))
+            self._searcher: Searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
+        except IndexFormatError:
+            raise
+        except Exception as exc:  # Whoosh raises whatever its reader trips over on a damaged file
+            raise IndexFormatError(
+                f"{directory}: damaged lexical index ({type(exc).__name__}: {exc}). Fix: archive build --full"
+            ) from None
 
     @property
     def schema(self) -> Schema:

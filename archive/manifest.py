@@ -18,11 +18,12 @@ from .analysis import ANALYZER_SETTINGS, ANALYZER_VERSION
 from .errors import IndexFormatError
 from .normalize import NORMALIZER_VERSION
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST_NAME = "manifest.json"
 
 
-def _now() -> str:
+def utc_now() -> str:
+    """The current UTC time as ISO 8601 text, to the second (manifest timestamps)."""
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
@@ -41,8 +42,8 @@ class Manifest:
     package_version: str = __version__
     normalizer: str = NORMALIZER_VERSION
     analyzer: dict[str, object] = field(default_factory=lambda: dict(ANALYZER_SETTINGS))
-    built_at: str = field(default_factory=_now)
-    updated_at: str = field(default_factory=_now)
+    built_at: str = field(default_factory=utc_now)
+    updated_at: str = field(default_factory=utc_now)
 
     def write(self, directory: Path) -> None:
         """Write ``manifest.json`` into ``directory`` (fsynced: it marks the generation complete)."""

@@ -102,6 +102,10 @@ class VectorIndex:
     def __len__(self) -> int:
         return int(self._vectors.shape[0])
 
+    def matrix(self) -> np.ndarray:
+        """The indexed vectors, ``[n, dim]``, row order (read-only)."""
+        return self._vectors
+
     @property
     def ef_search(self) -> int:
         """HNSW ``efSearch`` (0 for exact search)."""

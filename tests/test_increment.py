@@ -1,0 +1,188 @@
+"""Incremental writes cost what they change, fold duplicates across increments, and load no code."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import pickle
+from pathlib import Path
+
+import pytest
+from whoosh.filedb.structfile import StructFile
+
+from archive import Archive, BuildReport, Document, IndexFormatError
+from archive.encoders.hashing import HashingEncoder
+from archive.increment import plan_changes
+from archive.layout import current_generation
+from archive.safe_pickle import UnsafeIndexError, loads
+
+
+def _files(directory: Path) -> dict[str, tuple[int, str]]:
+    """``{name: (inode, sha256)}`` of every file in ``directory``."""
+    return {
+        p.name: (p.stat().st_ino, hashlib.sha256(p.read_bytes()).hexdigest())
+        for p in sorted(directory.iterdir()) if p.is_file()
+    }
+
+
+def _many(n: int) -> list[Document]:
+    topics = ["النفط والغاز", "الانتخابات البرلمانية", "كرة القدم", "الزلزال والإغاثة", "الذكاء الاصطناعي"]
+    return [
+        Document(id=f"n{i}", title=f"خبر {i} عن {topics[i % 5]}",
+                 body=f"تقرير رقم {i} يتناول {topics[i % 5]} في المنطقة العربية وما يتبعه من تطورات يوم {i}.")
+        for i in range(n)
+    ]
+
+
+def test_add_links_the_old_segments_and_leaves_the_live_generation_untouched(tmp_path: Path, news: list[Document]) -> None:
+    root = tmp_path / "index"
+    Archive.build([*news, *_many(300)], root, encoder=HashingEncoder(), procs=1).close()
+    old = current_generation(root)
+    before = _files(old / "lexical")
+    before_store = hashlib.sha256((old / "docs.sqlite").read_bytes()).hexdigest()
+    extra = Document(id="extra", title="معرض الكتاب", body="افتتح معرض الكتاب الدولي أبوابه أمام الزوار في القاهرة.")
+    report = BuildReport()
+    archive = Archive.update(root, add=[extra], delete=["n7"], report=report)
+    new = current_generation(root)
+    assert new != old
+    assert (report.added, report.deleted, report.embedded, report.indexed) == (1, 1, 1, len(news) + 300)
+    assert report.reused == archive.manifest.passages - 1  # every other vector carried over, none re-embedded
+    # The old generation is byte-for-byte what it was: readers that still hold it see the old state.
+    assert _files(old / "lexical") == before
+    assert hashlib.sha256((old / "docs.sqlite").read_bytes()).hexdigest() == before_store
+    # The big segment was not rewritten: the new generation links to the same file.
+    shared = {name for name, (inode, _) in _files(new / "lexical").items() if before.get(name, (None,))[0] == inode}
+    assert any(name.endswith(".seg") for name in shared), shared
+    assert archive.search("معرض الكتاب")[0].id == "extra"
+    for mode in ("lexical", "semantic", "hybrid"):
+        assert "n7" not in [h.id for h in archive.search("تقرير رقم 7 يتناول", mode=mode, k=50)], mode
+    assert len(archive) == len(news) + 300
+    archive.close()
+
+
+def test_increment_answers_like_a_full_build_of_the_same_articles(tmp_path: Path, news: list[Document]) -> None:
+    start = [*news, *_many(40)]
+    changed = Document(id="n3", title="خبر عن الطاقة الشمسية", body="افتتحت المملكة أكبر محطة للطاقة الشمسية في المنطقة.")
+    added = Document(id="sun", title="الطاقة المتجددة", body="تتوسع مشاريع الطاقة الشمسية والرياح في دول الخليج العربي.")
+    final = [d for d in start if d.id not in ("n3", "n11")] + [changed, added]
+    Archive.build(start, tmp_path / "inc", encoder=HashingEncoder(), procs=1).close()
+    incremental = Archive.update(tmp_path / "inc", add=[changed, added], delete=["n11"])
+    full = Archive.build(final, tmp_path / "full", encoder=HashingEncoder(), procs=1)
+    assert len(incremental) == len(full) and incremental.manifest.passages == full.manifest.passages
+    for query in ("الطاقة الشمسية", "الانتخابات البرلمانية", "كرة القدم", "أوبك", "صاروخ كوريا"):
+        for mode in ("lexical", "semantic"):
+            inc = {h.id for h in incremental.search(query, mode=mode, k=5)}
+            ful = {h.id for h in full.search(query, mode=mode, k=5)}
+            assert inc == ful, (query, mode)
+    assert incremental.get("n3").title == "خبر عن الطاقة الشمسية"
+    incremental.close()
+    full.close()
+
+
+def test_duplicates_fold_and_promote_across_increments(tmp_path: Path, news: list[Document]) -> None:
+    root = tmp_path / "index"
+    Archive.build(news, root, encoder=HashingEncoder(), procs=1).close()
+    oil = next(d for d in news if d.id == "econ-1")
+    copy = Document(id="econ-1-wire", title="نسخة الوكالة", body=oil.body + "\n", source="Reuters")
+    archive = Archive.update(root, add=[copy])
+    assert archive.duplicate_of("econ-1-wire") == "econ-1" and archive.duplicates_of("econ-1") == ["econ-1-wire"]
+    assert len(archive) == len(news) and archive.stats().folded_duplicates == 1
+    archive.close()
+    # Deleting the indexed copy promotes the alias: the story stays findable, on both sides.
+    archive = Archive.update(root, delete=["econ-1"])
+    assert archive.duplicate_of("econ-1-wire") is None and archive.duplicates_of("econ-1-wire") == []
+    for mode in ("lexical", "semantic"):
+        assert archive.search("أوبك النفط", mode=mode)[0].id == "econ-1-wire", mode
+    assert len(archive) == len(news) and archive.stats().folded_duplicates == 0  # the copy took its place
+    archive.close()
+    # Re-adding the original makes it the alias now: the indexed copy does not jump back.
+    archive = Archive.update(root, add=[oil])
+    assert archive.duplicate_of("econ-1") == "econ-1-wire"
+    assert [h.id for h in archive.search("أوبك", mode="lexical", k=10)] == ["econ-1-wire"]
+    archive.close()
+
+
+def test_plan_counts_and_keeps_the_indexed_copy() -> None:
+    entries = [("a", "h-a", "k1", None), ("b", "h-b", "k1", "a"), ("c", "h-c", "k2", None)]
+    report = BuildReport()
+    changed_c = Document(id="c", body="نص جديد تماما")
+    plan = plan_changes(entries, [changed_c], ["a"], report)
+    assert (report.added, report.updated, report.deleted, report.unchanged) == (0, 1, 1, 0)
+    assert plan.unindex == {"a", "c"} and plan.index == ["b", "c"]  # b promoted, c re-indexed
+    assert plan.canonical == {"b": None} and plan.store_delete == {"a", "c"}
+
+
+def test_a_large_change_rewrites_whole_and_a_small_one_does_not(tmp_path: Path) -> None:
+    docs = _many(100)
+    root = tmp_path / "index"
+    Archive.build(docs, root, encoder=None, procs=1).close()
+    segments = {p.stat().st_ino for p in (current_generation(root) / "lexical").glob("*.seg")}
+    small = BuildReport()
+    Archive.build(docs[:95], root, encoder=None, procs=1, report=small).close()
+    assert small.deleted == 5 and small.unchanged == 95
+    assert segments & {p.stat().st_ino for p in (current_generation(root) / "lexical").glob("*.seg")}
+    large = BuildReport()
+    Archive.build(docs[:40], root, encoder=None, procs=1, report=large).close()
+    assert large.deleted == 55 and large.unchanged == 40
+    assert not segments & {p.stat().st_ino for p in (current_generation(root) / "lexical").glob("*.seg")}
+    assert len(Archive.open(root)) == 40
+
+
+def _replace_toc_schema(toc: Path, payload: bytes) -> None:
+    """Swap the pickled schema inside a Whoosh TOC file for ``payload``."""
+    data = toc.read_bytes()
+    stream = StructFile(io.BytesIO(data))
+    for _ in range(3):
+        stream.read_varint()  # int, long and float sizes
+    stream.read_int()  # -12345
+    stream.read_int()  # TOC version
+    for _ in range(3):
+        stream.read_varint()  # release
+    before = stream.tell()
+    stream.read_string()
+    after = stream.tell()
+    out = io.BytesIO()
+    writer = StructFile(out)
+    writer.write(data[:before])
+    writer.write_string(payload)
+    writer.write(data[after:])
+    writer.flush()
+    toc.write_bytes(out.getvalue())
+
+
+class _Planted:
+    """Unpickles as a call of ``exec``: what a tampered index file would do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (exec, (f"open({str(self.marker)!r}, 'w').close()",))
+
+
+def test_a_tampered_index_file_runs_no_code(tmp_path: Path, news: list[Document]) -> None:
+    root = tmp_path / "index"
+    Archive.build(news, root, encoder=None, procs=1).close()
+    marker = tmp_path / "code-ran"
+    (toc,) = (current_generation(root) / "lexical").glob("*.toc")
+    _replace_toc_schema(toc, pickle.dumps(_Planted(marker), 2))
+    with pytest.raises(IndexFormatError, match=r"\.exec, which .* refusing to load it"):
+        Archive.open(root).search("النفط")
+    assert not marker.exists()
+    with pytest.raises(UnsafeIndexError):
+        loads(pickle.dumps(_Planted(marker)))
+    assert not marker.exists()
+    assert loads(pickle.dumps({"ids": {1, 2}, "t": (1.5, b"x")}, 2)) == {"ids": {1, 2}, "t": (1.5, b"x")}
+
+
+def test_an_index_of_the_previous_format_asks_for_a_full_build(tmp_path: Path, news: list[Document]) -> None:
+    root = tmp_path / "index"
+    Archive.build(news, root, encoder=None, procs=1).close()
+    manifest = current_generation(root) / "manifest.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('"format_version": 3', '"format_version": 2'))
+    with pytest.raises(IndexFormatError, match=r"format version 2.*archive build --full"):
+        Archive.open(root)
+    report = BuildReport()
+    Archive.build(news, root, encoder=None, procs=1, report=report).close()  # a plain build rewrites it
+    assert report.written and report.added == len(news)
+    assert len(Archive.open(root)) == len(news)

@@ -19,7 +19,7 @@ from .increment import write_increment
 from .document import Document
 from .encoders.base import DEFAULT_ENCODER, Encoder, get_encoder
 from .errors import ArchiveError, DocumentNotFoundError, IndexFormatError, QueryError
-from .fusion import FusionMethod, convex_combination, reciprocal_rank_fusion
+from .fusion import FusionMethod, convex_combination, reciprocal_rank_fusion, weighted_z_fusion
 from .lexical import Filters, LexicalIndex, write_index
 from .manifest import Manifest
 from .query import ParsedQuery, parse_query, plain_text
@@ -27,6 +27,8 @@ from .snippets import Snippet, make_snippet
 from .store import DocumentStore
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .dense import DenseIndex
 
 Mode = Literal["lexical", "semantic", "hybrid"]
@@ -35,7 +37,7 @@ MAX_K = 1_000
 DEFAULT_INDEX = Path("index")
 HYBRID_DEPTH = 100
 """Documents fetched from each side before fusion (over-fetch: fusion reorders deep)."""
-DEFAULT_FUSION = FusionMethod.CONVEX
+DEFAULT_FUSION = FusionMethod.CONVEX_Z
 DEFAULT_ALPHA = 0.5
 INCREMENT_MAX_SHARE = 0.25
 """A re-build whose changes (added + updated + deleted) exceed this share of its
@@ -341,10 +343,38 @@ class Archive:
         dense_run = [(doc_id, score) for doc_id, score, _ in dense]
         if fusion is FusionMethod.RRF:
             fused = reciprocal_rank_fusion([lexical, dense_run], k=k)
+        elif fusion is FusionMethod.CONVEX:
+            fused = convex_combination(lexical, dense_run, alpha=alpha, normalize="min-max", k=k)
         else:
-            norm = "min-max" if fusion is FusionMethod.CONVEX else "z"
-            fused = convex_combination(lexical, dense_run, alpha=alpha, normalize=norm, k=k)
+            fused = self._z_fusion(vector, lexical, dense_run, spans, alpha, k)
         return [(doc_id, score, spans.get(doc_id)) for doc_id, score in fused]
+
+    def _z_fusion(
+        self,
+        vector: np.ndarray,
+        lexical: list[tuple[str, float]],
+        dense_run: list[tuple[str, float]],
+        spans: dict[str, tuple[int, int]],
+        alpha: float,
+        k: int,
+    ) -> list[tuple[str, float]]:
+        """:func:`~archive.fusion.weighted_z_fusion` of both runs, each candidate scored on both sides.
+
+        A lexical candidate the dense search did not return gets its best
+        passage's cosine (exact, from its own rows; its span is added to
+        ``spans`` for the snippet); a dense candidate outside the lexical top
+        list gets BM25 0, the score of a document that did not make the list.
+        """
+        lexical_scores = dict(lexical)
+        dense_scores = dict(dense_run)
+        missing = [doc_id for doc_id in lexical_scores if doc_id not in dense_scores]
+        for doc_id, (score, row) in zip(missing, self._dense.best_passages(vector, missing)):
+            dense_scores[doc_id] = score
+            if row is not None:
+                spans[doc_id] = (row.start, row.end)
+        ids = sorted(dense_scores)
+        columns = [[lexical_scores.get(i, 0.0) for i in ids], [dense_scores[i] for i in ids]]
+        return weighted_z_fusion(ids, columns, [alpha, 1.0 - alpha], k=k)
 
     # -------------------------------------------------------------- inspecting
     def get(self, doc_id: str) -> Document:

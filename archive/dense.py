@@ -186,6 +186,32 @@ class DenseIndex:
         ids = [doc_id for doc_id, k in zip(self._ids, keep.tolist()) if k]
         return ids, rows, renumber[self._doc[rows]].astype(np.int32)
 
+    def best_passages(self, query_vector: np.ndarray, doc_ids: Sequence[str]) -> list[tuple[float, PassageRow | None]]:
+        """Exact ``(best passage score, that passage)`` of each of ``doc_ids`` for one query vector.
+
+        What hybrid fusion needs for a lexical candidate the dense search did
+        not return. An article's rows are contiguous (articles are appended
+        whole), so each is one slice of the vector matrix. Unknown ids and
+        articles without passages score ``-1`` (the lowest cosine).
+        """
+        vectors = self.vectors()
+        out: list[tuple[float, PassageRow | None]] = []
+        for doc_id in doc_ids:
+            ordinal = self._ordinal.get(doc_id)
+            if ordinal is None:
+                out.append((-1.0, None))
+                continue
+            first = int(np.searchsorted(self._doc, ordinal, side="left"))
+            last = int(np.searchsorted(self._doc, ordinal, side="right"))
+            if first == last:
+                out.append((-1.0, None))
+                continue
+            sims = vectors[first:last] @ query_vector
+            best = int(np.argmax(sims))
+            row = first + best
+            out.append((float(sims[best]), PassageRow(doc_id, int(self._start[row]), int(self._end[row]))))
+        return out
+
     def allowed_rows(self, doc_ids: set[str]) -> np.ndarray:
         """Sorted rows of the passages of ``doc_ids`` (for filtered search)."""
         wanted = np.fromiter((self._ordinal[i] for i in doc_ids if i in self._ordinal), dtype=np.int32)

@@ -257,3 +257,17 @@ def test_sentence_transformers_model_built_locally(tmp_path: Path, monkeypatch: 
     assert vectors.shape == (2, 32) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     q = encoder.encode_queries([KURSK])
     assert np.abs(q[0] @ vectors[0]) > 0.5 and re.match(r"st:", encoder.name)
+
+
+def test_best_passages_agree_with_the_exact_search(tmp_path: Path, news: list[Document]) -> None:
+    long_doc = Document(id="long", title="تقرير طويل", body=ARTICLE * 3)
+    archive = Archive.build([*news, long_doc], tmp_path / "index", encoder=HashingEncoder(), procs=1)
+    dense = archive._dense  # noqa: SLF001 - the dense side under test
+    vector = HashingEncoder().encode_queries(["أسعار النفط وأوبك"])[0]
+    ranked = dense.search(vector, len(news) + 1, depth=len(dense))
+    ids = [doc_id for doc_id, _, _ in ranked]
+    best = dense.best_passages(vector, [*ids, "no-such-id"])
+    for (doc_id, score, row), (found, found_row) in zip(ranked, best):
+        assert found == pytest.approx(score) and found_row == row, doc_id
+    assert best[-1] == (-1.0, None)
+    archive.close()

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archive.fusion import convex_combination, min_max, reciprocal_rank_fusion, z_score
+from archive.fusion import convex_combination, min_max, reciprocal_rank_fusion, z_score, weighted_z_fusion
 
 
 def test_rrf_matches_its_definition() -> None:
@@ -60,3 +60,33 @@ def test_fusion_is_sorted_and_total(lexical, dense, alpha) -> None:
         assert {d for d, _ in fused} == {d for d, _ in lexical} | {d for d, _ in dense}
         keys = [(-s, d) for d, s in fused]
         assert keys == sorted(keys)
+
+
+def test_weighted_z_fusion_uses_every_candidates_real_scores() -> None:
+    ids = ["a", "b", "c"]
+    lexical = [3.0, 0.0, 1.0]  # b was not in the lexical list: BM25 0
+    dense = [0.50, 0.90, 0.70]  # but each dense score is real, c's included
+    fused = weighted_z_fusion(ids, [lexical, dense], [0.5, 0.5])
+    # z(lexical) = [1.34, -1.07, -0.27], z(dense) = [-1.22, 1.22, 0]
+    assert [d for d, _ in fused] == ["b", "a", "c"]
+    assert dict(fused)["c"] == pytest.approx(0.5 * (1.0 - 4 / 3) / (14 / 9) ** 0.5)
+    assert weighted_z_fusion(ids, [lexical, dense], [1.0, 0.0])[0][0] == "a"
+
+
+def test_weighted_z_fusion_constant_column_adds_nothing_and_ties_break_by_id() -> None:
+    fused = weighted_z_fusion(["b", "a"], [[2.0, 2.0], [0.3, 0.3]], [0.5, 0.5])
+    assert fused == [("a", 0.0), ("b", 0.0)]
+    assert weighted_z_fusion([], [[], []], [0.5, 0.5]) == []
+    with pytest.raises(ValueError):
+        weighted_z_fusion(["a"], [[1.0]], [0.5, 0.5])
+    with pytest.raises(ValueError):
+        weighted_z_fusion(["a", "b"], [[1.0], [1.0, 2.0]], [0.5, 0.5])
+
+
+@given(runs, st.floats(0, 1))
+def test_weighted_z_fusion_is_sorted_and_total(run, alpha) -> None:
+    ids = [d for d, _ in run]
+    fused = weighted_z_fusion(ids, [[s for _, s in run], [s * 0.5 + 1 for _, s in run]], [alpha, 1 - alpha])
+    assert {d for d, _ in fused} == set(ids)
+    keys = [(-s, d) for d, s in fused]
+    assert keys == sorted(keys)

@@ -218,6 +218,9 @@ def main() -> None:
     parser.add_argument("--encoder", default="none", help="encoder for semantic/hybrid (e.g. e5-small)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where indexes and embeddings are kept")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--fusion", help="hybrid fusion (default: the archive's)")
+    parser.add_argument("--alpha", type=float, action="append",
+                        help="hybrid lexical weight(s) to evaluate (repeatable; default: the archive's)")
     args = parser.parse_args()
     if not (args.data / "arcd").is_dir():
         sys.exit(f"benchmark data not found at {args.data}: pass --data DIR (the shared data directory)")
@@ -232,17 +235,24 @@ def main() -> None:
         for mode in modes:
             if mode == "bm25s":
                 search = bm25s_search(bench)
+                runs = [(mode, search)]
             else:
-                search = lambda text, m=mode: [  # noqa: E731
-                    h.id for h in archive.search(text, k=DEEP_K, mode=m)  # type: ignore[arg-type]
+                options = [{}] if mode != "hybrid" or not args.alpha else [{"alpha": a} for a in args.alpha]
+                if mode == "hybrid" and args.fusion:
+                    options = [{**o, "fusion": args.fusion} for o in options]
+                runs = [
+                    (" ".join([mode, *(f"{key}={value}" for key, value in o.items())]),
+                     lambda text, m=mode, o=o: [h.id for h in archive.search(text, k=DEEP_K, mode=m, **o)])
+                    for o in options
                 ]
-            m = evaluate(search, bench)
-            results.append({"benchmark": name, "mode": mode, "encoder": args.encoder, **m})
-            print(
-                f"| {name} | {mode} | {m['documents']} | {m['queries']} | {m['nDCG@10']:.3f} | {m['MRR@10']:.3f} | "
-                f"{m['R@1']:.3f} | {m['R@10']:.3f} | {m['R@100']:.3f} | {m['p50_ms']:.1f} |",
-                flush=True,
-            )
+            for label, search in runs:
+                m = evaluate(search, bench)
+                results.append({"benchmark": name, "mode": label, "encoder": args.encoder, **m})
+                print(
+                    f"| {name} | {label} | {m['documents']} | {m['queries']} | {m['nDCG@10']:.3f} | {m['MRR@10']:.3f} | "
+                    f"{m['R@1']:.3f} | {m['R@10']:.3f} | {m['R@100']:.3f} | {m['p50_ms']:.1f} |",
+                    flush=True,
+                )
         archive.close()
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

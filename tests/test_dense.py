@@ -271,3 +271,14 @@ def test_best_passages_agree_with_the_exact_search(tmp_path: Path, news: list[Do
         assert found == pytest.approx(score) and found_row == row, doc_id
     assert best[-1] == (-1.0, None)
     archive.close()
+
+
+def test_hybrid_weight_defaults_to_the_one_tuned_for_the_encoder(tmp_path: Path, news: list[Document]) -> None:
+    class FastEncoder(HashingEncoder):
+        name = "use-multilingual-v3/test"
+
+    archive = Archive.build(news, tmp_path / "index", encoder=FastEncoder(), procs=1)
+    default = [(h.id, h.score) for h in archive.search("أسعار النفط في الأسواق", k=6)]
+    assert default == [(h.id, h.score) for h in archive.search("أسعار النفط في الأسواق", k=6, alpha=0.8)]
+    assert default != [(h.id, h.score) for h in archive.search("أسعار النفط في الأسواق", k=6, alpha=0.5)]
+    archive.close()

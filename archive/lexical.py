@@ -20,13 +20,14 @@ from whoosh import index as whoosh_index
 from whoosh import scoring
 from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
-from whoosh.query import And, DateRange, Query, Term
+from whoosh.query import And, DateRange, Or, Query, Term
 from whoosh.searching import Searcher
 
 from .analysis import iter_terms, term
 from .document import Document
 from .errors import IndexFormatError
 from .safe_pickle import install as _install_safe_pickle
+from .terms import FIELDS, TermIndex, TermIndexBuilder
 
 _install_safe_pickle()  # before any index is opened: Whoosh's pickle reads resolve only allowed names
 
@@ -118,16 +119,22 @@ def write_index(directory: Path, documents: Iterable[Document], *, procs: int | 
         writer = ix.writer(procs=procs, limitmb=256, multisegment=True, batchsize=256)
     else:
         writer = ix.writer(limitmb=256)
-    count = 0
+    terms = TermIndexBuilder()
     try:
         for doc in documents:
             writer.add_document(**_fields(doc))
-            count += 1
+            terms.add(doc)
     except BaseException:
         writer.cancel()
         raise
     writer.commit()
-    return count
+    terms.write(terms_directory(directory))
+    return len(terms.ids)
+
+
+def terms_directory(directory: Path) -> Path:
+    """Where the :mod:`archive.terms` index of the Whoosh index in ``directory`` lives (beside it)."""
+    return directory.parent / "terms"
 
 
 def update_index(source: Path, directory: Path, add: Iterable[Document], delete: Iterable[str]) -> int:
@@ -141,6 +148,8 @@ def update_index(source: Path, directory: Path, add: Iterable[Document], delete:
     exactly as it was, for the readers still using it. Returns the number of
     documents in the new index.
     """
+    add = list(add)
+    delete = list(delete)
     directory.mkdir(parents=True, exist_ok=False)
     for path in Path(source).iterdir():
         if path.is_file() and not path.name.endswith(".lock"):
@@ -159,8 +168,11 @@ def update_index(source: Path, directory: Path, add: Iterable[Document], delete:
         writer.cancel()
         raise
     writer.commit()  # merges small segments into a new one; the big ones stay as they are
+    count = TermIndex(terms_directory(source)).updated(terms_directory(directory), frozenset(delete), add)
     with ix.searcher() as searcher:
-        return searcher.doc_count()
+        if searcher.doc_count() != count:
+            raise IndexFormatError(f"{source}: the Whoosh and term indexes disagree. Fix: archive build --full")
+    return count
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,12 +207,43 @@ def _naive_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=None) - (moment.utcoffset() or _ZERO)
 
 
+def plain_terms(query: Query) -> list[tuple[str, str]] | None:
+    """The ``(field, term)`` pairs of ``query`` when it is a plain OR of title/body terms, else ``None``.
+
+    That is what plain words parse to (see :mod:`archive.query`); anything
+    else (phrases, AND, NOT, +must, boosts, other fields, a coordination
+    scale) is left to Whoosh.
+    """
+    if type(query) is Term:
+        leaves = [query]
+    elif type(query) is Or and not query.minmatch and not query.scale and query.boost == 1.0:
+        leaves = []
+        stack = list(query.subqueries)
+        while stack:
+            sub = stack.pop(0)
+            if type(sub) is Or and not sub.scale and not sub.minmatch and sub.boost == 1.0:
+                stack[:0] = list(sub.subqueries)
+            else:
+                leaves.append(sub)
+    else:
+        return None
+    pairs = []
+    for leaf in leaves:
+        if type(leaf) is not Term or leaf.fieldname not in FIELDS or leaf.boost != 1.0:
+            return None
+        if not isinstance(leaf.text, str):
+            return None
+        pairs.append((leaf.fieldname, leaf.text))
+    return pairs
+
+
 class LexicalIndex:
     """A read-only handle on a Whoosh index with one searcher kept open."""
 
     def __init__(self, directory: Path) -> None:
         if not whoosh_index.exists_in(str(directory)):
             raise IndexFormatError(f"{directory}: no lexical (Whoosh) index here")
+        self._terms = TermIndex(terms_directory(directory))
         try:
             self._ix = whoosh_index.open_dir(str(directory))
             self._searcher: Searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
@@ -224,6 +267,10 @@ class LexicalIndex:
 
     def search(self, query: Query, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """Top ``k`` ``(id, score)`` pairs for a parsed query, best first."""
+        if not filters:
+            pairs = plain_terms(query)
+            if pairs is not None:  # the fast path: the same BM25F, over whole posting lists
+                return self._terms.search(pairs, k, k1=BM25_K1, b=BM25_B)
         flt = filters.to_query() if filters else None
         results = self._searcher.search(query, limit=k, filter=flt)
         return [(hit["id"], float(hit.score)) for hit in results]

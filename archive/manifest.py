@@ -18,7 +18,7 @@ from .analysis import ANALYZER_SETTINGS, ANALYZER_VERSION
 from .errors import IndexFormatError
 from .normalize import NORMALIZER_VERSION
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MANIFEST_NAME = "manifest.json"
 
 

@@ -29,10 +29,6 @@ _BINARY_NOT_RE = re.compile(r'(?<!\bAND)(?<!\bOR)(^|\s)NOT\s+(?=[^\s(])')
 """``a NOT b`` → ``a -b``: with OR as the default group Whoosh reads NOT as
 ``a OR (NOT b)``, which matches everything; users mean "a, but not b"."""
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-COORDINATION = 0.9
-"""OrGroup factor: a bonus for documents that match more of the query words."""
-
-
 @dataclass(frozen=True, slots=True)
 class ParsedQuery:
     """A parsed user query: the Whoosh query (or ``None``) and what it is made of."""
@@ -49,7 +45,7 @@ class ParsedQuery:
 
 def _parser(schema: Schema) -> qparser.QueryParser:
     parser = qparser.MultifieldParser(
-        list(SEARCH_FIELDS), schema, group=qparser.OrGroup.factory(COORDINATION)
+        list(SEARCH_FIELDS), schema, group=qparser.OrGroup  # a scaled OrGroup's bonus does not survive Whoosh's normalization
     )
     parser.add_plugin(qparser.PlusMinusPlugin())
     parser.remove_plugin_class(qparser.WildcardPlugin)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import pickle
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from archive import Archive, BuildReport, Document, IndexFormatError
 from archive.encoders.hashing import HashingEncoder
 from archive.increment import plan_changes
 from archive.layout import current_generation
+from archive.manifest import FORMAT_VERSION
 from archive.safe_pickle import UnsafeIndexError, loads
 
 
@@ -179,8 +181,9 @@ def test_an_index_of_the_previous_format_asks_for_a_full_build(tmp_path: Path, n
     root = tmp_path / "index"
     Archive.build(news, root, encoder=None, procs=1).close()
     manifest = current_generation(root) / "manifest.json"
-    manifest.write_text(manifest.read_text(encoding="utf-8").replace('"format_version": 3', '"format_version": 2'))
-    with pytest.raises(IndexFormatError, match=r"format version 2.*archive build --full"):
+    built = json.loads(manifest.read_text(encoding="utf-8"))
+    manifest.write_text(json.dumps({**built, "format_version": FORMAT_VERSION - 1}), encoding="utf-8")
+    with pytest.raises(IndexFormatError, match=rf"format version {FORMAT_VERSION - 1}.*archive build --full"):
         Archive.open(root)
     report = BuildReport()
     Archive.build(news, root, encoder=None, procs=1, report=report).close()  # a plain build rewrites it

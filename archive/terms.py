@@ -1,0 +1,212 @@
+"""A numpy term index: BM25F for plain keyword queries in milliseconds.
+
+Whoosh scores a query by walking its posting lists one document at a time
+in Python: a ten-word headline on 62k articles took ~60 ms (p50) and up to
+several hundred, far from the 15 ms a user should wait. Most queries are
+plain words, and for those the ranking is a sum over (field, term) pairs,
+which numpy computes over whole posting lists at once (the approach of
+bm25s, our lexical peer; bm25s itself has no fields, no incremental update
+and no coordination bonus, so it could not stand in for this).
+
+This index holds, per field (title and body) and per term, the ordinals of
+the articles containing it and the term's weight in each (its count times
+the field's boost, as Whoosh stores it), plus each article's field length
+in tokens.
+:meth:`TermIndex.search` reproduces Whoosh's ``BM25F`` (``idf = ln(N / (df +
+1)) + 1``, the same k1, b and average field length), so both paths rank alike (the one difference:
+Whoosh quantizes field lengths to a byte, this index does not). Queries with
+operators, phrases, field prefixes or filters still go to Whoosh.
+
+On disk (a directory): ``terms.json`` (format, the term list, the article
+ids) and per field ``FIELD.indptr.npy``, ``FIELD.docs.npy``,
+``FIELD.weights.npy``, ``FIELD.lengths.npy``, memory-mapped on open; no
+pickle. Updates (:meth:`TermIndex.updated`) rebuild the arrays with numpy,
+without re-analyzing the articles that stay: about a second per 10M postings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .analysis import iter_terms
+from .document import Document
+from .errors import IndexFormatError
+
+TERMS_FORMAT = 1
+FIELDS: dict[str, float] = {"title": 2.0, "body": 1.0}
+"""Searched fields and their boosts (the weights Whoosh's schema gives them: see lexical.TITLE_BOOST)."""
+
+
+class _Postings:
+    """Growing ``(term id, article ordinal, weight)`` triplets of one field, in typed arrays."""
+
+    def __init__(self) -> None:
+        self.terms = array("i")
+        self.docs = array("i")
+        self.weights = array("f")
+
+
+def _text_of(doc: Document, field: str) -> str:
+    return doc.title if field == "title" else doc.body
+
+
+class TermIndexBuilder:
+    """Collects articles one by one (in their index order) and writes a :class:`TermIndex`."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self.ids: list[str] = []
+        self._postings = {f: _Postings() for f in FIELDS}
+        self._lengths: dict[str, array] = {f: array("f") for f in FIELDS}
+
+    def add(self, doc: Document) -> None:
+        """Analyze ``doc`` and append its postings."""
+        ordinal = len(self.ids)
+        self.ids.append(doc.id)
+        vocab = self.vocab
+        for field, boost in FIELDS.items():
+            counts = Counter(t for t, _, _ in iter_terms(_text_of(doc, field)))
+            postings = self._postings[field]
+            for term, count in counts.items():
+                term_id = vocab.setdefault(term, len(vocab))
+                postings.terms.append(term_id)
+                postings.docs.append(ordinal)
+                postings.weights.append(count * boost)
+            self._lengths[field].append(float(sum(counts.values())))  # Whoosh: tokens, not boosted
+
+    def arrays(self) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per field ``(term ids, ordinals, weights)`` of everything added."""
+        return {
+            f: (np.frombuffer(p.terms, dtype=np.int32), np.frombuffer(p.docs, dtype=np.int32),
+                np.frombuffer(p.weights, dtype=np.float32))
+            for f, p in self._postings.items()
+        }
+
+    def lengths(self) -> dict[str, np.ndarray]:
+        return {f: np.frombuffer(a, dtype=np.float32) for f, a in self._lengths.items()}
+
+    def write(self, directory: Path) -> None:
+        """Write the index into ``directory`` (which must not exist)."""
+        _write(directory, list(self.vocab), self.ids, self.arrays(), self.lengths())
+
+
+def _write(
+    directory: Path,
+    terms: list[str],
+    ids: list[str],
+    postings: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    lengths: dict[str, np.ndarray],
+) -> None:
+    """Sort triplets by term (stably: ordinals stay ascending) and save the CSR arrays."""
+    directory.mkdir(parents=True, exist_ok=False)
+    for field, (term_ids, docs, weights) in postings.items():
+        order = np.argsort(term_ids, kind="stable")
+        indptr = np.zeros(len(terms) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(term_ids, minlength=len(terms)), out=indptr[1:])
+        np.save(directory / f"{field}.indptr.npy", indptr, allow_pickle=False)
+        np.save(directory / f"{field}.docs.npy", docs[order].astype(np.int32), allow_pickle=False)
+        np.save(directory / f"{field}.weights.npy", weights[order].astype(np.float32), allow_pickle=False)
+        np.save(directory / f"{field}.lengths.npy", np.asarray(lengths[field], dtype=np.float32), allow_pickle=False)
+    meta = {"format": TERMS_FORMAT, "fields": FIELDS, "terms": terms, "ids": ids}
+    with open(directory / "terms.json", "w", encoding="utf-8") as fh:
+        json.dump(meta, fh, ensure_ascii=False)
+
+
+class TermIndex:
+    """Read-only, memory-mapped term index of one generation (see the module docstring)."""
+
+    def __init__(self, directory: Path) -> None:
+        fix = "Fix: archive build --full"
+        try:
+            meta = json.loads((directory / "terms.json").read_text(encoding="utf-8"))
+            if meta.get("format") != TERMS_FORMAT or meta.get("fields") != FIELDS:
+                raise IndexFormatError(
+                    f"{directory}: term index format {meta.get('format')} with fields {meta.get('fields')}, "
+                    f"expected {TERMS_FORMAT} with {FIELDS}. {fix}"
+                )
+            self.terms: list[str] = meta["terms"]
+            self.ids: list[str] = meta["ids"]
+            self._arrays = {
+                f: tuple(np.load(directory / f"{f}.{part}.npy", mmap_mode="r", allow_pickle=False)
+                         for part in ("indptr", "docs", "weights", "lengths"))
+                for f in FIELDS
+            }
+        except IndexFormatError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexFormatError(f"{directory}: term index unreadable ({exc}). {fix}") from None
+        self.vocab = {t: i for i, t in enumerate(self.terms)}
+        n = len(self.ids)
+        for field, (indptr, docs, weights, lengths) in self._arrays.items():
+            if len(indptr) != len(self.terms) + 1 or len(docs) != len(weights) or len(lengths) != n:
+                raise IndexFormatError(f"{directory}: {field} arrays do not match the term list. {fix}")
+        self._avg = {f: (float(np.sum(a[3], dtype=np.float64)) / n if n else 1.0) or 1.0 for f, a in self._arrays.items()}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def search(self, pairs: Sequence[tuple[str, str]], k: int, *, k1: float, b: float) -> list[tuple[str, float]]:
+        """Top ``k`` ``(id, score)`` for the OR of ``(field, term)`` pairs, best first; ties keep index order."""
+        n = len(self.ids)
+        if n == 0 or not pairs:
+            return []
+        scores = np.zeros(n, dtype=np.float64)
+        matched = np.zeros(n, dtype=np.int32)
+        for field, term in pairs:
+            term_id = self.vocab.get(term)
+            if term_id is None or field not in self._arrays:
+                continue
+            indptr, docs, weights, lengths = self._arrays[field]
+            start, end = int(indptr[term_id]), int(indptr[term_id + 1])
+            if start == end:
+                continue
+            rows = docs[start:end]
+            weight = weights[start:end].astype(np.float64)
+            idf = math.log(n / (end - start + 1)) + 1.0
+            norm = k1 * ((1.0 - b) + b * lengths[rows] / self._avg[field])
+            scores[rows] += idf * (weight * (k1 + 1.0)) / (weight + norm)
+            matched[rows] += 1
+        hits = np.flatnonzero(matched)
+        if len(hits) == 0:
+            return []
+        found = scores[hits]
+        take = min(k, len(hits))
+        top = np.argpartition(-found, take - 1)[:take] if take < len(hits) else np.arange(len(hits))
+        top = top[np.lexsort((hits[top], -found[top]))]  # best first, then index order
+        return [(self.ids[int(hits[i])], float(found[i])) for i in top]
+
+    def updated(self, directory: Path, drop: frozenset[str], add: Iterable[Document]) -> int:
+        """Write into ``directory`` (new) this index without ``drop`` ids and with ``add``; its size.
+
+        Kept articles are not analyzed again: their postings are filtered and
+        renumbered with numpy, and the new articles' postings appended.
+        """
+        keep = np.fromiter((i not in drop for i in self.ids), dtype=bool, count=len(self.ids))
+        renumber = (np.cumsum(keep) - 1).astype(np.int32)
+        builder = TermIndexBuilder()
+        builder.vocab = dict(self.vocab)
+        builder.ids = [i for i, kept in zip(self.ids, keep.tolist()) if kept]
+        for doc in add:
+            builder.add(doc)
+        new_postings, new_lengths = builder.arrays(), builder.lengths()
+        postings: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        lengths: dict[str, np.ndarray] = {}
+        for field, (indptr, docs, weights, field_lengths) in self._arrays.items():
+            term_ids = np.repeat(np.arange(len(self.terms), dtype=np.int32), np.diff(indptr))
+            live = keep[docs]
+            new_terms, new_docs, new_weights = new_postings[field]
+            postings[field] = (
+                np.concatenate([term_ids[live], new_terms]),
+                np.concatenate([renumber[docs[live]], new_docs]),
+                np.concatenate([np.asarray(weights)[live], new_weights]),
+            )
+            lengths[field] = np.concatenate([np.asarray(field_lengths)[keep], new_lengths[field]])
+        _write(directory, list(builder.vocab), builder.ids, postings, lengths)
+        return len(builder.ids)

@@ -1,0 +1,84 @@
+"""The numpy term index ranks plain keyword queries as Whoosh's BM25F does, and follows every change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from whoosh.query import Or, Term
+
+from archive import Archive, Document, IndexFormatError
+from archive.layout import current_generation
+from archive.lexical import BM25_B, BM25_K1, plain_terms
+from archive.query import parse_query
+
+QUERIES = ["وزارة الصحة", "أمير منطقة الرياض", "ارتفاع أسعار النفط", "الهلال النصر", "مجلس الوزراء يوافق على",
+           "التعليم المدارس الطلاب", "قوات كورية في كورسك", "كورسك كورسك"]
+
+
+def _whoosh(archive: Archive, query: str, k: int = 10) -> list[tuple[str, float]]:
+    lexical = archive._lexical  # noqa: SLF001 - both engines of the lexical side, compared
+    parsed = parse_query(query, lexical.schema)
+    return [(hit["id"], hit.score) for hit in lexical.searcher.search(parsed.query, limit=k)]
+
+
+def _fast(archive: Archive, query: str, k: int = 10) -> list[tuple[str, float]]:
+    lexical = archive._lexical  # noqa: SLF001
+    pairs = plain_terms(parse_query(query, lexical.schema).query)
+    return lexical._terms.search(pairs, k, k1=BM25_K1, b=BM25_B)  # noqa: SLF001
+
+
+@pytest.fixture(scope="module")
+def saudi(tmp_path_factory: pytest.TempPathFactory, shared_news: list[Document]) -> Archive:
+    return Archive.build(shared_news, tmp_path_factory.mktemp("terms") / "index", encoder=None, procs=1)
+
+
+def test_plain_queries_score_as_whoosh_does(saudi: Archive) -> None:
+    compared = 0
+    for query in QUERIES:
+        whoosh, fast = _whoosh(saudi, query, 5), _fast(saudi, query, 5)
+        assert len(fast) == len(whoosh), query
+        for (_, expected), (_, got) in zip(whoosh, fast):
+            # Whoosh stores field lengths as one byte (a few percent off); nothing else differs
+            assert got == pytest.approx(expected, rel=0.03), query
+        if whoosh:
+            assert {d for d, _ in fast[:3]} & {d for d, _ in whoosh[:3]}, query
+        compared += len(whoosh)
+    assert compared >= 20
+
+
+def test_lexical_search_takes_the_fast_path_only_for_plain_words(saudi: Archive) -> None:
+    schema = saudi._lexical.schema  # noqa: SLF001
+    pairs = plain_terms(parse_query("أسعار النفط", schema).query)
+    assert sorted(pairs) == [("body", "اسعار"), ("body", "نفط"), ("title", "اسعار"), ("title", "نفط")]
+    assert plain_terms(Term("body", "نفط")) == [("body", "نفط")]
+    for constrained in ('"أسعار النفط"', "النفط AND أوبك", "النفط -أوبك", "+النفط أوبك", "source:cnn"):
+        assert plain_terms(parse_query(constrained, schema).query) is None, constrained
+    assert plain_terms(Or([Term("body", "نفط"), Term("source", "cnn")])) is None
+    assert plain_terms(Term("body", "نفط", boost=3.0)) is None
+    assert plain_terms(Or([Term("body", "نفط"), Term("title", "نفط")], scale=0.9)) is None
+    # through the public API: the same ids as Whoosh, in the same order at the top
+    hits = saudi.search("ارتفاع أسعار النفط", mode="lexical", k=5)
+    assert [h.id for h in hits][:2] == [d for d, _ in _whoosh(saudi, "ارتفاع أسعار النفط", 2)]
+
+
+def test_the_term_index_follows_adds_and_deletes(tmp_path: Path, shared_news: list[Document]) -> None:
+    first, later = shared_news[:40], shared_news[40:]
+    Archive.build(first, tmp_path / "inc", encoder=None, procs=1).close()
+    gone = [d.id for d in first[:5]]
+    incremental = Archive.update(tmp_path / "inc", add=later, delete=gone)
+    full = Archive.build(first[5:] + later, tmp_path / "full", encoder=None, procs=1)
+    for query in QUERIES:
+        inc, ful = _fast(incremental, query), _fast(full, query)
+        assert [d for d, _ in inc] == [d for d, _ in ful], query
+        assert [s for _, s in inc] == pytest.approx([s for _, s in ful], rel=1e-6), query
+        assert not set(gone) & {d for d, _ in inc}
+    incremental.close()
+    full.close()
+
+
+def test_a_missing_term_index_is_a_format_error(tmp_path: Path, news: list[Document]) -> None:
+    Archive.build(news, tmp_path / "index", encoder=None, procs=1).close()
+    (current_generation(tmp_path / "index") / "terms" / "body.docs.npy").unlink()
+    with pytest.raises(IndexFormatError, match="term index unreadable.*archive build --full"):
+        Archive.open(tmp_path / "index")

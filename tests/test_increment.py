@@ -52,9 +52,9 @@ def test_add_links_the_old_segments_and_leaves_the_live_generation_untouched(tmp
     # The old generation is byte-for-byte what it was: readers that still hold it see the old state.
     assert _files(old / "lexical") == before
     assert hashlib.sha256((old / "docs.sqlite").read_bytes()).hexdigest() == before_store
-    # The big segment was not rewritten: the new generation links to the same file.
+    # The big segment was not rewritten: the new generation links to the same files.
     shared = {name for name, (inode, _) in _files(new / "lexical").items() if before.get(name, (None,))[0] == inode}
-    assert any(name.endswith(".seg") for name in shared), shared
+    assert any(name.endswith(".pst") for name in shared), shared  # postings of the big segment
     assert archive.search("معرض الكتاب")[0].id == "extra"
     for mode in ("lexical", "semantic", "hybrid"):
         assert "n7" not in [h.id for h in archive.search("تقرير رقم 7 يتناول", mode=mode, k=50)], mode
@@ -118,15 +118,15 @@ def test_a_large_change_rewrites_whole_and_a_small_one_does_not(tmp_path: Path) 
     docs = _many(100)
     root = tmp_path / "index"
     Archive.build(docs, root, encoder=None, procs=1).close()
-    segments = {p.stat().st_ino for p in (current_generation(root) / "lexical").glob("*.seg")}
+    segments = {p.stat().st_ino for p in (current_generation(root) / "lexical").glob("*.pst")}
     small = BuildReport()
     Archive.build(docs[:95], root, encoder=None, procs=1, report=small).close()
     assert small.deleted == 5 and small.unchanged == 95
-    assert segments & {p.stat().st_ino for p in (current_generation(root) / "lexical").glob("*.seg")}
+    assert segments & {p.stat().st_ino for p in (current_generation(root) / "lexical").glob("*.pst")}
     large = BuildReport()
     Archive.build(docs[:40], root, encoder=None, procs=1, report=large).close()
     assert large.deleted == 55 and large.unchanged == 40
-    assert not segments & {p.stat().st_ino for p in (current_generation(root) / "lexical").glob("*.seg")}
+    assert not segments & {p.stat().st_ino for p in (current_generation(root) / "lexical").glob("*.pst")}
     assert len(Archive.open(root)) == 40
 
 

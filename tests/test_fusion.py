@@ -73,9 +73,12 @@ def test_weighted_z_fusion_uses_every_candidates_real_scores() -> None:
     assert weighted_z_fusion(ids, [lexical, dense], [1.0, 0.0])[0][0] == "a"
 
 
-def test_weighted_z_fusion_constant_column_adds_nothing_and_ties_break_by_id() -> None:
+def test_weighted_z_fusion_constant_column_normalizes_to_one_and_ties_break_by_id() -> None:
     fused = weighted_z_fusion(["b", "a"], [[2.0, 2.0], [0.3, 0.3]], [0.5, 0.5])
-    assert fused == [("a", 0.0), ("b", 0.0)]
+    assert fused == [("a", 1.0), ("b", 1.0)]
+    assert weighted_z_fusion(["only"], [[7.5], [0.8]], [0.5, 0.5]) == [("only", 1.0)]  # a lone hit
+    mixed = dict(weighted_z_fusion(["a", "b"], [[3.0, 1.0], [0.4, 0.4]], [0.5, 0.5]))
+    assert mixed == {"a": pytest.approx(1.0), "b": pytest.approx(0.0)}  # 0.5 * (±1) + 0.5 * 1
     assert weighted_z_fusion([], [[], []], [0.5, 0.5]) == []
     with pytest.raises(ValueError):
         weighted_z_fusion(["a"], [[1.0]], [0.5, 0.5])

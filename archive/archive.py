@@ -318,6 +318,27 @@ class Archive:
                     "(lexical only). Fix: archive build --encoder e5-small"
                 )
             mode = "lexical"  # hybrid on a lexical-only archive is lexical
+        try:
+            return self._search(query, k, mode, filters, fusion, float(alpha))
+        except Exception:
+            if self._generation.exists():
+                raise
+        # This handle's generation was superseded and removed (two commits since it was
+        # opened, and it had not yet touched some file): move to the live one and answer there.
+        self._reload()
+        return self._search(query, k, mode, filters, fusion, float(alpha))
+
+    def _reload(self) -> None:
+        """Become a handle on the live generation (readers see the old or the new state, never a mix)."""
+        fresh = Archive.open(self.path, encoder=self._encoder)
+        self.close()
+        self.__dict__.clear()
+        self.__dict__.update(fresh.__dict__)
+
+    def _search(
+        self, query: str, k: int, mode: str, filters: Filters, fusion: FusionMethod, alpha: float
+    ) -> Hits:
+        """:meth:`search` once its arguments are checked."""
         parsed = parse_query(query, self._lexical.schema)
         if parsed.query is None:  # nothing to search for, by words or by meaning
             return Hits(reason=parsed.reason, mode=mode)
@@ -325,7 +346,7 @@ class Archive:
             ranked = [(d, s, None) for d, s in self._lexical.search(parsed.query, k, filters)]
         else:
             text = plain_text(query) or query
-            ranked = self._dense_or_hybrid(text, parsed, k, mode, filters, fusion, float(alpha))
+            ranked = self._dense_or_hybrid(text, parsed, k, mode, filters, fusion, alpha)
         docs = self._store.get_many(doc_id for doc_id, _, _ in ranked)
         hits = []
         for doc_id, score, passage in ranked:

@@ -64,6 +64,7 @@ def plan_changes(
     deleted counts of ``report``.
     """
     state: dict[str, tuple[str, str]] = {doc_id: (digest, key) for doc_id, digest, key, _ in entries}
+    old_key = {doc_id: key for doc_id, _, key, _ in entries}
     was_indexed = {doc_id for doc_id, _, _, canonical in entries if canonical is None}
     old_canonical = {doc_id: canonical for doc_id, _, _, canonical in entries}
     plan = ChangePlan()
@@ -92,8 +93,9 @@ def plan_changes(
     for doc_id, (_, key) in state.items():
         groups.setdefault(key, []).append(doc_id)
     new_canonical: dict[str, str | None] = {}
-    for members in groups.values():
-        stable = [m for m in members if m in was_indexed and m not in changed]
+    for key, members in groups.items():
+        # the indexed copy stays indexed unless its body changed (a corrected title keeps it)
+        stable = [m for m in members if m in was_indexed and (m not in changed or old_key[m] == key)]
         head = stable[0] if stable else members[0]
         for member in members:
             new_canonical[member] = None if member == head else head
@@ -137,7 +139,7 @@ def write_increment(
     source = DocumentStore.open(live / "docs.sqlite")
     try:
         plan = plan_changes(source.entries(), add, delete, report)
-        if not (report.added or report.updated or report.deleted):
+        if not (plan.store_delete or plan.store_insert):
             return
         inserted = {d.id: d for d in plan.store_insert}
         promoted = source.get_many(i for i in plan.index if i not in inserted)  # aliases taking over

@@ -245,13 +245,17 @@ class LexicalIndex:
     """A read-only handle on a Whoosh index with one searcher kept open."""
 
     def __init__(self, directory: Path) -> None:
-        if not whoosh_index.exists_in(str(directory)):
-            raise IndexFormatError(f"{directory}: no lexical (Whoosh) index here")
         self._directory = directory
         self._terms = TermIndex(terms_directory(directory))
         self._searcher: Searcher | None = None
         try:
-            self._ix = whoosh_index.open_dir(str(directory))  # the table of contents and schema only
+            if not whoosh_index.exists_in(str(directory)):
+                raise IndexFormatError(f"{directory}: no lexical (Whoosh) index here")
+            self._ix = whoosh_index.open_dir(str(directory))
+            # Whoosh re-reads the schema from disk on every access: keep it, so that a
+            # reader whose generation was superseded and removed keeps working.
+            self._schema = self._ix.schema
+            self._searcher = self.searcher  # opens the segment files now (cheap: read as needed)
         except IndexFormatError:
             raise
         except Exception as exc:  # Whoosh raises whatever its reader trips over on a damaged file
@@ -263,11 +267,11 @@ class LexicalIndex:
 
     @property
     def schema(self) -> Schema:
-        return self._ix.schema
+        return self._schema
 
     @property
     def searcher(self) -> Searcher:
-        """Whoosh's searcher, opened on first use: plain keyword queries never need it."""
+        """Whoosh's searcher (phrases, operators, filters; plain keyword queries do not use it)."""
         if self._searcher is None:
             try:
                 self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))

@@ -78,8 +78,24 @@ class UnsafeIndexError(IndexFormatError, pickle.UnpicklingError):
     """An index file names something that may run code when unpickled."""
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only the names listed in the module docstring."""
+class _RestrictedUnpickler(pickle._Unpickler):  # noqa: SLF001 - the Python one: its opcodes can be overridden
+    """An unpickler that resolves only the names listed in the module docstring.
+
+    It also refuses ``BUILD`` on a class (``setattr`` on the class itself), which
+    would let one tampered file change allowed classes for the whole process.
+    """
+
+    dispatch = dict(pickle._Unpickler.dispatch)  # noqa: SLF001
+
+    def load_build(self) -> None:
+        if isinstance(self.stack[-2], type):
+            raise UnsafeIndexError(
+                "an index file sets attributes of a class, which an archive index never does; "
+                "refusing to load it (the index may have been tampered with). Fix: archive build --full"
+            )
+        super().load_build()
+
+    dispatch[pickle.BUILD[0]] = load_build
 
     def find_class(self, module: str, name: str) -> Any:  # noqa: ANN401 - pickle's protocol
         if (module, name) in _CALLABLES:
@@ -123,6 +139,9 @@ def install() -> None:
         loads=loads, dumps=pickle.dumps, PicklingError=pickle.PicklingError
     )
     whoosh.filedb.structfile.load_pickle = load  # type: ignore[attr-defined]  # TOC segment list
+    # Tables of contents of old Whoosh versions are read by legacy loaders with an
+    # unrestricted unpickler; an archive never writes them, so none is accepted.
+    whoosh.index.toc_loaders.clear()
     for module in (whoosh.codec.whoosh3, whoosh.formats, whoosh.columns):
         module.loads = loads  # type: ignore[attr-defined]
     _installed = True

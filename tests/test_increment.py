@@ -189,3 +189,45 @@ def test_an_index_of_the_previous_format_asks_for_a_full_build(tmp_path: Path, n
     Archive.build(news, root, encoder=None, procs=1, report=report).close()  # a plain build rewrites it
     assert report.written and report.added == len(news)
     assert len(Archive.open(root)) == len(news)
+
+
+def test_a_reader_outlives_the_removal_of_its_generation(tmp_path: Path, news: list[Document]) -> None:
+    root = tmp_path / "index"
+    Archive.build(news, root, encoder=HashingEncoder(), procs=1).close()
+    reader = Archive.open(root)
+    assert reader.search("أوبك", mode="lexical")[0].id == "econ-1"
+    first = current_generation(root)
+    Archive.update(root, add=[Document(id="x1", body="افتتح معرض الكتاب الدولي في القاهرة")]).close()
+    Archive.update(root, add=[Document(id="x2", body="ارتفعت أسعار الذهب في الأسواق العالمية")]).close()
+    assert not first.exists()  # two commits later the reader's generation is gone
+    for query, mode in [('"أسعار النفط" أوبك', "lexical"), ("أوبك", "hybrid"), ("الذهب", "lexical")]:
+        assert reader.search(query, mode=mode), (query, mode)
+    assert reader.search("الذهب", mode="lexical")[0].id == "x2"  # it moved to the live state
+    reader.close()
+
+
+def test_correcting_the_title_of_an_indexed_copy_keeps_it_indexed(tmp_path: Path, news: list[Document]) -> None:
+    root = tmp_path / "index"
+    oil = next(d for d in news if d.id == "econ-1")
+    wire = Document(id="econ-1-wire", body=oil.body, title="نسخة الوكالة")
+    Archive.build([*news, wire], root, encoder=None, procs=1).close()
+    corrected = Document(id="econ-1", body=oil.body, title="تصحيح عنوان خبر النفط", source=oil.source)
+    archive = Archive.update(root, add=[corrected])
+    assert archive.duplicate_of("econ-1") is None and archive.duplicate_of("econ-1-wire") == "econ-1"
+    assert [h.id for h in archive.search("تصحيح", mode="lexical")] == ["econ-1"]
+    archive.close()
+
+
+def test_a_class_attribute_write_or_a_legacy_toc_is_refused(tmp_path: Path, news: list[Document]) -> None:
+    import whoosh.index
+    from whoosh.codec.whoosh3 import W3Codec
+
+    # BUILD on an allowed class would set W3Codec.TERMS_EXT for the whole process
+    state = pickle.dumps((None, {"TERMS_EXT": ".pwn"}), 2)[2:-1]  # the (None, {...}) tuple's opcodes
+    tampered = b"\x80\x02cwhoosh.codec.whoosh3\nW3Codec\n" + state + b"b."
+    before = W3Codec.TERMS_EXT
+    with pytest.raises(UnsafeIndexError, match="sets attributes of a class"):
+        loads(tampered)
+    assert W3Codec.TERMS_EXT == before
+    Archive.build(news, tmp_path / "index", encoder=None, procs=1).close()  # installs the guard
+    assert whoosh.index.toc_loaders == {}  # legacy TOCs use an unrestricted unpickler: none accepted

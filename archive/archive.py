@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Literal
 
 from . import layout
 from .building import BuildReport, Progress, count_changes, unique_ids, write_generation
-from .increment import write_increment
 from .document import Document
 from .encoders.base import DEFAULT_ENCODER, Encoder, get_encoder
 from .errors import ArchiveError, DocumentNotFoundError, IndexFormatError, QueryError
 from .fusion import FusionMethod, convex_combination, reciprocal_rank_fusion, weighted_z_fusion
-from .lexical import Filters, LexicalIndex, write_index
+from .increment import write_increment
+from .lexical import Filters, LexicalIndex
 from .manifest import Manifest
 from .query import ParsedQuery, parse_query, plain_text
 from .snippets import Snippet, make_snippet
@@ -39,11 +39,16 @@ HYBRID_DEPTH = 100
 """Documents fetched from each side before fusion (over-fetch: fusion reorders deep)."""
 DEFAULT_FUSION = FusionMethod.CONVEX_Z
 DEFAULT_ALPHA = 0.5
+"""Weight of the lexical side in convex fusion (chosen on dev data, see docs/evaluation.md)."""
 ENCODER_ALPHA = {"use-multilingual": 0.8}
 """Default lexical weight of hybrid fusion per encoder (name prefix), where it is not
 :data:`DEFAULT_ALPHA`. Chosen on ARCD train and XQuAD (docs/evaluation.md): with
 USE, whose dense side alone is much weaker (MRR@10 0.598 vs e5's 0.787 on ARCD
 train), weight 0.5 fell below lexical alone (0.788 vs 0.803); 0.8 gives 0.806."""
+INCREMENT_MAX_SHARE = 0.25
+"""A re-build whose changes (added + updated + deleted) exceed this share of its
+documents rewrites the index whole (the two-process writer is then faster
+than patching); below it, only the changes are written (:mod:`archive.increment`)."""
 
 
 def default_alpha(encoder_name: str | None) -> float:
@@ -52,11 +57,6 @@ def default_alpha(encoder_name: str | None) -> float:
         if encoder_name and encoder_name.startswith(prefix):
             return alpha
     return DEFAULT_ALPHA
-INCREMENT_MAX_SHARE = 0.25
-"""A re-build whose changes (added + updated + deleted) exceed this share of its
-documents rewrites the index whole (the two-process writer is then faster
-than patching); below it, only the changes are written (:mod:`archive.increment`)."""
-"""Weight of the lexical side in convex fusion (chosen on dev data, see docs/evaluation.md)."""
 
 
 

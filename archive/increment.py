@@ -47,8 +47,8 @@ class ChangePlan:
     """Ids removed from the lexical and dense indexes."""
     index: list[str] = field(default_factory=list)
     """Ids (re)indexed, in order."""
-    documents: int = 0
     aliases: int = 0
+    """Documents that are copies of an indexed one, after the change."""
 
 
 def plan_changes(
@@ -113,8 +113,7 @@ def plan_changes(
         if doc_id not in changed and old_canonical[doc_id] != canonical
     }
     plan.inserted_aliases = {i: c for i in changed if (c := new_canonical[i]) is not None}
-    plan.documents = sum(1 for c in new_canonical.values() if c is None)
-    plan.aliases = len(new_canonical) - plan.documents
+    plan.aliases = sum(1 for c in new_canonical.values() if c is not None)
     return plan
 
 

@@ -173,9 +173,8 @@ def update_index(source: Path, directory: Path, add: Iterable[Document], delete:
         raise
     writer.commit()  # merges small segments into a new one; the big ones stay as they are
     count = TermIndex(terms_directory(source)).updated(terms_directory(directory), frozenset(delete), add)
-    with ix.searcher() as searcher:
-        if searcher.doc_count() != count:
-            raise IndexFormatError(f"{source}: the Whoosh and term indexes disagree. Fix: archive build --full")
+    if ix.doc_count() != count:  # from the new table of contents: no segment is opened
+        raise IndexFormatError(f"{source}: the Whoosh and term indexes disagree. Fix: archive build --full")
     return count
 
 
@@ -233,9 +232,7 @@ def plain_terms(query: Query) -> list[tuple[str, str]] | None:
         return None
     pairs = []
     for leaf in leaves:
-        if type(leaf) is not Term or leaf.fieldname not in FIELDS or leaf.boost != 1.0:
-            return None
-        if not isinstance(leaf.text, str):
+        if type(leaf) is not Term or leaf.fieldname not in FIELDS or leaf.boost != 1.0 or not isinstance(leaf.text, str):
             return None
         pairs.append((leaf.fieldname, leaf.text))
     return pairs
@@ -245,9 +242,7 @@ class LexicalIndex:
     """A read-only handle on a Whoosh index with one searcher kept open."""
 
     def __init__(self, directory: Path) -> None:
-        self._directory = directory
         self._terms = TermIndex(terms_directory(directory))
-        self._searcher: Searcher | None = None
         try:
             if not whoosh_index.exists_in(str(directory)):
                 raise IndexFormatError(f"{directory}: no lexical (Whoosh) index here")
@@ -255,7 +250,8 @@ class LexicalIndex:
             # Whoosh re-reads the schema from disk on every access: keep it, so that a
             # reader whose generation was superseded and removed keeps working.
             self._schema = self._ix.schema
-            self._searcher = self.searcher  # opens the segment files now (cheap: read as needed)
+            # Segment files are separate (not compound), so opening reads them only as needed.
+            self._searcher: Searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
         except IndexFormatError:
             raise
         except Exception as exc:  # Whoosh raises whatever its reader trips over on a damaged file
@@ -272,16 +268,6 @@ class LexicalIndex:
     @property
     def searcher(self) -> Searcher:
         """Whoosh's searcher (phrases, operators, filters; plain keyword queries do not use it)."""
-        if self._searcher is None:
-            try:
-                self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
-            except IndexFormatError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - as in __init__
-                raise IndexFormatError(
-                    f"{self._directory}: damaged lexical index ({type(exc).__name__}: {exc}). "
-                    "Fix: archive build --full"
-                ) from None
         return self._searcher
 
     def __len__(self) -> int:
@@ -311,5 +297,4 @@ class LexicalIndex:
         return {searcher.stored_fields(n)["id"] for n in query.docs(searcher)}
 
     def close(self) -> None:
-        if self._searcher is not None:
-            self._searcher.close()
+        self._searcher.close()

@@ -68,6 +68,13 @@ def _document(row: tuple) -> Document:
     )
 
 
+def _unjournaled(db: sqlite3.Connection) -> None:
+    """No journal and no syncs while writing: the file is private to a generation that is
+    not yet committed (a crash discards it whole); :meth:`DocumentStore.commit` syncs it."""
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+
+
 class DocumentStore:
     """Documents of one index generation, keyed by id."""
 
@@ -80,8 +87,7 @@ class DocumentStore:
         if path.exists():
             raise FileExistsError(path)
         db = sqlite3.connect(path, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=OFF")  # a build writes a fresh file, swapped in whole
-        db.execute("PRAGMA synchronous=OFF")
+        _unjournaled(db)
         db.executescript(_SCHEMA)
         return cls(db)
 
@@ -106,8 +112,7 @@ class DocumentStore:
             src.backup(db)
         finally:
             src.close()
-        db.execute("PRAGMA journal_mode=OFF")  # the copy is private until its generation commits
-        db.execute("PRAGMA synchronous=OFF")
+        _unjournaled(db)
         return cls(db)
 
     def add_many(self, documents: Iterable[Document], aliases: dict[str, str] | None = None) -> None:

@@ -63,11 +63,15 @@ def _load_stopwords() -> frozenset[str]:
 
 STOPWORDS: frozenset[str] = _load_stopwords()
 
+GRAM_SIZE = 3
+GRAM_SETTINGS = f"char-{GRAM_SIZE}grams of padded normalized words, stop words kept, unstemmed"
+
 ANALYZER_SETTINGS: dict[str, object] = {
     "analyzer": ANALYZER_VERSION,
     "normalizer": NORMALIZER_VERSION,
     "stopwords": f"arabic-stopwords ({len(STOPWORDS)} normalized forms)",
     "stemmer": "lucene-arabic-light (light10 family)",
+    "grams": GRAM_SETTINGS,
 }
 
 
@@ -114,3 +118,27 @@ def iter_terms(text: str) -> Iterator[tuple[str, int, int]]:
 def terms(text: str) -> list[str]:
     """The index terms of ``text`` in order (see :func:`iter_terms`)."""
     return [t for t, _, _ in iter_terms(text)]
+
+
+
+@lru_cache(maxsize=1_000_000)
+def word_grams(token: str) -> tuple[str, ...]:
+    """The character 3-grams of one raw token, normalized and padded with ``#`` at both ends.
+
+    ``كورسك`` → ``#كو كور ورس رسك سك#``. Grams reach what the light stemmer
+    leaves apart (broken plurals, attached pronouns and prepositions, spelling
+    variants of foreign names), which is why the hybrid ranker uses them as
+    a third signal (see :mod:`archive.terms`).
+    """
+    word = f"#{normalize(token).lower()}#"
+    if len(word) <= GRAM_SIZE:
+        return (word,) if len(word) > 2 else ()
+    return tuple(word[i : i + GRAM_SIZE] for i in range(len(word) - GRAM_SIZE + 1))
+
+
+def char_grams(text: str) -> list[str]:
+    """The character 3-grams of every word of raw ``text``, in order (see :func:`word_grams`)."""
+    out: list[str] = []
+    for match in _TOKEN_RE.finditer(text):
+        out.extend(word_grams(match.group()))
+    return out

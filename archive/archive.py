@@ -45,6 +45,11 @@ ENCODER_ALPHA = {"use-multilingual": 0.8}
 :data:`DEFAULT_ALPHA`. Chosen on ARCD train and XQuAD (docs/evaluation.md): with
 USE, whose dense side alone is much weaker (MRR@10 0.598 vs e5's 0.787 on ARCD
 train), weight 0.5 fell below lexical alone (0.788 vs 0.803); 0.8 gives 0.806."""
+GRAM_SHARE = 0.8
+"""Share of the lexical weight (``alpha``) that goes to character-gram BM25 in
+``convex-z`` fusion; the rest goes to word BM25F. Chosen on the dev sets
+(docs/evaluation.md): grams find the inflected and attached forms the light
+stemmer misses, word BM25F keeps exact-term precision."""
 INCREMENT_MAX_SHARE = 0.25
 """A re-build whose changes (added + updated + deleted) exceed this share of its
 documents rewrites the index whole (the two-process writer is then faster
@@ -384,11 +389,12 @@ class Archive:
         elif fusion is FusionMethod.CONVEX:
             fused = convex_combination(lexical, dense_run, alpha=alpha, normalize="min-max", k=k)
         else:
-            fused = self._z_fusion(vector, lexical, dense_run, spans, alpha, k)
+            fused = self._z_fusion(text, vector, lexical, dense_run, spans, alpha, k)
         return [(doc_id, score, spans.get(doc_id)) for doc_id, score in fused]
 
     def _z_fusion(
         self,
+        text: str,
         vector: np.ndarray,
         lexical: list[tuple[str, float]],
         dense_run: list[tuple[str, float]],
@@ -402,6 +408,8 @@ class Archive:
         passage's cosine (exact, from its own rows; its span is added to
         ``spans`` for the snippet); a dense candidate outside the lexical top
         list gets BM25 0, the score of a document that did not make the list.
+        Every candidate also gets its character-gram BM25 for ``text``, a
+        third column weighted ``alpha * GRAM_SHARE``.
         """
         lexical_scores = dict(lexical)
         dense_scores = dict(dense_run)
@@ -411,8 +419,13 @@ class Archive:
             if row is not None:
                 spans[doc_id] = (row.start, row.end)
         ids = sorted(dense_scores)
-        columns = [[lexical_scores.get(i, 0.0) for i in ids], [dense_scores[i] for i in ids]]
-        return weighted_z_fusion(ids, columns, [alpha, 1.0 - alpha], k=k)
+        columns = [
+            [lexical_scores.get(i, 0.0) for i in ids],
+            self._lexical.gram_scores(text, ids),
+            [dense_scores[i] for i in ids],
+        ]
+        weights = [alpha * (1.0 - GRAM_SHARE), alpha * GRAM_SHARE, 1.0 - alpha]
+        return weighted_z_fusion(ids, columns, weights, k=k)
 
     # -------------------------------------------------------------- inspecting
     def get(self, doc_id: str) -> Document:

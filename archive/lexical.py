@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +23,7 @@ from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.query import And, DateRange, Or, Query, Term
 from whoosh.searching import Searcher
 
-from .analysis import iter_terms, term
+from .analysis import char_grams, iter_terms, term
 from .document import Document
 from .errors import IndexFormatError
 from .safe_pickle import install as _install_safe_pickle
@@ -34,6 +34,9 @@ _install_safe_pickle()  # before any index is opened: Whoosh's pickle reads reso
 TITLE_BOOST = 2.0
 BM25_K1 = 0.9  # chosen on ARCD train (0.803 vs 0.799 at 1.2); see docs/evaluation.md
 BM25_B = 0.75
+GRAM_K1 = 0.9
+GRAM_B = 1.0
+"""BM25 parameters of the character-gram signal (chosen on ARCD train and XQuAD: docs/evaluation.md)."""
 
 
 class ArabicTokenizer(Tokenizer):
@@ -282,6 +285,10 @@ class LexicalIndex:
         flt = filters.to_query() if filters else None
         results = self.searcher.search(query, limit=k, filter=flt)
         return [(hit["id"], float(hit.score)) for hit in results]
+
+    def gram_scores(self, text: str, ids: Sequence[str]) -> list[float]:
+        """Character-gram BM25 of the documents ``ids`` for the words of ``text`` (hybrid ranking)."""
+        return self._terms.gram_scores(char_grams(text), ids, k1=GRAM_K1, b=GRAM_B)
 
     def allowed_ids(self, filters: Filters) -> set[str]:
         """Ids of every document that passes ``filters`` (for the dense side)."""

@@ -18,7 +18,7 @@ from .analysis import ANALYZER_SETTINGS, ANALYZER_VERSION
 from .errors import IndexFormatError
 from .normalize import NORMALIZER_VERSION
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 MANIFEST_NAME = "manifest.json"
 
 

@@ -35,13 +35,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import iter_terms
+from .analysis import GRAM_SETTINGS, char_grams, iter_terms
 from .document import Document
 from .errors import IndexFormatError
 
-TERMS_FORMAT = 1
+TERMS_FORMAT = 2
 FIELDS: dict[str, float] = {"title": 2.0, "body": 1.0}
 """Searched fields and their boosts (the weights Whoosh's schema gives them: see lexical.TITLE_BOOST)."""
+GRAMS = "grams"
+"""The field of character 3-grams of title and body (:func:`archive.analysis.char_grams`):
+not searched on its own, it scores the hybrid ranker's candidates (:meth:`TermIndex.gram_scores`)."""
+STORED: dict[str, float] = {**FIELDS, GRAMS: 1.0}
 
 
 class _Postings:
@@ -53,8 +57,11 @@ class _Postings:
         self.weights = array("f")
 
 
-def _text_of(doc: Document, field: str) -> str:
-    return doc.title if field == "title" else doc.body
+def _field_terms(doc: Document, field: str) -> Counter[str]:
+    """How often each term occurs in one field of ``doc``."""
+    if field == GRAMS:
+        return Counter(char_grams(f"{doc.title}\n{doc.body}"))
+    return Counter(t for t, _, _ in iter_terms(doc.title if field == "title" else doc.body))
 
 
 class TermIndexBuilder:
@@ -63,16 +70,16 @@ class TermIndexBuilder:
     def __init__(self) -> None:
         self.vocab: dict[str, int] = {}
         self.ids: list[str] = []
-        self._postings = {f: _Postings() for f in FIELDS}
-        self._lengths: dict[str, array] = {f: array("f") for f in FIELDS}
+        self._postings = {f: _Postings() for f in STORED}
+        self._lengths: dict[str, array] = {f: array("f") for f in STORED}
 
     def add(self, doc: Document) -> None:
         """Analyze ``doc`` and append its postings."""
         ordinal = len(self.ids)
         self.ids.append(doc.id)
         vocab = self.vocab
-        for field, boost in FIELDS.items():
-            counts = Counter(t for t, _, _ in iter_terms(_text_of(doc, field)))
+        for field, boost in STORED.items():
+            counts = _field_terms(doc, field)
             postings = self._postings[field]
             for term, count in counts.items():
                 term_id = vocab.setdefault(term, len(vocab))
@@ -114,7 +121,7 @@ def _write(
         np.save(directory / f"{field}.docs.npy", docs[order].astype(np.int32), allow_pickle=False)
         np.save(directory / f"{field}.weights.npy", weights[order].astype(np.float32), allow_pickle=False)
         np.save(directory / f"{field}.lengths.npy", np.asarray(lengths[field], dtype=np.float32), allow_pickle=False)
-    meta = {"format": TERMS_FORMAT, "fields": FIELDS, "terms": terms, "ids": ids}
+    meta = {"format": TERMS_FORMAT, "fields": STORED, "grams": GRAM_SETTINGS, "terms": terms, "ids": ids}
     with open(directory / "terms.json", "w", encoding="utf-8") as fh:
         json.dump(meta, fh, ensure_ascii=False)
 
@@ -126,23 +133,25 @@ class TermIndex:
         fix = "Fix: archive build --full"
         try:
             meta = json.loads((directory / "terms.json").read_text(encoding="utf-8"))
-            if meta.get("format") != TERMS_FORMAT or meta.get("fields") != FIELDS:
+            found = (meta.get("format"), meta.get("fields"), meta.get("grams"))
+            if found != (TERMS_FORMAT, STORED, GRAM_SETTINGS):
                 raise IndexFormatError(
-                    f"{directory}: term index format {meta.get('format')} with fields {meta.get('fields')}, "
-                    f"expected {TERMS_FORMAT} with {FIELDS}. {fix}"
+                    f"{directory}: term index format {found[0]} with fields {found[1]} and grams {found[2]!r}, "
+                    f"expected {TERMS_FORMAT} with {STORED} and {GRAM_SETTINGS!r}. {fix}"
                 )
             self.terms: list[str] = meta["terms"]
             self.ids: list[str] = meta["ids"]
             self._arrays = {
                 f: tuple(np.load(directory / f"{f}.{part}.npy", mmap_mode="r", allow_pickle=False)
                          for part in ("indptr", "docs", "weights", "lengths"))
-                for f in FIELDS
+                for f in STORED
             }
         except IndexFormatError:
             raise
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexFormatError(f"{directory}: term index unreadable ({exc}). {fix}") from None
         self.vocab = {t: i for i, t in enumerate(self.terms)}
+        self._ordinals: dict[str, int] | None = None  # id → ordinal, built on the first gram scoring
         n = len(self.ids)
         for field, (indptr, docs, weights, lengths) in self._arrays.items():
             if len(indptr) != len(self.terms) + 1 or len(docs) != len(weights) or len(lengths) != n:
@@ -152,11 +161,17 @@ class TermIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def search(self, pairs: Sequence[tuple[str, str]], k: int, *, k1: float, b: float) -> list[tuple[str, float]]:
-        """Top ``k`` ``(id, score)`` for the OR of ``(field, term)`` pairs, best first; ties keep index order."""
+    def _accumulate(
+        self, pairs: Iterable[tuple[str, str]], *, k1: float, b: float, lucene_idf: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per article: the BM25 sum over ``(field, term)`` pairs, and how many pairs matched.
+
+        ``idf`` is Whoosh's ``ln(N / (df + 1)) + 1`` (so that both lexical
+        paths rank alike), or with ``lucene_idf`` Lucene's ``ln(1 + (N - df +
+        0.5) / (df + 0.5))``, which goes to 0 for a term in every article
+        (what character grams need: ``#ال`` starts half the words of a text).
+        """
         n = len(self.ids)
-        if n == 0 or not pairs:
-            return []
         scores = np.zeros(n, dtype=np.float64)
         matched = np.zeros(n, dtype=np.int32)
         for field, term in pairs:
@@ -167,12 +182,20 @@ class TermIndex:
             start, end = int(indptr[term_id]), int(indptr[term_id + 1])
             if start == end:
                 continue
+            df = end - start
+            idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5)) if lucene_idf else math.log(n / (df + 1)) + 1.0
             rows = docs[start:end]
             weight = weights[start:end].astype(np.float64)
-            idf = math.log(n / (end - start + 1)) + 1.0
             norm = k1 * ((1.0 - b) + b * lengths[rows] / self._avg[field])
             scores[rows] += idf * (weight * (k1 + 1.0)) / (weight + norm)
             matched[rows] += 1
+        return scores, matched
+
+    def search(self, pairs: Sequence[tuple[str, str]], k: int, *, k1: float, b: float) -> list[tuple[str, float]]:
+        """Top ``k`` ``(id, score)`` for the OR of ``(field, term)`` pairs, best first; ties keep index order."""
+        if not self.ids or not pairs:
+            return []
+        scores, matched = self._accumulate(((f, t) for f, t in pairs if f in FIELDS), k1=k1, b=b)
         hits = np.flatnonzero(matched)
         if len(hits) == 0:
             return []
@@ -181,6 +204,21 @@ class TermIndex:
         top = np.argpartition(-found, take - 1)[:take] if take < len(hits) else np.arange(len(hits))
         top = top[np.lexsort((hits[top], -found[top]))]  # best first, then index order
         return [(self.ids[int(hits[i])], float(found[i])) for i in top]
+
+    def gram_scores(self, grams: Iterable[str], ids: Sequence[str], *, k1: float, b: float) -> list[float]:
+        """BM25 (Lucene idf) of the articles ``ids`` for the distinct character ``grams`` of a query.
+
+        Scores every article (numpy over whole posting lists costs about
+        what gathering the candidates' rows would) and returns those of
+        ``ids``; an unknown id scores 0.
+        """
+        if not self.ids:
+            return [0.0] * len(ids)
+        scores, _ = self._accumulate(((GRAMS, g) for g in dict.fromkeys(grams)), k1=k1, b=b, lucene_idf=True)
+        if self._ordinals is None:
+            self._ordinals = {doc_id: i for i, doc_id in enumerate(self.ids)}
+        ordinals = self._ordinals
+        return [float(scores[ordinals[i]]) if i in ordinals else 0.0 for i in ids]
 
     def updated(self, directory: Path, drop: frozenset[str], add: Iterable[Document]) -> int:
         """Write into ``directory`` (new) this index without ``drop`` ids and with ``add``; its size.

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.analysis import STOPWORDS, iter_terms, stem, terms
+from archive.analysis import STOPWORDS, char_grams, iter_terms, stem, terms, word_grams
 
 
 def test_mission_query_meets_the_article_wording() -> None:
@@ -65,3 +65,14 @@ def test_diacritics_do_not_split_words() -> None:
 def test_never_raises_and_offsets_are_valid(text: str) -> None:
     for t, start, end in iter_terms(text):
         assert t and 0 <= start < end <= len(text)
+
+
+def test_character_grams_are_padded_normalized_and_unstemmed() -> None:
+    assert word_grams("كورسك") == ("#كو", "كور", "ورس", "رسك", "سك#")
+    # normalized (diacritics gone, ة → ه, أ → ا) before the grams are cut; the prefix stays
+    assert word_grams("الكوريّة") == ("#ال", "الك", "لكو", "كور", "وري", "ريه", "يه#")
+    assert word_grams("أمس") == ("#ام", "امس", "مس#")
+    assert word_grams("و") == ("#و#",)
+    # stop words keep their grams: the gram signal sees every word, in order
+    assert char_grams("في كورسك") == ["#في", "في#", *word_grams("كورسك")]
+    assert char_grams("...") == []

@@ -73,6 +73,9 @@ def test_the_term_index_follows_adds_and_deletes(tmp_path: Path, shared_news: li
         assert [d for d, _ in inc] == [d for d, _ in ful], query
         assert [s for _, s in inc] == pytest.approx([s for _, s in ful], rel=1e-6), query
         assert not set(gone) & {d for d, _ in inc}
+        ids = [d.id for d in first[5:] + later]
+        assert incremental._lexical.gram_scores(query, ids) == pytest.approx(  # noqa: SLF001
+            full._lexical.gram_scores(query, ids), rel=1e-6)  # noqa: SLF001
     incremental.close()
     full.close()
 
@@ -82,3 +85,18 @@ def test_a_missing_term_index_is_a_format_error(tmp_path: Path, news: list[Docum
     (current_generation(tmp_path / "index") / "terms" / "body.docs.npy").unlink()
     with pytest.raises(IndexFormatError, match="term index unreadable.*archive build --full"):
         Archive.open(tmp_path / "index")
+
+
+def test_character_grams_reach_forms_the_stemmer_leaves_apart(tmp_path: Path, news: list[Document]) -> None:
+    archive = Archive.build(news, tmp_path / "index", encoder=None, procs=1)
+    ids = [d.id for d in news]
+    # "بخاركيف" (with خاركيف) is one unknown term to BM25F; its grams still meet the article
+    assert archive.search("بخاركيف", mode="lexical") == []
+    scores = dict(zip(ids, archive._lexical.gram_scores("بخاركيف", ids)))  # noqa: SLF001
+    assert max(scores, key=scores.get) == "war-1"
+    assert scores["war-1"] > 0 and scores["sport-1"] == 0.0
+    # a word in every article ("في") weighs next to nothing against a rare one
+    common = dict(zip(ids, archive._lexical.gram_scores("في", ids)))  # noqa: SLF001
+    assert 0 < common["war-1"] < scores["war-1"] / 5
+    assert archive._lexical.gram_scores("بخاركيف", ["no-such-id"]) == [0.0]  # noqa: SLF001
+    archive.close()

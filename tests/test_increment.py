@@ -231,3 +231,22 @@ def test_a_class_attribute_write_or_a_legacy_toc_is_refused(tmp_path: Path, news
     assert W3Codec.TERMS_EXT == before
     Archive.build(news, tmp_path / "index", encoder=None, procs=1).close()  # installs the guard
     assert whoosh.index.toc_loaders == {}  # legacy TOCs use an unrestricted unpickler: none accepted
+
+
+def test_plain_posting_blocks_take_the_c_unpickler_and_names_still_the_guarded_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from archive import safe_pickle
+
+    block = pickle.dumps((b"\x00\x01\x02ids", (1.0, 2.0), [b"v1", b"v2"]), 2)  # what whoosh3 writes per block
+    assert b"_codecs" in block  # protocol 2 writes bytes through _codecs.encode
+    calls = []
+    guarded = safe_pickle._RestrictedUnpickler  # noqa: SLF001
+    monkeypatch.setattr(safe_pickle, "_RestrictedUnpickler", lambda f: calls.append(f) or guarded(f))
+    assert loads(block) == (b"\x00\x01\x02ids", (1.0, 2.0), [b"v1", b"v2"])
+    assert calls == []  # read at C speed
+    with pytest.raises(UnsafeIndexError):
+        loads(pickle.dumps(_Planted(Path("/nonexistent/marker")), 2))
+    assert len(calls) == 1  # a pickle naming a function goes to the guarded unpickler, which refuses it
+    # the one name the fast path allows returns bytes: BUILD on them fails, it sets nothing
+    tampered = b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00aX\x06\x00\x00\x00latin1\x86R}X\x01\x00\x00\x00xK\x01sb."
+    with pytest.raises(AttributeError, match="'bytes' object has no attribute '__dict__'"):
+        loads(tampered)

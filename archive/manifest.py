@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import __version__
-from .analysis import ANALYZER_SETTINGS, ANALYZER_VERSION
+from .analysis import ANALYZER_SETTINGS
 from .errors import IndexFormatError
 from .normalize import NORMALIZER_VERSION
 
@@ -80,9 +80,10 @@ class Manifest:
             differences.append(f"format version {self.format_version} (this archive reads {FORMAT_VERSION})")
         if self.normalizer != NORMALIZER_VERSION:
             differences.append(f"normalizer {self.normalizer!r} (this archive uses {NORMALIZER_VERSION!r})")
-        built_analyzer = self.analyzer.get("analyzer") if isinstance(self.analyzer, dict) else None
-        if built_analyzer != ANALYZER_VERSION:
-            differences.append(f"analyzer {built_analyzer!r} (this archive uses {ANALYZER_VERSION!r})")
+        built = self.analyzer if isinstance(self.analyzer, dict) else {}
+        for key, wanted in ANALYZER_SETTINGS.items():  # analyzer version, stop words, stemmer, grams
+            if built.get(key) != wanted:
+                differences.append(f"{key} {built.get(key)!r} (this archive uses {wanted!r})")
         if differences:
             raise IndexFormatError(
                 f"{path}: index built with " + "; ".join(differences)

@@ -31,11 +31,12 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import chain, repeat
 from pathlib import Path
 
 import numpy as np
 
-from .analysis import GRAM_SETTINGS, char_grams, iter_terms
+from .analysis import GRAM_SETTINGS, iter_terms, tokens, word_grams
 from .document import Document
 from .errors import IndexFormatError
 
@@ -57,44 +58,79 @@ class _Postings:
         self.weights = array("f")
 
 
-def _field_terms(doc: Document, field: str) -> Counter[str]:
-    """How often each term occurs in one field of ``doc``."""
-    if field == GRAMS:
-        return Counter(char_grams(f"{doc.title}\n{doc.body}"))
+def _word_counts(doc: Document, field: str) -> Counter[str]:
+    """How often each index term occurs in the title or the body of ``doc``."""
     return Counter(t for t, _, _ in iter_terms(doc.title if field == "title" else doc.body))
 
 
-class TermIndexBuilder:
-    """Collects articles one by one (in their index order) and writes a :class:`TermIndex`."""
+class _GramIds(dict[str, tuple[int, ...]]):
+    """Raw token → the term ids of its character grams; a token seen first gets its grams ids here."""
 
-    def __init__(self) -> None:
-        self.vocab: dict[str, int] = {}
+    def __init__(self, vocab: dict[str, int]) -> None:
+        super().__init__()
+        self.vocab = vocab
+
+    def __missing__(self, token: str) -> tuple[int, ...]:
+        vocab = self.vocab
+        ids = tuple(vocab.setdefault(g, len(vocab)) for g in word_grams(token))
+        self[token] = ids
+        return ids
+
+
+class TermIndexBuilder:
+    """Collects articles one by one (in their index order) and writes a :class:`TermIndex`.
+
+    ``vocab`` continues an existing index's term ids (see :meth:`TermIndex.updated`).
+    """
+
+    def __init__(self, vocab: dict[str, int] | None = None) -> None:
+        self.vocab: dict[str, int] = vocab if vocab is not None else {}
         self.ids: list[str] = []
-        self._postings = {f: _Postings() for f in STORED}
+        self._postings = {f: _Postings() for f in FIELDS}
         self._lengths: dict[str, array] = {f: array("f") for f in STORED}
+        self._gram_ids = _GramIds(self.vocab)
+        self._grams: list[tuple[np.ndarray, np.ndarray]] = []  # per article added: (gram ids, counts)
+        self._gram_ordinals: list[int] = []
 
     def add(self, doc: Document) -> None:
         """Analyze ``doc`` and append its postings."""
         ordinal = len(self.ids)
         self.ids.append(doc.id)
         vocab = self.vocab
-        for field, boost in STORED.items():
-            counts = _field_terms(doc, field)
+        for field, boost in FIELDS.items():
+            counts = _word_counts(doc, field)
             postings = self._postings[field]
-            for term, count in counts.items():
-                term_id = vocab.setdefault(term, len(vocab))
-                postings.terms.append(term_id)
-                postings.docs.append(ordinal)
-                postings.weights.append(count * boost)
-            self._lengths[field].append(float(sum(counts.values())))  # Whoosh: tokens, not boosted
+            new = [t for t in counts if t not in vocab]  # new terms: the next ids, in order of appearance
+            if new:
+                vocab.update(zip(new, range(len(vocab), len(vocab) + len(new))))
+            postings.terms.extend(map(vocab.__getitem__, counts))
+            postings.docs.extend(repeat(ordinal, len(counts)))
+            values = counts.values()
+            postings.weights.extend(values if boost == 1.0 else [c * boost for c in values])
+            self._lengths[field].append(float(sum(values)))  # Whoosh: tokens, not boosted
+        # Grams: ~5 per word, so no Python loop per gram: token → gram ids is a dict
+        # lookup chained in C, and numpy counts them (3x faster than a Counter of strings).
+        grams = np.fromiter(
+            chain.from_iterable(map(self._gram_ids.__getitem__, tokens(f"{doc.title}\n{doc.body}"))), dtype=np.int32
+        )
+        self._grams.append(np.unique(grams, return_counts=True))
+        self._gram_ordinals.append(ordinal)
+        self._lengths[GRAMS].append(float(len(grams)))
 
     def arrays(self) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Per field ``(term ids, ordinals, weights)`` of everything added."""
-        return {
+        out = {
             f: (np.frombuffer(p.terms, dtype=np.int32), np.frombuffer(p.docs, dtype=np.int32),
                 np.frombuffer(p.weights, dtype=np.float32))
             for f, p in self._postings.items()
         }
+        sizes = [len(ids) for ids, _ in self._grams]
+        out[GRAMS] = (
+            np.concatenate([ids for ids, _ in self._grams]).astype(np.int32, copy=False) if sizes else np.zeros(0, np.int32),
+            np.repeat(np.asarray(self._gram_ordinals, dtype=np.int32), sizes),
+            np.concatenate([c for _, c in self._grams]).astype(np.float32) if sizes else np.zeros(0, np.float32),
+        )
+        return out
 
     def lengths(self) -> dict[str, np.ndarray]:
         return {f: np.frombuffer(a, dtype=np.float32) for f, a in self._lengths.items()}
@@ -228,8 +264,7 @@ class TermIndex:
         """
         keep = np.fromiter((i not in drop for i in self.ids), dtype=bool, count=len(self.ids))
         renumber = (np.cumsum(keep) - 1).astype(np.int32)
-        builder = TermIndexBuilder()
-        builder.vocab = dict(self.vocab)
+        builder = TermIndexBuilder(dict(self.vocab))
         builder.ids = [i for i, kept in zip(self.ids, keep.tolist()) if kept]
         for doc in add:
             builder.add(doc)

@@ -72,7 +72,8 @@ def test_character_grams_are_padded_normalized_and_unstemmed() -> None:
     # normalized (diacritics gone, ة → ه, أ → ا) before the grams are cut; the prefix stays
     assert word_grams("الكوريّة") == ("#ال", "الك", "لكو", "كور", "وري", "ريه", "يه#")
     assert word_grams("أمس") == ("#ام", "امس", "مس#")
-    assert word_grams("و") == ("#و#",)
-    # stop words keep their grams: the gram signal sees every word, in order
-    assert char_grams("في كورسك") == ["#في", "في#", *word_grams("كورسك")]
+    assert word_grams("x") == ("#x#",)  # a one-letter word: one padded gram
+    # stop words have none
+    assert word_grams("في") == ()
+    assert char_grams("قوات في كورسك") == [*word_grams("قوات"), *word_grams("كورسك")]
     assert char_grams("...") == []

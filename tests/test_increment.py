@@ -250,3 +250,18 @@ def test_plain_posting_blocks_take_the_c_unpickler_and_names_still_the_guarded_o
     tampered = b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00aX\x06\x00\x00\x00latin1\x86R}X\x01\x00\x00\x00xK\x01sb."
     with pytest.raises(AttributeError, match="'bytes' object has no attribute '__dict__'"):
         loads(tampered)
+
+
+def test_an_index_with_other_analyzer_settings_names_them_and_rebuilds(tmp_path: Path, news: list[Document]) -> None:
+    root = tmp_path / "index"
+    Archive.build(news, root, encoder=None, procs=1).close()
+    manifest = current_generation(root) / "manifest.json"
+    built = json.loads(manifest.read_text(encoding="utf-8"))
+    old_grams = "char-3grams of padded normalized words, stop words kept, unstemmed"
+    manifest.write_text(json.dumps({**built, "analyzer": {**built["analyzer"], "grams": old_grams}}), encoding="utf-8")
+    with pytest.raises(IndexFormatError, match=r"grams 'char-3grams .* stop words kept.*archive build --full"):
+        Archive.open(root)
+    report = BuildReport()
+    Archive.build(news, root, encoder=None, procs=1, report=report).close()  # not compared: rewritten whole
+    assert report.written and report.added == len(news)
+    assert Archive.open(root).search("أوبك", mode="lexical")[0].id == "econ-1"

@@ -180,7 +180,8 @@ def search(
     until: Annotated[Optional[str], typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
     fusion: Annotated[Optional[str], typer.Option(help="Hybrid fusion: convex, convex-z or rrf (default: tuned).")] = None,
     alpha: Annotated[
-        Optional[float], typer.Option(help="Weight of the lexical side in convex fusion, 0..1 (default: tuned).")
+        Optional[float],
+        typer.Option(help="Weight of the lexical side (word and 3-gram BM25) in convex fusion, 0..1 (default: tuned)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per hit.")] = False,
     index: IndexOption = Path("index"),

@@ -23,9 +23,9 @@ class FusionMethod(str, Enum):
     """How the hybrid ranker combines the lexical and the dense run.
 
     ``convex-z`` (the default): every candidate of either run gets its score
-    on both sides (the dense side scores each lexical candidate's passages
-    too), each side is z-scored over all candidates, then mixed; see
-    :func:`weighted_z_fusion`. ``convex``: min-max over each run as
+    on every signal (word BM25F, character-gram BM25, and the dense side,
+    which scores each lexical candidate's passages too), each signal is
+    z-scored over all candidates, then mixed; see :func:`weighted_z_fusion`. ``convex``: min-max over each run as
     retrieved, a missing document scoring 0. ``rrf``: ranks only.
     """
 

@@ -180,3 +180,34 @@ def test_failed_build_leaves_previous_index(tmp_path: Path, news: list[Document]
         assert len(archive) == len(news)
         assert archive.search("النفط")[0].id == "econ-1"
     assert len(list((tmp_path / "index").glob("gen-*"))) == 1
+
+
+class _BlindEncoder:
+    """Every text on the same vector: a dense side that knows nothing, so only the lexical signals rank."""
+
+    name = "blind/1"
+    dim = 8
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:  # noqa: F821 - numpy imported lazily
+        import numpy as np
+
+        return np.tile(np.eye(1, self.dim, dtype=np.float32), (len(texts), 1))
+
+    encode_passages = encode_queries
+
+
+def test_hybrid_ranks_an_attached_form_by_its_character_grams(
+    tmp_path: Path, news: list[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import archive.archive as archive_module
+
+    archive = Archive.build(news, tmp_path / "index", procs=1, encoder=_BlindEncoder())
+    # "بخاركيف" (in Kharkiv) is one unknown word to BM25F and the dense side is blind:
+    # the 3-gram signal alone finds the Kharkiv article among the candidates
+    assert archive.search("بخاركيف", mode="lexical") == []
+    hits = archive.search("بخاركيف", mode="hybrid")
+    assert hits[0].id == "war-1"
+    assert hits[0].score > hits[1].score
+    monkeypatch.setattr(archive_module, "GRAM_SHARE", 0.0)  # without grams: a tie, broken by id
+    assert [h.id for h in archive.search("بخاركيف", mode="hybrid")][:2] == ["econ-1", "health-1"]
+    archive.close()

@@ -11,7 +11,10 @@ and no coordination bonus, so it could not stand in for this).
 This index holds, per field (title and body) and per term, the ordinals of
 the articles containing it and the term's weight in each (its count times
 the field's boost, as Whoosh stores it), plus each article's field length
-in tokens.
+in tokens. A third field, ``grams``, holds the character 3-grams of title
+and body (:func:`archive.analysis.word_grams`); it is never searched on its
+own: :meth:`TermIndex.gram_scores` scores the hybrid ranker's candidates
+with it (about four times the body's postings).
 :meth:`TermIndex.search` reproduces Whoosh's ``BM25F`` (``idf = ln(N / (df +
 1)) + 1``, the same k1, b and average field length), so both paths rank alike (the one difference:
 Whoosh quantizes field lengths to a byte, this index does not). Queries with

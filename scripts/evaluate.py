@@ -221,7 +221,13 @@ def main() -> None:
     parser.add_argument("--fusion", help="hybrid fusion (default: the archive's)")
     parser.add_argument("--alpha", type=float, action="append",
                         help="hybrid lexical weight(s) to evaluate (repeatable; default: the archive's)")
+    parser.add_argument("--gram-share", type=float,
+                        help="share of the lexical weight given to character-gram BM25 (default: GRAM_SHARE)")
     args = parser.parse_args()
+    if args.gram_share is not None:
+        import archive.archive
+
+        archive.archive.GRAM_SHARE = args.gram_share
     if not (args.data / "arcd").is_dir():
         sys.exit(f"benchmark data not found at {args.data}: pass --data DIR (the shared data directory)")
     benches = args.bench or ["arcd-train", "arcd-test", "arcd-all"]

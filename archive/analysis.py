@@ -121,13 +121,12 @@ def terms(text: str) -> list[str]:
     return [t for t, _, _ in iter_terms(text)]
 
 
-
 @lru_cache(maxsize=1_000_000)
 def word_grams(token: str) -> tuple[str, ...]:
     """The character 3-grams of one raw token, normalized and padded with ``#`` at both ends.
 
     ``كورسك`` → ``#كو كور ورس رسك سك#``; a stop word has none (keeping them
-    cost 0.005 MRR@10 on ARCD train and doubled the grams). Grams reach what the light stemmer
+    cost 0.005 MRR@10 on ARCD train). Grams reach what the light stemmer
     leaves apart (broken plurals, attached pronouns and prepositions, spelling
     variants of foreign names), which is why the hybrid ranker uses them as
     a third signal (see :mod:`archive.terms`).

@@ -25,8 +25,9 @@ class FusionMethod(str, Enum):
     ``convex-z`` (the default): every candidate of either run gets its score
     on every signal (word BM25F, character-gram BM25, and the dense side,
     which scores each lexical candidate's passages too), each signal is
-    z-scored over all candidates, then mixed; see :func:`weighted_z_fusion`. ``convex``: min-max over each run as
-    retrieved, a missing document scoring 0. ``rrf``: ranks only.
+    z-scored over all candidates, then mixed; see :func:`weighted_z_fusion`.
+    ``convex``: min-max over each run as retrieved, a missing document
+    scoring 0. ``rrf``: ranks only.
     """
 
     RRF = "rrf"

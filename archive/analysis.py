@@ -90,13 +90,19 @@ def stem(word: str) -> str:
 
 
 @lru_cache(maxsize=1_000_000)
+def folded(token: str) -> str:
+    """One raw token normalized and lowercased (cached: :func:`term` and :func:`word_grams` share it)."""
+    return normalize(token).lower()
+
+
+@lru_cache(maxsize=1_000_000)
 def term(token: str) -> str | None:
     """The index term of one raw token, or ``None`` for a stop word or an empty token.
 
     Arabic tokens are normalized and stemmed; Latin-script tokens and numbers
     pass through lowercased.
     """
-    norm = normalize(token).lower()
+    norm = folded(token)
     if not norm or norm in STOPWORDS:
         return None
     if _ARABIC_LETTER_RE.search(norm):
@@ -117,8 +123,8 @@ def iter_terms(text: str) -> Iterator[tuple[str, int, int]]:
 
 
 def terms(text: str) -> list[str]:
-    """The index terms of ``text`` in order (see :func:`iter_terms`)."""
-    return [t for t, _, _ in iter_terms(text)]
+    """The index terms of ``text`` in order (:func:`iter_terms` without the offsets, and faster)."""
+    return [t for t in map(term, tokens(text)) if t]
 
 
 @lru_cache(maxsize=1_000_000)
@@ -131,7 +137,7 @@ def word_grams(token: str) -> tuple[str, ...]:
     variants of foreign names), which is why the hybrid ranker uses them as
     a third signal (see :mod:`archive.terms`).
     """
-    norm = normalize(token).lower()
+    norm = folded(token)
     if norm in STOPWORDS:
         return ()
     word = f"#{norm}#"

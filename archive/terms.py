@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import GRAM_SETTINGS, iter_terms, tokens, word_grams
+from .analysis import GRAM_SETTINGS, term, tokens, word_grams
 from .document import Document
 from .errors import IndexFormatError
 
@@ -59,11 +59,6 @@ class _Postings:
         self.terms = array("i")
         self.docs = array("i")
         self.weights = array("f")
-
-
-def _word_counts(doc: Document, field: str) -> Counter[str]:
-    """How often each index term occurs in the title or the body of ``doc``."""
-    return Counter(t for t, _, _ in iter_terms(doc.title if field == "title" else doc.body))
 
 
 class _GramIds(dict[str, tuple[int, ...]]):
@@ -100,8 +95,11 @@ class TermIndexBuilder:
         ordinal = len(self.ids)
         self.ids.append(doc.id)
         vocab = self.vocab
+        # One tokenization per field serves both the words and the grams; terms and
+        # gram ids come from per-token caches, so the loops below run in C.
+        field_tokens = {"title": tokens(doc.title), "body": tokens(doc.body)}
         for field, boost in FIELDS.items():
-            counts = _word_counts(doc, field)
+            counts = Counter(filter(None, map(term, field_tokens[field])))
             postings = self._postings[field]
             new = [t for t in counts if t not in vocab]  # new terms: the next ids, in order of appearance
             if new:
@@ -114,7 +112,7 @@ class TermIndexBuilder:
         # Grams: ~5 per word, so no Python loop per gram: token → gram ids is a dict
         # lookup chained in C, and numpy counts them (3x faster than a Counter of strings).
         grams = np.fromiter(
-            chain.from_iterable(map(self._gram_ids.__getitem__, tokens(f"{doc.title}\n{doc.body}"))), dtype=np.int32
+            chain.from_iterable(map(self._gram_ids.__getitem__, chain(*field_tokens.values()))), dtype=np.int32
         )
         self._grams.append(np.unique(grams, return_counts=True))
         self._gram_ordinals.append(ordinal)

@@ -148,12 +148,7 @@ def word_grams(token: str) -> tuple[str, ...]:
 
 def char_grams(text: str) -> list[str]:
     """The character 3-grams of every word of raw ``text``, in order (see :func:`word_grams`)."""
-    return list(iter_grams(text))
-
-
-def iter_grams(text: str) -> Iterator[str]:
-    """:func:`char_grams` as an iterator."""
-    return chain.from_iterable(map(word_grams, tokens(text)))
+    return list(chain.from_iterable(map(word_grams, tokens(text))))
 
 
 def tokens(text: str) -> list[str]:

@@ -63,7 +63,7 @@ class _Postings:
 
 
 class _GramIds(dict[str, tuple[int, ...]]):
-    """Raw token → the term ids of its character grams; a token seen first gets its grams ids here."""
+    """Raw token → the term ids of its character grams; a token seen first gets its grams' ids here."""
 
     def __init__(self, vocab: dict[str, int]) -> None:
         super().__init__()
@@ -89,7 +89,6 @@ class TermIndexBuilder:
         self._lengths: dict[str, array] = {f: array("f") for f in STORED}
         self._gram_ids = _GramIds(self.vocab)
         self._grams: list[tuple[np.ndarray, np.ndarray]] = []  # per article added: (gram ids, counts)
-        self._gram_ordinals: list[int] = []
 
     def add(self, doc: Document) -> None:
         """Analyze ``doc`` and append its postings."""
@@ -116,7 +115,6 @@ class TermIndexBuilder:
             chain.from_iterable(map(self._gram_ids.__getitem__, chain(*field_tokens.values()))), dtype=np.int32
         )
         self._grams.append(np.unique(grams, return_counts=True))
-        self._gram_ordinals.append(ordinal)
         self._lengths[GRAMS].append(float(len(grams)))
 
     def arrays(self) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -127,9 +125,10 @@ class TermIndexBuilder:
             for f, p in self._postings.items()
         }
         sizes = [len(ids) for ids, _ in self._grams]
+        first = len(self.ids) - len(sizes)  # the added articles are the last ones, in order
         out[GRAMS] = (
             np.concatenate([ids for ids, _ in self._grams]).astype(np.int32, copy=False) if sizes else np.zeros(0, np.int32),
-            np.repeat(np.asarray(self._gram_ordinals, dtype=np.int32), sizes),
+            np.repeat(np.arange(first, len(self.ids), dtype=np.int32), sizes),
             np.concatenate([c for _, c in self._grams]).astype(np.float32) if sizes else np.zeros(0, np.float32),
         )
         return out
@@ -187,10 +186,9 @@ class _RowReader:
         with open(path, "rb") as fh:
             version = np.lib.format.read_magic(fh)
             read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, _, dtype = read_header(fh)
+            _, _, dtype = read_header(fh)
             self._offset = fh.tell()
         self._dtype = np.dtype(dtype)
-        self._len = int(shape[0]) if shape else 0
         self._fd = os.open(path, os.O_RDONLY)
 
     def rows(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from archive import (
@@ -188,9 +189,7 @@ class _BlindEncoder:
     name = "blind/1"
     dim = 8
 
-    def encode_queries(self, texts: list[str]) -> np.ndarray:  # noqa: F821 - numpy imported lazily
-        import numpy as np
-
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
         return np.tile(np.eye(1, self.dim, dtype=np.float32), (len(texts), 1))
 
     encode_passages = encode_queries

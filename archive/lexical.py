@@ -305,3 +305,4 @@ class LexicalIndex:
 
     def close(self) -> None:
         self._searcher.close()
+        self._terms.close()

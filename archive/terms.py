@@ -197,10 +197,13 @@ class _RowReader:
         parts = [os.pread(self._fd, (int(e) - int(s)) * size, self._offset + int(s) * size) for s, e in zip(starts, ends)]
         return np.frombuffer(b"".join(parts), dtype=self._dtype)
 
-    def __del__(self) -> None:
-        fd = getattr(self, "_fd", None)
+    def close(self) -> None:
+        """Close the file; closing twice is harmless."""
+        fd, self._fd = getattr(self, "_fd", None), None
         if fd is not None:
             os.close(fd)
+
+    __del__ = close
 
 
 class TermIndex:
@@ -246,6 +249,11 @@ class TermIndex:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def close(self) -> None:
+        """Close the files read with ``pread`` (the memory maps go with the object)."""
+        for reader in self._gram_rows.values():
+            reader.close()
 
     def _accumulate(self, pairs: Iterable[tuple[str, str]], *, k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
         """Per article: the BM25F sum over ``(field, term)`` pairs (Whoosh's idf), and how many pairs matched."""

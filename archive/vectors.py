@@ -17,9 +17,13 @@
   Vectors without neighbourhood structure (uniform random ones in 384
   dimensions need efSearch 2048 for 0.98, slower than exact search) reach it
   at no efSearch worth paying; such an index stays exact, the only way to keep
-  the recall. An HNSW index is read whole on load: FAISS can map its vectors,
-  but each query then faults in pages at random (~45 ms a query while cold,
-  against ~0.3 s to read 100k x 384 once).
+  the recall. An HNSW index is memory-mapped on load (``IO_FLAG_MMAP_IFC``):
+  at 210k x 512 (488 MB) reading it whole took 0.27 s of every new process,
+  mapping it 12 ms, and the first query on the mapping 16 ms instead of 11
+  (file in the OS cache, as for any search after the first); the pages are
+  the OS cache's, shared by every process searching the same index, and an
+  index is never written in place (a new generation is a new file), so a
+  mapping stays valid while it is open.
 
 Filtered search takes the rows a filter allows. An allowed set of at most
 :data:`FILTER_EXACT_MAX` rows is scored exactly (complete, and cheap). A larger
@@ -207,7 +211,7 @@ class VectorIndex:
 
     @classmethod
     def load(cls, directory: Path, *, mmap: bool = True) -> VectorIndex:
-        """Open a saved index; an exact one is memory-mapped unless ``mmap`` is false.
+        """Open a saved index, memory-mapped unless ``mmap`` is false (then read whole).
 
         Raises :class:`IndexFormatError` when the directory is missing, corrupt,
         inconsistent or of another format version.
@@ -226,7 +230,7 @@ class VectorIndex:
         if kind == "flat":
             index = _load_flat(directory / _NPY, mmap)
         elif kind == "hnsw":
-            index = _load_hnsw(directory / _FAISS, params)
+            index = _load_hnsw(directory / _FAISS, params, mmap)
         else:
             raise IndexFormatError(f"{directory}: unknown vector index kind {kind!r}. {fix}")
         if (index.dim, len(index)) != (dim, count):
@@ -249,11 +253,11 @@ def _load_flat(path: Path, mmap: bool) -> VectorIndex:
     return VectorIndex(vectors=np.asarray(vectors))
 
 
-def _load_hnsw(path: Path, params: dict[str, Any]) -> VectorIndex:
+def _load_hnsw(path: Path, params: dict[str, Any], mmap: bool) -> VectorIndex:
     import faiss
 
     try:
-        index = faiss.read_index(str(path))  # read whole: see the module docstring
+        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)  # see the module docstring
     except RuntimeError as exc:
         reason = re.sub(r"^Error in .*? at \S+:\d+: ", "", str(exc).strip()) or "unreadable"
         raise IndexFormatError(f"{path}: not a readable FAISS index ({reason}). Fix: archive build --full") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,15 @@ NEWS = [
         url="https://example.org/tech-1",
     ),
 ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The per-user cache (:mod:`archive.usercache`) of every test and CLI subprocess: a temp dir."""
+    root = tmp_path_factory.mktemp("user-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NEWS_ARCHIVE_CACHE", str(root))
+        yield root
 
 
 @pytest.fixture(scope="session")

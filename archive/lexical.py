@@ -299,9 +299,44 @@ class LexicalIndex:
         return {searcher.stored_fields(n)["id"] for n in flt.docs(searcher)}
 
     def matching_ids(self, query: Query) -> set[str]:
-        """Ids of every document that matches ``query`` (hybrid mode keeps its constraints)."""
+        """Ids of every document that matches ``query`` (hybrid mode keeps its constraints).
+
+        Costs a stored-field read per match: see :meth:`may_match_many` and :meth:`matching_among`.
+        """
         searcher = self.searcher
         return {searcher.stored_fields(n)["id"] for n in query.docs(searcher)}
+
+    def may_match_many(self, query: Query, limit: int) -> bool:
+        """True when ``query`` may match more than ``limit`` documents (Whoosh's upper bound, from
+        document frequencies: no posting is read)."""
+        return query.estimate_size(self.searcher.reader()) > limit
+
+    def matching_among(self, query: Query, ids: Iterable[str]) -> set[str]:
+        """Those of ``ids`` that match ``query``, in time that grows with ``ids``, not the matches.
+
+        Each id is looked up in the unique ``id`` field and the query's matcher
+        skips straight to it: checking a hybrid search's 100 dense hits against
+        ``a b "c d"`` (an OR that matches most of a news archive) reads a few
+        posting blocks, where listing every match took up to 0.4 s at 62k articles.
+        """
+        searcher = self.searcher
+        wanted: dict[int, str] = {}
+        for doc_id in ids:
+            docnum = searcher.document_number(id=doc_id)
+            if docnum is not None:
+                wanted[docnum] = doc_id
+        found: set[str] = set()
+        if not wanted:
+            return found
+        matcher = query.matcher(searcher)
+        for docnum in sorted(wanted):
+            if not matcher.is_active():
+                break
+            if matcher.id() < docnum:
+                matcher.skip_to(docnum)
+            if matcher.is_active() and matcher.id() == docnum:
+                found.add(wanted[docnum])
+        return found
 
     def close(self) -> None:
         self._searcher.close()

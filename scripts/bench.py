@@ -56,7 +56,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from archive import Archive, Document, read_documents  # noqa: E402
+from archive import Archive, ArchiveError, Document, read_documents  # noqa: E402
 from archive.analysis import iter_terms  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -262,6 +262,15 @@ def cold(index: Path, mode: str, runs: int) -> dict[str, float]:
             "cold_rss_mb": max(float(m["rss_mb"]) for m in measured)}
 
 
+def _opens(index: Path) -> bool:
+    """True when this code can open ``index`` (a base kept from an earlier run may be of an older format)."""
+    try:
+        Archive.open(index).close()
+    except ArchiveError:
+        return False
+    return True
+
+
 def add_day(base_source: Path, day_source: Path, work: Path, encoder: str, runs: int, docs: int,
             cache_from: Path | None = None) -> dict[str, float]:
     """Seconds to ``archive add`` a day's articles to an archive of ``docs`` articles (median of ``runs``).
@@ -270,6 +279,8 @@ def add_day(base_source: Path, day_source: Path, work: Path, encoder: str, runs:
     (copied in, so that building the base archive embeds nothing).
     """
     base = work / f"add-base-{encoder}"
+    if base.exists() and not _opens(base):  # left by an older format: the add would refuse it
+        shutil.rmtree(base)
     if not base.exists():
         if cache_from is not None and (cache_from / "embeddings.sqlite").exists():
             base.mkdir(parents=True)

@@ -203,6 +203,50 @@ def test_hybrid_keeps_explicit_constraints(tmp_path: Path, news: list[Document])
     assert {h.id for h in archive.search('"كوريا الشمالية"', k=10)} == {"korea-1"}
 
 
+CONSTRAINED = ['"كوريا الشمالية"', "روسيا أوكرانيا كوريا -خاركيف", 'النفط "كوريا الشمالية"', "+الصحة حر",
+               "title:صاروخا OR النفط", "أسعار AND النفط"]
+
+
+def test_hybrid_constraints_hold_whether_matches_are_listed_or_hits_checked(
+    tmp_path: Path, news: list[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import archive.archive as archive_module
+    from archive.query import parse_query
+
+    archive = Archive.build(news, tmp_path / "index", encoder=RecordingEncoder(), procs=1)
+    lexical = archive._lexical  # noqa: SLF001 - the two ways the constraints are kept, compared
+    for query in CONSTRAINED:
+        listed = [h.id for h in archive.search(query, k=10)]
+        with monkeypatch.context() as mp:
+            mp.setattr(archive_module, "CONSTRAINT_LIST_MAX", 0)  # every query "may match many"
+            checked = [h.id for h in archive.search(query, k=10)]
+        matching = lexical.matching_ids(parse_query(query, lexical.schema).query)
+        assert listed and set(listed) <= matching, query
+        assert checked == listed, query  # six articles: both sides see all of them either way
+    assert not set(h.id for h in archive.search("روسيا أوكرانيا كوريا -خاركيف", k=10)) & {"war-1"}
+
+
+def test_matching_among_agrees_with_listing_every_match_after_updates(
+    tmp_path: Path, shared_news: list[Document]
+) -> None:
+    from archive.query import parse_query
+
+    Archive.build(shared_news[:30], tmp_path / "index", encoder=None, procs=1).close()
+    changed = Document(id=shared_news[0].id, title="تحديث", body="خبر جديد عن وزارة الصحة والمستشفيات")
+    archive = Archive.update(tmp_path / "index", add=[changed, *shared_news[30:]], delete=[shared_news[1].id])
+    lexical = archive._lexical  # noqa: SLF001
+    every = [d.id for d in shared_news] + ["no-such-id"]
+    compared = 0
+    for query in ('"وزارة الصحة"', "+الصحة -المستشفيات", "الرياض OR الصحة", "المملكة AND مجلس", '"أمير منطقة"'):
+        parsed = parse_query(query, lexical.schema).query
+        expected = lexical.matching_ids(parsed)
+        assert lexical.matching_among(parsed, every) == expected, query
+        assert lexical.matching_among(parsed, every[::-1][:7]) == expected & set(every[::-1][:7]), query
+        compared += len(expected)
+    assert compared > 5
+    assert shared_news[1].id not in lexical.matching_among(parse_query("الصحة OR الرياض", lexical.schema).query, every)
+
+
 def test_lexical_only_archive_says_so(tmp_path: Path, news: list[Document]) -> None:
     archive = Archive.build(news, tmp_path / "index", encoder=None, procs=1)
     with pytest.raises(QueryError, match="without an encoder"):

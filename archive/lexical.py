@@ -326,16 +326,24 @@ class LexicalIndex:
             if docnum is not None:
                 wanted[docnum] = doc_id
         found: set[str] = set()
-        if not wanted:
-            return found
-        matcher = query.matcher(searcher)
-        for docnum in sorted(wanted):
-            if not matcher.is_active():
-                break
-            if matcher.id() < docnum:
-                matcher.skip_to(docnum)
-            if matcher.is_active() and matcher.id() == docnum:
-                found.add(wanted[docnum])
+        # One matcher per segment: Whoosh's cross-segment matcher can fail inside
+        # skip_to (an AndNot whose positive side ends before its excluded side
+        # raised IndexError), and a segment matcher is what Query.docs uses too.
+        segments = [(searcher, 0)] if searcher.is_atomic() else searcher.subsearchers
+        docnums = sorted(wanted)
+        for segment, offset in segments:
+            end = offset + segment.doc_count_all()
+            local = [n - offset for n in docnums if offset <= n < end]
+            if not local:
+                continue
+            matcher = query.matcher(segment, segment.boolean_context())
+            for docnum in local:
+                if not matcher.is_active():
+                    break
+                if matcher.id() < docnum:
+                    matcher.skip_to(docnum)
+                if matcher.is_active() and matcher.id() == docnum:
+                    found.add(wanted[docnum + offset])
         return found
 
     def close(self) -> None:

@@ -247,6 +247,35 @@ def test_matching_among_agrees_with_listing_every_match_after_updates(
     assert shared_news[1].id not in lexical.matching_among(parse_query("الصحة OR الرياض", lexical.schema).query, every)
 
 
+def test_matching_among_across_segments_with_an_exclusion() -> None:
+    """Whoosh's cross-segment AndNot matcher raised IndexError in skip_to; per-segment matching does not."""
+    from types import SimpleNamespace
+
+    from whoosh.fields import ID, TEXT, Schema
+    from whoosh.filedb.filestore import RamStorage
+    from whoosh.query import AndNot, Term
+    from whoosh.writing import NO_MERGE
+
+    from archive.lexical import LexicalIndex
+
+    index = RamStorage().create_index(Schema(id=ID(stored=True, unique=True), body=TEXT))
+    for batch, bodies in enumerate((["كورسك روسيا", "كورسك", "روسيا", "أوكرانيا"],
+                                    ["روسيا", "أوكرانيا", "كورسك", "روسيا"])):
+        with index.writer() as writer:
+            writer.mergetype = NO_MERGE
+            for i, body in enumerate(bodies):
+                writer.add_document(id=f"d{batch}{i}", body=body)
+    with index.searcher() as searcher:
+        assert len(searcher.subsearchers) == 2
+        fake = SimpleNamespace(searcher=searcher)
+        query = AndNot(Term("body", "كورسك"), Term("body", "روسيا"))
+        every = [f"d{b}{i}" for b in range(2) for i in range(4)]
+        expected = {searcher.stored_fields(n)["id"] for n in query.docs(searcher)}
+        assert expected == {"d01", "d12"}
+        assert LexicalIndex.matching_among(fake, query, every) == expected  # type: ignore[arg-type]
+        assert LexicalIndex.matching_among(fake, query, ["d13", "d03"]) == set()  # type: ignore[arg-type]
+
+
 def test_lexical_only_archive_says_so(tmp_path: Path, news: list[Document]) -> None:
     archive = Archive.build(news, tmp_path / "index", encoder=None, procs=1)
     with pytest.raises(QueryError, match="without an encoder"):

@@ -88,11 +88,10 @@ def test_use_weights_come_inflated_from_the_cache(use_weights: Path) -> None:
 def test_a_damaged_use_entry_falls_back_to_the_package(use_weights: Path) -> None:
     use_model._load(use_weights)  # noqa: SLF001 - make sure the entry exists
     entry = usercache.cache_root() / "usem3" / usercache.entry_key(use_weights, use_model._CACHE_SALT)  # noqa: SLF001
+    (entry / "table.npy").unlink()  # not overwritten in place: a live mapping of it would fault
     (entry / "table.npy").write_bytes(b"\x93NUMPY garbage")
-    try:
-        table, weights = use_model._load(use_weights)  # noqa: SLF001
-        assert not isinstance(table, np.memmap) and table.shape[1] == 512 and "cnn_W" in weights
-    finally:
-        for path in entry.iterdir():  # the next test process makes it again
-            path.unlink()
-        entry.rmdir()
+    table, weights = use_model._load(use_weights)  # noqa: SLF001
+    assert not isinstance(table, np.memmap) and table.shape[1] == 512 and "cnn_W" in weights
+    assert not entry.exists()  # dropped, so that the next process makes it anew
+    again, _ = use_model._load(use_weights)  # noqa: SLF001
+    assert isinstance(again, np.memmap) and np.array_equal(again, table)

@@ -14,6 +14,7 @@ text points at a zero row instead, which is exactly per-text zero padding.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -151,7 +152,7 @@ def _load(weights: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
             with np.load(entry / "weights.npz", allow_pickle=False) as z:
                 return table, {k: z[k] for k in z.files}
         except (OSError, ValueError, EOFError):  # a damaged entry: the package file still holds the truth
-            pass
+            shutil.rmtree(entry, ignore_errors=True)  # and the next process makes it anew
     return _inflate(weights)
 
 

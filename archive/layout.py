@@ -64,7 +64,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_tree(path: Path) -> None:
+def fsync_tree(path: Path) -> None:
+    """Flush every file under ``path``, and the directories, to disk: before a rename publishes them."""
     for dirpath, _, filenames in os.walk(path):
         for name in filenames:
             fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
@@ -77,7 +78,7 @@ def _fsync_tree(path: Path) -> None:
 
 def commit_generation(root: Path, generation: Path) -> None:
     """Make ``generation`` live (atomically), then delete superseded generations."""
-    _fsync_tree(generation)
+    fsync_tree(generation)
     tmp = root / f".{POINTER}.{uuid.uuid4().hex[:8]}"
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(generation.name + "\n")

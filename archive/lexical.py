@@ -295,8 +295,7 @@ class LexicalIndex:
         flt = filters.to_query()
         if flt is None:
             raise ValueError("allowed_ids needs at least one filter")
-        searcher = self.searcher
-        return {searcher.stored_fields(n)["id"] for n in flt.docs(searcher)}
+        return self.matching_ids(flt)
 
     def matching_ids(self, query: Query) -> set[str]:
         """Ids of every document that matches ``query`` (hybrid mode keeps its constraints).

@@ -24,6 +24,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from .layout import fsync_tree
+
 
 def cache_root() -> Path:
     """The directory holding this user's cache (not created here)."""
@@ -61,12 +63,7 @@ def derived(kind: str, source: Path, salt: str, make: Callable[[Path], None]) ->
         return None
     try:
         make(tmp)
-        for path in tmp.iterdir():
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        fsync_tree(tmp)
         try:
             os.rename(tmp, final)
         except OSError:

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import IndexFormatError
+from .layout import fsync_tree
 
 if TYPE_CHECKING:
     import faiss
@@ -199,12 +200,7 @@ class VectorIndex:
             meta = {"format": VECTORS_FORMAT, "kind": self.kind, "dim": self.dim, "count": len(self),
                     "params": self.params}
             (tmp / _META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-            for path in tmp.iterdir():  # on disk before the directory is swapped in
-                fd = os.open(path, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+            fsync_tree(tmp)  # on disk before the directory is swapped in
             _swap_in(tmp, directory)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -7,17 +7,26 @@ directory. It holds them open, so repeated searches pay no reopening cost.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time as dtime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from . import layout
-from .building import BuildReport, Progress, count_changes, unique_ids, write_generation
+from .building import BuildReport, LiveState, Progress, plan_build, read_live, unique_ids, write_generation
 from .document import Document
 from .encoders.base import DEFAULT_ENCODER, Encoder, get_encoder
-from .errors import ArchiveError, DocumentNotFoundError, IndexFormatError, QueryError
+from .errors import (
+    ArchiveClosedError,
+    DocumentNotFoundError,
+    IndexFormatError,
+    IndexNotFoundError,
+    NothingToIndexError,
+    QueryError,
+    UsageError,
+)
 from .fusion import FusionMethod, convex_combination, reciprocal_rank_fusion, weighted_z_fusion
 from .increment import write_increment
 from .lexical import Filters, LexicalIndex
@@ -120,6 +129,7 @@ class Archive:
 
     def __init__(self, root: Path, generation: Path, manifest: Manifest, encoder: Encoder | None = None) -> None:
         self.path = root
+        self._closed = False
         self._generation = generation
         self.manifest = manifest
         self._store = DocumentStore.open(generation / "docs.sqlite")
@@ -154,40 +164,86 @@ class Archive:
         progress: Progress | None = None,
         report: BuildReport | None = None,
         procs: int | None = None,
+        sources: Sequence[str | Path] = (),
+        prune: bool = False,
+        before_commit: Callable[[BuildReport], None] | None = None,
     ) -> Archive:
-        """Make the archive at ``path`` hold exactly ``documents``, and open it.
+        """Bring the archive at ``path`` up to date with ``documents``, and open it.
+
+        New and changed articles (matched by id, compared by content hash) are
+        written; unchanged ones are left alone, and when nothing changed
+        nothing is written (``full=True`` rewrites anyway). An article of the
+        archive that ``documents`` does not hold is removed only when
+        ``prune`` is set, or when its own source file lies under ``sources``
+        (the files and folders ``documents`` were read from) and is gone;
+        otherwise it is kept (``report.kept``). ``sources`` are remembered in
+        the manifest (see :meth:`sources`). ``before_commit`` sees the counts
+        (``report.deletions`` says what is removed, by file) before anything
+        is written.
 
         ``encoder`` is an encoder name (see :func:`archive.encoders.get_encoder`),
         an encoder object, or ``None``/``"none"`` for a lexical-only archive.
-        Against an existing index built with the same settings, the build
-        compares content hashes and reports added / updated / unchanged /
-        deleted counts; when nothing changed it writes nothing (``full=True``
-        rewrites anyway). Passage vectors come from the embedding cache beside
-        the index whenever their text was embedded before.
+        Passage vectors come from the embedding cache beside the index
+        whenever their text was embedded before.
 
-        The new index is written beside the live one and swapped in only when
-        complete: if the build fails or is killed, the previous index stays
-        live and untouched. Documents with an id already seen are skipped and
-        listed in ``report.skipped``; identical bodies are folded (see
-        :mod:`archive.building`).
+        A build that reads no article raises :class:`NothingToIndexError` and
+        changes nothing. The new index is written beside the live one and
+        swapped in only when complete: if the build fails or is killed, the
+        previous index stays live and untouched. Documents with an id already
+        seen are skipped and listed in ``report.skipped``; identical bodies are
+        folded (see :mod:`archive.building`).
         """
-        root = Path(path)
+        root = _index_root(path)
         report = report if report is not None else BuildReport()
+        source_paths = _source_paths(sources)
+        docs = unique_ids(_documents(documents, "documents"), report)
+        if not docs:
+            raise NothingToIndexError(
+                f"read no article{_from(source_paths)}, so {root} was left as it was"
+                + "".join(f"; {message}" for message in report.skipped[:3])
+            )
         enc = get_encoder(encoder) if isinstance(encoder, str) else encoder
         spec = encoder if isinstance(encoder, str) else _spec_of(enc)
-        with layout.writer_lock(root):
-            docs = unique_ids(documents, report)
-            previous = None if full else _live_hashes(root, enc)
-            changes = [d for d in docs if previous is not None and previous.get(d.id) != d.content_hash]
-            gone = [] if previous is None else sorted(set(previous) - {d.id for d in docs})
-            if previous is not None and len(changes) + len(gone) <= INCREMENT_MAX_SHARE * len(docs):
-                report.unchanged = len(docs) - len(changes)
-                write_increment(root, changes, gone, encoder=enc, report=report, progress=progress)
-            else:
-                count_changes(previous, docs, report)
-                write_generation(root, docs, encoder=enc, encoder_spec=spec, report=report,
-                                 progress=progress, procs=procs)
+        with layout.writing(root):
+            live = read_live(root, enc)
+            plan = plan_build(docs, live, report, sources=source_paths, prune=prune)
+            if before_commit is not None:
+                before_commit(report)
+            remembered = source_paths if prune or live is None else _union(live.manifest.sources, source_paths)
+            changed = plan.changes or plan.delete or (live is not None and remembered != live.manifest.sources)
+            if live is not None and live.compatible and not full:
+                if changed and len(plan.changes) + len(plan.delete) <= INCREMENT_MAX_SHARE * len(live.entries):
+                    write_increment(root, plan.changes, plan.delete, encoder=enc, report=report,
+                                    progress=progress, sources=source_paths)
+                    return cls.open(root, encoder=enc)
+                if not changed:
+                    return cls.open(root, encoder=enc)
+            kept = _stored(live, plan.keep) if live is not None else []
+            were_aliases = frozenset(i for i, _, _, c in live.entries if c is not None) if live else frozenset()
+            write_generation(root, [*kept, *docs], encoder=enc, encoder_spec=spec, report=report,
+                             progress=progress, procs=procs, sources=remembered, were_aliases=were_aliases)
         return cls.open(root, encoder=enc)
+
+    @classmethod
+    def plan(
+        cls,
+        documents: Iterable[Document],
+        path: str | Path = DEFAULT_INDEX,
+        *,
+        sources: Sequence[str | Path] = (),
+        prune: bool = False,
+    ) -> BuildReport:
+        """What :meth:`build` with the same arguments would add, update, keep and delete; writes nothing.
+
+        The counts are against the live index as it is (an index of another
+        encoder or format included: a build would rewrite it whole).
+        """
+        root = _index_root(path)
+        report = BuildReport()
+        docs = unique_ids(_documents(documents, "documents"), report)
+        live = read_live(root, None)
+        plan_build(docs, live, report, sources=_source_paths(sources), prune=prune)
+        return report
 
     @classmethod
     def update(
@@ -199,17 +255,26 @@ class Archive:
         progress: Progress | None = None,
         report: BuildReport | None = None,
         procs: int | None = None,
+        sources: Sequence[str | Path] = (),
     ) -> Archive:
         """Add or replace ``add`` (matched by id) and remove ``delete`` ids, as one atomic change.
 
         Uses the encoder the archive was built with. Unknown ids in
         ``delete`` raise :class:`DocumentNotFoundError` before anything is
-        written. Readers keep seeing the old state until the change commits.
+        written. ``sources`` (where ``add`` was read from) join the archive's
+        remembered sources, so a later ``archive build`` re-reads them too.
+        Readers keep seeing the old state until the change commits.
         """
-        root = Path(path)
+        root = _index_root(path)
         report = report if report is not None else BuildReport()
+        if isinstance(delete, (str, bytes)):
+            raise UsageError(f"delete takes a list of ids, not one string: write delete=[{delete!r}]")
+        delete = list(delete)
+        if not all(isinstance(doc_id, str) for doc_id in delete):
+            raise UsageError("delete takes ids as text (str)")
+        add = _documents(add, "add")
+        layout.current_generation(root)  # a missing index is named before any folder is made
         with layout.writer_lock(root):
-            delete = list(delete)
             current = cls.open(root)  # checks the manifest against this code's settings
             try:
                 missing = sorted({doc_id for doc_id in delete if doc_id not in current})
@@ -220,7 +285,8 @@ class Archive:
                 current.close()
             if missing:
                 raise DocumentNotFoundError(f"cannot delete {', '.join(map(repr, missing))}: no such document in {root}")
-            write_increment(root, unique_ids(add, report), delete, encoder=encoder, report=report, progress=progress)
+            write_increment(root, unique_ids(add, report), delete, encoder=encoder, report=report,
+                            progress=progress, sources=_source_paths(sources))
         return cls.open(root, encoder=encoder)
 
     # ------------------------------------------------------------------ opening
@@ -232,10 +298,21 @@ class Archive:
         or hybrid search (lexical searches never pay for it); pass ``encoder``
         to supply an instance yourself.
         """
-        root = Path(path)
+        root = _index_root(path)
         generation = layout.current_generation(root)
         manifest = Manifest.read(generation)
         return cls(root, generation, manifest, encoder)
+
+    @classmethod
+    def sources_of(cls, path: str | Path = DEFAULT_INDEX) -> list[str]:
+        """The sources the archive at ``path`` remembers (``[]`` when there is no archive to read)."""
+        live = read_live(_index_root(path), None)
+        return list(live.manifest.sources) if live is not None else []
+
+    @property
+    def sources(self) -> list[str]:
+        """The files and folders this archive reads (absolute paths), as remembered by builds and adds."""
+        return list(self.manifest.sources)
 
     def _check_encoder(self, encoder: Encoder) -> None:
         if encoder.name != self.manifest.encoder or encoder.dim != self.manifest.dim:
@@ -258,11 +335,15 @@ class Archive:
 
     def close(self) -> None:
         """Release the index files; closing twice is harmless."""
-        if getattr(self, "_closed", False):
+        if self._closed:
             return
         self._closed = True
         self._lexical.close()
         self._store.close()
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise ArchiveClosedError(f"{self.path}: this Archive was closed; open it again with Archive.open")
 
     def __enter__(self) -> Archive:
         return self
@@ -297,8 +378,12 @@ class Archive:
         field:value) still constrain which documents are returned. A query
         with no searchable word returns no hits and says why in ``Hits.reason``.
         """
+        self._ensure_open()
         if not isinstance(query, str):
             raise QueryError(f"query must be text, not {type(query).__name__}")
+        for name, value in (("source", source), ("category", category)):
+            if value is not None and not isinstance(value, str):
+                raise QueryError(f"{name} must be text, not {type(value).__name__}")
         if mode not in MODES:
             raise QueryError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
@@ -447,6 +532,9 @@ class Archive:
     # -------------------------------------------------------------- inspecting
     def get(self, doc_id: str) -> Document:
         """The document with id ``doc_id``; :class:`DocumentNotFoundError` if there is none."""
+        self._ensure_open()
+        if not isinstance(doc_id, str):
+            raise UsageError(f"a document id is text, not {type(doc_id).__name__}")
         doc = self._store.get(doc_id)
         if doc is None:
             raise DocumentNotFoundError(f"no document with id {doc_id!r} in {self.path}")
@@ -457,17 +545,21 @@ class Archive:
 
     def duplicates_of(self, doc_id: str) -> list[str]:
         """Ids of the articles folded into ``doc_id`` because their bodies are identical."""
+        self._ensure_open()
         return self._store.aliases_of(doc_id)
 
     def duplicate_of(self, doc_id: str) -> str | None:
         """The indexed article ``doc_id`` was folded into, or ``None`` if it is indexed itself."""
+        self._ensure_open()
         return self._store.canonical_of(doc_id)
 
     def __contains__(self, doc_id: object) -> bool:
+        self._ensure_open()
         return isinstance(doc_id, str) and self._store.get(doc_id) is not None
 
     def stats(self) -> ArchiveStats:
         """Counts, sources, categories, date range and size on disk."""
+        self._ensure_open()
         first, last = self._store.date_range()
         size = sum(p.stat().st_size for p in self._generation.rglob("*") if p.is_file())
         return ArchiveStats(
@@ -496,28 +588,55 @@ def _spec_of(encoder: Encoder | None) -> str | None:
     return name.split("/", 1)[0]
 
 
-def _live_hashes(root: Path, encoder: Encoder | None) -> dict[str, str] | None:
-    """``{id: hash}`` of the live index when it can be compared with a build using ``encoder``.
+def _index_root(path: object) -> Path:
+    """``path`` as an index directory path, or a typed error naming what is wrong with it."""
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise UsageError(f"an index path must be a str or a Path, not {type(path).__name__}")
+    root = Path(path)
+    if root.exists() and not root.is_dir():
+        raise IndexNotFoundError(f"{root}: is a file, not an index directory. Fix: give --index a directory")
+    return root
 
-    ``None`` (rebuild everything) when there is no readable index, or it was
-    built with other settings or another encoder.
-    """
-    try:
-        generation = layout.current_generation(root)
-        manifest = Manifest.read(generation)
-    except ArchiveError:
-        return None
-    from .dense import passage_settings
 
-    same_encoder = manifest.encoder == (encoder.name if encoder else None)
-    same_passages = encoder is None or manifest.passage_settings == passage_settings()
-    if not (same_encoder and same_passages):
-        return None
-    store = DocumentStore.open(generation / "docs.sqlite")
+def _documents(documents: object, name: str) -> Iterator[Document]:
+    """The items of ``documents``, each checked to be a :class:`Document` (else :class:`UsageError`)."""
+    if isinstance(documents, (str, bytes)) or not isinstance(documents, Iterable):
+        raise UsageError(f"{name} must be an iterable of Document, not {type(documents).__name__}")
+    return _checked(documents, name)
+
+
+def _checked(documents: Iterable[object], name: str) -> Iterator[Document]:
+    for n, doc in enumerate(documents, 1):
+        if not isinstance(doc, Document):
+            raise UsageError(f"{name}: item {n} is a {type(doc).__name__}, not a Document")
+        yield doc
+
+
+def _source_paths(sources: Sequence[str | Path]) -> list[str]:
+    """Absolute paths of ``sources`` (not resolving links: the path the user named is the source)."""
+    if isinstance(sources, (str, bytes, os.PathLike)):
+        sources = [sources]  # type: ignore[list-item]
+    return [os.path.abspath(os.fspath(s)) for s in sources]
+
+
+def _union(first: Sequence[str], second: Sequence[str]) -> list[str]:
+    return [*first, *(s for s in second if s not in first)]
+
+
+def _from(sources: Sequence[str]) -> str:
+    return f" from {', '.join(sources)}" if sources else ""
+
+
+def _stored(live: LiveState, ids: Sequence[str]) -> list[Document]:
+    """The stored documents ``ids`` of the live index, in its order (a whole rewrite keeps them)."""
+    if not ids:
+        return []
+    store = DocumentStore.open(live.generation / "docs.sqlite")
     try:
-        return store.hashes()
+        found = store.get_many(ids)
     finally:
         store.close()
+    return [found[i] for i in ids if i in found]
 
 
 def _best_snippet(doc: Document, passage: tuple[int, int] | None, terms: frozenset[str]) -> Snippet:

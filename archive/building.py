@@ -17,14 +17,17 @@ store as aliases of it, listed by ``archive show`` and counted by ``stats``.
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import layout
 from .document import Document
 from .encoders.base import Encoder
+from .errors import ArchiveError, IndexFormatError
 from .lexical import write_index
 from .manifest import Manifest
 from .store import DocumentStore
@@ -43,8 +46,15 @@ class BuildReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    """Articles of the archive left as they were (those no source re-read and kept included)."""
     deleted: int = 0
+    kept: int = 0
+    """Articles no source of this build holds, kept (their files are not under its sources, or
+    still exist); ``prune`` removes them."""
+    deletions: dict[str, int] = field(default_factory=dict)
+    """How many articles are removed, by their source file (and why), for the messages."""
     folded: int = 0
+    """Articles newly folded into an identical one by this write."""
     written: bool = False
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -85,19 +95,109 @@ def fold_duplicates(documents: list[Document]) -> tuple[list[Document], dict[str
     return canonical, aliases
 
 
-def count_changes(previous: dict[str, str] | None, documents: list[Document], report: BuildReport) -> bool:
-    """Fill added/updated/unchanged/deleted from ``{id: hash}`` of the live index; True if any change."""
-    previous = previous or {}
-    current = {d.id: d.content_hash for d in documents}
-    for doc_id, digest in current.items():
-        if doc_id not in previous:
-            report.added += 1
-        elif previous[doc_id] != digest:
-            report.updated += 1
+@dataclass(slots=True)
+class LiveState:
+    """What a build needs of the live index: its manifest and every stored article's state."""
+
+    generation: Path
+    manifest: Manifest
+    entries: list[tuple[str, str, str, str | None]]
+    """``(id, content hash, body key, canonical id)`` (:meth:`DocumentStore.entries`)."""
+    files: dict[str, str]
+    compatible: bool
+    """Written with this code's settings, the build's encoder and passage settings: it can be patched."""
+
+
+def read_live(root: Path, encoder: Encoder | None) -> LiveState | None:
+    """The live index of ``root`` as a build sees it, or ``None`` when there is none it can read.
+
+    An index of another format or encoder is still read (``compatible`` is
+    then False): the build rewrites it whole, but counts against it and keeps
+    the articles no source re-reads.
+    """
+    try:
+        generation = layout.current_generation(root)
+        manifest = Manifest.read(generation, check=False)
+        store = DocumentStore.open(generation / "docs.sqlite")
+        try:
+            entries, files = store.entries(), store.files()
+        finally:
+            store.close()
+    except (ArchiveError, sqlite3.Error):
+        return None
+    try:
+        manifest.check(generation)
+        settings_match = True
+    except IndexFormatError:
+        settings_match = False
+    from .dense import passage_settings
+
+    same_encoder = manifest.encoder == (encoder.name if encoder else None)
+    same_passages = encoder is None or manifest.passage_settings == passage_settings()
+    return LiveState(generation, manifest, entries, files, settings_match and same_encoder and same_passages)
+
+
+@dataclass(slots=True)
+class BuildPlan:
+    """What a build changes against the live index."""
+
+    changes: list[Document]
+    """Read documents that are new or differ from their stored copy."""
+    delete: list[str]
+    """Ids of stored articles to remove."""
+    keep: list[str]
+    """Ids of stored articles no source re-read, kept as they are."""
+
+
+def plan_build(
+    documents: Sequence[Document],
+    live: LiveState | None,
+    report: BuildReport,
+    *,
+    sources: Sequence[str] = (),
+    prune: bool = False,
+) -> BuildPlan:
+    """Compare what a build read with the live index, and fill ``report``'s counts.
+
+    A stored article that this build did not read is removed only when
+    ``prune`` asks for it, or when its own source file lies under one of
+    ``sources`` (the paths this build read) and no longer exists: a file or
+    a folder that could not be read this time, or articles that came from
+    elsewhere (``archive add`` of another folder), are never a reason to
+    delete anything.
+    """
+    if live is None:
+        report.added = len(documents)
+        return BuildPlan(list(documents), [], [])
+    previous = {doc_id: digest for doc_id, digest, _, _ in live.entries}
+    changes = [d for d in documents if previous.get(d.id) != d.content_hash]
+    read = {d.id for d in documents}
+    delete: list[str] = []
+    keep: list[str] = []
+    for doc_id in previous:
+        if doc_id in read:
+            continue
+        file = live.files.get(doc_id, "")
+        if prune:
+            reason = f"{file or '(no source file)'} (not read by this build: --prune)"
+        elif file and _under(file, sources) and not os.path.lexists(file):
+            reason = f"{file} (file gone)"
         else:
-            report.unchanged += 1
-    report.deleted = sum(1 for doc_id in previous if doc_id not in current)
-    return bool(report.added or report.updated or report.deleted)
+            keep.append(doc_id)
+            continue
+        delete.append(doc_id)
+        report.deletions[reason] = report.deletions.get(reason, 0) + 1
+    report.added = sum(1 for d in changes if d.id not in previous)
+    report.updated = len(changes) - report.added
+    report.deleted = len(delete)
+    report.kept = len(keep)
+    report.unchanged = len(previous) - report.updated - report.deleted
+    return BuildPlan(changes, delete, keep)
+
+
+def _under(file: str, sources: Sequence[str]) -> bool:
+    """True when ``file`` is one of ``sources`` or lies in one of those folders."""
+    return any(file == s or file.startswith(s.rstrip(os.sep) + os.sep) for s in sources)
 
 
 def _counted(documents: Iterable[Document], progress: Progress | None) -> Iterator[Document]:
@@ -117,15 +217,19 @@ def write_generation(
     progress: Progress | None = None,
     procs: int | None = None,
     built_at: str | None = None,
+    sources: Sequence[str] = (),
+    were_aliases: frozenset[str] = frozenset(),
 ) -> None:
     """Write ``documents`` (unique ids) as a new generation of ``root`` and commit it.
 
     The caller holds the writer lock. On any failure the new generation is
-    discarded and the live one is untouched.
+    discarded and the live one is untouched. ``sources`` are recorded in the
+    manifest; ``were_aliases`` (ids folded in the live index) tells which
+    foldings are new.
     """
     started = time.perf_counter()
     canonical, aliases = fold_duplicates(documents)
-    report.folded = len(aliases)
+    report.folded = len(aliases.keys() - were_aliases)
     generation = layout.new_generation(root)
     try:
         store = DocumentStore.create(generation / "docs.sqlite")
@@ -135,7 +239,7 @@ def write_generation(
         report.indexed = write_index(generation / "lexical", _counted(canonical, progress), procs=procs)
         if progress is not None:
             progress("index", report.indexed, report.indexed)
-        manifest = Manifest(documents=report.indexed, aliases=len(aliases))
+        manifest = Manifest(documents=report.indexed, aliases=len(aliases), sources=list(sources))
         if built_at:
             manifest.built_at = built_at
         if encoder is not None:

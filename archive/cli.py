@@ -8,13 +8,15 @@ usage error (exit code 2). Nothing heavy is imported before a command needs it.
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from .errors import ArchiveError
+from .errors import ArchiveError, NothingToIndexError, SourceError
 
 app = typer.Typer(
     name="archive",
@@ -25,6 +27,22 @@ app = typer.Typer(
 )
 
 DEFAULT_SOURCES = [Path("seeds")]
+
+
+class SearchMode(str, Enum):
+    """The search modes (a choice, so a bad value is a usage error: exit code 2)."""
+
+    hybrid = "hybrid"
+    lexical = "lexical"
+    semantic = "semantic"
+
+
+class Fusion(str, Enum):
+    """The hybrid fusion methods."""
+
+    convex = "convex"
+    convex_z = "convex-z"
+    rrf = "rrf"
 IndexOption = Annotated[Path, typer.Option("--index", "-i", help="Index directory.")]
 
 
@@ -40,7 +58,8 @@ def _date(value: datetime | None) -> str:
 @app.command()
 def build(
     sources: Annotated[
-        Optional[list[Path]], typer.Argument(help="Files or directories of articles (default: seeds/).")
+        Optional[list[Path]],
+        typer.Argument(help="Files or directories of articles (default: the ones this archive remembers, else seeds/)."),
     ] = None,
     index: IndexOption = Path("index"),
     encoder: Annotated[
@@ -51,11 +70,19 @@ def build(
     ] = True,
     procs: Annotated[int, typer.Option(help="Indexing processes (default: 2).", min=1)] = 2,
     full: Annotated[bool, typer.Option("--full", help="Rewrite the index even if nothing changed.")] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Also remove every article these sources do not hold.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be added, updated, kept and deleted; write nothing.")
+    ] = False,
 ) -> None:
-    """Build the archive index from article files (.txt, .jsonl, .json, .zip, ANT <DOC> files).
+    """Build or update the archive from article files (.txt, .jsonl, .json, .zip, ANT <DOC> files).
 
-    Re-running it on the same sources only reports what changed; unchanged
-    passages are never embedded again.
+    New and changed articles are written; an article is removed only when its
+    own source file is gone, or with --prune. Re-running it on the same
+    sources only reports what changed; unchanged passages are never embedded
+    again. The sources are remembered: `archive build` alone re-reads them.
     """
     from .archive import Archive, BuildReport
     from .readers import read_documents
@@ -63,16 +90,67 @@ def build(
     report = BuildReport()
     problems: list[str] = []
     try:
+        paths = _build_sources(sources, index, report)
         on_error = (lambda err: problems.append(str(err))) if skip_errors else None
-        documents = read_documents(sources or DEFAULT_SOURCES, on_error=on_error, on_warning=report.warnings.append)
+        documents = read_documents(paths, on_error=on_error, on_warning=report.warnings.append)
+        if dry_run:
+            planned = Archive.plan(documents, index, sources=paths, prune=prune)
+            typer.echo(f"dry run, nothing written: {_counts(planned)}")
+            _deletions(planned)
+            _problems(report, problems)
+            return
         with _progress_bar() as progress:
             archive = Archive.build(
-                documents, index, encoder=encoder, full=full, report=report, procs=procs, progress=progress
+                documents, index, encoder=encoder, full=full, report=report, procs=procs, progress=progress,
+                sources=paths, prune=prune, before_commit=_deletions,
             )
     except ArchiveError as exc:
+        _problems(report, problems, err=True)
         raise _fail(exc) from None
     _summary(report, archive, index, problems)
     archive.close()
+
+
+def _build_sources(sources: list[Path] | None, index: Path, report) -> list[Path]:  # noqa: ANN001
+    """The paths a build reads: those given, else the ones the archive remembers, else seeds/."""
+    from .archive import Archive
+
+    if sources:
+        return sources
+    remembered = [Path(p) for p in Archive.sources_of(index)]
+    if not remembered:
+        return DEFAULT_SOURCES
+    present = [p for p in remembered if os.path.lexists(p)]
+    for path in remembered:
+        if path not in present:
+            report.warnings.append(f"{path}: a source of this archive is gone; its articles are kept "
+                                   "(archive build SOURCES --prune removes them)")
+    if not present:
+        raise SourceError(", ".join(map(str, remembered)), "none of the sources this archive remembers exists; "
+                          "nothing was changed. Fix: archive build SOURCES")
+    return present
+
+
+def _counts(report) -> str:  # noqa: ANN001
+    text = (f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+            f"{report.deleted} deleted")
+    return text + (f", {report.kept} kept that these sources do not hold" if report.kept else "")
+
+
+def _deletions(report) -> None:  # noqa: ANN001
+    """Say what a write removes, by source file, before it commits."""
+    if not report.deleted:
+        return
+    typer.echo(f"removing {_plural(report.deleted, 'article')}:")
+    groups = sorted(report.deletions.items(), key=lambda item: -item[1])
+    for where, count in groups[:10]:
+        typer.echo(f"  {count} from {where}")
+    if len(groups) > 10:
+        typer.echo(f"  {sum(c for _, c in groups[10:])} from {len(groups) - 10} more files")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 @app.command()
@@ -84,7 +162,10 @@ def add(
     ] = True,
     procs: Annotated[int, typer.Option(help="Indexing processes (default: 2).", min=1)] = 2,
 ) -> None:
-    """Add new articles and replace changed ones (matched by id), as one atomic change."""
+    """Add new articles and replace changed ones (matched by id), as one atomic change.
+
+    The paths join the sources the archive remembers, so `archive build` re-reads them too.
+    """
     from .archive import Archive, BuildReport
     from .readers import read_documents
 
@@ -93,9 +174,13 @@ def add(
     try:
         on_error = (lambda err: problems.append(str(err))) if skip_errors else None
         documents = list(read_documents(sources, on_error=on_error, on_warning=report.warnings.append))
+        if not documents:
+            raise NothingToIndexError(f"read no article from {', '.join(map(str, sources))}; {index} was left as it was")
         with _progress_bar() as progress:
-            archive = Archive.update(index, add=documents, report=report, procs=procs, progress=progress)
+            archive = Archive.update(index, add=documents, report=report, procs=procs, progress=progress,
+                                     sources=sources)
     except ArchiveError as exc:
+        _problems(report, problems, err=True)
         raise _fail(exc) from None
     _summary(report, archive, index, problems)
     archive.close()
@@ -147,41 +232,52 @@ def _progress_bar():  # noqa: ANN202 - a context manager yielding the progress c
 
 
 def _summary(report, archive, index: Path, problems: list[str]) -> None:  # noqa: ANN001
-    counts = (f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-              f"{report.deleted} deleted")
     if report.written:
-        typer.echo(f"indexed {report.indexed} articles into {index} in {report.seconds:.1f} s ({counts})")
+        typer.echo(f"indexed {_plural(report.indexed, 'article')} into {index} in {report.seconds:.1f} s "
+                   f"({_counts(report)})")
         if report.folded:
-            typer.echo(f"folded {report.folded} duplicate articles (identical text) into the ones indexed")
+            typer.echo(f"folded {_plural(report.folded, 'more duplicate article')} (identical text) "
+                       "into the ones indexed")
         if archive.manifest.encoder:
             typer.echo(
                 f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused from the cache) "
                 f"with {archive.manifest.encoder}"
             )
     else:
-        typer.echo(f"{index} is up to date: nothing to write ({counts})")
+        typer.echo(f"{index} is up to date: nothing to write ({_counts(report)})")
+    if report.kept:
+        typer.echo(f"kept {_plural(report.kept, 'article')} that these sources do not hold "
+                   "(from other sources, or their files are still there); --prune removes them")
+    _problems(report, problems)
+
+
+def _problems(report, problems: list[str], *, err: bool = False) -> None:  # noqa: ANN001
+    """Print the warnings and every input skipped, with its reason."""
     for message in report.warnings:
-        typer.echo(f"warning: {message}")
+        typer.echo(f"warning: {message}", err=err)
     skipped = problems + report.skipped
     if skipped:
-        typer.echo(f"skipped {len(skipped)}:")
+        typer.echo(f"skipped {len(skipped)}:", err=err)
         for message in skipped:
-            typer.echo(f"  {message}")
+            typer.echo(f"  {message}", err=err)
 
 
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR/NOT, +must, -exclude, field:value.")],
     k: Annotated[int, typer.Option("-k", "--k", help="How many hits.", min=1)] = 10,
-    mode: Annotated[str, typer.Option(help="hybrid (default), lexical or semantic.")] = "hybrid",
+    mode: Annotated[SearchMode, typer.Option(help="hybrid (default), lexical or semantic.")] = SearchMode.hybrid,
     source: Annotated[Optional[str], typer.Option(help="Only this source.")] = None,
     category: Annotated[Optional[str], typer.Option(help="Only this category.")] = None,
     since: Annotated[Optional[str], typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
     until: Annotated[Optional[str], typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
-    fusion: Annotated[Optional[str], typer.Option(help="Hybrid fusion: convex, convex-z or rrf (default: tuned).")] = None,
+    fusion: Annotated[
+        Optional[Fusion], typer.Option(help="Hybrid fusion: convex, convex-z or rrf (default: tuned).")
+    ] = None,
     alpha: Annotated[
         Optional[float],
-        typer.Option(help="Weight of the lexical side (word and 3-gram BM25) in convex fusion, 0..1 (default: tuned)."),
+        typer.Option(help="Weight of the lexical side (word and 3-gram BM25) in convex fusion, 0..1 (default: tuned).",
+                     min=0.0, max=1.0),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per hit.")] = False,
     index: IndexOption = Path("index"),
@@ -189,11 +285,11 @@ def search(
     """Search the archive and print the best hits."""
     from .archive import Archive
 
-    tuning = {name: value for name, value in (("fusion", fusion), ("alpha", alpha)) if value is not None}
+    tuning = {name: value for name, value in (("fusion", fusion and fusion.value), ("alpha", alpha)) if value is not None}
     try:
         with Archive.open(index) as archive:
             hits = archive.search(
-                query, k=k, mode=mode, source=source, category=category,  # type: ignore[arg-type]
+                query, k=k, mode=mode.value, source=source, category=category,  # type: ignore[arg-type]
                 since=since, until=until, **tuning,  # type: ignore[arg-type]
             )
     except ArchiveError as exc:

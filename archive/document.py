@@ -33,6 +33,10 @@ class Document:
     language: str = "ar"
     origin: str = field(default="", compare=False)
     """Where the document was read from (``path`` or ``path:line``), for messages only."""
+    file: str = field(default="", compare=False)
+    """The source file it was read from (absolute path; a zip member's zip), or "" when it came
+    from elsewhere. A build removes an article only when its own source file is gone (or on an
+    explicit prune or delete), so the file, not the id, says where an article lives."""
 
     def __post_init__(self) -> None:
         if self.published is not None and self.published.tzinfo is None:

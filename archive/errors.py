@@ -35,6 +35,18 @@ class IndexLockedError(ArchiveError):
     """Another process is writing the index."""
 
 
+class UsageError(ArchiveError, TypeError):
+    """The library was called with arguments of the wrong kind (names the argument and what it takes)."""
+
+
+class ArchiveClosedError(UsageError):
+    """A search or read on an :class:`~archive.Archive` after :meth:`~archive.Archive.close`."""
+
+
+class NothingToIndexError(ArchiveError):
+    """A build read no article: it fails and leaves the archive as it was."""
+
+
 class QueryError(ArchiveError):
     """A search request is invalid (bad mode, bad date, bad k)."""
 

@@ -60,14 +60,16 @@ def plan_changes(
     """Plan an increment from the live store's ``entries`` (``DocumentStore.entries``).
 
     ``add`` holds unique ids; an added document with an existing id and the
-    same content hash is unchanged. Fills the added / updated / unchanged /
-    deleted counts of ``report``.
+    same content hash is unchanged. Sets the added / updated / unchanged /
+    deleted / folded counts of ``report``: unchanged counts every stored
+    article this change leaves as it was, folded the articles newly folded.
     """
     state: dict[str, tuple[str, str]] = {doc_id: (digest, key) for doc_id, digest, key, _ in entries}
     old_key = {doc_id: key for doc_id, _, key, _ in entries}
     was_indexed = {doc_id for doc_id, _, _, canonical in entries if canonical is None}
     old_canonical = {doc_id: canonical for doc_id, _, _, canonical in entries}
     plan = ChangePlan()
+    report.added = report.updated = report.deleted = 0
     for doc_id in delete:
         if state.pop(doc_id, None) is not None:
             plan.store_delete.add(doc_id)
@@ -78,7 +80,6 @@ def plan_changes(
         previous = state.pop(doc.id, None)
         if previous is not None and previous[0] == digest:
             state[doc.id] = previous  # unchanged: keeps its place
-            report.unchanged += 1
             continue
         if previous is None:
             report.added += 1
@@ -114,6 +115,8 @@ def plan_changes(
     }
     plan.inserted_aliases = {i: c for i in changed if (c := new_canonical[i]) is not None}
     plan.aliases = sum(1 for c in new_canonical.values() if c is not None)
+    report.unchanged = len(entries) - report.updated - report.deleted
+    report.folded = sum(1 for i, c in new_canonical.items() if c is not None and old_canonical.get(i) is None)
     return plan
 
 
@@ -125,12 +128,14 @@ def write_increment(
     encoder: Encoder | None,
     report: BuildReport,
     progress: Progress | None = None,
+    sources: Sequence[str] = (),
 ) -> None:
     """Apply ``add`` (unique ids) and ``delete`` to the live generation of ``root`` as a new one.
 
     The caller holds the writer lock and has checked that the live index was
-    built with ``encoder`` and this code's settings. Writes nothing when the
-    change set changes nothing.
+    built with ``encoder`` and this code's settings. ``sources`` join the
+    manifest's list of sources. Writes nothing when the change set changes
+    nothing (new sources included).
     """
     started = time.perf_counter()
     live = layout.current_generation(root)
@@ -138,7 +143,8 @@ def write_increment(
     source = DocumentStore.open(live / "docs.sqlite")
     try:
         plan = plan_changes(source.entries(), add, delete, report)
-        if not (plan.store_delete or plan.store_insert):
+        new_sources = [s for s in sources if s not in manifest.sources]
+        if not (plan.store_delete or plan.store_insert or new_sources):
             return
         inserted = {d.id: d for d in plan.store_insert}
         promoted = source.get_many(i for i in plan.index if i not in inserted)  # aliases taking over
@@ -158,6 +164,7 @@ def write_increment(
             progress("index", len(to_index_docs), len(to_index_docs))
         manifest.documents = report.indexed
         manifest.aliases = plan.aliases
+        manifest.sources = [*manifest.sources, *new_sources]
         manifest.updated_at = utc_now()
         if encoder is not None:
             write_dense_side(root, generation, to_index_docs, encoder, report, progress,
@@ -168,6 +175,5 @@ def write_increment(
     except BaseException:
         layout.discard_generation(generation)
         raise
-    report.folded = plan.aliases
     report.written = True
     report.seconds = time.perf_counter() - started

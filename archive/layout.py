@@ -77,8 +77,16 @@ def fsync_tree(path: Path) -> None:
 
 
 def commit_generation(root: Path, generation: Path) -> None:
-    """Make ``generation`` live (atomically), then delete superseded generations."""
+    """Make ``generation`` live (atomically), then delete what no reader needs any more.
+
+    The generation that was live until now is kept as the backup; every other
+    generation directory is garbage: superseded earlier, or left half-written
+    by a killed build (no committed manifest). Retention follows the commit
+    pointer, never file times: a killed build's leftovers are newer than the
+    good previous generation, and must never be mistaken for it.
+    """
     fsync_tree(generation)
+    previous = _live_name(root)
     tmp = root / f".{POINTER}.{uuid.uuid4().hex[:8]}"
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(generation.name + "\n")
@@ -86,32 +94,70 @@ def commit_generation(root: Path, generation: Path) -> None:
         os.fsync(fh.fileno())
     os.replace(tmp, root / POINTER)
     _fsync_dir(root)
-    remove_stale_generations(root)
+    remove_stale_generations(root, keep={generation.name, *([previous] if previous else [])})
 
 
-def remove_stale_generations(root: Path, keep_previous: int = 1) -> None:
-    """Delete superseded generations, keeping the live one and the ``keep_previous`` newest others.
-
-    The previous generation is kept so that a reader that opened it just
-    before a commit can finish its searches; on POSIX, files it already has
-    open stay readable even after removal.
-    """
+def _live_name(root: Path) -> str | None:
+    """The name of the live generation, or ``None`` when ``root`` has no usable pointer."""
     try:
-        live = current_generation(root).name
+        return current_generation(root).name
     except IndexNotFoundError:
-        live = None
-    old = sorted(
-        (c for c in root.iterdir() if c.name.startswith(GEN_PREFIX) and c.name != live and c.is_dir()),
-        key=lambda c: c.stat().st_mtime,
-        reverse=True,
-    )
-    for child in old[keep_previous:]:
-        shutil.rmtree(child, ignore_errors=True)
+        return None
+
+
+def remove_stale_generations(root: Path, keep: set[str]) -> None:
+    """Delete the generations of ``root`` not named in ``keep``, and stale pointer temporaries.
+
+    The caller holds the writer lock, so no generation is being written. The
+    previous generation is kept so that a reader that opened it just before a
+    commit can finish its searches; on POSIX, files it already has open stay
+    readable even after removal. Only entries this module names (``gen-*``
+    directories, ``.CURRENT.*`` files) are ever removed.
+    """
+    for child in root.iterdir():
+        if child.name.startswith(GEN_PREFIX) and child.name not in keep and child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        elif child.name.startswith(f".{POINTER}.") and child.is_file():
+            child.unlink(missing_ok=True)
 
 
 def discard_generation(generation: Path) -> None:
     """Remove a generation that was never committed (a failed build)."""
     shutil.rmtree(generation, ignore_errors=True)
+
+
+@contextmanager
+def writing(root: Path) -> Iterator[None]:
+    """Hold the writer lock of ``root`` for a write that may be its first.
+
+    If the write fails before anything was ever committed there, what the
+    attempt made is removed: the lock file and the folders it created (a
+    cache that the attempt filled is kept, and so is its folder), so a
+    mistyped ``--index`` or a failed first build leaves nothing behind.
+    """
+    created = [p for p in (root, *root.parents) if not p.exists()]
+    try:
+        with writer_lock(root):
+            yield
+    except BaseException:
+        if not (root / POINTER).exists():
+            _remove_leftovers(root, created)
+        raise
+
+
+def _remove_leftovers(root: Path, created: list[Path]) -> None:
+    """Remove the lock file of a never-committed index, then the empty folders a write created."""
+    try:
+        entries = {c.name for c in root.iterdir()}
+    except OSError:
+        return
+    if entries <= {LOCK}:
+        (root / LOCK).unlink(missing_ok=True)
+    for folder in created:  # deepest first
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 @contextmanager

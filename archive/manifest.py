@@ -18,7 +18,7 @@ from .analysis import ANALYZER_SETTINGS
 from .errors import IndexFormatError
 from .normalize import NORMALIZER_VERSION
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 MANIFEST_NAME = "manifest.json"
 
 
@@ -38,6 +38,9 @@ class Manifest:
     dim: int | None = None
     passages: int = 0
     passage_settings: dict[str, int] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+    """The source files and folders the archive reads (absolute paths): ``archive build`` with
+    no argument re-reads them, ``archive add PATH`` adds to them."""
     format_version: int = FORMAT_VERSION
     package_version: str = __version__
     normalizer: str = NORMALIZER_VERSION
@@ -54,8 +57,12 @@ class Manifest:
             os.fsync(fh.fileno())
 
     @classmethod
-    def read(cls, directory: Path) -> Manifest:
-        """Read and check the manifest of ``directory``; raise :class:`IndexFormatError` if unusable."""
+    def read(cls, directory: Path, *, check: bool = True) -> Manifest:
+        """Read and check the manifest of ``directory``; raise :class:`IndexFormatError` if unusable.
+
+        ``check=False`` skips the comparison with this code's settings (a build
+        that replaces an index of another format still reads what it held).
+        """
         path = directory / MANIFEST_NAME
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -70,7 +77,8 @@ class Manifest:
             manifest = cls(**known)
         except TypeError as exc:
             raise IndexFormatError(f"{path}: {exc}. Fix: archive build --full") from None
-        manifest.check(path)
+        if check:
+            manifest.check(path)
         return manifest
 
     def check(self, path: Path) -> None:

@@ -25,11 +25,13 @@ Arabic letters".
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import html
 import io
 import json
 import logging
+import os
 import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -87,8 +89,10 @@ def read_documents(
     each problem is reported through it and reading goes on.
     """
     for path in list_source_files(paths):
+        file = os.path.abspath(path)  # where the article lives: a build deletes it only when this is gone
         try:
-            yield from read_file(path, on_error=on_error, on_warning=on_warning)
+            for doc in read_file(path, on_error=on_error, on_warning=on_warning):
+                yield doc if doc.file else dataclasses.replace(doc, file=file)
         except SourceError as exc:
             if on_error is None:
                 raise

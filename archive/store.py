@@ -29,13 +29,14 @@ CREATE TABLE documents (
     language TEXT NOT NULL,
     origin TEXT NOT NULL,
     canonical TEXT,
-    body_key TEXT NOT NULL
+    body_key TEXT NOT NULL,
+    file TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX documents_canonical ON documents (canonical);
 """
-_COLUMNS = "id, hash, title, body, published, source, url, category, language, origin"
+_COLUMNS = "id, hash, title, body, published, source, url, category, language, origin, file"
 _CANONICAL = "canonical IS NULL"
-_INSERT = f"INSERT INTO documents ({_COLUMNS}, canonical, body_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT = f"INSERT INTO documents ({_COLUMNS}, canonical, body_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
 
 def _row(doc: Document) -> tuple[object, ...]:
@@ -50,11 +51,12 @@ def _row(doc: Document) -> tuple[object, ...]:
         doc.category,
         doc.language,
         doc.origin,
+        doc.file,
     )
 
 
 def _document(row: tuple) -> Document:
-    doc_id, _hash, title, body, published, source, url, category, language, origin = row
+    doc_id, _hash, title, body, published, source, url, category, language, origin, file = row
     return Document(
         id=doc_id,
         title=title,
@@ -65,6 +67,7 @@ def _document(row: tuple) -> Document:
         category=category,
         language=language,
         origin=origin,
+        file=file,
     )
 
 
@@ -80,6 +83,16 @@ class DocumentStore:
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
+        self._columns = _COLUMNS
+
+    def _readable_columns(self) -> str:
+        """The select list for documents, ``''`` standing in for columns an older store lacks.
+
+        A build that replaces an index of an older format carries over the
+        articles no source re-read, so it must read the old store too.
+        """
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
+        return ", ".join(c if c in have else "'' AS " + c for c in _COLUMNS.split(", "))
 
     @classmethod
     def create(cls, path: Path) -> DocumentStore:
@@ -95,7 +108,9 @@ class DocumentStore:
     def open(cls, path: Path) -> DocumentStore:
         """Open an existing store read-only."""
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-        return cls(db)
+        store = cls(db)
+        store._columns = store._readable_columns()
+        return store
 
     @classmethod
     def copy(cls, source: Path, path: Path) -> DocumentStore:
@@ -137,7 +152,7 @@ class DocumentStore:
         self._db.execute("PRAGMA synchronous=FULL")
 
     def get(self, doc_id: str) -> Document | None:
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM documents WHERE id=?", (doc_id,)).fetchone()
+        row = self._db.execute(f"SELECT {self._columns} FROM documents WHERE id=?", (doc_id,)).fetchone()
         return _document(row) if row else None
 
     def get_many(self, ids: Iterable[str]) -> dict[str, Document]:
@@ -147,10 +162,15 @@ class DocumentStore:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            sql = f"SELECT {_COLUMNS} FROM documents WHERE id IN ({marks})"
+            sql = f"SELECT {self._columns} FROM documents WHERE id IN ({marks})"
             for row in self._db.execute(sql, chunk):
                 found[row[0]] = _document(row)
         return found
+
+    def files(self) -> dict[str, str]:
+        """``{id: source file}`` of every document ("" where unknown), folded duplicates included."""
+        file = "file" if "'' AS file" not in self._columns else "''"
+        return dict(self._db.execute(f"SELECT id, {file} FROM documents"))
 
     def hashes(self) -> dict[str, str]:
         """``{id: content_hash}`` of every document, folded duplicates included."""
@@ -170,7 +190,7 @@ class DocumentStore:
 
     def __iter__(self) -> Iterator[Document]:
         """Every document, folded duplicates included, in insertion order."""
-        for row in self._db.execute(f"SELECT {_COLUMNS} FROM documents ORDER BY rowid"):
+        for row in self._db.execute(f"SELECT {self._columns} FROM documents ORDER BY rowid"):
             yield _document(row)
 
     def counts(self, column: str) -> dict[str, int]:

@@ -1,0 +1,77 @@
+"""Misuse of the library and the command line gets a typed error with a clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from archive import Archive, ArchiveError, Document
+from archive.cli import app
+from archive.errors import ArchiveClosedError, IndexNotFoundError, QueryError, UsageError
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from .conftest import NEWS
+
+    root = tmp_path_factory.mktemp("misuse") / "index"
+    Archive.build(NEWS, root, encoder=None, procs=1).close()
+    return root
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda root: Archive.open(None), UsageError, "must be a str or a Path, not NoneType"),
+        (lambda root: Archive.build(None, root), UsageError, "documents must be an iterable of Document"),
+        (lambda root: Archive.build("seeds", root), UsageError, "not str"),
+        (lambda root: Archive.update(root, add=["نص خبر"]), UsageError, "item 1 is a str, not a Document"),
+        (lambda root: Archive.update(root, delete="sport-1"), UsageError, "not one string"),
+        (lambda root: Archive.update(root, delete=[1, 2]), UsageError, "ids as text"),
+    ],
+)
+def test_wrong_arguments_get_a_usage_error(index: Path, call, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        call(index)
+    with Archive.open(index) as archive:
+        assert len(archive) == 6 and "sport-1" in archive  # nothing was changed
+
+
+def test_building_into_a_regular_file_is_named(tmp_path: Path, news: list[Document]) -> None:
+    target = tmp_path / "afile"
+    target.write_text("not an index")
+    with pytest.raises(IndexNotFoundError, match="is a file, not an index directory"):
+        Archive.build([], target)
+    with pytest.raises(IndexNotFoundError, match="is a file"):
+        Archive.build(news, target, encoder=None)
+    assert target.read_text() == "not an index"
+
+
+def test_filters_of_the_wrong_type(index: Path) -> None:
+    with Archive.open(index) as archive:
+        with pytest.raises(QueryError, match="source must be text, not int"):
+            archive.search("النفط", source=123)  # type: ignore[arg-type]
+        with pytest.raises(QueryError, match="category must be text"):
+            archive.search("النفط", category=b"economy")  # type: ignore[arg-type]
+
+
+def test_a_closed_archive_says_so(index: Path) -> None:
+    archive = Archive.open(index)
+    archive.close()
+    for call in (lambda: archive.search("النفط"), lambda: archive.get("econ-1"), lambda: "econ-1" in archive,
+                 archive.stats, lambda: archive.duplicates_of("econ-1")):
+        with pytest.raises(ArchiveClosedError, match="was closed"):
+            call()
+    assert issubclass(ArchiveClosedError, ArchiveError)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["search", "النفط", "--mode", "foo"], ["search", "النفط", "--alpha", "2"], ["search", "النفط", "--fusion", "x"],
+     ["search", "النفط", "-k", "0"]],
+)
+def test_a_bad_option_value_exits_2(index: Path, args: list[str]) -> None:
+    result = CliRunner().invoke(app, [*args, "--index", str(index)])
+    assert result.exit_code == 2, result.output

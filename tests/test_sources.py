@@ -1,0 +1,226 @@
+"""What a build, add, delete, --prune and --dry-run do to an existing archive: nothing is lost
+that the user did not ask to remove."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from archive import Archive, BuildReport, Document
+from archive.cli import app
+from archive.errors import NothingToIndexError
+from archive.layout import POINTER, current_generation
+
+runner = CliRunner()
+
+TOPICS = [
+    ("الهلال يفوز على النصر", "حقق فريق الهلال فوزا ثمينا على النصر في ديربي الرياض"),
+    ("ارتفاع أسعار النفط", "ارتفعت أسعار النفط بعد قرار أوبك خفض الإنتاج"),
+    ("هجوم قرب خاركيف", "أعلن الجيش الأوكراني صد هجوم روسي قرب مدينة خاركيف"),
+    ("صاروخ كوري شمالي", "أطلقت كوريا الشمالية صاروخا باليستيا باتجاه بحر اليابان"),
+    ("موجة حر شديدة", "حذرت منظمة الصحة العالمية من موجة حر تضرب دولا عربية"),
+]
+
+
+def _write_articles(folder: Path, prefix: str, n: int) -> Path:
+    """``n`` distinct short articles ``{prefix}00.txt``... (bodies differ between prefixes too)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        title, body = TOPICS[i % len(TOPICS)]
+        text = f"{title} {i}\n{body} في التقرير {prefix} رقم {i}.\n"
+        (folder / f"{prefix}{i:02d}.txt").write_text(text, encoding="utf-8")
+    return folder
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.fixture()
+def twenty(tmp_path: Path) -> tuple[Path, Path]:
+    """A 20-article archive built from one folder of .txt articles: (source folder, index)."""
+    src = _write_articles(tmp_path / "src", "a", 20)
+    index = tmp_path / "index"
+    code, out = _cli("build", str(src), "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0, out
+    return src, index
+
+
+def _state(index: Path) -> tuple[str, int]:
+    with Archive.open(index) as archive:
+        return (index / POINTER).read_text(), len(archive)
+
+
+@pytest.mark.parametrize("kind", ["unreadable", "empty-folder", "fifo", "binary"])
+def test_a_build_that_reads_no_article_fails_and_changes_nothing(tmp_path: Path, twenty, kind: str) -> None:
+    _, index = twenty
+    before = _state(index)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    if kind == "unreadable":
+        target = bad / "ls.txt"
+        target.write_text("خبر\nنص", encoding="utf-8")
+        target.chmod(0)
+        if os.access(target, os.R_OK):  # root reads anything: make it unreadable another way
+            target.chmod(0o644)
+            target.write_bytes(b"")
+    elif kind == "empty-folder":
+        target = bad
+    elif kind == "fifo":
+        target = bad / "pipe.txt"
+        os.mkfifo(target)
+    else:
+        target = bad / "photo.jpg"
+        target.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" * 10)
+    code, out = _cli("build", str(target), "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 1, out
+    assert "read no article" in out and "left as it was" in out
+    assert _state(index) == before
+
+
+def test_the_library_refuses_an_empty_build(tmp_path: Path, news: list[Document]) -> None:
+    Archive.build(news, tmp_path / "index", encoder=None, procs=1).close()
+    with pytest.raises(NothingToIndexError, match="read no article"):
+        Archive.build([], tmp_path / "index", encoder=None)
+    assert len(Archive.open(tmp_path / "index")) == len(news)
+
+
+def test_build_after_add_keeps_the_added_articles_and_remembers_both_sources(tmp_path: Path, twenty) -> None:
+    src, index = twenty
+    more = _write_articles(tmp_path / "more", "m", 5)
+    code, out = _cli("add", str(more), "--index", str(index), "--procs", "1")
+    assert code == 0, out
+    assert "5 added, 0 updated, 20 unchanged, 0 deleted" in out, out
+    # a build of the first folder alone must not drop what add brought in
+    code, out = _cli("build", str(src), "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0, out
+    assert "0 deleted" in out and "kept 5 articles" in out, out
+    assert _state(index)[1] == 25
+    with Archive.open(index) as archive:
+        assert archive.sources == [str(src.resolve()), str(more.resolve())]
+        assert archive.search("كوريا الشمالية صاروخ", mode="lexical", k=25)
+    # a plain `archive build` re-reads every remembered source: a new file in either is picked up
+    (more / "m99.txt").write_text("معرض الكتاب\nافتتح معرض الكتاب الدولي في الرياض\n", encoding="utf-8")
+    code, out = _cli("build", "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0, out
+    assert "1 added" in out and "kept" not in out, out
+    with Archive.open(index) as archive:
+        assert archive.search("معرض الكتاب", mode="lexical")[0].id == "m99"
+
+
+def test_an_article_goes_only_when_its_own_file_is_gone_and_the_build_says_so_first(tmp_path: Path, twenty) -> None:
+    src, index = twenty
+    (src / "a03.txt").unlink()
+    (src / "a04.txt").unlink()
+    code, out = _cli("build", "--dry-run", "--index", str(index))
+    assert code == 0, out
+    assert "nothing written" in out and "2 deleted" in out and "a03.txt (file gone)" in out, out
+    assert _state(index)[1] == 20
+    code, out = _cli("build", "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0, out
+    removing = out.index("removing 2 articles")
+    assert removing < out.index("indexed"), out  # said before the commit's summary
+    assert "a04.txt (file gone)" in out
+    with Archive.open(index) as archive:
+        assert len(archive) == 18 and "a03" not in archive and "a05" in archive
+
+
+def test_a_missing_source_folder_deletes_nothing(tmp_path: Path, twenty) -> None:
+    src, index = twenty
+    more = _write_articles(tmp_path / "more", "m", 3)
+    assert _cli("add", str(more), "--index", str(index))[0] == 0
+    moved = tmp_path / "moved"
+    more.rename(moved)  # an unmounted drive, a renamed folder
+    code, out = _cli("build", "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0, out
+    assert "a source of this archive is gone; its articles are kept" in out
+    assert _state(index)[1] == 23
+
+
+def test_prune_removes_what_the_sources_do_not_hold_and_forgets_other_sources(tmp_path: Path, twenty) -> None:
+    src, index = twenty
+    more = _write_articles(tmp_path / "more", "m", 3)
+    assert _cli("add", str(more), "--index", str(index))[0] == 0
+    code, out = _cli("build", str(more), "--prune", "--dry-run", "--index", str(index))
+    assert code == 0 and "20 deleted" in out, out
+    assert _state(index)[1] == 23
+    code, out = _cli("build", str(more), "--prune", "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0, out
+    assert "removing 20 articles" in out and "--prune" in out
+    with Archive.open(index) as archive:
+        assert len(archive) == 3 and archive.sources == [str(more.resolve())]
+
+
+def test_a_half_written_generation_is_never_kept_as_the_backup(tmp_path: Path, news: list[Document]) -> None:
+    root = tmp_path / "index"
+    Archive.build(news, root, encoder=None, procs=1).close()
+    good = current_generation(root).name
+    Archive.build([*news, Document(id="x1", body="خبر جديد عن الانتخابات")], root, encoder=None, procs=1).close()
+    live = current_generation(root).name
+    # a build killed mid-way leaves a newer generation without a manifest
+    leftover = root / "gen-99991231T235959-deadbeef"
+    (leftover / "lexical").mkdir(parents=True)
+    (leftover / "lexical" / "big.seg").write_bytes(b"\0" * 1000)
+    (root / f".{POINTER}.0badc0de").write_text("gen-x\n")
+    Archive.build([*news, Document(id="x2", body="خبر آخر عن الاقتصاد")], root, encoder=None, procs=1,
+                  prune=True).close()
+    generations = sorted(p.name for p in root.iterdir() if p.name.startswith("gen-"))
+    assert generations == sorted([live, current_generation(root).name])  # the new live one and its predecessor
+    assert good not in generations and not leftover.exists()
+    assert not list(root.glob(f".{POINTER}.*"))
+
+
+def test_a_failed_first_build_or_a_mistyped_index_leaves_nothing_behind(tmp_path: Path, news: list[Document]) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, out = _cli("build", str(empty), "--index", str(tmp_path / "new" / "index"))
+    assert code == 1 and "read no article" in out
+    assert not (tmp_path / "new").exists()
+    code, out = _cli("add", str(empty), "--index", str(tmp_path / "typo"))
+    assert code == 1 and not (tmp_path / "typo").exists()
+    code, out = _cli("delete", "x", "--index", str(tmp_path / "typo2"))
+    assert code == 1 and "no such directory" in out and not (tmp_path / "typo2").exists()
+
+    class Boom(Exception):
+        pass
+
+    def failing():
+        yield news[0]
+        raise Boom
+
+    folder = tmp_path / "index3"
+    folder.mkdir()
+    with pytest.raises(Boom):
+        Archive.build(failing(), folder, encoder=None, procs=1)
+    assert list(folder.iterdir()) == []  # the folder was the user's: it stays, empty, as it was
+
+
+def test_counts_are_true(tmp_path: Path, news: list[Document]) -> None:
+    root = tmp_path / "index"
+    copy = Document(id="econ-copy", body=news[1].body)
+    Archive.build([*news, copy], root, encoder=None, procs=1).close()
+    report = BuildReport()
+    Archive.build([*news, copy], root, encoder=None, procs=1, full=True, report=report).close()
+    assert report.written and (report.added, report.unchanged, report.folded) == (0, len(news) + 1, 0)
+    report = BuildReport()
+    Archive.update(root, add=[Document(id="n1", body="افتتح معرض الكتاب في القاهرة")], report=report).close()
+    assert (report.added, report.unchanged, report.folded) == (1, len(news) + 1, 0)
+    report = BuildReport()
+    Archive.update(root, add=[Document(id="n2", body="افتتح معرض الكتاب في القاهرة")], report=report).close()
+    assert (report.added, report.folded) == (1, 1)
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "x.txt").write_text("خبر\nنص خبر واحد فقط", encoding="utf-8")
+    code, out = _cli("build", str(one), "--index", str(tmp_path / "i1"), "--encoder", "none")
+    assert code == 0 and "indexed 1 article into" in out, out
+
+
+def test_sources_json_roundtrip_in_manifest(tmp_path: Path, twenty) -> None:
+    src, index = twenty
+    manifest = json.loads((current_generation(index) / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["sources"] == [str(src.resolve())]

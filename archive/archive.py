@@ -14,6 +14,8 @@ from datetime import date, datetime, time as dtime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
+
 from . import layout
 from .building import BuildReport, LiveState, Progress, plan_build, read_live, unique_ids, write_generation
 from .document import Document
@@ -27,55 +29,28 @@ from .errors import (
     QueryError,
     UsageError,
 )
-from .fusion import FusionMethod, convex_combination, reciprocal_rank_fusion, weighted_z_fusion
+from .columns import Facets, Filters
+from .fusion import FusionMethod
 from .increment import write_increment
-from .lexical import Filters, LexicalIndex
+from .lexical import LexicalIndex
 from .manifest import Manifest
-from .query import ParsedQuery, parse_query, plain_text
+from .query import parse_query, plain_text
+from .ranking import DEFAULT_FUSION, SORTS, Ranker, Request, default_alpha
 from .snippets import Snippet, make_snippet
 from .store import DocumentStore
 
 if TYPE_CHECKING:
-    import numpy as np
-    from whoosh.query import Query
-
     from .dense import DenseIndex
 
 Mode = Literal["lexical", "semantic", "hybrid"]
 MODES: tuple[str, ...] = ("lexical", "semantic", "hybrid")
+Sort = Literal["relevance", "date", "-date"]
 MAX_K = 1_000
 DEFAULT_INDEX = Path("index")
-HYBRID_DEPTH = 100
-"""Documents fetched from each side before fusion (over-fetch: fusion reorders deep)."""
-CONSTRAINT_LIST_MAX = 2_000
-"""A constrained hybrid query that may match more documents than this has its dense hits
-checked against it rather than every match listed (see ``Archive._dense_or_hybrid``)."""
-DEFAULT_FUSION = FusionMethod.CONVEX_Z
-DEFAULT_ALPHA = 0.5
-"""Weight of the lexical side in convex fusion (chosen on dev data, see docs/evaluation.md)."""
-ENCODER_ALPHA = {"use-multilingual": 0.8}
-"""Default lexical weight of hybrid fusion per encoder (name prefix), where it is not
-:data:`DEFAULT_ALPHA`. Chosen on ARCD train and XQuAD (docs/evaluation.md): with
-USE, whose dense side alone is much weaker (MRR@10 0.598 vs e5's 0.787 on ARCD
-train), weight 0.5 fell below lexical alone (0.788 vs 0.803); 0.8 gives 0.806."""
-GRAM_SHARE = 0.8
-"""Share of the lexical weight (``alpha``) that goes to character-gram BM25 in
-``convex-z`` fusion; the rest goes to word BM25F. Chosen on the dev sets
-(docs/evaluation.md): grams find the inflected and attached forms the light
-stemmer misses, word BM25F keeps exact-term precision."""
 INCREMENT_MAX_SHARE = 0.25
 """A re-build whose changes (added + updated + deleted) exceed this share of its
 documents rewrites the index whole (the two-process writer is then faster
 than patching); below it, only the changes are written (:mod:`archive.increment`)."""
-
-
-def default_alpha(encoder_name: str | None) -> float:
-    """The hybrid lexical weight tuned for the encoder an archive was built with."""
-    for prefix, alpha in ENCODER_ALPHA.items():
-        if encoder_name and encoder_name.startswith(prefix):
-            return alpha
-    return DEFAULT_ALPHA
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +75,14 @@ class Hit:
 class Hits(list[Hit]):
     """The hits of a search, best first; ``reason`` says why the list is empty when it is known."""
 
-    def __init__(self, hits: Iterable[Hit] = (), *, reason: str | None = None, mode: str = "lexical") -> None:
+    def __init__(
+        self, hits: Iterable[Hit] = (), *, reason: str | None = None, mode: str = "lexical", total: int | None = None
+    ) -> None:
         super().__init__(hits)
         self.reason = reason
         self.mode = mode
+        self.total = total
+        """How many articles match the query's words inside the filters (``None`` in semantic mode)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +116,7 @@ class Archive:
         self._has_dense = manifest.encoder is not None
         self._dense_index: DenseIndex | None = None  # loaded on the first semantic/hybrid search
         self._encoder = encoder
+        self._ranker = Ranker(self._lexical, lambda: self._dense, self._query_encoder)
         if self._has_dense:
             if not (generation / "dense" / "ids.json").is_file():
                 raise IndexFormatError(f"{generation}: the dense index is missing. Fix: archive build --full")
@@ -149,7 +129,13 @@ class Archive:
         if self._dense_index is None:
             from .dense import DenseIndex
 
-            self._dense_index = DenseIndex(self._generation / "dense")
+            dense = DenseIndex(self._generation / "dense")
+            if dense.ids != self._lexical.ids:
+                raise IndexFormatError(
+                    f"{self._generation}: the vectors and the term index number the articles differently. "
+                    "Fix: archive build --full"
+                )
+            self._dense_index = dense
         return self._dense_index
 
     # ----------------------------------------------------------------- building
@@ -357,35 +343,41 @@ class Archive:
         query: str,
         k: int = 10,
         mode: Mode = "hybrid",
-        source: str | None = None,
-        category: str | None = None,
+        source: str | Sequence[str] | None = None,
+        category: str | Sequence[str] | None = None,
         since: datetime | date | str | None = None,
         until: datetime | date | str | None = None,
         *,
+        sort: Sort = "relevance",
         fusion: FusionMethod | str = DEFAULT_FUSION,
         alpha: float | None = None,
     ) -> Hits:
-        """The ``k`` best documents for ``query``, best first.
+        """The ``k`` best documents for ``query``, best first (or by date, see ``sort``).
 
         ``mode``: ``"lexical"`` (BM25F over words), ``"semantic"`` (passage
         vectors; finds paraphrases and other languages) or ``"hybrid"`` (both,
         fused; the default when the archive has vectors, else lexical).
+        ``source`` and ``category`` take one value or several (any of them);
         ``since``/``until`` are inclusive; a date (or ``YYYY-MM-DD``) covers
-        the whole day, a naive datetime is taken as UTC. Filters apply to both
-        sides. ``fusion`` and ``alpha`` (the lexical side's weight) tune the
-        hybrid ranker; ``alpha`` defaults to the weight tuned for the archive's
-        encoder (:data:`ENCODER_ALPHA`). In hybrid mode, explicit operators (phrases, +must, -exclude,
-        field:value) still constrain which documents are returned. A query
-        with no searchable word returns no hits and says why in ``Hits.reason``.
+        the whole day, a naive datetime is taken as UTC. Filters apply to every
+        mode, and ``source:``/``category:`` inside the query are filters too.
+        ``sort``: ``"relevance"``, ``"date"`` (newest first) or ``"-date"``
+        (oldest first); in lexical mode every match is sorted, in the other
+        modes the best ``max(k, 100)``. ``fusion`` and ``alpha`` (the lexical
+        side's weight) tune the hybrid ranker; ``alpha`` defaults to the weight
+        tuned for the archive's encoder. In hybrid mode, explicit operators
+        (phrases, +must, -exclude) still constrain which documents are
+        returned. An article scores the same whatever filter or operator
+        restricts the matches. A query with no searchable word returns no hits
+        and says why in ``Hits.reason``; ``Hits.total`` counts the matches.
         """
         self._ensure_open()
         if not isinstance(query, str):
             raise QueryError(f"query must be text, not {type(query).__name__}")
-        for name, value in (("source", source), ("category", category)):
-            if value is not None and not isinstance(value, str):
-                raise QueryError(f"{name} must be text, not {type(value).__name__}")
         if mode not in MODES:
             raise QueryError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+        if sort not in SORTS:
+            raise QueryError(f"unknown sort {sort!r}; choose one of: {', '.join(SORTS)}")
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise QueryError(f"k must be a positive whole number, not {k!r}")
         try:
@@ -396,15 +388,7 @@ class Archive:
             alpha = default_alpha(self.manifest.encoder)
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
             raise QueryError(f"alpha must be between 0 and 1, not {alpha!r}")
-        k = min(k, MAX_K)
-        filters = Filters(
-            source=source or None,
-            category=category or None,
-            since=_moment(since, "since", end_of_day=False),
-            until=_moment(until, "until", end_of_day=True),
-        )
-        if filters.since and filters.until and filters.since > filters.until:
-            raise QueryError(f"since ({filters.since:%Y-%m-%d}) is after until ({filters.until:%Y-%m-%d})")
+        filters = _filters(source, category, since, until)
         if mode != "lexical" and not self._has_dense:
             if mode == "semantic":
                 raise QueryError(
@@ -412,15 +396,41 @@ class Archive:
                     "(lexical only). Fix: archive build --encoder e5-small"
                 )
             mode = "lexical"  # hybrid on a lexical-only archive is lexical
+        args = (query, min(k, MAX_K), mode, sort, filters, fusion, float(alpha))
         try:
-            return self._search(query, k, mode, filters, fusion, float(alpha))
+            return self._search(*args)
         except Exception:
             if self._generation.exists():
                 raise
         # This handle's generation was superseded and removed (two commits since it was
         # opened, and it had not yet touched some file): move to the live one and answer there.
         self._reload()
-        return self._search(query, k, mode, filters, fusion, float(alpha))
+        return self._search(*args)
+
+    def facets(
+        self,
+        query: str,
+        source: str | Sequence[str] | None = None,
+        category: str | Sequence[str] | None = None,
+        since: datetime | date | str | None = None,
+        until: datetime | date | str | None = None,
+    ) -> Facets:
+        """How many articles match ``query``'s words inside the filters, by source, category and month.
+
+        Column counts over the whole matching set (not only the first page); a
+        query with no searchable word counts what the filters alone allow.
+        """
+        self._ensure_open()
+        if not isinstance(query, str):
+            raise QueryError(f"query must be text, not {type(query).__name__}")
+        lexical = self._lexical
+        within = lexical.columns.mask(_filters(source, category, since, until))
+        parsed = parse_query(query, lexical.schema)
+        if parsed.query is None:
+            mask = within if within is not None else np.ones(len(lexical), dtype=bool)
+        else:
+            mask = lexical.matches(lexical.match(parsed.query, constrained=parsed.constrained), within)
+        return lexical.columns.facets(mask)
 
     def _reload(self) -> None:
         """Become a handle on the live generation (readers see the old or the new state, never a mix)."""
@@ -430,104 +440,25 @@ class Archive:
         self.__dict__.update(fresh.__dict__)
 
     def _search(
-        self, query: str, k: int, mode: str, filters: Filters, fusion: FusionMethod, alpha: float
+        self, query: str, k: int, mode: str, sort: str, filters: Filters, fusion: FusionMethod, alpha: float
     ) -> Hits:
         """:meth:`search` once its arguments are checked."""
         parsed = parse_query(query, self._lexical.schema)
         if parsed.query is None:  # nothing to search for, by words or by meaning
-            return Hits(reason=parsed.reason, mode=mode)
-        if mode == "lexical":
-            ranked = [(d, s, None) for d, s in self._lexical.search(parsed.query, k, filters)]
-        else:
-            text = plain_text(query) or query
-            ranked = self._dense_or_hybrid(text, parsed, k, mode, filters, fusion, alpha)
-        docs = self._store.get_many(doc_id for doc_id, _, _ in ranked)
+            return Hits(reason=parsed.reason, mode=mode, total=0)
+        request = Request(
+            text=plain_text(query) or query, match=self._lexical.match(parsed.query, constrained=parsed.constrained),
+            within=self._lexical.columns.mask(filters), k=k, mode=mode, sort=sort, fusion=fusion, alpha=alpha,
+        )
+        ranked = self._ranker.rank(request)
+        ids = self._lexical.ids
+        docs = self._store.get_many(ids[o] for o, _, _ in ranked.items)
         hits = []
-        for doc_id, score, passage in ranked:
-            doc = docs[doc_id]
+        for ordinal, score, passage in ranked.items:
+            doc = docs[ids[ordinal]]
             hits.append(_hit(doc, score, _best_snippet(doc, passage, parsed.terms)))
         reason = None if hits else "no document matches the query" + (" and filters" if filters else "")
-        return Hits(hits, reason=reason, mode=mode)
-
-    def _dense_or_hybrid(
-        self,
-        text: str,
-        parsed: ParsedQuery,
-        k: int,
-        mode: str,
-        filters: Filters,
-        fusion: FusionMethod,
-        alpha: float,
-    ) -> list[tuple[str, float, tuple[int, int] | None]]:
-        """Semantic or hybrid ranking: ``(id, score, best passage span or None)``."""
-        allowed_ids: set[str] | None = self._lexical.allowed_ids(filters) if filters else None
-        # The query's constraints hold in hybrid mode. A query that matches few
-        # documents restricts the dense search to them (complete); one that may match
-        # many (an OR of common words and a phrase) has its dense hits checked instead:
-        # listing every match cost up to 0.4 s at 62k articles. The price: a match
-        # outside both the dense top list and the lexical top HYBRID_DEPTH is not a
-        # candidate (on 20 quoted headlines at 62k, 18 top-10s were unchanged).
-        check: Query | None = None
-        if mode == "hybrid" and parsed.query is not None and parsed.constrained:
-            if self._lexical.may_match_many(parsed.query, CONSTRAINT_LIST_MAX):
-                check = parsed.query
-            else:
-                matching = self._lexical.matching_ids(parsed.query)
-                allowed_ids = matching if allowed_ids is None else allowed_ids & matching
-        allowed = self._dense.allowed_rows(allowed_ids) if allowed_ids is not None else None
-        vector = self._query_encoder().encode_queries([text])[0]
-        depth = k if mode == "semantic" else max(k, HYBRID_DEPTH)
-        dense = self._dense.search(vector, depth, allowed=allowed)
-        if check is not None:
-            keep = self._lexical.matching_among(check, [doc_id for doc_id, _, _ in dense])
-            dense = [hit for hit in dense if hit[0] in keep]
-        spans = {doc_id: (row.start, row.end) for doc_id, _, row in dense}
-        if mode == "semantic":
-            return [(doc_id, score, spans[doc_id]) for doc_id, score, _ in dense]
-        lexical = self._lexical.search(parsed.query, depth, filters)
-        dense_run = [(doc_id, score) for doc_id, score, _ in dense]
-        if fusion is FusionMethod.RRF:
-            fused = reciprocal_rank_fusion([lexical, dense_run], k=k)
-        elif fusion is FusionMethod.CONVEX:
-            fused = convex_combination(lexical, dense_run, alpha=alpha, normalize="min-max", k=k)
-        else:
-            fused = self._z_fusion(text, vector, lexical, dense_run, spans, alpha, k)
-        return [(doc_id, score, spans.get(doc_id)) for doc_id, score in fused]
-
-    def _z_fusion(
-        self,
-        text: str,
-        vector: np.ndarray,
-        lexical: list[tuple[str, float]],
-        dense_run: list[tuple[str, float]],
-        spans: dict[str, tuple[int, int]],
-        alpha: float,
-        k: int,
-    ) -> list[tuple[str, float]]:
-        """:func:`~archive.fusion.weighted_z_fusion` of both runs, each candidate scored on both sides.
-
-        A lexical candidate the dense search did not return gets its best
-        passage's cosine (exact, from its own rows; its span is added to
-        ``spans`` for the snippet); a dense candidate outside the lexical top
-        list gets BM25 0, the score of a document that did not make the list.
-        Every candidate also gets its character-gram BM25 for ``text``, a
-        third column weighted ``alpha * GRAM_SHARE``.
-        """
-        lexical_scores = dict(lexical)
-        dense_scores = dict(dense_run)
-        missing = [doc_id for doc_id in lexical_scores if doc_id not in dense_scores]
-        for doc_id, (score, row) in zip(missing, self._dense.best_passages(vector, missing)):
-            dense_scores[doc_id] = score
-            if row is not None:
-                spans[doc_id] = (row.start, row.end)
-        ids = sorted(dense_scores)
-        columns = [
-            [lexical_scores.get(i, 0.0) for i in ids],
-            self._lexical.gram_scores(text, ids),
-            [dense_scores[i] for i in ids],
-        ]
-        weights = [alpha * (1.0 - GRAM_SHARE), alpha * GRAM_SHARE, 1.0 - alpha]
-        return weighted_z_fusion(ids, columns, weights, k=k)
+        return Hits(hits, reason=reason, mode=mode, total=ranked.total)
 
     # -------------------------------------------------------------- inspecting
     def get(self, doc_id: str) -> Document:
@@ -662,6 +593,37 @@ def _hit(doc: Document, score: float, snippet: Snippet) -> Hit:
         snippet=snippet.text,
         marks=snippet.marks,
     )
+
+
+def _filters(
+    source: str | Sequence[str] | None,
+    category: str | Sequence[str] | None,
+    since: datetime | date | str | None,
+    until: datetime | date | str | None,
+) -> Filters:
+    """Checked :class:`Filters` from what a caller passed to :meth:`Archive.search`."""
+    filters = Filters(
+        sources=_values(source, "source"),
+        categories=_values(category, "category"),
+        since=_moment(since, "since", end_of_day=False),
+        until=_moment(until, "until", end_of_day=True),
+    )
+    if filters.since and filters.until and filters.since > filters.until:
+        raise QueryError(f"since ({filters.since:%Y-%m-%d}) is after until ({filters.until:%Y-%m-%d})")
+    return filters
+
+
+def _values(value: str | Sequence[str] | None, name: str) -> tuple[str, ...]:
+    """One filter value or several, as a tuple of non-empty texts."""
+    if value is None or value == "":
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if isinstance(items, (bytes, dict)) or not isinstance(items, (list, tuple, set, frozenset)):
+        raise QueryError(f"{name} must be text or a list of texts, not {type(value).__name__}")
+    for item in items:
+        if not isinstance(item, str):
+            raise QueryError(f"{name} must be text, not {type(item).__name__}")
+    return tuple(v for v in items if v.strip())
 
 
 def _moment(value: datetime | date | str | None, name: str, *, end_of_day: bool) -> datetime | None:

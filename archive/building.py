@@ -130,11 +130,8 @@ def read_live(root: Path, encoder: Encoder | None) -> LiveState | None:
         settings_match = True
     except IndexFormatError:
         settings_match = False
-    from .dense import passage_settings
-
     same_encoder = manifest.encoder == (encoder.name if encoder else None)
-    same_passages = encoder is None or manifest.passage_settings == passage_settings()
-    return LiveState(generation, manifest, entries, files, settings_match and same_encoder and same_passages)
+    return LiveState(generation, manifest, entries, files, settings_match and same_encoder)
 
 
 @dataclass(slots=True)

@@ -58,13 +58,8 @@ def embedding_text(doc: Document, passage: str) -> str:
     return passage
 
 
-@dataclass(frozen=True, slots=True)
-class PassageRow:
-    """Where one vector row comes from: the article and a span of its body."""
-
-    doc_id: str
-    start: int
-    end: int
+Span = tuple[int, int]
+"""A passage's start and end offsets in its article's body."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +148,6 @@ class DenseIndex:
         if meta.get("format") != DENSE_FORMAT:
             raise IndexFormatError(f"{directory}: dense format {meta.get('format')} (expected {DENSE_FORMAT})")
         self._ids: list[str] = meta["ids"]
-        self._ordinal = {doc_id: i for i, doc_id in enumerate(self._ids)}
         self._vectors = VectorIndex.load(directory / "vectors")
         if len(self._vectors) != len(self._doc):
             raise IndexFormatError(f"{directory}: {len(self._vectors)} vectors for {len(self._doc)} passages")
@@ -186,44 +180,44 @@ class DenseIndex:
         ids = [doc_id for doc_id, k in zip(self._ids, keep.tolist()) if k]
         return ids, rows, renumber[self._doc[rows]].astype(np.int32)
 
-    def best_passages(self, query_vector: np.ndarray, doc_ids: Sequence[str]) -> list[tuple[float, PassageRow | None]]:
-        """Exact ``(best passage score, that passage)`` of each of ``doc_ids`` for one query vector.
+    @property
+    def ids(self) -> list[str]:
+        """Article ids by ordinal: the same list as the term index's (checked when an archive opens it)."""
+        return self._ids
+
+    def best_passages(self, query_vector: np.ndarray, ordinals: Sequence[int]) -> list[tuple[float, Span | None]]:
+        """Exact ``(best passage score, its span)`` of each article ordinal for one query vector.
 
         What hybrid fusion needs for a lexical candidate the dense search did
         not return. An article's rows are contiguous (articles are appended
-        whole), so each is one slice of the vector matrix. Unknown ids and
-        articles without passages score ``-1`` (the lowest cosine).
+        whole), so each is one slice of the vector matrix. Articles without
+        passages score ``-1`` (the lowest cosine).
         """
         vectors = self.vectors()
-        out: list[tuple[float, PassageRow | None]] = []
-        for doc_id in doc_ids:
-            ordinal = self._ordinal.get(doc_id)
-            if ordinal is None:
-                out.append((-1.0, None))
-                continue
+        out: list[tuple[float, Span | None]] = []
+        for ordinal in ordinals:
             first = int(np.searchsorted(self._doc, ordinal, side="left"))
             last = int(np.searchsorted(self._doc, ordinal, side="right"))
             if first == last:
                 out.append((-1.0, None))
                 continue
             sims = vectors[first:last] @ query_vector
-            best = int(np.argmax(sims))
-            row = first + best
-            out.append((float(sims[best]), PassageRow(doc_id, int(self._start[row]), int(self._end[row]))))
+            row = first + int(np.argmax(sims))
+            out.append((float(sims[row - first]), (int(self._start[row]), int(self._end[row]))))
         return out
 
-    def allowed_rows(self, doc_ids: set[str]) -> np.ndarray:
-        """Sorted rows of the passages of ``doc_ids`` (for filtered search)."""
-        wanted = np.fromiter((self._ordinal[i] for i in doc_ids if i in self._ordinal), dtype=np.int32)
-        return np.flatnonzero(np.isin(self._doc, wanted)).astype(np.int64)
+    def rows_of(self, allowed: np.ndarray) -> np.ndarray:
+        """Sorted passage rows of the articles a boolean mask over ordinals allows (filtered search)."""
+        return np.flatnonzero(allowed[self._doc]).astype(np.int64)
 
     def search(
         self, query_vector: np.ndarray, k: int, *, allowed: np.ndarray | None = None, depth: int | None = None
-    ) -> list[tuple[str, float, PassageRow]]:
-        """The ``k`` best articles for one query vector: ``(id, score, best passage)``.
+    ) -> list[tuple[int, float, Span]]:
+        """The ``k`` best articles for one query vector: ``(ordinal, score, best passage span)``.
 
-        Fetches ``depth`` passages (default ``4 * k + 20``) so that articles
-        with several matching passages do not crowd out the k-th article.
+        ``allowed`` are passage rows (:meth:`rows_of`). Fetches ``depth``
+        passages (default ``4 * k + 20``) so that articles with several
+        matching passages do not crowd out the k-th article.
         """
         depth = depth or 4 * k + 20
         if allowed is not None and len(allowed) == 0:
@@ -237,7 +231,4 @@ class DenseIndex:
             if ordinal not in best:  # rows come best first
                 best[ordinal] = (score, row)
         ranked = sorted(best.items(), key=lambda item: (-item[1][0], self._ids[item[0]]))[:k]
-        return [
-            (self._ids[o], s, PassageRow(self._ids[o], int(self._start[r]), int(self._end[r])))
-            for o, (s, r) in ranked
-        ]
+        return [(o, s, (int(self._start[r]), int(self._end[r]))) for o, (s, r) in ranked]

@@ -1,10 +1,12 @@
-"""The lexical side of the archive: a Whoosh index scored with BM25F.
+"""The lexical side of the archive: the term index that ranks, filter columns, and Whoosh.
 
-Whoosh holds only what ranking needs: the id, the analyzed title and body,
-and the filter fields (published, source, category). Full documents live in
-the document store (:mod:`archive.store`), so Whoosh's stored-field pickles
-stay tiny. Title and body share one analyzer (:mod:`archive.analysis`); the
-title is boosted.
+Every query is ranked by the term index's BM25F (:mod:`archive.terms`) inside
+masks over article ordinals: the filters' from the columns
+(:mod:`archive.columns`), the query operators' from :mod:`archive.matching`.
+Whoosh keeps the word positions, and answers what only positions can: phrases.
+It holds the id, the analyzed title and body and the filter fields; full
+documents live in the document store (:mod:`archive.store`). Title and body
+share one analyzer (:mod:`archive.analysis`); the title is boosted.
 """
 
 from __future__ import annotations
@@ -12,20 +14,22 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import scoring
 from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
-from whoosh.query import And, DateRange, Or, Query, Term
+from whoosh.query import Or, Query, Term
 from whoosh.searching import Searcher
 
 from .analysis import char_grams, iter_terms, term
+from .columns import Columns, ColumnsBuilder
 from .document import Document
 from .errors import IndexFormatError
+from .matching import Match, plan
 from .safe_pickle import install as _install_safe_pickle
 from .terms import FIELDS, TermIndex, TermIndexBuilder
 
@@ -127,21 +131,29 @@ def write_index(directory: Path, documents: Iterable[Document], *, procs: int | 
     else:
         writer = ix.writer(limitmb=256, compound=False)
     terms = TermIndexBuilder()
+    columns = ColumnsBuilder()
     try:
         for doc in documents:
             writer.add_document(**_fields(doc))
             terms.add(doc)
+            columns.add(doc)
     except BaseException:
         writer.cancel()
         raise
     writer.commit()
     terms.write(terms_directory(directory))
+    columns.write(columns_directory(directory))
     return len(terms.ids)
 
 
 def terms_directory(directory: Path) -> Path:
     """Where the :mod:`archive.terms` index of the Whoosh index in ``directory`` lives (beside it)."""
     return directory.parent / "terms"
+
+
+def columns_directory(directory: Path) -> Path:
+    """Where the :mod:`archive.columns` of the Whoosh index in ``directory`` live (beside it)."""
+    return directory.parent / "columns"
 
 
 def update_index(source: Path, directory: Path, add: Iterable[Document], delete: Iterable[str]) -> int:
@@ -175,42 +187,15 @@ def update_index(source: Path, directory: Path, add: Iterable[Document], delete:
         writer.cancel()
         raise
     writer.commit()  # merges small segments into a new one; the big ones stay as they are
-    count = TermIndex(terms_directory(source)).updated(terms_directory(directory), frozenset(delete), add)
+    old_terms = TermIndex(terms_directory(source))
+    drop = frozenset(delete)
+    keep = np.fromiter((i not in drop for i in old_terms.ids), dtype=bool, count=len(old_terms.ids))
+    Columns(columns_directory(source)).updated(columns_directory(directory), keep, add)
+    count = old_terms.updated(terms_directory(directory), drop, add)
+    old_terms.close()
     if ix.doc_count() != count:  # from the new table of contents: no segment is opened
         raise IndexFormatError(f"{source}: the Whoosh and term indexes disagree. Fix: archive build --full")
     return count
-
-
-@dataclass(frozen=True, slots=True)
-class Filters:
-    """Restrictions every search mode applies: exact source/category, date range (UTC)."""
-
-    source: str | None = None
-    category: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-    def __bool__(self) -> bool:
-        return any(v is not None for v in (self.source, self.category, self.since, self.until))
-
-    def to_query(self) -> Query | None:
-        """The Whoosh filter query, or ``None`` when nothing is restricted."""
-        parts: list[Query] = []
-        if self.source is not None:
-            parts.append(Term("source", self.source.lower()))
-        if self.category is not None:
-            parts.append(Term("category", self.category.lower()))
-        if self.since is not None or self.until is not None:
-            parts.append(DateRange("published", _naive_utc(self.since), _naive_utc(self.until)))
-        if not parts:
-            return None
-        return parts[0] if len(parts) == 1 else And(parts)
-
-
-def _naive_utc(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is None:
-        return moment
-    return moment.replace(tzinfo=None) - (moment.utcoffset() or _ZERO)
 
 
 def plain_terms(query: Query) -> list[tuple[str, str]] | None:
@@ -242,10 +227,12 @@ def plain_terms(query: Query) -> list[tuple[str, str]] | None:
 
 
 class LexicalIndex:
-    """A read-only handle on a Whoosh index with one searcher kept open."""
+    """A read-only handle on a generation's lexical side: the term index that ranks every query,
+    the filter columns, and Whoosh for what needs word positions (phrases)."""
 
     def __init__(self, directory: Path) -> None:
         self._terms = TermIndex(terms_directory(directory))
+        self.columns = Columns(columns_directory(directory))
         try:
             if not whoosh_index.exists_in(str(directory)):
                 raise IndexFormatError(f"{directory}: no lexical (Whoosh) index here")
@@ -261,8 +248,10 @@ class LexicalIndex:
             raise IndexFormatError(
                 f"{directory}: damaged lexical index ({type(exc).__name__}: {exc}). Fix: archive build --full"
             ) from None
-        if self._ix.doc_count() != len(self._terms):
-            raise IndexFormatError(f"{directory}: the Whoosh and term indexes disagree. Fix: archive build --full")
+        if self._ix.doc_count() != len(self._terms) or len(self.columns) != len(self._terms):
+            raise IndexFormatError(
+                f"{directory}: the Whoosh index, term index and filter columns disagree. Fix: archive build --full"
+            )
 
     @property
     def schema(self) -> Schema:
@@ -270,80 +259,67 @@ class LexicalIndex:
 
     @property
     def searcher(self) -> Searcher:
-        """Whoosh's searcher (phrases, operators, filters; plain keyword queries do not use it)."""
+        """Whoosh's searcher (phrases: the one thing the term index cannot answer)."""
         return self._searcher
+
+    @property
+    def ids(self) -> list[str]:
+        """Article ids by ordinal (the numbering the columns and the vectors share)."""
+        return self._terms.ids
 
     def __len__(self) -> int:
         return len(self._terms)
 
-    def search(self, query: Query, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+    def match(self, query: Query, *, constrained: bool = True) -> Match:
+        """What ``query`` matches and which of its terms score (see :mod:`archive.matching`);
+        ``constrained`` as :attr:`archive.query.ParsedQuery.constrained` says."""
+        return plan(query, self._terms, self.columns, self.whoosh_mask, constrained=constrained)
+
+    def rank(
+        self, match: Match, k: int, within: np.ndarray | None = None, offset: int = 0
+    ) -> tuple[list[tuple[int, float]], int]:
+        """``([(ordinal, BM25F score)...], number of matches)`` of ``match`` inside ``within``."""
+        if match.filters is not None:
+            within = match.filters if within is None else within & match.filters
+        return self._terms.rank(match.pairs, k, k1=BM25_K1, b=BM25_B, candidates=match.candidates,
+                                within=within, offset=offset)
+
+    def matches(self, match: Match, within: np.ndarray | None = None) -> np.ndarray:
+        """Every article ``match`` matches inside ``within``, as a boolean mask over ordinals."""
+        if match.candidates is not None:
+            found = match.candidates.copy()
+        else:
+            found = np.zeros(len(self._terms), dtype=bool)
+            for field, text in match.pairs:
+                found |= self._terms.term_mask(field, text)
+        for mask in (match.filters, within):
+            if mask is not None:
+                found &= mask
+        return found
+
+    def scores(self, match: Match, ordinals: np.ndarray) -> list[float]:
+        """The BM25F scores of ``ordinals`` for ``match`` (as :meth:`rank` gives them)."""
+        return self._terms.scores(match.pairs, ordinals, k1=BM25_K1, b=BM25_B)
+
+    def search(self, query: Query, k: int, within: np.ndarray | None = None) -> list[tuple[str, float]]:
         """Top ``k`` ``(id, score)`` pairs for a parsed query, best first."""
-        if not filters:
-            pairs = plain_terms(query)
-            if pairs is not None:  # the fast path: the same BM25F, over whole posting lists
-                return self._terms.search(pairs, k, k1=BM25_K1, b=BM25_B)
-        flt = filters.to_query() if filters else None
-        results = self.searcher.search(query, limit=k, filter=flt)
-        return [(hit["id"], float(hit.score)) for hit in results]
+        ranked, _ = self.rank(self.match(query, constrained=False), k, within)
+        return [(self._terms.ids[o], s) for o, s in ranked]
+
+    def whoosh_mask(self, query: Query) -> np.ndarray:
+        """The articles Whoosh finds for ``query`` (a phrase), as a boolean mask over ordinals."""
+        searcher = self.searcher
+        ordinals = self._terms.ordinals()
+        mask = np.zeros(len(self._terms), dtype=bool)
+        for docnum in query.docs(searcher):
+            ordinal = ordinals.get(searcher.stored_fields(docnum)["id"])
+            if ordinal is not None:
+                mask[ordinal] = True
+        return mask
 
     def gram_scores(self, text: str, ids: Sequence[str]) -> list[float]:
         """Character-gram BM25 of the documents ``ids`` for the words of ``text`` (hybrid ranking)."""
         return self._terms.gram_scores(char_grams(text), ids, k1=GRAM_K1, b=GRAM_B)
-
-    def allowed_ids(self, filters: Filters) -> set[str]:
-        """Ids of every document that passes ``filters`` (for the dense side)."""
-        flt = filters.to_query()
-        if flt is None:
-            raise ValueError("allowed_ids needs at least one filter")
-        return self.matching_ids(flt)
-
-    def matching_ids(self, query: Query) -> set[str]:
-        """Ids of every document that matches ``query`` (hybrid mode keeps its constraints).
-
-        Costs a stored-field read per match: see :meth:`may_match_many` and :meth:`matching_among`.
-        """
-        searcher = self.searcher
-        return {searcher.stored_fields(n)["id"] for n in query.docs(searcher)}
-
-    def may_match_many(self, query: Query, limit: int) -> bool:
-        """True when ``query`` may match more than ``limit`` documents (Whoosh's upper bound, from
-        document frequencies: no posting is read)."""
-        return query.estimate_size(self.searcher.reader()) > limit
-
-    def matching_among(self, query: Query, ids: Iterable[str]) -> set[str]:
-        """Those of ``ids`` that match ``query``, in time that grows with ``ids``, not the matches.
-
-        Each id is looked up in the unique ``id`` field and the query's matcher
-        skips straight to it: checking a hybrid search's 100 dense hits against
-        ``a b "c d"`` (an OR that matches most of a news archive) reads a few
-        posting blocks, where listing every match took up to 0.4 s at 62k articles.
-        """
-        searcher = self.searcher
-        wanted: dict[int, str] = {}
-        for doc_id in ids:
-            docnum = searcher.document_number(id=doc_id)
-            if docnum is not None:
-                wanted[docnum] = doc_id
-        found: set[str] = set()
-        # One matcher per segment: Whoosh's cross-segment matcher can fail inside
-        # skip_to (an AndNot whose positive side ends before its excluded side
-        # raised IndexError), and a segment matcher is what Query.docs uses too.
-        segments = [(searcher, 0)] if searcher.is_atomic() else searcher.subsearchers
-        docnums = sorted(wanted)
-        for segment, offset in segments:
-            end = offset + segment.doc_count_all()
-            local = [n - offset for n in docnums if offset <= n < end]
-            if not local:
-                continue
-            matcher = query.matcher(segment, segment.boolean_context())
-            for docnum in local:
-                if not matcher.is_active():
-                    break
-                if matcher.id() < docnum:
-                    matcher.skip_to(docnum)
-                if matcher.is_active() and matcher.id() == docnum:
-                    found.add(wanted[docnum + offset])
-        return found
 
     def close(self) -> None:
         self._searcher.close()

@@ -82,7 +82,12 @@ class Manifest:
         return manifest
 
     def check(self, path: Path) -> None:
-        """Fail loudly when this index was built with settings this code does not use."""
+        """Fail loudly when this index was built with settings this code does not use.
+
+        The one place compatibility is decided: opening, updating and
+        re-building an index all ask it (format, normalizer, analyzer and, for
+        an index with vectors, how articles were cut into passages).
+        """
         differences = []
         if self.format_version != FORMAT_VERSION:
             differences.append(f"format version {self.format_version} (this archive reads {FORMAT_VERSION})")
@@ -92,6 +97,11 @@ class Manifest:
         for key, wanted in ANALYZER_SETTINGS.items():  # analyzer version, stop words, stemmer, grams
             if built.get(key) != wanted:
                 differences.append(f"{key} {built.get(key)!r} (this archive uses {wanted!r})")
+        if self.encoder is not None:  # passages cut another way would mix two formats in one index
+            from .dense import passage_settings
+
+            if self.passage_settings != passage_settings():
+                differences.append(f"passage settings {self.passage_settings} (this archive uses {passage_settings()})")
         if differences:
             raise IndexFormatError(
                 f"{path}: index built with " + "; ".join(differences)

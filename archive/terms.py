@@ -279,19 +279,71 @@ class TermIndex:
             matched[rows] += 1
         return scores, matched
 
-    def search(self, pairs: Sequence[tuple[str, str]], k: int, *, k1: float, b: float) -> list[tuple[str, float]]:
-        """Top ``k`` ``(id, score)`` for the OR of ``(field, term)`` pairs, best first; ties keep index order."""
-        if not self.ids or not pairs:
-            return []
+    def search(
+        self, pairs: Sequence[tuple[str, str]], k: int, *, k1: float, b: float, within: np.ndarray | None = None
+    ) -> list[tuple[str, float]]:
+        """Top ``k`` ``(id, score)`` for the OR of ``(field, term)`` pairs, best first; ties keep index order.
+
+        ``within`` (a boolean mask over ordinals) keeps only those articles.
+        """
+        ranked, _ = self.rank(pairs, k, k1=k1, b=b, candidates=None, within=within)
+        return [(self.ids[o], s) for o, s in ranked]
+
+    def rank(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        k: int,
+        *,
+        k1: float,
+        b: float,
+        candidates: np.ndarray | None,
+        within: np.ndarray | None = None,
+        offset: int = 0,
+    ) -> tuple[list[tuple[int, float]], int]:
+        """``([(ordinal, score)...], number of matches)``: ranks ``offset`` to ``offset + k`` by BM25F.
+
+        The matches are ``candidates`` (a boolean mask a query's operators
+        made) or, when it is ``None``, the articles holding any of ``pairs``;
+        either way only those in ``within`` count. Scores are BM25F over
+        ``pairs`` against the whole index's statistics, so an article scores
+        the same whatever restricts the matches. Ties keep index order.
+        """
+        if not self.ids:
+            return [], 0
         scores, matched = self._accumulate(pairs, k1=k1, b=b)
-        hits = np.flatnonzero(matched)
-        if len(hits) == 0:
-            return []
+        keep = matched > 0 if candidates is None else candidates
+        if within is not None:
+            keep = keep & within
+        hits = np.flatnonzero(keep)
+        if len(hits) == 0 or k < 1:
+            return [], int(len(hits))
         found = scores[hits]
-        take = min(k, len(hits))
+        take = min(offset + k, len(hits))
         top = np.argpartition(-found, take - 1)[:take] if take < len(hits) else np.arange(len(hits))
-        top = top[np.lexsort((hits[top], -found[top]))]  # best first, then index order
-        return [(self.ids[int(hits[i])], float(found[i])) for i in top]
+        top = top[np.lexsort((hits[top], -found[top]))][offset:]  # best first, then index order
+        return [(int(hits[i]), float(found[i])) for i in top], int(len(hits))
+
+    def scores(self, pairs: Sequence[tuple[str, str]], ordinals: np.ndarray, *, k1: float, b: float) -> list[float]:
+        """BM25F over ``pairs`` of the articles ``ordinals`` (the score :meth:`rank` gives them)."""
+        if not len(ordinals):
+            return []
+        scores, _ = self._accumulate(pairs, k1=k1, b=b)
+        return scores[ordinals].tolist()
+
+    def term_mask(self, field: str, text: str) -> np.ndarray:
+        """The articles whose ``field`` holds the analyzed term ``text``, as a boolean mask."""
+        mask = np.zeros(len(self.ids), dtype=bool)
+        term_id = self.vocab.get(text)
+        if term_id is not None and field in self._arrays:
+            indptr, docs, _, _ = self._arrays[field]
+            mask[docs[int(indptr[term_id]) : int(indptr[term_id + 1])]] = True
+        return mask
+
+    def ordinals(self) -> dict[str, int]:
+        """``{id: ordinal}`` (built on first use)."""
+        if self._ordinals is None:
+            self._ordinals = {doc_id: i for i, doc_id in enumerate(self.ids)}
+        return self._ordinals
 
     def gram_scores(self, grams: Iterable[str], ids: Sequence[str], *, k1: float, b: float) -> list[float]:
         """BM25 of the articles ``ids`` for the distinct character ``grams`` of a query; unknown ids score 0.
@@ -306,9 +358,8 @@ class TermIndex:
         n = len(self.ids)
         query = np.unique(np.fromiter((self.vocab.get(g, -1) for g in grams), dtype=np.int64))
         query = query[query >= 0]
-        if self._ordinals is None:
-            self._ordinals = {doc_id: i for i, doc_id in enumerate(self.ids)}
-        known = [(slot, self._ordinals[i]) for slot, i in enumerate(ids) if i in self._ordinals]
+        ordinals = self.ordinals()
+        known = [(slot, ordinals[i]) for slot, i in enumerate(ids) if i in ordinals]
         out = np.zeros(len(ids), dtype=np.float64)
         if not n or not len(query) or not known:
             return out.tolist()

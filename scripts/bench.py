@@ -16,6 +16,8 @@ seed; size N is its first N articles. For each size the script:
    articles and 2-4 content words drawn from sampled articles' bodies; all
    queries ``--runs`` times, p50/p95/p99 over every timed call; that process's
    peak RSS is the "search process" memory; bm25s answers the same queries;
+   the same with filters (``since=2015-01-01``, ``source=skynews``), sorted by
+   date, and facet counts over a query's whole matching set;
 4. times a cold ``archive search "قوات كورية في كورسك"`` as a new process
    (median of ``--cold-runs``, after one untimed run so the OS file cache is
    warm, as it is for a user who searches twice);
@@ -172,21 +174,41 @@ def live_mb(index: Path) -> float:
 
 
 # ------------------------------------------------------------------ workers
+VARIANTS: dict[str, dict[str, object]] = {
+    "since": {"since": "2015-01-01"},
+    "source": {"source": "skynews"},
+    "date-sort": {"sort": "date"},
+}
+"""Filtered and sorted variants of every query (a news archive is searched with dates and
+sources all the time): each is timed on the first ``VARIANT_QUERIES`` queries."""
+VARIANT_QUERIES = 60
+FACET_QUERY = "أسعار النفط"
+
+
 def latency_worker(index: Path, queries_file: Path, modes: list[str], runs: int) -> None:
-    """In its own process: warm latency of every query in every mode; prints JSON."""
+    """In its own process: warm latency of every query in every mode, plain, filtered and
+    sorted, and of facet counts; prints JSON."""
     queries = json.loads(queries_file.read_text(encoding="utf-8"))
     archive = Archive.open(index)
     result: dict[str, object] = {}
     for mode in modes:
         for q in queries[:20]:  # warm-up: caches, lazy loads, the query encoder
             archive.search(q, k=10, mode=mode)
-        times = []
-        for _ in range(runs):
-            for q in queries:
-                started = time.perf_counter()
-                archive.search(q, k=10, mode=mode)
-                times.append((time.perf_counter() - started) * 1000)
-        result[mode] = times
+        for name, options in {"": {}, **VARIANTS}.items():
+            times = []
+            for _ in range(runs):
+                for q in queries if not name else queries[:VARIANT_QUERIES]:
+                    started = time.perf_counter()
+                    archive.search(q, k=10, mode=mode, **options)  # type: ignore[arg-type]
+                    times.append((time.perf_counter() - started) * 1000)
+            result[f"{mode}+{name}" if name else mode] = times
+    facets = []
+    for query in [FACET_QUERY, *queries[:VARIANT_QUERIES]]:
+        started = time.perf_counter()
+        found = archive.facets(query, since="2015-01-01")
+        facets.append(((time.perf_counter() - started) * 1000, found.total))
+    result["facets"] = [t for t, _ in facets]
+    result["facets_largest_match"] = [max(facets, key=lambda f: f[1])[1]]
     print(json.dumps(result))
 
 
@@ -250,6 +272,9 @@ def latency(index: Path, queries_file: Path, modes: list[str], runs: int) -> dic
     times = json.loads(str(r["stdout"]).strip().splitlines()[-1])
     out: dict[str, object] = {"search_rss_mb": r["rss_mb"]}
     for mode, values in times.items():
+        if mode == "facets_largest_match":
+            out[mode] = values[0]
+            continue
         out[mode] = {"p50": percentile(values, 50), "p95": percentile(values, 95), "p99": percentile(values, 99)}
     return out
 
@@ -442,6 +467,16 @@ def render(result: dict) -> str:
                 f"{s['p50']:.1f} / {s['p95']:.1f} / {s['p99']:.1f} | {h['p50']:.1f} / {h['p95']:.1f} / {h['p99']:.1f} | "
                 f"{lat['search_rss_mb']:.0f} | {r['cold_hybrid']['cold_s']:.2f} |"
             )
+    out += ["", "| articles | mode | plain p50/p95 ms | since=2015-01-01 | source=skynews | sort=date | facets p50 ms |",
+            "|---|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        for lat in (r["latency"], r.get("dense_latency")):
+            for mode in ("lexical", "semantic", "hybrid"):
+                if not lat or mode not in lat or f"{mode}+since" not in lat:
+                    continue
+                cells = [f"{lat[key]['p50']:.1f} / {lat[key]['p95']:.1f}"
+                         for key in (mode, f"{mode}+since", f"{mode}+source", f"{mode}+date-sort")]
+                out.append(f"| {r['articles']:,} | {mode} | {' | '.join(cells)} | {lat['facets']['p50']:.1f} |")
     for r in result["rows"]:
         for key in ("add_lexical", "add_dense"):
             if key in r:

@@ -225,9 +225,9 @@ def main() -> None:
                         help="share of the lexical weight given to character-gram BM25 (default: GRAM_SHARE)")
     args = parser.parse_args()
     if args.gram_share is not None:
-        import archive.archive
+        import archive.ranking
 
-        archive.archive.GRAM_SHARE = args.gram_share
+        archive.ranking.GRAM_SHARE = args.gram_share
     if not (args.data / "arcd").is_dir():
         sys.exit(f"benchmark data not found at {args.data}: pass --data DIR (the shared data directory)")
     benches = args.bench or ["arcd-train", "arcd-test", "arcd-all"]

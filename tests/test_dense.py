@@ -207,73 +207,44 @@ CONSTRAINED = ['"كوريا الشمالية"', "روسيا أوكرانيا ك�
                "title:صاروخا OR النفط", "أسعار AND النفط"]
 
 
-def test_hybrid_constraints_hold_whether_matches_are_listed_or_hits_checked(
-    tmp_path: Path, news: list[Document], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import archive.archive as archive_module
+def _whoosh_ids(lexical, query) -> set[str]:  # noqa: ANN001 - what Whoosh itself says matches
+    searcher = lexical.searcher
+    return {searcher.stored_fields(n)["id"] for n in query.docs(searcher)}
+
+
+def _mask_ids(lexical, mask) -> set[str]:  # noqa: ANN001
+    return {lexical.ids[o] for o in np.flatnonzero(mask)}
+
+
+def test_hybrid_constraints_hold_and_match_what_whoosh_matches(tmp_path: Path, news: list[Document]) -> None:
     from archive.query import parse_query
 
     archive = Archive.build(news, tmp_path / "index", encoder=RecordingEncoder(), procs=1)
-    lexical = archive._lexical  # noqa: SLF001 - the two ways the constraints are kept, compared
+    lexical = archive._lexical  # noqa: SLF001 - the matcher compared with Whoosh
     for query in CONSTRAINED:
-        listed = [h.id for h in archive.search(query, k=10)]
-        with monkeypatch.context() as mp:
-            mp.setattr(archive_module, "CONSTRAINT_LIST_MAX", 0)  # every query "may match many"
-            checked = [h.id for h in archive.search(query, k=10)]
-        matching = lexical.matching_ids(parse_query(query, lexical.schema).query)
-        assert listed and set(listed) <= matching, query
-        assert checked == listed, query  # six articles: both sides see all of them either way
+        parsed = parse_query(query, lexical.schema).query
+        matching = _mask_ids(lexical, lexical.matches(lexical.match(parsed)))
+        assert matching == _whoosh_ids(lexical, parsed), query
+        hybrid = [h.id for h in archive.search(query, k=10)]
+        assert hybrid and set(hybrid) <= matching, query
     assert not set(h.id for h in archive.search("روسيا أوكرانيا كوريا -خاركيف", k=10)) & {"war-1"}
 
 
-def test_matching_among_agrees_with_listing_every_match_after_updates(
-    tmp_path: Path, shared_news: list[Document]
-) -> None:
+def test_the_matcher_agrees_with_whoosh_after_updates(tmp_path: Path, shared_news: list[Document]) -> None:
     from archive.query import parse_query
 
     Archive.build(shared_news[:30], tmp_path / "index", encoder=None, procs=1).close()
     changed = Document(id=shared_news[0].id, title="تحديث", body="خبر جديد عن وزارة الصحة والمستشفيات")
     archive = Archive.update(tmp_path / "index", add=[changed, *shared_news[30:]], delete=[shared_news[1].id])
     lexical = archive._lexical  # noqa: SLF001
-    every = [d.id for d in shared_news] + ["no-such-id"]
     compared = 0
-    for query in ('"وزارة الصحة"', "+الصحة -المستشفيات", "الرياض OR الصحة", "المملكة AND مجلس", '"أمير منطقة"'):
+    for query in ('"وزارة الصحة"', "+الصحة -المستشفيات", "الرياض OR الصحة", "المملكة AND مجلس", '"أمير منطقة"',
+                  "الصحة NOT الرياض", "(الرياض OR جدة) AND الأمير", 'title:"وزارة الصحة" OR مجلس'):
         parsed = parse_query(query, lexical.schema).query
-        expected = lexical.matching_ids(parsed)
-        assert lexical.matching_among(parsed, every) == expected, query
-        assert lexical.matching_among(parsed, every[::-1][:7]) == expected & set(every[::-1][:7]), query
+        expected = _whoosh_ids(lexical, parsed)
+        assert _mask_ids(lexical, lexical.matches(lexical.match(parsed))) == expected, query
         compared += len(expected)
     assert compared > 5
-    assert shared_news[1].id not in lexical.matching_among(parse_query("الصحة OR الرياض", lexical.schema).query, every)
-
-
-def test_matching_among_across_segments_with_an_exclusion() -> None:
-    """Whoosh's cross-segment AndNot matcher raised IndexError in skip_to; per-segment matching does not."""
-    from types import SimpleNamespace
-
-    from whoosh.fields import ID, TEXT, Schema
-    from whoosh.filedb.filestore import RamStorage
-    from whoosh.query import AndNot, Term
-    from whoosh.writing import NO_MERGE
-
-    from archive.lexical import LexicalIndex
-
-    index = RamStorage().create_index(Schema(id=ID(stored=True, unique=True), body=TEXT))
-    for batch, bodies in enumerate((["كورسك روسيا", "كورسك", "روسيا", "أوكرانيا"],
-                                    ["روسيا", "أوكرانيا", "كورسك", "روسيا"])):
-        with index.writer() as writer:
-            writer.mergetype = NO_MERGE
-            for i, body in enumerate(bodies):
-                writer.add_document(id=f"d{batch}{i}", body=body)
-    with index.searcher() as searcher:
-        assert len(searcher.subsearchers) == 2
-        fake = SimpleNamespace(searcher=searcher)
-        query = AndNot(Term("body", "كورسك"), Term("body", "روسيا"))
-        every = [f"d{b}{i}" for b in range(2) for i in range(4)]
-        expected = {searcher.stored_fields(n)["id"] for n in query.docs(searcher)}
-        assert expected == {"d01", "d12"}
-        assert LexicalIndex.matching_among(fake, query, every) == expected  # type: ignore[arg-type]
-        assert LexicalIndex.matching_among(fake, query, ["d13", "d03"]) == set()  # type: ignore[arg-type]
 
 
 def test_lexical_only_archive_says_so(tmp_path: Path, news: list[Document]) -> None:

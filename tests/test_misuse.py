@@ -51,7 +51,7 @@ def test_building_into_a_regular_file_is_named(tmp_path: Path, news: list[Docume
 
 def test_filters_of_the_wrong_type(index: Path) -> None:
     with Archive.open(index) as archive:
-        with pytest.raises(QueryError, match="source must be text, not int"):
+        with pytest.raises(QueryError, match="source must be text or a list of texts, not int"):
             archive.search("النفط", source=123)  # type: ignore[arg-type]
         with pytest.raises(QueryError, match="category must be text"):
             archive.search("النفط", category=b"economy")  # type: ignore[arg-type]

@@ -198,7 +198,7 @@ class _BlindEncoder:
 def test_hybrid_ranks_an_attached_form_by_its_character_grams(
     tmp_path: Path, news: list[Document], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import archive.archive as archive_module
+    import archive.ranking as ranking
 
     archive = Archive.build(news, tmp_path / "index", procs=1, encoder=_BlindEncoder())
     # "بخاركيف" (in Kharkiv) is one unknown word to BM25F and the dense side is blind:
@@ -207,6 +207,6 @@ def test_hybrid_ranks_an_attached_form_by_its_character_grams(
     hits = archive.search("بخاركيف", mode="hybrid")
     assert hits[0].id == "war-1"
     assert hits[0].score > hits[1].score
-    monkeypatch.setattr(archive_module, "GRAM_SHARE", 0.0)  # without grams: a tie, broken by id
+    monkeypatch.setattr(ranking, "GRAM_SHARE", 0.0)  # without grams: a tie, broken by id
     assert [h.id for h in archive.search("بخاركيف", mode="hybrid")][:2] == ["econ-1", "health-1"]
     archive.close()

@@ -175,7 +175,7 @@ class Archive:
         report = report if report is not None else BuildReport()
         enc = get_encoder(encoder) if isinstance(encoder, str) else encoder
         spec = encoder if isinstance(encoder, str) else _spec_of(enc)
-        with layout.writer_lock(root):
+        with layout.writer_lock(root, on_warning=report.warnings.append):
             docs = unique_ids(documents, report)
             previous = None if full else _live_hashes(root, enc)
             changes = [d for d in docs if previous is not None and previous.get(d.id) != d.content_hash]
@@ -208,7 +208,7 @@ class Archive:
         """
         root = Path(path)
         report = report if report is not None else BuildReport()
-        with layout.writer_lock(root):
+        with layout.writer_lock(root, on_warning=report.warnings.append):
             delete = list(delete)
             current = cls.open(root)  # checks the manifest against this code's settings
             try:

@@ -139,10 +139,11 @@ def writer_lock(root: Path, on_warning: Callable[[str], None] | None = None) -> 
 
     While held, ``.lock`` names its holder (pid, host, since when, command);
     the record is cleared on release, so a record found when taking the lock
-    means the previous writer was killed mid-write: the lock is taken over and
-    ``on_warning`` (default: :func:`warnings.warn`) is told, with who it was.
-    Nothing is lost by the takeover: a killed writer's generation was never
-    committed. A busy lock's error names its holder.
+    means the previous writer was killed (or the machine stopped) while
+    holding it: the lock is taken over and ``on_warning`` (default:
+    :func:`warnings.warn`) is told who it was. Nothing is lost by the
+    takeover: a write is committed atomically (:func:`commit_generation`) or
+    not at all. A busy lock's error names its holder.
     """
     root.mkdir(parents=True, exist_ok=True)
     info = root.stat()
@@ -169,8 +170,9 @@ def writer_lock(root: Path, on_warning: Callable[[str], None] | None = None) -> 
             previous = _read_record(fd)
             if previous is not None:
                 message = (
-                    f"{root}: the previous writer ({_describe(previous)}) was killed before it finished; "
-                    "its lock is taken over and its unfinished changes were never applied"
+                    f"{root}: the previous writer ({_describe(previous)}) ended without releasing the lock "
+                    "(killed, or the machine stopped); its lock is taken over, and the archive is as its "
+                    "last completed write left it"
                 )
                 if on_warning is not None:
                     on_warning(message)
@@ -209,6 +211,8 @@ def _open_lock_file(path: Path) -> int:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise IndexLockedError(f"{path}: is a symbolic link, not a lock file. Fix: remove it") from None
+        if exc.errno == errno.EISDIR:
+            raise IndexLockedError(f"{path}: is a directory, not a lock file. Fix: remove it") from None
         raise
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:

@@ -9,10 +9,11 @@ As shipped it has three failure modes this module closes:
   asks the kernel to kill it when its parent dies (Linux
   ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, through ctypes: no dependency), then
   checks that its parent is still the process that started it, which closes
-  the race of a parent dying between the fork and the ``prctl``. Elsewhere
-  (or if ``prctl`` fails) a daemon thread polls ``os.getppid()`` instead.
-  Either way a worker waiting for a job also wakes every second to check its
-  parent, so it never blocks forever on the queue.
+  the race of a parent dying between the fork and the ``prctl``. Elsewhere,
+  if ``prctl`` fails, or when the writer is not the worker's OS parent (the
+  ``forkserver`` start method), a daemon thread checks the writer every
+  second instead. Either way a worker waiting for a job also wakes every
+  second to check the writer, so it never blocks forever on the queue.
 - ``cancel()`` only flips a flag in the parent's copy of each worker object,
   so cancelled workers wait for jobs forever and the parent hangs at exit
   joining them. Cancelling now terminates them.
@@ -33,6 +34,7 @@ committed) by one thread, as :func:`archive.lexical.write_index` does.
 from __future__ import annotations
 
 import ctypes
+import multiprocessing
 import os
 import queue
 import signal
@@ -54,12 +56,43 @@ class IndexingWorkerError(ArchiveError):
     """An indexing worker process died before handing back its documents; nothing was committed."""
 
 
-def die_with_parent(parent_pid: int) -> None:
-    """Make the calling process end when process ``parent_pid`` (its parent) ends; exit now if it already has."""
-    if not _kernel_death_signal():
-        threading.Thread(target=_watch_parent, args=(parent_pid,), name="parent-watch", daemon=True).start()
-    if os.getppid() != parent_pid:  # the parent died before the death signal was armed
+class _Parent:
+    """The writer process that started this worker, and whether it still runs.
+
+    Under the ``fork`` start method (Linux's default up to Python 3.13) the
+    writer is this process's OS parent, and a change of ``os.getppid()``
+    means it died. Under ``forkserver`` (the default from 3.14) the OS parent
+    is the fork server, so liveness comes from multiprocessing's own parent
+    sentinel, or failing that from signalling the writer's pid.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.direct = os.getppid() == pid
+
+    def alive(self) -> bool:
+        if self.direct:
+            return os.getppid() == self.pid
+        parent = multiprocessing.parent_process()
+        if parent is not None and parent.pid == self.pid:
+            return parent.is_alive()
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
+
+
+def die_with_parent(parent_pid: int) -> _Parent:
+    """Make the calling process end when the writer process ``parent_pid`` ends; exit now if it already has."""
+    parent = _Parent(parent_pid)
+    if not (parent.direct and _kernel_death_signal()):
+        threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch", daemon=True).start()
+    if not parent.alive():  # the writer died before the watch was armed
         os._exit(1)
+    return parent
 
 
 def _kernel_death_signal() -> bool:
@@ -73,26 +106,26 @@ def _kernel_death_signal() -> bool:
         return False
 
 
-def _watch_parent(parent_pid: int) -> None:
+def _watch_parent(parent: _Parent) -> None:
     event = threading.Event()
     while not event.wait(POLL_SECONDS):
-        if os.getppid() != parent_pid:
+        if not parent.alive():
             os._exit(1)
 
 
 class _ParentCheckingQueue:
     """A worker's view of the job queue: ``get`` wakes up every second to check that the parent lives."""
 
-    def __init__(self, jobs: Any, parent_pid: int) -> None:
+    def __init__(self, jobs: Any, parent: _Parent) -> None:
         self._jobs = jobs
-        self._parent_pid = parent_pid
+        self._parent = parent
 
     def get(self) -> Any:
         while True:
             try:
                 return self._jobs.get(timeout=POLL_SECONDS)
             except queue.Empty:
-                if os.getppid() != self._parent_pid:
+                if not self._parent.alive():
                     os._exit(1)
 
 
@@ -104,9 +137,9 @@ class _GuardedSubWriterTask(SubWriterTask):
         self.parent_pid = os.getpid()  # set in the parent, read in the child
 
     def run(self) -> None:
-        die_with_parent(self.parent_pid)
+        parent = die_with_parent(self.parent_pid)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        self.jobqueue = _ParentCheckingQueue(self.jobqueue, self.parent_pid)
+        self.jobqueue = _ParentCheckingQueue(self.jobqueue, parent)
         super().run()
 
 

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 QUERIES = ["النفط أوبك", "كوريا الشمالية صاروخ", "روسيا أوكرانيا خاركيف", "موجة حر"]
 GONE_WITHIN = 10.0  # seconds a killed build's processes get to disappear
+BIG = 2000  # articles of the builds that are killed: a few seconds of indexing
 
 
 # ------------------------------------------------------------------ helpers
@@ -225,7 +226,7 @@ def test_a_dead_worker_fails_the_build_and_keeps_the_previous_index(tmp_path: Pa
 # ------------------------------------------------------ kill -9 of a real build
 @pytest.fixture(scope="module")
 def big_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _corpus(tmp_path_factory.mktemp("corpus") / "big.jsonl", 3000)
+    return _corpus(tmp_path_factory.mktemp("corpus") / "big.jsonl", BIG)
 
 
 def _start_build(corpus: Path, index: Path, procs: int, encoder: str) -> subprocess.Popen:
@@ -284,7 +285,7 @@ def test_kill_9_of_a_build_leaves_no_process_and_no_lock(
     _assert_all_gone(children)
     with Archive.open(index) as archive:
         if len(archive) != len(NEWS):  # killed after its commit: then the whole build is there
-            assert len(archive) == 3000, len(archive)
+            assert len(archive) == BIG, len(archive)
         else:
             assert _results(index) == before
 
@@ -299,3 +300,21 @@ def test_kill_9_of_a_build_leaves_no_process_and_no_lock(
         assert f"previous writer (pid {proc.pid}," in added.stdout and "taken over" in added.stdout, added.stdout
     with Archive.open(index) as archive:
         assert archive.search("معرض الكتاب")[0].id == "extra-1"
+
+
+def test_workers_started_by_a_fork_server_index_everything(tmp_path: Path) -> None:
+    """Under ``forkserver`` (Python 3.14's default) a worker's OS parent is not the writer: it must not take that for death."""
+    code = textwrap.dedent(f"""
+        import multiprocessing
+        from pathlib import Path
+        if __name__ == "__main__":
+            multiprocessing.set_start_method("forkserver")
+            from archive.lexical import write_index
+            from tests.test_locking import _articles
+            print(write_index(Path({str(tmp_path / "lexical")!r}), _articles(1200), procs=2))
+    """)
+    script = tmp_path / "forkserver_build.py"
+    script.write_text(code, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "1200"

@@ -190,7 +190,7 @@ class Archive:
             )
         enc = get_encoder(encoder) if isinstance(encoder, str) else encoder
         spec = encoder if isinstance(encoder, str) else _spec_of(enc)
-        with layout.writing(root):
+        with layout.writing(root, on_warning=report.warnings.append):
             live = read_live(root, enc)
             plan = plan_build(docs, live, report, sources=source_paths, prune=prune)
             if before_commit is not None:
@@ -260,7 +260,7 @@ class Archive:
             raise UsageError("delete takes ids as text (str)")
         add = _documents(add, "add")
         layout.current_generation(root)  # a missing index is named before any folder is made
-        with layout.writer_lock(root):
+        with layout.writer_lock(root, on_warning=report.warnings.append):
             current = cls.open(root)  # checks the manifest against this code's settings
             try:
                 missing = sorted({doc_id for doc_id in delete if doc_id not in current})

@@ -14,10 +14,16 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import shutil
+import socket
+import stat
+import sys
+import threading
 import uuid
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,7 +133,7 @@ def discard_generation(generation: Path) -> None:
 
 
 @contextmanager
-def writing(root: Path) -> Iterator[None]:
+def writing(root: Path, on_warning: Callable[[str], None] | None = None) -> Iterator[None]:
     """Hold the writer lock of ``root`` for a write that may be its first.
 
     If the write fails before anything was ever committed there, what the
@@ -137,7 +143,7 @@ def writing(root: Path) -> Iterator[None]:
     """
     created = [p for p in (root, *root.parents) if not p.exists()]
     try:
-        with writer_lock(root):
+        with writer_lock(root, on_warning):
             yield
     except BaseException:
         if not (root / POINTER).exists():
@@ -161,23 +167,147 @@ def _remove_leftovers(root: Path, created: list[Path]) -> None:
 
 
 @contextmanager
-def writer_lock(root: Path) -> Iterator[None]:
+def writer_lock(root: Path, on_warning: Callable[[str], None] | None = None) -> Iterator[None]:
     """Hold the index's writer lock, or raise :class:`IndexLockedError` at once.
 
-    ``flock`` locks vanish with the process, so a killed writer never leaves
-    the index locked.
+    The lock is a POSIX record lock (``fcntl.lockf``, ``F_SETLK``) on
+    ``root/.lock``, not a ``flock``: a record lock belongs to the process that
+    took it, is never inherited by a forked child, and the kernel releases it
+    when that process ends, however it ends. A ``flock`` belongs to the open
+    file, which every forked child shares: an indexing worker that outlived
+    a killed build kept the archive locked until it was killed by hand
+    (``O_CLOEXEC``, which Python sets on every descriptor anyway, does not help:
+    it closes descriptors on ``exec``, not on ``fork``). Record locks also work
+    on NFS, where Linux emulates ``flock`` with them anyway. Their two catches
+    are handled here: two writers in one process do not exclude each other
+    (a set of the index directories this process holds does), and closing any
+    descriptor of the file drops the lock (so nothing else opens ``.lock``).
+
+    While held, ``.lock`` names its holder (pid, host, since when, command);
+    the record is cleared on release, so a record found when taking the lock
+    means the previous writer was killed (or the machine stopped) while
+    holding it: the lock is taken over and ``on_warning`` (default:
+    :func:`warnings.warn`) is told who it was. Nothing is lost by the
+    takeover: a write is committed atomically (:func:`commit_generation`) or
+    not at all. A busy lock's error names its holder.
     """
     root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    info = root.stat()
+    key = (info.st_dev, info.st_ino)
+    with _HELD_GUARD:
+        if key in _HELD:  # checked before opening: closing a second descriptor would drop our lock
+            raise IndexLockedError(
+                f"{root}: the index is being written by another process "
+                "(or another thread of this one); wait for it to finish"
+            )
+        _HELD.add(key)
     try:
+        fd = _open_lock_file(root / LOCK)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise IndexLockedError(
-                    f"{root}: the index is being written by another process; wait for it to finish"
-                ) from None
-            raise
-        yield
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno in (errno.EAGAIN, errno.EACCES):
+                    holder = _describe(_read_record(fd))
+                    raise IndexLockedError(
+                        f"{root}: the index is being written by another process ({holder}); wait for it to finish"
+                    ) from None
+                raise
+            previous = _read_record(fd)
+            if previous is not None:
+                message = (
+                    f"{root}: the previous writer ({_describe(previous)}) ended without releasing the lock "
+                    "(killed, or the machine stopped); its lock is taken over, and the archive is as its "
+                    "last completed write left it"
+                )
+                if on_warning is not None:
+                    on_warning(message)
+                else:
+                    warnings.warn(message, StaleLockWarning, stacklevel=3)
+            _write_record(fd)
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)  # a clean release leaves no record; the close below drops the lock
+        finally:
+            os.close(fd)
     finally:
+        with _HELD_GUARD:
+            _HELD.discard(key)
+
+
+class StaleLockWarning(UserWarning):
+    """A writer lock left by a killed writer was taken over."""
+
+
+_HELD: set[tuple[int, int]] = set()
+"""(device, inode) of the index directories whose writer lock this process holds."""
+_HELD_GUARD = threading.Lock()
+_RECORD_MAX = 4096
+
+
+def _open_lock_file(path: Path) -> int:
+    """Open (creating) the lock file; refuse a symlink, a hard link or a non-file there.
+
+    The holder record is written into it and cleared on release, so a ``.lock``
+    that is really some other file must never be opened for writing.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise IndexLockedError(f"{path}: is a symbolic link, not a lock file. Fix: remove it") from None
+        if exc.errno == errno.EISDIR:
+            raise IndexLockedError(f"{path}: is a directory, not a lock file. Fix: remove it") from None
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
         os.close(fd)
+        raise IndexLockedError(f"{path}: is not a plain lock file (another file is linked there). Fix: remove it")
+    return fd
+
+
+def _write_record(fd: int) -> None:
+    record = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "since": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "command": _command(),
+    }
+    data = json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, data, 0)
+
+
+def _command() -> str:
+    """``archive build`` and the like: what this process was started as (program and subcommand)."""
+    program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path("python")
+    name = program.parent.name if program.name == "__main__.py" else program.name
+    return " ".join([name, *sys.argv[1:2]])[:200]
+
+
+def _read_record(fd: int) -> dict[str, object] | None:
+    """The holder record in the lock file (``{}`` when unreadable), ``None`` when there is none."""
+    data = os.pread(fd, _RECORD_MAX, 0)
+    if not data.strip():
+        return None
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except ValueError:
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _describe(record: dict[str, object] | None) -> str:
+    """The holder as one printable phrase, from the record's fields of the expected types only."""
+    if not record:
+        return "holder unknown"
+    parts = []
+    if isinstance(record.get("pid"), int):
+        parts.append(f"pid {record['pid']}")
+    for name in ("host", "since", "command"):
+        value = record.get(name)
+        if isinstance(value, str) and value:
+            text = "".join(ch if ch.isprintable() else "?" for ch in value[:200])
+            parts.append(f"{name} {text}" if name != "since" else f"since {text}")
+    return ", ".join(parts) or "holder unknown"

@@ -32,6 +32,7 @@ from .errors import IndexFormatError
 from .matching import Match, plan
 from .safe_pickle import install as _install_safe_pickle
 from .terms import FIELDS, TermIndex, TermIndexBuilder
+from .workers import GuardedMpWriter
 
 _install_safe_pickle()  # before any index is opened: Whoosh's pickle reads resolve only allowed names
 
@@ -127,7 +128,8 @@ def write_index(directory: Path, documents: Iterable[Document], *, procs: int | 
     ix = whoosh_index.create_in(str(directory), make_schema())
     procs = procs if procs is not None else min(2, os.cpu_count() or 1)
     if procs > 1:
-        writer = ix.writer(procs=procs, limitmb=256, multisegment=True, batchsize=256, compound=False)
+        # Whoosh's MpWriter, with workers that die with this process (archive.workers)
+        writer = GuardedMpWriter(ix, procs=procs, limitmb=256, multisegment=True, batchsize=256, compound=False)
     else:
         writer = ix.writer(limitmb=256, compound=False)
     terms = TermIndexBuilder()

@@ -12,8 +12,9 @@ loader that reads it:
 - :func:`plain_loads` / :func:`plain_load`: plain values only (numbers, text,
   bytes, tuples, lists, dicts, sets), no name but those protocol 2 uses for
   bytes and sets; the one for bytes (``_codecs.encode``) is answered by a
-  function that only turns text into latin-1 bytes (no codec looked up by name). Posting blocks, term infos, position codes, stored fields,
-  column block headers and hash-table extras are such values.
+  function that only turns text into latin-1 bytes (no codec looked up by
+  name). Posting blocks, term infos, position codes, stored fields, column
+  block headers and hash-table extras are such values.
 - :func:`load_segments`: the segment list of a table of contents: only
   ``W3Segment``, ``W3Codec``, ``collections.defaultdict`` and ``int``, and the
   result is checked attribute by attribute (see :func:`check_segments`), so no
@@ -163,7 +164,7 @@ def check_segments(segments: object, indexname: str, fields: Collection[str]) ->
         attrs = vars(segment)
         if not _SEGMENT_REQUIRED <= attrs.keys() <= _SEGMENT_REQUIRED | _SEGMENT_OPTIONAL:
             raise bad(f"a segment with attributes {sorted(attrs)}")
-        if attrs["indexname"] != indexname or type(attrs["indexname"]) is not str:
+        if type(attrs["indexname"]) is not str or attrs["indexname"] != indexname:
             raise bad(f"a segment of index {attrs['indexname']!r}")
         if type(attrs["segid"]) is not str or not _SEGMENT_ID.fullmatch(attrs["segid"]):
             raise bad(f"a segment id {attrs['segid']!r}")

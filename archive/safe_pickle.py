@@ -58,11 +58,20 @@ def _latin1(text: object, encoding: object = "latin1") -> bytes:
     return text.encode("latin1")
 
 
+def _empty_bytes(*args: object) -> bytes:
+    """What protocol 2's ``bytes()`` (its pickle of ``b""``) means; ``bytes(n)`` would allocate n bytes."""
+    if args:
+        raise UnsafeIndexError(f"an index file builds bytes from {len(args)} arguments, which pickle never writes; {_FIX}")
+    return b""
+
+
 _PLAIN_NAMES: dict[tuple[str, str], object] = {
     ("_codecs", "encode"): _latin1,
+    ("builtins", "bytes"): _empty_bytes,
+    ("__builtin__", "bytes"): _empty_bytes,
     **{(module, name): kind for module in ("builtins", "__builtin__") for name, kind in (("set", set), ("frozenset", frozenset))},
 }
-"""The names protocol 2 uses for plain values: bytes (as latin-1 text) and sets."""
+"""The names protocol 2 uses for plain values: bytes (as latin-1 text, or ``bytes()`` when empty) and sets."""
 
 
 class _PlainUnpickler(pickle.Unpickler):

@@ -267,6 +267,48 @@ def test_posting_blocks_and_stored_fields_are_plain_values_only(tmp_path: Path) 
         assert not marker.exists(), name
 
 
+def test_a_writer_reads_back_its_sorted_runs(tmp_path: Path, news: list[Document], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build larger than the writer's memory spills sorted postings to run files and merges them back."""
+    import whoosh.externalsort
+
+    from archive.lexical import make_schema, open_whoosh
+
+    run = ("id", b"econ-1", 3, 1.0, b"")  # an ID posting: protocol 2 pickles its empty value as bytes()
+    assert plain_loads(pickle.dumps(run, 2)) == run
+    with pytest.raises(UnsafeIndexError, match="builds bytes from 1 arguments"):
+        plain_loads(b"\x80\x02c__builtin__\nbytes\nJ\x00\xca\x9a;\x85R.")  # bytes(10**9): a gigabyte
+    runs: list[object] = []
+    monkeypatch.setattr(whoosh.externalsort, "load", lambda f: runs.append(1) or plain_load(f))
+    from whoosh import index as whoosh_index
+
+    directory = tmp_path / "lexical"
+    directory.mkdir()
+    writer = whoosh_index.create_in(str(directory), make_schema()).writer(limitmb=0.0005, compound=False)
+    for i, doc in enumerate(news * 20):
+        writer.add_document(id=f"{doc.id}-{i}", title=doc.title, body=doc.body, source=doc.source)
+    writer.commit()
+    assert runs  # the runs were read, through the plain loader
+    with open_whoosh(directory).searcher() as searcher:
+        assert searcher.doc_count() == len(news) * 20
+
+
+def test_a_stored_field_written_as_a_gadget_runs_nothing(tmp_path: Path, news: list[Document]) -> None:
+    from archive.lexical import open_whoosh
+
+    root = tmp_path / "index"
+    Archive.build(news, root, encoder=None, procs=1).close()
+    marker = tmp_path / "code-ran"
+    # Whoosh itself pickles the stored value into the segment's _stored column, as an attacker's copy would
+    writer = open_whoosh(current_generation(root) / "lexical").writer(compound=False)
+    writer.delete_by_term("id", "sport-1")  # the document count stays what the term index says
+    writer.add_document(id="planted", _stored_id=_Call(os.system, f"touch {marker}"), source="bbc",
+                        title="أسعار النفط", body="ارتفعت أسعار النفط")
+    writer.commit()
+    with Archive.open(root) as archive, pytest.raises(UnsafeIndexError, match="posix.system where it holds plain values"):
+        archive.search("النفط", mode="lexical", source="BBC", k=10)  # a filtered search reads stored ids
+    assert not marker.exists()
+
+
 def test_every_pickle_whoosh_reads_goes_through_a_narrow_loader(tmp_path: Path, news: list[Document]) -> None:
     import whoosh.codec.whoosh3
     import whoosh.columns
@@ -304,7 +346,12 @@ def test_job_files_hold_fields_and_dates_only(tmp_path: Path) -> None:
 
 
 def test_a_multiprocess_build_reads_its_jobs_through_the_guard(tmp_path: Path, news: list[Document]) -> None:
+    from dataclasses import replace
+
     root = tmp_path / "index"
-    Archive.build(news * 3, root, encoder=None, procs=2).close()  # sub-writers open the TOC without a schema
-    with Archive.open(root) as archive:
-        assert archive.search("أوبك", mode="lexical")[0].id == "econ-1"
+    docs = [replace(doc, id=f"{doc.id}-{i}", body=f"{doc.body} ({i})") for i in range(3) for doc in news]
+    Archive.build(docs, root, encoder=None, procs=2).close()  # sub-writers open the TOC without a schema
+    with Archive.open(root) as archive:  # every document, dates included, went through a job file
+        assert len(archive) == len(docs)
+        assert {h.id for h in archive.search("أوبك", mode="lexical", since=datetime(2024, 4, 1))} == \
+            {"econ-1-0", "econ-1-1", "econ-1-2"}

@@ -156,8 +156,8 @@ def check_segments(segments: object, indexname: str, fields: Collection[str]) ->
     Every attribute is checked by name, type and range: an extra attribute on
     a segment or codec would shadow a method or a file extension Whoosh uses
     (``codec``, ``TERMS_EXT``...), a segment id or index name could point
-    outside the index, a compound flag would open a file the archive never
-    writes, and a ``defaultdict`` factory other than ``int`` would be called.
+    outside the index, and a ``defaultdict`` factory other than ``int`` would
+    be called.
     Field names must be those of the code's schema (``fields``).
     """
     from whoosh.codec.whoosh3 import W3Codec, W3Segment
@@ -174,13 +174,13 @@ def check_segments(segments: object, indexname: str, fields: Collection[str]) ->
         if not _SEGMENT_REQUIRED <= attrs.keys() <= _SEGMENT_REQUIRED | _SEGMENT_OPTIONAL:
             raise bad(f"a segment with attributes {sorted(attrs)}")
         if type(attrs["indexname"]) is not str or attrs["indexname"] != indexname:
-            raise bad(f"a segment of index {attrs['indexname']!r}")
+            raise bad(f"a segment of index {str(attrs['indexname'])[:40]!r}")
         if type(attrs["segid"]) is not str or not _SEGMENT_ID.fullmatch(attrs["segid"]):
-            raise bad(f"a segment id {attrs['segid']!r}")
-        if attrs["compound"] is not False:
-            raise bad("a compound segment")
+            raise bad(f"a segment id {str(attrs['segid'])[:40]!r}")
+        if type(attrs["compound"]) is not bool:  # a compound file's directory is read as plain values too
+            raise bad(f"a compound flag of type {type(attrs['compound']).__name__}")
         if not _is_count(attrs["_doccount"]):
-            raise bad(f"a document count {attrs['_doccount']!r}")
+            raise bad(f"a document count of {str(attrs['_doccount'])[:40]}")
         deleted = attrs["_deleted"]
         if deleted is not None and not (type(deleted) is set and all(_is_count(n) for n in deleted)):
             raise bad("deleted documents that are not document numbers")

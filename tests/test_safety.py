@@ -199,7 +199,7 @@ def test_the_segment_list_allows_only_segments_as_the_archive_writes_them(tmp_pa
     cases = {
         "an attribute shadowing a method": tampered(codec=W3Codec()),
         "a segment id naming another directory": tampered(segid="../../elsewhere"),
-        "a compound segment (a file the archive never writes)": tampered(compound=True),
+        "a compound flag that is not a flag": tampered(compound=W3Codec()),
         "a codec with an extra attribute": tampered(_codec=codec),
         "another index name": tampered(indexname="OTHER"),
         "a document count that is not a count": tampered(_doccount=-1),

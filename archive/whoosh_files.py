@@ -15,7 +15,8 @@
   position codes, stored fields, block headers) goes to
   :func:`archive.safe_pickle.plain_loads` / ``plain_load``: plain values only;
 - the writer's temporary runs of sorted postings go to ``plain_load`` too, and
-  the multiprocessing writer's job files to :func:`archive.safe_pickle.load_job`;
+  the multiprocessing writer's job files to :func:`archive.safe_pickle.load_job`,
+  in its sub-writers however they are started (:class:`GuardedSubWriterTask`);
 - tables of contents of older Whoosh versions, which Whoosh reads with an
   unpickler that resolves any name, are refused (an archive never wrote them).
 
@@ -32,6 +33,8 @@ import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from whoosh.multiproc import SubWriterTask
 
 from .errors import IndexFormatError
 from .safe_pickle import UnsafeIndexError, load_job, load_segments, pickle_structure, plain_load, plain_loads
@@ -105,6 +108,22 @@ def read_toc(cls: type, storage: Any, indexname: str, gen: int | None = None, sc
     return cls(schema, segments, gen, version=version, release=release)
 
 
+class GuardedSubWriterTask(SubWriterTask):
+    """Whoosh's sub-writer process, guarded also when it starts as a fresh interpreter.
+
+    Forked sub-writers inherit :func:`install`'s changes; under the ``spawn``
+    or ``forkserver`` start methods (``forkserver`` is Linux's default from
+    Python 3.14) a sub-writer imports only Whoosh, and would read the TOC and
+    its job files with plain pickle. Importing :mod:`archive.lexical` first
+    installs the guard there too.
+    """
+
+    def run(self) -> None:
+        from . import lexical  # noqa: F401 - importing it installs the guard in this process
+
+        super().run()
+
+
 def _refuse_schema_pickle(data: bytes, **_: object) -> Any:  # noqa: ANN401
     raise UnsafeIndexError("a Whoosh schema was about to be unpickled from an index file; refusing")
 
@@ -141,4 +160,5 @@ def install(schema: Callable[[], Any]) -> None:
         module.loads = plain_loads  # type: ignore[attr-defined]  # posting blocks, term infos, codes, stored fields
     whoosh.externalsort.load = plain_load  # type: ignore[attr-defined]  # the writer's sorted runs of postings
     whoosh.multiproc.pickle = types.SimpleNamespace(load=load_job, dump=pickle.dump)  # type: ignore[attr-defined]
+    whoosh.multiproc.SubWriterTask = GuardedSubWriterTask  # type: ignore[misc]
     _installed = True

@@ -17,7 +17,7 @@ import os
 import pickle
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -355,3 +355,48 @@ def test_a_multiprocess_build_reads_its_jobs_through_the_guard(tmp_path: Path, n
         assert len(archive) == len(docs)
         assert {h.id for h in archive.search("أوبك", mode="lexical", since=datetime(2024, 4, 1))} == \
             {"econ-1-0", "econ-1-1", "econ-1-2"}
+
+
+_SPAWNED_BUILD = """
+import multiprocessing, sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+def audit(event, args):  # runs in the sub-writers too: spawn imports this script there
+    if event == "pickle.find_class" and args[0] in ("whoosh.fields", "archive.lexical"):
+        print(f"unguarded unpickling of {args[0]}.{args[1]}", file=sys.stderr)  # only Python's own find_class audits
+
+sys.addaudithook(audit)
+
+class Tagged(str):
+    \"\"\"A title whose pickle names this script's class: a guarded sub-writer refuses to load it.\"\"\"
+
+if __name__ == "__main__":
+    multiprocessing.set_start_method("spawn", force=True)
+    from archive import Archive, Document
+    docs = [Document(id=f"d{i}", title=Tagged("عنوان") if sys.argv[2] == "tagged" else "عنوان",
+                     body=f"خبر رقم {i} عن أسعار النفط", published=datetime(2024, 1, 1 + i, tzinfo=timezone.utc)) for i in range(12)]
+    Archive.build(docs, Path(sys.argv[1]), encoder=None, procs=2).close()
+    print(len(Archive.open(Path(sys.argv[1]))))
+"""
+
+
+def test_sub_writers_started_as_fresh_interpreters_are_guarded_too(tmp_path: Path) -> None:
+    import whoosh.multiproc
+
+    from archive.whoosh_files import GuardedSubWriterTask
+
+    assert whoosh.multiproc.SubWriterTask is GuardedSubWriterTask
+    script = tmp_path / "spawned_build.py"
+    script.write_text(_SPAWNED_BUILD, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def run(kind: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, str(script), str(tmp_path / kind), kind], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    plain = run("plain")
+    assert plain.returncode == 0 and plain.stdout.split() == ["12"], plain.stderr
+    assert "unguarded" not in plain.stderr  # the sub-writers read the TOC without unpickling its schema
+    tagged = run("tagged")  # a job naming a class outside the allow-list: refused in the spawned sub-writer
+    assert "UnsafeIndexError" in tagged.stderr and "refers to __main__.Tagged" in tagged.stderr, tagged.stderr

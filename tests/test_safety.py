@@ -400,3 +400,38 @@ def test_sub_writers_started_as_fresh_interpreters_are_guarded_too(tmp_path: Pat
     assert "unguarded" not in plain.stderr  # the sub-writers read the TOC without unpickling its schema
     tagged = run("tagged")  # a job naming a class outside the allow-list: refused in the spawned sub-writer
     assert "UnsafeIndexError" in tagged.stderr and "refers to __main__.Tagged" in tagged.stderr, tagged.stderr
+
+
+_AUDITED_LIFECYCLE = """
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+names = []
+sys.addaudithook(lambda event, args: names.append(args[:2]) if event == "pickle.find_class" else None)
+
+from archive import Archive, Document
+
+root = Path(sys.argv[1])
+day = lambda d: datetime(2024, 1, d, tzinfo=timezone.utc)
+docs = [Document(id=f"d{i}", title=f"خبر {i}", body=f"ارتفعت أسعار النفط في اليوم {i}", source="BBC",
+                 published=day(1 + i)) for i in range(8)]
+Archive.build(docs, root, encoder=None, procs=1).close()
+Archive.update(root, add=[Document(id="x", body="افتتح معرض الكتاب", published=day(20))], delete=["d3"]).close()
+with Archive.open(root) as archive:
+    for query in ['"أسعار النفط"', "النفط -معرض", "نف*", "title:خبر", "النفط"]:
+        archive.search(query, mode="lexical", k=5)
+        archive.search(query, mode="lexical", k=5, source="BBC", since=day(2))
+    assert archive.get("x").body
+print(len(names), sorted(set(names)))
+"""
+
+
+def test_no_pickle_read_of_an_index_resolves_a_name_outside_the_narrow_loaders(tmp_path: Path) -> None:
+    """Python's own ``find_class`` (audited as ``pickle.find_class``) never runs in a build, update or search."""
+    script = tmp_path / "audited.py"
+    script.write_text(_AUDITED_LIFECYCLE, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "index")], cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0", "[]"]

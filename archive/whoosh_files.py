@@ -22,7 +22,9 @@
 
 Whoosh's own ``pickle.loads`` of a schema is replaced by one that refuses,
 so a path of Whoosh this module does not know about fails loudly instead of
-unpickling.
+unpickling. Being process-wide, this also applies to any other Whoosh index a
+program using the archive opens: it must pass its schema to ``open_dir``
+(else the archive's is assumed) and hold plain values in its stored fields.
 """
 
 from __future__ import annotations

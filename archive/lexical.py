@@ -30,11 +30,9 @@ from .columns import Columns, ColumnsBuilder
 from .document import Document
 from .errors import IndexFormatError
 from .matching import Match, plan
-from .safe_pickle import install as _install_safe_pickle
 from .terms import FIELDS, TermIndex, TermIndexBuilder
+from .whoosh_files import install as _install_whoosh_guard
 from .workers import GuardedMpWriter
-
-_install_safe_pickle()  # before any index is opened: Whoosh's pickle reads resolve only allowed names
 
 TITLE_BOOST = 2.0
 BM25_K1 = 0.9  # chosen on ARCD train (0.803 vs 0.799 at 1.2); see docs/evaluation.md
@@ -97,6 +95,24 @@ def make_schema() -> Schema:
         source=KEYWORD(commas=True, lowercase=True, scorable=False),
         category=KEYWORD(commas=True, lowercase=True, scorable=False),
     )
+
+
+_install_whoosh_guard(make_schema)  # before any index is opened: no Whoosh read of a file can run code
+
+
+def open_whoosh(directory: Path) -> whoosh_index.FileIndex:
+    """The Whoosh index in ``directory``, with the schema from the code, never from its files.
+
+    Its table of contents is checked against :func:`make_schema` (see
+    :mod:`archive.whoosh_files`); a missing, damaged or tampered index raises
+    :class:`IndexFormatError` naming the file and the fix.
+    """
+    if not Path(directory).is_dir():
+        raise IndexFormatError(f"{directory}: no lexical (Whoosh) index here. Fix: archive build --full")
+    try:
+        return whoosh_index.open_dir(str(directory), schema=make_schema())
+    except whoosh_index.EmptyIndexError:
+        raise IndexFormatError(f"{directory}: no lexical (Whoosh) index here. Fix: archive build --full") from None
 
 
 def _fields(doc: Document) -> dict[str, object]:
@@ -171,6 +187,7 @@ def update_index(source: Path, directory: Path, add: Iterable[Document], delete:
     """
     add = list(add)
     delete = list(delete)
+    open_whoosh(source)  # a damaged or tampered table of contents is named in the source, not its copy
     directory.mkdir(parents=True, exist_ok=False)
     for path in Path(source).iterdir():
         if path.is_file() and not path.name.endswith(".lock"):
@@ -178,7 +195,7 @@ def update_index(source: Path, directory: Path, add: Iterable[Document], delete:
                 os.link(path, directory / path.name)
             except OSError:
                 shutil.copy2(path, directory / path.name)
-    ix = whoosh_index.open_dir(str(directory))
+    ix = open_whoosh(directory)
     writer = ix.writer(limitmb=256, compound=False)
     try:
         for doc_id in delete:
@@ -236,11 +253,10 @@ class LexicalIndex:
         self._terms = TermIndex(terms_directory(directory))
         self.columns = Columns(columns_directory(directory))
         try:
-            if not whoosh_index.exists_in(str(directory)):
-                raise IndexFormatError(f"{directory}: no lexical (Whoosh) index here")
-            self._ix = whoosh_index.open_dir(str(directory))
-            # Whoosh re-reads the schema from disk on every access: keep it, so that a
-            # reader whose generation was superseded and removed keeps working.
+            self._ix = open_whoosh(directory)
+            # The schema comes from the code (the TOC's copy is only compared with it), but
+            # Whoosh re-reads the TOC on every access: keep it, so that a reader whose
+            # generation was superseded and removed keeps working.
             self._schema = self._ix.schema
             # Segment files are separate (not compound), so opening reads them only as needed.
             self._searcher: Searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))

@@ -137,6 +137,10 @@ class _GuardedSubWriterTask(SubWriterTask):
         self.parent_pid = os.getpid()  # set in the parent, read in the child
 
     def run(self) -> None:
+        # A worker started as a fresh interpreter (spawn, forkserver) imports only Whoosh:
+        # importing the lexical module installs the guard on its index reads there too.
+        from . import lexical  # noqa: F401
+
         parent = die_with_parent(self.parent_pid)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         self.jobqueue = _ParentCheckingQueue(self.jobqueue, parent)

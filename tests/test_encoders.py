@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -171,3 +175,68 @@ def test_st_prompts_overridden_by_options(st_model_dir) -> None:
 def test_st_unloadable_model_is_an_encoder_error(st_model_dir) -> None:
     with pytest.raises(EncoderError, match="cannot load the model"):
         get_encoder(f"st:{st_model_dir.parent / 'no-such-model'}")
+
+
+def _with_module(model_dir: Path, tmp_path: Path, kind: str) -> Path:
+    """A copy of ``model_dir`` whose modules.json also names the module class ``kind``."""
+    model = tmp_path / "model"
+    shutil.copytree(model_dir, model)
+    modules = json.loads((model / "modules.json").read_text(encoding="utf-8"))
+    modules.append({"idx": len(modules), "name": "custom", "path": "", "type": kind})
+    (model / "modules.json").write_text(json.dumps(modules), encoding="utf-8")
+    return model
+
+
+@pytest.fixture
+def planted_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A module ``pwnmod_st`` on sys.path that writes the returned marker when imported."""
+    marker = tmp_path / "code-ran"
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "pwnmod_st.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass Evil:\n    pass\n")
+    monkeypatch.syspath_prepend(str(code))
+    return marker
+
+
+def test_st_model_naming_a_module_class_of_its_own_is_refused_before_any_import(
+    st_model_dir: Path, tmp_path: Path, planted_module: Path
+) -> None:
+    model = _with_module(st_model_dir, tmp_path, "pwnmod_st.Evil")
+    with pytest.raises(EncoderError, match=r"modules.json names the module class 'pwnmod_st.Evil', which is not part"):
+        get_encoder(f"st:{model}")
+    assert not planted_module.exists()
+
+
+def test_an_index_manifest_cannot_make_search_load_a_models_code(
+    st_model_dir: Path, tmp_path: Path, planted_module: Path
+) -> None:
+    from archive import Archive, Document
+    from archive.layout import current_generation
+
+    root = tmp_path / "index"
+    Archive.build([Document(id="a", title="خبر", body="ارتفعت أسعار النفط في الأسواق العالمية")], root,
+                  encoder=HashingEncoder(), procs=1).close()
+    manifest = current_generation(root) / "manifest.json"
+    model = _with_module(st_model_dir, tmp_path, "pwnmod_st.Evil")
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text(encoding="utf-8")), "encoder_spec": f"st:{model}"}),
+                        encoding="utf-8")
+    with Archive.open(root) as archive:
+        assert archive.search("النفط", mode="lexical")[0].id == "a"  # lexical search never loads the encoder
+        with pytest.raises(EncoderError, match="pwnmod_st.Evil"):
+            archive.search("النفط", mode="semantic")
+    assert not planted_module.exists()
+
+
+def test_st_models_load_without_remote_code(monkeypatch: pytest.MonkeyPatch, st_model_dir: Path) -> None:
+    import sentence_transformers
+
+    calls: list[dict[str, object]] = []
+
+    def recording(*args: object, **kwargs: object) -> None:
+        calls.append(kwargs)
+        raise RuntimeError("recorded")
+
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformer", recording)
+    with pytest.raises(EncoderError, match="recorded"):
+        get_encoder(f"st:{st_model_dir}")
+    assert calls and calls[0]["trust_remote_code"] is False

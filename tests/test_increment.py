@@ -1,22 +1,18 @@
-"""Incremental writes cost what they change, fold duplicates across increments, and load no code."""
+"""Incremental writes cost what they change and fold duplicates across increments (code safety: test_safety.py)."""
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import pickle
 from pathlib import Path
 
 import pytest
-from whoosh.filedb.structfile import StructFile
 
 from archive import Archive, BuildReport, Document, IndexFormatError
 from archive.encoders.hashing import HashingEncoder
 from archive.increment import plan_changes
 from archive.layout import current_generation
 from archive.manifest import FORMAT_VERSION
-from archive.safe_pickle import UnsafeIndexError, loads
 
 
 def _files(directory: Path) -> dict[str, tuple[int, str]]:
@@ -131,53 +127,6 @@ def test_a_large_change_rewrites_whole_and_a_small_one_does_not(tmp_path: Path) 
     assert len(Archive.open(root)) == 40
 
 
-def _replace_toc_schema(toc: Path, payload: bytes) -> None:
-    """Swap the pickled schema inside a Whoosh TOC file for ``payload``."""
-    data = toc.read_bytes()
-    stream = StructFile(io.BytesIO(data))
-    for _ in range(3):
-        stream.read_varint()  # int, long and float sizes
-    stream.read_int()  # -12345
-    stream.read_int()  # TOC version
-    for _ in range(3):
-        stream.read_varint()  # release
-    before = stream.tell()
-    stream.read_string()
-    after = stream.tell()
-    out = io.BytesIO()
-    writer = StructFile(out)
-    writer.write(data[:before])
-    writer.write_string(payload)
-    writer.write(data[after:])
-    writer.flush()
-    toc.write_bytes(out.getvalue())
-
-
-class _Planted:
-    """Unpickles as a call of ``exec``: what a tampered index file would do."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        return (exec, (f"open({str(self.marker)!r}, 'w').close()",))
-
-
-def test_a_tampered_index_file_runs_no_code(tmp_path: Path, news: list[Document]) -> None:
-    root = tmp_path / "index"
-    Archive.build(news, root, encoder=None, procs=1).close()
-    marker = tmp_path / "code-ran"
-    (toc,) = (current_generation(root) / "lexical").glob("*.toc")
-    _replace_toc_schema(toc, pickle.dumps(_Planted(marker), 2))
-    with pytest.raises(IndexFormatError, match=r"\.exec, which .* refusing to load it"):
-        Archive.open(root).search("النفط")
-    assert not marker.exists()
-    with pytest.raises(UnsafeIndexError):
-        loads(pickle.dumps(_Planted(marker)))
-    assert not marker.exists()
-    assert loads(pickle.dumps({"ids": {1, 2}, "t": (1.5, b"x")}, 2)) == {"ids": {1, 2}, "t": (1.5, b"x")}
-
-
 def test_an_index_of_the_previous_format_asks_for_a_full_build(tmp_path: Path, news: list[Document]) -> None:
     root = tmp_path / "index"
     Archive.build(news, root, encoder=None, procs=1).close()
@@ -217,40 +166,6 @@ def test_correcting_the_title_of_an_indexed_copy_keeps_it_indexed(tmp_path: Path
     assert archive.duplicate_of("econ-1") is None and archive.duplicate_of("econ-1-wire") == "econ-1"
     assert [h.id for h in archive.search("تصحيح", mode="lexical")] == ["econ-1"]
     archive.close()
-
-
-def test_a_class_attribute_write_or_a_legacy_toc_is_refused(tmp_path: Path, news: list[Document]) -> None:
-    import whoosh.index
-    from whoosh.codec.whoosh3 import W3Codec
-
-    # BUILD on an allowed class would set W3Codec.TERMS_EXT for the whole process
-    state = pickle.dumps((None, {"TERMS_EXT": ".pwn"}), 2)[2:-1]  # the (None, {...}) tuple's opcodes
-    tampered = b"\x80\x02cwhoosh.codec.whoosh3\nW3Codec\n" + state + b"b."
-    before = W3Codec.TERMS_EXT
-    with pytest.raises(UnsafeIndexError, match="sets attributes of a class"):
-        loads(tampered)
-    assert W3Codec.TERMS_EXT == before
-    Archive.build(news, tmp_path / "index", encoder=None, procs=1).close()  # installs the guard
-    assert whoosh.index.toc_loaders == {}  # legacy TOCs use an unrestricted unpickler: none accepted
-
-
-def test_plain_posting_blocks_take_the_c_unpickler_and_names_still_the_guarded_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    from archive import safe_pickle
-
-    block = pickle.dumps((b"\x00\x01\x02ids", (1.0, 2.0), [b"v1", b"v2"]), 2)  # what whoosh3 writes per block
-    assert b"_codecs" in block  # protocol 2 writes bytes through _codecs.encode
-    calls = []
-    guarded = safe_pickle._RestrictedUnpickler  # noqa: SLF001
-    monkeypatch.setattr(safe_pickle, "_RestrictedUnpickler", lambda f: calls.append(f) or guarded(f))
-    assert loads(block) == (b"\x00\x01\x02ids", (1.0, 2.0), [b"v1", b"v2"])
-    assert calls == []  # read at C speed
-    with pytest.raises(UnsafeIndexError):
-        loads(pickle.dumps(_Planted(Path("/nonexistent/marker")), 2))
-    assert len(calls) == 1  # a pickle naming a function goes to the guarded unpickler, which refuses it
-    # the one name the fast path allows returns bytes: BUILD on them fails, it sets nothing
-    tampered = b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00aX\x06\x00\x00\x00latin1\x86R}X\x01\x00\x00\x00xK\x01sb."
-    with pytest.raises(AttributeError, match="'bytes' object has no attribute '__dict__'"):
-        loads(tampered)
 
 
 def test_an_index_with_other_analyzer_settings_names_them_and_rebuilds(tmp_path: Path, news: list[Document]) -> None:

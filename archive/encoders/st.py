@@ -17,10 +17,18 @@ Options after the model, each ``|name=value``, override them:
 A model given as an existing local directory is loaded with
 ``local_files_only``, so nothing is fetched; a hub id downloads on first use
 unless ``HF_HUB_OFFLINE=1``. ``threads`` sets torch's (process-wide) thread count.
+
+No model runs code of its own: an index's manifest names its encoder, so the
+model it names must not be able to make the program import anything. Models
+are loaded with ``trust_remote_code=False`` (no modeling code from the model's
+repository or directory), and a model whose ``modules.json`` names a module
+class outside ``sentence_transformers.`` (which sentence-transformers would
+import by name) is refused with an :class:`EncoderError` before it is loaded.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -51,6 +59,46 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     return model, options
 
 
+_MODULE_NAMESPACE = "sentence_transformers."
+
+
+def check_modules(model: str, modules_json: Path | None) -> None:
+    """Refuse a model whose ``modules.json`` names a module class outside sentence-transformers.
+
+    sentence-transformers builds a model from the classes its ``modules.json``
+    names, importing each by its dotted name: any other name would import (and
+    run) a module the model chose. ``None`` (no ``modules.json``): a plain
+    transformers model, made of sentence-transformers' own modules.
+    """
+    if modules_json is None:
+        return
+    try:
+        entries = json.loads(Path(modules_json).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise EncoderError(f"st:{model}: cannot read {modules_json} ({type(exc).__name__}: {exc})") from None
+    if not isinstance(entries, list):
+        raise EncoderError(f"st:{model}: {modules_json} is not a list of modules")
+    for entry in entries:
+        kind = entry.get("type") if isinstance(entry, dict) else None
+        if not isinstance(kind, str) or not kind.startswith(_MODULE_NAMESPACE):
+            raise EncoderError(
+                f"st:{model}: {modules_json} names the module class {kind!r}, which is not part of "
+                "sentence-transformers; the archive never loads a model's own code. "
+                "Fix: use a model made of sentence-transformers modules only"
+            )
+
+
+def _modules_json(model: str, local: bool) -> Path | None:
+    """The model's ``modules.json`` (fetched alone for a hub id), or ``None`` when it has none."""
+    if local:
+        path = Path(model) / "modules.json"
+        return path if path.exists() else None
+    from sentence_transformers.util import load_file_path
+
+    found = load_file_path(model, "modules.json")
+    return Path(found) if found else None
+
+
 class SentenceTransformerEncoder:
     """A sentence-transformers model; ``name`` records the spec and the library version."""
 
@@ -69,10 +117,14 @@ class SentenceTransformerEncoder:
         local = path.is_dir()
         if not local and (path.is_absolute() or model.startswith((".", "~"))):
             raise EncoderError(f"st:{model}: cannot load the model: no such directory")
+        source = str(path) if local else model
         try:
+            check_modules(model, _modules_json(source, local))
             self._model = sentence_transformers.SentenceTransformer(
-                str(path) if local else model, device="cpu", local_files_only=local
+                source, device="cpu", local_files_only=local, trust_remote_code=False
             )
+        except EncoderError:
+            raise
         except Exception as exc:  # noqa: BLE001 - any load failure is a problem with the user's model
             raise EncoderError(f"st:{model}: cannot load the model ({type(exc).__name__}: {exc})") from None
         if "max_length" in options:

@@ -189,3 +189,159 @@ def test_real_saudinewsnet_zip() -> None:
     assert len(docs) > 1000
     assert all(d.body and d.published and d.source for d in docs)
     assert all("missing body" in str(e) for e in errors)
+
+
+# ------------------------------------------------ what is skipped is named (issue 11, section 5)
+def _article(path: Path, title: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{title}\n{ARTICLE}", encoding="utf-8")
+
+
+def test_symlinked_folders_are_read_and_loops_named(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere" / "2024"
+    for number in range(3):
+        _article(outside / f"linked-{number}.txt", f"خبر مرتبط رقم {number}")
+    root = tmp_path / "archive"
+    _article(root / "local.txt", "خبر محلي")
+    (root / "old").symlink_to(outside, target_is_directory=True)  # a folder of links, as archives gather
+    (root / "old" / "back").symlink_to(root, target_is_directory=True)  # a loop back to the top
+    (root / "again").symlink_to(outside, target_is_directory=True)  # the same folder a second way
+    (root / "self").symlink_to(root / "self")  # a link to itself
+    (root / "gone.txt").symlink_to(tmp_path / "deleted.txt")  # broken
+    errors: list[SourceError] = []
+    warnings: list[str] = []
+    docs = list(read_documents(root, on_error=errors.append, on_warning=warnings.append))
+    assert sorted(d.id for d in docs) == ["linked-0", "linked-1", "linked-2", "local"]
+    assert {d.title for d in docs} >= {"خبر مرتبط رقم 0", "خبر محلي"}
+    named = {Path(e.path).name: e.reason for e in errors}
+    assert "broken symbolic link" in named["gone.txt"] and "symbolic link loop" in named["self"]
+    # both links lead to one folder: the first in name order is read, the other named
+    assert f"{root / 'old'}: skipped, the same folder as {root / 'again'} (read once)" in warnings
+    assert any(w.startswith(f"{root / 'again' / 'back'}: skipped, symbolic link loop") for w in warnings), warnings
+    with pytest.raises(SourceError, match="gone.txt|self"):  # strict: the first problem stops the read
+        list(read_documents(root))
+
+
+def test_same_file_through_a_link_is_read_once_and_hidden_and_readme_are_named(tmp_path: Path) -> None:
+    _article(tmp_path / "a.txt", "خبر أول")
+    (tmp_path / "b.txt").symlink_to(tmp_path / "a.txt")
+    _article(tmp_path / ".git" / "x.txt", "مخفي")
+    (tmp_path / "README.md").write_text("وصف المجلد", encoding="utf-8")
+    warnings: list[str] = []
+    docs = list(read_documents(tmp_path, on_warning=warnings.append))
+    assert [d.id for d in docs] == ["a"]
+    assert any("b.txt: skipped, the same file as" in w for w in warnings)
+    assert any(".git: skipped, hidden folder" in w for w in warnings)
+    assert any("README.md: skipped" in w for w in warnings)
+
+
+def test_a_fifo_is_named_and_never_opened(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    _article(tmp_path / "good.txt", "خبر")
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    opened = threading.Event()
+
+    def writer() -> None:  # blocks until someone opens the pipe for reading, then gives it EOF
+        with open(fifo, "wb"):
+            opened.set()
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        errors: list[SourceError] = []
+        docs = list(read_documents(tmp_path, on_error=errors.append))
+        assert [d.id for d in docs] == ["good"]
+        assert [Path(e.path).name for e in errors] == ["pipe.txt"] and "named pipe" in errors[0].reason
+        with pytest.raises(SourceError, match="named pipe"):
+            list(read_file(fifo))
+        with pytest.raises(SourceError, match="named pipe"):
+            list(read_documents(fifo))
+        assert not opened.is_set()  # nobody opened it for reading
+    finally:
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # release the writer
+        thread.join()
+        os.close(reader)
+
+
+def test_zip_members_with_outside_paths_are_read_in_memory_and_named(tmp_path: Path) -> None:
+    zipped = tmp_path / "batch.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        zf.writestr("../up.json", json.dumps([{"id": "up", "body": ARTICLE}], ensure_ascii=False))
+        zf.writestr("/abs/root.jsonl", json.dumps({"id": "root", "body": "نص مطلق المسار"}, ensure_ascii=False))
+        zf.writestr("__MACOSX/._up.json", b"\x00\x05\x16\x07")
+    before = sorted(p.name for p in tmp_path.parent.iterdir())
+    warnings: list[str] = []
+    docs = list(read_file(zipped, on_warning=warnings.append))
+    assert sorted(d.id for d in docs) == ["root", "up"]
+    assert sum("leads outside the zip" in w for w in warnings) == 2
+    assert any("skipped 1 hidden" in w for w in warnings)
+    assert sorted(p.name for p in tmp_path.parent.iterdir()) == before  # nothing written outside
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_with_bom_are_decoded(tmp_path: Path, codec: str) -> None:
+    text = f"عنوان الخبر\n{ARTICLE}"
+    data = text.encode(codec)
+    if codec.endswith(("-le", "-be")):  # explicit byte order: write the BOM as Notepad does
+        data = "\ufeff".encode(codec) + data
+    path = tmp_path / "unicode.txt"
+    path.write_bytes(data)
+    (doc,) = read_file(path)
+    assert doc.title == "عنوان الخبر" and doc.body == ARTICLE
+
+
+def test_nul_and_control_characters_are_stripped_from_every_field(tmp_path: Path) -> None:
+    filler = "\n".join([ARTICLE] * 80)  # past the first 8 KB, where the binary check looks
+    assert len(filler.encode()) > 8192
+    path = tmp_path / "late-nul.txt"
+    path.write_bytes(f"عنوان\n{filler}\nكور\x00سك\x1b[31m أحمر\x7f\x85سطر\u202eمعكوس\u202c".encode())
+    (doc,) = read_file(path)
+    assert "\x00" not in doc.body and "\x1b" not in doc.body and "\u202e" not in doc.body
+    assert doc.body.endswith("كورسك[31m أحمر\nسطرمعكوس")
+    jsonl = tmp_path / "escaped.jsonl"
+    record = {"id": "x\u0007", "title": "عنوان\u0000", "body": "نص\u202dمع\u200cفاصل", "author": "سارة\u001b"}
+    jsonl.write_text(json.dumps(record), encoding="utf-8")
+    (rec,) = read_file(jsonl)
+    assert (rec.id, rec.title, rec.body, rec.author) == ("x", "عنوان", "نصمع\u200cفاصل", "سارة")
+
+
+def test_nul_byte_never_reaches_the_index_or_snippets(tmp_path: Path) -> None:
+    from archive import Archive
+
+    filler = "\n".join([ARTICLE] * 80)
+    path = tmp_path / "src" / "late-nul.txt"
+    path.parent.mkdir()
+    path.write_bytes(f"عنوان\n{filler}\nوصلت قوات إلى كور\x00سك".encode())
+    with Archive.build(read_documents(path.parent), tmp_path / "index", encoder="none", procs=1) as archive:
+        (hit,) = archive.search("كورسك", mode="lexical")
+        assert "\x00" not in hit.snippet and "كورسك" in hit.snippet
+        assert "\x00" not in archive.get("late-nul").body
+
+
+@pytest.mark.parametrize(("raw", "shown"), [("NaN", "NaN"), ("Infinity", "Infinity"), ("-Infinity", "-Infinity"),
+                                            ("1.5", "1.5"), ("7.0", "7.0"), ("true", "true")])
+def test_json_ids_that_are_not_text_or_whole_numbers_are_refused(tmp_path: Path, raw: str, shown: str) -> None:
+    path = tmp_path / "ids.jsonl"
+    path.write_text(f'{{"id": 12, "body": "نص أول"}}\n{{"id": {raw}, "body": "نص ثان"}}\n', encoding="utf-8")
+    errors: list[SourceError] = []
+    docs = list(read_file(path, on_error=errors.append))
+    assert [d.id for d in docs] == ["12"]
+    assert len(errors) == 1 and errors[0].line == 2 and f"id {shown} is neither text" in errors[0].reason
+    array = tmp_path / "ids.json"
+    array.write_text(f'[{{"id": {raw}, "body": "نص"}}]', encoding="utf-8")
+    with pytest.raises(SourceError, match=r"ids.json \(record 1\): id"):
+        list(read_file(array))
+
+
+def test_clean_text_keeps_joiners_and_marks_and_drops_overrides() -> None:
+    from archive.readers import clean_text
+
+    persian = "می\u200cخواهم"  # ZWNJ is spelling in Persian
+    assert clean_text(persian) == persian
+    assert clean_text("\u200fعربي\u200e") == "\u200fعربي\u200e"  # stateless marks stay
+    assert clean_text("أ\u2066ب\u2069ج\u202bد\u202c") == "أبجد"
+    assert clean_text("سطر\x0cصفحة\u2028جديدة") == "سطر\nصفحة\nجديدة"
+    assert clean_text("\t\r\n") == "\t\r\n"

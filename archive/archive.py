@@ -82,6 +82,7 @@ class Hit:
     score: float
     snippet: str
     marks: tuple[tuple[int, int], ...] = ()
+    author: str = ""
 
     def marked_snippet(self, open_mark: str = "«", close_mark: str = "»") -> str:
         """The snippet with matched words wrapped in marks."""
@@ -280,6 +281,7 @@ class Archive:
         category: str | None = None,
         since: datetime | date | str | None = None,
         until: datetime | date | str | None = None,
+        author: str | None = None,
         *,
         fusion: FusionMethod | str = DEFAULT_FUSION,
         alpha: float | None = None,
@@ -290,7 +292,9 @@ class Archive:
         vectors; finds paraphrases and other languages) or ``"hybrid"`` (both,
         fused; the default when the archive has vectors, else lexical).
         ``since``/``until`` are inclusive; a date (or ``YYYY-MM-DD``) covers
-        the whole day, a naive datetime is taken as UTC. Filters apply to both
+        the whole day, a naive datetime is taken as UTC. ``author`` keeps the
+        articles signed by that name (normalized, so أحمد finds احمد; an
+        article signed by several, comma-separated, is found by each). Filters apply to both
         sides. ``fusion`` and ``alpha`` (the lexical side's weight) tune the
         hybrid ranker; ``alpha`` defaults to the weight tuned for the archive's
         encoder (:data:`ENCODER_ALPHA`). In hybrid mode, explicit operators (phrases, +must, -exclude,
@@ -311,10 +315,13 @@ class Archive:
             alpha = default_alpha(self.manifest.encoder)
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
             raise QueryError(f"alpha must be between 0 and 1, not {alpha!r}")
+        if author is not None and not isinstance(author, str):
+            raise QueryError(f"author must be text, not {type(author).__name__}")
         k = min(k, MAX_K)
         filters = Filters(
             source=source or None,
             category=category or None,
+            author=author or None,
             since=_moment(since, "since", end_of_day=False),
             until=_moment(until, "until", end_of_day=True),
         )
@@ -542,6 +549,7 @@ def _hit(doc: Document, score: float, snippet: Snippet) -> Hit:
         score=score,
         snippet=snippet.text,
         marks=snippet.marks,
+        author=doc.author,
     )
 
 

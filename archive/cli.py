@@ -26,6 +26,33 @@ app = typer.Typer(
 
 DEFAULT_SOURCES = [Path("seeds")]
 IndexOption = Annotated[Path, typer.Option("--index", "-i", help="Index directory.")]
+FieldOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--field", metavar="FIELD=KEY",
+        help="Read an article field from another JSON key, CSV column or <DOC> tag, e.g. --field body=text "
+        "(repeatable; fields: id, title, body, published, source, url, category, language, author).",
+    ),
+]
+
+
+def _field_map(pairs: list[str] | None) -> dict[str, str] | None:
+    """``["body=text", ...]`` → ``{"body": "text"}``; a malformed pair or unknown field is a usage error."""
+    if not pairs:
+        return None
+    from .readers import field_map
+
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, key = pair.partition("=")
+        if not sep or not name.strip() or not key.strip():
+            raise typer.BadParameter(f"{pair!r}: write FIELD=KEY, e.g. --field body=text", param_hint="--field")
+        mapping[name.strip()] = key.strip()
+    try:
+        field_map(mapping)
+    except ArchiveError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--field") from None
+    return mapping
 
 
 def _fail(exc: ArchiveError) -> typer.Exit:
@@ -51,8 +78,9 @@ def build(
     ] = True,
     procs: Annotated[int, typer.Option(help="Indexing processes (default: 2).", min=1)] = 2,
     full: Annotated[bool, typer.Option("--full", help="Rewrite the index even if nothing changed.")] = False,
+    field: FieldOption = None,
 ) -> None:
-    """Build the archive index from article files (.txt, .jsonl, .json, .zip, ANT <DOC> files).
+    """Build the archive index from article files (.txt, .jsonl, .json, .csv, .tsv, .html, .zip, ANT <DOC> files).
 
     Re-running it on the same sources only reports what changed; unchanged
     passages are never embedded again.
@@ -60,11 +88,14 @@ def build(
     from .archive import Archive, BuildReport
     from .readers import read_documents
 
+    fields = _field_map(field)
     report = BuildReport()
     problems: list[str] = []
     try:
         on_error = (lambda err: problems.append(str(err))) if skip_errors else None
-        documents = read_documents(sources or DEFAULT_SOURCES, on_error=on_error, on_warning=report.warnings.append)
+        documents = read_documents(
+            sources or DEFAULT_SOURCES, on_error=on_error, on_warning=report.warnings.append, fields=fields
+        )
         with _progress_bar() as progress:
             archive = Archive.build(
                 documents, index, encoder=encoder, full=full, report=report, procs=procs, progress=progress
@@ -83,16 +114,18 @@ def add(
         bool, typer.Option("--skip-errors/--strict", help="Skip unreadable files and records (listed) or stop at the first.")
     ] = True,
     procs: Annotated[int, typer.Option(help="Indexing processes (default: 2).", min=1)] = 2,
+    field: FieldOption = None,
 ) -> None:
     """Add new articles and replace changed ones (matched by id), as one atomic change."""
     from .archive import Archive, BuildReport
     from .readers import read_documents
 
+    fields = _field_map(field)
     report = BuildReport()
     problems: list[str] = []
     try:
         on_error = (lambda err: problems.append(str(err))) if skip_errors else None
-        documents = list(read_documents(sources, on_error=on_error, on_warning=report.warnings.append))
+        documents = list(read_documents(sources, on_error=on_error, on_warning=report.warnings.append, fields=fields))
         with _progress_bar() as progress:
             archive = Archive.update(index, add=documents, report=report, procs=procs, progress=progress)
     except ArchiveError as exc:
@@ -176,6 +209,7 @@ def search(
     mode: Annotated[str, typer.Option(help="hybrid (default), lexical or semantic.")] = "hybrid",
     source: Annotated[Optional[str], typer.Option(help="Only this source.")] = None,
     category: Annotated[Optional[str], typer.Option(help="Only this category.")] = None,
+    author: Annotated[Optional[str], typer.Option(help="Only articles by this author.")] = None,
     since: Annotated[Optional[str], typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
     until: Annotated[Optional[str], typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
     fusion: Annotated[Optional[str], typer.Option(help="Hybrid fusion: convex, convex-z or rrf (default: tuned).")] = None,
@@ -193,7 +227,7 @@ def search(
     try:
         with Archive.open(index) as archive:
             hits = archive.search(
-                query, k=k, mode=mode, source=source, category=category,  # type: ignore[arg-type]
+                query, k=k, mode=mode, source=source, category=category, author=author,  # type: ignore[arg-type]
                 since=since, until=until, **tuning,  # type: ignore[arg-type]
             )
     except ArchiveError as exc:
@@ -253,14 +287,15 @@ def show(
     if as_json:
         record = {
             "id": doc.id, "title": doc.title, "published": doc.published.isoformat() if doc.published else None,
-            "source": doc.source, "category": doc.category, "url": doc.url, "language": doc.language,
+            "source": doc.source, "author": doc.author, "category": doc.category, "url": doc.url,
+            "language": doc.language,
             "body": doc.body, "duplicate_of": duplicate_of, "duplicates": duplicates,
         }
         typer.echo(json.dumps(record, ensure_ascii=False))
         return
     typer.echo(f"id:        {doc.id}")
     for label, value in (("title", doc.title), ("published", _date(doc.published)), ("source", doc.source),
-                         ("category", doc.category), ("url", doc.url)):
+                         ("author", doc.author), ("category", doc.category), ("url", doc.url)):
         if value and value != "-":
             typer.echo(f"{label + ':':<11}{value}")
     if duplicate_of:

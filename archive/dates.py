@@ -50,6 +50,7 @@ def _key(name: str) -> str:
 _MONTHS = {_key(name): month for month, names in _MONTH_NAMES.items() for name in names}
 _MONTH_ALT = "|".join(sorted((re.escape(k) for k in _MONTHS), key=len, reverse=True))
 _DAYS_ALT = "|".join(re.escape(_key(d)) for d in _DAY_NAMES)
+# The patterns below match text after _key(): Arabic words are written in normalized form (الساعه, not الساعة).
 _DAY_RE = re.compile(rf"^(?:يوم\s+)?(?:{_DAYS_ALT})\b|\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\b")
 _TIME = r"(?:\s+(?:الساعه\s+)?(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2}))?\s*(?P<ampm>صباحا|مساء|ص|م|am|pm)?)?"
 _DMY_RE = re.compile(rf"^(?P<d>\d{{1,2}})\s+(?P<mon>{_MONTH_ALT})\s+(?P<y>\d{{4}})(?:\s*م)?{_TIME}$")

@@ -1,7 +1,7 @@
 """The lexical side of the archive: a Whoosh index scored with BM25F.
 
 Whoosh holds only what ranking needs: the id, the analyzed title and body,
-and the filter fields (published, source, category). Full documents live in
+and the filter fields (published, source, category, author). Full documents live in
 the document store (:mod:`archive.store`), so Whoosh's stored-field pickles
 stay tiny. Title and body share one analyzer (:mod:`archive.analysis`); the
 title is boosted.
@@ -26,6 +26,7 @@ from whoosh.searching import Searcher
 from .analysis import char_grams, iter_terms, term
 from .document import Document
 from .errors import IndexFormatError
+from .normalize import normalize
 from .safe_pickle import install as _install_safe_pickle
 from .terms import FIELDS, TermIndex, TermIndexBuilder
 
@@ -91,6 +92,7 @@ def make_schema() -> Schema:
         published=DATETIME(sortable=True),
         source=KEYWORD(commas=True, lowercase=True, scorable=False),
         category=KEYWORD(commas=True, lowercase=True, scorable=False),
+        author=KEYWORD(commas=True, lowercase=True, scorable=False),
     )
 
 
@@ -102,7 +104,19 @@ def _fields(doc: Document) -> dict[str, object]:
         fields["source"] = doc.source.replace(",", " ")
     if doc.category:
         fields["category"] = doc.category.replace(",", " ")
+    if doc.author:
+        fields["author"] = ",".join(author_keys(doc.author))
     return fields
+
+
+def author_keys(authors: str) -> list[str]:
+    """The filter keys of an author field: each comma-separated name, normalized.
+
+    Normalized (:func:`archive.normalize.normalize`) so that a filter written
+    أحمد matches an article signed احمد, and split on commas so that each of
+    several authors can be filtered on.
+    """
+    return [key for key in (" ".join(normalize(name).lower().split()) for name in authors.split(",")) if key]
 
 
 _ZERO = datetime(2000, 1, 1) - datetime(2000, 1, 1)
@@ -183,15 +197,16 @@ def update_index(source: Path, directory: Path, add: Iterable[Document], delete:
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    """Restrictions every search mode applies: exact source/category, date range (UTC)."""
+    """Restrictions every search mode applies: exact source/category/author, date range (UTC)."""
 
     source: str | None = None
     category: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    author: str | None = None
 
     def __bool__(self) -> bool:
-        return any(v is not None for v in (self.source, self.category, self.since, self.until))
+        return any(v is not None for v in (self.source, self.category, self.since, self.until, self.author))
 
     def to_query(self) -> Query | None:
         """The Whoosh filter query, or ``None`` when nothing is restricted."""
@@ -200,6 +215,8 @@ class Filters:
             parts.append(Term("source", self.source.lower()))
         if self.category is not None:
             parts.append(Term("category", self.category.lower()))
+        if self.author is not None:  # several names (commas): articles signed by all of them
+            parts.extend(Term("author", key) for key in author_keys(self.author) or [self.author.lower()])
         if self.since is not None or self.until is not None:
             parts.append(DateRange("published", _naive_utc(self.since), _naive_utc(self.until)))
         if not parts:

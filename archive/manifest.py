@@ -18,7 +18,7 @@ from .analysis import ANALYZER_SETTINGS
 from .errors import IndexFormatError
 from .normalize import NORMALIZER_VERSION
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 MANIFEST_NAME = "manifest.json"
 
 

@@ -95,6 +95,8 @@ _log = logging.getLogger(__name__)
 _DOC_RE = re.compile(r"<DOC>(.*?)(?:</DOC>|(?=<DOC>)|\Z)", re.S | re.I)
 _ARABIC_RE = re.compile(r"[\u0600-\u06ff]")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_CHARSET_RE = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_-]+)""", re.I)
+_TAG_RE = re.compile(r"<[^>]*>|&\w+;")
 _BOMS = (  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
     (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
@@ -217,8 +219,12 @@ def _raise(error: SourceError) -> None:
 
 
 # ------------------------------------------------------------------ decoding
-def decode(name: str, data: bytes) -> str:
-    """Text of ``data``: UTF-8, UTF-16/32 with a BOM, else plausible Windows-1256; else a clear error."""
+def decode(name: str, data: bytes, *, markup: bool = False) -> str:
+    """Text of ``data``: UTF-8, UTF-16/32 with a BOM, else plausible Windows-1256; else a clear error.
+
+    ``markup`` (HTML): a charset the page declares is tried after UTF-8, and
+    tags are left out when judging whether cp1256 text is mostly Arabic.
+    """
     if not data.strip():
         raise SourceError(name, "empty file")
     for bom, codec in _BOMS:
@@ -237,12 +243,18 @@ def decode(name: str, data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    declared = _CHARSET_RE.search(data[:4096]) if markup else None
+    if declared:
+        try:
+            return data.decode(declared.group(1).decode("ascii"))
+        except (LookupError, UnicodeDecodeError):
+            pass
     try:
         text = data.decode("cp1256")
     except UnicodeDecodeError:
         text = ""
     if text and not _CONTROL_RE.search(text):
-        letters = [c for c in text if c.isalpha()]
+        letters = [c for c in (_TAG_RE.sub(" ", text) if markup else text) if c.isalpha()]
         arabic = sum(1 for c in letters if _ARABIC_RE.match(c))
         if letters and arabic / len(letters) >= 0.5:
             return text
@@ -281,7 +293,7 @@ def _read_zip(path: Path, data: bytes, ctx: _Context) -> Iterator[Document]:
 def _read_bytes(name: str, stem: str, suffix: str, data: bytes, ctx: _Context) -> Iterator[Document]:
     # JSON strings and <DOC> tags are cleaned one by one (JSON escapes can spell controls too);
     # plain text, CSV and HTML are cleaned whole.
-    text = decode(name, data)
+    text = decode(name, data, markup=suffix in HTML_SUFFIXES)
     head = text.lstrip()[:64]
     if head[:5].upper() == "<DOC>":
         yield from _read_trec(name, text, ctx)

@@ -28,14 +28,15 @@ CREATE TABLE documents (
     category TEXT NOT NULL,
     language TEXT NOT NULL,
     origin TEXT NOT NULL,
+    author TEXT NOT NULL DEFAULT '',
     canonical TEXT,
     body_key TEXT NOT NULL
 );
 CREATE INDEX documents_canonical ON documents (canonical);
 """
-_COLUMNS = "id, hash, title, body, published, source, url, category, language, origin"
+_COLUMNS = "id, hash, title, body, published, source, url, category, language, origin, author"
 _CANONICAL = "canonical IS NULL"
-_INSERT = f"INSERT INTO documents ({_COLUMNS}, canonical, body_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT = f"INSERT INTO documents ({_COLUMNS}, canonical, body_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
 
 def _row(doc: Document) -> tuple[object, ...]:
@@ -50,11 +51,12 @@ def _row(doc: Document) -> tuple[object, ...]:
         doc.category,
         doc.language,
         doc.origin,
+        doc.author,
     )
 
 
 def _document(row: tuple) -> Document:
-    doc_id, _hash, title, body, published, source, url, category, language, origin = row
+    doc_id, _hash, title, body, published, source, url, category, language, origin, author = row
     return Document(
         id=doc_id,
         title=title,
@@ -65,6 +67,7 @@ def _document(row: tuple) -> Document:
         category=category,
         language=language,
         origin=origin,
+        author=author,
     )
 
 

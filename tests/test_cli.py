@@ -151,3 +151,15 @@ def test_bad_field_mapping_is_a_usage_error(tmp_path: Path, value: str) -> None:
     assert result.exit_code == 2, result.output
     assert "--field" in result.output
     assert not (tmp_path / "i").exists()
+
+
+def test_build_from_a_fifo_fails_without_touching_the_archive(tmp_path: Path, built: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    result = runner.invoke(app, ["build", str(fifo), "--index", str(built), "--procs", "1"])
+    assert result.exit_code == 1, result.output
+    assert f"error: {fifo}: a named pipe (FIFO)" in result.output
+    result = runner.invoke(app, ["search", "النفط", "--mode", "lexical", "--json", "--index", str(built)])
+    assert [json.loads(line)["id"] for line in result.output.splitlines() if '"id"' in line] == ["oil"]

@@ -16,7 +16,8 @@ Formats, picked by extension and content:
 * JSON Lines (``.jsonl``/``.ndjson``, or any file of one object per line);
 * a JSON array of objects (``.json``), SaudiNewsNet's fields included;
 * CSV and TSV (``.csv``, ``.tsv``) with a header row, one article per row;
-* HTML pages of news sites (``.html``, ``.htm``): the main text, title,
+* HTML pages of news sites (``.html``, ``.htm``, or any file that starts
+  as a page does, ``<!DOCTYPE html>`` or ``<html>``): the main text, title,
   author, URL (canonical link or ``og:url``) and date extracted with
   trafilatura, which drops navigation, footers and other boilerplate;
 * ``.zip`` archives of any of these (SaudiNewsNet ships as zips), read in
@@ -96,6 +97,8 @@ _DOC_RE = re.compile(r"<DOC>(.*?)(?:</DOC>|(?=<DOC>)|\Z)", re.S | re.I)
 _ARABIC_RE = re.compile(r"[\u0600-\u06ff]")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _CHARSET_RE = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_-]+)""", re.I)
+_HTML_HEAD_RE = re.compile(rb"(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)[\s>]", re.I | re.S)
+"""A saved page of another extension (``.php``, ``.aspx``, none) is read as HTML too."""
 _TAG_RE = re.compile(r"<[^>]*>|&\w+;")
 _BOMS = (  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
     (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
@@ -293,11 +296,12 @@ def _read_zip(path: Path, data: bytes, ctx: _Context) -> Iterator[Document]:
 def _read_bytes(name: str, stem: str, suffix: str, data: bytes, ctx: _Context) -> Iterator[Document]:
     # JSON strings and <DOC> tags are cleaned one by one (JSON escapes can spell controls too);
     # plain text, CSV and HTML are cleaned whole.
-    text = decode(name, data, markup=suffix in HTML_SUFFIXES)
+    markup = suffix in HTML_SUFFIXES or _HTML_HEAD_RE.match(data[:512]) is not None
+    text = decode(name, data, markup=markup)
     head = text.lstrip()[:64]
     if head[:5].upper() == "<DOC>":
         yield from _read_trec(name, text, ctx)
-    elif suffix in HTML_SUFFIXES:
+    elif markup and suffix not in JSON_SUFFIXES and suffix not in CSV_SUFFIXES:
         yield _read_html(name, stem, clean_text(text))
     elif suffix in CSV_SUFFIXES:
         yield from _read_csv(name, clean_text(text), CSV_SUFFIXES[suffix], ctx)

@@ -479,7 +479,9 @@ def test_html_page_in_windows_1256_and_a_page_without_article_text(tmp_path: Pat
     legacy.write_bytes(NEWS_PAGE.replace('<meta charset="utf-8">', "").encode("cp1256"))
     declared = tmp_path / "declared.html"
     declared.write_bytes(NEWS_PAGE.replace("utf-8", "windows-1256").encode("cp1256"))
-    for path in (legacy, declared):
+    saved = tmp_path / "article.php"  # saved from a site whose pages end in .php
+    saved.write_text(NEWS_PAGE, encoding="utf-8")
+    for path in (legacy, declared, saved):
         (doc,) = read_file(path)
         assert doc.title == "وزارة الصحة تطلق حملة تطعيم" and "حملة تطعيم جديدة" in doc.body
     empty = tmp_path / "empty.html"

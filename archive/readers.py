@@ -154,6 +154,8 @@ def field_map(fields: FieldMap | None) -> dict[str, tuple[str, ...]]:
     ``date`` is accepted for ``published`` and ``text`` for ``body``. An
     unknown field or an empty key raises :class:`FieldMappingError`.
     """
+    if fields is not None and not isinstance(fields, Mapping):
+        raise FieldMappingError(f"fields must map article fields to keys, e.g. {{'body': 'text'}}, not {fields!r}")
     keys = dict(FIELD_KEYS)
     for name, key in (fields or {}).items():
         target = FIELD_ALIASES.get(name, name) if isinstance(name, str) else name

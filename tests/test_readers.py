@@ -406,6 +406,8 @@ def test_field_mapping_for_json_csv_and_doc_tags(tmp_path: Path) -> None:
 
     with pytest.raises(FieldMappingError, match="unknown article field 'bodyy'"):
         list(read_documents(jsonl, fields={"bodyy": "text"}))
+    with pytest.raises(FieldMappingError, match="must map article fields"):
+        list(read_documents(jsonl, fields=["body=text"]))  # type: ignore[arg-type]
 
 
 def test_author_from_ant_and_saudinewsnet_records(tmp_path: Path) -> None:

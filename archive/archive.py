@@ -66,6 +66,7 @@ class Hit:
     score: float
     snippet: str
     marks: tuple[tuple[int, int], ...] = ()
+    author: str = ""
 
     def marked_snippet(self, open_mark: str = "«", close_mark: str = "»") -> str:
         """The snippet with matched words wrapped in marks."""
@@ -347,6 +348,7 @@ class Archive:
         category: str | Sequence[str] | None = None,
         since: datetime | date | str | None = None,
         until: datetime | date | str | None = None,
+        author: str | Sequence[str] | None = None,
         *,
         sort: Sort = "relevance",
         fusion: FusionMethod | str = DEFAULT_FUSION,
@@ -359,8 +361,11 @@ class Archive:
         fused; the default when the archive has vectors, else lexical).
         ``source`` and ``category`` take one value or several (any of them);
         ``since``/``until`` are inclusive; a date (or ``YYYY-MM-DD``) covers
-        the whole day, a naive datetime is taken as UTC. Filters apply to every
-        mode, and ``source:``/``category:`` inside the query are filters too.
+        the whole day, a naive datetime is taken as UTC. ``author`` keeps the
+        articles signed by that name (normalized, so أحمد finds احمد; an article
+        signed by several, comma-separated, is found by each). Filters apply to
+        every mode, and ``source:``/``category:``/``author:`` inside the query
+        are filters too.
         ``sort``: ``"relevance"``, ``"date"`` (newest first) or ``"-date"``
         (oldest first); in lexical mode every match is sorted, in the other
         modes the best ``max(k, 100)``. ``fusion`` and ``alpha`` (the lexical
@@ -388,7 +393,7 @@ class Archive:
             alpha = default_alpha(self.manifest.encoder)
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
             raise QueryError(f"alpha must be between 0 and 1, not {alpha!r}")
-        filters = _filters(source, category, since, until)
+        filters = _filters(source, category, since, until, author)
         if mode != "lexical" and not self._has_dense:
             if mode == "semantic":
                 raise QueryError(
@@ -414,6 +419,7 @@ class Archive:
         category: str | Sequence[str] | None = None,
         since: datetime | date | str | None = None,
         until: datetime | date | str | None = None,
+        author: str | Sequence[str] | None = None,
     ) -> Facets:
         """How many articles match ``query``'s words inside the filters, by source, category and month.
 
@@ -424,7 +430,7 @@ class Archive:
         if not isinstance(query, str):
             raise QueryError(f"query must be text, not {type(query).__name__}")
         lexical = self._lexical
-        within = lexical.columns.mask(_filters(source, category, since, until))
+        within = lexical.columns.mask(_filters(source, category, since, until, author))
         parsed = parse_query(query, lexical.schema)
         if parsed.query is None:
             mask = within if within is not None else np.ones(len(lexical), dtype=bool)
@@ -592,6 +598,7 @@ def _hit(doc: Document, score: float, snippet: Snippet) -> Hit:
         score=score,
         snippet=snippet.text,
         marks=snippet.marks,
+        author=doc.author,
     )
 
 
@@ -600,11 +607,13 @@ def _filters(
     category: str | Sequence[str] | None,
     since: datetime | date | str | None,
     until: datetime | date | str | None,
+    author: str | Sequence[str] | None = None,
 ) -> Filters:
     """Checked :class:`Filters` from what a caller passed to :meth:`Archive.search`."""
     filters = Filters(
         sources=_values(source, "source"),
         categories=_values(category, "category"),
+        authors=_values(author, "author"),
         since=_moment(since, "since", end_of_day=False),
         until=_moment(until, "until", end_of_day=True),
     )

@@ -44,6 +44,33 @@ class Fusion(str, Enum):
     convex_z = "convex-z"
     rrf = "rrf"
 IndexOption = Annotated[Path, typer.Option("--index", "-i", help="Index directory.")]
+FieldOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--field", metavar="FIELD=KEY",
+        help="Read an article field from another JSON key, CSV column or <DOC> tag, e.g. --field body=text "
+        "(repeatable; fields: id, title, body, published, source, url, category, language, author).",
+    ),
+]
+
+
+def _field_map(pairs: list[str] | None) -> dict[str, str] | None:
+    """``["body=text", ...]`` → ``{"body": "text"}``; a malformed pair or unknown field is a usage error."""
+    if not pairs:
+        return None
+    from .readers import field_map
+
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, key = pair.partition("=")
+        if not sep or not name.strip() or not key.strip():
+            raise typer.BadParameter(f"{pair!r}: write FIELD=KEY, e.g. --field body=text", param_hint="--field")
+        mapping[name.strip()] = key.strip()
+    try:
+        field_map(mapping)
+    except ArchiveError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--field") from None
+    return mapping
 
 
 def _fail(exc: ArchiveError) -> typer.Exit:
@@ -76,8 +103,9 @@ def build(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would be added, updated, kept and deleted; write nothing.")
     ] = False,
+    field: FieldOption = None,
 ) -> None:
-    """Build or update the archive from article files (.txt, .jsonl, .json, .zip, ANT <DOC> files).
+    """Build or update the archive from article files (.txt, .jsonl, .json, .csv, .tsv, .html, .zip, ANT <DOC> files).
 
     New and changed articles are written; an article is removed only when its
     own source file is gone, or with --prune. Re-running it on the same
@@ -87,12 +115,13 @@ def build(
     from .archive import Archive, BuildReport
     from .readers import read_documents
 
+    fields = _field_map(field)
     report = BuildReport()
     problems: list[str] = []
     try:
         paths = _build_sources(sources, index, report)
         on_error = (lambda err: problems.append(str(err))) if skip_errors else None
-        documents = read_documents(paths, on_error=on_error, on_warning=report.warnings.append)
+        documents = read_documents(paths, on_error=on_error, on_warning=report.warnings.append, fields=fields)
         if dry_run:
             planned = Archive.plan(documents, index, sources=paths, prune=prune)
             typer.echo(f"dry run, nothing written: {_counts(planned)}")
@@ -161,6 +190,7 @@ def add(
         bool, typer.Option("--skip-errors/--strict", help="Skip unreadable files and records (listed) or stop at the first.")
     ] = True,
     procs: Annotated[int, typer.Option(help="Indexing processes (default: 2).", min=1)] = 2,
+    field: FieldOption = None,
 ) -> None:
     """Add new articles and replace changed ones (matched by id), as one atomic change.
 
@@ -169,11 +199,12 @@ def add(
     from .archive import Archive, BuildReport
     from .readers import read_documents
 
+    fields = _field_map(field)
     report = BuildReport()
     problems: list[str] = []
     try:
         on_error = (lambda err: problems.append(str(err))) if skip_errors else None
-        documents = list(read_documents(sources, on_error=on_error, on_warning=report.warnings.append))
+        documents = list(read_documents(sources, on_error=on_error, on_warning=report.warnings.append, fields=fields))
         if not documents:
             raise NothingToIndexError(f"read no article from {', '.join(map(str, sources))}; {index} was left as it was")
         with _progress_bar() as progress:
@@ -269,6 +300,7 @@ def search(
     mode: Annotated[SearchMode, typer.Option(help="hybrid (default), lexical or semantic.")] = SearchMode.hybrid,
     source: Annotated[Optional[str], typer.Option(help="Only this source.")] = None,
     category: Annotated[Optional[str], typer.Option(help="Only this category.")] = None,
+    author: Annotated[Optional[str], typer.Option(help="Only articles by this author.")] = None,
     since: Annotated[Optional[str], typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
     until: Annotated[Optional[str], typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
     fusion: Annotated[
@@ -289,7 +321,7 @@ def search(
     try:
         with Archive.open(index) as archive:
             hits = archive.search(
-                query, k=k, mode=mode.value, source=source, category=category,  # type: ignore[arg-type]
+                query, k=k, mode=mode.value, source=source, category=category, author=author,  # type: ignore[arg-type]
                 since=since, until=until, **tuning,  # type: ignore[arg-type]
             )
     except ArchiveError as exc:
@@ -349,14 +381,15 @@ def show(
     if as_json:
         record = {
             "id": doc.id, "title": doc.title, "published": doc.published.isoformat() if doc.published else None,
-            "source": doc.source, "category": doc.category, "url": doc.url, "language": doc.language,
+            "source": doc.source, "author": doc.author, "category": doc.category, "url": doc.url,
+            "language": doc.language,
             "body": doc.body, "duplicate_of": duplicate_of, "duplicates": duplicates,
         }
         typer.echo(json.dumps(record, ensure_ascii=False))
         return
     typer.echo(f"id:        {doc.id}")
     for label, value in (("title", doc.title), ("published", _date(doc.published)), ("source", doc.source),
-                         ("category", doc.category), ("url", doc.url)):
+                         ("author", doc.author), ("category", doc.category), ("url", doc.url)):
         if value and value != "-":
             typer.echo(f"{label + ':':<11}{value}")
     if duplicate_of:

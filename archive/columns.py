@@ -1,4 +1,4 @@
-"""Filter columns: published date, source and category of every article, by ordinal.
+"""Filter columns: published date, source, category and authors of every article, by ordinal.
 
 A news archive is searched with dates and sources all the time. Whoosh
 answers a filter by enumerating the matching documents and a stored-field
@@ -11,8 +11,10 @@ counts (by source, category, month) and date sorting are array operations.
 On disk (a directory): ``columns.json`` (format, the distinct values of each
 text column) and ``published.npy`` (int64 seconds since the epoch, UTC;
 :data:`NO_DATE` for none), ``source.npy`` and ``category.npy`` (int32 codes
-into the value lists); no pickle. Text values are compared as the user's
-filter is: case-folded and stripped.
+into the value lists), and the authors, several per article, as rows
+(``author.indptr.npy``, ``author.codes.npy``); no pickle. Text values are
+compared as the user's filter is: case-folded and stripped; author names
+normalized too (:func:`author_keys`), so أحمد finds احمد.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from .errors import IndexFormatError
 
 COLUMNS_FORMAT = 1
 TEXT_COLUMNS = ("source", "category")
+"""One value per article."""
+AUTHOR = "author"
+"""Several values per article (comma-separated names)."""
 NO_DATE = np.iinfo(np.int64).min
 """The ``published`` value of an article without a date: before every real date, matched by no range."""
 
@@ -37,6 +42,13 @@ NO_DATE = np.iinfo(np.int64).min
 def fold(value: str) -> str:
     """How a filter value and a stored value are compared (case-folded, stripped)."""
     return value.strip().casefold()
+
+
+def author_keys(authors: str) -> list[str]:
+    """The filter keys of an author field: each comma-separated name, normalized and folded."""
+    from .normalize import normalize
+
+    return [key for key in (" ".join(normalize(name).casefold().split()) for name in authors.split(",")) if key]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +63,11 @@ class Filters:
     categories: tuple[str, ...] = ()
     since: datetime | None = None
     until: datetime | None = None
+    authors: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.sources or self.categories or self.since is not None or self.until is not None)
+        return bool(self.sources or self.categories or self.authors or self.since is not None
+                    or self.until is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,18 +86,22 @@ class ColumnsBuilder:
     def __init__(self) -> None:
         self.published: list[int] = []
         self.values: dict[str, list[str]] = {name: [] for name in TEXT_COLUMNS}
+        self.authors: list[list[str]] = []
 
     def add(self, doc: Document) -> None:
         self.published.append(int(doc.published.timestamp()) if doc.published is not None else NO_DATE)
         for name in TEXT_COLUMNS:
             self.values[name].append(getattr(doc, name))
+        self.authors.append(author_keys(doc.author))
 
     def write(self, directory: Path) -> None:
         """Write the columns into ``directory`` (which must not exist)."""
-        _write(directory, np.asarray(self.published, dtype=np.int64), self.values)
+        _write(directory, np.asarray(self.published, dtype=np.int64), self.values, self.authors)
 
 
-def _write(directory: Path, published: np.ndarray, values: dict[str, Sequence[str]]) -> None:
+def _write(
+    directory: Path, published: np.ndarray, values: dict[str, Sequence[str]], authors: Sequence[Sequence[str]]
+) -> None:
     directory.mkdir(parents=True, exist_ok=False)
     np.save(directory / "published.npy", published.astype(np.int64, copy=False), allow_pickle=False)
     names: dict[str, list[str]] = {}
@@ -91,6 +109,13 @@ def _write(directory: Path, published: np.ndarray, values: dict[str, Sequence[st
         distinct, codes = np.unique(np.asarray([fold(v) for v in values[name]], dtype=object), return_inverse=True)
         names[name] = [str(v) for v in distinct]
         np.save(directory / f"{name}.npy", codes.astype(np.int32).reshape(-1), allow_pickle=False)
+    vocabulary: dict[str, int] = {}
+    codes = [vocabulary.setdefault(key, len(vocabulary)) for keys in authors for key in keys]
+    indptr = np.zeros(len(authors) + 1, dtype=np.int64)
+    np.cumsum([len(keys) for keys in authors], out=indptr[1:])
+    np.save(directory / f"{AUTHOR}.indptr.npy", indptr, allow_pickle=False)
+    np.save(directory / f"{AUTHOR}.codes.npy", np.asarray(codes, dtype=np.int32), allow_pickle=False)
+    names[AUTHOR] = list(vocabulary)
     meta = {"format": COLUMNS_FORMAT, "rows": int(len(published)), "values": names}
     with open(directory / "columns.json", "w", encoding="utf-8") as fh:
         json.dump(meta, fh, ensure_ascii=False)
@@ -108,14 +133,20 @@ class Columns:
                                        f"(this archive reads {COLUMNS_FORMAT}). {fix}")
             self.published: np.ndarray = np.load(directory / "published.npy", allow_pickle=False)
             self._codes = {n: np.load(directory / f"{n}.npy", allow_pickle=False) for n in TEXT_COLUMNS}
-            self._values: dict[str, list[str]] = {n: list(meta["values"][n]) for n in TEXT_COLUMNS}
+            self._values: dict[str, list[str]] = {n: list(meta["values"][n]) for n in (*TEXT_COLUMNS, AUTHOR)}
+            self._author_rows = np.load(directory / f"{AUTHOR}.indptr.npy", allow_pickle=False)
+            self._author_codes = np.load(directory / f"{AUTHOR}.codes.npy", allow_pickle=False)
         except IndexFormatError:
             raise
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise IndexFormatError(f"{directory}: filter columns unreadable ({exc}). {fix}") from None
         rows = meta.get("rows")
-        if any(len(a) != rows for a in (self.published, *self._codes.values())):
+        if any(len(a) != rows for a in (self.published, *self._codes.values())) or len(self._author_rows) != rows + 1:
             raise IndexFormatError(f"{directory}: filter columns of different lengths. {fix}")
+        if self._author_rows[-1] != len(self._author_codes) or (
+            len(self._author_codes) and self._author_codes.max() >= len(self._values[AUTHOR])
+        ):
+            raise IndexFormatError(f"{directory}: author rows do not match their codes. {fix}")
         for name, codes in self._codes.items():
             if len(codes) and (codes.min() < 0 or codes.max() >= len(self._values[name])):
                 raise IndexFormatError(f"{directory}: {name} codes outside the value list. {fix}")
@@ -133,7 +164,8 @@ class Columns:
         if not filters:
             return None
         keep = np.ones(len(self), dtype=bool)
-        for name, wanted in (("source", filters.sources), ("category", filters.categories)):
+        for name, wanted in (("source", filters.sources), ("category", filters.categories),
+                             (AUTHOR, filters.authors)):
             if wanted:
                 keep &= self.any_of(name, wanted)
         if filters.since is not None:
@@ -145,6 +177,12 @@ class Columns:
     def any_of(self, name: str, wanted: Iterable[str]) -> np.ndarray:
         """The articles whose ``name`` column holds any of ``wanted`` (compared folded)."""
         index = self._index[name]
+        if name == AUTHOR:
+            keys = {key for w in wanted for key in author_keys(w)}
+            codes = [index[v] for v in keys if v in index]
+            hit = np.isin(self._author_codes, codes)
+            owner = np.repeat(np.arange(len(self)), np.diff(self._author_rows))
+            return np.bincount(owner[hit], minlength=len(self)) > 0
         codes = [index[v] for v in {fold(w) for w in wanted} if v in index]
         if not codes:
             return np.zeros(len(self), dtype=bool)
@@ -189,8 +227,11 @@ class Columns:
             name: [self._values[name][c] for c in self._codes[name][keep].tolist()] + builder.values[name]
             for name in TEXT_COLUMNS
         }
+        names = self._values[AUTHOR]
+        rows, codes = self._author_rows, self._author_codes
+        authors = [[names[c] for c in codes[rows[i] : rows[i + 1]]] for i in np.flatnonzero(keep)]
         published = np.concatenate([self.published[keep], np.asarray(builder.published, dtype=np.int64)])
-        _write(directory, published, values)
+        _write(directory, published, values, authors + builder.authors)
 
 
 def moment(seconds: int) -> datetime | None:

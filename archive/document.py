@@ -31,6 +31,8 @@ class Document:
     url: str = ""
     category: str = ""
     language: str = "ar"
+    author: str = ""
+    """Who wrote it (ANT's ``<AUTHOR>``, a JSON/CSV ``author``, an HTML page's byline); ``""`` if unknown."""
     origin: str = field(default="", compare=False)
     """Where the document was read from (``path`` or ``path:line``), for messages only."""
     file: str = field(default="", compare=False)
@@ -55,6 +57,7 @@ class Document:
                 self.url,
                 self.category,
                 self.language,
+                self.author,
             ],
             ensure_ascii=False,
         )

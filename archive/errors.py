@@ -23,6 +23,10 @@ class SourceError(ArchiveError):
         super().__init__(f"{where}: {reason}")
 
 
+class FieldMappingError(ArchiveError, ValueError):
+    """A field mapping given to the readers (``--field body=text``) names no article field."""
+
+
 class IndexNotFoundError(ArchiveError):
     """No archive index exists at the given path."""
 

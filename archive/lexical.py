@@ -4,7 +4,8 @@ Every query is ranked by the term index's BM25F (:mod:`archive.terms`) inside
 masks over article ordinals: the filters' from the columns
 (:mod:`archive.columns`), the query operators' from :mod:`archive.matching`.
 Whoosh keeps the word positions, and answers what only positions can: phrases.
-It holds the id, the analyzed title and body and the filter fields; full
+It holds the id, the analyzed title and body and the filter fields (source,
+category, author, date); full
 documents live in the document store (:mod:`archive.store`). Title and body
 share one analyzer (:mod:`archive.analysis`); the title is boosted.
 """
@@ -26,7 +27,7 @@ from whoosh.query import Or, Query, Term
 from whoosh.searching import Searcher
 
 from .analysis import char_grams, iter_terms, term
-from .columns import Columns, ColumnsBuilder
+from .columns import Columns, ColumnsBuilder, author_keys
 from .document import Document
 from .errors import IndexFormatError
 from .matching import Match, plan
@@ -94,6 +95,7 @@ def make_schema() -> Schema:
         published=DATETIME(sortable=True),
         source=KEYWORD(commas=True, lowercase=True, scorable=False),
         category=KEYWORD(commas=True, lowercase=True, scorable=False),
+        author=KEYWORD(commas=True, lowercase=True, scorable=False),
     )
 
 
@@ -123,6 +125,8 @@ def _fields(doc: Document) -> dict[str, object]:
         fields["source"] = doc.source.replace(",", " ")
     if doc.category:
         fields["category"] = doc.category.replace(",", " ")
+    if doc.author:
+        fields["author"] = ",".join(author_keys(doc.author))
     return fields
 
 

@@ -9,7 +9,7 @@ columns with numpy (AND, OR, NOT, +must, -exclude, ``field:value``). Only
 what needs word positions, a ``"quoted phrase"``, is asked of Whoosh, the
 lexical engine that holds them.
 
-``source:``, ``category:`` (and ``id:``) inside a query are filters, not
+``source:``, ``category:``, ``author:`` (and ``id:``) inside a query are filters, not
 words: ``كأس source:bbc`` means BBC articles about the cup, as the
 ``--source`` option would.
 """
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 from whoosh.query import And, AndMaybe, AndNot, Not, NullQuery, Or, Query, Require, Term
 
-from .columns import TEXT_COLUMNS, Columns
+from .columns import AUTHOR, TEXT_COLUMNS, Columns
 from .terms import FIELDS, TermIndex
 
-FILTER_FIELDS = frozenset(TEXT_COLUMNS) | {"id"}
+FILTER_FIELDS = frozenset(TEXT_COLUMNS) | {AUTHOR, "id"}
 """Query fields that restrict what matches rather than add words to score."""
 
 WhooshMask = Callable[[Query], np.ndarray]

@@ -28,15 +28,16 @@ CREATE TABLE documents (
     category TEXT NOT NULL,
     language TEXT NOT NULL,
     origin TEXT NOT NULL,
+    author TEXT NOT NULL DEFAULT '',
     canonical TEXT,
     body_key TEXT NOT NULL,
     file TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX documents_canonical ON documents (canonical);
 """
-_COLUMNS = "id, hash, title, body, published, source, url, category, language, origin, file"
+_COLUMNS = "id, hash, title, body, published, source, url, category, language, origin, author, file"
 _CANONICAL = "canonical IS NULL"
-_INSERT = f"INSERT INTO documents ({_COLUMNS}, canonical, body_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT = f"INSERT INTO documents ({_COLUMNS}, canonical, body_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
 
 def _row(doc: Document) -> tuple[object, ...]:
@@ -51,12 +52,13 @@ def _row(doc: Document) -> tuple[object, ...]:
         doc.category,
         doc.language,
         doc.origin,
+        doc.author,
         doc.file,
     )
 
 
 def _document(row: tuple) -> Document:
-    doc_id, _hash, title, body, published, source, url, category, language, origin, file = row
+    doc_id, _hash, title, body, published, source, url, category, language, origin, author, file = row
     return Document(
         id=doc_id,
         title=title,
@@ -67,6 +69,7 @@ def _document(row: tuple) -> Document:
         category=category,
         language=language,
         origin=origin,
+        author=author,
         file=file,
     )
 

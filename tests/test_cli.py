@@ -110,3 +110,56 @@ def test_every_command_has_help_and_is_documented() -> None:
         assert result.exit_code == 0
         assert (command.callback.__doc__ or "").strip(), name
         assert f"archive {name}" in readme, f"README does not document `archive {name}`"
+
+
+def test_field_mapping_author_filter_and_show(tmp_path: Path) -> None:
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "feed.csv").write_text(
+        "guid,headline,text_ar,pub_date,writer\n"
+        "n-1,أسعار النفط ترتفع,ارتفعت أسعار النفط بعد قرار أوبك خفض الإنتاج,١٢ نوفمبر ٢٠٢٤,سارة أحمد\n"
+        "n-2,النفط يتراجع,تراجعت أسعار النفط مع زيادة المخزون الأمريكي,13 تشرين الثاني 2024,محمد علي\n",
+        encoding="utf-8",
+    )
+    index = tmp_path / "index"
+    mapping = ["--field", "id=guid", "--field", "title=headline", "--field", "body=text_ar",
+               "--field", "published=pub_date", "--field", "author=writer"]
+    result = runner.invoke(app, ["build", str(sources), "--index", str(index), "--encoder", "none", "--procs", "1",
+                                 *mapping])
+    assert result.exit_code == 0, result.output
+    assert "indexed 2 articles" in result.output
+    result = runner.invoke(app, ["search", "النفط", "--author", "ساره احمد", "--json", "--index", str(index)])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["id"] for line in result.output.splitlines() if '"id"' in line] == ["n-1"]
+    result = runner.invoke(app, ["show", "n-2", "--index", str(index)])
+    assert result.exit_code == 0 and re.search(r"author:\s+محمد علي", result.output), result.output
+    assert "2024-11-13" in result.output
+    record = json.loads(runner.invoke(app, ["show", "n-1", "--json", "--index", str(index)]).output)
+    assert (record["author"], record["title"]) == ("سارة أحمد", "أسعار النفط ترتفع")
+    (sources / "more.csv").write_text("guid,text_ar,writer\nn-3,النفط يستقر في التعاملات الآسيوية,منى حسن\n",
+                                      encoding="utf-8")
+    result = runner.invoke(app, ["add", str(sources / "more.csv"), "--index", str(index),
+                                 "--field", "id=guid", "--field", "body=text_ar", "--field", "author=writer"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["search", "النفط", "--author", "منى حسن", "--json", "--index", str(index)])
+    assert [json.loads(line)["id"] for line in result.output.splitlines() if '"id"' in line] == ["n-3"]
+
+
+@pytest.mark.parametrize("value", ["body", "bodyy=text", "=text", "body="])
+def test_bad_field_mapping_is_a_usage_error(tmp_path: Path, value: str) -> None:
+    result = runner.invoke(app, ["build", str(tmp_path), "--index", str(tmp_path / "i"), "--field", value])
+    assert result.exit_code == 2, result.output
+    assert "--field" in result.output
+    assert not (tmp_path / "i").exists()
+
+
+def test_build_from_a_fifo_fails_without_touching_the_archive(tmp_path: Path, built: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    result = runner.invoke(app, ["build", str(fifo), "--index", str(built), "--procs", "1"])
+    assert result.exit_code == 1, result.output
+    assert f"error: {fifo}: a named pipe (FIFO)" in result.output
+    result = runner.invoke(app, ["search", "النفط", "--mode", "lexical", "--json", "--index", str(built)])
+    assert [json.loads(line)["id"] for line in result.output.splitlines() if '"id"' in line] == ["oil"]

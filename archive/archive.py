@@ -7,11 +7,11 @@ directory. It holds them open, so repeated searches pay no reopening cost.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time as dtime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TextIO
 
 from . import layout
 from .building import BuildReport, Progress, count_changes, unique_ids, write_generation
@@ -118,7 +118,24 @@ class ArchiveStats:
 class Archive:
     """A searchable Arabic news archive on disk (one committed index generation)."""
 
-    def __init__(self, root: Path, generation: Path, manifest: Manifest, encoder: Encoder | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path = DEFAULT_INDEX,
+        generation: Path | None = None,
+        manifest: Manifest | None = None,
+        encoder: Encoder | None = None,
+    ) -> None:
+        """Open the archive at ``path`` (the same as :meth:`open`); the other arguments are internal."""
+        if not isinstance(path, (str, Path)):
+            raise TypeError(
+                f"Archive(path): path is the index directory (str or Path), not {type(path).__name__}; "
+                "to make one from documents use Archive.build(documents, path)"
+            )
+        root = Path(path)
+        if generation is None:
+            generation = layout.current_generation(root)
+        if manifest is None:
+            manifest = Manifest.read(generation)
         self.path = root
         self._generation = generation
         self.manifest = manifest
@@ -232,10 +249,7 @@ class Archive:
         or hybrid search (lexical searches never pay for it); pass ``encoder``
         to supply an instance yourself.
         """
-        root = Path(path)
-        generation = layout.current_generation(root)
-        manifest = Manifest.read(generation)
-        return cls(root, generation, manifest, encoder)
+        return cls(path, encoder=encoder)
 
     def _check_encoder(self, encoder: Encoder) -> None:
         if encoder.name != self.manifest.encoder or encoder.dim != self.manifest.dim:
@@ -276,13 +290,14 @@ class Archive:
         query: str,
         k: int = 10,
         mode: Mode = "hybrid",
-        source: str | None = None,
-        category: str | None = None,
+        source: str | Sequence[str] | None = None,
+        category: str | Sequence[str] | None = None,
         since: datetime | date | str | None = None,
         until: datetime | date | str | None = None,
         *,
         fusion: FusionMethod | str = DEFAULT_FUSION,
         alpha: float | None = None,
+        offset: int = 0,
     ) -> Hits:
         """The ``k`` best documents for ``query``, best first.
 
@@ -290,8 +305,10 @@ class Archive:
         vectors; finds paraphrases and other languages) or ``"hybrid"`` (both,
         fused; the default when the archive has vectors, else lexical).
         ``since``/``until`` are inclusive; a date (or ``YYYY-MM-DD``) covers
-        the whole day, a naive datetime is taken as UTC. Filters apply to both
-        sides. ``fusion`` and ``alpha`` (the lexical side's weight) tune the
+        the whole day, a naive datetime is taken as UTC. ``source`` and
+        ``category`` take one value or a list (any of them). Filters apply to both
+        sides. ``k`` is at most :data:`MAX_K`; ``offset`` skips that many of the
+        best hits, so ``offset=k`` gives the second page. ``fusion`` and ``alpha`` (the lexical side's weight) tune the
         hybrid ranker; ``alpha`` defaults to the weight tuned for the archive's
         encoder (:data:`ENCODER_ALPHA`). In hybrid mode, explicit operators (phrases, +must, -exclude,
         field:value) still constrain which documents are returned. A query
@@ -311,15 +328,11 @@ class Archive:
             alpha = default_alpha(self.manifest.encoder)
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
             raise QueryError(f"alpha must be between 0 and 1, not {alpha!r}")
-        k = min(k, MAX_K)
-        filters = Filters(
-            source=source or None,
-            category=category or None,
-            since=_moment(since, "since", end_of_day=False),
-            until=_moment(until, "until", end_of_day=True),
-        )
-        if filters.since and filters.until and filters.since > filters.until:
-            raise QueryError(f"since ({filters.since:%Y-%m-%d}) is after until ({filters.until:%Y-%m-%d})")
+        if k > MAX_K:
+            raise QueryError(f"k is at most {MAX_K:,} hits per search; ask for the next ones with offset={MAX_K}")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise QueryError(f"offset must be a whole number >= 0, not {offset!r}")
+        filters = _filters(source, category, since, until)
         if mode != "lexical" and not self._has_dense:
             if mode == "semantic":
                 raise QueryError(
@@ -328,14 +341,18 @@ class Archive:
                 )
             mode = "lexical"  # hybrid on a lexical-only archive is lexical
         try:
-            return self._search(query, k, mode, filters, fusion, float(alpha))
+            hits = self._search(query, k + offset, mode, filters, fusion, float(alpha))
         except Exception:
             if self._generation.exists():
                 raise
-        # This handle's generation was superseded and removed (two commits since it was
-        # opened, and it had not yet touched some file): move to the live one and answer there.
-        self._reload()
-        return self._search(query, k, mode, filters, fusion, float(alpha))
+            # This handle's generation was superseded and removed (two commits since it was
+            # opened, and it had not yet touched some file): move to the live one and answer there.
+            self._reload()
+            hits = self._search(query, k + offset, mode, filters, fusion, float(alpha))
+        if offset:
+            reason = hits.reason or (f"no hits after the first {offset}" if len(hits) <= offset else None)
+            hits = Hits(hits[offset:], reason=reason, mode=hits.mode)
+        return hits
 
     def _reload(self) -> None:
         """Become a handle on the live generation (readers see the old or the new state, never a mix)."""
@@ -453,7 +470,58 @@ class Archive:
         return doc
 
     def __len__(self) -> int:
+        """How many articles are indexed (folded duplicates are not counted: searches never return them)."""
         return self.manifest.documents
+
+    def __iter__(self) -> Iterator[Document]:
+        """The indexed articles, in the order they were added (see :meth:`documents`)."""
+        return self.documents()
+
+    def __repr__(self) -> str:
+        return f"Archive({str(self.path)!r}, documents={len(self)}, encoder={self.manifest.encoder!r})"
+
+    def documents(self, *, duplicates: bool = False) -> Iterator[Document]:
+        """Every indexed article, read from disk as the iteration goes; ``duplicates=True``
+        adds the folded duplicates (all the articles the archive was built from)."""
+        return self._store.documents(duplicates=duplicates)
+
+    def export(
+        self,
+        out: TextIO,
+        query: str | None = None,
+        *,
+        format: str = "jsonl",  # noqa: A002 - the word users write
+        source: str | Sequence[str] | None = None,
+        category: str | Sequence[str] | None = None,
+        since: datetime | date | str | None = None,
+        until: datetime | date | str | None = None,
+    ) -> int:
+        """Write whole articles (body included) to ``out`` as JSON Lines or CSV; return how many.
+
+        Without ``query`` or filters: every article, folded duplicates included,
+        so that ``archive build`` on the export makes the same archive. With a
+        query: every article matching it by words (the lexical side: a
+        meaning search has no edge), best first. Filters restrict either. Rows
+        are written as they are read: the archive is never held in memory.
+        """
+        from .export import write_documents
+
+        filters = _filters(source, category, since, until)
+        if query is None and not filters:
+            return write_documents(self.documents(duplicates=True), out, format)
+        if query is None:
+            allowed = self._lexical.allowed_ids(filters)
+            return write_documents((doc for doc in self.documents() if doc.id in allowed), out, format)
+        parsed = parse_query(query, self._lexical.schema)
+        if parsed.query is None:
+            raise QueryError(f"nothing to export: {parsed.reason}")
+        ids = [doc_id for doc_id, _ in self._lexical.search(parsed.query, max(len(self), 1), filters)]
+        return write_documents(self._documents_by_id(ids), out, format)
+
+    def _documents_by_id(self, ids: list[str], chunk: int = 500) -> Iterator[Document]:
+        for start in range(0, len(ids), chunk):
+            docs = self._store.get_many(ids[start : start + chunk])
+            yield from (docs[doc_id] for doc_id in ids[start : start + chunk])
 
     def duplicates_of(self, doc_id: str) -> list[str]:
         """Ids of the articles folded into ``doc_id`` because their bodies are identical."""
@@ -543,6 +611,34 @@ def _hit(doc: Document, score: float, snippet: Snippet) -> Hit:
         snippet=snippet.text,
         marks=snippet.marks,
     )
+
+
+def _filters(
+    source: str | Sequence[str] | None,
+    category: str | Sequence[str] | None,
+    since: datetime | date | str | None,
+    until: datetime | date | str | None,
+) -> Filters:
+    """Checked :class:`Filters` from what a caller passed to ``search`` or ``export``."""
+    filters = Filters(
+        source=_values(source, "source"),
+        category=_values(category, "category"),
+        since=_moment(since, "since", end_of_day=False),
+        until=_moment(until, "until", end_of_day=True),
+    )
+    if filters.since and filters.until and filters.since > filters.until:
+        raise QueryError(f"since ({filters.since:%Y-%m-%d}) is after until ({filters.until:%Y-%m-%d})")
+    return filters
+
+
+def _values(value: str | Sequence[str] | None, name: str) -> tuple[str, ...] | None:
+    """A filter's values as a tuple (one string or a list of them); ``None`` when empty."""
+    if value is None or value == "":
+        return None
+    values = (value,) if isinstance(value, str) else tuple(value)
+    if not all(isinstance(v, str) for v in values):
+        raise QueryError(f"{name}: expected a name or a list of names, not {value!r}")
+    return tuple(v for v in values if v) or None
 
 
 def _moment(value: datetime | date | str | None, name: str, *, end_of_day: bool) -> datetime | None:

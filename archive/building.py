@@ -18,7 +18,7 @@ store as aliases of it, listed by ``archive show`` and counted by ``stats``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,10 +100,13 @@ def count_changes(previous: dict[str, str] | None, documents: list[Document], re
     return bool(report.added or report.updated or report.deleted)
 
 
-def _counted(documents: Iterable[Document], progress: Progress | None) -> Iterator[Document]:
+def _counted(documents: Sequence[Document], progress: Progress | None) -> Iterator[Document]:
+    """``documents``, reporting ``progress("index", done, total)`` from the first one (every 100)."""
+    if progress is not None:
+        progress("index", 0, len(documents))
     for n, doc in enumerate(documents, 1):
         if progress is not None and n % 100 == 0:
-            progress("index", n, None)
+            progress("index", n, len(documents))
         yield doc
 
 

@@ -183,10 +183,11 @@ def update_index(source: Path, directory: Path, add: Iterable[Document], delete:
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    """Restrictions every search mode applies: exact source/category, date range (UTC)."""
+    """Restrictions every search mode applies: source/category (exact; several values mean
+    any of them), date range (UTC). Filters of different kinds must all hold."""
 
-    source: str | None = None
-    category: str | None = None
+    source: tuple[str, ...] | str | None = None
+    category: tuple[str, ...] | str | None = None
     since: datetime | None = None
     until: datetime | None = None
 
@@ -196,10 +197,12 @@ class Filters:
     def to_query(self) -> Query | None:
         """The Whoosh filter query, or ``None`` when nothing is restricted."""
         parts: list[Query] = []
-        if self.source is not None:
-            parts.append(Term("source", self.source.lower()))
-        if self.category is not None:
-            parts.append(Term("category", self.category.lower()))
+        for name in ("source", "category"):
+            values = getattr(self, name)
+            if values is None:
+                continue
+            terms = [Term(name, value.lower()) for value in ([values] if isinstance(values, str) else values)]
+            parts.append(terms[0] if len(terms) == 1 else Or(terms))
         if self.since is not None or self.until is not None:
             parts.append(DateRange("published", _naive_utc(self.since), _naive_utc(self.until)))
         if not parts:

@@ -42,7 +42,8 @@ def test_search_prints_a_table_with_the_seed_first(built: Path, seed_path: Path)
 def test_search_json_lines(built: Path, seed_path: Path) -> None:
     result = runner.invoke(app, ["search", "النفط OR كورسك", "--json", "--index", str(built)])
     assert result.exit_code == 0, result.output
-    records = [json.loads(line) for line in result.output.splitlines()]
+    *records, summary = [json.loads(line) for line in result.output.splitlines()]
+    assert summary["summary"]["total"] == 2
     assert {r["id"] for r in records} == {"oil", seed_path.stem}
     assert [r["rank"] for r in records] == [1, 2]
     oil = next(r for r in records if r["id"] == "oil")
@@ -78,8 +79,8 @@ def test_errors_are_one_line_and_exit_1(tmp_path: Path, built: Path) -> None:
     assert "archive build" in result.output
     result = runner.invoke(app, ["show", "nope", "--index", str(built)])
     assert result.exit_code == 1 and "no document with id 'nope'" in result.output
-    result = runner.invoke(app, ["search", "كورسك", "--mode", "fuzzy", "--index", str(built)])
-    assert result.exit_code == 1 and "unknown mode" in result.output
+    result = runner.invoke(app, ["search", "كورسك", "--alpha", "2", "--index", str(built)])
+    assert result.exit_code == 1 and "alpha must be between 0 and 1" in result.output
     result = runner.invoke(app, ["build", str(tmp_path / "nowhere"), "--index", str(tmp_path / "i2")])
     assert result.exit_code == 1 and "nowhere" in result.output
     assert not (tmp_path / "i2" / "CURRENT").exists()

@@ -17,63 +17,15 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from . import __version__
+from .cli_help import PlainGroup
 from .errors import ArchiveError
-
-
-class _Argument(TyperArgument):
-    """An argument shown as its metavar (``QUERY``), without typer's ``{query}`` and ``<str>``."""
-
-    def display_type_rich(self, ctx: typer.Context) -> str | None:  # noqa: ARG002
-        return None
-
-    def _usage_display_name(self) -> str:
-        return self.display_name_raw if self.metavar else self.display_name_raw.upper()
-
-
-class _Option(TyperOption):
-    """An option shown with a plain value name (``N``, ``DIR``, ``hybrid|lexical``), not ``<int range>``."""
-
-    def display_type_rich(self, ctx: typer.Context) -> str | None:
-        if self.metavar is not None or self.is_flag:
-            return self.metavar
-        desc = self.type_descriptor
-        if desc.is_choice:
-            return "|".join(str(getattr(c, "value", c)) for c in desc.choices or ())
-        return {int: "N", float: "X", Path: "PATH"}.get(desc.annotation, "TEXT")  # type: ignore[call-overload]
-
-
-def _plain(param: object) -> object:
-    if type(param) is TyperArgument:
-        param.__class__ = _Argument
-    elif type(param) is TyperOption:
-        param.__class__ = _Option
-    return param
-
-
-class _Command(TyperCommand):
-    def get_params(self, ctx: typer.Context) -> list:  # noqa: D102
-        return [_plain(param) for param in super().get_params(ctx)]
-
-
-class _Group(TyperGroup):
-    """The command group: every parameter shown in the plain words of :class:`_Argument` and :class:`_Option`."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        for command in self.commands.values():
-            if type(command) is TyperCommand:
-                command.__class__ = _Command
-
-    def get_params(self, ctx: typer.Context) -> list:  # noqa: D102
-        return [_plain(param) for param in super().get_params(ctx)]
 
 
 app = typer.Typer(
     name="archive",
-    cls=_Group,
+    cls=PlainGroup,
     help="Search an archive of Arabic news by keywords and by meaning.",
     no_args_is_help=True,
     add_completion=True,
@@ -406,7 +358,8 @@ def show(
 
     reorder = wants_reordering(bidi.value, is_terminal=True, env=os.environ)
     for paragraph in doc.body.split("\n"):
-        console.print(article_lines(paragraph, console, reorder=reorder))
+        text = article_lines(paragraph, console, reorder=reorder)
+        console.print(text, justify=text.justify)
 
 
 @app.command()

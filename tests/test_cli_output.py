@@ -342,3 +342,15 @@ def test_help_has_no_programmer_tags() -> None:
         text = runner.invoke(app, [name, "--help"] if name else ["--help"], env={"COLUMNS": "200"}).output
         for tag in ("<list", "<str>", "<bool>", "<int", "<path>", "<float>", "{"):
             assert tag not in text, (name, tag)
+
+
+def test_show_in_a_terminal_right_aligns_and_reorders_on_request(index: Path, news: list[Document]) -> None:
+    body = next(d.body for d in news if d.id == "econ-1")
+    piped = runner.invoke(app, ["show", "econ-1", "--index", str(index)])
+    assert piped.output.endswith(body + "\n")  # piped: the text as stored
+    out = _in_terminal(["show", "econ-1", "--index", str(index)], env={"NO_COLOR": "1"}, columns=60)
+    last_line = next(line.rstrip("\r") for line in out.splitlines() if "الاقتصاد العالمي." in line)
+    assert last_line.startswith("  ") and last_line.endswith("العالمي.")  # wrapped at 60 columns, flush right
+    assert len(last_line) == 60
+    reordered = _in_terminal(["show", "econ-1", "--bidi", "on", "--index", str(index)], env={"NO_COLOR": "1"})
+    assert "ارتفعت أسعار النفط"[::-1] in reordered

@@ -28,7 +28,9 @@ class _Option(TyperOption):
     def display_type_rich(self, ctx: typer.Context) -> str | None:
         if self.metavar is not None or self.is_flag:
             return self.metavar
-        desc = self.type_descriptor
+        desc = getattr(self, "type_descriptor", None)
+        if desc is None:  # another typer release: its own display
+            return super().display_type_rich(ctx)
         if desc.is_choice:
             return "|".join(str(getattr(c, "value", c)) for c in desc.choices or ())
         return {int: "N", float: "X", Path: "PATH"}.get(desc.annotation, "TEXT")  # type: ignore[call-overload]

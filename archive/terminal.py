@@ -166,12 +166,14 @@ class RateColumn(ProgressColumn):
 @contextmanager
 def progress_bar(console: Console | None = None) -> Iterator[Callable[[str, int, int | None], None]]:
     """A progress callback for :class:`~archive.Archive` builds and updates: one bar per stage
-    (indexing, embedding) with count, percentage, rate and time left; nothing when not a terminal."""
+    (indexing, embedding) with count, percentage, rate and time left, on standard error;
+    nothing when that is not a terminal."""
     columns = (
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
         RateColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console, transient=True, disable=None) as bar:
+    console = console if console is not None else Console(stderr=True)  # stdout stays for the summary
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         tasks: dict[str, TaskID] = {}
 
         def progress(stage: str, done: int, total: int | None) -> None:

@@ -277,6 +277,16 @@ def test_progress_shows_counts_percent_and_rate() -> None:
     assert "/s" in text
 
 
+def test_progress_prints_nothing_when_not_a_terminal(tmp_path: Path, seed_path: Path) -> None:
+    result = runner.invoke(app, ["build", str(seed_path), "--index", str(tmp_path / "i"), "--encoder", "none"])
+    assert result.exit_code == 0 and result.output.startswith("indexed "), result.output  # no blank line first
+    console = Console(file=io.StringIO(), force_terminal=False)
+    with progress_bar(console) as progress:
+        progress("index", 0, 3)
+        progress("index", 3, 3)
+    assert console.file.getvalue() == ""  # type: ignore[attr-defined]
+
+
 def test_build_reports_the_total_from_the_first_article(tmp_path: Path, news: list[Document]) -> None:
     calls: list[tuple[str, int, int | None]] = []
     Archive.build(news, tmp_path / "index", encoder="none", progress=lambda *a: calls.append(a)).close()

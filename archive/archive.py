@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time as dtime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TextIO
 
 import numpy as np
 
@@ -107,7 +107,24 @@ class ArchiveStats:
 class Archive:
     """A searchable Arabic news archive on disk (one committed index generation)."""
 
-    def __init__(self, root: Path, generation: Path, manifest: Manifest, encoder: Encoder | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path = DEFAULT_INDEX,
+        generation: Path | None = None,
+        manifest: Manifest | None = None,
+        encoder: Encoder | None = None,
+    ) -> None:
+        """Open the archive at ``path`` (the same as :meth:`open`); the other arguments are internal."""
+        if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+            raise UsageError(
+                f"Archive(path): path is the index directory (str or Path), not {type(path).__name__}; "
+                "to make one from documents use Archive.build(documents, path)"
+            )
+        root = _index_root(path)
+        if generation is None:
+            generation = layout.current_generation(root)
+        if manifest is None:
+            manifest = Manifest.read(generation)
         self.path = root
         self._closed = False
         self._generation = generation
@@ -353,6 +370,7 @@ class Archive:
         sort: Sort = "relevance",
         fusion: FusionMethod | str = DEFAULT_FUSION,
         alpha: float | None = None,
+        offset: int = 0,
     ) -> Hits:
         """The ``k`` best documents for ``query``, best first (or by date, see ``sort``).
 
@@ -372,7 +390,9 @@ class Archive:
         side's weight) tune the hybrid ranker; ``alpha`` defaults to the weight
         tuned for the archive's encoder. In hybrid mode, explicit operators
         (phrases, +must, -exclude) still constrain which documents are
-        returned. An article scores the same whatever filter or operator
+        returned. ``k`` is at most :data:`MAX_K`; ``offset`` skips that many of
+        the best hits, so ``offset=k`` gives the second page. An article
+        scores the same whatever filter or operator
         restricts the matches. A query with no searchable word returns no hits
         and says why in ``Hits.reason``; ``Hits.total`` counts the matches.
         """
@@ -393,6 +413,10 @@ class Archive:
             alpha = default_alpha(self.manifest.encoder)
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
             raise QueryError(f"alpha must be between 0 and 1, not {alpha!r}")
+        if k > MAX_K:
+            raise QueryError(f"k is at most {MAX_K:,} hits per search; ask for the next ones with offset={MAX_K}")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise QueryError(f"offset must be a whole number >= 0, not {offset!r}")
         filters = _filters(source, category, since, until, author)
         if mode != "lexical" and not self._has_dense:
             if mode == "semantic":
@@ -401,7 +425,7 @@ class Archive:
                     "(lexical only). Fix: archive build --encoder e5-small"
                 )
             mode = "lexical"  # hybrid on a lexical-only archive is lexical
-        args = (query, min(k, MAX_K), mode, sort, filters, fusion, float(alpha))
+        args = (query, k, offset, mode, sort, filters, fusion, float(alpha))
         try:
             return self._search(*args)
         except Exception:
@@ -446,7 +470,8 @@ class Archive:
         self.__dict__.update(fresh.__dict__)
 
     def _search(
-        self, query: str, k: int, mode: str, sort: str, filters: Filters, fusion: FusionMethod, alpha: float
+        self, query: str, k: int, offset: int, mode: str, sort: str, filters: Filters, fusion: FusionMethod,
+        alpha: float,
     ) -> Hits:
         """:meth:`search` once its arguments are checked."""
         parsed = parse_query(query, self._lexical.schema)
@@ -455,6 +480,7 @@ class Archive:
         request = Request(
             text=plain_text(query) or query, match=self._lexical.match(parsed.query, constrained=parsed.constrained),
             within=self._lexical.columns.mask(filters), k=k, mode=mode, sort=sort, fusion=fusion, alpha=alpha,
+            offset=offset,
         )
         ranked = self._ranker.rank(request)
         ids = self._lexical.ids
@@ -463,7 +489,11 @@ class Archive:
         for ordinal, score, passage in ranked.items:
             doc = docs[ids[ordinal]]
             hits.append(_hit(doc, score, _best_snippet(doc, passage, parsed.terms)))
-        reason = None if hits else "no document matches the query" + (" and filters" if filters else "")
+        reason = None
+        if not hits:
+            reason = "no document matches the query" + (" and filters" if filters else "")
+            if offset and ranked.total:
+                reason = f"no hits after the first {offset}"
         return Hits(hits, reason=reason, mode=mode, total=ranked.total)
 
     # -------------------------------------------------------------- inspecting
@@ -478,7 +508,63 @@ class Archive:
         return doc
 
     def __len__(self) -> int:
+        """How many articles are indexed (folded duplicates are not counted: searches never return them)."""
         return self.manifest.documents
+
+    def __iter__(self) -> Iterator[Document]:
+        """The indexed articles, in the order they were added (see :meth:`documents`)."""
+        return self.documents()
+
+    def __repr__(self) -> str:
+        return f"Archive({str(self.path)!r}, documents={len(self)}, encoder={self.manifest.encoder!r})"
+
+    def documents(self, *, duplicates: bool = False) -> Iterator[Document]:
+        """Every indexed article, read from disk as the iteration goes; ``duplicates=True``
+        adds the folded duplicates (all the articles the archive was built from)."""
+        return self._store.documents(duplicates=duplicates)
+
+    def export(
+        self,
+        out: TextIO,
+        query: str | None = None,
+        *,
+        format: str = "jsonl",  # noqa: A002 - the word users write
+        source: str | Sequence[str] | None = None,
+        category: str | Sequence[str] | None = None,
+        since: datetime | date | str | None = None,
+        until: datetime | date | str | None = None,
+        author: str | Sequence[str] | None = None,
+    ) -> int:
+        """Write whole articles (body included) to ``out`` as JSON Lines or CSV; return how many.
+
+        Without ``query`` or filters: every article, folded duplicates included,
+        so that ``archive build`` on the export makes the same archive. With a
+        query: every article matching it by words (the lexical side: a
+        meaning search has no edge), best first. Filters restrict either. Rows
+        are written as they are read: the archive is never held in memory.
+        """
+        from .export import write_documents
+
+        self._ensure_open()
+        filters = _filters(source, category, since, until, author)
+        if query is None and not filters:
+            return write_documents(self.documents(duplicates=True), out, format)
+        lexical = self._lexical
+        within = lexical.columns.mask(filters)
+        if query is None:
+            allowed = {lexical.ids[o] for o in np.flatnonzero(within)}
+            return write_documents((doc for doc in self.documents() if doc.id in allowed), out, format)
+        parsed = parse_query(query, lexical.schema)
+        if parsed.query is None:
+            raise QueryError(f"nothing to export: {parsed.reason}")
+        match = lexical.match(parsed.query, constrained=parsed.constrained)
+        ranked, _ = lexical.rank(match, max(len(lexical), 1), within)
+        return write_documents(self._documents_by_id([lexical.ids[o] for o, _ in ranked]), out, format)
+
+    def _documents_by_id(self, ids: list[str], chunk: int = 500) -> Iterator[Document]:
+        for start in range(0, len(ids), chunk):
+            docs = self._store.get_many(ids[start : start + chunk])
+            yield from (docs[doc_id] for doc_id in ids[start : start + chunk])
 
     def duplicates_of(self, doc_id: str) -> list[str]:
         """Ids of the articles folded into ``doc_id`` because their bodies are identical."""

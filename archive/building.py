@@ -197,10 +197,13 @@ def _under(file: str, sources: Sequence[str]) -> bool:
     return any(file == s or file.startswith(s.rstrip(os.sep) + os.sep) for s in sources)
 
 
-def _counted(documents: Iterable[Document], progress: Progress | None) -> Iterator[Document]:
+def _counted(documents: Sequence[Document], progress: Progress | None) -> Iterator[Document]:
+    """``documents``, reporting ``progress("index", done, total)`` from the first one (every 100)."""
+    if progress is not None:
+        progress("index", 0, len(documents))
     for n, doc in enumerate(documents, 1):
         if progress is not None and n % 100 == 0:
-            progress("index", n, None)
+            progress("index", n, len(documents))
         yield doc
 
 

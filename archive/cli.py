@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import time
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -16,34 +18,74 @@ from typing import Annotated, Optional
 
 import typer
 
+from . import __version__
+from .cli_help import PlainGroup
 from .errors import ArchiveError, NothingToIndexError, SourceError
+
 
 app = typer.Typer(
     name="archive",
+    cls=PlainGroup,
     help="Search an archive of Arabic news by keywords and by meaning.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
 DEFAULT_SOURCES = [Path("seeds")]
+INDEX_ENV = "ARCHIVE_INDEX"
+IndexOption = Annotated[
+    Path,
+    typer.Option("--index", "-i", envvar=INDEX_ENV, metavar="DIR",
+                 help=f"Index directory (default: ${INDEX_ENV}, else index)."),
+]
+ENCODER_CHOICES = "e5-small (default), use-multilingual, st:MODEL (a sentence-transformers model), none (lexical only)"
 
 
-class SearchMode(str, Enum):
-    """The search modes (a choice, so a bad value is a usage error: exit code 2)."""
-
+class Mode(str, Enum):
     hybrid = "hybrid"
     lexical = "lexical"
     semantic = "semantic"
 
 
 class Fusion(str, Enum):
-    """The hybrid fusion methods."""
-
-    convex = "convex"
     convex_z = "convex-z"
+    convex = "convex"
     rrf = "rrf"
-IndexOption = Annotated[Path, typer.Option("--index", "-i", help="Index directory.")]
+
+
+class Bidi(str, Enum):
+    auto = "auto"
+    on = "on"
+    off = "off"
+
+
+class ExportFormat(str, Enum):
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+BidiOption = Annotated[
+    Bidi,
+    typer.Option(help="Put Arabic lines in display order: auto (only in terminals that do not), on, off."),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"archive (news-archive) {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = None,
+) -> None:
+    """Search an archive of Arabic news by keywords and by meaning."""
+
+
 FieldOption = Annotated[
     Optional[list[str]],
     typer.Option(
@@ -82,20 +124,38 @@ def _date(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d") if value else "-"
 
 
+def _live_generation(index: Path) -> str | None:
+    """The committed generation of ``index``, to tell after an interruption whether it changed."""
+    from .layout import POINTER
+
+    try:
+        return (index / POINTER).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+
+
+def _interrupted(index: Path, before: str | None) -> typer.Exit:
+    """Say what a Ctrl-C kept (a change commits atomically at its very end) and exit 130."""
+    if _live_generation(index) == before:
+        typer.echo("interrupted: the archive is unchanged", err=True)
+    else:
+        typer.echo("interrupted after the change was committed: the archive holds the new state", err=True)
+    return typer.Exit(code=130)
+
+
 @app.command()
 def build(
     sources: Annotated[
         Optional[list[Path]],
-        typer.Argument(help="Files or directories of articles (default: the ones this archive remembers, else seeds/)."),
+        typer.Argument(metavar="[SOURCE]...",
+                       help="Files or directories of articles (default: the ones this archive remembers, else seeds/)."),
     ] = None,
     index: IndexOption = Path("index"),
-    encoder: Annotated[
-        str, typer.Option(help="e5-small (default), use-multilingual, st:MODEL, or none for lexical only.")
-    ] = "e5-small",
+    encoder: Annotated[str, typer.Option(metavar="NAME", help=f"Encoder: {ENCODER_CHOICES}.")] = "e5-small",
     skip_errors: Annotated[
         bool, typer.Option("--skip-errors/--strict", help="Skip unreadable files and records (listed) or stop at the first.")
     ] = True,
-    procs: Annotated[int, typer.Option(help="Indexing processes (default: 2).", min=1)] = 2,
+    procs: Annotated[int, typer.Option(help="Indexing processes.", min=1)] = 2,
     full: Annotated[bool, typer.Option("--full", help="Rewrite the index even if nothing changed.")] = False,
     prune: Annotated[
         bool, typer.Option("--prune", help="Also remove every article these sources do not hold.")
@@ -114,10 +174,12 @@ def build(
     """
     from .archive import Archive, BuildReport
     from .readers import read_documents
+    from .terminal import progress_bar
 
     fields = _field_map(field)
     report = BuildReport()
     problems: list[str] = []
+    before = _live_generation(index)
     try:
         paths = _build_sources(sources, index, report)
         on_error = (lambda err: problems.append(str(err))) if skip_errors else None
@@ -128,7 +190,7 @@ def build(
             _deletions(planned)
             _problems(report, problems)
             return
-        with _progress_bar() as progress:
+        with progress_bar() as progress:
             archive = Archive.build(
                 documents, index, encoder=encoder, full=full, report=report, procs=procs, progress=progress,
                 sources=paths, prune=prune, before_commit=_deletions,
@@ -136,6 +198,8 @@ def build(
     except ArchiveError as exc:
         _problems(report, problems, err=True)
         raise _fail(exc) from None
+    except KeyboardInterrupt:
+        raise _interrupted(index, before) from None
     _summary(report, archive, index, problems)
     archive.close()
 
@@ -184,12 +248,14 @@ def _plural(count: int, noun: str) -> str:
 
 @app.command()
 def add(
-    sources: Annotated[list[Path], typer.Argument(help="Files or directories of new or changed articles.")],
+    sources: Annotated[
+        list[Path], typer.Argument(metavar="SOURCE...", help="Files or directories of new or changed articles.")
+    ],
     index: IndexOption = Path("index"),
     skip_errors: Annotated[
         bool, typer.Option("--skip-errors/--strict", help="Skip unreadable files and records (listed) or stop at the first.")
     ] = True,
-    procs: Annotated[int, typer.Option(help="Indexing processes (default: 2).", min=1)] = 2,
+    procs: Annotated[int, typer.Option(help="Indexing processes.", min=1)] = 2,
     field: FieldOption = None,
 ) -> None:
     """Add new articles and replace changed ones (matched by id), as one atomic change.
@@ -198,21 +264,25 @@ def add(
     """
     from .archive import Archive, BuildReport
     from .readers import read_documents
+    from .terminal import progress_bar
 
     fields = _field_map(field)
     report = BuildReport()
     problems: list[str] = []
+    before = _live_generation(index)
     try:
         on_error = (lambda err: problems.append(str(err))) if skip_errors else None
         documents = list(read_documents(sources, on_error=on_error, on_warning=report.warnings.append, fields=fields))
         if not documents:
             raise NothingToIndexError(f"read no article from {', '.join(map(str, sources))}; {index} was left as it was")
-        with _progress_bar() as progress:
+        with progress_bar() as progress:
             archive = Archive.update(index, add=documents, report=report, procs=procs, progress=progress,
                                      sources=sources)
     except ArchiveError as exc:
         _problems(report, problems, err=True)
         raise _fail(exc) from None
+    except KeyboardInterrupt:
+        raise _interrupted(index, before) from None
     _summary(report, archive, index, problems)
     archive.close()
 
@@ -224,42 +294,19 @@ def delete(
 ) -> None:
     """Remove articles by id from both the keyword and the meaning index."""
     from .archive import Archive, BuildReport
+    from .terminal import progress_bar
 
     report = BuildReport()
+    before = _live_generation(index)
     try:
-        with _progress_bar() as progress:
+        with progress_bar() as progress:
             archive = Archive.update(index, delete=ids, report=report, progress=progress)
     except ArchiveError as exc:
         raise _fail(exc) from None
+    except KeyboardInterrupt:
+        raise _interrupted(index, before) from None
     _summary(report, archive, index, [])
     archive.close()
-
-
-def _progress_bar():  # noqa: ANN202 - a context manager yielding the progress callback
-    from contextlib import contextmanager
-
-    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    @contextmanager
-    def bar_context():  # noqa: ANN202
-        columns = (
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        )
-        with Progress(*columns, transient=True, disable=None) as bar:
-            tasks: dict[str, TaskID] = {}
-
-            def progress(stage: str, done: int, total: int | None) -> None:
-                if stage not in tasks:
-                    label = "indexing articles" if stage == "index" else "embedding passages"
-                    tasks[stage] = bar.add_task(label, total=total, rate="")
-                task = bar.tasks[tasks[stage]]
-                rate = f"{done / task.elapsed:.0f}/s" if task.elapsed else ""
-                bar.update(tasks[stage], completed=done, total=total, rate=rate)
-
-            yield progress
-
-    return bar_context()
 
 
 def _summary(report, archive, index: Path, problems: list[str]) -> None:  # noqa: ANN001
@@ -293,79 +340,96 @@ def _problems(report, problems: list[str], *, err: bool = False) -> None:  # noq
             typer.echo(f"  {message}", err=err)
 
 
+SourceOption = Annotated[
+    Optional[list[str]], typer.Option("--source", metavar="NAME", help="Only this source (repeat for any of several).")
+]
+CategoryOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--category", metavar="NAME", help="Only this category (repeat for any of several)."),
+]
+SinceOption = Annotated[Optional[str], typer.Option(metavar="DATE", help="Published on or after (YYYY-MM-DD).")]
+UntilOption = Annotated[Optional[str], typer.Option(metavar="DATE", help="Published on or before (YYYY-MM-DD).")]
+
+
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR/NOT, +must, -exclude, field:value.")],
-    k: Annotated[int, typer.Option("-k", "--k", help="How many hits.", min=1)] = 10,
-    mode: Annotated[SearchMode, typer.Option(help="hybrid (default), lexical or semantic.")] = SearchMode.hybrid,
-    source: Annotated[Optional[str], typer.Option(help="Only this source.")] = None,
-    category: Annotated[Optional[str], typer.Option(help="Only this category.")] = None,
-    author: Annotated[Optional[str], typer.Option(help="Only articles by this author.")] = None,
-    since: Annotated[Optional[str], typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
-    until: Annotated[Optional[str], typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
-    fusion: Annotated[
-        Optional[Fusion], typer.Option(help="Hybrid fusion: convex, convex-z or rrf (default: tuned).")
-    ] = None,
+    query: Annotated[
+        str, typer.Argument(metavar="QUERY", help="Words, \"phrases\", AND/OR/NOT, +must, -exclude, field:value.")
+    ],
+    k: Annotated[int, typer.Option("-k", "--limit", help="Hits per page (at most 1000; see --page).", min=1, max=1000)] = 10,
+    page: Annotated[int, typer.Option(help="Which page of hits (1 = the best).", min=1)] = 1,
+    mode: Annotated[Mode, typer.Option(help="hybrid: words and meaning; lexical: words; semantic: meaning.")] = Mode.hybrid,
+    source: SourceOption = None,
+    category: CategoryOption = None,
+    author: Annotated[Optional[list[str]], typer.Option(help="Only articles by this author (repeatable: any of them).")] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    fusion: Annotated[Optional[Fusion], typer.Option(help="Hybrid fusion (default: tuned).")] = None,
     alpha: Annotated[
         Optional[float],
         typer.Option(help="Weight of the lexical side (word and 3-gram BM25) in convex fusion, 0..1 (default: tuned).",
                      min=0.0, max=1.0),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per hit.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per hit, then a summary object.")] = False,
+    with_body: Annotated[bool, typer.Option("--with-body", help="With --json: each hit's whole article text.")] = False,
+    bidi: BidiOption = Bidi.auto,
     index: IndexOption = Path("index"),
 ) -> None:
-    """Search the archive and print the best hits."""
+    """Search the archive and print the best hits (ids for archive show)."""
     from .archive import Archive
 
     tuning = {name: value for name, value in (("fusion", fusion and fusion.value), ("alpha", alpha)) if value is not None}
+    offset = (page - 1) * k
     try:
         with Archive.open(index) as archive:
+            started = time.perf_counter()
             hits = archive.search(
                 query, k=k, mode=mode.value, source=source, category=category, author=author,  # type: ignore[arg-type]
-                since=since, until=until, **tuning,  # type: ignore[arg-type]
+                since=since, until=until, offset=offset, **tuning,  # type: ignore[arg-type]
             )
+            took_ms = (time.perf_counter() - started) * 1000
+            bodies = {hit.id: archive.get(hit.id).body for hit in hits} if as_json and with_body else {}
     except ArchiveError as exc:
         raise _fail(exc) from None
     if as_json:
-        for rank, hit in enumerate(hits, 1):
+        for rank, hit in enumerate(hits, offset + 1):
             record = {
                 "rank": rank, "id": hit.id, "score": round(hit.score, 6), "title": hit.title,
                 "published": hit.published.isoformat() if hit.published else None,
                 "source": hit.source, "category": hit.category, "url": hit.url,
                 "snippet": hit.snippet, "marks": [list(m) for m in hit.marks],
             }
+            if with_body:
+                record["body"] = bodies[hit.id]
             typer.echo(json.dumps(record, ensure_ascii=False))
+        summary: dict[str, object] = {"query": query, "mode": hits.mode, "total": len(hits), "took_ms": round(took_ms, 1)}
+        if page > 1:
+            summary["page"] = page
+        if not hits:
+            summary["reason"] = hits.reason
+        typer.echo(json.dumps({"summary": summary}, ensure_ascii=False))
         return
     if not hits:
         typer.echo(f"no results: {hits.reason}")
         return
-    _print_hits(hits)
+    from .terminal import hits_table, wants_reordering
+
+    console = _console()
+    reorder = wants_reordering(bidi.value, is_terminal=console.is_terminal, env=os.environ)
+    console.print(hits_table(hits, console, first_rank=offset + 1, reorder=reorder))
 
 
-def _print_hits(hits: list) -> None:
+def _console():  # noqa: ANN202 - rich's Console, imported when output is printed
     from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
 
-    table = Table(show_lines=True, expand=True)
-    for name, kwargs in (("#", {"justify": "right"}), ("score", {"justify": "right"}), ("date", {}),
-                         ("source", {}), ("title / snippet", {"ratio": 1})):
-        table.add_column(name, **kwargs)
-    for rank, hit in enumerate(hits, 1):
-        cell = Text(hit.title or hit.id, style="bold")
-        cell.append("\n")
-        snippet = Text(hit.snippet)
-        for start, end in hit.marks:
-            snippet.stylize("bold yellow", start, end)
-        cell.append_text(snippet)
-        table.add_row(str(rank), f"{hit.score:.3f}", _date(hit.published), hit.source or "-", cell)
-    Console(soft_wrap=False).print(table)
+    return Console(soft_wrap=False, highlight=False)
 
 
 @app.command()
 def show(
     doc_id: Annotated[str, typer.Argument(metavar="ID", help="Document id, as printed by search.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the document as JSON.")] = False,
+    bidi: BidiOption = Bidi.auto,
     index: IndexOption = Path("index"),
 ) -> None:
     """Print one article."""
@@ -397,7 +461,49 @@ def show(
     if duplicates:
         typer.echo(f"duplicates: {', '.join(duplicates)}")
     typer.echo("")
-    typer.echo(doc.body)
+    console = _console()
+    if not console.is_terminal:  # piped: the text as stored
+        typer.echo(doc.body)
+        return
+    from .terminal import article_lines, wants_reordering
+
+    reorder = wants_reordering(bidi.value, is_terminal=True, env=os.environ)
+    for paragraph in doc.body.split("\n"):
+        text = article_lines(paragraph, console, reorder=reorder)
+        console.print(text, justify=text.justify)
+
+
+@app.command()
+def export(
+    query: Annotated[
+        Optional[str], typer.Argument(metavar="[QUERY]", help="Only the articles matching these words (default: all).")
+    ] = None,
+    format: Annotated[ExportFormat, typer.Option("--format", "-f", help="JSON Lines or CSV (with a header row).")] = ExportFormat.jsonl,  # noqa: A002
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write here (default: standard output).")] = None,
+    source: SourceOption = None,
+    category: CategoryOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    index: IndexOption = Path("index"),
+) -> None:
+    """Write whole articles (body included) as JSON Lines or CSV: the whole archive, or a query's matches."""
+    from .archive import Archive
+
+    try:
+        with Archive.open(index) as archive:
+            if output is None:
+                count = archive.export(sys.stdout, query, format=format.value, source=source, category=category,
+                                       since=since, until=until)
+            else:
+                with open(output, "w", encoding="utf-8", newline="") as out:
+                    count = archive.export(out, query, format=format.value, source=source, category=category,
+                                           since=since, until=until)
+    except ArchiveError as exc:
+        raise _fail(exc) from None
+    except OSError as exc:
+        typer.echo(f"error: {output}: cannot write ({exc.strerror})", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"exported {count} article{'' if count == 1 else 's'}" + (f" to {output}" if output else ""), err=True)
 
 
 @app.command()

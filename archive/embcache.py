@@ -149,6 +149,8 @@ def embed_with_cache(
     for i in np.flatnonzero(~found).tolist():
         missing.setdefault(texts[i], []).append(i)
     todo = list(missing)
+    if progress is not None and todo:  # the count shows before the first batch (and the model load)
+        progress(0, len(todo))
     for start in range(0, len(todo), batch_size):
         batch = todo[start : start + batch_size]
         encoded = np.asarray(encode(batch), dtype=np.float32)

@@ -9,6 +9,7 @@ executes code from the file (no pickle).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -193,8 +194,20 @@ class DocumentStore:
 
     def __iter__(self) -> Iterator[Document]:
         """Every document, folded duplicates included, in insertion order."""
-        for row in self._db.execute(f"SELECT {self._columns} FROM documents ORDER BY rowid"):
-            yield _document(row)
+        return self.documents(duplicates=True)
+
+    def documents(self, *, duplicates: bool = False) -> Iterator[Document]:
+        """The indexed documents in insertion order, read as they are consumed; with
+        ``duplicates``, the folded duplicates too."""
+        where = "" if duplicates else f" WHERE {_CANONICAL}"
+        # A cursor of its own: searches on this connection while the caller iterates do not disturb it.
+        cursor = self._db.cursor()
+        try:
+            for row in cursor.execute(f"SELECT {self._columns} FROM documents{where} ORDER BY rowid"):
+                yield _document(row)
+        finally:
+            with contextlib.suppress(sqlite3.ProgrammingError):  # the store was closed first
+                cursor.close()
 
     def counts(self, column: str) -> dict[str, int]:
         """How many documents per value of ``source`` or ``category``."""

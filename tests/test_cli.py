@@ -42,7 +42,8 @@ def test_search_prints_a_table_with_the_seed_first(built: Path, seed_path: Path)
 def test_search_json_lines(built: Path, seed_path: Path) -> None:
     result = runner.invoke(app, ["search", "النفط OR كورسك", "--json", "--index", str(built)])
     assert result.exit_code == 0, result.output
-    records = [json.loads(line) for line in result.output.splitlines()]
+    *records, summary = [json.loads(line) for line in result.output.splitlines()]
+    assert summary["summary"]["total"] == 2
     assert {r["id"] for r in records} == {"oil", seed_path.stem}
     assert [r["rank"] for r in records] == [1, 2]
     oil = next(r for r in records if r["id"] == "oil")

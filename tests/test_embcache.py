@@ -114,7 +114,7 @@ def test_batches_and_progress(cache_path: Path) -> None:
         _, stats = embed_with_cache(texts, encoder, cache, batch_size=3, progress=lambda d, t: calls.append((d, t)))
     assert stats == EmbedStats(embedded=7, reused=3)
     assert [len(b) for b in encoder.batches] == [3, 3, 3, 1]
-    assert calls == [(3, 7), (6, 7), (7, 7)]  # counts texts to embed, after each batch
+    assert calls == [(0, 7), (3, 7), (6, 7), (7, 7)]  # texts to embed: the total first, then after each batch
 
 
 def test_interrupted_build_keeps_finished_batches(cache_path: Path) -> None:

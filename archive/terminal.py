@@ -1,0 +1,185 @@
+"""What the command line shows in a terminal: the results table, Arabic text direction, progress.
+
+Arabic in terminals. Text is stored and printed in logical order (the order it
+is read); showing it right to left is the terminal's job, and terminals differ
+(docs in README "Arabic in the terminal"):
+
+- VTE (GNOME Terminal, Tilix, xfce4-terminal...) applies the Unicode bidi
+  algorithm by default since VTE 0.57.3 / GNOME Terminal 3.33.3 (2019);
+  Konsole, mlterm, PuTTY and macOS Terminal.app apply it to each line too.
+- Windows Terminal shows logical order on purpose (its renderer keeps
+  ``vim -A`` working; RTL support is its open issue #538); iTerm2, kitty and
+  Alacritty are listed as not supporting bidi by the freedesktop terminal-wg
+  survey of terminal bidi support.
+
+Reordering text for a terminal that also reorders would scramble it again, so
+``--bidi auto`` reorders only for the terminals known to show logical order,
+never when the output is piped (programs read logical order); ``on`` and
+``off`` force it. Reordering uses python-bidi (the Unicode algorithm, UAX #9,
+in Rust), imported only when it is used. Arabic cells are right-aligned
+either way. The command line imports this module only when it prints results or
+progress.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from .archive import Hit
+
+MARK_STYLE = "bold black on yellow"
+"""Matched words in a colour terminal; with NO_COLOR or piped output they are wrapped in « »."""
+OPEN_MARK, CLOSE_MARK = "«", "»"
+
+LOGICAL_ORDER_TERMINALS: tuple[tuple[str, str | None], ...] = (
+    ("WT_SESSION", None),  # Windows Terminal (also inside WSL)
+    ("TERM_PROGRAM", "iTerm.app"),
+    ("KITTY_WINDOW_ID", None),
+    ("ALACRITTY_WINDOW_ID", None),
+    ("TERM", "xterm-kitty"),
+    ("TERM", "alacritty"),
+)
+"""Environment variables (name, value or None for "set") of terminals that show text in
+logical order, for which ``--bidi auto`` reorders Arabic lines itself."""
+
+
+def wants_reordering(choice: str, *, is_terminal: bool, env: Mapping[str, str]) -> bool:
+    """Whether to put Arabic lines in display order ourselves (``--bidi auto|on|off``)."""
+    if choice == "on":
+        return True
+    if choice == "off" or not is_terminal:
+        return False
+    return any(name in env and (value is None or env[name] == value) for name, value in LOGICAL_ORDER_TERMINALS)
+
+
+def is_rtl(text: str) -> bool:
+    """True when the first letter with a direction is right-to-left (Arabic, Hebrew...)."""
+    for char in text:
+        direction = unicodedata.bidirectional(char)
+        if direction in ("R", "AL"):
+            return True
+        if direction == "L":
+            return False
+    return False
+
+
+def display_order(line: str) -> str:
+    """``line`` (one screen line, logical order) in the order a left-to-right terminal must draw it."""
+    from bidi import get_display
+
+    return get_display(line, base_dir="R" if is_rtl(line) else "L")
+
+
+def _date(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d") if value else "-"
+
+
+def _snippet_text(hit: Hit, *, colour: bool, reorder: bool) -> Text:
+    if colour and not reorder:
+        text = Text(hit.snippet)
+        for start, end in hit.marks:
+            text.stylize(MARK_STYLE, start, end)
+        return text
+    return Text(hit.marked_snippet(OPEN_MARK, CLOSE_MARK))
+
+
+def _visual(text: Text, console: Console, width: int, *, colour: bool) -> Text:
+    """``text`` wrapped to ``width`` in logical order, each line then put in display order."""
+    out = Text(style=text.style, justify="right" if is_rtl(text.plain) else "left", no_wrap=True)
+    for n, line in enumerate(text.wrap(console, width)):
+        shown = Text(display_order(line.plain.rstrip()), style=text.style)
+        if colour:  # the marks came through reordered (and mirrored): colour what they enclose
+            shown.highlight_regex(re.compile(f"[{OPEN_MARK}{CLOSE_MARK}][^{OPEN_MARK}{CLOSE_MARK}]*[{OPEN_MARK}{CLOSE_MARK}]"),
+                                  MARK_STYLE)
+        out.append("\n" if n else "")
+        out.append_text(shown)
+    return out
+
+
+def hits_table(hits: Sequence[Hit], console: Console, *, first_rank: int = 1, reorder: bool = False) -> Table:
+    """The results as a table as wide as the console: rank, id (with date, source and
+    score under it, so ``archive show ID`` can follow), and title over snippet, Arabic
+    right-aligned. Matched words are coloured, or marked « » where colour is off."""
+    colour = console.is_terminal and not console.no_color and console.color_system is not None
+    ranks = [str(first_rank + n) for n in range(len(hits))]
+    rank_width = max(len(r) for r in ranks)
+    left_width = min(28, max(10, *(len(h.id) for h in hits), *(len(h.source or "-") for h in hits)))
+    text_width = max(20, console.width - rank_width - left_width - 10)  # 4 rules + 2 spaces per column
+    table = Table(box=box.SQUARE, show_lines=True, expand=False)
+    table.add_column("#", justify="right", width=rank_width, no_wrap=True)
+    table.add_column("id", width=left_width, overflow="fold")
+    table.add_column("title / snippet", width=text_width)
+    for rank, hit in zip(ranks, hits):
+        title = Text(hit.title or hit.id, style="bold")
+        snippet = _snippet_text(hit, colour=colour, reorder=reorder)
+        parts: list[RenderableType] = []
+        for text in (title, snippet):
+            if reorder:
+                parts.append(_visual(text, console, text_width, colour=colour))
+            else:
+                text.justify = "right" if is_rtl(text.plain) else "left"
+                parts.append(text)
+        details = Text(hit.id)
+        details.append(f"\n{_date(hit.published)}\n{hit.source or '-'}\n{hit.score:.3f}", style="dim" if colour else "")
+        table.add_row(rank, details, Group(*parts))
+    return table
+
+
+def article_lines(text: str, console: Console, *, reorder: bool) -> Text:
+    """A paragraph of an article for the terminal: right-aligned when Arabic, reordered when asked."""
+    if reorder:
+        return _visual(Text(text), console, console.width, colour=False)
+    return Text(text, justify="right" if is_rtl(text) else "left")
+
+
+class RateColumn(ProgressColumn):
+    """Items per second, from rich's own speed estimate (a sliding window of the updates)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:,.0f}/s", style="progress.data.speed")
+
+
+@contextmanager
+def progress_bar(console: Console | None = None) -> Iterator[Callable[[str, int, int | None], None]]:
+    """A progress callback for :class:`~archive.Archive` builds and updates: one bar per stage
+    (indexing, embedding) with count, percentage, rate and time left, on standard error;
+    nothing when that is not a terminal."""
+    columns = (
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+        RateColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+    )
+    console = console if console is not None else Console(stderr=True)  # stdout stays for the summary
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                label = "indexing articles" if stage == "index" else "embedding passages"
+                tasks[stage] = bar.add_task(label, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield progress

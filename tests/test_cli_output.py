@@ -1,0 +1,369 @@
+"""What a person reads from the command line: the results table, marks, bidi, JSON, export,
+paging, progress, Ctrl-C, the index from the environment, version, help (issue 12)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+import archive
+from archive import Archive
+from archive.cli import app
+from archive.document import Document
+from archive.terminal import display_order, progress_bar, wants_reordering
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+TABLE_80 = """\
+┌───┬────────────┬─────────────────────────────────────────────────────────────┐
+│ # │ id         │ title / snippet                                             │
+├───┼────────────┼─────────────────────────────────────────────────────────────┤
+│ 1 │ econ-1     │                ارتفاع أسعار النفط بعد قرار أوبك خفض الإنتاج │
+│   │ 2024-04-10 │  ارتفعت أسعار «النفط» في الأسواق العالمية بعد أن قررت منظمة │
+│   │ BBC        │     أوبك وحلفاؤها خفض الإنتاج بمقدار مليون برميل يوميا، وسط │
+│   │ 4.842      │                            مخاوف من تباطؤ الاقتصاد العالمي. │
+└───┴────────────┴─────────────────────────────────────────────────────────────┘
+"""
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory, news: list[Document]) -> Path:
+    path = tmp_path_factory.mktemp("cli-output") / "index"
+    Archive.build(news, path, encoder="none").close()
+    return path
+
+
+def _in_terminal(args: list[str], env: dict[str, str] | None = None, columns: int = 80) -> str:
+    """Run ``archive ARGS`` with its output on a pseudo-terminal; what it printed (escapes kept)."""
+    master, slave = pty.openpty()
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": str(columns), "TERM": "xterm-256color"}
+    environment.pop("NO_COLOR", None)
+    environment.update(env or {})
+    proc = subprocess.Popen([sys.executable, "-m", "archive", *args], stdout=slave, stderr=subprocess.PIPE,
+                            env=environment, cwd=ROOT)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=60) == 0, proc.stderr.read().decode() if proc.stderr else ""
+    return b"".join(chunks).decode("utf-8")
+
+
+# ---------------------------------------------------------------- the results table
+def test_table_has_the_id_and_right_aligns_arabic(index: Path) -> None:
+    result = runner.invoke(app, ["search", "النفط", "--index", str(index)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert result.output == TABLE_80  # piped: matches marked « », Arabic flush right, 80 columns used
+
+
+def test_table_uses_the_terminal_width(index: Path) -> None:
+    result = runner.invoke(app, ["search", "النفط", "--index", str(index)], env={"COLUMNS": "120"})
+    lines = result.output.splitlines()
+    assert {len(line) for line in lines} == {120}
+    assert "│   │ 2024-04-10 │" in result.output
+
+
+def test_shown_id_opens_with_show(index: Path) -> None:
+    table = runner.invoke(app, ["search", "صاروخا باليستيا", "--mode", "lexical", "--index", str(index)]).output
+    shown_id = table.splitlines()[3].split("│")[2].strip()
+    assert shown_id == "korea-1"
+    result = runner.invoke(app, ["show", shown_id, "--index", str(index)])
+    assert result.exit_code == 0 and "بيونغيانغ" in result.output
+
+
+def test_colour_terminal_marks_matches_and_bolds_only_the_title(index: Path) -> None:
+    out = _in_terminal(["search", "النفط", "--index", str(index)])
+    assert "\x1b[1;30;43mالنفط\x1b[0m" in out  # the match, coloured
+    assert "«" not in out
+    title_line = next(line for line in out.splitlines() if "ارتفاع أسعار" in line)
+    snippet_line = next(line for line in out.splitlines() if "ارتفعت أسعار" in line)
+    assert "\x1b[1m" in title_line
+    assert "\x1b[1m" not in snippet_line.split("\x1b[1;30;43m")[0]  # the bold title does not run on
+
+
+def test_no_color_terminal_marks_matches_with_guillemets(index: Path) -> None:
+    out = _in_terminal(["search", "النفط", "--index", str(index)], env={"NO_COLOR": "1"})
+    assert "«النفط»" in out
+    assert "43m" not in out  # no background colour
+
+
+def test_bidi_choice() -> None:
+    assert not wants_reordering("auto", is_terminal=True, env={"VTE_VERSION": "7600"})  # VTE reorders itself
+    assert not wants_reordering("auto", is_terminal=True, env={"TERM": "xterm-256color"})
+    assert wants_reordering("auto", is_terminal=True, env={"WT_SESSION": "x"})  # Windows Terminal: logical order
+    assert wants_reordering("auto", is_terminal=True, env={"TERM_PROGRAM": "iTerm.app"})
+    assert not wants_reordering("auto", is_terminal=False, env={"WT_SESSION": "x"})  # piped: for programs
+    assert wants_reordering("on", is_terminal=False, env={})
+    assert not wants_reordering("off", is_terminal=True, env={"WT_SESSION": "x"})
+
+
+def test_bidi_on_prints_display_order(index: Path) -> None:
+    title = "ارتفاع أسعار النفط بعد قرار أوبك خفض الإنتاج"
+    result = runner.invoke(app, ["search", "النفط", "--bidi", "on", "--index", str(index)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    assert display_order(title) == title[::-1]  # all Arabic: display order is the reverse
+    assert title[::-1] in result.output and title not in result.output
+    assert "»طفنلا«" in result.output  # the marks, mirrored with the text
+    off = runner.invoke(app, ["search", "النفط", "--bidi", "off", "--index", str(index)], env={"COLUMNS": "80"})
+    assert off.output == TABLE_80
+
+
+def test_bidi_auto_in_windows_terminal_reorders(index: Path) -> None:
+    out = _in_terminal(["search", "النفط", "--index", str(index)], env={"WT_SESSION": "1", "NO_COLOR": "1"})
+    assert "ارتفاع أسعار النفط"[::-1] in out
+
+
+# -------------------------------------------------------------------------- JSON
+def test_json_ends_with_a_summary(index: Path) -> None:
+    result = runner.invoke(app, ["search", "النفط OR الهلال", "--json", "--mode", "lexical", "--index", str(index)])
+    *hits, summary = [json.loads(line) for line in result.output.splitlines()]
+    assert [h["id"] for h in hits] == ["econ-1", "sport-1"] or [h["id"] for h in hits] == ["sport-1", "econ-1"]
+    assert "body" not in hits[0]
+    assert set(summary) == {"summary"}
+    assert summary["summary"]["query"] == "النفط OR الهلال"
+    assert summary["summary"]["mode"] == "lexical" and summary["summary"]["total"] == 2
+    assert summary["summary"]["took_ms"] >= 0 and "reason" not in summary["summary"]
+
+
+def test_json_empty_result_says_why(index: Path) -> None:
+    result = runner.invoke(app, ["search", "النفط", "--source", "CNN", "--json", "--index", str(index)])
+    assert result.exit_code == 0
+    (line,) = result.output.splitlines()
+    summary = json.loads(line)["summary"]
+    assert summary["total"] == 0 and summary["reason"] == "no document matches the query and filters"
+
+
+def test_json_with_body(index: Path, news: list[Document]) -> None:
+    result = runner.invoke(app, ["search", "النفط", "--json", "--with-body", "--index", str(index)])
+    hit = json.loads(result.output.splitlines()[0])
+    assert hit["body"] == next(d.body for d in news if d.id == "econ-1")
+
+
+# ------------------------------------------------------------------- paging, -k
+def test_limit_above_1000_is_refused_and_pages_follow(index: Path) -> None:
+    result = runner.invoke(app, ["search", "النفط", "-k", "1001", "--index", str(index)], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "Invalid value for '-k' / '--limit'" in result.output
+    assert "less than or equal to 1000" in result.output
+    query = ["search", "أطلقت OR الهلال OR النفط", "--mode", "lexical", "--json", "--index", str(index)]
+    every = [json.loads(x) for x in runner.invoke(app, query).output.splitlines()[:-1]]
+    second = [json.loads(x) for x in runner.invoke(app, [*query, "--limit", "1", "--page", "2"]).output.splitlines()]
+    assert len(every) == 4
+    assert second[0]["id"] == every[1]["id"] and second[0]["rank"] == 2
+    assert second[1]["summary"]["page"] == 2
+    past = runner.invoke(app, [*query, "-k", "5", "--page", "2"]).output
+    assert json.loads(past)["summary"]["reason"] == "no hits after the first 5"
+
+
+def test_library_refuses_k_above_the_cap_and_pages(index: Path) -> None:
+    with Archive(index) as arc:
+        with pytest.raises(archive.QueryError, match="offset=1000"):
+            arc.search("النفط", k=1001)
+        ranked = [h.id for h in arc.search("أطلقت OR الهلال OR النفط", mode="lexical")]
+        assert [h.id for h in arc.search("أطلقت OR الهلال OR النفط", k=2, offset=2, mode="lexical")] == ranked[2:4]
+
+
+# ------------------------------------------------------------------------ export
+def test_export_whole_archive_jsonl_rebuilds_it(index: Path, tmp_path: Path, news: list[Document]) -> None:
+    out = tmp_path / "all.jsonl"
+    result = runner.invoke(app, ["export", "--index", str(index), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"exported 6 articles to {out}" in result.output
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in records] == [d.id for d in news]
+    assert records[1]["body"] == news[1].body and records[1]["published"] == "2024-04-10T12:00:00+00:00"
+    rebuilt = runner.invoke(app, ["build", str(out), "--index", str(tmp_path / "again"), "--encoder", "none"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    with Archive(tmp_path / "again") as again:
+        assert [(d.id, d.title, d.body, d.source, d.published) for d in again] == [
+            (d.id, d.title, d.body, d.source, d.published) for d in news
+        ]
+
+
+def test_export_query_matches_as_csv(index: Path) -> None:
+    result = runner.invoke(app, ["export", "منظمة", "--format", "csv", "--source", "BBC", "--source", "CNN",
+                                 "--index", str(index)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert {r["id"] for r in rows} == {"econ-1", "health-1"}
+    assert list(rows[0]) == ["id", "title", "published", "source", "category", "url", "language", "author", "body"]
+    assert "exported 2 articles" in result.stderr
+
+
+def test_export_filters_only_and_bad_query(index: Path) -> None:
+    result = runner.invoke(app, ["export", "--category", "world", "--index", str(index)])
+    assert [json.loads(x)["id"] for x in result.stdout.splitlines()] == ["war-1", "korea-1"]
+    result = runner.invoke(app, ["export", "في من", "--index", str(index)])
+    assert result.exit_code == 1 and result.output.startswith("error: nothing to export")
+
+
+def test_export_streams(index: Path) -> None:
+    """The library writes each article as it reads it: the first is out before the last is read."""
+    seen: list[int] = []
+
+    class Probe(io.StringIO):
+        def write(self, text: str) -> int:
+            seen.append(text.count("\n"))
+            return super().write(text)
+
+    with Archive(index) as arc:
+        docs = arc.documents(duplicates=True)
+        first = next(docs)  # a lazy iterator: the rest is not read yet
+        assert first.id == "sport-1"
+        assert arc.export(Probe(), format="jsonl") == 6
+        docs.close()
+    assert seen == [1] * 6
+
+
+# ------------------------------------------------------------------ the library
+def test_archive_from_a_path_repr_len_iteration_and_list_filters(index: Path, news: list[Document]) -> None:
+    arc = Archive(str(index))
+    try:
+        assert repr(arc) == f"Archive({str(index)!r}, documents=6, encoder=None)"
+        assert len(arc) == 6 == len(list(arc))
+        assert [d.id for d in arc] == [d.id for d in news]
+        hits = arc.search("منظمة", source=["BBC", "CNN"])
+        assert {h.id for h in hits} == {"econ-1", "health-1"}
+        assert [h.id for h in arc.search("منظمة", source=["CNN"])] == ["health-1"]
+        assert {h.id for h in arc.search("أطلقت", category=("world", "science"))} == {"korea-1", "tech-1"}
+    finally:
+        arc.close()
+    with pytest.raises(TypeError, match="Archive.build"):
+        Archive(42)  # type: ignore[arg-type]
+    with pytest.raises(archive.IndexNotFoundError, match="no such directory"):
+        Archive(index.parent / "missing")
+
+
+def test_several_values_of_one_filter_are_any_of_them(tmp_path: Path, news) -> None:  # noqa: ANN001
+    from archive.columns import ColumnsBuilder, Columns, Filters
+
+    builder = ColumnsBuilder()
+    for doc in news:
+        builder.add(doc)
+    builder.write(tmp_path / "columns")
+    columns = Columns(tmp_path / "columns")
+    mask = columns.mask(Filters(sources=("BBC", "cnn"), categories=("world", "health")))
+    assert [d.id for d, keep in zip(news, mask) if keep] == ["war-1", "health-1"]
+
+
+def test_package_ships_py_typed() -> None:
+    assert (ROOT / "archive" / "py.typed").is_file()
+    assert 'archive = ["py.typed"]' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------ progress, Ctrl-C
+def test_progress_shows_counts_percent_and_rate() -> None:
+    console = Console(file=io.StringIO(), force_terminal=True, width=120)
+    with progress_bar(console) as progress:
+        progress("index", 0, 300)
+        progress("index", 150, 300)
+        progress("index", 300, 300)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "300/300" in text and "100%" in text and "None" not in text
+    assert "/s" in text
+
+
+def test_progress_prints_nothing_when_not_a_terminal(tmp_path: Path, seed_path: Path) -> None:
+    result = runner.invoke(app, ["build", str(seed_path), "--index", str(tmp_path / "i"), "--encoder", "none"])
+    assert result.exit_code == 0 and result.output.startswith("indexed "), result.output  # no blank line first
+    console = Console(file=io.StringIO(), force_terminal=False)
+    with progress_bar(console) as progress:
+        progress("index", 0, 3)
+        progress("index", 3, 3)
+    assert console.file.getvalue() == ""  # type: ignore[attr-defined]
+
+
+def test_build_reports_the_total_from_the_first_article(tmp_path: Path, news: list[Document]) -> None:
+    calls: list[tuple[str, int, int | None]] = []
+    Archive.build(news, tmp_path / "index", encoder="none", progress=lambda *a: calls.append(a)).close()
+    assert calls[0] == ("index", 0, 6) and calls[-1] == ("index", 6, 6)
+    assert all(total == 6 for _, _, total in calls)
+
+
+def test_ctrl_c_during_a_build_keeps_the_archive(tmp_path: Path, news: list[Document], monkeypatch) -> None:
+    index = tmp_path / "index"
+    Archive.build(news[:3], index, encoder="none").close()
+    source = tmp_path / "more.jsonl"
+    source.write_text("".join(json.dumps({"id": d.id, "title": d.title, "body": d.body}, ensure_ascii=False) + "\n"
+                              for d in news), encoding="utf-8")
+
+    def interrupted(*args: object, **kwargs: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("archive.building.write_index", interrupted)  # build
+    monkeypatch.setattr("archive.increment.update_index", interrupted)  # add
+    generations = sorted(p.name for p in index.iterdir())
+    for command in (["build", str(source), "--full", "--encoder", "none"], ["add", str(source)]):
+        result = runner.invoke(app, [*command, "--index", str(index)])
+        assert result.exit_code == 130, result.output
+        assert result.stderr == "interrupted: the archive is unchanged\n"
+        assert sorted(p.name for p in index.iterdir()) == generations
+    with Archive(index) as arc:
+        assert [d.id for d in arc] == [d.id for d in news[:3]]
+
+
+# ------------------------------------------------------------ conveniences
+def test_index_from_the_environment(index: Path) -> None:
+    result = runner.invoke(app, ["search", "النفط", "--json"], env={"ARCHIVE_INDEX": str(index)})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.splitlines()[0])["id"] == "econ-1"
+    result = runner.invoke(app, ["stats"], env={"ARCHIVE_INDEX": str(index)})
+    assert "documents:  6" in result.output
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"archive (news-archive) {archive.__version__}\n"
+    assert f'version = "{archive.__version__}"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def test_completion_is_on() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert "--install-completion" in result.output and "--show-completion" in result.output
+
+
+def test_choices_are_listed_and_checked(index: Path) -> None:
+    help_text = runner.invoke(app, ["search", "--help"], env={"COLUMNS": "200"}).output
+    assert "hybrid|lexical|semantic" in help_text and "convex-z|convex|rrf" in help_text
+    assert "auto|on|off" in help_text and "--limit" in help_text and "-k" in help_text
+    build_help = runner.invoke(app, ["build", "--help"], env={"COLUMNS": "200"}).output
+    assert "use-multilingual" in build_help and "st:MODEL" in build_help and "none" in build_help
+    result = runner.invoke(app, ["search", "النفط", "--mode", "fuzzy", "--index", str(index)], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "'fuzzy' is not one of 'hybrid', 'lexical', 'semantic'" in result.output
+
+
+def test_help_has_no_programmer_tags() -> None:
+    for name in ["", *[c.name or c.callback.__name__ for c in app.registered_commands]]:
+        text = runner.invoke(app, [name, "--help"] if name else ["--help"], env={"COLUMNS": "200"}).output
+        for tag in ("<list", "<str>", "<bool>", "<int", "<path>", "<float>", "{"):
+            assert tag not in text, (name, tag)
+
+
+def test_show_in_a_terminal_right_aligns_and_reorders_on_request(index: Path, news: list[Document]) -> None:
+    body = next(d.body for d in news if d.id == "econ-1")
+    piped = runner.invoke(app, ["show", "econ-1", "--index", str(index)])
+    assert piped.output.endswith(body + "\n")  # piped: the text as stored
+    out = _in_terminal(["show", "econ-1", "--index", str(index)], env={"NO_COLOR": "1"}, columns=60)
+    last_line = next(line.rstrip("\r") for line in out.splitlines() if "الاقتصاد العالمي." in line)
+    assert last_line.startswith("  ") and last_line.endswith("العالمي.")  # wrapped at 60 columns, flush right
+    assert len(last_line) == 60
+    reordered = _in_terminal(["show", "econ-1", "--bidi", "on", "--index", str(index)], env={"NO_COLOR": "1"})
+    assert "ارتفعت أسعار النفط"[::-1] in reordered

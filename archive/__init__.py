@@ -24,13 +24,17 @@ _EXPORTS = {
     "BuildReport": "archive",
     "Hit": "archive",
     "Hits": "archive",
+    "CheckReport": "check",
+    "check_index": "check",
     "Document": "document",
     "ArchiveError": "errors",
     "DocumentNotFoundError": "errors",
     "EncoderError": "errors",
+    "IndexDamagedError": "errors",
     "IndexFormatError": "errors",
     "IndexLockedError": "errors",
     "IndexNotFoundError": "errors",
+    "IndexReadOnlyError": "errors",
     "QueryError": "errors",
     "SourceError": "errors",
     "read_documents": "readers",
@@ -40,14 +44,17 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from .archive import Archive, ArchiveStats, BuildReport, Hit, Hits
+    from .check import CheckReport, check_index
     from .document import Document
     from .errors import (
         ArchiveError,
         DocumentNotFoundError,
         EncoderError,
+        IndexDamagedError,
         IndexFormatError,
         IndexLockedError,
         IndexNotFoundError,
+        IndexReadOnlyError,
         QueryError,
         SourceError,
     )

@@ -17,9 +17,10 @@ from . import layout
 from .building import BuildReport, Progress, count_changes, unique_ids, write_generation
 from .document import Document
 from .encoders.base import DEFAULT_ENCODER, Encoder, get_encoder
-from .errors import ArchiveError, DocumentNotFoundError, IndexFormatError, QueryError
+from .errors import ArchiveError, DocumentNotFoundError, IndexDamagedError, IndexFormatError, QueryError
 from .fusion import FusionMethod, convex_combination, reciprocal_rank_fusion, weighted_z_fusion
 from .increment import write_increment
+from .integrity import verify_sizes
 from .lexical import Filters, LexicalIndex
 from .manifest import Manifest
 from .query import ParsedQuery, parse_query, plain_text
@@ -122,8 +123,13 @@ class Archive:
         self.path = root
         self._generation = generation
         self.manifest = manifest
+        verify_sizes(generation, manifest.files)  # a stat per file: names a truncated or missing file
         self._store = DocumentStore.open(generation / "docs.sqlite")
-        self._lexical = LexicalIndex(generation / "lexical")
+        try:
+            self._lexical = LexicalIndex(generation / "lexical")
+        except BaseException:
+            self._store.close()
+            raise
         self._has_dense = manifest.encoder is not None
         self._dense_index: DenseIndex | None = None  # loaded on the first semantic/hybrid search
         self._encoder = encoder
@@ -499,12 +505,15 @@ def _spec_of(encoder: Encoder | None) -> str | None:
 def _live_hashes(root: Path, encoder: Encoder | None) -> dict[str, str] | None:
     """``{id: hash}`` of the live index when it can be compared with a build using ``encoder``.
 
-    ``None`` (rebuild everything) when there is no readable index, or it was
-    built with other settings or another encoder.
+    ``None`` (rebuild everything) when there is no index, or it was built with
+    other settings or another encoder. A damaged index raises
+    :class:`IndexDamagedError` (its fix is ``build --full``).
     """
     try:
         generation = layout.current_generation(root)
         manifest = Manifest.read(generation)
+    except IndexDamagedError:
+        raise  # named, with its fix: a build does not silently write over a damaged archive
     except ArchiveError:
         return None
     from .dense import passage_settings
@@ -513,6 +522,7 @@ def _live_hashes(root: Path, encoder: Encoder | None) -> dict[str, str] | None:
     same_passages = encoder is None or manifest.passage_settings == passage_settings()
     if not (same_encoder and same_passages):
         return None
+    verify_sizes(generation, manifest.files)
     store = DocumentStore.open(generation / "docs.sqlite")
     try:
         return store.hashes()

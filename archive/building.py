@@ -26,6 +26,7 @@ from . import layout
 from .document import Document
 from .encoders.base import Encoder
 from .lexical import write_index
+from .integrity import file_table
 from .manifest import Manifest
 from .store import DocumentStore
 
@@ -147,8 +148,9 @@ def write_generation(
             manifest.dim = encoder.dim
             manifest.passages = report.passages
             manifest.passage_settings = passage_settings()
+        manifest.files = file_table(generation)
         manifest.write(generation)
-        layout.commit_generation(root, generation)
+        report.warnings.extend(layout.commit_generation(root, generation))
     except BaseException:
         layout.discard_generation(generation)
         raise

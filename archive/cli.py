@@ -296,6 +296,34 @@ def stats(index: IndexOption = Path("index")) -> None:
                 typer.echo(f"  {name or '(none)'}: {count}")
 
 
+@app.command()
+def check(index: IndexOption = Path("index")) -> None:
+    """Verify every file (size and checksum) and that all sides of the index agree; changes nothing.
+
+    Prints each problem with its fix and exits 1 when the index is damaged, 0 when it is healthy.
+    """
+    from .check import check_index
+
+    try:
+        report = check_index(index)
+    except ArchiveError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"index:      {index}")
+    typer.echo(f"generation: {report.generation.name if report.generation else '-'}")
+    typer.echo(f"files:      {report.files_checked} checked ({report.bytes_checked / 1e6:.1f} MB, sizes and checksums)")
+    if report.counts:
+        typer.echo("articles:   " + ", ".join(f"{side} {count}" for side, count in report.counts.items()))
+    for note in report.notes:
+        typer.echo(f"note: {note}")
+    for problem in report.problems:
+        typer.echo(f"problem: {problem}")
+    if not report.healthy:
+        typer.echo(f"error: {index} is damaged: {len(report.problems)} problem(s), listed above. "
+                   "Fix: archive build --full", err=True)
+        raise typer.Exit(code=1)
+    typer.echo("healthy: every file matches its checksum and every side holds the same articles")
+
+
 def main() -> None:
     """Entry point of the ``archive`` script and ``python -m archive``."""
     app()

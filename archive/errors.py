@@ -31,8 +31,16 @@ class IndexFormatError(ArchiveError):
     """The index on disk was written with other settings or another format version."""
 
 
+class IndexDamagedError(IndexFormatError):
+    """A file of the index is missing, truncated or corrupt (the message names it and the fix)."""
+
+
 class IndexLockedError(ArchiveError):
     """Another process is writing the index."""
+
+
+class IndexReadOnlyError(ArchiveError):
+    """The index cannot be written (read-only directory, file or file system); it can still be searched."""
 
 
 class QueryError(ArchiveError):

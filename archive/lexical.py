@@ -9,12 +9,15 @@ title is boosted.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from whoosh import index as whoosh_index
 from whoosh import scoring
@@ -25,7 +28,7 @@ from whoosh.searching import Searcher
 
 from .analysis import char_grams, iter_terms, term
 from .document import Document
-from .errors import IndexFormatError
+from .errors import ArchiveError, IndexDamagedError, IndexFormatError
 from .safe_pickle import install as _install_safe_pickle
 from .terms import FIELDS, TermIndex, TermIndexBuilder
 
@@ -106,6 +109,7 @@ def _fields(doc: Document) -> dict[str, object]:
 
 
 _ZERO = datetime(2000, 1, 1) - datetime(2000, 1, 1)
+T = TypeVar("T")
 
 
 def write_index(directory: Path, documents: Iterable[Document], *, procs: int | None = None) -> int:
@@ -137,6 +141,32 @@ def write_index(directory: Path, documents: Iterable[Document], *, procs: int | 
     writer.commit()
     terms.write(terms_directory(directory))
     return len(terms.ids)
+
+
+@contextmanager
+def _damage_named(directory: Path) -> Iterator[None]:
+    """Turn whatever Whoosh trips over in a damaged file (``Block tag error``, a short read, a bad
+    pickle) into :class:`IndexDamagedError` naming the index directory and the fix."""
+    try:
+        yield
+    except (ArchiveError, MemoryError):
+        raise
+    except Exception as exc:
+        raise IndexDamagedError(
+            f"{directory}: damaged lexical index ({type(exc).__name__}: {exc}). "
+            "Fix: archive build --full (archive check names the damaged file)"
+        ) from None
+
+
+def _names_damage(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a read method of :class:`LexicalIndex` under :func:`_damage_named` of its directory."""
+
+    @functools.wraps(method)
+    def wrapper(self: LexicalIndex, *args: object, **kwargs: object) -> T:
+        with _damage_named(self._directory):
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def terms_directory(directory: Path) -> Path:
@@ -245,6 +275,7 @@ class LexicalIndex:
     """A read-only handle on a Whoosh index with one searcher kept open."""
 
     def __init__(self, directory: Path) -> None:
+        self._directory = directory
         self._terms = TermIndex(terms_directory(directory))
         try:
             if not whoosh_index.exists_in(str(directory)):
@@ -276,6 +307,7 @@ class LexicalIndex:
     def __len__(self) -> int:
         return len(self._terms)
 
+    @_names_damage
     def search(self, query: Query, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """Top ``k`` ``(id, score)`` pairs for a parsed query, best first."""
         if not filters:
@@ -297,6 +329,7 @@ class LexicalIndex:
             raise ValueError("allowed_ids needs at least one filter")
         return self.matching_ids(flt)
 
+    @_names_damage
     def matching_ids(self, query: Query) -> set[str]:
         """Ids of every document that matches ``query`` (hybrid mode keeps its constraints).
 
@@ -305,11 +338,13 @@ class LexicalIndex:
         searcher = self.searcher
         return {searcher.stored_fields(n)["id"] for n in query.docs(searcher)}
 
+    @_names_damage
     def may_match_many(self, query: Query, limit: int) -> bool:
         """True when ``query`` may match more than ``limit`` documents (Whoosh's upper bound, from
         document frequencies: no posting is read)."""
         return query.estimate_size(self.searcher.reader()) > limit
 
+    @_names_damage
     def matching_among(self, query: Query, ids: Iterable[str]) -> set[str]:
         """Those of ``ids`` that match ``query``, in time that grows with ``ids``, not the matches.
 

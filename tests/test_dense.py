@@ -267,7 +267,7 @@ def test_matching_among_across_segments_with_an_exclusion() -> None:
                 writer.add_document(id=f"d{batch}{i}", body=body)
     with index.searcher() as searcher:
         assert len(searcher.subsearchers) == 2
-        fake = SimpleNamespace(searcher=searcher)
+        fake = SimpleNamespace(searcher=searcher, _directory=Path("ram"))
         query = AndNot(Term("body", "كورسك"), Term("body", "روسيا"))
         every = [f"d{b}{i}" for b in range(2) for i in range(4)]
         expected = {searcher.stored_fields(n)["id"] for n in query.docs(searcher)}

@@ -152,6 +152,17 @@ def _replace_toc_schema(toc: Path, payload: bytes) -> None:
     toc.write_bytes(out.getvalue())
 
 
+def _reseal(path: Path) -> None:
+    """Record the current size and checksum of ``path`` (a file of the live generation) in its manifest."""
+    from archive.integrity import CHECKSUM, checksum
+
+    generation = next(p for p in path.parents if (p / "manifest.json").is_file())
+    manifest = generation / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["files"][path.relative_to(generation).as_posix()] = {"size": path.stat().st_size, CHECKSUM: checksum(path)}
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+
+
 class _Planted:
     """Unpickles as a call of ``exec``: what a tampered index file would do."""
 
@@ -168,6 +179,7 @@ def test_a_tampered_index_file_runs_no_code(tmp_path: Path, news: list[Document]
     marker = tmp_path / "code-ran"
     (toc,) = (current_generation(root) / "lexical").glob("*.toc")
     _replace_toc_schema(toc, pickle.dumps(_Planted(marker), 2))
+    _reseal(toc)  # an attacker who edits a file can edit the manifest's size and checksum too
     with pytest.raises(IndexFormatError, match=r"\.exec, which .* refusing to load it"):
         Archive.open(root).search("النفط")
     assert not marker.exists()

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import numpy as np
     from whoosh.query import Query
 
+    from .check import CheckReport
     from .dense import DenseIndex
 
 Mode = Literal["lexical", "semantic", "hybrid"]
@@ -242,6 +243,14 @@ class Archive:
         generation = layout.current_generation(root)
         manifest = Manifest.read(generation)
         return cls(root, generation, manifest, encoder)
+
+    @staticmethod
+    def check(path: str | Path = DEFAULT_INDEX) -> CheckReport:
+        """Verify the index at ``path`` without changing it: every file's size and checksum, and
+        the store, Whoosh, term and dense sides holding the same articles (:mod:`archive.check`)."""
+        from .check import check_index
+
+        return check_index(path)
 
     def _check_encoder(self, encoder: Encoder) -> None:
         if encoder.name != self.manifest.encoder or encoder.dim != self.manifest.dim:

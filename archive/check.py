@@ -104,7 +104,7 @@ def _side(report: CheckReport, path: Path, read: Callable[[], T]) -> T | None:
         return read()
     except ArchiveError as exc:
         report.problems.append(_problem(path, exc))
-    except Exception as exc:  # a damaged file can make any reader trip; name it, do not crash
+    except Exception as exc:  # noqa: BLE001 - a damaged file can make any reader trip; name it, do not crash
         report.problems.append(Problem(path, f"unreadable ({type(exc).__name__}: {exc})"))
     return None
 

@@ -22,7 +22,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import IndexDamagedError, IndexLockedError, IndexNotFoundError, IndexReadOnlyError
+from .errors import (
+    IndexDamagedError,
+    IndexLockedError,
+    IndexNotFoundError,
+    IndexReadOnlyError,
+)
 
 POINTER = "CURRENT"
 LOCK = ".lock"

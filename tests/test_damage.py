@@ -328,11 +328,14 @@ def read_only(built: Path) -> Path:
     shutil.rmtree(folder)
 
 
-@pytest.mark.parametrize("command", ["search-lexical", "search-operators", "search-filter", "search-semantic",
-                                     "search-hybrid", "show", "stats", "check"])
-def test_a_read_only_index_is_searchable(read_only: Path, command: str) -> None:
-    result = _as_another_user(COMMANDS[command], read_only / "index")
-    assert result.returncode == 0, result.stderr
+def test_a_read_only_index_is_searchable_in_every_mode(read_only: Path) -> None:
+    failed = {}
+    for command in ("search-lexical", "search-operators", "search-filter", "search-semantic", "search-hybrid",
+                    "show", "stats", "check"):
+        result = _as_another_user(COMMANDS[command], read_only / "index")
+        if result.returncode != 0:
+            failed[command] = result.stderr.strip().splitlines()[-1:]
+    assert not failed
 
 
 @pytest.mark.parametrize("command", ["add", "delete", "build"])

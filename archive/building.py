@@ -25,8 +25,8 @@ from pathlib import Path
 from . import layout
 from .document import Document
 from .encoders.base import Encoder
-from .lexical import write_index
 from .integrity import file_table
+from .lexical import write_index
 from .manifest import Manifest
 from .store import DocumentStore
 

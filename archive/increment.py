@@ -26,8 +26,8 @@ from . import layout
 from .building import BuildReport, Progress, write_dense_side
 from .document import Document
 from .encoders.base import Encoder
-from .lexical import update_index
 from .integrity import file_table, verify_checksums
+from .lexical import update_index
 from .manifest import Manifest, utc_now
 from .store import DocumentStore
 

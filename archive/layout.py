@@ -59,9 +59,9 @@ def current_generation(root: Path) -> Path:
     except OSError as exc:
         raise IndexDamagedError(f"{pointer}: cannot read ({exc.strerror}). Fix: archive build --full") from None
     if not name.startswith(GEN_PREFIX) or "/" in name or not (root / name).is_dir():
-        shown = name if len(name) <= 80 and name.isprintable() else f"{name[:80]!r}..."
+        shown = repr(name) if len(name) <= 80 else f"{name[:80]!r}..."
         raise IndexDamagedError(
-            f"{pointer}: points to {shown!r}, which is not a generation. Fix: archive build --full"
+            f"{pointer}: points to {shown}, which is not a generation. Fix: archive build --full"
         )
     return root / name
 
@@ -128,9 +128,9 @@ def commit_generation(root: Path, generation: Path) -> list[str]:
     """Make ``generation`` live (atomically), then delete superseded generations.
 
     A directory where the pointer file belongs (which no archive command
-    makes) is moved aside, never deleted, and so are the pointer's temporary
-    files left by an interrupted commit. Returns notes on what was moved
-    aside, for the caller to report.
+    makes) is moved aside, never deleted (an empty one is removed); the
+    pointer's own temporary files left by an interrupted commit are removed.
+    Returns notes on what was moved or removed, for the caller to report.
     """
     notes = _clear_pointer_path(root)
     fsync_tree(generation)

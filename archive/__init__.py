@@ -24,14 +24,18 @@ _EXPORTS = {
     "BuildReport": "archive",
     "Hit": "archive",
     "Hits": "archive",
+    "CheckReport": "check",
+    "check_index": "check",
     "Document": "document",
     "ArchiveError": "errors",
     "DocumentNotFoundError": "errors",
     "EncoderError": "errors",
     "FieldMappingError": "errors",
+    "IndexDamagedError": "errors",
     "IndexFormatError": "errors",
     "IndexLockedError": "errors",
     "IndexNotFoundError": "errors",
+    "IndexReadOnlyError": "errors",
     "QueryError": "errors",
     "SourceError": "errors",
     "read_documents": "readers",
@@ -41,15 +45,18 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from .archive import Archive, ArchiveStats, BuildReport, Hit, Hits
+    from .check import CheckReport, check_index
     from .document import Document
     from .errors import (
         ArchiveError,
         DocumentNotFoundError,
         EncoderError,
         FieldMappingError,
+        IndexDamagedError,
         IndexFormatError,
         IndexLockedError,
         IndexNotFoundError,
+        IndexReadOnlyError,
         QueryError,
         SourceError,
     )

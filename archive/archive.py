@@ -21,6 +21,7 @@ from .building import BuildReport, LiveState, Progress, plan_build, read_live, u
 from .document import Document
 from .encoders.base import DEFAULT_ENCODER, Encoder, get_encoder
 from .errors import (
+    ArchiveError,
     ArchiveClosedError,
     DocumentNotFoundError,
     IndexFormatError,
@@ -32,6 +33,7 @@ from .errors import (
 from .columns import Facets, Filters
 from .fusion import FusionMethod
 from .increment import write_increment
+from .integrity import verify_sizes
 from .lexical import LexicalIndex
 from .manifest import Manifest
 from .query import parse_query, plain_text
@@ -40,6 +42,7 @@ from .snippets import Snippet, make_snippet
 from .store import DocumentStore
 
 if TYPE_CHECKING:
+    from .check import CheckReport
     from .dense import DenseIndex
 
 Mode = Literal["lexical", "semantic", "hybrid"]
@@ -129,8 +132,13 @@ class Archive:
         self._closed = False
         self._generation = generation
         self.manifest = manifest
+        verify_sizes(generation, manifest.files)  # a stat per file: names a truncated or missing file
         self._store = DocumentStore.open(generation / "docs.sqlite")
-        self._lexical = LexicalIndex(generation / "lexical")
+        try:
+            self._lexical = LexicalIndex(generation / "lexical")
+        except BaseException:
+            self._store.close()
+            raise
         self._has_dense = manifest.encoder is not None
         self._dense_index: DenseIndex | None = None  # loaded on the first semantic/hybrid search
         self._encoder = encoder
@@ -209,7 +217,7 @@ class Archive:
         enc = get_encoder(encoder) if isinstance(encoder, str) else encoder
         spec = encoder if isinstance(encoder, str) else _spec_of(enc)
         with layout.writing(root, on_warning=report.warnings.append):
-            live = read_live(root, enc)
+            live = read_live(root, enc, tolerate_damage=full)
             plan = plan_build(docs, live, report, sources=source_paths, prune=prune)
             if before_commit is not None:
                 before_commit(report)
@@ -309,14 +317,24 @@ class Archive:
 
     @classmethod
     def sources_of(cls, path: str | Path = DEFAULT_INDEX) -> list[str]:
-        """The sources the archive at ``path`` remembers (``[]`` when there is no archive to read)."""
-        live = read_live(_index_root(path), None)
-        return list(live.manifest.sources) if live is not None else []
+        """The sources the archive at ``path`` remembers (``[]`` when there is no manifest to read)."""
+        try:
+            return list(Manifest.read(layout.current_generation(_index_root(path)), check=False).sources)
+        except ArchiveError:
+            return []
 
     @property
     def sources(self) -> list[str]:
         """The files and folders this archive reads (absolute paths), as remembered by builds and adds."""
         return list(self.manifest.sources)
+
+    @staticmethod
+    def check(path: str | Path = DEFAULT_INDEX) -> CheckReport:
+        """Verify the index at ``path`` without changing it: every file's size and checksum, and
+        the store, Whoosh, term and dense sides holding the same articles (:mod:`archive.check`)."""
+        from .check import check_index
+
+        return check_index(path)
 
     def _check_encoder(self, encoder: Encoder) -> None:
         if encoder.name != self.manifest.encoder or encoder.dim != self.manifest.dim:

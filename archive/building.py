@@ -27,9 +27,10 @@ from pathlib import Path
 from . import layout
 from .document import Document
 from .encoders.base import Encoder
-from .errors import ArchiveError, IndexFormatError
+from .errors import ArchiveError, IndexDamagedError, IndexFormatError
+from .integrity import file_table, verify_sizes
 from .lexical import write_index
-from .manifest import Manifest
+from .manifest import FORMAT_VERSION, Manifest
 from .store import DocumentStore
 
 CACHE_NAME = "embeddings.sqlite"
@@ -108,21 +109,30 @@ class LiveState:
     """Written with this code's settings, the build's encoder and passage settings: it can be patched."""
 
 
-def read_live(root: Path, encoder: Encoder | None) -> LiveState | None:
+def read_live(root: Path, encoder: Encoder | None, *, tolerate_damage: bool = False) -> LiveState | None:
     """The live index of ``root`` as a build sees it, or ``None`` when there is none it can read.
 
     An index of another format or encoder is still read (``compatible`` is
     then False): the build rewrites it whole, but counts against it and keeps
-    the articles no source re-reads.
+    the articles no source re-reads. A damaged one raises
+    :class:`IndexDamagedError` (a plain build never writes over it silently:
+    its articles from ``add`` could be lost), unless ``tolerate_damage``
+    (``build --full``, the fix the error names) makes it count as absent.
     """
     try:
         generation = layout.current_generation(root)
         manifest = Manifest.read(generation, check=False)
+        if manifest.format_version == FORMAT_VERSION:
+            verify_sizes(generation, manifest.files)
         store = DocumentStore.open(generation / "docs.sqlite")
         try:
             entries, files = store.entries(), store.files()
         finally:
             store.close()
+    except IndexDamagedError:
+        if tolerate_damage:
+            return None
+        raise
     except (ArchiveError, sqlite3.Error):
         return None
     try:
@@ -251,8 +261,9 @@ def write_generation(
             manifest.dim = encoder.dim
             manifest.passages = report.passages
             manifest.passage_settings = passage_settings()
+        manifest.files = file_table(generation)
         manifest.write(generation)
-        layout.commit_generation(root, generation)
+        report.warnings.extend(layout.commit_generation(root, generation))
     except BaseException:
         layout.discard_generation(generation)
         raise

@@ -54,6 +54,12 @@ class Fusion(str, Enum):
     rrf = "rrf"
 
 
+class SortOrder(str, Enum):
+    relevance = "relevance"
+    date = "date"
+    oldest = "-date"
+
+
 class Bidi(str, Enum):
     auto = "auto"
     on = "on"
@@ -73,7 +79,7 @@ BidiOption = Annotated[
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"archive (news-archive) {__version__}")
+        _echo(f"archive (news-archive) {__version__}")
         raise typer.Exit()
 
 
@@ -115,8 +121,16 @@ def _field_map(pairs: list[str] | None) -> dict[str, str] | None:
     return mapping
 
 
+def _echo(message: object = "", **options: object) -> None:
+    """``typer.echo`` of text made safe for a terminal (ids, titles and paths from article files
+    can hold escape sequences: see :func:`archive.terminal.printable`)."""
+    from .terminal import printable
+
+    typer.echo(printable(str(message)), **options)  # type: ignore[arg-type]
+
+
 def _fail(exc: ArchiveError) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
+    _echo(f"error: {exc}", err=True)
     return typer.Exit(code=1)
 
 
@@ -129,7 +143,7 @@ def _live_generation(index: Path) -> str | None:
     from .layout import POINTER
 
     try:
-        return (index / POINTER).read_text(encoding="utf-8").strip()
+        return (index / POINTER).read_bytes().strip().decode("utf-8", "replace")
     except OSError:
         return None
 
@@ -137,9 +151,9 @@ def _live_generation(index: Path) -> str | None:
 def _interrupted(index: Path, before: str | None) -> typer.Exit:
     """Say what a Ctrl-C kept (a change commits atomically at its very end) and exit 130."""
     if _live_generation(index) == before:
-        typer.echo("interrupted: the archive is unchanged", err=True)
+        _echo("interrupted: the archive is unchanged", err=True)
     else:
-        typer.echo("interrupted after the change was committed: the archive holds the new state", err=True)
+        _echo("interrupted after the change was committed: the archive holds the new state", err=True)
     return typer.Exit(code=130)
 
 
@@ -186,7 +200,7 @@ def build(
         documents = read_documents(paths, on_error=on_error, on_warning=report.warnings.append, fields=fields)
         if dry_run:
             planned = Archive.plan(documents, index, sources=paths, prune=prune)
-            typer.echo(f"dry run, nothing written: {_counts(planned)}")
+            _echo(f"dry run, nothing written: {_counts(planned)}")
             _deletions(planned)
             _problems(report, problems)
             return
@@ -234,12 +248,12 @@ def _deletions(report) -> None:  # noqa: ANN001
     """Say what a write removes, by source file, before it commits."""
     if not report.deleted:
         return
-    typer.echo(f"removing {_plural(report.deleted, 'article')}:")
+    _echo(f"removing {_plural(report.deleted, 'article')}:")
     groups = sorted(report.deletions.items(), key=lambda item: -item[1])
     for where, count in groups[:10]:
-        typer.echo(f"  {count} from {where}")
+        _echo(f"  {count} from {where}")
     if len(groups) > 10:
-        typer.echo(f"  {sum(c for _, c in groups[10:])} from {len(groups) - 10} more files")
+        _echo(f"  {sum(c for _, c in groups[10:])} from {len(groups) - 10} more files")
 
 
 def _plural(count: int, noun: str) -> str:
@@ -311,20 +325,20 @@ def delete(
 
 def _summary(report, archive, index: Path, problems: list[str]) -> None:  # noqa: ANN001
     if report.written:
-        typer.echo(f"indexed {_plural(report.indexed, 'article')} into {index} in {report.seconds:.1f} s "
+        _echo(f"indexed {_plural(report.indexed, 'article')} into {index} in {report.seconds:.1f} s "
                    f"({_counts(report)})")
         if report.folded:
-            typer.echo(f"folded {_plural(report.folded, 'more duplicate article')} (identical text) "
+            _echo(f"folded {_plural(report.folded, 'more duplicate article')} (identical text) "
                        "into the ones indexed")
         if archive.manifest.encoder:
-            typer.echo(
+            _echo(
                 f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused from the cache) "
                 f"with {archive.manifest.encoder}"
             )
     else:
-        typer.echo(f"{index} is up to date: nothing to write ({_counts(report)})")
+        _echo(f"{index} is up to date: nothing to write ({_counts(report)})")
     if report.kept:
-        typer.echo(f"kept {_plural(report.kept, 'article')} that these sources do not hold "
+        _echo(f"kept {_plural(report.kept, 'article')} that these sources do not hold "
                    "(from other sources, or their files are still there); --prune removes them")
     _problems(report, problems)
 
@@ -332,12 +346,12 @@ def _summary(report, archive, index: Path, problems: list[str]) -> None:  # noqa
 def _problems(report, problems: list[str], *, err: bool = False) -> None:  # noqa: ANN001
     """Print the warnings and every input skipped, with its reason."""
     for message in report.warnings:
-        typer.echo(f"warning: {message}", err=err)
+        _echo(f"warning: {message}", err=err)
     skipped = problems + report.skipped
     if skipped:
-        typer.echo(f"skipped {len(skipped)}:", err=err)
+        _echo(f"skipped {len(skipped)}:", err=err)
         for message in skipped:
-            typer.echo(f"  {message}", err=err)
+            _echo(f"  {message}", err=err)
 
 
 SourceOption = Annotated[
@@ -364,6 +378,12 @@ def search(
     author: Annotated[Optional[list[str]], typer.Option(help="Only articles by this author (repeatable: any of them).")] = None,
     since: SinceOption = None,
     until: UntilOption = None,
+    sort: Annotated[
+        SortOrder, typer.Option(help="relevance (best first), date (newest first) or -date (oldest first).")
+    ] = SortOrder.relevance,
+    facets: Annotated[
+        bool, typer.Option("--facets", help="Also count every match by source, category and month.")
+    ] = False,
     fusion: Annotated[Optional[Fusion], typer.Option(help="Hybrid fusion (default: tuned).")] = None,
     alpha: Annotated[
         Optional[float],
@@ -383,10 +403,11 @@ def search(
     try:
         with Archive.open(index) as archive:
             started = time.perf_counter()
+            filters = {"source": source, "category": category, "author": author, "since": since, "until": until}
             hits = archive.search(
-                query, k=k, mode=mode.value, source=source, category=category, author=author,  # type: ignore[arg-type]
-                since=since, until=until, offset=offset, **tuning,  # type: ignore[arg-type]
+                query, k=k, mode=mode.value, offset=offset, sort=sort.value, **filters, **tuning,  # type: ignore[arg-type]
             )
+            counts = archive.facets(query, **filters) if facets else None  # type: ignore[arg-type]
             took_ms = (time.perf_counter() - started) * 1000
             bodies = {hit.id: archive.get(hit.id).body for hit in hits} if as_json and with_body else {}
     except ArchiveError as exc:
@@ -402,21 +423,39 @@ def search(
             if with_body:
                 record["body"] = bodies[hit.id]
             typer.echo(json.dumps(record, ensure_ascii=False))
-        summary: dict[str, object] = {"query": query, "mode": hits.mode, "total": len(hits), "took_ms": round(took_ms, 1)}
+        total = hits.total if hits.total is not None else len(hits)
+        summary: dict[str, object] = {"query": query, "mode": hits.mode, "total": total, "took_ms": round(took_ms, 1)}
+        if counts is not None:
+            summary["facets"] = {"matches": counts.total, "sources": counts.sources,
+                                 "categories": counts.categories, "months": counts.months}
         if page > 1:
             summary["page"] = page
         if not hits:
             summary["reason"] = hits.reason
         typer.echo(json.dumps({"summary": summary}, ensure_ascii=False))
         return
+    if counts is not None:
+        _print_facets(counts)
     if not hits:
-        typer.echo(f"no results: {hits.reason}")
+        _echo(f"no results: {hits.reason}")
         return
     from .terminal import hits_table, wants_reordering
 
     console = _console()
     reorder = wants_reordering(bidi.value, is_terminal=console.is_terminal, env=os.environ)
     console.print(hits_table(hits, console, first_rank=offset + 1, reorder=reorder))
+
+
+def _print_facets(counts) -> None:  # noqa: ANN001 - archive.columns.Facets
+    """Facet counts as a few plain lines (largest first; months in order)."""
+    _echo(f"{counts.total} matching articles")
+    for title, values in (("sources", counts.sources), ("categories", counts.categories)):
+        if values:
+            shown = ", ".join(f"{name or '(none)'} {n}" for name, n in list(values.items())[:10])
+            more = f", +{len(values) - 10} more" if len(values) > 10 else ""
+            _echo(f"{title}: {shown}{more}")
+    if counts.months:
+        _echo("months: " + ", ".join(f"{month} {n}" for month, n in counts.months.items()))
 
 
 def _console():  # noqa: ANN202 - rich's Console, imported when output is printed
@@ -451,19 +490,19 @@ def show(
         }
         typer.echo(json.dumps(record, ensure_ascii=False))
         return
-    typer.echo(f"id:        {doc.id}")
+    _echo(f"id:        {doc.id}")
     for label, value in (("title", doc.title), ("published", _date(doc.published)), ("source", doc.source),
                          ("author", doc.author), ("category", doc.category), ("url", doc.url)):
         if value and value != "-":
-            typer.echo(f"{label + ':':<11}{value}")
+            _echo(f"{label + ':':<11}{value}")
     if duplicate_of:
-        typer.echo(f"duplicate of: {duplicate_of} (same text; searches return that one)")
+        _echo(f"duplicate of: {duplicate_of} (same text; searches return that one)")
     if duplicates:
-        typer.echo(f"duplicates: {', '.join(duplicates)}")
-    typer.echo("")
+        _echo(f"duplicates: {', '.join(duplicates)}")
+    _echo("")
     console = _console()
     if not console.is_terminal:  # piped: the text as stored
-        typer.echo(doc.body)
+        _echo(doc.body)
         return
     from .terminal import article_lines, wants_reordering
 
@@ -501,9 +540,9 @@ def export(
     except ArchiveError as exc:
         raise _fail(exc) from None
     except OSError as exc:
-        typer.echo(f"error: {output}: cannot write ({exc.strerror})", err=True)
+        _echo(f"error: {output}: cannot write ({exc.strerror})", err=True)
         raise typer.Exit(code=1) from None
-    typer.echo(f"exported {count} article{'' if count == 1 else 's'}" + (f" to {output}" if output else ""), err=True)
+    _echo(f"exported {count} article{'' if count == 1 else 's'}" + (f" to {output}" if output else ""), err=True)
 
 
 @app.command()
@@ -516,19 +555,47 @@ def stats(index: IndexOption = Path("index")) -> None:
             info = archive.stats()
     except ArchiveError as exc:
         raise _fail(exc) from None
-    typer.echo(f"index:      {info.path}")
-    typer.echo(f"documents:  {info.documents}")
-    typer.echo(f"duplicates: {info.folded_duplicates} folded (identical text)")
-    typer.echo(f"passages:   {info.passages}")
-    typer.echo(f"encoder:    {info.encoder or 'none (lexical only)'}")
-    typer.echo(f"dates:      {_date(info.first_published)} .. {_date(info.last_published)}")
-    typer.echo(f"size:       {info.size_bytes / 1e6:.1f} MB")
-    typer.echo(f"built:      {info.built_at}   updated: {info.updated_at}")
+    _echo(f"index:      {info.path}")
+    _echo(f"documents:  {info.documents}")
+    _echo(f"duplicates: {info.folded_duplicates} folded (identical text)")
+    _echo(f"passages:   {info.passages}")
+    _echo(f"encoder:    {info.encoder or 'none (lexical only)'}")
+    _echo(f"dates:      {_date(info.first_published)} .. {_date(info.last_published)}")
+    _echo(f"size:       {info.size_bytes / 1e6:.1f} MB")
+    _echo(f"built:      {info.built_at}   updated: {info.updated_at}")
     for title, counts in (("sources", info.sources), ("categories", info.categories)):
         if counts:
-            typer.echo(f"{title}:")
+            _echo(f"{title}:")
             for name, count in counts.items():
-                typer.echo(f"  {name or '(none)'}: {count}")
+                _echo(f"  {name or '(none)'}: {count}")
+
+
+@app.command()
+def check(index: IndexOption = Path("index")) -> None:
+    """Verify every file (size and checksum) and that all sides of the index agree; changes nothing.
+
+    Prints each problem with its fix and exits 1 when the index is damaged, 0 when it is healthy.
+    """
+    from .check import check_index
+
+    try:
+        report = check_index(index)
+    except ArchiveError as exc:
+        raise _fail(exc) from None
+    _echo(f"index:      {index}")
+    _echo(f"generation: {report.generation.name if report.generation else '-'}")
+    _echo(f"files:      {report.files_checked} checked ({report.bytes_checked / 1e6:.1f} MB, sizes and checksums)")
+    if report.counts:
+        _echo("articles:   " + ", ".join(f"{side} {count}" for side, count in report.counts.items()))
+    for note in report.notes:
+        _echo(f"note: {note}")
+    for problem in report.problems:
+        _echo(f"problem: {problem}")
+    if not report.healthy:
+        _echo(f"error: {index} is damaged: {len(report.problems)} problem(s), listed above. "
+                   "Fix: archive build --full", err=True)
+        raise typer.Exit(code=1)
+    _echo("healthy: every file matches its checksum and every side holds the same articles")
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ passages; that passage is its snippet.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 
 from .document import Document
 from .embcache import EmbeddingCache, EmbedStats, embed_with_cache
-from .errors import IndexFormatError
+from .errors import IndexDamagedError, IndexFormatError
 from .passages import SPLITTER_VERSION, split_passages
 from .vectors import VECTORS_FORMAT, VectorIndex
 
@@ -143,8 +144,10 @@ class DenseIndex:
                 self._doc = arrays["doc"]
                 self._start = arrays["start"]
                 self._end = arrays["end"]
-        except (OSError, ValueError, KeyError) as exc:
-            raise IndexFormatError(f"{directory}: dense index unreadable ({exc}). Fix: archive build --full") from None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise IndexDamagedError(f"{directory}: dense index unreadable ({exc}). Fix: archive build --full") from None
+        if not isinstance(meta, dict) or not isinstance(meta.get("ids"), list):
+            raise IndexDamagedError(f"{directory / 'ids.json'}: not a list of article ids. Fix: archive build --full")
         if meta.get("format") != DENSE_FORMAT:
             raise IndexFormatError(f"{directory}: dense format {meta.get('format')} (expected {DENSE_FORMAT})")
         self._ids: list[str] = meta["ids"]
@@ -154,6 +157,11 @@ class DenseIndex:
 
     def __len__(self) -> int:
         return len(self._doc)
+
+    @property
+    def ids(self) -> list[str]:
+        """The article ids of the indexed passages, in ordinal order (``archive check`` compares them)."""
+        return list(self._ids)
 
     @property
     def dim(self) -> int:

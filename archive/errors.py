@@ -35,6 +35,10 @@ class IndexFormatError(ArchiveError):
     """The index on disk was written with other settings or another format version."""
 
 
+class IndexDamagedError(IndexFormatError):
+    """A file of the index is missing, truncated or corrupt (the message names it and the fix)."""
+
+
 class IndexLockedError(ArchiveError):
     """Another process is writing the index."""
 
@@ -49,6 +53,10 @@ class ArchiveClosedError(UsageError):
 
 class NothingToIndexError(ArchiveError):
     """A build read no article: it fails and leaves the archive as it was."""
+
+
+class IndexReadOnlyError(ArchiveError):
+    """The index cannot be written (read-only directory, file or file system); it can still be searched."""
 
 
 class QueryError(ArchiveError):

@@ -26,6 +26,7 @@ from . import layout
 from .building import BuildReport, Progress, write_dense_side
 from .document import Document
 from .encoders.base import Encoder
+from .integrity import file_table, verify_checksums
 from .lexical import update_index
 from .manifest import Manifest, utc_now
 from .store import DocumentStore
@@ -140,6 +141,10 @@ def write_increment(
     started = time.perf_counter()
     live = layout.current_generation(root)
     manifest = Manifest.read(live)
+    # Every file of the live generation is carried into the new one (hard-linked segments,
+    # the copied store, kept postings and vectors): damage must stop here, not live on.
+    verify_checksums(live, manifest.files)
+    live_files = dict(manifest.files)
     source = DocumentStore.open(live / "docs.sqlite")
     try:
         plan = plan_changes(source.entries(), add, delete, report)
@@ -170,8 +175,9 @@ def write_increment(
             write_dense_side(root, generation, to_index_docs, encoder, report, progress,
                              base=live / "dense", drop=frozenset(plan.unindex))
             manifest.passages = report.passages
+        manifest.files = file_table(generation, live, live_files)
         manifest.write(generation)
-        layout.commit_generation(root, generation)
+        report.warnings.extend(layout.commit_generation(root, generation))
     except BaseException:
         layout.discard_generation(generation)
         raise

@@ -16,6 +16,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import socket
 import stat
@@ -28,7 +29,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import IndexLockedError, IndexNotFoundError
+from .errors import (
+    IndexDamagedError,
+    IndexLockedError,
+    IndexNotFoundError,
+    IndexReadOnlyError,
+)
 
 POINTER = "CURRENT"
 LOCK = ".lock"
@@ -36,30 +42,73 @@ GEN_PREFIX = "gen-"
 
 
 def current_generation(root: Path) -> Path:
-    """The live generation directory of the index at ``root``."""
+    """The live generation directory of the index at ``root``.
+
+    Raises :class:`IndexNotFoundError` when there is no index there and
+    :class:`IndexDamagedError` when the pointer is unreadable or names no
+    generation, each with the fix.
+    """
     pointer = root / POINTER
+    _check_root(root)
+    if pointer.is_dir():
+        raise IndexDamagedError(
+            f"{pointer}: is a directory, not the pointer file. Fix: archive build --full "
+            f"(it moves the directory aside as {POINTER}.aside-*; nothing in it is deleted)"
+        )
     try:
-        name = pointer.read_text(encoding="utf-8").strip()
+        name = pointer.read_bytes().decode("utf-8").strip()
     except FileNotFoundError:
-        if not root.exists():
-            raise IndexNotFoundError(f"{root}: no such directory. Fix: archive build --index {root}") from None
         raise IndexNotFoundError(
             f"{root}: not an archive index (no {POINTER} file). Fix: archive build --index {root}"
         ) from None
+    except UnicodeDecodeError:
+        raise IndexDamagedError(f"{pointer}: damaged (not text). Fix: archive build --full") from None
     except OSError as exc:
-        raise IndexNotFoundError(f"{pointer}: cannot read ({exc.strerror})") from None
+        raise IndexDamagedError(f"{pointer}: cannot read ({exc.strerror}). Fix: archive build --full") from None
     if not name.startswith(GEN_PREFIX) or "/" in name or not (root / name).is_dir():
-        raise IndexNotFoundError(f"{pointer}: points to {name!r}, which is not a generation. Fix: archive build --full")
+        shown = repr(name) if len(name) <= 80 else f"{name[:80]!r}..."
+        raise IndexDamagedError(
+            f"{pointer}: points to {shown}, which is not a generation. Fix: archive build --full"
+        )
     return root / name
+
+
+def _check_root(root: Path) -> None:
+    """Fail with the fix when ``root`` is missing or is not a directory."""
+    if not root.exists():
+        raise IndexNotFoundError(f"{root}: no such directory. Fix: archive build --index {root}")
+    if not root.is_dir():
+        raise IndexNotFoundError(
+            f"{root}: is a file, not an index directory. Fix: pass --index a directory (archive build --index DIR)"
+        )
 
 
 def new_generation(root: Path) -> Path:
     """A fresh, empty generation directory under ``root`` (not yet live)."""
-    root.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     path = root / f"{GEN_PREFIX}{stamp}-{uuid.uuid4().hex[:8]}"
-    path.mkdir()
+    with _writable(root):
+        root.mkdir(parents=True, exist_ok=True)
+        path.mkdir()
     return path
+
+
+_READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+@contextmanager
+def _writable(root: Path) -> Iterator[None]:
+    """Turn "permission denied" or "read-only file system" under ``root`` into :class:`IndexReadOnlyError`."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _READ_ONLY:
+            raise
+        where = exc.filename or root
+        raise IndexReadOnlyError(
+            f"{where}: cannot write ({exc.strerror}): the index at {root} is read-only. Searching it works; "
+            f"to change it, make it writable (chmod -R u+w {root}) or build a copy (archive build --index NEW_DIR)"
+        ) from None
 
 
 def _fsync_dir(path: Path) -> None:
@@ -82,49 +131,83 @@ def fsync_tree(path: Path) -> None:
         _fsync_dir(Path(dirpath))
 
 
-def commit_generation(root: Path, generation: Path) -> None:
+def commit_generation(root: Path, generation: Path) -> list[str]:
     """Make ``generation`` live (atomically), then delete what no reader needs any more.
 
     The generation that was live until now is kept as the backup; every other
     generation directory is garbage: superseded earlier, or left half-written
     by a killed build (no committed manifest). Retention follows the commit
     pointer, never file times: a killed build's leftovers are newer than the
-    good previous generation, and must never be mistaken for it.
+    good previous generation, and must never be mistaken for it. A directory where the pointer file belongs (which no archive command
+    makes) is moved aside, never deleted (an empty one is removed); the
+    pointer's own temporary files left by an interrupted commit are removed.
+    Returns notes on what was moved or removed, for the caller to report.
     """
+    notes = _clear_pointer_path(root)
     fsync_tree(generation)
     previous = _live_name(root)
-    tmp = root / f".{POINTER}.{uuid.uuid4().hex[:8]}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(generation.name + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, root / POINTER)
+    tmp = root / f"{_POINTER_TMP}{uuid.uuid4().hex[:8]}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(generation.name + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, root / POINTER)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     _fsync_dir(root)
     remove_stale_generations(root, keep={generation.name, *([previous] if previous else [])})
+    return notes
+
+
+_POINTER_TMP = f".{POINTER}."
+
+
+def _clear_pointer_path(root: Path) -> list[str]:
+    """Make room for the pointer file: remove the commit's own leftover temporary files and move
+    a directory named like the pointer aside (an empty one is removed: it holds nothing)."""
+    notes = []
+    for leftover in root.glob(f"{_POINTER_TMP}*"):
+        suffix = leftover.name[len(_POINTER_TMP):]
+        if leftover.is_file() and len(suffix) == 8 and all(c in "0123456789abcdef" for c in suffix):
+            leftover.unlink(missing_ok=True)  # written by an interrupted commit: ours to remove
+    pointer = root / POINTER
+    if pointer.is_dir() and not pointer.is_symlink():
+        try:
+            pointer.rmdir()
+            notes.append(f"{pointer}: was an empty directory; removed it to write the pointer file")
+        except OSError:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            aside = root / f"{POINTER}.aside-{stamp}-{uuid.uuid4().hex[:4]}"
+            os.rename(pointer, aside)
+            notes.append(f"{pointer}: was a directory holding files; moved it aside to {aside} (nothing deleted)")
+    return notes
 
 
 def _live_name(root: Path) -> str | None:
     """The name of the live generation, or ``None`` when ``root`` has no usable pointer."""
     try:
         return current_generation(root).name
-    except IndexNotFoundError:
+    except (IndexNotFoundError, IndexDamagedError):  # no pointer, or a damaged one: nothing to keep
         return None
 
 
 def remove_stale_generations(root: Path, keep: set[str]) -> None:
-    """Delete the generations of ``root`` not named in ``keep``, and stale pointer temporaries.
+    """Delete the generations of ``root`` not named in ``keep``.
 
     The caller holds the writer lock, so no generation is being written. The
     previous generation is kept so that a reader that opened it just before a
     commit can finish its searches; on POSIX, files it already has open stay
-    readable even after removal. Only entries this module names (``gen-*``
-    directories, ``.CURRENT.*`` files) are ever removed.
+    readable even after removal. Only directories named as this module names
+    generations are ever removed: a user's ``gen-photos`` is not one.
     """
     for child in root.iterdir():
-        if child.name.startswith(GEN_PREFIX) and child.name not in keep and child.is_dir() and not child.is_symlink():
+        if _GENERATION_NAME.fullmatch(child.name) and child.name not in keep and child.is_dir() and not child.is_symlink():
             shutil.rmtree(child, ignore_errors=True)
-        elif child.name.startswith(f".{POINTER}.") and child.is_file():
-            child.unlink(missing_ok=True)
+
+
+_GENERATION_NAME = re.compile(GEN_PREFIX + r"\d{8}T\d{6}-[0-9a-f]{8}")
 
 
 def discard_generation(generation: Path) -> None:
@@ -191,7 +274,15 @@ def writer_lock(root: Path, on_warning: Callable[[str], None] | None = None) -> 
     takeover: a write is committed atomically (:func:`commit_generation`) or
     not at all. A busy lock's error names its holder.
     """
-    root.mkdir(parents=True, exist_ok=True)
+    if root.exists() and not root.is_dir():
+        _check_root(root)
+    try:
+        with _writable(root):
+            root.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:  # a file where a parent directory should be
+        raise IndexNotFoundError(
+            f"{root}: cannot create the index directory ({exc.strerror}). Fix: pass --index a directory path"
+        ) from None
     info = root.stat()
     key = (info.st_dev, info.st_ino)
     with _HELD_GUARD:
@@ -202,7 +293,8 @@ def writer_lock(root: Path, on_warning: Callable[[str], None] | None = None) -> 
             )
         _HELD.add(key)
     try:
-        fd = _open_lock_file(root / LOCK)
+        with _writable(root):
+            fd = _open_lock_file(root / LOCK)
         try:
             try:
                 fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -12,11 +12,14 @@ share one analyzer (:mod:`archive.analysis`); the title is boosted.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from whoosh import index as whoosh_index
@@ -29,7 +32,7 @@ from whoosh.searching import Searcher
 from .analysis import char_grams, iter_terms, term
 from .columns import Columns, ColumnsBuilder, author_keys
 from .document import Document
-from .errors import IndexFormatError
+from .errors import ArchiveError, IndexDamagedError, IndexFormatError
 from .matching import Match, plan
 from .terms import FIELDS, TermIndex, TermIndexBuilder
 from .whoosh_files import install as _install_whoosh_guard
@@ -131,6 +134,7 @@ def _fields(doc: Document) -> dict[str, object]:
 
 
 _ZERO = datetime(2000, 1, 1) - datetime(2000, 1, 1)
+T = TypeVar("T")
 
 
 def write_index(directory: Path, documents: Iterable[Document], *, procs: int | None = None) -> int:
@@ -166,6 +170,32 @@ def write_index(directory: Path, documents: Iterable[Document], *, procs: int | 
     terms.write(terms_directory(directory))
     columns.write(columns_directory(directory))
     return len(terms.ids)
+
+
+@contextmanager
+def _damage_named(directory: Path) -> Iterator[None]:
+    """Turn whatever Whoosh trips over in a damaged file (``Block tag error``, a short read, a bad
+    pickle) into :class:`IndexDamagedError` naming the index directory and the fix."""
+    try:
+        yield
+    except (ArchiveError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - Whoosh raises bare Exception ("Block tag error") among others
+        raise IndexDamagedError(
+            f"{directory}: damaged lexical index ({type(exc).__name__}: {exc}). "
+            "Fix: archive build --full (archive check names the damaged file)"
+        ) from None
+
+
+def _names_damage(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a read method of :class:`LexicalIndex` under :func:`_damage_named` of its directory."""
+
+    @functools.wraps(method)
+    def wrapper(self: LexicalIndex, *args: object, **kwargs: object) -> T:
+        with _damage_named(self._directory):
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def terms_directory(directory: Path) -> Path:
@@ -254,6 +284,7 @@ class LexicalIndex:
     the filter columns, and Whoosh for what needs word positions (phrases)."""
 
     def __init__(self, directory: Path) -> None:
+        self._directory = directory
         self._terms = TermIndex(terms_directory(directory))
         self.columns = Columns(columns_directory(directory))
         try:
@@ -328,6 +359,7 @@ class LexicalIndex:
         ranked, _ = self.rank(self.match(query, constrained=False), k, within)
         return [(self._terms.ids[o], s) for o, s in ranked]
 
+    @_names_damage
     def whoosh_mask(self, query: Query) -> np.ndarray:
         """The articles Whoosh finds for ``query`` (a phrase), as a boolean mask over ordinals."""
         searcher = self.searcher

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .analysis import ANALYZER_SETTINGS
-from .errors import IndexFormatError
+from .errors import IndexDamagedError, IndexFormatError
 from .normalize import NORMALIZER_VERSION
 
 FORMAT_VERSION = 7
@@ -47,6 +47,8 @@ class Manifest:
     analyzer: dict[str, object] = field(default_factory=lambda: dict(ANALYZER_SETTINGS))
     built_at: str = field(default_factory=utc_now)
     updated_at: str = field(default_factory=utc_now)
+    files: dict[str, dict[str, int | str]] = field(default_factory=dict)
+    """Size and checksum of every other file of the generation (:mod:`archive.integrity`)."""
 
     def write(self, directory: Path) -> None:
         """Write ``manifest.json`` into ``directory`` (fsynced: it marks the generation complete)."""
@@ -60,23 +62,35 @@ class Manifest:
     def read(cls, directory: Path, *, check: bool = True) -> Manifest:
         """Read and check the manifest of ``directory``; raise :class:`IndexFormatError` if unusable.
 
+        A manifest of another format version fails with the rebuild command;
+        a damaged one (unreadable, a field missing or of the wrong type) fails
+        with :class:`IndexDamagedError` naming the field.
         ``check=False`` skips the comparison with this code's settings (a build
         that replaces an index of another format still reads what it held).
         """
         path = directory / MANIFEST_NAME
+        fix = "Fix: archive build --full"
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_bytes().decode("utf-8"))
         except FileNotFoundError:
-            raise IndexFormatError(f"{path}: missing; the index is incomplete. Fix: archive build --full") from None
+            raise IndexDamagedError(f"{path}: missing; the index is incomplete. {fix}") from None
         except (OSError, ValueError) as exc:
-            raise IndexFormatError(f"{path}: unreadable ({exc}). Fix: archive build --full") from None
+            raise IndexDamagedError(f"{path}: unreadable ({exc}). {fix}") from None
         if not isinstance(data, dict):
-            raise IndexFormatError(f"{path}: not a manifest object. Fix: archive build --full")
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        try:
-            manifest = cls(**known)
-        except TypeError as exc:
-            raise IndexFormatError(f"{path}: {exc}. Fix: archive build --full") from None
+            raise IndexDamagedError(f"{path}: not a manifest object. {fix}")
+        version = data.get("format_version")
+        if not _is_int(version):
+            raise IndexDamagedError(f"{path}: format_version is {version!r}, not a whole number. {fix}")
+        if version == FORMAT_VERSION:
+            for name in cls.__dataclass_fields__:
+                if name not in data:
+                    raise IndexDamagedError(f"{path}: the field {name!r} is missing. {fix}")
+                problem = _FIELD_CHECKS[name](data[name])
+                if problem:
+                    raise IndexDamagedError(f"{path}: field {name!r} is {_short(data[name])}, expected {problem}. {fix}")
+            manifest = cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        else:  # another version: only what check() compares is needed to say so
+            manifest = cls(documents=0, format_version=version)
         if check:
             manifest.check(path)
         return manifest
@@ -107,3 +121,78 @@ class Manifest:
                 f"{path}: index built with " + "; ".join(differences)
                 + ". Fix: rebuild it with `archive build --full` (your sources are not touched)"
             )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _short(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _count(value: object) -> str | None:
+    return None if _is_int(value) and value >= 0 else "a whole number >= 0"
+
+
+def _text(value: object) -> str | None:
+    return None if isinstance(value, str) else "text"
+
+
+def _optional_text(value: object) -> str | None:
+    return None if value is None or isinstance(value, str) else "text or null"
+
+
+def _optional_dim(value: object) -> str | None:
+    return None if value is None or (_is_int(value) and value > 0) else "a whole number > 0 or null"
+
+
+def _int_map(value: object) -> str | None:
+    ok = isinstance(value, dict) and all(_is_int(v) for v in value.values())
+    return None if ok else "an object of whole numbers"
+
+
+def _object(value: object) -> str | None:
+    return None if isinstance(value, dict) else "an object"
+
+
+def _files(value: object) -> str | None:
+    from .integrity import CHECKSUM
+
+    expected = f'an object of {{"size": bytes, "{CHECKSUM}": hex}} per file'
+    if not isinstance(value, dict):
+        return expected
+    for name, entry in value.items():
+        if (
+            not isinstance(entry, dict)
+            or _count(entry.get("size")) is not None
+            or not isinstance(entry.get(CHECKSUM), str)
+            or name.startswith("/")
+            or ".." in name.split("/")
+        ):
+            return expected
+    return None
+
+
+def _text_list(value: object) -> str | None:
+    return None if isinstance(value, list) and all(isinstance(v, str) for v in value) else "a list of paths"
+
+
+_FIELD_CHECKS = {
+    "sources": _text_list,
+    "documents": _count,
+    "aliases": _count,
+    "encoder": _optional_text,
+    "encoder_spec": _optional_text,
+    "dim": _optional_dim,
+    "passages": _count,
+    "passage_settings": _int_map,
+    "format_version": _count,
+    "package_version": _text,
+    "normalizer": _text,
+    "analyzer": _object,
+    "built_at": _text,
+    "updated_at": _text,
+    "files": _files,
+}

@@ -23,6 +23,8 @@ progress.
 
 from __future__ import annotations
 
+import dataclasses
+
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -97,6 +99,24 @@ def _date(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d") if value else "-"
 
 
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # the Unicode control pictures: ␛ for ESC, ␍ for CR...
+    return "\u2421" if code == 0x7F else "\ufffd"
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: every control character (escape sequences, carriage
+    returns, C1 controls, bidi overrides) shown as a visible stand-in of the same length, so an
+    id or a title can never move the cursor, recolour or retitle the terminal, and the match
+    offsets of a snippet still hold. Newlines and tabs stay."""
+    return _UNPRINTABLE.sub(_picture, text)
+
+
 def _snippet_text(hit: Hit, *, colour: bool, reorder: bool) -> Text:
     if colour and not reorder:
         text = Text(hit.snippet)
@@ -133,6 +153,8 @@ def hits_table(hits: Sequence[Hit], console: Console, *, first_rank: int = 1, re
     table.add_column("id", width=left_width, overflow="fold")
     table.add_column("title / snippet", width=text_width)
     for rank, hit in zip(ranks, hits):
+        hit = dataclasses.replace(hit, id=printable(hit.id), title=printable(hit.title), source=printable(hit.source),
+                                  snippet=printable(hit.snippet))
         title = Text(hit.title or hit.id, style="bold")
         snippet = _snippet_text(hit, colour=colour, reorder=reorder)
         parts: list[RenderableType] = []
@@ -150,6 +172,7 @@ def hits_table(hits: Sequence[Hit], console: Console, *, first_rank: int = 1, re
 
 def article_lines(text: str, console: Console, *, reorder: bool) -> Text:
     """A paragraph of an article for the terminal: right-aligned when Arabic, reordered when asked."""
+    text = printable(text)
     if reorder:
         return _visual(Text(text), console, console.width, colour=False)
     return Text(text, justify="right" if is_rtl(text) else "left")

@@ -191,6 +191,7 @@ class VectorIndex:
         directory.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
         try:
+            _readable_by_all_who_may(tmp)
             if self._hnsw is None:
                 np.save(tmp / _NPY, np.asarray(self._vectors), allow_pickle=False)
             else:
@@ -234,6 +235,14 @@ class VectorIndex:
                 f"{directory}: vector file holds {len(index)} x {index.dim}, metadata says {count} x {dim}. {fix}"
             )
         return index
+
+
+def _readable_by_all_who_may(directory: Path) -> None:
+    """Give a ``mkdtemp`` directory (mode 0700) the mode ``mkdir`` would (0777 less the umask), so
+    that an index shared read-only with other users stays searchable by them."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(directory, 0o777 & ~umask)
 
 
 def _load_flat(path: Path, mmap: bool) -> VectorIndex:

@@ -75,3 +75,21 @@ def test_a_closed_archive_says_so(index: Path) -> None:
 def test_a_bad_option_value_exits_2(index: Path, args: list[str]) -> None:
     result = CliRunner().invoke(app, [*args, "--index", str(index)])
     assert result.exit_code == 2, result.output
+
+
+def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
+    """Ids and titles come from files anyone can write: an escape sequence in one must not move the
+    cursor, recolour or retitle the terminal when search or show prints it."""
+    from archive.document import Document as Doc
+
+    index = tmp_path / "index"
+    planted = Doc(id="esc\x1b[2J\x07", title="\x1b]0;pwned\x07معرض \x1b[31mالكتاب\r",
+                  body="افتتح معرض الكتاب الدولي \x1b[1A في جدة", source="\x9bEvil")
+    Archive.build([planted], index, encoder=None, procs=1).close()
+    runner = CliRunner()
+    for args in (["search", "معرض الكتاب", "--mode", "lexical"], ["show", planted.id], ["stats"]):
+        result = runner.invoke(app, [*args, "--index", str(index)])
+        assert result.exit_code == 0, result.output
+        assert not set(result.output) & {"\x1b", "\x07", "\r", "\x9b"}, (args, result.output)
+    shown = runner.invoke(app, ["show", planted.id, "--index", str(index)]).output
+    assert "␛[2J" in shown and "معرض" in shown  # visible, not acted on

@@ -163,3 +163,26 @@ def test_an_update_after_a_passage_settings_change_is_refused(tmp_path: Path, ne
     report_archive = Archive.build(news, root, encoder=HashingEncoder(), procs=1)  # a build rewrites it whole
     assert report_archive.manifest.passage_settings["max_words"] == dense.PASSAGE_WORDS
     report_archive.close()
+
+
+def test_cli_sorts_by_date_and_prints_facets(tmp_path: Path, news: list[Document]) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from archive.cli import app
+
+    index = tmp_path / "index"
+    Archive.build(news, index, encoder=None, procs=1).close()
+    runner = CliRunner()
+    result = runner.invoke(app, ["search", "الجيش OR النفط OR الصحة", "--sort", "date", "--json", "--facets",
+                                 "--source", "BBC", "--source", "CNN", "--index", str(index)])
+    assert result.exit_code == 0, result.output
+    *records, summary = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["id"] for r in records] == ["health-1", "war-1", "econ-1"]  # newest first
+    assert summary["summary"]["total"] == 3
+    assert summary["summary"]["facets"]["sources"] == {"bbc": 2, "cnn": 1}
+    assert summary["summary"]["facets"]["months"] == {"2024-04": 1, "2024-05": 1, "2024-07": 1}
+    text = runner.invoke(app, ["search", "الجيش source:bbc", "--facets", "--mode", "lexical", "--index", str(index)])
+    assert text.exit_code == 0 and "1 matching articles" in text.output and "sources: bbc 1" in text.output
+    assert runner.invoke(app, ["search", "x", "--sort", "newest", "--index", str(index)]).exit_code == 2

@@ -68,6 +68,18 @@ def _write_toc(toc: Path, *, schema: bytes | None = None, segments: bytes | None
     writer.write(old_segments if segments is None else segments)
     writer.flush()
     toc.write_bytes(out.getvalue())
+    _reseal(toc.parent.parent)
+
+
+def _reseal(generation: Path) -> None:
+    """Record every file's size and checksum in the generation's manifest again: an attacker who
+    can edit an index file can edit its manifest too, so the loaders must hold on their own."""
+    from archive.integrity import file_table
+
+    manifest = generation / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["files"] = file_table(generation)
+    manifest.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 
 def _segments(toc: Path) -> list:
@@ -304,6 +316,7 @@ def test_a_stored_field_written_as_a_gadget_runs_nothing(tmp_path: Path, news: l
     writer.add_document(id="planted", _stored_id=_Call(os.system, f"touch {marker}"), source="bbc",
                         title="أسعار النفط", body="ارتفعت أسعار النفط")
     writer.commit()
+    _reseal(current_generation(root))
     with Archive.open(root) as archive, pytest.raises(UnsafeIndexError, match="posix.system where it holds plain values"):
         archive.search('"أسعار النفط"', mode="lexical", k=10)  # a phrase's matches are mapped by their stored ids
     assert not marker.exists()

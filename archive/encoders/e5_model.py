@@ -195,8 +195,8 @@ class E5Network:
         q, k, v = np.ascontiguousarray(qkv.reshape(n, 3, self.heads, self.head_dim).transpose(1, 2, 0, 3))
         scores = q @ k.transpose(0, 2, 1)  # [heads, len, len]; q carries 1/sqrt(head dim)
         # Softmax does not change when a row's scores shift. Shifting each row by its maximum
-        # costs a quarter of attention; it is needed only where exp could overflow (or a whole
-        # row underflow), which |scores| < 80 rules out (e5's reach ~70 at most on real text).
+        # is a large share of attention's cost; it is needed only where exp could overflow
+        # (or a whole row underflow), which |scores| < 80 rules out, as on most real text.
         if not (scores.max() < _EXP_SAFE and scores.min() > -_EXP_SAFE):
             scores -= scores.max(axis=2, keepdims=True)
         np.exp(scores, out=scores)

@@ -10,8 +10,8 @@ scores, an unknown character costing the lowest score minus 10.
 Long inputs are segmented by the ``sentencepiece`` C++ library (a declared
 dependency, already used for USE): a unigram model built from the same pieces
 and scores (kept in the user cache), fed the normalized text, finds the same
-best path, ten times faster than Python. Loading its 250k pieces takes a few
-tenths of a second, more than a query's whole encoding, so a call with few
+best path, an order of magnitude faster than Python. Loading its 250k pieces
+takes longer than a query's whole encoding, so a call with few
 characters (a query) runs e5.c's loop in Python instead, and sentencepiece is
 loaded on the first long call. The two differ only on characters no piece covers
 (sentencepiece merges a run of them into one unknown piece, e5.c emits one per
@@ -36,7 +36,7 @@ _SPACES = re.compile(" {2,}")
 _UNK_PENALTY = 10.0
 FAST_MIN_CHARS = 2000
 """Below this many characters in one call (a query, a few passages) e5.c's loop in Python is
-quicker than loading sentencepiece's model; above, sentencepiece segments 20-50 times faster."""
+quicker than loading sentencepiece's model; above, sentencepiece's faster segmentation pays."""
 _SP_SALT = "sentencepiece-1"
 """Names what :func:`cached_sentencepiece_model` caches: bump it when the model it writes changes."""
 
@@ -68,7 +68,7 @@ class E5Tokenizer:
         return self._lookup
 
     def _sentencepiece(self):
-        """The sentencepiece processor (0.2-0.8 s to load a 250k-piece model), or None."""
+        """The sentencepiece processor (slow to load: 250k pieces), or None without the library."""
         if not self._fast_tried:
             self._fast_tried = True
             self._fast = _sentencepiece(self.vocabulary, self._model_path)

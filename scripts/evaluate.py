@@ -16,6 +16,9 @@ Benchmarks (data read from ``../shared/data``, never copied into the repository)
   queries (title → its article; articles with an identical body count as relevant too);
   the first 200 are the dev half, the last 200 the test half.
 
+``--passage-overlap N`` builds with N words shared by consecutive passages instead of the
+archive's default (its indexes are kept apart under ``--cache``).
+
 Metrics: nDCG@10, MRR@10, Recall@1/10/100 and the median query latency. Embeddings are
 cached under ``--cache`` so only the first run pays for them. Modes: ``lexical``,
 ``semantic``, ``hybrid`` (through ``Archive.search``) and ``bm25s`` (the bm25s package over
@@ -44,7 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from archive import Archive, Document  # noqa: E402
+from archive import Archive, Document, dense  # noqa: E402
 from archive.analysis import terms  # noqa: E402
 from archive.normalize import normalize  # noqa: E402
 
@@ -203,9 +206,9 @@ def bm25s_search(bench: Benchmark) -> Callable[[str], list[str]]:
     return search
 
 
-def build_cached(bench: Benchmark, encoder: str, cache: Path) -> Archive:
+def build_cached(bench: Benchmark, encoder: str, cache: Path, suffix: str = "") -> Archive:
     """A fresh index of ``bench`` under ``cache``; embeddings are reused across runs."""
-    root = cache / f"{bench.name.replace('-dev', '').replace('-test', '')}-{encoder.replace('/', '_').replace(':', '_')}"
+    root = cache / f"{bench.name.replace('-dev', '').replace('-test', '')}-{encoder.replace('/', '_').replace(':', '_')}{suffix}"
     return Archive.build(bench.documents, root, procs=1, encoder=None if encoder == "none" else encoder)
 
 
@@ -223,7 +226,13 @@ def main() -> None:
                         help="hybrid lexical weight(s) to evaluate (repeatable; default: the archive's)")
     parser.add_argument("--gram-share", type=float,
                         help="share of the lexical weight given to character-gram BM25 (default: GRAM_SHARE)")
+    parser.add_argument("--passage-overlap", type=int,
+                        help="words shared by consecutive passages (default: the archive's PASSAGE_OVERLAP)")
     args = parser.parse_args()
+    suffix = ""
+    if args.passage_overlap is not None:
+        dense.PASSAGE_OVERLAP = args.passage_overlap
+        suffix = f"-overlap{args.passage_overlap}"
     if args.gram_share is not None:
         import archive.ranking
 
@@ -237,7 +246,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name in benches:
         bench = load_benchmark(name, args.data, args.cache)
-        archive = build_cached(bench, args.encoder, args.cache)
+        archive = build_cached(bench, args.encoder, args.cache, suffix)
         for mode in modes:
             if mode == "bm25s":
                 search = bm25s_search(bench)
@@ -253,7 +262,8 @@ def main() -> None:
                 ]
             for label, search in runs:
                 m = evaluate(search, bench)
-                results.append({"benchmark": name, "mode": label, "encoder": args.encoder, **m})
+                results.append({"benchmark": name, "mode": label, "encoder": args.encoder,
+                                "passage_overlap": dense.PASSAGE_OVERLAP, **m})
                 print(
                     f"| {name} | {label} | {m['documents']} | {m['queries']} | {m['nDCG@10']:.3f} | {m['MRR@10']:.3f} | "
                     f"{m['R@1']:.3f} | {m['R@10']:.3f} | {m['R@100']:.3f} | {m['p50_ms']:.1f} |",

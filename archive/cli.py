@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import __version__
+from .version import __version__
 from .cli_help import PlainGroup
 from .errors import ArchiveError, NothingToIndexError, SourceError
 

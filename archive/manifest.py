@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import __version__
+from .version import __version__
 from .analysis import ANALYZER_SETTINGS
 from .errors import IndexDamagedError, IndexFormatError
 from .normalize import NORMALIZER_VERSION

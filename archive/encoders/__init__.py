@@ -5,6 +5,7 @@ weights, sentence-transformers and torch) are imported only when an encoder
 is constructed, so importing this package costs nothing.
 """
 
-from .base import DEFAULT_ENCODER, Encoder, get_encoder, known_encoders
+from .base import Encoder
+from .registry import DEFAULT_ENCODER, get_encoder, known_encoders
 
 __all__ = ["DEFAULT_ENCODER", "Encoder", "get_encoder", "known_encoders"]

@@ -43,6 +43,9 @@ class Match:
     ``pairs`` matches)."""
     filters: np.ndarray | None
     """The articles the query's own ``source:``/``category:``/``id:`` parts allow, or ``None``."""
+    constrained: bool = False
+    """The user wrote operators (phrases, +/-, AND/OR/NOT, ``field:``): the hybrid ranker keeps
+    ``candidates`` on its dense side too."""
 
 
 def plan(query: Query, terms: TermIndex, columns: Columns, whoosh_mask: WhooshMask, *, constrained: bool) -> Match:
@@ -52,12 +55,13 @@ def plan(query: Query, terms: TermIndex, columns: Columns, whoosh_mask: WhooshMa
     plain OR of terms a constraint the hybrid ranker keeps (``title:a OR b``).
     """
     query, filters = _hoist_filters(query, terms, columns)
-    pairs = tuple(dict.fromkeys(_positive_pairs(query))) if query is not None else ()
+    # Repeated words count each time they are written (as Lucene sums repeated clauses).
+    pairs = tuple(_positive_pairs(query)) if query is not None else ()
     if query is None:  # only filters: every article they allow matches, scoring 0
-        return Match((), np.ones(len(terms), dtype=bool), filters)
+        return Match((), np.ones(len(terms), dtype=bool), filters, constrained)
     if _is_plain(query) and not constrained:
         return Match(pairs, None, filters)
-    return Match(pairs, _evaluate(query, terms, columns, whoosh_mask), filters)
+    return Match(pairs, _evaluate(query, terms, columns, whoosh_mask), filters, constrained)
 
 
 def _is_plain(query: Query) -> bool:

@@ -112,7 +112,7 @@ class Ranker:
         """The articles the dense side may return: the filters, the query's own filters, and in
         hybrid mode its operators (phrases, +must, -exclude) too."""
         masks = [m for m in (request.within, request.match.filters) if m is not None]
-        if request.mode == "hybrid" and request.match.candidates is not None:
+        if request.mode == "hybrid" and request.match.constrained and request.match.candidates is not None:
             masks.append(request.match.candidates)
         if not masks:
             return None
@@ -190,8 +190,8 @@ class Ranker:
             dense_scores[ordinal] = score
             if span is not None:
                 spans[ordinal] = span
-        ordinals = sorted(dense_scores)
         ids = self._lexical.ids
+        ordinals = sorted(dense_scores, key=ids.__getitem__)  # in id order, as the fusion sums them
         columns = [
             [lexical_scores.get(o, 0.0) for o in ordinals],
             self._lexical.gram_scores(request.text, [ids[o] for o in ordinals]),

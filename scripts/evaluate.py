@@ -206,7 +206,7 @@ def as_keywords(text: str) -> str:
     return " ".join(re.sub(r'["“”«»]|(?:^|(?<=\s))[+-]', " ", text).split())
 
 
-def evaluate(search: Callable[[str], list[str]], bench: Benchmark) -> dict[str, float]:
+def evaluate(search: Callable[[str], list[str]], bench: Benchmark) -> dict[str, float | None]:
     """Mean metrics of ``search`` over the benchmark's queries, and the median latency in ms.
 
     On a judged benchmark the metrics are graded (scripts/snn_news.py) and nDCG@10 is also
@@ -229,7 +229,7 @@ def evaluate(search: Callable[[str], list[str]], bench: Benchmark) -> dict[str, 
     for kind in dict.fromkeys(kinds):
         result[f"nDCG@10 {kind}"] = statistics.fmean(r["nDCG@10"] for r, k in zip(rows, kinds) if k == kind)
     batch = getattr(search, "batch", False)
-    result["p50_ms"] = float("nan") if batch else statistics.median(latency)
+    result["p50_ms"] = None if batch else statistics.median(latency)
     result["queries"] = len(bench.queries)
     result["documents"] = len(bench.documents)
     return result
@@ -259,6 +259,11 @@ def build_cached(bench: Benchmark, encoder: str, cache: Path) -> Archive:
     """A fresh index of ``bench`` under ``cache``; embeddings are reused across runs."""
     root = cache / f"{bench.name.replace('-dev', '').replace('-test', '')}-{encoder.replace('/', '_').replace(':', '_')}"
     return Archive.build(bench.documents, root, procs=1, encoder=None if encoder == "none" else encoder)
+
+
+def _ms(value: float | None) -> str:
+    """A latency for the table; batch runs (Lucene) have none."""
+    return "–" if value is None else f"{value:.1f}"
 
 
 def main() -> None:
@@ -321,13 +326,13 @@ def main() -> None:
                     judged_rows.append((name, label, m))
                     print(
                         f"| {name} | {label} | {m['documents']} | {m['queries']} | {m['nDCG@10']:.3f} | {m['MRR@10']:.3f} | "
-                        f"– | {m['R@10']:.3f} | – | {m['p50_ms']:.1f} |",
+                        f"– | {m['R@10']:.3f} | – | {_ms(m['p50_ms'])} |",
                         flush=True,
                     )
                     continue
                 print(
                     f"| {name} | {label} | {m['documents']} | {m['queries']} | {m['nDCG@10']:.3f} | {m['MRR@10']:.3f} | "
-                    f"{m['R@1']:.3f} | {m['R@10']:.3f} | {m['R@100']:.3f} | {m['p50_ms']:.1f} |",
+                    f"{m['R@1']:.3f} | {m['R@10']:.3f} | {m['R@100']:.3f} | {_ms(m['p50_ms'])} |",
                     flush=True,
                 )
         if archive is not None:

@@ -85,3 +85,25 @@ def test_lucene_without_java_says_so(monkeypatch):
     monkeypatch.setenv("PATH", "")
     with pytest.raises(lucene_peer.LuceneUnavailable, match="no `java` on PATH"):
         lucene_peer.java_version()
+
+
+def _jar_or_skip() -> Path:
+    try:
+        lucene_peer.java_version()
+        return lucene_peer.find_jar()
+    except lucene_peer.LuceneUnavailable as exc:
+        pytest.skip(f"Lucene peer unavailable: {exc}")
+
+
+def test_lucene_peer_ranks_with_the_arabic_analyzer(tmp_path):
+    jar = _jar_or_skip()  # set ANSERINI_JAR to the Pyserini 0.25 fat jar to run this
+    docs = [
+        Document(id="abha", title="تفجير مسجد قوات الطوارئ في أبها", body="فجر انتحاري نفسه داخل مسجد في أبها أثناء صلاة الظهر."),
+        Document(id="gold", title="الذهب يتراجع", body="تراجعت أسعار الذهب إلى أدنى مستوى منذ خمس سنوات."),
+        Document(id="suez", title="افتتاح قناة السويس الجديدة", body="افتتح الرئيس المصري قناة السويس الجديدة أمس الخميس."),
+    ]
+    # "بالذهب" meets "الذهب" only through the ArabicAnalyzer's prefix stripping (بال / ال).
+    search = lucene_peer.lucene_search(docs, ["بالذهب", "تفجير أبها"], tmp_path, jar)
+    assert search("بالذهب") == ["gold"]
+    assert search("تفجير أبها")[0] == "abha"
+    assert search("سؤال لم يطرح") == []

@@ -19,8 +19,9 @@ Benchmarks (data read from ``../shared/data``, never copied into the repository)
   the first 200 are the dev half, the last 200 the test half.
 * ``snn-news``: the judged news set (eval/snn-news: 120 hand-written queries of four kinds,
   graded 0/1/2) over all 30,676 SaudiNewsNet articles, indexed with their titles.
-  ``snn-news-pool``: the same queries over a smaller corpus, every judged article plus a
-  seeded sample of 2,000 others (for encoders too slow to embed the whole collection).
+  ``snn-news-pool``: the same queries over a smaller corpus, every judged article (and its
+  copies) plus a fixed seeded sample of 2,000 articles of the collection (for encoders too
+  slow to embed the whole collection).
   Metrics there: graded nDCG@10 overall and per kind, MRR@10 and R@10 (grade >= 1 is
   relevant), copies of one article counted once (scripts/snn_news.py).
 
@@ -136,11 +137,12 @@ def load_judged(data: Path, name: str) -> Benchmark:
     documents = _snn_documents(data)
     judged = snn_news.load(documents)
     if name == "snn-news-pool":
+        # The distractors are drawn from the whole collection, not from what is left after the
+        # judged articles: adding judgments later must not reshuffle the rest of the corpus.
         wanted = {key for grades in judged.grades.values() for key in grades}
-        kept = [d for d in documents if judged.group_of[d.id] in wanted]
-        rest = sorted((d for d in documents if judged.group_of[d.id] not in wanted), key=lambda d: d.id)
-        kept += random.Random(SEED).sample(rest, CORPUS_SIZE)
-        documents = sorted(kept, key=lambda d: d.id)
+        sample = {d.id for d in random.Random(SEED).sample(sorted(documents, key=lambda d: d.id), CORPUS_SIZE)}
+        documents = sorted((d for d in documents if d.id in sample or judged.group_of[d.id] in wanted),
+                           key=lambda d: d.id)
     queries = [(qid, text, frozenset()) for qid, _kind, text in judged.queries]
     return Benchmark(name, documents, queries, judged)
 

@@ -105,7 +105,8 @@ def collapse(ranked: list[str], group_of: dict[str, str]) -> list[str]:
 def score_graded(ranked: list[str], grades: dict[str, int], group_of: dict[str, str]) -> dict[str, float]:
     """nDCG@10 (gain = grade, as trec_eval), and MRR@10 / R@10 counting grade >= 1 as relevant.
 
-    Unjudged articles count as not relevant (grade 0).
+    Unjudged articles count as not relevant (grade 0); ``judged@10`` says how much of the
+    top 10 was judged at all.
     """
     keys = collapse(ranked, group_of)
     dcg = sum(grades.get(key, 0) / math.log2(i + 1) for i, key in enumerate(keys[:K], 1))
@@ -117,5 +118,6 @@ def score_graded(ranked: list[str], grades: dict[str, int], group_of: dict[str, 
         "nDCG@10": dcg / ideal if ideal else 0.0,
         "MRR@10": 1 / first if first else 0.0,
         "R@10": len(relevant & set(keys[:K])) / len(relevant) if relevant else 0.0,
-        "judged@10": sum(1 for key in keys[:K] if key in grades) / max(1, min(K, len(keys))),
+        # Share of the shown top 10 that was judged; an empty ranking shows nothing unjudged.
+        "judged@10": sum(1 for key in keys[:K] if key in grades) / min(K, len(keys)) if keys else 1.0,
     }

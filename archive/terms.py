@@ -1,12 +1,14 @@
-"""A numpy term index: BM25F for plain keyword queries in milliseconds.
+"""A numpy term index: the one scorer of every query, BM25F in milliseconds.
 
 Whoosh scores a query by walking its posting lists one document at a time
 in Python: a ten-word headline on 62k articles took ~60 ms (p50) and up to
-several hundred, far from the 15 ms a user should wait. Most queries are
-plain words, and for those the ranking is a sum over (field, term) pairs,
-which numpy computes over whole posting lists at once (the approach of
-bm25s, our lexical peer; bm25s itself has no fields, no incremental update
-and no coordination bonus, so it could not stand in for this).
+several hundred, far from the 15 ms a user should wait. The ranking is a sum
+over (field, term) pairs, which numpy computes over whole posting lists at
+once (the approach of bm25s, our lexical peer; bm25s itself has no fields and
+no incremental update, so it could not stand in for this). Every query is
+ranked here, inside a mask of the articles it may return (filters and
+operators: :mod:`archive.matching`), so an article's score never depends on
+what restricted the matches.
 
 This index holds, per field (title and body) and per term, the ordinals of
 the articles containing it and the term's weight in each (its count times
@@ -16,9 +18,8 @@ and body (:func:`archive.analysis.word_grams`); it is never searched on its
 own: :meth:`TermIndex.gram_scores` scores the hybrid ranker's candidates
 with it (about four times the body's postings).
 :meth:`TermIndex.search` reproduces Whoosh's ``BM25F`` (``idf = ln(N / (df +
-1)) + 1``, the same k1, b and average field length), so both paths rank alike (the one difference:
-Whoosh quantizes field lengths to a byte, this index does not). Queries with
-operators, phrases, field prefixes or filters still go to Whoosh.
+1)) + 1``, the same k1, b and average field length; Whoosh quantizes field
+lengths to a byte, this index does not).
 
 On disk (a directory): ``terms.json`` (format, the term list, the article
 ids) and per field ``FIELD.indptr.npy``, ``FIELD.docs.npy``,

@@ -104,20 +104,16 @@ def write_dense(
     With ``base`` (the live dense index) the new index is ``base`` without the
     articles in ``drop``, plus ``documents``: kept rows keep their vectors as
     they are, so an incremental change splits and embeds only its own
-    articles. When nothing of ``base`` is dropped (new articles only: a day's
-    intake), the new rows are appended to its vector index (an HNSW graph
-    takes them as it stands); otherwise the vector index is rebuilt from the
-    rows, because dropped rows renumber the rest: a memory copy for an exact
-    index, a new graph for HNSW (above 50k passages), seconds to minutes, not
-    the hours of re-embedding.
+    articles. The vector index itself is rebuilt from the rows: a memory copy
+    for an exact index; for HNSW (above 50k passages) the graph is rebuilt,
+    which costs seconds, not the hours of re-embedding.
     """
     directory.mkdir(parents=True, exist_ok=False)
     if base is not None:
         kept_ids, kept_rows, kept_ordinals = base.rows_without(drop)
-        prior_vectors = base.vectors()[kept_rows] if len(kept_rows) < len(base) else np.zeros((0, dim), np.float32)
+        prior_vectors = base.vectors()[kept_rows]
         prior_start, prior_end = base.offsets(kept_rows)
     else:
-        kept_rows = np.zeros(0, dtype=np.int64)
         kept_ids, kept_ordinals = [], np.zeros(0, dtype=np.int32)
         prior_vectors = np.zeros((0, dim), dtype=np.float32)
         prior_start = prior_end = np.zeros(0, dtype=np.int64)
@@ -125,11 +121,7 @@ def write_dense(
     vectors, stats = embed_with_cache(texts, encode, cache, progress=progress)
     if not texts:
         vectors = np.zeros((0, dim), dtype=np.float32)
-    appendable = base is not None and len(kept_rows) == len(base)  # every base row kept, in order
-    if appendable:
-        VectorIndex.appended(base.directory / "vectors", vectors).save(directory / "vectors")
-    else:
-        VectorIndex.build(np.concatenate([prior_vectors, vectors])).save(directory / "vectors")
+    VectorIndex.build(np.concatenate([prior_vectors, vectors])).save(directory / "vectors")
     np.savez(
         directory / "passages.npz",
         doc=np.concatenate([kept_ordinals, np.asarray(ordinals, dtype=np.int32)]),
@@ -146,7 +138,6 @@ class DenseIndex:
     """A read-only handle on the dense side of one generation."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
         try:
             meta = json.loads((directory / "ids.json").read_text(encoding="utf-8"))
             with np.load(directory / "passages.npz", allow_pickle=False) as arrays:
@@ -166,6 +157,11 @@ class DenseIndex:
 
     def __len__(self) -> int:
         return len(self._doc)
+
+    @property
+    def ids(self) -> list[str]:
+        """The article ids of the indexed passages, in ordinal order (``archive check`` compares them)."""
+        return list(self._ids)
 
     @property
     def dim(self) -> int:

@@ -70,9 +70,6 @@ EF_LADDER = (64, 96, 128, 192, 256, 384, 512)
 CALIBRATION_RECALL = 0.99
 """Recall@10 the calibration sample must reach (a margin over the 0.98 promised)."""
 CALIBRATION_QUERIES = 200
-APPEND_MAX_SHARE = 0.2
-"""An HNSW graph takes appended rows (``archive add``) until they are this share of all its
-rows; the next append then rebuilds it (their exact scoring grows with their number)."""
 FILTER_EXACT_MAX = 20_000
 """An allowed set this small is scored exactly: complete, and 4 ms at most at 384 dimensions."""
 FILTER_EF_MAX = 2048
@@ -121,7 +118,7 @@ class VectorIndex:
 
     # ------------------------------------------------------------------ build
     @classmethod
-    def build(cls, vectors: np.ndarray, *, exact_max: int | None = None) -> VectorIndex:
+    def build(cls, vectors: np.ndarray, *, exact_max: int = EXACT_MAX) -> VectorIndex:
         """Index ``vectors`` (``[n, dim]``, unit rows): exact up to ``exact_max`` rows, else HNSW.
 
         An exact index keeps ``vectors`` itself when it is float32 and contiguous
@@ -131,7 +128,7 @@ class VectorIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[1] < 1:
             raise ValueError(f"vectors must be [n, dim], got shape {vectors.shape}")
-        if len(vectors) <= max(EXACT_MAX if exact_max is None else exact_max, HNSW_MIN):
+        if len(vectors) <= max(exact_max, HNSW_MIN):
             return cls(vectors=vectors)
         import faiss
 
@@ -145,32 +142,6 @@ class VectorIndex:
         hnsw.add(vectors[-held:])
         params = {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": ef, "calibrationRecall": recall}
         return cls(hnsw=hnsw, params=params)
-
-    @classmethod
-    def appended(cls, directory: Path, vectors: np.ndarray) -> VectorIndex:
-        """The index saved in ``directory`` with ``vectors`` added after its rows.
-
-        An HNSW graph takes the new rows into the graph as it stands (FAISS
-        ``add``): an ``archive add`` of a day's articles costs their share of
-        the graph, not a rebuild over every vector. Its search settings stay
-        those calibrated at the last full build, and the number of rows added
-        since is recorded (``appended`` in the metadata): searches also score
-        those rows exactly, because a graph walk can miss a row inserted late
-        (an article unlike any other gets no links pointing to it). Past
-        :data:`APPEND_MAX_SHARE` of the rows, the graph is rebuilt. An exact
-        index is built anew from all rows (it may become HNSW as it grows).
-        """
-        base = cls.load(directory, mmap=False)
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if not len(vectors):
-            return base
-        appended = int(base.params.get("appended", 0)) + len(vectors)
-        if base._hnsw is None or appended > APPEND_MAX_SHARE * (len(base) + len(vectors)):
-            return cls.build(np.concatenate([base.matrix(), vectors]))
-        if vectors.ndim != 2 or vectors.shape[1] != base.dim:
-            raise ValueError(f"vectors must be [n, {base.dim}], got shape {vectors.shape}")
-        base._hnsw.add(vectors)
-        return cls(hnsw=base._hnsw, params={**base.params, "appended": appended})
 
     # ----------------------------------------------------------------- search
     def search(
@@ -190,15 +161,7 @@ class VectorIndex:
             allowed = _check_allowed(allowed, len(self))
         if self._hnsw is None or (allowed is not None and len(allowed) <= FILTER_EXACT_MAX):
             return _exact(self._vectors, queries, k, allowed)
-        scores, rows = self._search_hnsw(queries, k, allowed)
-        appended = int(self.params.get("appended", 0))
-        if appended:  # rows added since the graph was built: scored exactly too (see appended())
-            tail = np.arange(len(self) - appended, len(self), dtype=np.int64)
-            if allowed is not None:
-                tail = tail[np.isin(tail, allowed)]
-            if len(tail):
-                scores, rows = _merge(scores, rows, *_exact(self._vectors, queries, k, tail), k)
-        return scores, rows
+        return self._search_hnsw(queries, k, allowed)
 
     def _search_hnsw(self, queries: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         import faiss
@@ -308,23 +271,6 @@ def _load_hnsw(path: Path, params: dict[str, Any], mmap: bool) -> VectorIndex:
     if not isinstance(params.get("efSearch"), int) or params["efSearch"] < 1:
         raise IndexFormatError(f"{path}: the metadata gives no efSearch. Fix: archive build --full")
     return VectorIndex(hnsw=index, params=params)
-
-
-def _merge(
-    scores: np.ndarray, rows: np.ndarray, more_scores: np.ndarray, more_rows: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per query, the best ``k`` distinct rows of two ``(scores, rows)`` results (-1 / -inf padded)."""
-    out_scores = np.full((len(rows), k), -np.inf, dtype=np.float32)
-    out_rows = np.full((len(rows), k), -1, dtype=np.int64)
-    for q in range(len(rows)):
-        best: dict[int, float] = {}
-        for score, row in zip((*scores[q], *more_scores[q]), (*rows[q], *more_rows[q])):
-            if row >= 0 and score > best.get(int(row), -np.inf):
-                best[int(row)] = float(score)
-        ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]
-        for i, (row, score) in enumerate(ranked):
-            out_rows[q, i], out_scores[q, i] = row, score
-    return out_scores, out_rows
 
 
 def _check_allowed(allowed: np.ndarray, n: int) -> np.ndarray:

@@ -181,33 +181,3 @@ def test_an_index_with_other_analyzer_settings_names_them_and_rebuilds(tmp_path:
     Archive.build(news, root, encoder=None, procs=1, report=report).close()  # not compared: rewritten whole
     assert report.written and report.unchanged == len(news)  # rewritten, and the counts say nothing changed
     assert Archive.open(root).search("أوبك", mode="lexical")[0].id == "econ-1"
-
-
-def test_an_add_appends_to_the_graph_and_a_delete_rebuilds_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import archive.vectors as vectors_module
-    from archive.encoders.hashing import HashingEncoder
-
-    monkeypatch.setattr(vectors_module, "EXACT_MAX", 500)  # an HNSW graph from 1,000 passages on
-    import random
-
-    rng = random.Random(11)
-    roots = "كتب درس عمل سفر زرع صنع حكم قرأ رسم بنى جمع فتح نصر شرب لعب حمل".split()
-    vocabulary = [f"{a}{b}" for a in roots for b in ("ات", "ون", "ية", "ان", "ين")]  # 80 distinct words
-    docs = [Document(id=f"d{i}", body=" ".join(rng.sample(vocabulary, 10))) for i in range(1100)]
-    root = tmp_path / "index"
-    Archive.build(docs, root, encoder=HashingEncoder(), procs=1).close()
-
-    def vector_meta() -> dict:
-        return json.loads((current_generation(root) / "dense" / "vectors" / "index.json").read_text(encoding="utf-8"))
-
-    assert vector_meta()["kind"] == "hnsw" and "appended" not in vector_meta()["params"]
-    fresh = [Document(id="fair", body="افتتح معرض الكتاب الدولي في الرياض بمشاركة دور نشر عربية")]
-    with Archive.update(root, add=fresh) as archive:
-        assert vector_meta()["params"]["appended"] == 1  # appended to the graph, not rebuilt
-        assert archive.search("معرض الكتاب في الرياض", mode="semantic", k=3)[0].id == "fair"
-        assert archive.search("معرض الكتاب", mode="hybrid", k=3)[0].id == "fair"
-    Archive.update(root, delete=["d5"]).close()  # dropped rows renumber the rest: a new graph
-    assert "appended" not in vector_meta()["params"]
-    with Archive.open(root) as archive:  # (a graph walk can miss an article unlike any other: hybrid
-        # scores its lexical candidates' passages exactly)
-        assert archive.search("معرض الكتاب في الرياض", mode="hybrid", k=3)[0].id == "fair"

@@ -273,27 +273,3 @@ def test_missing_or_unreadable_metadata_is_a_format_error(tmp_path: Path, text: 
         VectorIndex.load(directory)
     with pytest.raises(IndexFormatError):
         VectorIndex.load(tmp_path / "nowhere")
-
-
-def test_appending_to_an_hnsw_graph_keeps_recall_and_the_row_numbering(tmp_path: Path) -> None:
-    """An add of new articles appends their rows to the graph instead of rebuilding it."""
-    rng = np.random.default_rng(7)
-    centres = _unit(rng, 40, 32)
-    def clustered(n: int) -> np.ndarray:
-        rows = centres[rng.integers(0, len(centres), n)] + 0.35 * rng.standard_normal((n, 32)).astype(np.float32)
-        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
-
-    base_vectors, new_vectors = clustered(3000), clustered(600)
-    VectorIndex.build(base_vectors, exact_max=1000).save(tmp_path / "base")
-    grown = VectorIndex.appended(tmp_path / "base", new_vectors)
-    assert grown.kind == "hnsw" and len(grown) == 3600 and grown.params["appended"] == 600
-    everything = np.concatenate([base_vectors, new_vectors])
-    assert np.array_equal(grown.matrix(), everything)  # row i is vector i: the numbering holds
-    queries = clustered(200)
-    _, found = grown.search(queries, 10)
-    _, exact = VectorIndex(vectors=everything).search(queries, 10)
-    recall = np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found.tolist(), exact.tolist())])
-    assert recall >= 0.98, recall
-    assert set(found.ravel().tolist()) & set(range(3000, 3600))  # the new rows are reachable
-    grown.save(tmp_path / "grown")
-    assert VectorIndex.load(tmp_path / "grown").params["appended"] == 600

@@ -514,6 +514,7 @@ def _from_record(
         error("expected a JSON object")
         return None
     values: dict[str, str] = {}
+    raw: dict[str, str] = {}  # as written: an id derived from the text must not move when cleaning improves
     for target, keys in ctx.keys.items():
         for key in keys:
             value = record.get(key.lower() if fold_case else key)
@@ -528,9 +529,9 @@ def _from_record(
             if not isinstance(value, str):
                 error(f"field {key!r} must be text, not {type(value).__name__}")
                 return None
-            value = clean_text(value)
-            if value.strip():
-                values[target] = value
+            cleaned = clean_text(value)
+            if cleaned.strip():
+                values[target], raw[target] = cleaned, value
                 break
     body = values.get("body", "")
     if not body:
@@ -538,8 +539,8 @@ def _from_record(
         error(f"missing body (expected a non-empty {wanted} field)")
         return None
     doc_id = values.get("id", "").strip()
-    if not doc_id:
-        digest = hashlib.sha256((values.get("url", "") + "\n" + body).encode("utf-8")).hexdigest()
+    if not doc_id:  # from the URL and body as written (the ids earlier versions gave)
+        digest = hashlib.sha256((raw.get("url", "") + "\n" + raw["body"]).encode("utf-8")).hexdigest()
         doc_id = f"h-{digest[:16]}"
     return Document(
         id=doc_id,

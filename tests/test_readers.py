@@ -550,3 +550,19 @@ def test_author_is_stored_shown_and_filterable(tmp_path: Path) -> None:
         assert list(archive.search("تطعيم", mode="lexical", author="كاتب آخر")) == []
         with pytest.raises(QueryError, match="author must be text"):
             archive.search("تطعيم", author=7)  # type: ignore[arg-type]
+
+
+def test_an_id_derived_from_the_text_does_not_move_when_the_text_is_cleaned(tmp_path: Path) -> None:
+    """Records without ids (SaudiNewsNet) get an id from their URL and body as written: stripping a
+    stray bidi override or control character from the body must not change it, or every rebuild
+    would delete and re-add those articles (and judged sets would lose them)."""
+    import hashlib
+
+    from archive.readers import read_file
+
+    body = "\u202bارتفعت أسعار النفط\x07 في الأسواق العالمية"
+    path = tmp_path / "feed.json"
+    path.write_text(json.dumps([{"url": "https://example.org/a", "content": body}], ensure_ascii=False), encoding="utf-8")
+    (doc,) = list(read_file(path))
+    expected = "h-" + hashlib.sha256(("https://example.org/a\n" + body).encode("utf-8")).hexdigest()[:16]
+    assert doc.id == expected and "\x07" not in doc.body and "\u202b" not in doc.body

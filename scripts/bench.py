@@ -224,7 +224,8 @@ def build_worker(source: Path, index: Path, encoder: str) -> None:
 
     report = BuildReport()
     started = time.perf_counter()
-    Archive.build(read_documents(source), index, encoder=encoder, full=True, report=report, progress=progress).close()
+    Archive.build(read_documents(source), index, encoder=encoder, full=True, prune=True, report=report,
+                  progress=progress).close()
     wall = time.perf_counter() - started
     print(json.dumps({"wall": wall, "passages": report.passages, "embedded": report.embedded,
                       "stages": {k: v[1] - v[0] for k, v in stages.items()}}))
@@ -234,7 +235,7 @@ def build_worker(source: Path, index: Path, encoder: str) -> None:
 def lexical_build(source: Path, index: Path, docs: int, runs: int) -> dict[str, float]:
     walls, cpus, rss = [], [], []
     for _ in range(runs):
-        r = run_measured(cli("build", str(source), "--index", str(index), "--encoder", "none", "--full"))
+        r = run_measured(cli("build", str(source), "--index", str(index), "--encoder", "none", "--full", "--prune"))
         walls.append(r["wall"])
         cpus.append(r["cpu"])
         rss.append(r["rss_mb"])
@@ -310,7 +311,7 @@ def add_day(base_source: Path, day_source: Path, work: Path, encoder: str, runs:
         if cache_from is not None and (cache_from / "embeddings.sqlite").exists():
             base.mkdir(parents=True)
             shutil.copy2(cache_from / "embeddings.sqlite", base / "embeddings.sqlite")
-        run_measured(cli("build", str(base_source), "--index", str(base), "--encoder", encoder))
+        run_measured(cli("build", str(base_source), "--index", str(base), "--encoder", encoder, "--prune"))
     walls, rss = [], []
     for _ in range(runs):
         target = work / f"add-target-{encoder}"

@@ -261,9 +261,10 @@ def bm25s_search(bench: Benchmark) -> Callable[[str], list[str]]:
 
 
 def build_cached(bench: Benchmark, encoder: str, cache: Path, suffix: str = "") -> Archive:
-    """A fresh index of ``bench`` under ``cache``; embeddings are reused across runs."""
+    """An index of exactly ``bench``'s documents under ``cache`` (``prune``: an earlier sample's
+    articles must not stay in it); embeddings are reused across runs."""
     root = cache / f"{bench.name.replace('-dev', '').replace('-test', '')}-{encoder.replace('/', '_').replace(':', '_')}{suffix}"
-    return Archive.build(bench.documents, root, procs=1, encoder=None if encoder == "none" else encoder)
+    return Archive.build(bench.documents, root, procs=1, encoder=None if encoder == "none" else encoder, prune=True)
 
 
 def _ms(value: float | None) -> str:

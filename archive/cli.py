@@ -539,8 +539,12 @@ def export(
                                            since=since, until=until)
     except ArchiveError as exc:
         raise _fail(exc) from None
+    except BrokenPipeError:  # `archive export | head`: the reader has what it wanted; end quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit must not fail again
+        raise typer.Exit(code=0) from None
     except OSError as exc:
-        _echo(f"error: {output}: cannot write ({exc.strerror})", err=True)
+        _echo(f"error: {output or 'standard output'}: cannot write ({exc.strerror})", err=True)
         raise typer.Exit(code=1) from None
     _echo(f"exported {count} article{'' if count == 1 else 's'}" + (f" to {output}" if output else ""), err=True)
 

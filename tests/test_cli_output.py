@@ -367,3 +367,25 @@ def test_show_in_a_terminal_right_aligns_and_reorders_on_request(index: Path, ne
     assert len(last_line) == 60
     reordered = _in_terminal(["show", "econ-1", "--bidi", "on", "--index", str(index)], env={"NO_COLOR": "1"})
     assert "ارتفعت أسعار النفط"[::-1] in reordered
+
+
+def test_export_into_a_closed_pipe_ends_quietly(tmp_path: Path, news) -> None:  # noqa: ANN001
+    """`archive export | head -1`: the reader stops early; no error, no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    from archive import Archive, Document
+
+    index = tmp_path / "index"
+    many = [Document(id=f"{doc.id}-{i}", title=doc.title, body=f"{doc.body} (نسخة {i}) " * 8)
+            for i in range(60) for doc in news]  # ~600 KB of JSON Lines: more than a pipe holds
+    Archive.build(many, index, encoder=None, procs=1).close()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "archive", "export", "--index", str(index)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    first = proc.stdout.readline()  # type: ignore[union-attr]
+    proc.stdout.close()  # type: ignore[union-attr]
+    err = proc.stderr.read().decode()  # type: ignore[union-attr]
+    assert proc.wait() == 0, err
+    assert b'"id"' in first and "Traceback" not in err and "error" not in err

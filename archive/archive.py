@@ -119,11 +119,6 @@ class Archive:
         encoder: Encoder | None = None,
     ) -> None:
         """Open the archive at ``path`` (the same as :meth:`open`); the other arguments are internal."""
-        if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
-            raise UsageError(
-                f"Archive(path): path is the index directory (str or Path), not {type(path).__name__}; "
-                "to make one from documents use Archive.build(documents, path)"
-            )
         root = _index_root(path)
         if generation is None:
             generation = layout.current_generation(root)
@@ -633,7 +628,10 @@ def _spec_of(encoder: Encoder | None) -> str | None:
 def _index_root(path: object) -> Path:
     """``path`` as an index directory path, or a typed error naming what is wrong with it."""
     if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
-        raise UsageError(f"an index path must be a str or a Path, not {type(path).__name__}")
+        raise UsageError(
+            f"an index path must be a str or a Path, not {type(path).__name__} "
+            "(to make an archive from documents: Archive.build(documents, path))"
+        )
     root = Path(path)
     if root.exists() and not root.is_dir():
         raise IndexNotFoundError(f"{root}: is a file, not an index directory. Fix: give --index a directory")

@@ -159,11 +159,6 @@ class DenseIndex:
         return len(self._doc)
 
     @property
-    def ids(self) -> list[str]:
-        """The article ids of the indexed passages, in ordinal order (``archive check`` compares them)."""
-        return list(self._ids)
-
-    @property
     def dim(self) -> int:
         return self._vectors.dim
 

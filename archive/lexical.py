@@ -26,7 +26,7 @@ from whoosh import index as whoosh_index
 from whoosh import scoring
 from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
-from whoosh.query import Or, Query, Term
+from whoosh.query import Query
 from whoosh.searching import Searcher
 
 from .analysis import char_grams, iter_terms, term
@@ -34,7 +34,7 @@ from .columns import Columns, ColumnsBuilder, author_keys
 from .document import Document
 from .errors import ArchiveError, IndexDamagedError, IndexFormatError
 from .matching import Match, plan
-from .terms import FIELDS, TermIndex, TermIndexBuilder
+from .terms import TermIndex, TermIndexBuilder
 from .whoosh_files import install as _install_whoosh_guard
 from .workers import GuardedMpWriter
 
@@ -251,34 +251,6 @@ def update_index(source: Path, directory: Path, add: Iterable[Document], delete:
     return count
 
 
-def plain_terms(query: Query) -> list[tuple[str, str]] | None:
-    """The ``(field, term)`` pairs of ``query`` when it is a plain OR of title/body terms, else ``None``.
-
-    That is what plain words parse to (see :mod:`archive.query`); anything
-    else (phrases, AND, NOT, +must, boosts, other fields, a coordination
-    scale) is left to Whoosh.
-    """
-    if type(query) is Term:
-        leaves = [query]
-    elif type(query) is Or and not query.minmatch and not query.scale and query.boost == 1.0:
-        leaves = []
-        stack = list(query.subqueries)
-        while stack:
-            sub = stack.pop(0)
-            if type(sub) is Or and not sub.scale and not sub.minmatch and sub.boost == 1.0:
-                stack[:0] = list(sub.subqueries)
-            else:
-                leaves.append(sub)
-    else:
-        return None
-    pairs = []
-    for leaf in leaves:
-        if type(leaf) is not Term or leaf.fieldname not in FIELDS or leaf.boost != 1.0 or not isinstance(leaf.text, str):
-            return None
-        pairs.append((leaf.fieldname, leaf.text))
-    return pairs
-
-
 class LexicalIndex:
     """A read-only handle on a generation's lexical side: the term index that ranks every query,
     the filter columns, and Whoosh for what needs word positions (phrases)."""
@@ -354,11 +326,6 @@ class LexicalIndex:
         """The BM25F scores of ``ordinals`` for ``match`` (as :meth:`rank` gives them)."""
         return self._terms.scores(match.pairs, ordinals, k1=BM25_K1, b=BM25_B)
 
-    def search(self, query: Query, k: int, within: np.ndarray | None = None) -> list[tuple[str, float]]:
-        """Top ``k`` ``(id, score)`` pairs for a parsed query, best first."""
-        ranked, _ = self.rank(self.match(query, constrained=False), k, within)
-        return [(self._terms.ids[o], s) for o, s in ranked]
-
     @_names_damage
     def whoosh_mask(self, query: Query) -> np.ndarray:
         """The articles Whoosh finds for ``query`` (a phrase), as a boolean mask over ordinals."""
@@ -370,6 +337,10 @@ class LexicalIndex:
             if ordinal is not None:
                 mask[ordinal] = True
         return mask
+
+    def gram_scores_at(self, text: str, ordinals: Sequence[int]) -> list[float]:
+        """Character-gram BM25 of the articles at ``ordinals`` for the words of ``text`` (hybrid ranking)."""
+        return self._terms.gram_scores_at(char_grams(text), ordinals, k1=GRAM_K1, b=GRAM_B)
 
     def gram_scores(self, text: str, ids: Sequence[str]) -> list[float]:
         """Character-gram BM25 of the documents ``ids`` for the words of ``text`` (hybrid ranking)."""

@@ -59,18 +59,38 @@ def plan(query: Query, terms: TermIndex, columns: Columns, whoosh_mask: WhooshMa
     pairs = tuple(_positive_pairs(query)) if query is not None else ()
     if query is None:  # only filters: every article they allow matches, scoring 0
         return Match((), np.ones(len(terms), dtype=bool), filters, constrained)
-    if _is_plain(query) and not constrained:
+    if not constrained and plain_terms(query) is not None:
         return Match(pairs, None, filters)
     return Match(pairs, _evaluate(query, terms, columns, whoosh_mask), filters, constrained)
 
 
-def _is_plain(query: Query) -> bool:
-    """A term or an OR of terms of the searched fields, with no boost or coordination."""
+def plain_terms(query: Query) -> list[tuple[str, str]] | None:
+    """The ``(field, term)`` pairs of ``query`` when it is a plain OR of title/body terms, else ``None``.
+
+    That is what plain words parse to (see :mod:`archive.query`): the
+    articles holding any of the pairs match. Anything else (phrases, AND,
+    NOT, +must, boosts, other fields, a coordination scale) is evaluated
+    into a mask.
+    """
     if type(query) is Term:
-        return query.fieldname in FIELDS and query.boost == 1.0
-    if type(query) is Or and not query.minmatch and not query.scale and query.boost == 1.0:
-        return all(_is_plain(child) for child in query.subqueries)
-    return False
+        leaves = [query]
+    elif type(query) is Or and not query.minmatch and not query.scale and query.boost == 1.0:
+        leaves = []
+        stack = list(query.subqueries)
+        while stack:
+            sub = stack.pop(0)
+            if type(sub) is Or and not sub.scale and not sub.minmatch and sub.boost == 1.0:
+                stack[:0] = list(sub.subqueries)
+            else:
+                leaves.append(sub)
+    else:
+        return None
+    pairs = []
+    for leaf in leaves:
+        if type(leaf) is not Term or leaf.fieldname not in FIELDS or leaf.boost != 1.0 or not isinstance(leaf.text, str):
+            return None
+        pairs.append((leaf.fieldname, leaf.text))
+    return pairs
 
 
 def _hoist_filters(query: Query, terms: TermIndex, columns: Columns) -> tuple[Query | None, np.ndarray | None]:

@@ -194,7 +194,7 @@ class Ranker:
         ordinals = sorted(dense_scores, key=ids.__getitem__)  # in id order, as the fusion sums them
         columns = [
             [lexical_scores.get(o, 0.0) for o in ordinals],
-            self._lexical.gram_scores(request.text, [ids[o] for o in ordinals]),
+            self._lexical.gram_scores_at(request.text, ordinals),
             [dense_scores[o] for o in ordinals],
         ]
         alpha = request.alpha

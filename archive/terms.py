@@ -347,7 +347,13 @@ class TermIndex:
         return self._ordinals
 
     def gram_scores(self, grams: Iterable[str], ids: Sequence[str], *, k1: float, b: float) -> list[float]:
-        """BM25 of the articles ``ids`` for the distinct character ``grams`` of a query; unknown ids score 0.
+        """:meth:`gram_scores_at` of the articles ``ids``; unknown ids score 0."""
+        ordinals = self.ordinals()
+        return self.gram_scores_at(grams, [ordinals.get(i, -1) for i in ids], k1=k1, b=b)
+
+    def gram_scores_at(self, grams: Iterable[str], ordinals: Sequence[int], *, k1: float, b: float) -> list[float]:
+        """BM25 of the articles at ``ordinals`` (-1: none, scores 0) for the distinct character ``grams``
+        of a query.
 
         The grams are stored per article (forward rows) with each gram's
         document frequency, so only the candidates' rows are read: a few
@@ -359,9 +365,8 @@ class TermIndex:
         n = len(self.ids)
         query = np.unique(np.fromiter((self.vocab.get(g, -1) for g in grams), dtype=np.int64))
         query = query[query >= 0]
-        ordinals = self.ordinals()
-        known = [(slot, ordinals[i]) for slot, i in enumerate(ids) if i in ordinals]
-        out = np.zeros(len(ids), dtype=np.float64)
+        known = [(slot, o) for slot, o in enumerate(ordinals) if o >= 0]
+        out = np.zeros(len(ordinals), dtype=np.float64)
         if not n or not len(query) or not known:
             return out.tolist()
         indptr, _, _, lengths, df = self._grams

@@ -9,7 +9,8 @@ from whoosh.query import Or, Term
 
 from archive import Archive, Document, IndexFormatError
 from archive.layout import current_generation
-from archive.lexical import BM25_B, BM25_K1, plain_terms
+from archive.lexical import BM25_B, BM25_K1
+from archive.matching import plain_terms
 from archive.query import parse_query
 
 QUERIES = ["وزارة الصحة", "أمير منطقة الرياض", "ارتفاع أسعار النفط", "الهلال النصر", "مجلس الوزراء يوافق على",

@@ -18,6 +18,8 @@ import numpy as np
 
 from . import layout
 from .building import BuildReport, LiveState, Progress, plan_build, read_live, unique_ids, write_generation
+from .dense import passage_policy
+from .embedding import embed_pending
 from .document import Document
 from .encoders.base import Encoder
 from .encoders.registry import DEFAULT_ENCODER, get_encoder
@@ -81,13 +83,16 @@ class Hits(list[Hit]):
     """The hits of a search, best first; ``reason`` says why the list is empty when it is known."""
 
     def __init__(
-        self, hits: Iterable[Hit] = (), *, reason: str | None = None, mode: str = "lexical", total: int | None = None
+        self, hits: Iterable[Hit] = (), *, reason: str | None = None, mode: str = "lexical", total: int | None = None,
+        notice: str | None = None,
     ) -> None:
         super().__init__(hits)
         self.reason = reason
         self.mode = mode
         self.total = total
         """How many articles match the query's words inside the filters (``None`` in semantic mode)."""
+        self.notice = notice
+        """Something the reader of these hits should know (meaning search over a partly embedded archive)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +103,12 @@ class ArchiveStats:
     documents: int
     folded_duplicates: int
     passages: int
+    """Passages with a vector (searchable by meaning)."""
+    pending: int
+    """Passages not embedded yet (``archive embed`` adds them)."""
+    leads: int
+    """Lead passages (one per article with text), embedded or not."""
+    leads_pending: int
     encoder: str | None
     sources: dict[str, int]
     categories: dict[str, int]
@@ -175,6 +186,7 @@ class Archive:
         sources: Sequence[str | Path] = (),
         prune: bool = False,
         before_commit: Callable[[BuildReport], None] | None = None,
+        passages: int | str | None = None,
     ) -> Archive:
         """Bring the archive at ``path`` up to date with ``documents``, and open it.
 
@@ -192,7 +204,14 @@ class Archive:
         ``encoder`` is an encoder name (see :func:`archive.encoders.get_encoder`),
         an encoder object, or ``None``/``"none"`` for a lexical-only archive.
         Passage vectors come from the embedding cache beside the index
-        whenever their text was embedded before.
+        whenever their text was embedded before. With many passages to embed,
+        the words are committed first (searchable at once) and the passages
+        are then embedded lead first, committed in checkpoints
+        (:mod:`archive.embedding`); an interrupted build keeps what it
+        embedded, and the next build (or :meth:`embed`) goes on from there.
+        ``passages`` is the passage policy: ``"lead"``, ``"all"`` or how many
+        passages of each article to embed at most (default: the archive's, or
+        all); a change of policy rewrites the dense side.
 
         A build that reads no article raises :class:`NothingToIndexError` and
         changes nothing. The new index is written beside the live one and
@@ -212,24 +231,29 @@ class Archive:
             )
         enc = get_encoder(encoder) if isinstance(encoder, str) else encoder
         spec = encoder if isinstance(encoder, str) else _spec_of(enc)
+        policy = passage_policy(passages)
         with layout.writing(root, on_warning=report.warnings.append):
-            live = read_live(root, enc, tolerate_damage=full)
+            live = read_live(root, enc, tolerate_damage=full, max_passages=policy)
             plan = plan_build(docs, live, report, sources=source_paths, prune=prune)
             if before_commit is not None:
                 before_commit(report)
             remembered = source_paths if prune or live is None else _union(live.manifest.sources, source_paths)
             changed = plan.changes or plan.delete or (live is not None and remembered != live.manifest.sources)
-            if live is not None and live.compatible and not full:
-                if changed and len(plan.changes) + len(plan.delete) <= INCREMENT_MAX_SHARE * len(live.entries):
+            small = len(plan.changes) + len(plan.delete) <= INCREMENT_MAX_SHARE * len(live.entries) if live else False
+            if live is not None and live.compatible and not full and (small or not changed):
+                if changed:
                     write_increment(root, plan.changes, plan.delete, encoder=enc, report=report,
                                     progress=progress, sources=source_paths)
-                    return cls.open(root, encoder=enc)
-                if not changed:
-                    return cls.open(root, encoder=enc)
-            kept = _stored(live, plan.keep) if live is not None else []
-            were_aliases = frozenset(i for i, _, _, c in live.entries if c is not None) if live else frozenset()
-            write_generation(root, [*kept, *docs], encoder=enc, encoder_spec=spec, report=report,
-                             progress=progress, procs=procs, sources=remembered, were_aliases=were_aliases)
+            else:
+                kept = _stored(live, plan.keep) if live is not None else []
+                were_aliases = frozenset(i for i, _, _, c in live.entries if c is not None) if live else frozenset()
+                if policy is None and live is not None and live.manifest.encoder is not None:
+                    policy = live.manifest.max_passages  # the archive keeps its passage policy
+                write_generation(root, [*kept, *docs], encoder=enc, encoder_spec=spec, report=report,
+                                 progress=progress, procs=procs, sources=remembered, were_aliases=were_aliases,
+                                 max_passages=policy)
+            if enc is not None:
+                embed_pending(root, enc, report, progress)
         return cls.open(root, encoder=enc)
 
     @classmethod
@@ -295,6 +319,39 @@ class Archive:
                 raise DocumentNotFoundError(f"cannot delete {', '.join(map(repr, missing))}: no such document in {root}")
             write_increment(root, unique_ids(add, report), delete, encoder=encoder, report=report,
                             progress=progress, sources=_source_paths(sources))
+            if encoder is not None:
+                embed_pending(root, encoder, report, progress)
+        return cls.open(root, encoder=encoder)
+
+    @classmethod
+    def embed(
+        cls,
+        path: str | Path = DEFAULT_INDEX,
+        *,
+        progress: Progress | None = None,
+        report: BuildReport | None = None,
+    ) -> Archive:
+        """Embed the passages of the archive at ``path`` that have no vector yet, lead first.
+
+        What a build does after committing the words, on its own: it resumes
+        a build that was interrupted while embedding (Ctrl-C, ``kill -9``), from
+        the embedding cache, so no passage is embedded twice. Commits
+        checkpoints as it goes (see :mod:`archive.embedding`); does nothing on
+        a lexical-only or fully embedded archive.
+        """
+        root = _index_root(path)
+        report = report if report is not None else BuildReport()
+        layout.current_generation(root)
+        with layout.writer_lock(root, on_warning=report.warnings.append):
+            current = cls.open(root)
+            try:
+                encoder = current._query_encoder() if current.manifest.encoder else None  # noqa: SLF001
+                report.passages, report.pending = current.manifest.passages, current.manifest.pending
+                report.leads, report.leads_pending = current.manifest.leads, current.manifest.leads_pending
+            finally:
+                current.close()
+            if encoder is not None:
+                embed_pending(root, encoder, report, progress)
         return cls.open(root, encoder=encoder)
 
     # ------------------------------------------------------------------ opening
@@ -508,7 +565,20 @@ class Archive:
             reason = "no document matches the query" + (" and filters" if filters else "")
             if offset and ranked.total:
                 reason = f"no hits after the first {offset}"
-        return Hits(hits, reason=reason, mode=mode, total=ranked.total)
+        return Hits(hits, reason=reason, mode=mode, total=ranked.total, notice=self._coverage_notice(mode))
+
+    def _coverage_notice(self, mode: str) -> str | None:
+        """What a semantic or hybrid search should say while passages are still waiting for vectors."""
+        manifest = self.manifest
+        if mode == "lexical" or manifest.embedding_done:
+            return None
+        planned = manifest.passages + manifest.pending
+        leads = manifest.leads - manifest.leads_pending
+        return (
+            f"meaning search covers {manifest.passages:,} of {planned:,} passages "
+            f"({leads:,} of {manifest.leads:,} article leads); articles not embedded yet are ranked by their "
+            "words only. Fix: archive embed (or archive build) adds the rest"
+        )
 
     # -------------------------------------------------------------- inspecting
     def get(self, doc_id: str) -> Document:
@@ -604,6 +674,9 @@ class Archive:
             documents=self.manifest.documents,
             folded_duplicates=self.manifest.aliases,
             passages=self.manifest.passages,
+            pending=self.manifest.pending,
+            leads=self.manifest.leads,
+            leads_pending=self.manifest.leads_pending,
             encoder=self.manifest.encoder,
             sources=self._store.counts("source"),
             categories=self._store.counts("category"),

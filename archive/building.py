@@ -34,6 +34,9 @@ from .manifest import FORMAT_VERSION, Manifest
 from .store import DocumentStore
 
 CACHE_NAME = "embeddings.sqlite"
+EMBED_INLINE_MAX = 256
+"""A write embeds this many uncached passages before it commits; with more to embed it commits
+the words first (searchable at once) and leaves the passages to :mod:`archive.embedding`."""
 
 Progress = Callable[[str, int, int | None], None]
 """``progress(stage, done, total)``: called as a build advances (total None when unknown)."""
@@ -60,8 +63,15 @@ class BuildReport:
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     passages: int = 0
+    """Passages with a vector once the write is done."""
+    pending: int = 0
+    """Passages still to embed when the write stopped (``archive embed`` goes on)."""
+    leads: int = 0
+    leads_pending: int = 0
     embedded: int = 0
     reused: int = 0
+    checkpoints: int = 0
+    """Generations committed while passages were being embedded (:mod:`archive.embedding`)."""
     seconds: float = 0.0
 
 
@@ -109,7 +119,9 @@ class LiveState:
     """Written with this code's settings, the build's encoder and passage settings: it can be patched."""
 
 
-def read_live(root: Path, encoder: Encoder | None, *, tolerate_damage: bool = False) -> LiveState | None:
+def read_live(
+    root: Path, encoder: Encoder | None, *, tolerate_damage: bool = False, max_passages: int | None = None
+) -> LiveState | None:
     """The live index of ``root`` as a build sees it, or ``None`` when there is none it can read.
 
     An index of another format or encoder is still read (``compatible`` is
@@ -141,7 +153,8 @@ def read_live(root: Path, encoder: Encoder | None, *, tolerate_damage: bool = Fa
     except IndexFormatError:
         settings_match = False
     same_encoder = manifest.encoder == (encoder.name if encoder else None)
-    return LiveState(generation, manifest, entries, files, settings_match and same_encoder)
+    same_policy = max_passages is None or encoder is None or manifest.max_passages == max_passages
+    return LiveState(generation, manifest, entries, files, settings_match and same_encoder and same_policy)
 
 
 @dataclass(slots=True)
@@ -229,6 +242,7 @@ def write_generation(
     built_at: str | None = None,
     sources: Sequence[str] = (),
     were_aliases: frozenset[str] = frozenset(),
+    max_passages: int | None = None,
 ) -> None:
     """Write ``documents`` (unique ids) as a new generation of ``root`` and commit it.
 
@@ -253,14 +267,13 @@ def write_generation(
         if built_at:
             manifest.built_at = built_at
         if encoder is not None:
-            write_dense_side(root, generation, canonical, encoder, report, progress)
-            from .dense import passage_settings
+            from .dense import MAX_PASSAGES, passage_settings
 
             manifest.encoder = encoder.name
             manifest.encoder_spec = encoder_spec or encoder.name
             manifest.dim = encoder.dim
-            manifest.passages = report.passages
-            manifest.passage_settings = passage_settings()
+            manifest.passage_settings = passage_settings(max_passages or MAX_PASSAGES)
+            write_dense_side(root, generation, canonical, encoder, report, progress, manifest=manifest)
         manifest.files = file_table(generation)
         manifest.write(generation)
         report.warnings.extend(layout.commit_generation(root, generation))
@@ -279,12 +292,15 @@ def write_dense_side(
     report: BuildReport,
     progress: Progress | None,
     *,
+    manifest: Manifest,
     base: Path | None = None,
     drop: frozenset[str] = frozenset(),
 ) -> None:
     """Write ``generation``'s dense side: ``documents``, plus ``base``'s rows minus ``drop`` when given.
 
-    Embeddings go through the cache beside the index; fills the passage counts of ``report``.
+    Embeddings go through the cache beside the index; at most
+    :data:`EMBED_INLINE_MAX` uncached passages are embedded here, more are
+    left pending. Fills the passage counts of ``report`` and ``manifest``.
     """
     from .dense import DenseIndex, write_dense
     from .embcache import EmbeddingCache
@@ -296,9 +312,12 @@ def write_dense_side(
     with EmbeddingCache(root / CACHE_NAME, encoder.name, encoder.dim) as cache:
         result = write_dense(
             generation / "dense", documents, encoder.encode_passages, cache,
-            dim=encoder.dim, progress=embed_progress,
-            base=DenseIndex(base) if base is not None else None, drop=drop,
+            dim=encoder.dim, max_passages=manifest.max_passages, inline_max=EMBED_INLINE_MAX,
+            progress=embed_progress, base=DenseIndex(base) if base is not None else None, drop=drop,
         )
-    report.passages = result.passages
-    report.embedded = result.stats.embedded
-    report.reused = result.stats.reused
+    report.passages = manifest.passages = result.passages
+    report.pending = manifest.pending = result.pending
+    report.leads = manifest.leads = result.leads
+    report.leads_pending = manifest.leads_pending = result.leads_pending
+    report.embedded += result.stats.embedded
+    report.reused += result.stats.reused

@@ -173,6 +173,9 @@ def _check_sides(generation: Path, manifest: Manifest, report: CheckReport) -> N
             if len(dense) != manifest.passages:
                 report.problems.append(Problem(generation / "dense",
                                                f"holds {len(dense)} passages, the manifest says {manifest.passages}"))
+            if len(dense.pending) != manifest.pending:
+                report.problems.append(Problem(generation / "dense", f"lists {len(dense.pending)} passages to "
+                                               f"embed, the manifest says {manifest.pending}"))
     for side, found in ids.items():
         report.counts[side] = len(found)
         if len(found) != manifest.documents:

@@ -7,6 +7,7 @@ usage error (exit code 2). Nothing heavy is imported before a command needs it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -149,12 +150,27 @@ def _live_generation(index: Path) -> str | None:
 
 
 def _interrupted(index: Path, before: str | None) -> typer.Exit:
-    """Say what a Ctrl-C kept (a change commits atomically at its very end) and exit 130."""
+    """Say what a Ctrl-C kept (each commit is atomic: the words first, then passage vectors) and exit 130."""
     if _live_generation(index) == before:
         _echo("interrupted: the archive is unchanged", err=True)
     else:
         _echo("interrupted after the change was committed: the archive holds the new state", err=True)
+    pending = _pending(index)
+    if pending:
+        _echo(f"{pending:,} passages are not embedded yet (the ones embedded are kept in the cache); "
+              "archive embed finishes", err=True)
     return typer.Exit(code=130)
+
+
+def _pending(index: Path) -> int:
+    """Passages of the live generation still waiting for vectors (0 when that cannot be read)."""
+    from . import layout
+    from .manifest import Manifest
+
+    try:
+        return Manifest.read(layout.current_generation(index), check=False).pending
+    except (ArchiveError, OSError):
+        return 0
 
 
 @app.command()
@@ -178,6 +194,12 @@ def build(
         bool, typer.Option("--dry-run", help="Show what would be added, updated, kept and deleted; write nothing.")
     ] = False,
     field: FieldOption = None,
+    passages: Annotated[
+        Optional[str],
+        typer.Option(metavar="lead|N|all",
+                     help="Passages of each article to embed: lead (the first), N (the first N) or all "
+                          "(default: the archive's choice, else all)."),
+    ] = None,
 ) -> None:
     """Build or update the archive from article files (.txt, .jsonl, .json, .csv, .tsv, .html, .zip, ANT <DOC> files).
 
@@ -185,6 +207,9 @@ def build(
     own source file is gone, or with --prune. Re-running it on the same
     sources only reports what changed; unchanged passages are never embedded
     again. The sources are remembered: `archive build` alone re-reads them.
+    With many passages to embed, the words are committed first (search works
+    at once) and the passages are embedded lead first, committed as they go;
+    an interrupted build keeps them, and `archive embed` finishes.
     """
     from .archive import Archive, BuildReport
     from .readers import read_documents
@@ -207,7 +232,7 @@ def build(
         with progress_bar() as progress:
             archive = Archive.build(
                 documents, index, encoder=encoder, full=full, report=report, procs=procs, progress=progress,
-                sources=paths, prune=prune, before_commit=_deletions,
+                sources=paths, prune=prune, before_commit=_deletions, passages=passages,
             )
     except ArchiveError as exc:
         _problems(report, problems, err=True)
@@ -302,6 +327,46 @@ def add(
 
 
 @app.command()
+def embed(index: IndexOption = Path("index")) -> None:
+    """Embed the passages that have no vector yet (lead passages first), committing as it goes.
+
+    Finishes a build that was interrupted while embedding; passages already
+    embedded come from the embedding cache, never embedded twice.
+    """
+    from .archive import Archive, BuildReport
+    from .terminal import progress_bar
+
+    report = BuildReport()
+    before = _live_generation(index)
+    try:
+        with progress_bar() as progress:
+            archive = Archive.embed(index, report=report, progress=progress)
+    except ArchiveError as exc:
+        raise _fail(exc) from None
+    except KeyboardInterrupt:
+        raise _interrupted(index, before) from None
+    if not archive.manifest.encoder:
+        _echo(f"{index} is lexical only: nothing to embed (archive build --full --encoder e5-small adds vectors)")
+    elif report.checkpoints:
+        _echo(f"embedded {report.embedded} passages ({report.reused} from the cache) in {report.checkpoints} "
+              f"commit{'s' if report.checkpoints > 1 else ''}")
+    if archive.manifest.encoder:
+        _echo(_coverage(archive.manifest))
+    archive.close()
+
+
+def _coverage(manifest) -> str:  # noqa: ANN001 - archive.manifest.Manifest
+    """How much of the archive is searchable by meaning, in one line."""
+    planned = manifest.passages + manifest.pending
+    leads = manifest.leads - manifest.leads_pending
+    if manifest.pending == 0:
+        return f"meaning: all {planned:,} passages embedded ({manifest.leads:,} article leads)"
+    lead_part = f"all {manifest.leads:,} leads" if leads == manifest.leads else f"{leads:,} of {manifest.leads:,} leads"
+    return (f"meaning: {lead_part} and {manifest.passages:,} of {planned:,} passages embedded; "
+            "archive embed adds the rest")
+
+
+@app.command()
 def delete(
     ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Ids of the articles to remove.")],
     index: IndexOption = Path("index"),
@@ -324,22 +389,23 @@ def delete(
 
 
 def _summary(report, archive, index: Path, problems: list[str]) -> None:  # noqa: ANN001
-    if report.written:
-        _echo(f"indexed {_plural(report.indexed, 'article')} into {index} in {report.seconds:.1f} s "
-                   f"({_counts(report)})")
-        if report.folded:
-            _echo(f"folded {_plural(report.folded, 'more duplicate article')} (identical text) "
-                       "into the ones indexed")
-        if archive.manifest.encoder:
-            _echo(
-                f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused from the cache) "
-                f"with {archive.manifest.encoder}"
-            )
-    else:
+    if not report.written:
         _echo(f"{index} is up to date: nothing to write ({_counts(report)})")
+    elif report.indexed:
+        _echo(f"indexed {_plural(report.indexed, 'article')} into {index} in {report.seconds:.1f} s "
+              f"({_counts(report)})")
+    else:  # only passage vectors were added (a build that resumed embedding)
+        _echo(f"no article changed in {index} ({_counts(report)}); passage vectors were added")
+    if report.written and report.folded:
+        _echo(f"folded {_plural(report.folded, 'more duplicate article')} (identical text) into the ones indexed")
+    if report.written and archive.manifest.encoder:
+        _echo(f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused from the cache) "
+              f"with {archive.manifest.encoder}")
+    if archive.manifest.encoder and (report.checkpoints or not archive.manifest.embedding_done):
+        _echo(_coverage(archive.manifest))
     if report.kept:
         _echo(f"kept {_plural(report.kept, 'article')} that these sources do not hold "
-                   "(from other sources, or their files are still there); --prune removes them")
+              "(from other sources, or their files are still there); --prune removes them")
     _problems(report, problems)
 
 
@@ -432,8 +498,12 @@ def search(
             summary["page"] = page
         if not hits:
             summary["reason"] = hits.reason
+        if hits.notice:
+            summary["notice"] = hits.notice
         typer.echo(json.dumps({"summary": summary}, ensure_ascii=False))
         return
+    if hits.notice:
+        _echo(f"note: {hits.notice}", err=True)
     if counts is not None:
         _print_facets(counts)
     if not hits:
@@ -550,20 +620,33 @@ def export(
 
 
 @app.command()
-def stats(index: IndexOption = Path("index")) -> None:
-    """Print what the archive holds: counts, sources, categories, dates, size."""
+def stats(
+    index: IndexOption = Path("index"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object.")] = False,
+) -> None:
+    """Print what the archive holds: counts, meaning coverage, sources, categories, dates, size."""
     from .archive import Archive
 
     try:
         with Archive.open(index) as archive:
             info = archive.stats()
+            manifest = archive.manifest
     except ArchiveError as exc:
         raise _fail(exc) from None
+    if as_json:
+        record = dataclasses.asdict(info)
+        record["path"] = str(info.path)
+        for name in ("first_published", "last_published"):
+            record[name] = record[name].isoformat() if record[name] else None
+        typer.echo(json.dumps(record, ensure_ascii=False))
+        return
     _echo(f"index:      {info.path}")
     _echo(f"documents:  {info.documents}")
     _echo(f"duplicates: {info.folded_duplicates} folded (identical text)")
-    _echo(f"passages:   {info.passages}")
+    _echo(f"passages:   {info.passages}" + (f" (+{info.pending} not embedded yet)" if info.pending else ""))
     _echo(f"encoder:    {info.encoder or 'none (lexical only)'}")
+    if info.encoder:
+        _echo(_coverage(manifest))
     _echo(f"dates:      {_date(info.first_published)} .. {_date(info.last_published)}")
     _echo(f"size:       {info.size_bytes / 1e6:.1f} MB")
     _echo(f"built:      {info.built_at}   updated: {info.updated_at}")

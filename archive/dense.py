@@ -21,7 +21,7 @@ import numpy as np
 
 from .document import Document
 from .embcache import EmbeddingCache, EmbedStats, embed_with_cache
-from .errors import IndexDamagedError, IndexFormatError
+from .errors import IndexDamagedError, IndexFormatError, UsageError
 from .passages import SPLITTER_VERSION, split_passages
 from .vectors import VECTORS_FORMAT, VectorIndex
 
@@ -32,19 +32,42 @@ TITLE_IN_PASSAGES = True
 """Each passage is embedded as ``title + newline + passage``: the title gives a
 passage cut from the middle of an article its topic."""
 
-DENSE_FORMAT = 1
+DENSE_FORMAT = 2
 
 
-def passage_settings() -> dict[str, int]:
-    """The passage settings an index records (a change invalidates dense indexes)."""
+def passage_settings(max_passages: int = MAX_PASSAGES) -> dict[str, int]:
+    """The passage settings an index records (a change invalidates dense indexes).
+
+    ``max_passages`` is the archive's passage policy (``--passages``): how many
+    passages of each article are embedded at most; the others are this code's.
+    """
     return {
         "max_words": PASSAGE_WORDS,
         "overlap_words": PASSAGE_OVERLAP,
-        "max_passages": MAX_PASSAGES,
+        "max_passages": max_passages,
         "title_in_passages": int(TITLE_IN_PASSAGES),
         "splitter": SPLITTER_VERSION,
         "vectors_format": VECTORS_FORMAT,
     }
+
+
+def passage_policy(value: int | str | None) -> int | None:
+    """``--passages``: ``"lead"`` (1), ``"all"`` (:data:`MAX_PASSAGES`) or a number of passages
+    per article, as the ``max_passages`` an index records (``None`` stays None: keep the archive's)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "lead":
+            return 1
+        if text == "all":
+            return MAX_PASSAGES
+        if not text.isdigit():
+            raise UsageError(f"passages must be lead, all or a number from 1 to {MAX_PASSAGES}, not {value!r}")
+        value = int(text)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PASSAGES:
+        raise UsageError(f"passages must be lead, all or a number from 1 to {MAX_PASSAGES}, not {value!r}")
+    return value
 
 
 def passage_source(doc: Document) -> str:
@@ -64,74 +87,154 @@ Span = tuple[int, int]
 
 
 @dataclass(frozen=True, slots=True)
+class PassageRows:
+    """Passages as parallel arrays: article ordinal, start and end offset, and rank in the article.
+
+    Rank 0 is an article's lead passage. The vector rows of a dense index and
+    its pending passages (planned, not embedded yet) are both kept this way,
+    sorted by ordinal and then start, so an article's rows are contiguous.
+    """
+
+    doc: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    rank: np.ndarray
+
+    @classmethod
+    def empty(cls) -> PassageRows:
+        return cls(np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32))
+
+    @classmethod
+    def of(cls, doc: Sequence[int], start: Sequence[int], end: Sequence[int], rank: Sequence[int]) -> PassageRows:
+        return cls(np.asarray(doc, dtype=np.int32), np.asarray(start, dtype=np.int64),
+                   np.asarray(end, dtype=np.int64), np.asarray(rank, dtype=np.int32))
+
+    def __len__(self) -> int:
+        return len(self.doc)
+
+    def take(self, rows: np.ndarray) -> PassageRows:
+        return PassageRows(self.doc[rows], self.start[rows], self.end[rows], self.rank[rows])
+
+    def concat(self, other: PassageRows) -> PassageRows:
+        return PassageRows(*(np.concatenate([a, b]) for a, b in
+                             zip((self.doc, self.start, self.end, self.rank), (other.doc, other.start, other.end, other.rank))))
+
+    def order(self) -> np.ndarray:
+        """The permutation that sorts these passages by article ordinal, then start."""
+        return np.lexsort((self.start, self.doc))
+
+    def leads(self) -> int:
+        """How many of these passages are leads (rank 0)."""
+        return int(np.count_nonzero(self.rank == 0))
+
+    def save(self, path: Path) -> None:
+        np.savez(path, doc=self.doc, start=self.start, end=self.end, rank=self.rank)
+
+    @classmethod
+    def load(cls, path: Path) -> PassageRows:
+        with np.load(path, allow_pickle=False) as arrays:
+            rows = cls.of(arrays["doc"], arrays["start"], arrays["end"], arrays["rank"])
+        if not len(rows.doc) == len(rows.start) == len(rows.end) == len(rows.rank):
+            raise ValueError("arrays of different lengths")
+        return rows
+
+
+@dataclass(frozen=True, slots=True)
 class DenseBuild:
-    """Counts of a dense build."""
+    """Counts of a dense build: passages with vectors, passages still to embed, and the cache's work."""
 
     passages: int
+    pending: int
+    leads: int
+    """Lead passages planned (one per article with any text), embedded or not."""
+    leads_pending: int
     stats: EmbedStats
 
 
-def _passages(documents: Sequence[Document], first_ordinal: int) -> tuple[list[int], list[int], list[int], list[str]]:
-    """Article ordinals, start and end offsets, and embedding texts of every passage of ``documents``."""
-    ordinals: list[int] = []
-    starts: list[int] = []
-    ends: list[int] = []
+def plan_passages(
+    documents: Sequence[Document], first_ordinal: int, max_passages: int
+) -> tuple[PassageRows, list[str]]:
+    """Every passage of ``documents`` (ordinals from ``first_ordinal``) and its embedding text."""
+    doc: list[int] = []
+    start: list[int] = []
+    end: list[int] = []
+    rank: list[int] = []
     texts: list[str] = []
-    for ordinal, doc in enumerate(documents, first_ordinal):
-        for passage in split_passages(
-            passage_source(doc), max_words=PASSAGE_WORDS, overlap_words=PASSAGE_OVERLAP, max_passages=MAX_PASSAGES
-        ):
-            ordinals.append(ordinal)
-            starts.append(passage.start)
-            ends.append(passage.end)
-            texts.append(embedding_text(doc, passage.text))
-    return ordinals, starts, ends, texts
+    for ordinal, document in enumerate(documents, first_ordinal):
+        for n, passage in enumerate(split_passages(
+            passage_source(document), max_words=PASSAGE_WORDS, overlap_words=PASSAGE_OVERLAP,
+            max_passages=max_passages,
+        )):
+            doc.append(ordinal)
+            start.append(passage.start)
+            end.append(passage.end)
+            rank.append(n)
+            texts.append(embedding_text(document, passage.text))
+    return PassageRows.of(doc, start, end, rank), texts
 
 
 def write_dense(
     directory: Path,
     documents: Sequence[Document],
-    encode: Callable[[list[str]], np.ndarray],
+    encode: Callable[[list[str]], np.ndarray] | None,
     cache: EmbeddingCache | None,
     *,
     dim: int,
+    max_passages: int = MAX_PASSAGES,
+    inline_max: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     base: DenseIndex | None = None,
     drop: frozenset[str] = frozenset(),
 ) -> DenseBuild:
-    """Split, embed (through ``cache``) and index ``documents`` into ``directory``.
+    """Split and index ``documents`` into ``directory``: vectors from ``cache``, the rest embedded or left pending.
 
     With ``base`` (the live dense index) the new index is ``base`` without the
     articles in ``drop``, plus ``documents``: kept rows keep their vectors as
-    they are, so an incremental change splits and embeds only its own
-    articles. The vector index itself is rebuilt from the rows: a memory copy
-    for an exact index; for HNSW (above 50k passages) the graph is rebuilt,
-    which costs seconds, not the hours of re-embedding.
+    they are (and kept pending passages stay pending), so an incremental
+    change splits only its own articles. Passages whose text is in ``cache``
+    get their vector from it; the others are embedded now with ``encode``
+    when there are at most ``inline_max`` distinct texts (``None``: no limit),
+    else left *pending* for :mod:`archive.embedding`, which adds them lead
+    first and commits as it goes. The vector index itself is rebuilt from the
+    rows: a memory copy for an exact index; for HNSW (above 50k passages) the
+    graph is rebuilt, which costs seconds, not the hours of re-embedding.
     """
     directory.mkdir(parents=True, exist_ok=False)
     if base is not None:
-        kept_ids, kept_rows, kept_ordinals = base.rows_without(drop)
+        kept_ids, kept_rows, renumber = base.rows_without(drop)
+        prior = base.rows.take(kept_rows)
+        prior = PassageRows(renumber[prior.doc].astype(np.int32), prior.start, prior.end, prior.rank)
         prior_vectors = base.vectors()[kept_rows]
-        prior_start, prior_end = base.offsets(kept_rows)
+        waiting = base.pending
+        waiting = waiting.take(np.flatnonzero(renumber[waiting.doc] >= 0))
+        waiting = PassageRows(renumber[waiting.doc].astype(np.int32), waiting.start, waiting.end, waiting.rank)
     else:
-        kept_ids, kept_ordinals = [], np.zeros(0, dtype=np.int32)
+        kept_ids, prior, waiting = [], PassageRows.empty(), PassageRows.empty()
         prior_vectors = np.zeros((0, dim), dtype=np.float32)
-        prior_start = prior_end = np.zeros(0, dtype=np.int64)
-    ordinals, starts, ends, texts = _passages(documents, len(kept_ids))
-    vectors, stats = embed_with_cache(texts, encode, cache, progress=progress)
-    if not texts:
-        vectors = np.zeros((0, dim), dtype=np.float32)
-    VectorIndex.build(np.concatenate([prior_vectors, vectors])).save(directory / "vectors")
-    np.savez(
-        directory / "passages.npz",
-        doc=np.concatenate([kept_ordinals, np.asarray(ordinals, dtype=np.int32)]),
-        start=np.concatenate([prior_start, np.asarray(starts, dtype=np.int64)]),
-        end=np.concatenate([prior_end, np.asarray(ends, dtype=np.int64)]),
-    )
+    planned, texts = plan_passages(documents, len(kept_ids), max_passages)
+    if cache is not None:
+        vectors, found = cache.get_many(texts)
+    else:
+        vectors, found = np.zeros((len(texts), dim), dtype=np.float32), np.zeros(len(texts), dtype=bool)
+    reused = int(found.sum())
+    embedded = 0
+    misses = [texts[i] for i in np.flatnonzero(~found).tolist()]
+    if encode is not None and misses and (inline_max is None or len(set(misses)) <= inline_max):
+        fresh, stats = embed_with_cache(misses, encode, cache, progress=progress)
+        vectors[~found] = fresh
+        found[:] = True
+        embedded = stats.embedded
+    rows = prior.concat(planned.take(np.flatnonzero(found)))
+    pending = waiting.concat(planned.take(np.flatnonzero(~found)))
+    pending = pending.take(pending.order())
+    VectorIndex.build(np.concatenate([prior_vectors, vectors[found]])).save(directory / "vectors")
+    rows.save(directory / "passages.npz")
+    pending.save(directory / "pending.npz")
     with open(directory / "ids.json", "w", encoding="utf-8") as fh:
         json.dump({"format": DENSE_FORMAT, "ids": kept_ids + [d.id for d in documents]}, fh, ensure_ascii=False)
-    carried = len(kept_ordinals)  # rows carried over count as reused: nothing was embedded for them
-    return DenseBuild(carried + len(texts), EmbedStats(stats.embedded, stats.reused + carried))
+    carried = len(prior)  # rows carried over count as reused: nothing was embedded for them
+    return DenseBuild(len(rows), len(pending), rows.leads() + pending.leads(), pending.leads(),
+                      EmbedStats(embedded, reused + carried))
 
 
 class DenseIndex:
@@ -140,10 +243,10 @@ class DenseIndex:
     def __init__(self, directory: Path) -> None:
         try:
             meta = json.loads((directory / "ids.json").read_text(encoding="utf-8"))
-            with np.load(directory / "passages.npz", allow_pickle=False) as arrays:
-                self._doc = arrays["doc"]
-                self._start = arrays["start"]
-                self._end = arrays["end"]
+            self.rows = PassageRows.load(directory / "passages.npz")
+            """The passage of each vector row."""
+            self.pending = PassageRows.load(directory / "pending.npz")
+            """Passages planned but not embedded yet (:mod:`archive.embedding` adds them)."""
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise IndexDamagedError(f"{directory}: dense index unreadable ({exc}). Fix: archive build --full") from None
         if not isinstance(meta, dict) or not isinstance(meta.get("ids"), list):
@@ -151,9 +254,13 @@ class DenseIndex:
         if meta.get("format") != DENSE_FORMAT:
             raise IndexFormatError(f"{directory}: dense format {meta.get('format')} (expected {DENSE_FORMAT})")
         self._ids: list[str] = meta["ids"]
+        self._doc = self.rows.doc
+        self._start = self.rows.start
+        self._end = self.rows.end
         self._vectors = VectorIndex.load(directory / "vectors")
         if len(self._vectors) != len(self._doc):
             raise IndexFormatError(f"{directory}: {len(self._vectors)} vectors for {len(self._doc)} passages")
+        self._waiting: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self._doc)
@@ -173,20 +280,27 @@ class DenseIndex:
     def rows_without(self, drop: frozenset[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
         """What remains once the articles in ``drop`` are removed.
 
-        Returns ``(ids, rows, ordinals)``: the remaining article ids in order,
-        the passage rows they own, and each such row's article ordinal renumbered
-        into the remaining ids.
+        Returns ``(ids, rows, renumber)``: the remaining article ids in order,
+        the vector rows they own, and each old ordinal's new one (-1 for the
+        articles dropped).
         """
         keep = np.fromiter((doc_id not in drop for doc_id in self._ids), dtype=bool, count=len(self._ids))
-        renumber = np.cumsum(keep, dtype=np.int64) - 1
+        renumber = np.where(keep, np.cumsum(keep, dtype=np.int64) - 1, -1)
         rows = np.flatnonzero(keep[self._doc])
         ids = [doc_id for doc_id, k in zip(self._ids, keep.tolist()) if k]
-        return ids, rows, renumber[self._doc[rows]].astype(np.int32)
+        return ids, rows, renumber
 
     @property
     def ids(self) -> list[str]:
         """Article ids by ordinal: the same list as the term index's (checked when an archive opens it)."""
         return self._ids
+
+    def waiting(self, ordinal: int) -> bool:
+        """True when the article at ``ordinal`` has passages not embedded yet."""
+        if self._waiting is None:
+            self._waiting = np.zeros(len(self._ids), dtype=bool)
+            self._waiting[self.pending.doc] = True
+        return 0 <= ordinal < len(self._waiting) and bool(self._waiting[ordinal])
 
     def best_passages(self, query_vector: np.ndarray, ordinals: Sequence[int]) -> list[tuple[float, Span | None]]:
         """Exact ``(best passage score, its span)`` of each article ordinal for one query vector.
@@ -202,7 +316,7 @@ class DenseIndex:
             first = int(np.searchsorted(self._doc, ordinal, side="left"))
             last = int(np.searchsorted(self._doc, ordinal, side="right"))
             if first == last:
-                out.append((-1.0, None))
+                out.append((float("nan") if self.waiting(ordinal) else -1.0, None))
                 continue
             sims = vectors[first:last] @ query_vector
             row = first + int(np.argmax(sims))

@@ -172,9 +172,8 @@ def write_increment(
         manifest.sources = [*manifest.sources, *new_sources]
         manifest.updated_at = utc_now()
         if encoder is not None:
-            write_dense_side(root, generation, to_index_docs, encoder, report, progress,
+            write_dense_side(root, generation, to_index_docs, encoder, report, progress, manifest=manifest,
                              base=live / "dense", drop=frozenset(plan.unindex))
-            manifest.passages = report.passages
         manifest.files = file_table(generation, live, live_files)
         manifest.write(generation)
         report.warnings.extend(layout.commit_generation(root, generation))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -33,6 +32,7 @@ from .analysis import char_grams, iter_terms, term
 from .columns import Columns, ColumnsBuilder, author_keys
 from .document import Document
 from .errors import ArchiveError, IndexDamagedError, IndexFormatError
+from .layout import link_files
 from .matching import Match, plan
 from .terms import TermIndex, TermIndexBuilder
 from .whoosh_files import install as _install_whoosh_guard
@@ -222,13 +222,7 @@ def update_index(source: Path, directory: Path, add: Iterable[Document], delete:
     add = list(add)
     delete = list(delete)
     open_whoosh(source)  # a damaged or tampered table of contents is named in the source, not its copy
-    directory.mkdir(parents=True, exist_ok=False)
-    for path in Path(source).iterdir():
-        if path.is_file() and not path.name.endswith(".lock"):
-            try:
-                os.link(path, directory / path.name)
-            except OSError:
-                shutil.copy2(path, directory / path.name)
+    link_files(Path(source), directory)
     ix = open_whoosh(directory)
     writer = ix.writer(limitmb=256, compound=False)
     try:

@@ -18,7 +18,7 @@ from .analysis import ANALYZER_SETTINGS
 from .errors import IndexDamagedError, IndexFormatError
 from .normalize import NORMALIZER_VERSION
 
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 MANIFEST_NAME = "manifest.json"
 
 
@@ -37,6 +37,13 @@ class Manifest:
     encoder_spec: str | None = None
     dim: int | None = None
     passages: int = 0
+    """Passages with a vector in this generation."""
+    pending: int = 0
+    """Passages planned but not embedded yet (a build adds them lead first, see :mod:`archive.embedding`)."""
+    leads: int = 0
+    """Lead passages planned (one per article with text), embedded or not."""
+    leads_pending: int = 0
+    """Of those, the ones not embedded yet."""
     passage_settings: dict[str, int] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     """The source files and folders the archive reads (absolute paths): ``archive build`` with
@@ -49,6 +56,19 @@ class Manifest:
     updated_at: str = field(default_factory=utc_now)
     files: dict[str, dict[str, int | str]] = field(default_factory=dict)
     """Size and checksum of every other file of the generation (:mod:`archive.integrity`)."""
+
+    @property
+    def max_passages(self) -> int:
+        """The archive's passage policy: passages embedded per article at most (``--passages``)."""
+        from .dense import MAX_PASSAGES
+
+        value = self.passage_settings.get("max_passages") if isinstance(self.passage_settings, dict) else None
+        return value if _is_int(value) and value >= 1 else MAX_PASSAGES
+
+    @property
+    def embedding_done(self) -> bool:
+        """True when every planned passage has its vector (or the archive has none: lexical only)."""
+        return self.encoder is None or self.pending == 0
 
     def write(self, directory: Path) -> None:
         """Write ``manifest.json`` into ``directory`` (fsynced: it marks the generation complete)."""
@@ -114,8 +134,9 @@ class Manifest:
         if self.encoder is not None:  # passages cut another way would mix two formats in one index
             from .dense import passage_settings
 
-            if self.passage_settings != passage_settings():
-                differences.append(f"passage settings {self.passage_settings} (this archive uses {passage_settings()})")
+            wanted = passage_settings(self.max_passages)  # the passage policy is the archive's own choice
+            if self.passage_settings != wanted:
+                differences.append(f"passage settings {self.passage_settings} (this archive uses {wanted})")
         if differences:
             raise IndexFormatError(
                 f"{path}: index built with " + "; ".join(differences)
@@ -187,6 +208,9 @@ _FIELD_CHECKS = {
     "encoder_spec": _optional_text,
     "dim": _optional_dim,
     "passages": _count,
+    "pending": _count,
+    "leads": _count,
+    "leads_pending": _count,
     "passage_settings": _int_map,
     "format_version": _count,
     "package_version": _text,

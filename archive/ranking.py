@@ -179,6 +179,8 @@ class Ranker:
         passage's cosine (exact, from its own rows; its span is added to
         ``spans`` for the snippet); a dense candidate outside the lexical top
         list gets BM25 0, the score of a document that did not make the list.
+        An article whose passages are not embedded yet has no cosine: it gets
+        the mean of the others, a z-score of 0, so it is ranked on its words.
         Every candidate also gets its character-gram BM25 for the query's
         words, a third column weighted ``alpha * GRAM_SHARE``.
         """
@@ -195,7 +197,7 @@ class Ranker:
         columns = [
             [lexical_scores.get(o, 0.0) for o in ordinals],
             self._lexical.gram_scores_at(request.text, ordinals),
-            [dense_scores[o] for o in ordinals],
+            _known([dense_scores[o] for o in ordinals]),
         ]
         alpha = request.alpha
         weights = [alpha * (1.0 - GRAM_SHARE), alpha * GRAM_SHARE, 1.0 - alpha]
@@ -203,3 +205,12 @@ class Ranker:
         by_id = weighted_z_fusion([ids[o] for o in ordinals], columns, weights, k=k)
         ordinal_of = {ids[o]: o for o in ordinals}
         return [(ordinal_of[i], s) for i, s in by_id]
+
+
+def _known(scores: list[float]) -> list[float]:
+    """``scores`` with each unknown (``nan``) one replaced by the mean of the known ones (0 if none)."""
+    known = [s for s in scores if s == s]
+    if len(known) == len(scores):
+        return scores
+    mean = sum(known) / len(known) if known else 0.0
+    return [s if s == s else mean for s in scores]

@@ -186,6 +186,9 @@ class RateColumn(ProgressColumn):
         return Text("" if speed is None else f"{speed:,.0f}/s", style="progress.data.speed")
 
 
+_STAGES = {"index": "indexing articles", "leads": "embedding leads", "embed": "embedding passages"}
+
+
 @contextmanager
 def progress_bar(console: Console | None = None) -> Iterator[Callable[[str, int, int | None], None]]:
     """A progress callback for :class:`~archive.Archive` builds and updates: one bar per stage
@@ -201,7 +204,7 @@ def progress_bar(console: Console | None = None) -> Iterator[Callable[[str, int,
 
         def progress(stage: str, done: int, total: int | None) -> None:
             if stage not in tasks:
-                label = "indexing articles" if stage == "index" else "embedding passages"
+                label = _STAGES.get(stage, stage)
                 tasks[stage] = bar.add_task(label, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 

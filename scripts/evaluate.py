@@ -26,7 +26,9 @@ Benchmarks (data read from ``../shared/data``, never copied into the repository)
   relevant), copies of one article counted once (scripts/snn_news.py).
 
 ``--passage-overlap N`` builds with N words shared by consecutive passages instead of the
-archive's default (its indexes are kept apart under ``--cache``).
+archive's default (its indexes are kept apart under ``--cache``). ``--passages lead|N|all``
+embeds only the first passage(s) of each article (the archive's passage policy; the index is
+rewritten in place from the embedding cache, so comparing policies embeds nothing twice).
 
 Metrics: nDCG@10, MRR@10, Recall@1/10/100 and the median query latency. Embeddings are
 cached under ``--cache`` so only the first run pays for them. Modes: ``lexical``,
@@ -260,11 +262,13 @@ def bm25s_search(bench: Benchmark) -> Callable[[str], list[str]]:
     return search
 
 
-def build_cached(bench: Benchmark, encoder: str, cache: Path, suffix: str = "") -> Archive:
+def build_cached(bench: Benchmark, encoder: str, cache: Path, suffix: str = "", passages: str = "all") -> Archive:
     """An index of exactly ``bench``'s documents under ``cache`` (``prune``: an earlier sample's
     articles must not stay in it); embeddings are reused across runs."""
     root = cache / f"{bench.name.replace('-dev', '').replace('-test', '')}-{encoder.replace('/', '_').replace(':', '_')}{suffix}"
-    return Archive.build(bench.documents, root, procs=1, encoder=None if encoder == "none" else encoder, prune=True)
+    no_encoder = encoder == "none"
+    return Archive.build(bench.documents, root, procs=1, encoder=None if no_encoder else encoder, prune=True,
+                         passages=None if no_encoder else passages)
 
 
 def _ms(value: float | None) -> str:
@@ -288,6 +292,8 @@ def main() -> None:
                         help="share of the lexical weight given to character-gram BM25 (default: GRAM_SHARE)")
     parser.add_argument("--passage-overlap", type=int,
                         help="words shared by consecutive passages (default: the archive's PASSAGE_OVERLAP)")
+    parser.add_argument("--passages", default="all",
+                        help="passage policy: lead, N (the first N passages of each article) or all (default)")
     parser.add_argument("--lucene-jar", type=Path,
                         help="Anserini fat jar for --mode lucene (default: $ANSERINI_JAR or an importable pyserini)")
     args = parser.parse_args()
@@ -309,7 +315,8 @@ def main() -> None:
     judged_rows = []
     for name in benches:
         bench = load_benchmark(name, args.data, args.cache)
-        archive = build_cached(bench, args.encoder, args.cache, suffix) if set(modes) - {"bm25s", "lucene"} else None
+        archive = (build_cached(bench, args.encoder, args.cache, suffix, args.passages)
+                   if set(modes) - {"bm25s", "lucene"} else None)
         for mode in modes:
             if mode == "bm25s":
                 search = bm25s_search(bench)
@@ -334,7 +341,7 @@ def main() -> None:
             for label, search in runs:
                 m = evaluate(search, bench)
                 results.append({"benchmark": name, "mode": label, "encoder": args.encoder,
-                                "passage_overlap": dense.PASSAGE_OVERLAP, **m})
+                                "passage_overlap": dense.PASSAGE_OVERLAP, "passages": args.passages, **m})
                 if bench.judged:
                     judged_rows.append((name, label, m))
                     print(

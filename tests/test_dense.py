@@ -310,7 +310,7 @@ def test_best_passages_agree_with_the_exact_search(tmp_path: Path, news: list[Do
     vector = HashingEncoder().encode_queries(["أسعار النفط وأوبك"])[0]
     ranked = dense.search(vector, len(news) + 1, depth=len(dense))
     ids = [doc_id for doc_id, _, _ in ranked]
-    best = dense.best_passages(vector, [*ids, "no-such-id"])
+    best = dense.best_passages(vector, [*ids, len(dense.ids)])  # the last: an ordinal with no passage
     for (doc_id, score, row), (found, found_row) in zip(ranked, best):
         assert found == pytest.approx(score) and found_row == row, doc_id
     assert best[-1] == (-1.0, None)

@@ -1,0 +1,288 @@
+"""Searchable at once, meaning added lead first: pending passages, checkpoints, resume, passage policy."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import archive.building as building
+import archive.embedding as embedding
+from archive import Archive, BuildReport, Document
+from archive.errors import UsageError
+from archive.cli import app
+from archive.dense import DenseIndex
+from archive.encoders.hashing import HashingEncoder
+from archive.layout import current_generation
+from typer.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+_CITIES = ["الموصل", "حلب", "طرابلس", "صنعاء", "الخرطوم", "نواكشوط", "بنغازي", "تطوان", "صفاقس", "البصرة",
+           "إربد", "الحديدة"]
+
+
+def _long_articles(news: list[Document]) -> list[Document]:
+    """Twelve reports of several passages each: a news article, then the others in turn, three times over."""
+    out = []
+    for i in range(12):
+        lead = news[i % len(news)]
+        parts = [lead.body, f"وكتب هذا التقرير مراسلنا في {_CITIES[i]}."]
+        for turn in range(1, 4):
+            order = news[(i + turn) % len(news):] + news[: (i + turn) % len(news)]
+            parts.append(" ".join(d.body for d in order))
+        out.append(Document(id=f"long-{i}", title=f"{lead.title}: تقرير مطول رقم {i + 1}", body="\n".join(parts),
+                            source="report", published=lead.published))
+    return out
+
+
+@pytest.fixture()
+def corpus(news: list[Document]) -> list[Document]:
+    return [*news, *_long_articles(news)]
+
+
+class Recording(HashingEncoder):
+    """The hashing encoder, recording every passage it embeds; ``stop_after`` batches then Ctrl-C."""
+
+    def __init__(self, stop_after: int | None = None, on_batch=None) -> None:  # noqa: ANN001
+        self.seen: list[str] = []
+        self.batches = 0
+        self.stop_after = stop_after
+        self.on_batch = on_batch
+
+    def encode_passages(self, texts):  # noqa: ANN001, ANN201
+        if self.stop_after is not None and self.batches >= self.stop_after:
+            raise KeyboardInterrupt
+        self.batches += 1
+        if self.on_batch is not None:
+            self.on_batch(self)
+        self.seen.extend(texts)
+        return super().encode_passages(texts)
+
+
+@pytest.fixture()
+def deferred(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every uncached passage is left for the lead-first stage, which commits after each small chunk."""
+    monkeypatch.setattr(building, "EMBED_INLINE_MAX", 0)
+    monkeypatch.setattr(embedding, "CHUNK", 8)
+    monkeypatch.setattr(embedding, "CHECKPOINT_SECONDS", 0.0)
+
+
+def _vectors_by_passage(root: Path) -> dict[tuple[str, int], np.ndarray]:
+    dense = DenseIndex(current_generation(root) / "dense")
+    vectors = dense.vectors()
+    return {(dense.ids[o], int(s)): vectors[r] for r, (o, s) in enumerate(zip(dense.rows.doc, dense.rows.start))}
+
+
+def test_words_commit_first_and_passages_follow_lead_first(tmp_path: Path, corpus: list[Document], deferred) -> None:  # noqa: ANN001
+    root = tmp_path / "index"
+    states: list[tuple[int, int, int]] = []
+
+    def look(encoder: Recording) -> None:
+        with Archive.open(root) as live:  # what a reader sees while the build embeds
+            hits = live.search("النفط", mode="lexical")
+            assert hits and hits.total
+            states.append((live.manifest.passages, live.manifest.pending, live.manifest.leads_pending))
+
+    encoder = Recording(on_batch=look)
+    report = BuildReport()
+    archive = Archive.build(corpus, root, encoder=encoder, procs=1, report=report)
+    # the first embedding call already found the words committed and nothing embedded
+    assert states[0][0] == 0 and states[0][1] == report.passages
+    # lead first: every article's first passage before any second passage
+    dense = archive._dense  # noqa: SLF001
+    first_passages = {f"{doc.title}\n{doc.body[s:e]}" for doc, s, e in _leads(archive, dense)}
+    assert set(encoder.seen[: len(first_passages)]) == first_passages
+    assert all(text not in first_passages for text in encoder.seen[len(first_passages):])
+    # checkpoints: coverage grew commit by commit, and the last one holds every passage
+    assert report.checkpoints >= 3 and [s[0] for s in states] == sorted(s[0] for s in states)
+    assert archive.manifest.pending == 0 and archive.manifest.passages == len(dense) == report.passages
+    assert report.embedded == len(set(encoder.seen)) and report.pending == 0
+    assert archive.search("قوات كورية في كورسك").notice is None
+    assert Archive.check(root).healthy
+    archive.close()
+
+
+def _leads(archive: Archive, dense: DenseIndex) -> list[tuple[Document, int, int]]:
+    out = []
+    for ordinal, start, end, rank in zip(dense.rows.doc, dense.rows.start, dense.rows.end, dense.rows.rank):
+        if rank == 0:
+            out.append((archive.get(dense.ids[ordinal]), int(start), int(end)))
+    return out
+
+
+def test_interrupted_embedding_resumes_without_embedding_twice(tmp_path: Path, corpus: list[Document], deferred) -> None:  # noqa: ANN001
+    root = tmp_path / "index"
+    stopped = Recording(stop_after=3)
+    with pytest.raises(KeyboardInterrupt):
+        Archive.build(corpus, root, encoder=stopped, procs=1)
+    with Archive.open(root) as partial:
+        manifest = partial.manifest
+        assert 0 < manifest.passages and manifest.pending > 0  # two checkpoints committed, the rest waits
+        assert partial.search("النفط", mode="lexical")
+        hybrid = partial.search("قوات كورية في كورسك")
+        assert hybrid.notice and "archive embed" in hybrid.notice
+        assert partial.stats().pending == manifest.pending
+    assert Archive.check(root).healthy
+    resumed = Recording()
+    report = BuildReport()
+    archive = Archive.build(corpus, root, encoder=resumed, procs=1, report=report)
+    # the first three batches (embedded before the interrupt) come from the cache, none twice
+    assert not set(resumed.seen) & set(stopped.seen)
+    assert report.embedded == len(set(resumed.seen)) and report.added == 0
+    whole = Archive.build(corpus, tmp_path / "whole", encoder=HashingEncoder(), procs=1)
+    got, want = _vectors_by_passage(root), _vectors_by_passage(tmp_path / "whole")
+    assert got.keys() == want.keys() and all(np.array_equal(got[k], want[k]) for k in want)
+    query = "ارتفاع أسعار النفط"
+    assert [(h.id, h.score) for h in archive.search(query)] == [(h.id, h.score) for h in whole.search(query)]
+    archive.close()
+    whole.close()
+
+
+def test_an_article_without_vectors_can_top_a_hybrid_search(tmp_path: Path, corpus: list[Document], deferred) -> None:  # noqa: ANN001
+    root = tmp_path / "index"
+    with pytest.raises(KeyboardInterrupt):
+        Archive.build(corpus, root, encoder=Recording(stop_after=2), procs=1)
+    with Archive.open(root, encoder=HashingEncoder()) as partial:
+        dense = partial._dense  # noqa: SLF001
+        without = sorted(set(range(len(dense.ids))) - set(dense.rows.doc.tolist()))
+        assert without, "the interrupt left articles with no vector"
+        target = partial.get(dense.ids[without[-1]])
+        query = f"مراسلنا في {_CITIES[int(target.id.split('-')[1])]}"
+        lexical = partial.search(query, mode="lexical")
+        assert lexical[0].id == target.id and lexical.notice is None
+        hits = partial.search(query)
+        assert hits[0].id == target.id
+        assert hits.notice and "words only" in hits.notice
+
+
+def test_archive_embed_finishes_and_reports_coverage(tmp_path: Path, corpus: list[Document], deferred) -> None:  # noqa: ANN001
+    root = tmp_path / "index"
+    with pytest.raises(KeyboardInterrupt):
+        Archive.build(corpus, root, encoder=Recording(stop_after=2), procs=1)
+    runner = CliRunner()
+    stats = json.loads(runner.invoke(app, ["stats", "--json", "--index", str(root)]).stdout)
+    assert stats["pending"] > 0 and stats["leads_pending"] > 0 and stats["encoder"] == "hashing/1"
+    shown = runner.invoke(app, ["stats", "--index", str(root)]).stdout
+    assert "archive embed adds the rest" in shown
+    result = runner.invoke(app, ["embed", "--index", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "meaning: all" in result.stdout
+    stats = json.loads(runner.invoke(app, ["stats", "--json", "--index", str(root)]).stdout)
+    assert stats["pending"] == 0 and stats["passages"] > 0
+    done = current_generation(root)
+    again = runner.invoke(app, ["embed", "--index", str(root)])
+    assert again.exit_code == 0 and "meaning: all" in again.stdout
+    assert current_generation(root) == done  # nothing left to embed: nothing written
+    lexical = tmp_path / "lexical"
+    Archive.build(corpus, lexical, encoder=None, procs=1).close()
+    assert "lexical only" in runner.invoke(app, ["embed", "--index", str(lexical)]).stdout
+
+
+def test_add_to_a_partly_embedded_archive_keeps_its_pending_passages(
+    tmp_path: Path, corpus: list[Document], deferred  # noqa: ANN001
+) -> None:
+    root = tmp_path / "index"
+    with pytest.raises(KeyboardInterrupt):
+        Archive.build(corpus[:-3], root, encoder=Recording(stop_after=2), procs=1)
+    deleted = corpus[0].id
+    Archive.update(root, add=corpus[-3:], delete=[deleted]).close()  # the archive's own (hashing) encoder
+    with Archive.open(root) as archive:
+        assert archive.manifest.pending == 0
+        assert Archive.check(root).healthy
+    whole = tmp_path / "whole"
+    Archive.build([d for d in corpus if d.id != deleted], whole, encoder=HashingEncoder(), procs=1).close()
+    got, want = _vectors_by_passage(root), _vectors_by_passage(whole)
+    assert got.keys() == want.keys() and all(np.array_equal(got[k], want[k]) for k in want)
+
+
+def test_passage_policy_is_remembered_and_a_change_rewrites(tmp_path: Path, corpus: list[Document]) -> None:
+    root = tmp_path / "index"
+    archive = Archive.build(corpus, root, encoder=HashingEncoder(), procs=1, passages="lead")
+    dense = archive._dense  # noqa: SLF001
+    assert set(dense.rows.rank.tolist()) == {0} and len(dense) == archive.manifest.leads == len(dense.ids)
+    assert archive.manifest.max_passages == 1
+    archive.close()
+    report = BuildReport()
+    Archive.build(corpus, root, encoder=HashingEncoder(), procs=1, report=report).close()
+    assert not report.written  # no --passages: the archive keeps "lead", nothing to do
+    report = BuildReport()
+    archive = Archive.build(corpus, root, encoder=HashingEncoder(), procs=1, passages="all", report=report)
+    assert report.written and archive.manifest.max_passages == 64
+    assert len(archive._dense) > archive.manifest.leads  # noqa: SLF001
+    assert report.reused >= archive.manifest.leads  # the leads came from the cache
+    archive.close()
+    for bad in ("none", 0, "65", True):
+        with pytest.raises(UsageError, match="passages must be lead, all or a number"):
+            Archive.build(corpus, root, encoder=HashingEncoder(), passages=bad)
+    result = CliRunner().invoke(app, ["build", str(ROOT / "seeds"), "--index", str(tmp_path / "x"),
+                                      "--encoder", "none", "--passages", "some"])
+    assert result.exit_code == 1 and "passages must be lead, all or a number" in result.output
+
+
+_KILLED_BUILD = """
+import sys, time
+from archive import Archive, read_documents
+from archive.encoders.hashing import HashingEncoder
+import archive.building as building, archive.embedding as embedding
+building.EMBED_INLINE_MAX = 0
+embedding.CHUNK = 8
+class Slow(HashingEncoder):
+    def encode_passages(self, texts):
+        time.sleep(0.3)
+        return super().encode_passages(texts)
+Archive.build(read_documents([sys.argv[1]]), sys.argv[2], encoder=Slow(), procs=1)
+"""
+
+
+def test_kill_9_while_embedding_then_build_again(tmp_path: Path, corpus: list[Document]) -> None:
+    source = tmp_path / "news.jsonl"
+    with open(source, "w", encoding="utf-8") as fh:
+        for doc in corpus:
+            fh.write(json.dumps({"id": doc.id, "title": doc.title, "body": doc.body, "source": doc.source,
+                                 "published": doc.published.isoformat() if doc.published else None},
+                                ensure_ascii=False) + "\n")
+    root = tmp_path / "index"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD, str(source), str(root)], env=env)
+    cache = root / "embeddings.sqlite"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and _cached(cache) < 16:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    embedded_before = _cached(cache)
+    assert embedded_before >= 16
+    with Archive.open(root) as partial:  # the words were committed before the kill
+        assert partial.search("النفط", mode="lexical") and partial.manifest.pending > 0
+    runner = CliRunner()
+    result = runner.invoke(app, ["build", str(source), "--index", str(root), "--encoder", "hashing"])
+    assert result.exit_code == 0, result.output
+    whole = tmp_path / "whole"
+    report = BuildReport()
+    Archive.build(corpus, whole, encoder=HashingEncoder(), procs=1, report=report).close()
+    total = report.embedded  # distinct passages an uninterrupted build embeds
+    resumed = int(re.search(r"passages: \d+ \((\d+) embedded", result.stdout).group(1))
+    assert resumed + embedded_before == total, result.stdout
+    assert _vectors_by_passage(root).keys() == _vectors_by_passage(whole).keys()
+
+
+def _cached(path: Path) -> int:
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            return int(db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0

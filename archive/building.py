@@ -70,6 +70,8 @@ class BuildReport:
     leads_pending: int = 0
     embedded: int = 0
     reused: int = 0
+    compacted: int = 0
+    """Vector rows of removed articles dropped by rebuilding the passage graph (see archive.dense.grown)."""
     checkpoints: int = 0
     """Generations committed while passages were being embedded (:mod:`archive.embedding`)."""
     seconds: float = 0.0
@@ -321,3 +323,4 @@ def write_dense_side(
     report.leads_pending = manifest.leads_pending = result.leads_pending
     report.embedded += result.stats.embedded
     report.reused += result.stats.reused
+    report.compacted += result.compacted

@@ -401,6 +401,8 @@ def _summary(report, archive, index: Path, problems: list[str]) -> None:  # noqa
     if report.written and archive.manifest.encoder:
         _echo(f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused from the cache) "
               f"with {archive.manifest.encoder}")
+    if report.compacted:
+        _echo(f"rebuilt the passage graph without the {report.compacted} passages of removed articles")
     if archive.manifest.encoder and (report.checkpoints or not archive.manifest.embedding_done):
         _echo(_coverage(archive.manifest))
     if report.kept:

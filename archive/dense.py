@@ -33,6 +33,11 @@ TITLE_IN_PASSAGES = True
 passage cut from the middle of an article its topic."""
 
 DENSE_FORMAT = 2
+DEAD = -1
+"""The article ordinal of a vector row whose article was deleted (kept in the graph until compaction)."""
+COMPACT_SHARE = 0.2
+"""An HNSW graph is rebuilt without its dead rows once they would pass this share of its rows;
+below it, a change appends its new vectors to the graph and marks removed ones dead."""
 
 
 def passage_settings(max_passages: int = MAX_PASSAGES) -> dict[str, int]:
@@ -149,6 +154,8 @@ class DenseBuild:
     """Lead passages planned (one per article with any text), embedded or not."""
     leads_pending: int
     stats: EmbedStats
+    compacted: int = 0
+    """Dead rows (of removed articles) dropped by rebuilding the vector graph."""
 
 
 def plan_passages(
@@ -201,16 +208,9 @@ def write_dense(
     """
     directory.mkdir(parents=True, exist_ok=False)
     if base is not None:
-        kept_ids, kept_rows, renumber = base.rows_without(drop)
-        prior = base.rows.take(kept_rows)
-        prior = PassageRows(renumber[prior.doc].astype(np.int32), prior.start, prior.end, prior.rank)
-        prior_vectors = base.vectors()[kept_rows]
-        waiting = base.pending
-        waiting = waiting.take(np.flatnonzero(renumber[waiting.doc] >= 0))
-        waiting = PassageRows(renumber[waiting.doc].astype(np.int32), waiting.start, waiting.end, waiting.rank)
+        kept_ids, prior, waiting = base.without(drop)
     else:
         kept_ids, prior, waiting = [], PassageRows.empty(), PassageRows.empty()
-        prior_vectors = np.zeros((0, dim), dtype=np.float32)
     planned, texts = plan_passages(documents, len(kept_ids), max_passages)
     if cache is not None:
         vectors, found = cache.get_many(texts)
@@ -224,17 +224,40 @@ def write_dense(
         vectors[~found] = fresh
         found[:] = True
         embedded = stats.embedded
-    rows = prior.concat(planned.take(np.flatnonzero(found)))
+    index, rows, compacted = grown(base, prior, planned.take(np.flatnonzero(found)), vectors[found], dim)
     pending = waiting.concat(planned.take(np.flatnonzero(~found)))
     pending = pending.take(pending.order())
-    VectorIndex.build(np.concatenate([prior_vectors, vectors[found]])).save(directory / "vectors")
+    index.save(directory / "vectors")
     rows.save(directory / "passages.npz")
     pending.save(directory / "pending.npz")
     with open(directory / "ids.json", "w", encoding="utf-8") as fh:
         json.dump({"format": DENSE_FORMAT, "ids": kept_ids + [d.id for d in documents]}, fh, ensure_ascii=False)
-    carried = len(prior)  # rows carried over count as reused: nothing was embedded for them
-    return DenseBuild(len(rows), len(pending), rows.leads() + pending.leads(), pending.leads(),
-                      EmbedStats(embedded, reused + carried))
+    live = rows.doc != DEAD
+    carried = int(np.count_nonzero(prior.doc != DEAD))  # rows carried over: nothing was embedded for them
+    return DenseBuild(int(live.sum()), len(pending), rows.take(np.flatnonzero(live)).leads() + pending.leads(),
+                      pending.leads(), EmbedStats(embedded, reused + carried), compacted)
+
+
+def grown(
+    base: DenseIndex | None, prior: PassageRows, rows: PassageRows, vectors: np.ndarray, dim: int
+) -> tuple[VectorIndex, PassageRows, int]:
+    """The vector index of ``base`` (its rows now ``prior``, dead ones marked) plus ``vectors`` for ``rows``.
+
+    An HNSW graph takes the new vectors in place of a rebuild, and keeps the
+    rows of removed articles as dead rows that searches skip, until they would
+    pass :data:`COMPACT_SHARE` of its rows; then (and for an exact index,
+    where a copy is all a rebuild costs) the index is rebuilt from the live
+    rows only. Returns ``(index, rows, dead rows dropped by a rebuild of a graph)``.
+    """
+    dead = int(np.count_nonzero(prior.doc == DEAD))
+    if base is not None and base.kind == "hnsw" and dead <= COMPACT_SHARE * (len(prior) + len(rows)):
+        index = VectorIndex.load(base.directory / "vectors", mmap=False)
+        index.add(vectors)
+        return index, prior.concat(rows), 0
+    live = np.flatnonzero(prior.doc != DEAD)
+    old = base.vectors()[live] if base is not None else np.zeros((0, dim), dtype=np.float32)
+    compacted = dead if base is not None and base.kind == "hnsw" else 0
+    return VectorIndex.build(np.concatenate([old, vectors])), prior.take(live).concat(rows), compacted
 
 
 class DenseIndex:
@@ -253,6 +276,7 @@ class DenseIndex:
             raise IndexDamagedError(f"{directory / 'ids.json'}: not a list of article ids. Fix: archive build --full")
         if meta.get("format") != DENSE_FORMAT:
             raise IndexFormatError(f"{directory}: dense format {meta.get('format')} (expected {DENSE_FORMAT})")
+        self.directory = directory
         self._ids: list[str] = meta["ids"]
         self._doc = self.rows.doc
         self._start = self.rows.start
@@ -260,10 +284,24 @@ class DenseIndex:
         self._vectors = VectorIndex.load(directory / "vectors")
         if len(self._vectors) != len(self._doc):
             raise IndexFormatError(f"{directory}: {len(self._vectors)} vectors for {len(self._doc)} passages")
+        for name, doc in (("passage", self._doc), ("pending passage", self.pending.doc)):
+            if len(doc) and (doc.max() >= len(self._ids) or doc.min() < DEAD):
+                raise IndexDamagedError(f"{directory}: {name} rows name articles that do not exist. "
+                                        "Fix: archive build --full")
         self._waiting: np.ndarray | None = None
+        self._groups: tuple[np.ndarray, np.ndarray] | None = None
+        self.dead = int(np.count_nonzero(self._doc == DEAD))
+        """Rows of deleted articles, still in the vector graph until the next compaction."""
+        self._live_rows = np.flatnonzero(self._doc != DEAD) if self.dead else None
 
     def __len__(self) -> int:
+        """Vector rows, the dead ones (:attr:`dead`) included."""
         return len(self._doc)
+
+    @property
+    def kind(self) -> str:
+        """``flat`` (exact) or ``hnsw``: see :mod:`archive.vectors`."""
+        return self._vectors.kind
 
     @property
     def dim(self) -> int:
@@ -277,18 +315,31 @@ class DenseIndex:
         """Start and end offsets of the passages at ``rows``."""
         return np.asarray(self._start[rows], dtype=np.int64), np.asarray(self._end[rows], dtype=np.int64)
 
-    def rows_without(self, drop: frozenset[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """What remains once the articles in ``drop`` are removed.
+    def without(self, drop: frozenset[str]) -> tuple[list[str], PassageRows, PassageRows]:
+        """What remains once the articles in ``drop`` are removed, renumbered.
 
-        Returns ``(ids, rows, renumber)``: the remaining article ids in order,
-        the vector rows they own, and each old ordinal's new one (-1 for the
-        articles dropped).
+        Returns ``(ids, rows, pending)``: the remaining article ids in order;
+        every vector row, those of the removed articles (and rows dead before)
+        marked :data:`DEAD`; and the remaining pending passages.
         """
         keep = np.fromiter((doc_id not in drop for doc_id in self._ids), dtype=bool, count=len(self._ids))
-        renumber = np.where(keep, np.cumsum(keep, dtype=np.int64) - 1, -1)
-        rows = np.flatnonzero(keep[self._doc])
+        renumber = np.append(np.where(keep, np.cumsum(keep, dtype=np.int64) - 1, DEAD), DEAD)  # [-1] -> DEAD
+        rows = PassageRows(renumber[self._doc].astype(np.int32), self._start, self._end, self.rows.rank)
+        pending = self.pending.take(np.flatnonzero(keep[self.pending.doc]))
+        pending = PassageRows(renumber[pending.doc].astype(np.int32), pending.start, pending.end, pending.rank)
         ids = [doc_id for doc_id, k in zip(self._ids, keep.tolist()) if k]
-        return ids, rows, renumber
+        return ids, rows, pending
+
+    def rows_by_article(self, ordinal: int) -> np.ndarray:
+        """The vector rows of the article at ``ordinal`` (any order on disk: appended rows come last)."""
+        if self._groups is None:
+            order = np.argsort(self._doc, kind="stable")
+            bounds = np.searchsorted(self._doc[order], np.arange(len(self._ids) + 1), side="left")
+            self._groups = (order, bounds)
+        order, bounds = self._groups
+        if not 0 <= ordinal < len(self._ids):
+            return order[:0]
+        return order[bounds[ordinal] : bounds[ordinal + 1]]
 
     @property
     def ids(self) -> list[str]:
@@ -306,26 +357,25 @@ class DenseIndex:
         """Exact ``(best passage score, its span)`` of each article ordinal for one query vector.
 
         What hybrid fusion needs for a lexical candidate the dense search did
-        not return. An article's rows are contiguous (articles are appended
-        whole), so each is one slice of the vector matrix. Articles without
-        passages score ``-1`` (the lowest cosine).
+        not return. An article without vectors scores ``-1`` (the lowest
+        cosine) when it has no passage at all, and ``nan`` (unknown) when its
+        passages are not embedded yet.
         """
         vectors = self.vectors()
         out: list[tuple[float, Span | None]] = []
         for ordinal in ordinals:
-            first = int(np.searchsorted(self._doc, ordinal, side="left"))
-            last = int(np.searchsorted(self._doc, ordinal, side="right"))
-            if first == last:
+            rows = self.rows_by_article(ordinal)
+            if not len(rows):
                 out.append((float("nan") if self.waiting(ordinal) else -1.0, None))
                 continue
-            sims = vectors[first:last] @ query_vector
-            row = first + int(np.argmax(sims))
-            out.append((float(sims[row - first]), (int(self._start[row]), int(self._end[row]))))
+            sims = vectors[rows] @ query_vector
+            row = int(rows[int(np.argmax(sims))])
+            out.append((float(sims.max()), (int(self._start[row]), int(self._end[row]))))
         return out
 
     def rows_of(self, allowed: np.ndarray) -> np.ndarray:
         """Sorted passage rows of the articles a boolean mask over ordinals allows (filtered search)."""
-        return np.flatnonzero(allowed[self._doc]).astype(np.int64)
+        return np.flatnonzero(np.append(allowed, False)[self._doc]).astype(np.int64)  # DEAD (-1) -> False
 
     def search(
         self, query_vector: np.ndarray, k: int, *, allowed: np.ndarray | None = None, depth: int | None = None
@@ -337,6 +387,8 @@ class DenseIndex:
         matching passages do not crowd out the k-th article.
         """
         depth = depth or 4 * k + 20
+        if allowed is None:
+            allowed = self._live_rows  # rows of deleted articles are never returned
         if allowed is not None and len(allowed) == 0:
             return []
         scores, rows = self._vectors.search(query_vector.reshape(1, -1), depth, allowed=allowed)

@@ -28,13 +28,12 @@ import numpy as np
 
 from . import layout
 from .building import CACHE_NAME, BuildReport, Progress
-from .dense import PassageRows, embedding_text, passage_source
+from .dense import DEAD, PassageRows, embedding_text, passage_source
 from .embcache import EmbeddingCache, embed_with_cache
 from .encoders.base import Encoder
 from .integrity import file_table, verify_checksums
 from .manifest import MANIFEST_NAME, Manifest, utc_now
 from .store import DocumentStore
-from .vectors import VectorIndex
 
 CHECKPOINT_SECONDS = 300.0
 """Time between checkpoints while passages are embedded (the leads finishing commits one too)."""
@@ -71,7 +70,7 @@ def embed_pending(
     verify_checksums(live, manifest.files)
     order = np.lexsort((pending.start, pending.doc, pending.rank))  # leads of every article first
     leads = pending.leads()
-    checkpoint = _Checkpoints(root, live, manifest, dense.rows, np.array(dense.vectors()), pending, report)
+    checkpoint = _Checkpoints(root, live, manifest, pending, report)
     ids = dense.ids
     done = 0
     last = time.monotonic()
@@ -127,17 +126,12 @@ def _texts(generation: Path, ids: list[str], part: PassageRows) -> list[str]:
 
 
 class _Checkpoints:
-    """The vectors embedded so far, and committing them as new generations of ``root``."""
+    """The vectors embedded since the last commit, and committing them as new generations of ``root``."""
 
-    def __init__(
-        self, root: Path, live: Path, manifest: Manifest, rows: PassageRows, vectors: np.ndarray,
-        pending: PassageRows, report: BuildReport,
-    ) -> None:
+    def __init__(self, root: Path, live: Path, manifest: Manifest, pending: PassageRows, report: BuildReport) -> None:
         self.root = root
         self.live = live
         self.manifest = manifest
-        self.rows = rows
-        self.vectors = vectors
         self.pending = pending
         self.report = report
         self._done = np.zeros(len(pending), dtype=bool)
@@ -149,18 +143,21 @@ class _Checkpoints:
         self._new.append((rows, vectors))
 
     def commit(self) -> float:
-        """Commit a generation with every vector so far (none if nothing is new); returns its cost in seconds."""
+        """Commit a generation with every vector so far (none if nothing is new); returns its cost in seconds.
+
+        The new vectors are appended to the live vector index (:func:`archive.dense.grown`).
+        """
         if not self._new:
             return 0.0
+        from .dense import DenseIndex, grown
+
         started = time.perf_counter()
-        rows = self.rows
-        vectors = [self.vectors]
-        for part, part_vectors in self._new:
-            rows = rows.concat(part)
-            vectors.append(part_vectors)
-        order = rows.order()
-        matrix = np.concatenate(vectors)[order]
-        rows = rows.take(order)
+        new_rows = PassageRows.empty()
+        for part, _ in self._new:
+            new_rows = new_rows.concat(part)
+        live_dense = DenseIndex(self.live / "dense")
+        index, rows, _ = grown(live_dense, live_dense.rows, new_rows, np.concatenate([v for _, v in self._new]),
+                               live_dense.dim)
         remaining = self.pending.take(np.flatnonzero(~self._done))
         generation = layout.new_generation(self.root)
         try:
@@ -168,11 +165,11 @@ class _Checkpoints:
             dense = generation / "dense"
             dense.mkdir()
             layout.link_file(self.live / "dense" / "ids.json", dense / "ids.json")
-            VectorIndex.build(matrix).save(dense / "vectors")
+            index.save(dense / "vectors")
             rows.save(dense / "passages.npz")
             remaining.save(dense / "pending.npz")
             manifest = self.manifest
-            manifest.passages = len(rows)
+            manifest.passages = int(np.count_nonzero(rows.doc != DEAD))
             manifest.pending = len(remaining)
             manifest.leads_pending = remaining.leads()
             manifest.updated_at = utc_now()
@@ -182,12 +179,10 @@ class _Checkpoints:
         except BaseException:
             layout.discard_generation(generation)
             raise
-        self.live, self.rows, self.vectors = generation, rows, matrix
-        self._new = []
+        self.live, self._new = generation, []
         report = self.report
         report.passages, report.pending = manifest.passages, manifest.pending
         report.leads, report.leads_pending = manifest.leads, manifest.leads_pending
         report.checkpoints += 1
         report.written = True
         return time.perf_counter() - started
-

@@ -118,8 +118,9 @@ class VectorIndex:
 
     # ------------------------------------------------------------------ build
     @classmethod
-    def build(cls, vectors: np.ndarray, *, exact_max: int = EXACT_MAX) -> VectorIndex:
-        """Index ``vectors`` (``[n, dim]``, unit rows): exact up to ``exact_max`` rows, else HNSW.
+    def build(cls, vectors: np.ndarray, *, exact_max: int | None = None) -> VectorIndex:
+        """Index ``vectors`` (``[n, dim]``, unit rows): exact up to ``exact_max`` rows (default
+        :data:`EXACT_MAX`), else HNSW.
 
         An exact index keeps ``vectors`` itself when it is float32 and contiguous
         (no copy): do not change it afterwards. Building HNSW over 100k x 384
@@ -128,7 +129,7 @@ class VectorIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[1] < 1:
             raise ValueError(f"vectors must be [n, dim], got shape {vectors.shape}")
-        if len(vectors) <= max(exact_max, HNSW_MIN):
+        if len(vectors) <= max(EXACT_MAX if exact_max is None else exact_max, HNSW_MIN):
             return cls(vectors=vectors)
         import faiss
 
@@ -142,6 +143,30 @@ class VectorIndex:
         hnsw.add(vectors[-held:])
         params = {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": ef, "calibrationRecall": recall}
         return cls(hnsw=hnsw, params=params)
+
+    def add(self, vectors: np.ndarray) -> None:
+        """Append ``vectors`` (unit rows) as the next rows, in place.
+
+        HNSW inserts them into the graph (its ``efSearch`` stays the calibrated
+        one); needs an index loaded with ``mmap=False``, since a mapping is
+        read-only. An exact index grows by a copy.
+        """
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
+            raise ValueError(f"vectors must be [n, {self.dim}], got shape {vectors.shape}")
+        if not len(vectors):
+            return
+        if self._hnsw is None:
+            self._vectors = np.concatenate([self._vectors, vectors])
+            return
+        import faiss
+
+        self._hnsw.add(vectors)
+        flat = faiss.downcast_index(self._hnsw.storage)
+        n, d = self._hnsw.ntotal, self._hnsw.d
+        self._vectors = faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d)
+        self._vectors.flags.writeable = False
+        self.params["appended"] = int(self.params.get("appended", 0)) + len(vectors)
 
     # ----------------------------------------------------------------- search
     def search(

@@ -374,6 +374,9 @@ def main() -> None:
     parser.add_argument("--latency-only", type=Path, metavar="INDEX",
                         help="only time searches (plain, filtered, sorted, facets) on this built index of the "
                              "whole corpus, in every mode it has")
+    parser.add_argument("--add-only", action="store_true",
+                        help="only time `archive add` of a day's articles to the whole corpus less that day, "
+                             "with the --dense encoder (its vectors taken from the whole corpus's dense index)")
     args = parser.parse_args()
     if not (args.data / "saudinewsnet").is_dir():
         sys.exit(f"benchmark data not found at {args.data}: pass --data DIR (the shared data directory)")
@@ -392,6 +395,16 @@ def main() -> None:
         print(render_latency(result))
         if args.json:
             args.json.write_text(json.dumps(result, indent=1, default=float), encoding="utf-8")
+        return
+    if args.add_only:
+        tag = f"n{len(corpus)}"
+        base = write_jsonl(corpus[:-DAY], args.work / f"{tag}-base.jsonl")
+        day = write_jsonl(corpus[-DAY:], args.work / f"{tag}-day.jsonl")
+        added = add_day(base, day, args.work / tag, args.dense, args.runs, len(corpus) - DAY,
+                        cache_from=args.work / f"{tag}-{args.dense}")
+        print(json.dumps({"add_dense": added, "load": os.getloadavg()[0]}, indent=1))
+        if args.json:
+            args.json.write_text(json.dumps({"add_dense": added}, indent=1), encoding="utf-8")
         return
     sizes = [len(corpus) if s == "full" else int(s) for s in args.sizes.split(",")]
     dense_sizes = {len(corpus) if s == "full" else int(s) for s in args.dense_sizes.split(",") if s}

@@ -84,8 +84,9 @@ def main() -> None:
         if args.resume:
             Archive.embed(args.index, report=report).close()
         else:
-            Archive.build(read_documents([args.source]), args.index, encoder=args.encoder, report=report,
-                          sources=[args.source]).close()
+            skipped: list[Exception] = []  # a few ANT files have no TEXT: skipped, as `archive build` does
+            documents = read_documents([args.source], on_error=skipped.append)
+            Archive.build(documents, args.index, encoder=args.encoder, report=report, sources=[args.source]).close()
     except KeyboardInterrupt:
         interrupted = True
     wall = time.perf_counter() - started

@@ -81,7 +81,8 @@ def deferred(monkeypatch: pytest.MonkeyPatch) -> None:
 def _vectors_by_passage(root: Path) -> dict[tuple[str, int], np.ndarray]:
     dense = DenseIndex(current_generation(root) / "dense")
     vectors = dense.vectors()
-    return {(dense.ids[o], int(s)): vectors[r] for r, (o, s) in enumerate(zip(dense.rows.doc, dense.rows.start))}
+    return {(dense.ids[o], int(s)): vectors[r]
+            for r, (o, s) in enumerate(zip(dense.rows.doc.tolist(), dense.rows.start)) if o >= 0}
 
 
 def test_words_commit_first_and_passages_follow_lead_first(tmp_path: Path, corpus: list[Document], deferred) -> None:  # noqa: ANN001

@@ -295,7 +295,9 @@ class Archive:
         ``delete`` raise :class:`DocumentNotFoundError` before anything is
         written. ``sources`` (where ``add`` was read from) join the archive's
         remembered sources, so a later ``archive build`` re-reads them too.
-        Readers keep seeing the old state until the change commits.
+        Readers keep seeing the old state until the change commits. Many new
+        passages are embedded after the words are committed, as in :meth:`build`
+        (together with any passages still waiting from before).
         """
         root = _index_root(path)
         report = report if report is not None else BuildReport()
@@ -317,9 +319,10 @@ class Archive:
                 current.close()
             if missing:
                 raise DocumentNotFoundError(f"cannot delete {', '.join(map(repr, missing))}: no such document in {root}")
-            write_increment(root, unique_ids(add, report), delete, encoder=encoder, report=report,
+            added = unique_ids(add, report)
+            write_increment(root, added, delete, encoder=encoder, report=report,
                             progress=progress, sources=_source_paths(sources))
-            if encoder is not None:
+            if encoder is not None and added:  # a delete alone never starts embedding what waits
                 embed_pending(root, encoder, report, progress)
         return cls.open(root, encoder=encoder)
 

@@ -287,3 +287,18 @@ def _cached(path: Path) -> int:
             db.close()
     except sqlite3.Error:
         return 0
+
+
+def test_a_delete_leaves_the_waiting_passages_waiting(tmp_path: Path, corpus: list[Document], deferred) -> None:  # noqa: ANN001
+    root = tmp_path / "index"
+    with pytest.raises(KeyboardInterrupt):
+        Archive.build(corpus, root, encoder=Recording(stop_after=1), procs=1)
+    with Archive.open(root) as partial:
+        dense = partial._dense  # noqa: SLF001
+        gone = next(doc_id for o, doc_id in enumerate(dense.ids) if dense.waiting(o))
+        count = int(np.count_nonzero(dense.pending.doc == dense.ids.index(gone)))
+        pending = partial.manifest.pending
+    archive = Archive.update(root, delete=[gone])  # no embedding started: the words change alone
+    assert archive.manifest.pending == pending - count and gone not in archive
+    assert Archive.check(root).healthy
+    archive.close()

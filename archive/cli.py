@@ -14,13 +14,16 @@ import time
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from .version import __version__
 from .cli_help import PlainGroup
 from .errors import ArchiveError, NothingToIndexError, SourceError
+
+if TYPE_CHECKING:
+    from .document import Document
 
 
 app = typer.Typer(
@@ -71,6 +74,16 @@ class ExportFormat(str, Enum):
     csv = "csv"
 
 
+RayOption = Annotated[
+    bool,
+    typer.Option("--ray", help="Embed the passages on a Ray cluster (needs the ray extra: see docs/scaling.md); "
+                 "this machine then builds and commits the index."),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(metavar="ADDRESS", help="With --ray: the cluster, HOST:PORT or ray://HOST:PORT (default: $RAY_ADDRESS, "
+                 "else the one this machine belongs to, else a new local one)."),
+]
 BidiOption = Annotated[
     Bidi,
     typer.Option(help="Put Arabic lines in display order: auto (only in terminals that do not), on, off."),
@@ -178,6 +191,8 @@ def build(
         bool, typer.Option("--dry-run", help="Show what would be added, updated, kept and deleted; write nothing.")
     ] = False,
     field: FieldOption = None,
+    ray: RayOption = False,
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Build or update the archive from article files (.txt, .jsonl, .json, .csv, .tsv, .html, .zip, ANT <DOC> files).
 
@@ -186,15 +201,55 @@ def build(
     sources only reports what changed; unchanged passages are never embedded
     again. The sources are remembered: `archive build` alone re-reads them.
     """
+    _build(sources, index, encoder, skip_errors=skip_errors, procs=procs, full=full, prune=prune,
+           dry_run=dry_run, field=field, ray=ray, ray_address=ray_address)
+
+
+@app.command()
+def embed(
+    sources: Annotated[
+        list[Path] | None,
+        typer.Argument(metavar="[SOURCE]...", help="Files or directories of articles (default: the ones this archive remembers)."),
+    ] = None,
+    index: IndexOption = Path("index"),
+    encoder: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Encoder (default: the archive's own, else e5-small).")
+    ] = None,
+    procs: Annotated[int, typer.Option(help="Indexing processes.", min=1)] = 2,
+    ray: RayOption = False,
+    ray_address: RayAddressOption = None,
+) -> None:
+    """Embed every passage of the archive's articles that the embedding cache lacks, then build.
+
+    With --ray the embedding runs on a Ray cluster and this machine only builds
+    and commits the index; without it, this is `archive build` with the archive's encoder.
+    """
+    if encoder is None:
+        encoder = _archive_encoder(index) or "e5-small"
+    _build(sources, index, encoder, procs=procs, ray=ray, ray_address=ray_address)
+
+
+def _build(
+    sources: list[Path] | None, index: Path, encoder: str, *, skip_errors: bool = True, procs: int = 2,
+    full: bool = False, prune: bool = False, dry_run: bool = False, field: list[str] | None = None,
+    ray: bool = False, ray_address: str | None = None,
+) -> None:
+    """What `archive build` and `archive embed` do: read the sources, embed on Ray if asked, build."""
     from .archive import Archive, BuildReport
     from .readers import read_documents
     from .terminal import progress_bar
 
     fields = _field_map(field)
+    if ray and encoder.strip().lower() == "none":
+        raise typer.BadParameter("a lexical-only archive (--encoder none) has nothing to embed", param_hint="--ray")
     report = BuildReport()
     problems: list[str] = []
     before = _live_generation(index)
     try:
+        if ray:
+            from .ray_embed import require_ray
+
+            require_ray()  # before reading anything: the user asked for Ray
         paths = _build_sources(sources, index, report)
         on_error = (lambda err: problems.append(str(err))) if skip_errors else None
         documents = read_documents(paths, on_error=on_error, on_warning=report.warnings.append, fields=fields)
@@ -204,6 +259,9 @@ def build(
             _deletions(planned)
             _problems(report, problems)
             return
+        if ray:
+            documents = list(documents)
+            _embed_on_ray(documents, index, encoder, ray_address)
         with progress_bar() as progress:
             archive = Archive.build(
                 documents, index, encoder=encoder, full=full, report=report, procs=procs, progress=progress,
@@ -216,6 +274,32 @@ def build(
         raise _interrupted(index, before) from None
     _summary(report, archive, index, problems)
     archive.close()
+
+
+def _archive_encoder(index: Path) -> str | None:
+    """The encoder spec the archive at ``index`` was built with (None: no archive, or lexical only)."""
+    from .layout import current_generation
+    from .manifest import Manifest
+
+    try:
+        return Manifest.read(current_generation(index), check=False).encoder_spec
+    except ArchiveError:
+        return None
+
+
+def _embed_on_ray(documents: list[Document], index: Path, encoder: str, address: str | None) -> None:
+    """Embed the passages the cache lacks on Ray (the build then finds them cached) and say what it did."""
+    from .ray_embed import embed_build
+    from .terminal import progress_bar
+
+    with progress_bar() as progress:
+        stats = embed_build(documents, index, encoder, address=address, progress=progress)
+    if stats.embedded:
+        retried = f", {stats.retried} batch(es) retried after a worker died" if stats.retried else ""
+        _echo(f"embedded {_plural(stats.embedded, 'passage')} on Ray in {stats.seconds:.1f} s "
+              f"({_plural(stats.workers, 'worker')}{retried}); {stats.cached} already in the cache")
+    else:
+        _echo(f"Ray: nothing to embed ({_plural(stats.cached, 'passage')} already in the cache)")
 
 
 def _build_sources(sources: list[Path] | None, index: Path, report) -> list[Path]:  # noqa: ANN001

@@ -246,10 +246,11 @@ def _build(
     problems: list[str] = []
     before = _live_generation(index)
     try:
-        if ray:
-            from .ray_embed import require_ray
+        if ray:  # before reading anything: the user asked for Ray
+            from .ray_embed import check_address, require_ray
 
-            require_ray()  # before reading anything: the user asked for Ray
+            require_ray()
+            check_address(ray_address)
         paths = _build_sources(sources, index, report)
         on_error = (lambda err: problems.append(str(err))) if skip_errors else None
         documents = read_documents(paths, on_error=on_error, on_warning=report.warnings.append, fields=fields)

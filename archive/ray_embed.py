@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -56,6 +57,8 @@ WINDOW = 4096
 """Texts sorted by length together: the caller's order holds between windows."""
 MAX_ATTEMPTS = 3
 """Tries per batch before the job stops: a batch that kills every worker it meets is not retried forever."""
+CONNECT_TIMEOUT = 10.0
+"""Seconds to wait for a cluster's head to accept a connection before saying it cannot be reached."""
 IN_FLIGHT = 2
 """Batches queued on each actor, so it starts the next one while the driver stores the last."""
 
@@ -148,6 +151,26 @@ def _worker_lost(ray: Any) -> tuple[type[BaseException], ...]:
     return (ex.RayActorError, ex.WorkerCrashedError, ex.NodeDiedError, ex.OutOfMemoryError, ex.ObjectLostError)
 
 
+def check_address(address: str | None) -> None:
+    """Fail at once when a ``HOST:PORT`` cluster address (or ``$RAY_ADDRESS``) is malformed or refuses connections.
+
+    Ray itself keeps retrying an unreachable address for minutes. ``auto``,
+    ``ray://`` (Ray Client) and no address are left to Ray.
+    """
+    address = address or os.environ.get("RAY_ADDRESS")
+    if not address or address == "auto" or "://" in address:
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise RayJobError(f"{address!r} is not a Ray cluster address: write HOST:PORT (the head's, e.g. "
+                          "10.0.0.5:6379), ray://HOST:10001 or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise RayJobError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}). "
+                          "Fix: start it with `ray start --head`, or check the address") from None
+
+
 def _connect(ray: Any, address: str | None) -> bool:
     """Join the cluster at ``address`` (None: ``$RAY_ADDRESS``, a running one, else a new local one).
 
@@ -156,6 +179,7 @@ def _connect(ray: Any, address: str | None) -> bool:
     """
     if ray.is_initialized():
         return False
+    check_address(address)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         ray.init(address=address, log_to_driver=False, configure_logging=False)
@@ -255,12 +279,21 @@ class _Pool:
         return slot
 
     def _started(self, ref: Any, slot: _Slot) -> None:
-        """Check a new actor's encoder; a worker that cannot load it stops the job (it would on every node)."""
+        """Check a new actor's encoder.
+
+        A worker whose encoder raised stops the job (it would on every node);
+        one that died while loading (killed, node lost) is replaced like any dead worker.
+        """
         try:
             name, dim, host = self._ray.get(ref)
-        except self._ray.exceptions.RayError as exc:
+        except self._lost as exc:
+            if not getattr(exc, "actor_init_failed", False):
+                self._replace(slot, slot.actor)
+                return
             raise RayJobError(f"a Ray worker could not load encoder {self._spec!r}: {_cause(exc, raised=True)}. "
                               "Fix: install news-archive (the same version) on every node") from None
+        except self._ray.exceptions.RayError as exc:
+            raise RayJobError(f"a Ray worker could not start: {_cause(exc, raised=True)}") from None
         if (name, dim) != self._expected:
             raise RayJobError(
                 f"the Ray worker on {host} runs encoder {name} ({dim} dimensions), this machine "
@@ -306,6 +339,9 @@ class _Pool:
                 continue
             except ray.exceptions.RayTaskError as exc:
                 raise RayJobError(f"the encoder failed on a Ray worker: {_cause(exc, raised=True)}") from None
+            except ray.exceptions.RayError as exc:  # the cluster itself failed (object store, raylet...)
+                raise RayJobError(f"the Ray job failed: {_cause(exc)}; {done} of {total} passages were embedded "
+                                  "and kept in the cache") from None
             if slot.actor is actor:
                 slot.load -= 1
             texts = batches[batch]

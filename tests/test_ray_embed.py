@@ -8,6 +8,7 @@ parts around Ray (which texts, batching, the missing-ray error) always run.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +30,7 @@ from archive.ray_embed import (
     INSTALL_HINT,
     RayJobError,
     RayUnavailableError,
+    check_address,
     embed_build,
     embed_texts,
     length_batches,
@@ -112,6 +114,23 @@ def test_without_ray_a_clear_error(corpus: list[Document], tmp_path: Path, monke
     assert result.exit_code == 1
     assert "error:" in result.stderr and INSTALL_HINT in result.stderr
     assert not (tmp_path / "i2").exists()  # nothing was read or written
+
+
+def test_unreachable_or_malformed_address_fails_at_once(corpus: list[Document], tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'news-archive[ray]')")
+    with socket.socket() as closed:  # a port nothing listens on: bound, never listening
+        closed.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{closed.getsockname()[1]}"
+        with pytest.raises(RayJobError, match=f"cannot reach the Ray cluster at {address}"):
+            check_address(address)
+        sources = tmp_path / "news.jsonl"
+        sources.write_text("\n".join(_jsonl(d) for d in corpus), encoding="utf-8")
+        result = runner.invoke(app, ["build", str(sources), "--index", str(tmp_path / "index"), "--encoder", "hashing",
+                                     "--ray", "--ray-address", address])
+    assert result.exit_code == 1 and f"error: cannot reach the Ray cluster at {address}" in result.stderr
+    assert not (tmp_path / "index").exists()
+    with pytest.raises(RayJobError, match="not a Ray cluster address"):
+        check_address("seeds/")
 
 
 def test_nothing_missing_needs_no_ray(corpus: list[Document], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,8 +13,10 @@ Ray job never touches the index, and the archive it leads to is the same.
   window by window), texts are sorted by length and cut into batches, so a
   batch's texts need about the same work and padding encoders pad little.
 - **Dead workers**: a batch whose worker died (process killed, node lost,
-  out of memory) goes back to the queue and is retried by any live worker;
-  the dead actor is restarted by Ray (``max_restarts``) and rejoins the pool.
+  out of memory) goes back to the head of the queue and is retried by any
+  live worker; the dead actor is replaced by a new one (at most
+  :data:`MAX_ATTEMPTS` replacements per worker), which gets work once it has
+  loaded its encoder.
   A batch that fails :data:`MAX_ATTEMPTS` times, an error raised by the
   encoder itself, or a pool with no live worker stops the job with
   :class:`RayJobError` (the cache keeps what was done).

@@ -20,7 +20,7 @@ import typer
 
 from .version import __version__
 from .cli_help import PlainGroup
-from .errors import ArchiveError, NothingToIndexError, SourceError
+from .errors import ArchiveError, NothingToIndexError, SourceError, UsageError
 
 if TYPE_CHECKING:
     from .document import Document
@@ -221,20 +221,23 @@ def embed(
 ) -> None:
     """Embed every passage of the archive's articles that the embedding cache lacks, then build.
 
-    With --ray the embedding runs on a Ray cluster and this machine only builds
-    and commits the index; without it, this is `archive build` with the archive's encoder.
+    Uses the archive's own encoder. With --ray the embedding runs on a Ray
+    cluster and this machine only builds and commits the index.
     """
     if encoder is None:
-        encoder = _archive_encoder(index) or "e5-small"
-    _build(sources, index, encoder, procs=procs, ray=ray, ray_address=ray_address)
+        try:
+            encoder = _archive_encoder(index)
+        except ArchiveError as exc:
+            raise _fail(exc) from None
+    _build(sources, index, encoder, procs=procs, embed_first=True, ray=ray, ray_address=ray_address)
 
 
 def _build(
     sources: list[Path] | None, index: Path, encoder: str, *, skip_errors: bool = True, procs: int = 2,
     full: bool = False, prune: bool = False, dry_run: bool = False, field: list[str] | None = None,
-    ray: bool = False, ray_address: str | None = None,
+    embed_first: bool = False, ray: bool = False, ray_address: str | None = None,
 ) -> None:
-    """What `archive build` and `archive embed` do: read the sources, embed on Ray if asked, build."""
+    """What `archive build` and `archive embed` do: read the sources, embed first (on Ray) if asked, build."""
     from .archive import Archive, BuildReport
     from .readers import read_documents
     from .terminal import progress_bar
@@ -260,9 +263,9 @@ def _build(
             _deletions(planned)
             _problems(report, problems)
             return
-        if ray:
+        if embed_first or ray:
             documents = list(documents)
-            _embed_on_ray(documents, index, encoder, ray_address)
+            _embed_first(documents, index, encoder, ray, ray_address)
         with progress_bar() as progress:
             archive = Archive.build(
                 documents, index, encoder=encoder, full=full, report=report, procs=procs, progress=progress,
@@ -277,30 +280,42 @@ def _build(
     archive.close()
 
 
-def _archive_encoder(index: Path) -> str | None:
-    """The encoder spec the archive at ``index`` was built with (None: no archive, or lexical only)."""
+def _archive_encoder(index: Path) -> str:
+    """The encoder spec the archive at ``index`` was built with (no archive yet: the default).
+
+    A lexical-only archive is refused: giving it an encoder rebuilds its dense
+    side from nothing, which the user should ask for by name.
+    """
+    from .encoders.registry import DEFAULT_ENCODER
     from .layout import current_generation
     from .manifest import Manifest
 
     try:
-        return Manifest.read(current_generation(index), check=False).encoder_spec
+        manifest = Manifest.read(current_generation(index), check=False)
     except ArchiveError:
-        return None
+        return DEFAULT_ENCODER
+    if manifest.encoder_spec is None:
+        raise UsageError(f"{index} is a lexical-only archive: nothing to embed. To add meaning search, "
+                         f"name the encoder: archive embed --encoder {DEFAULT_ENCODER}")
+    return manifest.encoder_spec
 
 
-def _embed_on_ray(documents: list[Document], index: Path, encoder: str, address: str | None) -> None:
-    """Embed the passages the cache lacks on Ray (the build then finds them cached) and say what it did."""
+def _embed_first(documents: list[Document], index: Path, encoder: str, ray: bool, address: str | None) -> None:
+    """Embed the passages the cache lacks, on Ray or here (the build then finds them cached); say what was done."""
     from .ray_embed import embed_build
     from .terminal import progress_bar
 
     with progress_bar() as progress:
-        stats = embed_build(documents, index, encoder, address=address, progress=progress)
+        options = {"address": address} if ray else {}
+        stats = embed_build(documents, index, encoder, on_ray=ray, progress=progress, **options)
+    where = "on Ray" if ray else "here"
     if stats.embedded:
         retried = f", {stats.retried} batch(es) retried after a worker died" if stats.retried else ""
-        _echo(f"embedded {_plural(stats.embedded, 'passage')} on Ray in {stats.seconds:.1f} s "
-              f"({_plural(stats.workers, 'worker')}{retried}); {stats.cached} already in the cache")
+        workers = f" ({_plural(stats.workers, 'worker')}{retried})" if ray else ""
+        _echo(f"embedded {_plural(stats.embedded, 'passage')} {where} in {stats.seconds:.1f} s{workers}; "
+              f"{stats.cached} already in the cache")
     else:
-        _echo(f"Ray: nothing to embed ({_plural(stats.cached, 'passage')} already in the cache)")
+        _echo(f"nothing to embed ({_plural(stats.cached, 'passage')} already in the cache)")
 
 
 def _build_sources(sources: list[Path] | None, index: Path, report) -> list[Path]:  # noqa: ANN001

@@ -78,11 +78,11 @@ class RayJobError(ArchiveError):
 
 
 @dataclass(frozen=True, slots=True)
-class RayEmbedStats:
-    """What a Ray embedding job did."""
+class EmbedJobStats:
+    """What an embedding job did (on Ray, or here: ``workers`` 0)."""
 
     embedded: int
-    """Distinct texts embedded by the workers and stored in the cache."""
+    """Distinct texts embedded and stored in the cache."""
     cached: int
     """Texts that were already in the cache (nothing sent for them)."""
     workers: int
@@ -203,7 +203,7 @@ def embed_texts(
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
     make_encoder: EncoderFactory = registry_encoder,
-) -> RayEmbedStats:
+) -> EmbedJobStats:
     """Embed every text of ``texts`` that the cache at ``cache_path`` lacks, on Ray; store the vectors there.
 
     ``encoder_spec`` is a registry name (``e5-small``, ``use``, ``st:…``);
@@ -223,7 +223,7 @@ def embed_texts(
         todo = list(dict.fromkeys(t for t, hit in zip(texts, found.tolist()) if not hit))
         cached = int(found.sum())
         if not todo:
-            return RayEmbedStats(0, cached, 0, 0, 0, time.perf_counter() - started)
+            return EmbedJobStats(0, cached, 0, 0, 0, time.perf_counter() - started)
         ray = require_ray()
         connected = _connect(ray, address)
         try:
@@ -240,7 +240,7 @@ def embed_texts(
         finally:
             if connected:
                 ray.shutdown()
-    return RayEmbedStats(len(todo), cached, workers, len(batches), pool.retried, time.perf_counter() - started)
+    return EmbedJobStats(len(todo), cached, workers, len(batches), pool.retried, time.perf_counter() - started)
 
 
 @dataclass(slots=True)
@@ -389,12 +389,35 @@ def embed_build(
     documents: Iterable[Document],
     index: Path,
     encoder_spec: str,
+    *,
+    on_ray: bool = True,
+    progress: Progress | None = None,
     **options: Any,
-) -> RayEmbedStats:
-    """Embed on Ray every passage a build of ``documents`` into ``index`` would embed and the cache lacks.
+) -> EmbedJobStats:
+    """Embed every passage a build of ``documents`` into ``index`` would embed and the cache lacks.
 
-    ``options`` go to :func:`embed_texts`. Articles the archive keeps but
+    On Ray (``options`` go to :func:`embed_texts`), or with ``on_ray=False``
+    here, through the cache as a build embeds. Articles the archive keeps but
     ``documents`` do not hold are left to the build (their vectors are
     normally cached already).
     """
-    return embed_texts(passage_texts(documents), encoder_spec, Path(index) / CACHE_NAME, **options)
+    texts = passage_texts(documents)
+    cache_path = Path(index) / CACHE_NAME
+    if on_ray:
+        return embed_texts(texts, encoder_spec, cache_path, progress=progress, **options)
+    return _embed_here(texts, encoder_spec, cache_path, progress)
+
+
+def _embed_here(texts: list[str], encoder_spec: str, cache_path: Path, progress: Progress | None) -> EmbedJobStats:
+    """:func:`embed_texts` without Ray: this machine's encoder, in the build's batches."""
+    from .embcache import embed_with_cache
+
+    started = time.perf_counter()
+    encoder = get_encoder(encoder_spec)
+    if encoder is None:
+        raise EncoderError(f"encoder {encoder_spec!r} embeds nothing")
+    with EmbeddingCache(cache_path, encoder.name, encoder.dim) as cache:
+        _, stats = embed_with_cache(texts, encoder.encode_passages, cache,
+                                    progress=(lambda done, total: progress("embed", done, total)) if progress else None)
+    batches = -(-stats.embedded // 32)
+    return EmbedJobStats(stats.embedded, stats.reused, 0, batches, 0, time.perf_counter() - started)

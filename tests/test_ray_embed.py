@@ -140,6 +140,27 @@ def test_nothing_missing_needs_no_ray(corpus: list[Document], tmp_path: Path, mo
     assert (stats.embedded, stats.cached, stats.workers) == (0, len(passage_texts(corpus)), 0)
 
 
+def test_embed_keeps_the_archive_encoder_and_refuses_a_lexical_archive(corpus: list[Document], tmp_path: Path) -> None:
+    sources = tmp_path / "news.jsonl"
+    sources.write_text("\n".join(_jsonl(d) for d in corpus), encoding="utf-8")
+    lexical, dense = tmp_path / "lexical", tmp_path / "dense"
+    for index, encoder in ((lexical, "none"), (dense, "hashing")):
+        result = runner.invoke(app, ["build", str(sources), "--index", str(index), "--encoder", encoder, "--procs", "1"])
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["embed", "--index", str(lexical)])
+    assert result.exit_code == 1
+    assert "lexical-only archive" in result.stderr and "archive embed --encoder e5-small" in result.stderr
+    for path in dense.glob(CACHE_NAME + "*"):
+        path.unlink()
+    result = runner.invoke(app, ["embed", "--index", str(dense), "--procs", "1"])  # no --ray: embeds here
+    assert result.exit_code == 0, result.output
+    assert f"embedded {len(set(passage_texts(corpus)))} passages here" in result.output
+    assert "up to date" in result.output  # same encoder (hashing), same articles: nothing to rewrite
+    encoder = HashingEncoder()
+    with EmbeddingCache(dense / CACHE_NAME, encoder.name, encoder.dim) as cache:
+        assert cache.get_many(passage_texts(corpus))[1].all()
+
+
 def _jsonl(doc: Document) -> str:
     import json
 

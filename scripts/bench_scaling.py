@@ -1,6 +1,7 @@
 """Figures for docs/scaling.md: embedding rate on Ray beside a local run, and serving 1M vectors with FAISS.
 
     python scripts/bench_scaling.py embed [--passages 192] [--encoder e5-small] [--rounds 2]
+    python scripts/bench_scaling.py same [--articles 30] [--encoder e5-small]
     python scripts/bench_scaling.py serve [--n 1000000] [--dim 384] [--queries 200]
                                           [--ivf 1024x48,1024x96,4096x48] [--nprobe 8,32,128]
                                           [--hnsw-n 100000] [--real PATH.sqlite]
@@ -13,6 +14,11 @@ loopback only) with 1 and 2 workers of 1 CPU each, into a fresh cache each
 time. A Ray run's time includes starting its actors and loading the encoder;
 a second run with one batch measures that start-up, so the steady per-worker
 rate is ``passages / (job time - start-up time)``.
+
+``same``: ``--articles`` SaudiNewsNet articles (of 80 words or more) built
+locally and with the Ray step (2 workers): the largest difference between the
+two archives' passage vectors, and whether 20 title queries get the same
+top-10 lists in semantic and hybrid mode.
 
 ``serve``: a synthetic set of ``--n`` unit vectors (clustered: 2,000 centres
 plus Gaussian noise, a rough stand-in for passage embeddings, whose topics
@@ -88,12 +94,9 @@ def embed(args: argparse.Namespace) -> None:
     local = {threads: get_encoder(args.encoder, threads=threads) for threads in (1, 2)}
     for encoder in local.values():
         encoder.encode_passages(texts[:4])  # warm up
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # every Ray process on 127.0.0.1
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    _start_ray()
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
     runs: dict[str, list[tuple[float, float]]] = {}
     try:
         for _ in range(args.rounds):
@@ -111,6 +114,53 @@ def embed(args: argparse.Namespace) -> None:
         steady = len(texts) / (seconds - startup)
         print(f"| {name} | {seconds:.1f} | {startup:.1f} | {len(texts) / seconds:.1f} | {steady:.1f} | {steady / workers:.1f} |")
     print(f"\nlocal encoder process peak RSS (both encoders loaded): {_rss_mb():.0f} MB; load average after: {_load()}")
+
+
+# ------------------------------------------------------------------ same
+def same(args: argparse.Namespace) -> None:
+    """A local build and a --ray build of the same SaudiNewsNet articles: vectors and top-10 lists compared."""
+    from archive import Archive
+    from archive.dense import DenseIndex
+    from archive.layout import current_generation
+    from archive.ray_embed import embed_build
+    from archive.readers import read_file
+
+    zips = sorted((ROOT.parent / "shared" / "data" / "saudinewsnet").glob("*.zip"))
+    docs = [d for d in read_file(zips[0], on_error=lambda _: None) if len(d.body.split()) >= 80][: args.articles]
+    with tempfile.TemporaryDirectory() as tmp:
+        local, on_ray = Path(tmp) / "local", Path(tmp) / "ray"
+        Archive.build(docs, local, encoder=args.encoder, procs=1).close()
+        _start_ray()
+        try:
+            embed_build(docs, on_ray, args.encoder)
+        finally:
+            import ray
+
+            ray.shutdown()
+        Archive.build(docs, on_ray, encoder=args.encoder, procs=1).close()
+        a = DenseIndex(current_generation(local) / "dense").vectors()
+        b = DenseIndex(current_generation(on_ray) / "dense").vectors()
+        print(f"{len(docs)} SaudiNewsNet articles, {len(a)} passages, {args.encoder}: max abs difference "
+              f"{float(np.abs(a - b).max()):.2e}, min cosine {float((a * b).sum(1).min()):.7f}, "
+              f"{int((a == b).all(1).sum())} rows identical")
+        same_lists = total = 0
+        with Archive.open(local) as one, Archive.open(on_ray) as two:
+            for doc in docs[:20]:
+                for mode in ("semantic", "hybrid"):
+                    total += 1
+                    same_lists += [h.id for h in one.search(doc.title, k=10, mode=mode)] == \
+                        [h.id for h in two.search(doc.title, k=10, mode=mode)]
+        print(f"identical top-10 lists for {total // 2} title queries x semantic, hybrid: {same_lists}/{total}")
+
+
+def _start_ray() -> None:
+    """A local Ray cluster of 2 CPUs, every process on 127.0.0.1, workers importing this checkout."""
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
 
 
 # ------------------------------------------------------------------ serve
@@ -260,6 +310,9 @@ def main() -> None:
     one.add_argument("--passages", type=int, default=192)
     one.add_argument("--encoder", default="e5-small")
     one.add_argument("--rounds", type=int, default=2)
+    three = commands.add_parser("same")
+    three.add_argument("--articles", type=int, default=30)
+    three.add_argument("--encoder", default="e5-small")
     two = commands.add_parser("serve")
     two.add_argument("--n", type=int, default=1_000_000)
     two.add_argument("--dim", type=int, default=384)
@@ -270,7 +323,7 @@ def main() -> None:
     two.add_argument("--real", type=Path)
     args = parser.parse_args()
     os.nice(10)
-    (embed if args.command == "embed" else serve)(args)
+    {"embed": embed, "same": same, "serve": serve}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,16 @@ import time
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from .version import __version__
 from .cli_help import PlainGroup
-from .errors import ArchiveError, NothingToIndexError, SourceError
+from .errors import ArchiveError, NothingToIndexError, SourceError, UsageError
+
+if TYPE_CHECKING:
+    from .document import Document
 
 
 app = typer.Typer(
@@ -72,6 +75,16 @@ class ExportFormat(str, Enum):
     csv = "csv"
 
 
+RayOption = Annotated[
+    bool,
+    typer.Option("--ray", help="Embed the passages on a Ray cluster (needs the ray extra: see docs/scaling.md); "
+                 "this machine then builds and commits the index."),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(metavar="ADDRESS", help="With --ray: the cluster, HOST:PORT or ray://HOST:PORT (default: $RAY_ADDRESS, "
+                 "else the one this machine belongs to, else a new local one)."),
+]
 BidiOption = Annotated[
     Bidi,
     typer.Option(help="Put Arabic lines in display order: auto (only in terminals that do not), on, off."),
@@ -200,6 +213,8 @@ def build(
                      help="Passages of each article to embed: lead (the first), N (the first N) or all "
                           "(default: the archive's choice, else all)."),
     ] = None,
+    ray: RayOption = False,
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Build or update the archive from article files (.txt, .jsonl, .json, .csv, .tsv, .html, .zip, ANT <DOC> files).
 
@@ -211,15 +226,32 @@ def build(
     at once) and the passages are embedded lead first, committed as they go;
     an interrupted build keeps them, and `archive embed` finishes.
     """
+    _build(sources, index, encoder, skip_errors=skip_errors, procs=procs, full=full, prune=prune,
+           dry_run=dry_run, field=field, passages=passages, ray=ray, ray_address=ray_address)
+
+
+def _build(
+    sources: list[Path] | None, index: Path, encoder: str, *, skip_errors: bool = True, procs: int = 2,
+    full: bool = False, prune: bool = False, dry_run: bool = False, field: list[str] | None = None,
+    passages: str | None = None, ray: bool = False, ray_address: str | None = None,
+) -> None:
+    """What `archive build` does: read the sources, embed on Ray first if asked, build."""
     from .archive import Archive, BuildReport
     from .readers import read_documents
     from .terminal import progress_bar
 
     fields = _field_map(field)
+    if ray and encoder.strip().lower() == "none":
+        raise typer.BadParameter("a lexical-only archive (--encoder none) has nothing to embed", param_hint="--ray")
     report = BuildReport()
     problems: list[str] = []
     before = _live_generation(index)
     try:
+        if ray:  # before reading anything: the user asked for Ray
+            from .ray_embed import check_address, require_ray
+
+            require_ray()
+            check_address(ray_address)
         paths = _build_sources(sources, index, report)
         on_error = (lambda err: problems.append(str(err))) if skip_errors else None
         documents = read_documents(paths, on_error=on_error, on_warning=report.warnings.append, fields=fields)
@@ -229,6 +261,9 @@ def build(
             _deletions(planned)
             _problems(report, problems)
             return
+        if ray:
+            documents = list(documents)
+            _embed_first(documents, index, encoder, ray_address, passages)
         with progress_bar() as progress:
             archive = Archive.build(
                 documents, index, encoder=encoder, full=full, report=report, procs=procs, progress=progress,
@@ -241,6 +276,29 @@ def build(
         raise _interrupted(index, before) from None
     _summary(report, archive, index, problems)
     archive.close()
+
+
+def _embed_first(documents: list[Document], index: Path, encoder: str, address: str | None,
+                 passages: str | None) -> None:
+    """Embed on Ray the passages a build of ``documents`` needs and the cache lacks (the build then finds them)."""
+    from .dense import passage_policy
+    from .ray_embed import embed_build
+    from .terminal import progress_bar
+
+    with progress_bar() as progress:
+        stats = embed_build(documents, index, encoder, progress=progress, address=address,
+                            max_passages=passage_policy(passages))
+    _ray_done(stats)
+
+
+def _ray_done(stats) -> None:  # noqa: ANN001 - archive.ray_embed.EmbedJobStats
+    """Say what a Ray embedding job did."""
+    if stats.embedded:
+        retried = f", {stats.retried} batch(es) retried after a worker died" if stats.retried else ""
+        _echo(f"embedded {_plural(stats.embedded, 'passage')} on Ray in {stats.seconds:.1f} s "
+              f"({_plural(stats.workers, 'worker')}{retried}); {stats.cached} already in the cache")
+    else:
+        _echo(f"nothing to embed on Ray ({_plural(stats.cached, 'passage')} already in the cache)")
 
 
 def _build_sources(sources: list[Path] | None, index: Path, report) -> list[Path]:  # noqa: ANN001
@@ -327,11 +385,16 @@ def add(
 
 
 @app.command()
-def embed(index: IndexOption = Path("index")) -> None:
+def embed(
+    index: IndexOption = Path("index"),
+    ray: RayOption = False,
+    ray_address: RayAddressOption = None,
+) -> None:
     """Embed the passages that have no vector yet (lead passages first), committing as it goes.
 
     Finishes a build that was interrupted while embedding; passages already
-    embedded come from the embedding cache, never embedded twice.
+    embedded come from the embedding cache, never embedded twice. With --ray
+    they are embedded on a Ray cluster first, and this machine commits them.
     """
     from .archive import Archive, BuildReport
     from .terminal import progress_bar
@@ -339,6 +402,17 @@ def embed(index: IndexOption = Path("index")) -> None:
     report = BuildReport()
     before = _live_generation(index)
     try:
+        if ray:
+            from .embedding import pending_texts
+            from .ray_embed import check_address, embed_texts, require_ray
+
+            require_ray()
+            check_address(ray_address)
+            texts, spec = pending_texts(index)
+            if spec is not None and texts:
+                with progress_bar() as progress:
+                    _ray_done(embed_texts(texts, spec, index / "embeddings.sqlite", address=ray_address,
+                                          progress=progress))
         with progress_bar() as progress:
             archive = Archive.embed(index, report=report, progress=progress)
     except ArchiveError as exc:

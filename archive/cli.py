@@ -574,6 +574,39 @@ def stats(index: IndexOption = Path("index")) -> None:
                 _echo(f"  {name or '(none)'}: {count}")
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@app.command()
+def serve(
+    index: IndexOption = Path("index"),
+    host: Annotated[str, typer.Option(help="Address to listen on (another than 127.0.0.1 opens the archive to the network).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+) -> None:
+    """Serve a search page and a JSON API over the archive (read-only), at http://HOST:PORT/."""
+    from .archive import Archive
+
+    try:
+        archive = Archive.open(index)
+        if archive.manifest.encoder:  # load the query encoder now, not on the first visitor's search
+            archive.search("warm up", k=1, mode="hybrid")
+    except ArchiveError as exc:
+        raise _fail(exc) from None
+    import uvicorn
+
+    from .web.app import create_app
+
+    if host not in LOOPBACK_HOSTS:
+        _echo(f"warning: listening on {host}: anyone who can reach this machine on port {port} can read the "
+              "whole archive (there is no login). Use --host 127.0.0.1 to keep it to this machine", err=True)
+    shown = f"[{host}]" if ":" in host else host
+    _echo(f"serving {index} ({len(archive)} articles) at http://{shown}:{port}/ (Ctrl-C stops)", err=True)
+    try:
+        uvicorn.run(create_app(archive), host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        archive.close()
+
+
 @app.command()
 def check(index: IndexOption = Path("index")) -> None:
     """Verify every file (size and checksum) and that all sides of the index agree; changes nothing.

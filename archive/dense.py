@@ -199,8 +199,7 @@ class DenseIndex:
         vectors = self.vectors()
         out: list[tuple[float, Span | None]] = []
         for ordinal in ordinals:
-            first = int(np.searchsorted(self._doc, ordinal, side="left"))
-            last = int(np.searchsorted(self._doc, ordinal, side="right"))
+            first, last = self._rows(ordinal)
             if first == last:
                 out.append((-1.0, None))
                 continue
@@ -208,6 +207,17 @@ class DenseIndex:
             row = first + int(np.argmax(sims))
             out.append((float(sims[row - first]), (int(self._start[row]), int(self._end[row]))))
         return out
+
+    def passage_vectors(self, ordinal: int) -> np.ndarray:
+        """The passage vectors of the article at ``ordinal``, ``[passages, dim]`` (its rows are
+        contiguous: articles are appended whole)."""
+        first, last = self._rows(ordinal)
+        return self.vectors()[first:last]
+
+    def _rows(self, ordinal: int) -> tuple[int, int]:
+        """The first and past-the-last passage rows of the article at ``ordinal``."""
+        return (int(np.searchsorted(self._doc, ordinal, side="left")),
+                int(np.searchsorted(self._doc, ordinal, side="right")))
 
     def rows_of(self, allowed: np.ndarray) -> np.ndarray:
         """Sorted passage rows of the articles a boolean mask over ordinals allows (filtered search)."""

@@ -24,15 +24,21 @@ HTML page with the same message.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, PackageLoader
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..archive import MAX_K, Archive, Hit, Hits
 from ..columns import Facets, fold
@@ -58,6 +64,10 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+WORKER_THREADS = 4
+"""Requests answered at once (the rest wait their turn, first come first served). Searches are
+CPU work: more threads than about twice the cores only make them contend for the GIL and the
+cores, and a few requests then wait seconds behind the others (docs/performance.md)."""
 MODES = ("hybrid", "lexical", "semantic")
 SORTS = ("relevance", "date", "-date")
 
@@ -139,6 +149,28 @@ def facets_json(facets: Facets) -> dict[str, Any]:
             "months": facets.months}
 
 
+class SecurityHeaders:
+    """Adds :data:`SECURITY_HEADERS` to every response (a plain ASGI middleware: Starlette's
+    ``BaseHTTPMiddleware`` costs about a millisecond a request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def _status(exc: ArchiveError) -> int:
     if isinstance(exc, DocumentNotFoundError):
         return 404
@@ -158,8 +190,13 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 def create_app(archive: Archive) -> FastAPI:
     """The app over ``archive`` (kept open by the caller for as long as the app serves)."""
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+        yield
+
     app = FastAPI(
-        title="news-archive", version=__version__,
+        lifespan=lifespan, title="news-archive", version=__version__,
         description="Search an archive of Arabic news by keywords and by meaning (read-only).",
         docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
     )
@@ -186,12 +223,7 @@ def create_app(archive: Archive) -> FastAPI:
             return JSONResponse({"error": kind, "message": message}, status_code=status)
         return render("error.html", status, status=status, message=message)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(ArchiveError)
     async def archive_error(request: Request, exc: ArchiveError) -> Response:
@@ -211,29 +243,31 @@ def create_app(archive: Archive) -> FastAPI:
 
     # ---------------------------------------------------------------- the API
     @app.get("/api/search", tags=["api"], summary="Search: hits with marked snippets, facet counts, histogram")
-    def api_search(params: Search) -> dict[str, Any]:
+    def api_search(params: Search) -> JSONResponse:
+        started = time.perf_counter()
         hits = archive.search(params.q, k=params.k, mode=params.mode, sort=params.sort,  # type: ignore[arg-type]
                               offset=params.offset, **params.filters())
         facets = archive.facets(params.q, **params.filters())
-        return {
+        took_ms = (time.perf_counter() - started) * 1000
+        return JSONResponse({
             "query": params.q, "mode": hits.mode, "page": params.page, "k": params.k,
-            "total": hits.total, "reason": hits.reason,
+            "total": hits.total, "reason": hits.reason, "took_ms": round(took_ms, 2),
             "hits": [hit_json(hit, rank) for rank, hit in enumerate(hits, params.offset + 1)],
             "facets": facets_json(facets),
             "histogram": [{"month": month, "count": count} for month, count in pages.month_series(facets.months)],
-        }
+        })
 
     @app.get("/api/articles/{doc_id:path}/related", tags=["api"], summary="The articles nearest to one article")
-    def api_related(doc_id: str, k: Annotated[int, Query(ge=1, le=MAX_RELATED)] = 10) -> dict[str, Any]:
+    def api_related(doc_id: str, k: Annotated[int, Query(ge=1, le=MAX_RELATED)] = 10) -> JSONResponse:
         hits = archive.related(doc_id, k=k)
-        return {"id": doc_id, "mode": hits.mode, "reason": hits.reason,
-                "hits": [hit_json(hit, rank) for rank, hit in enumerate(hits, 1)]}
+        return JSONResponse({"id": doc_id, "mode": hits.mode, "reason": hits.reason,
+                             "hits": [hit_json(hit, rank) for rank, hit in enumerate(hits, 1)]})
 
     @app.get("/api/articles/{doc_id:path}", tags=["api"], summary="One article, with its folded duplicates")
     def api_article(
         doc_id: str,
         q: Annotated[str, Query(max_length=MAX_QUERY_LENGTH, description="Mark this query's words in the body.")] = "",
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         doc = archive.get(doc_id)
         record: dict[str, Any] = {
             "id": doc.id, "title": doc.title, "published": doc.published.isoformat() if doc.published else None,
@@ -243,19 +277,19 @@ def create_app(archive: Archive) -> FastAPI:
         }
         if q:
             record["marks"] = [list(m) for m in archive.highlight(doc.body, q).marks]
-        return record
+        return JSONResponse(record)
 
     @app.get("/api/stats", tags=["api"], summary="What the archive holds")
-    def api_stats() -> dict[str, Any]:
+    def api_stats() -> JSONResponse:
         stats = archive.stats()
-        return {
+        return JSONResponse({
             "documents": stats.documents, "folded_duplicates": stats.folded_duplicates,
             "passages": stats.passages, "encoder": stats.encoder, "sources": stats.sources,
             "categories": stats.categories,
             "first_published": stats.first_published.isoformat() if stats.first_published else None,
             "last_published": stats.last_published.isoformat() if stats.last_published else None,
             "built_at": stats.built_at, "updated_at": stats.updated_at, "size_bytes": stats.size_bytes,
-        }
+        })
 
     # -------------------------------------------------------------- the pages
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from archive import Archive  # noqa: E402
+from archive import Archive
 
 DEFAULT_INDEX = Path.home() / ".cache" / "news-archive" / "bench" / "n62199-use-multilingual"
 QUERIES = [

@@ -451,3 +451,16 @@ def test_stylesheet_robots_and_favicon(client: TestClient) -> None:
     assert "font-family" in css.text and "Naskh" in css.text  # a readable Arabic font stack
     assert client.get("/robots.txt").text == "User-agent: *\nDisallow: /\n"
     assert client.get("/favicon.ico").status_code == 204
+
+
+def test_semantic_pages_and_filters_without_word_matches(client: TestClient, archive: Archive) -> None:
+    """A search by meaning has no match count: a next page is offered while the page is full, and
+    with no article holding the query's words every source is offered, without a count."""
+    query = "Korean soldiers"  # no Arabic word in common with any article
+    assert archive.facets(query).total == 0
+    page = client.get("/", params={"q": query, "mode": "semantic", "k": 2}).text
+    assert len(_ids_in_page(page)) == 2 and "page=2" in page
+    assert re.search(r'name="source" value="cnn"\s*>\s*<bdi>CNN</bdi></label>', page)  # listed, no count
+    last = client.get("/", params={"q": query, "mode": "semantic", "k": 100}).text
+    assert 'class="pager"' not in last  # fewer hits than k: one page
+    assert 'name="source" value=""' not in page  # articles without a source cannot be chosen

@@ -54,7 +54,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(base + "/api/stats", timeout=5) as response:  # noqa: S310
+                with urllib.request.urlopen(base + "/api/stats", timeout=5) as response:
                     if response.status == 200:
                         break
             except OSError:
@@ -84,12 +84,12 @@ def browser() -> Iterator[object]:
         launched.close()
 
 
-def _hit_ids(page) -> list[str]:  # noqa: ANN001 - a Playwright Page
+def _hit_ids(page) -> list[str]:
     hrefs = page.locator("ol.hits h2 a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
     return [urllib.parse.parse_qs(urllib.parse.urlsplit(h).query)["id"][0] for h in hrefs]
 
 
-def test_search_filter_sort_and_open_an_article(server: str, browser, tmp_path: Path) -> None:  # noqa: ANN001
+def test_search_filter_sort_and_open_an_article(server: str, browser, tmp_path: Path) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ar")
     page.goto(server + "/")
     assert page.locator("html").get_attribute("dir") == "rtl"

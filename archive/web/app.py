@@ -300,13 +300,14 @@ def create_app(archive: Archive) -> FastAPI:
                                   offset=params.offset, **params.filters())
         counted = _facet_counts(archive, params)
         url = params.url_params()
-        total = hits.total if hits is not None and hits.total is not None else counted["all"].total
+        total = hits.total if hits is not None else counted["all"].total
         return render(
             "search.html", params=params, url=url, hits=hits, facets=counted["all"],
             source_counts=_with_selected(counted["sources"].sources, params.source, source_names),
             category_counts=_with_selected(counted["categories"].categories, params.category, category_names),
             histogram=pages.histogram(counted["all"].months, url),
-            pager=pages.pager(total, params.page, params.k, url, last_page=MAX_K // params.k) if hits else [],
+            pager=pages.pager(total, len(hits), params.page, params.k, url, last_page=MAX_K // params.k)
+            if hits else [],
             total=total, first_rank=params.offset + 1, modes=MODES, sorts=SORTS,
         )
 
@@ -360,11 +361,16 @@ def _facet_counts(archive: Archive, params: SearchParams) -> dict[str, Facets]:
 
 def _with_selected(
     counts: dict[str, int], selected: list[str], names: dict[str, str]
-) -> list[tuple[str, str, int, bool]]:
+) -> list[tuple[str, str, int | None, bool]]:
     """``(value, label, count, checked)`` of a checkbox list: every counted value, and the selected
     ones even at 0. The library counts folded values (as filters compare them); ``names`` gives
-    each its spelling in the archive."""
+    each its spelling in the archive. When nothing matches the query's words (a search by meaning
+    in another language), every value of the archive is listed, without a count. Articles without
+    a value cannot be chosen (a filter needs a value), so they get no checkbox."""
     chosen = {fold(value) for value in selected}
-    rows = [(value, names.get(value, value), count, value in chosen) for value, count in counts.items()]
+    if not counts:
+        return [(value, names[value], None, value in chosen) for value in sorted(names) if value]
+    rows: list[tuple[str, str, int | None, bool]] = [
+        (value, names.get(value, value), count, value in chosen) for value, count in counts.items() if value]
     rows += [(value, names.get(value, value), 0, True) for value in sorted(chosen - set(counts)) if value]
     return rows

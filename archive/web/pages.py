@@ -149,8 +149,18 @@ class PageLink:
     current: bool
 
 
-def pager(total: int, page: int, k: int, params: Params, *, last_page: int) -> list[PageLink]:
-    """Links to the pages around ``page`` (at most ``last_page``: the library answers up to its depth)."""
-    pages = min(max((total + k - 1) // k, 1), last_page)
-    shown = sorted({1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)})
-    return [PageLink(n, query_string(params, page=str(n) if n > 1 else None), n == page) for n in shown]
+def pager(
+    total: int | None, shown: int, page: int, k: int, params: Params, *, last_page: int
+) -> list[PageLink]:
+    """Links to the pages around ``page``, up to ``last_page`` (the library answers up to its depth).
+
+    ``total`` is the number of matches (``None`` for a search by meaning, which has no edge: then
+    a next page is offered while this one is full, ``shown == k``).
+    """
+    if total is None:
+        pages = page + 1 if shown == k else page
+    else:
+        pages = max((total + k - 1) // k, 1)
+    pages = min(pages, last_page)
+    numbers = sorted({1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)})
+    return [PageLink(n, query_string(params, page=str(n) if n > 1 else None), n == page) for n in numbers]

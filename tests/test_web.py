@@ -464,3 +464,15 @@ def test_semantic_pages_and_filters_without_word_matches(client: TestClient, arc
     last = client.get("/", params={"q": query, "mode": "semantic", "k": 100}).text
     assert 'class="pager"' not in last  # fewer hits than k: one page
     assert 'name="source" value=""' not in page  # articles without a source cannot be chosen
+
+
+def test_requests_are_answered_on_a_few_worker_threads(client: TestClient) -> None:
+    """Searches are CPU work: the app caps its worker threads (docs/performance.md: 40 threads
+    left some requests waiting seconds behind the others under 16 clients)."""
+    import anyio.to_thread
+
+    from archive.web.app import WORKER_THREADS
+
+    assert client.portal is not None
+    limiter = client.portal.call(anyio.to_thread.current_default_thread_limiter)
+    assert limiter.total_tokens == WORKER_THREADS == 4

@@ -394,18 +394,39 @@ def test_serve_binds_loopback_by_default_and_warns_for_another_host(monkeypatch:
                                                                     archive: Archive) -> None:
     import uvicorn
 
+    from archive import cli
+
+    bound: list[tuple[str, int]] = []
+    served: list[uvicorn.Server] = []
+
+    def listen(host: str, port: int) -> socket.socket:  # records the address, binds a free loopback port
+        bound.append((host, port))
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        return sock
+
+    monkeypatch.setattr(cli, "_listen", listen)
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: served.append(self))
+    runner = CliRunner()
+    result = runner.invoke(cli.app, ["serve", "--index", str(archive.path)])
+    assert result.exit_code == 0, result.output
+    assert bound[-1] == ("127.0.0.1", 8000) and len(served) == 1
+    assert "warning" not in result.output and "http://127.0.0.1:8000/" in result.output
+    result = runner.invoke(cli.app, ["serve", "--index", str(archive.path), "--host", "0.0.0.0", "--port", "8123"])
+    assert result.exit_code == 0 and bound[-1] == ("0.0.0.0", 8123)
+    assert "warning: listening on 0.0.0.0" in result.output and "no login" in result.output
+
+
+def test_serve_names_a_port_in_use(archive: Archive) -> None:
     from archive.cli import app
 
-    calls: list[dict] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app_, **options: calls.append(options))
-    runner = CliRunner()
-    result = runner.invoke(app, ["serve", "--index", str(archive.path)])
-    assert result.exit_code == 0, result.output
-    assert calls[-1]["host"] == "127.0.0.1" and calls[-1]["port"] == 8000
-    assert "warning" not in result.output and "http://127.0.0.1:8000/" in result.output
-    result = runner.invoke(app, ["serve", "--index", str(archive.path), "--host", "0.0.0.0", "--port", "8123"])
-    assert result.exit_code == 0 and calls[-1]["host"] == "0.0.0.0" and calls[-1]["port"] == 8123
-    assert "warning: listening on 0.0.0.0" in result.output and "no login" in result.output
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["serve", "--index", str(archive.path), "--port", str(port)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: cannot listen on 127.0.0.1 port {port}: ") and "Fix: --port" in result.output
 
 
 def test_serve_names_a_missing_index(tmp_path: Path) -> None:

@@ -497,3 +497,28 @@ def test_requests_are_answered_on_a_few_worker_threads(client: TestClient) -> No
     assert client.portal is not None
     limiter = client.portal.call(anyio.to_thread.current_default_thread_limiter)
     assert limiter.total_tokens == WORKER_THREADS == 4
+
+
+def test_article_links_back_to_the_search_it_was_opened_from(client: TestClient) -> None:
+    search = client.get("/", params={"q": MISSION, "mode": "lexical", "source": ["bbc", "cnn"], "sort": "date"}).text
+    link = html.unescape(re.search(r'<h2><a href="(/article\?id=kursk-cnn[^"]*)"', search).group(1))
+    article = client.get(link).text
+    back = html.unescape(re.search(r'<a href="([^"]*)">← العودة إلى النتائج</a>', article).group(1))
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(back).query) == {
+        "q": [MISSION], "mode": ["lexical"], "sort": ["date"], "source": ["bbc", "cnn"]}
+    assert _ids_in_page(client.get(back).text) == ["kursk-cnn", "kursk-bbc", "war-1"]
+    for hostile in ("javascript:alert(1)", "//evil.example/x", "?q=x\\@evil", " ?q=x"):
+        page = client.get("/article", params={"id": "kursk-cnn", "back": hostile}).text
+        _assert_inert(page)
+        assert "العودة إلى النتائج" not in page and "evil.example" not in page and "javascript:" not in page
+
+
+def test_pages_helpers() -> None:
+    assert pages.back_link("?q=%D9%83&source=bbc") == "?q=%D9%83&source=bbc"
+    assert pages.back_link("https://x") == pages.back_link("") == pages.back_link("?a#b") == ""
+    assert pages.month_series({"2023-11": 2, "2024-02": 1}) == [("2023-11", 2), ("2023-12", 0), ("2024-01", 0),
+                                                                ("2024-02", 1)]
+    assert pages.month_bounds("2024-02") == ("2024-02-01", "2024-02-29")
+    assert pages.query_string({"q": "a b", "source": ["x", "y"]}, page="2", source=None) == "?q=a+b&page=2"
+    assert [p.number for p in pages.pager(95, 10, 5, 10, {}, last_page=100)] == [1, 3, 4, 5, 6, 7, 10]
+    assert [p.number for p in pages.pager(5000, 10, 1, 10, {}, last_page=100)][-1] == 100

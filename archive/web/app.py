@@ -315,11 +315,12 @@ def create_app(archive: Archive) -> FastAPI:
     def article_page(
         id: Annotated[str, Query(max_length=1000)],
         q: Annotated[str, Query(max_length=MAX_QUERY_LENGTH)] = "",
+        back: Annotated[str, Query(max_length=4000)] = "",
     ) -> HTMLResponse:
         doc = archive.get(id)
         marks = archive.highlight(doc.body, q).marks if q else ()
         related = archive.related(doc.id, k=RELATED_ON_PAGE)
-        back = pages.query_string({"q": q}) if q else ""
+        back = pages.back_link(back) or (pages.query_string({"q": q}) if q else "")
         return render(
             "article.html", doc=doc, q=q, paragraphs=pages.paragraphs_html(doc.body, marks),
             title_html=pages.marked_html(doc.title, archive.highlight(doc.title, q).marks if q else ()),

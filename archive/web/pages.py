@@ -71,6 +71,14 @@ def query_string(params: Params, **changes: str | Sequence[str] | None) -> str:
     return "?" + urlencode(pairs) if pairs else "?"
 
 
+def back_link(search: str) -> str:
+    """The query string of the search page an article was opened from (``?q=…&source=…``), or ""
+    when ``search`` is not one: it only ever becomes a link to this server's search page."""
+    if not search.startswith("?") or any(c in search for c in "\\ \t\r\n#"):
+        return ""
+    return search
+
+
 def month_bounds(month: str) -> tuple[str, str]:
     """The first and last day of ``YYYY-MM`` as ``YYYY-MM-DD``."""
     year, number = (int(part) for part in month.split("-"))

@@ -522,3 +522,18 @@ def test_pages_helpers() -> None:
     assert pages.query_string({"q": "a b", "source": ["x", "y"]}, page="2", source=None) == "?q=a+b&page=2"
     assert [p.number for p in pages.pager(95, 10, 5, 10, {}, last_page=100)] == [1, 3, 4, 5, 6, 7, 10]
     assert [p.number for p in pages.pager(5000, 10, 1, 10, {}, last_page=100)][-1] == 100
+
+
+def test_a_damaged_index_is_500_with_the_libraries_message(archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
+    from archive.errors import IndexDamagedError
+
+    def damaged(*args: object, **kwargs: object) -> None:
+        raise IndexDamagedError("docs.sqlite: damaged. Fix: archive build --full")
+
+    client = TestClient(create_app(archive))
+    monkeypatch.setattr(archive, "search", damaged)
+    response = client.get("/api/search", params={"q": MISSION})
+    assert response.status_code == 500
+    assert response.json() == {"error": "IndexDamagedError", "message": "docs.sqlite: damaged. Fix: archive build --full"}
+    page = client.get("/", params={"q": MISSION})
+    assert page.status_code == 500 and "archive build --full" in page.text and "خطأ في الخادم" in page.text

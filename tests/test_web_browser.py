@@ -1,7 +1,11 @@
 """``archive serve`` in a real headless Chromium: search, filter, sort, open an article, go back.
 
 Playwright drives Debian's ``chromium`` package (``executable_path``: no
-browser download). The server is the real command, ``python -m archive
+browser download). Why Playwright rather than Selenium: its pip package
+carries its own driver, where Selenium needs Debian's ``chromium-driver`` of
+the same version as the browser (and its Selenium Manager tries to download
+one), and it waits for navigations and elements by itself, so the test has
+no sleeps. The server is the real command, ``python -m archive
 serve``, on a free loopback port over a small lexical archive of seeds/ and a
 few more reports of the same story. Skips, saying why, where no Chromium or
 no Playwright is installed. ``NEWS_ARCHIVE_SCREENSHOT=docs/web-search.png``

@@ -8,6 +8,7 @@ directory. It holds them open, so repeated searches pay no reopening cost.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time as dtime, timezone
@@ -41,7 +42,7 @@ from .lexical import LexicalIndex
 from .manifest import Manifest
 from .query import parse_query, plain_text
 from .ranking import DEFAULT_FUSION, SORTS, Ranker, Request, default_alpha
-from .snippets import Snippet, make_snippet
+from .snippets import Snippet, make_snippet, mark_text
 from .store import DocumentStore
 
 if TYPE_CHECKING:
@@ -148,6 +149,8 @@ class Archive:
             raise
         self._has_dense = manifest.encoder is not None
         self._dense_index: DenseIndex | None = None  # loaded on the first semantic/hybrid search
+        self._opening = threading.Lock()
+        """Held while the dense index or the encoder is loaded: searches on several threads load each once."""
         self._encoder = encoder
         self._ranker = Ranker(self._lexical, lambda: self._dense, self._query_encoder)
         if self._has_dense:
@@ -162,13 +165,15 @@ class Archive:
         if self._dense_index is None:
             from .dense import DenseIndex
 
-            dense = DenseIndex(self._generation / "dense")
-            if dense.ids != self._lexical.ids:
-                raise IndexFormatError(
-                    f"{self._generation}: the vectors and the term index number the articles differently. "
-                    "Fix: archive build --full"
-                )
-            self._dense_index = dense
+            with self._opening:
+                if self._dense_index is None:
+                    dense = DenseIndex(self._generation / "dense")
+                    if dense.ids != self._lexical.ids:
+                        raise IndexFormatError(
+                            f"{self._generation}: the vectors and the term index number the articles differently. "
+                            "Fix: archive build --full"
+                        )
+                    self._dense_index = dense
         return self._dense_index
 
     # ----------------------------------------------------------------- building
@@ -402,6 +407,12 @@ class Archive:
             )
 
     def _query_encoder(self) -> Encoder:
+        if self._encoder is not None:
+            return self._encoder
+        with self._opening:
+            return self._load_encoder()
+
+    def _load_encoder(self) -> Encoder:
         if self._encoder is None:
             spec = self.manifest.encoder_spec or self.manifest.encoder or ""
             encoder = get_encoder(spec)
@@ -477,8 +488,7 @@ class Archive:
             raise QueryError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
         if sort not in SORTS:
             raise QueryError(f"unknown sort {sort!r}; choose one of: {', '.join(SORTS)}")
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise QueryError(f"k must be a positive whole number, not {k!r}")
+        _check_k(k)
         try:
             fusion = FusionMethod(fusion)
         except ValueError:
@@ -487,8 +497,6 @@ class Archive:
             alpha = default_alpha(self.manifest.encoder)
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
             raise QueryError(f"alpha must be between 0 and 1, not {alpha!r}")
-        if k > MAX_K:
-            raise QueryError(f"k is at most {MAX_K:,} hits per search; ask for the next ones with offset={MAX_K}")
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise QueryError(f"offset must be a whole number >= 0, not {offset!r}")
         filters = _filters(source, category, since, until, author)
@@ -535,6 +543,51 @@ class Archive:
         else:
             mask = lexical.matches(lexical.match(parsed.query, constrained=parsed.constrained), within)
         return lexical.columns.facets(mask)
+
+    def related(self, doc_id: str, k: int = 10) -> Hits:
+        """The ``k`` articles nearest to the article ``doc_id``, nearest first (see :mod:`archive.related`).
+
+        By meaning (the mean of its passage vectors against every article's
+        passages; ``Hits.mode`` is ``"semantic"``) on an archive with vectors,
+        else by words (its title and lead as a query; ``"lexical"``). The
+        article itself and its folded duplicates are never among them; a
+        folded duplicate's id gives the related articles of the one it was
+        folded into. :class:`DocumentNotFoundError` for an unknown id.
+        """
+        from .related import lead_query, nearest_by_vectors
+
+        self._ensure_open()
+        _check_k(k)
+        doc = self.get(doc_id)
+        doc = self.get(self.duplicate_of(doc.id) or doc.id)
+        ordinal = self._lexical.ordinal_of(doc.id)
+        if ordinal is None:  # pragma: no cover - the store and the term index hold the same articles
+            raise IndexFormatError(f"{self.path}: {doc.id!r} is stored but not indexed. Fix: archive build --full")
+        ids = self._lexical.ids
+        if self._has_dense:
+            nearest = nearest_by_vectors(self._dense, ordinal, k)
+            if nearest is not None:
+                docs = self._store.get_many(ids[o] for o, _, _ in nearest)
+                hits = [_hit(docs[ids[o]], s, make_snippet(docs[ids[o]].body[a:b], frozenset()))
+                        for o, s, (a, b) in nearest]
+                return Hits(hits, mode="semantic", reason=None if hits else "the archive holds no other article")
+        parsed = parse_query(lead_query(doc), self._lexical.schema)
+        if parsed.query is None:
+            return Hits(mode="lexical", reason=f"{doc.id!r} has no searchable words to compare")
+        within = np.ones(len(self._lexical), dtype=bool)
+        within[ordinal] = False
+        ranked, _ = self._lexical.rank(self._lexical.match(parsed.query, constrained=False), k, within)
+        docs = self._store.get_many(ids[o] for o, _ in ranked)
+        hits = [_hit(docs[ids[o]], s, make_snippet(docs[ids[o]].body, parsed.terms)) for o, s in ranked]
+        return Hits(hits, mode="lexical", reason=None if hits else "no other article shares its words")
+
+    def highlight(self, text: str, query: str) -> Snippet:
+        """``text`` whole, with the words of ``query`` marked as a search marks them in its snippets
+        (the article page of a search result)."""
+        self._ensure_open()
+        if not isinstance(text, str) or not isinstance(query, str):
+            raise QueryError("highlight takes a text and a query, both as text")
+        return mark_text(text, parse_query(query, self._lexical.schema).terms)
 
     def _reload(self) -> None:
         """Become a handle on the live generation (readers see the old or the new state, never a mix)."""
@@ -689,6 +742,14 @@ class Archive:
             updated_at=self.manifest.updated_at,
             size_bytes=size,
         )
+
+
+def _check_k(k: object) -> None:
+    """:class:`QueryError` unless ``k`` is a whole number from 1 to :data:`MAX_K`."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise QueryError(f"k must be a positive whole number, not {k!r}")
+    if k > MAX_K:
+        raise QueryError(f"k is at most {MAX_K:,} hits per search; ask for the next ones with offset={MAX_K}")
 
 
 def _spec_of(encoder: Encoder | None) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import socket
 import sys
 import time
 from datetime import datetime
@@ -731,6 +732,61 @@ def stats(
             _echo(f"{title}:")
             for name, count in counts.items():
                 _echo(f"  {name or '(none)'}: {count}")
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@app.command()
+def serve(
+    index: IndexOption = Path("index"),
+    host: Annotated[str, typer.Option(help="Address to listen on; any other than 127.0.0.1 (this machine only) opens the archive to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+) -> None:
+    """Serve a search page and a JSON API over the archive (read-only), at http://HOST:PORT/."""
+    from .archive import Archive
+
+    try:
+        archive = Archive.open(index)
+        if archive.manifest.encoder:  # load the query encoder now, not on the first visitor's search
+            archive.search("warm up", k=1, mode="hybrid")
+    except ArchiveError as exc:
+        raise _fail(exc) from None
+    try:
+        sock = _listen(host, port)
+    except OSError as exc:
+        archive.close()
+        _echo(f"error: cannot listen on {host} port {port}: {exc.strerror or exc}. "
+              "Fix: --port with a free port, or --host with an address of this machine", err=True)
+        raise typer.Exit(code=1) from None
+    import uvicorn
+
+    from .web.app import create_app
+
+    if host not in LOOPBACK_HOSTS:
+        _echo(f"warning: listening on {host}: anyone who can reach this machine on port {port} can read the "
+              "whole archive (there is no login). Use --host 127.0.0.1 to keep it to this machine", err=True)
+    shown = f"[{host}]" if ":" in host else host
+    _echo(f"serving {index} ({len(archive)} articles) at http://{shown}:{port}/ (Ctrl-C stops)", err=True)
+    try:
+        server = uvicorn.Server(uvicorn.Config(create_app(archive), log_level="warning", access_log=False))
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        archive.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host``:``port`` (bound here, so that a port in use is one clear error)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 @app.command()

@@ -375,6 +375,10 @@ class DenseIndex:
             out.append((float(sims.max()), (int(self._start[row]), int(self._end[row]))))
         return out
 
+    def passage_vectors(self, ordinal: int) -> np.ndarray:
+        """The passage vectors of the article at ``ordinal``, ``[passages, dim]``."""
+        return self.vectors()[np.sort(self.rows_by_article(ordinal))]
+
     def rows_of(self, allowed: np.ndarray) -> np.ndarray:
         """Sorted passage rows of the articles a boolean mask over ordinals allows (filtered search)."""
         return np.flatnonzero(np.append(allowed, False)[self._doc]).astype(np.int64)  # DEAD (-1) -> False

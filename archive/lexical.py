@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -251,6 +252,7 @@ class LexicalIndex:
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory
+        self._whoosh_lock = threading.Lock()
         self._terms = TermIndex(terms_directory(directory))
         self.columns = Columns(columns_directory(directory))
         try:
@@ -289,6 +291,10 @@ class LexicalIndex:
     def __len__(self) -> int:
         return len(self._terms)
 
+    def ordinal_of(self, doc_id: str) -> int | None:
+        """The ordinal of the indexed article ``doc_id`` (``None`` if it is not indexed)."""
+        return self._terms.ordinals().get(doc_id)
+
     def match(self, query: Query, *, constrained: bool = True) -> Match:
         """What ``query`` matches and which of its terms score (see :mod:`archive.matching`);
         ``constrained`` as :attr:`archive.query.ParsedQuery.constrained` says."""
@@ -322,14 +328,20 @@ class LexicalIndex:
 
     @_names_damage
     def whoosh_mask(self, query: Query) -> np.ndarray:
-        """The articles Whoosh finds for ``query`` (a phrase), as a boolean mask over ordinals."""
-        searcher = self.searcher
+        """The articles Whoosh finds for ``query`` (a phrase), as a boolean mask over ordinals.
+
+        One thread at a time: Whoosh's readers share file positions, and two
+        phrase searches at once on one searcher read each other's bytes (a
+        server answering concurrent requests got "damaged lexical index").
+        """
         ordinals = self._terms.ordinals()
         mask = np.zeros(len(self._terms), dtype=bool)
-        for docnum in query.docs(searcher):
-            ordinal = ordinals.get(searcher.stored_fields(docnum)["id"])
-            if ordinal is not None:
-                mask[ordinal] = True
+        with self._whoosh_lock:
+            searcher = self.searcher
+            for docnum in query.docs(searcher):
+                ordinal = ordinals.get(searcher.stored_fields(docnum)["id"])
+                if ordinal is not None:
+                    mask[ordinal] = True
         return mask
 
     def gram_scores_at(self, text: str, ordinals: Sequence[int]) -> list[float]:

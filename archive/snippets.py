@@ -74,3 +74,8 @@ def make_snippet(text: str, query_terms: frozenset[str] | set[str], max_chars: i
     suffix = " …" if end < len(text) else ""
     shift = len(prefix)
     return Snippet(prefix + body + suffix, tuple((s + shift, e + shift) for s, e in marks))
+
+
+def mark_text(text: str, query_terms: frozenset[str] | set[str]) -> Snippet:
+    """The whole of ``text`` (as written: line breaks kept) with every word of ``query_terms`` marked."""
+    return Snippet(text, tuple((s, e) for t, s, e in iter_terms(text) if t in query_terms))

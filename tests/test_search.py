@@ -210,3 +210,23 @@ def test_hybrid_ranks_an_attached_form_by_its_character_grams(
     monkeypatch.setattr(ranking, "GRAM_SHARE", 0.0)  # without grams: a tie, broken by id
     assert [h.id for h in archive.search("بخاركيف", mode="hybrid")][:2] == ["econ-1", "health-1"]
     archive.close()
+
+
+def test_searches_on_many_threads_over_one_archive_equal_serial_ones(tmp_path: Path, news: list[Document],
+                                                                      seed_document: Document) -> None:
+    """One open Archive serves concurrent searches (``archive serve`` answers on worker threads):
+    phrases went through one shared Whoosh searcher and failed as "damaged lexical index"."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with Archive.build([seed_document, *news], tmp_path / "index", encoder="hashing", procs=1) as archive:
+        queries = [('"منظمة الصحة العالمية"', "lexical"), ('"قوات كورية"', "lexical"), ('"كوريا الشمالية"', "hybrid"),
+                   ("قوات كورية في كورسك", "hybrid"), ("أسعار النفط", "semantic"), ("روسيا -كورسك", "lexical")]
+
+        def run(item: tuple[str, str]) -> list[str]:
+            query, mode = item
+            return [h.id for h in archive.search(query, mode=mode)]
+
+        serial = [run(item) for item in queries]
+        assert serial[0] == ["health-1"] and serial[1] == [seed_document.id]
+        with ThreadPoolExecutor(8) as pool:
+            assert list(pool.map(run, queries * 50)) == serial * 50

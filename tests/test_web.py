@@ -1,0 +1,555 @@
+"""``archive serve``: every route, parameter and error through the ASGI test client, hostile
+articles (XSS), read-only serving, concurrent requests over one Archive, and the command."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import socket
+import subprocess
+import sys
+import threading
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from markupsafe import escape
+from starlette.testclient import TestClient
+from typer.testing import CliRunner
+
+from archive import Archive, Document
+from archive.readers import read_documents
+from archive.web import pages
+from archive.web.app import CSP, MAX_QUERY_LENGTH, create_app
+
+from .conftest import NEWS, ROOT, SEED_ID, SEEDS
+from .webdata import HOSTILE, KURSK, XSS_IMG, XSS_SCRIPT
+
+MISSION = "قوات كورية في كورسك"
+
+
+def web_documents() -> list[Document]:
+    return [*read_documents(SEEDS), *NEWS, *KURSK]
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
+    twin = Document(id="kursk-cnn-copy", title="نسخة", body=KURSK[2].body, source="CNN copy")
+    with Archive.build([*web_documents(), *HOSTILE, twin], tmp_path_factory.mktemp("web") / "index",
+                       encoder="hashing", procs=1) as built:
+        yield built
+
+
+@pytest.fixture(scope="module")
+def client(archive: Archive) -> Iterator[TestClient]:
+    with TestClient(create_app(archive)) as test_client:
+        yield test_client
+
+
+def _ids_in_page(text: str) -> list[str]:
+    return [urllib.parse.unquote_plus(m) for m in re.findall(r'href="/article\?id=([^&"]+)', text)]
+
+
+# ------------------------------------------------------------------ search page
+def test_search_page_finds_the_seed_first_right_to_left(client: TestClient) -> None:
+    page = client.get("/", params={"q": MISSION, "mode": "lexical"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<html lang="ar" dir="rtl">' in page.text
+    assert _ids_in_page(page.text)[0] == SEED_ID
+    assert "<mark>كورسك</mark>" in page.text  # the matched passage, query words marked
+    assert re.search(r"عدد المقالات المطابقة: <strong>\d+</strong>", page.text)
+
+
+def test_search_page_shows_facets_as_checkboxes_with_counts(client: TestClient, archive: Archive) -> None:
+    page = client.get("/", params={"q": MISSION, "mode": "lexical"}).text
+    facets = archive.facets(MISSION)
+    for value, count in facets.sources.items():
+        if value:
+            escaped = html.escape(value)
+            assert re.search(rf'name="source" value="{re.escape(escaped)}"\s*>\s*<bdi>[^<]*</bdi> '
+                             rf'<span class="n">{count}</span>', page), value
+    assert 'name="category" value="world"' in page
+    # Choosing a source keeps the other sources listed with their counts (the filter without itself).
+    chosen = client.get("/", params={"q": MISSION, "mode": "lexical", "source": "bbc"}).text
+    assert 'value="bbc" checked' in chosen and 'value="cnn"' in chosen
+    assert set(_ids_in_page(chosen)) <= {d.id for d in [*NEWS, *KURSK] if d.source == "BBC"}
+
+
+def test_histogram_bars_link_to_their_month(client: TestClient, archive: Archive) -> None:
+    page = client.get("/", params={"q": MISSION, "mode": "lexical"}).text
+    months = archive.facets(MISSION).months
+    svg = page[page.index("<svg"):page.index("</svg>")]
+    bars = re.findall(r'<a href="([^"]+)" class="bar" aria-label="(\d{4}-\d{2}): (\d+)"', svg)
+    series = pages.month_series(months)
+    assert [(m, int(c)) for _, m, c in bars] == series  # every month from the first to the last, gaps at 0
+    href = html.unescape(next(h for h, m, _ in bars if m == "2024-11"))
+    narrowed = client.get("/" + href)
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(href).query)
+    assert query["since"] == ["2024-11-01"] and query["until"] == ["2024-11-30"] and query["q"] == [MISSION]
+    assert _ids_in_page(narrowed.text) == ["kursk-aljazeera"]
+
+
+def test_sort_and_dates_and_mode_reach_the_library(client: TestClient, archive: Archive) -> None:
+    for sort in ("date", "-date", "relevance"):
+        for mode in ("lexical", "hybrid", "semantic"):
+            page = client.get("/", params={"q": MISSION, "mode": mode, "sort": sort, "since": "2024-01-01"}).text
+            expected = [h.id for h in archive.search(MISSION, mode=mode, sort=sort, since="2024-01-01")]
+            assert _ids_in_page(page)[: len(expected)] == expected, (mode, sort)
+    newest = client.get("/", params={"q": MISSION, "sort": "date", "mode": "lexical"}).text
+    assert _ids_in_page(newest)[0] == "kursk-cnn"  # 2024-12-02, the newest report
+
+
+def test_pages_of_results(client: TestClient, archive: Archive) -> None:
+    first = client.get("/", params={"q": MISSION, "mode": "lexical", "k": 2}).text
+    second = client.get("/", params={"q": MISSION, "mode": "lexical", "k": 2, "page": 2}).text
+    everything = [h.id for h in archive.search(MISSION, mode="lexical", k=4)]
+    assert _ids_in_page(first)[:2] == everything[:2] and _ids_in_page(second)[:2] == everything[2:4]
+    assert 'href="?q=' in first and "page=2" in first and '<ol class="hits" start="3">' in second
+    assert '<span aria-current="page">2</span>' in second
+
+
+def test_start_page_and_a_query_without_searchable_words(client: TestClient) -> None:
+    start = client.get("/")
+    assert start.status_code == 200 and "<svg" in start.text and '<ol class="hits"' not in start.text
+    stop_words = client.get("/", params={"q": "في من"})
+    assert stop_words.status_code == 200
+    assert "لا نتائج" in stop_words.text and "no searchable words" in stop_words.text
+
+
+def test_shareable_urls_keep_every_choice(client: TestClient) -> None:
+    params = {"q": MISSION, "mode": "lexical", "sort": "-date", "source": ["bbc", "cnn"], "category": "world",
+              "since": "2024-01-01", "until": "2024-12-31", "k": "2"}
+    page = client.get("/", params=params).text
+    for fragment in ('value="-date" selected', 'value="lexical" checked', 'value="bbc" checked',
+                     'value="cnn" checked', 'value="world" checked', 'name="since" value="2024-01-01"',
+                     'name="until" value="2024-12-31"', 'name="k" value="2"'):
+        assert fragment in page, fragment
+    assert 'method="get"' in page
+
+
+# ------------------------------------------------------------------------ API
+def test_api_search_mirrors_the_library(client: TestClient, archive: Archive) -> None:
+    body = client.get("/api/search", params={"q": MISSION, "mode": "lexical", "k": 3}).json()
+    hits = archive.search(MISSION, mode="lexical", k=3)
+    assert [h["id"] for h in body["hits"]] == [h.id for h in hits]
+    first = body["hits"][0]
+    assert first["id"] == SEED_ID and first["rank"] == 1 and first["snippet"] == hits[0].snippet
+    assert first["marks"] == [list(m) for m in hits[0].marks]
+    assert any(first["snippet"][s:e] == "كورسك" for s, e in first["marks"])
+    facets = archive.facets(MISSION)
+    assert body["total"] == hits.total == facets.total and body["facets"]["sources"] == facets.sources
+    assert body["facets"]["months"] == facets.months
+    assert body["histogram"] == [{"month": m, "count": c} for m, c in pages.month_series(facets.months)]
+    filtered = client.get("/api/search", params={"q": MISSION, "mode": "lexical", "source": ["BBC", "cnn"],
+                                                 "category": "world", "until": "2024-11-01"}).json()
+    assert {h["source"] for h in filtered["hits"]} <= {"BBC", "CNN"} and filtered["hits"]
+    assert all(h["published"] <= "2024-11-02" for h in filtered["hits"])
+    page2 = client.get("/api/search", params={"q": MISSION, "mode": "lexical", "k": 2, "page": 2}).json()
+    assert [h["rank"] for h in page2["hits"]] == [3, 4]
+    empty = client.get("/api/search", params={"q": "و"}).json()
+    assert empty["hits"] == [] and "no searchable words" in empty["reason"]
+
+
+def test_api_article_related_and_stats(client: TestClient, archive: Archive) -> None:
+    article = client.get(f"/api/articles/{SEED_ID}", params={"q": "كورسك"}).json()
+    doc = archive.get(SEED_ID)
+    assert article["body"] == doc.body and article["title"] == doc.title and article["duplicates"] == []
+    assert article["marks"] and all(doc.body[s:e] == "كورسك" for s, e in article["marks"])
+    assert "marks" not in client.get(f"/api/articles/{SEED_ID}").json()
+    copy = client.get("/api/articles/kursk-cnn").json()
+    assert copy["duplicates"] == ["kursk-cnn-copy"]
+    assert client.get("/api/articles/kursk-cnn-copy").json()["duplicate_of"] == "kursk-cnn"
+    related = client.get(f"/api/articles/{SEED_ID}/related", params={"k": 3}).json()
+    assert related["mode"] == "semantic"
+    assert [h["id"] for h in related["hits"]] == [h.id for h in archive.related(SEED_ID, k=3)]
+    assert SEED_ID not in {h["id"] for h in related["hits"]}
+    stats = client.get("/api/stats").json()
+    assert stats["documents"] == len(archive) and stats["encoder"] == "hashing/1"
+    assert stats["folded_duplicates"] == 1 and "path" not in stats
+    spec = client.get("/api/openapi.json").json()
+    assert set(spec["paths"]) == {"/api/search", "/api/articles/{doc_id}", "/api/articles/{doc_id}/related",
+                                  "/api/stats"}
+    params = {p["name"] for p in spec["paths"]["/api/search"]["get"]["parameters"]}
+    assert params == {"q", "k", "page", "mode", "sort", "source", "category", "since", "until"}
+
+
+def test_ids_with_slashes_and_reserved_characters(tmp_path: Path) -> None:
+    doc = Document(id="ant/2024/11 #1?", title="خبر كورسك", body="خبر عن منطقة كورسك الروسية.")
+    with Archive.build([doc, *NEWS], tmp_path / "index", encoder=None, procs=1) as archive:
+        client = TestClient(create_app(archive))
+        quoted = urllib.parse.quote(doc.id, safe="")
+        assert client.get(f"/api/articles/{quoted}").json()["id"] == doc.id
+        assert client.get(f"/api/articles/{quoted}/related").json()["mode"] == "lexical"
+        page = client.get("/", params={"q": "كورسك"}).text
+        assert _ids_in_page(page) == [doc.id]
+        assert client.get("/article", params={"id": doc.id}).status_code == 200
+
+
+@pytest.mark.parametrize(("url", "params", "message"), [
+    ("/api/search", {"q": "x", "mode": "fuzzy"}, "unknown mode 'fuzzy'; choose one of"),
+    ("/api/search", {"q": "x", "sort": "title"}, "unknown sort 'title'; choose one of"),
+    ("/api/search", {"q": "x", "since": "yesterday"}, "since: 'yesterday' is not a date"),
+    ("/api/search", {"q": "x", "since": "2024-05-01", "until": "2024-01-01"}, "since (2024-05-01) is after until"),
+    ("/api/search", {"q": "x", "k": "0"}, "k: Input should be greater than or equal to 1"),
+    ("/api/search", {"q": "x", "k": "101"}, "k: Input should be less than or equal to 100"),
+    ("/api/search", {"q": "x", "k": "ten"}, "k: Input should be a valid integer"),
+    ("/api/search", {"q": "x", "page": "0"}, "page: Input should be greater than or equal to 1"),
+    ("/api/search", {"q": "x", "k": "100", "page": "11"}, "reaches past the first 1,000 hits"),
+    ("/api/search", {"q": "x" * (MAX_QUERY_LENGTH + 1)}, f"q: String should have at most {MAX_QUERY_LENGTH}"),
+    ("/api/search", {"q": "x", "source": ["s"] * 51}, "source: at most 50 values"),
+    ("/api/search", {"q": "x", "category": "c" * 201}, "category: a value is at most 200 characters"),
+    ("/api/articles/x/related", {"k": "51"}, "k: Input should be less than or equal to 50"),
+])
+def test_bad_input_is_400_with_the_libraries_message(client: TestClient, url: str, params: dict, message: str) -> None:
+    response = client.get(url, params=params)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "QueryError" and message in body["message"], body
+    page = client.get("/", params=params) if url == "/api/search" else None
+    if page is not None:  # the search page says the same, as a page
+        assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
+        assert str(escape(message)) in page.text
+
+
+def test_semantic_on_a_lexical_archive_is_400_and_hybrid_is_lexical(tmp_path: Path) -> None:
+    with Archive.build(NEWS, tmp_path / "index", encoder=None, procs=1) as archive:
+        client = TestClient(create_app(archive))
+        refused = client.get("/api/search", params={"q": "النفط", "mode": "semantic"})
+        assert refused.status_code == 400 and "semantic search needs vectors" in refused.json()["message"]
+        assert client.get("/api/search", params={"q": "النفط"}).json()["mode"] == "lexical"
+        page = client.get("/", params={"q": "النفط"}).text
+        assert 'value="semantic" disabled' in page.replace("\n", " ").replace("  ", " ") or "disabled" in page
+
+
+def test_unknown_ids_and_routes_are_404(client: TestClient) -> None:
+    for url in ("/api/articles/no-such-id", "/api/articles/no-such-id/related"):
+        response = client.get(url)
+        assert response.status_code == 404 and response.json()["error"] == "DocumentNotFoundError"
+        assert "no-such-id" in response.json()["message"]
+    page = client.get("/article", params={"id": "no-such-id"})
+    assert page.status_code == 404 and "no-such-id" in page.text and "غير موجود" in page.text
+    assert client.get("/api/nothing").json()["error"] == "NotFound"
+    assert client.get("/nothing").status_code == 404
+    assert client.get("/article").status_code == 400  # id is required
+
+
+def test_no_path_or_id_reads_outside_the_archive(client: TestClient) -> None:
+    for url in ("/static/../../../../etc/passwd", "/static/..%2F..%2F..%2Fetc%2Fpasswd", "/static/site.css/../x",
+                "/api/articles/..%2F..%2F..%2Fetc%2Fpasswd", "/article?id=../../../etc/passwd",
+                "/api/articles/%2Fetc%2Fpasswd"):
+        response = client.get(url)
+        assert response.status_code in (400, 404), url
+        assert "root:" not in response.text
+
+
+def test_the_server_only_reads(client: TestClient, archive: Archive) -> None:
+    def tree() -> dict[str, str]:
+        return {str(p.relative_to(archive.path)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(archive.path.rglob("*")) if p.is_file()}
+
+    before = tree()
+    for url in ("/", f"/?q={MISSION}", f"/article?id={SEED_ID}", "/api/stats", f"/api/search?q={MISSION}",
+                f"/api/articles/{SEED_ID}/related"):
+        assert client.get(url).status_code == 200
+    for method in ("post", "put", "delete", "patch"):
+        assert getattr(client, method)("/api/search").status_code == 405
+        assert getattr(client, method)(f"/api/articles/{SEED_ID}").status_code == 405
+    assert tree() == before
+
+
+# ----------------------------------------------------------------------- XSS
+class _Elements(HTMLParser):
+    """Every element a browser would build from a page: tag and attributes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict[str, str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, {name: value or "" for name, value in attrs}))
+
+    handle_startendtag = handle_starttag
+
+
+def _assert_inert(text: str) -> None:
+    parser = _Elements()
+    parser.feed(text)
+    parser.close()
+    tags = {tag for tag, _ in parser.elements}
+    assert not tags & {"script", "img", "iframe", "object", "embed"}, tags
+    for tag, attrs in parser.elements:
+        assert not [name for name in attrs if name.startswith("on")], (tag, attrs)
+        for name in ("href", "src", "action", "formaction"):
+            assert not attrs.get(name, "").strip().lower().startswith(("javascript:", "data:")), (tag, attrs)
+    assert len([t for t, _ in parser.elements if t == "html"]) == 1  # no markup broke out of its place
+
+
+@pytest.mark.parametrize("url", [
+    "/?q=خبيث&mode=lexical", "/?q=خبيث&mode=hybrid", "/?q=خبيث&mode=semantic", "/?q=خبيث&sort=date",
+    "/article?id=evil-1&q=خبيث", "/article?id=" + urllib.parse.quote(HOSTILE[1].id) + "&q=خبيث",
+    "/article?id=evil-1", "/?q=" + urllib.parse.quote(XSS_SCRIPT), "/?q=" + urllib.parse.quote(XSS_IMG),
+    "/article?id=" + urllib.parse.quote(XSS_SCRIPT), "/?q=x&since=" + urllib.parse.quote(XSS_SCRIPT[:30]),
+])
+def test_hostile_articles_and_queries_are_escaped(client: TestClient, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code in (200, 400, 404), url
+    assert response.headers["content-security-policy"] == CSP
+    _assert_inert(response.text)
+
+
+def test_hostile_article_shows_its_text_as_text(client: TestClient) -> None:
+    page = client.get("/article", params={"id": "evil-1", "q": "خبيث"}).text
+    assert html.escape(XSS_SCRIPT, quote=False).replace("'", "&#39;") in page  # shown, as text
+    assert "javascript:" not in page.lower()  # no link to the original: not http(s)
+    results = client.get("/", params={"q": "خبيث", "mode": "lexical"}).text
+    assert "&lt;script&gt;" in results and "&lt;img" in results.replace("&#34;", '"')
+    evil2 = client.get("/article", params={"id": HOSTILE[1].id}).text
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in evil2 and "&#34; onmouseover=&#34;" in evil2
+    api = client.get("/api/articles/evil-1").json()  # the API gives the data as it is: JSON, never HTML
+    assert api["title"] == HOSTILE[0].title and api["url"] == HOSTILE[0].url
+
+
+def test_marks_are_put_on_escaped_text() -> None:
+    text = "a <b>كورسك</b> & <script>x</script>"
+    start = text.index("كورسك")
+    out = pages.marked_html(text, [(start, start + 5), (start + 2, start + 3), (0, 0)])
+    assert str(out) == "a &lt;b&gt;<mark>كورسك</mark>&lt;/b&gt; &amp; &lt;script&gt;x&lt;/script&gt;"
+    assert pages.marked_html("<x>", [(0, 3)]) == "<mark>&lt;x&gt;</mark>"
+
+
+@pytest.mark.parametrize(("url", "safe"), [
+    ("https://example.org/a?b=1", True), ("http://example.org", True), ("javascript:alert(1)", False),
+    ("JAVASCRIPT:alert(1)", False), (" javascript:alert(1)", False), ("data:text/html,<script>", False),
+    ("vbscript:x", False), ("//evil.example/x", False), ("/etc/passwd", False), ("https:///x", False),
+    ("http://[::1", False), ("", False),
+])
+def test_only_http_links_to_the_original(url: str, safe: bool) -> None:
+    assert (pages.safe_url(url) is not None) is safe
+
+
+def test_security_headers_on_every_response(client: TestClient) -> None:
+    for url in ("/", "/api/stats", "/static/site.css", "/nothing", "/api/search?k=0", "/api/openapi.json"):
+        headers = client.get(url).headers
+        assert headers["content-security-policy"] == CSP, url
+        assert headers["x-content-type-options"] == "nosniff" and headers["x-frame-options"] == "DENY"
+    assert "script-src" not in CSP and "default-src 'none'" in CSP  # no script runs on these pages
+
+
+# --------------------------------------------------------------- concurrency
+@pytest.fixture(scope="module")
+def live_url(archive: Archive) -> Iterator[str]:
+    """A real uvicorn server over the module's archive, on a free loopback port, in this process."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(archive), log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        thread.join(0.05)
+        assert thread.is_alive(), "the server did not start"
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def test_concurrent_requests_equal_serial_ones(live_url: str) -> None:
+    urls = []
+    for query in (MISSION, "أسعار النفط", '"منطقة كورسك"', "كوريا -روسيا", "الهلال OR النصر", "حرب أوكرانيا"):
+        q = urllib.parse.quote(query)
+        urls += [f"/api/search?q={q}&mode=lexical", f"/api/search?q={q}&mode=hybrid",
+                 f"/api/search?q={q}&mode=semantic&sort=date", f"/api/search?q={q}&mode=lexical&source=bbc",
+                 f"/?q={q}&mode=hybrid"]
+    urls += [f"/api/articles/{SEED_ID}/related", f"/api/articles/kursk-bbc?q={urllib.parse.quote('كورسك')}",
+             f"/article?id={SEED_ID}&q={urllib.parse.quote(MISSION)}", "/api/stats"]
+
+    def fetch(url: str) -> tuple[int, str]:
+        with urllib.request.urlopen(live_url + url, timeout=60) as response:
+            text = response.read().decode("utf-8")
+            if url.startswith("/api/search"):  # all but the time it took
+                body = json.loads(text)
+                assert body.pop("took_ms") >= 0
+                text = json.dumps(body, ensure_ascii=False)
+            return response.status, text
+
+    serial = {url: fetch(url) for url in urls}
+    with ThreadPoolExecutor(16) as pool:
+        for _ in range(4):
+            for url, result in zip(urls * 2, pool.map(fetch, urls * 2)):
+                assert result == serial[url], url
+    assert all(status == 200 for status, _ in serial.values())
+    assert json.loads(serial[urls[0]][1])["hits"][0]["id"] == SEED_ID
+
+
+# ------------------------------------------------------------------- command
+def test_serve_binds_loopback_by_default_and_warns_for_another_host(monkeypatch: pytest.MonkeyPatch,
+                                                                    archive: Archive) -> None:
+    import uvicorn
+
+    from archive import cli
+
+    bound: list[tuple[str, int]] = []
+    served: list[uvicorn.Server] = []
+
+    def listen(host: str, port: int) -> socket.socket:  # records the address, binds a free loopback port
+        bound.append((host, port))
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        return sock
+
+    monkeypatch.setattr(cli, "_listen", listen)
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: served.append(self))
+    runner = CliRunner()
+    result = runner.invoke(cli.app, ["serve", "--index", str(archive.path)])
+    assert result.exit_code == 0, result.output
+    assert bound[-1] == ("127.0.0.1", 8000) and len(served) == 1
+    assert "warning" not in result.output and "http://127.0.0.1:8000/" in result.output
+    result = runner.invoke(cli.app, ["serve", "--index", str(archive.path), "--host", "0.0.0.0", "--port", "8123"])
+    assert result.exit_code == 0 and bound[-1] == ("0.0.0.0", 8123)
+    assert "warning: listening on 0.0.0.0" in result.output and "no login" in result.output
+
+
+def test_serve_names_a_port_in_use(archive: Archive) -> None:
+    from archive.cli import app
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["serve", "--index", str(archive.path), "--port", str(port)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: cannot listen on 127.0.0.1 port {port}: ") and "Fix: --port" in result.output
+
+
+def test_serve_names_a_missing_index(tmp_path: Path) -> None:
+    from archive.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--index", str(tmp_path / "nowhere")])
+    assert result.exit_code == 1 and result.output.startswith("error: ")
+    assert CliRunner().invoke(app, ["serve", "--port", "0"]).exit_code == 2
+
+
+def test_other_commands_do_not_import_the_web_stack() -> None:
+    """``archive --help`` and the other commands start no slower for ``serve``: nothing of the web stack loads."""
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from archive.cli import app\n"
+        "assert CliRunner().invoke(app, ['--help']).exit_code == 0\n"
+        "assert CliRunner().invoke(app, ['serve', '--help']).exit_code == 0\n"
+        "heavy = ('fastapi', 'starlette', 'uvicorn', 'jinja2', 'archive.web')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m.startswith('archive.web')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_templates_and_stylesheet_ship_with_the_package() -> None:
+    """The wheel must carry the web files (package-data): checked on the installed package's resources."""
+    from importlib.resources import files
+
+    web = files("archive.web")
+    for name in ("templates/base.html", "templates/search.html", "templates/article.html",
+                 "templates/error.html", "static/site.css"):
+        assert web.joinpath(name).is_file(), name
+    import tomllib
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"]
+    assert {"web/templates/*.html", "web/static/*.css"} <= set(data["archive"])
+
+
+def test_stylesheet_robots_and_favicon(client: TestClient) -> None:
+    css = client.get("/static/site.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css") and "direction" not in css.text
+    assert "font-family" in css.text and "Naskh" in css.text  # a readable Arabic font stack
+    assert client.get("/robots.txt").text == "User-agent: *\nDisallow: /\n"
+    assert client.get("/favicon.ico").status_code == 204
+
+
+def test_semantic_pages_and_filters_without_word_matches(client: TestClient, archive: Archive) -> None:
+    """A search by meaning has no match count: a next page is offered while the page is full, and
+    with no article holding the query's words every source is offered, without a count."""
+    query = "Korean soldiers"  # no Arabic word in common with any article
+    assert archive.facets(query).total == 0
+    page = client.get("/", params={"q": query, "mode": "semantic", "k": 2}).text
+    assert len(_ids_in_page(page)) == 2 and "page=2" in page
+    assert re.search(r'name="source" value="cnn"\s*>\s*<bdi>CNN</bdi></label>', page)  # listed, no count
+    last = client.get("/", params={"q": query, "mode": "semantic", "k": 100}).text
+    assert 'class="pager"' not in last  # fewer hits than k: one page
+    assert 'name="source" value=""' not in page  # articles without a source cannot be chosen
+
+
+def test_requests_are_answered_on_a_few_worker_threads(client: TestClient) -> None:
+    """Searches are CPU work: the app caps its worker threads (docs/performance.md: 40 threads
+    left some requests waiting seconds behind the others under 16 clients)."""
+    import anyio.to_thread
+
+    from archive.web.app import WORKER_THREADS
+
+    assert client.portal is not None
+    limiter = client.portal.call(anyio.to_thread.current_default_thread_limiter)
+    assert limiter.total_tokens == WORKER_THREADS == 4
+
+
+def test_article_links_back_to_the_search_it_was_opened_from(client: TestClient) -> None:
+    search = client.get("/", params={"q": MISSION, "mode": "lexical", "source": ["bbc", "cnn"], "sort": "date"}).text
+    link = html.unescape(re.search(r'<h2><a href="(/article\?id=kursk-cnn[^"]*)"', search).group(1))
+    article = client.get(link).text
+    back = html.unescape(re.search(r'<a href="([^"]*)">← العودة إلى النتائج</a>', article).group(1))
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(back).query) == {
+        "q": [MISSION], "mode": ["lexical"], "sort": ["date"], "source": ["bbc", "cnn"]}
+    assert _ids_in_page(client.get(back).text) == ["kursk-cnn", "kursk-bbc", "war-1"]
+    for hostile in ("javascript:alert(1)", "//evil.example/x", "?q=x\\@evil", " ?q=x"):
+        page = client.get("/article", params={"id": "kursk-cnn", "back": hostile}).text
+        _assert_inert(page)
+        assert "العودة إلى النتائج" not in page and "evil.example" not in page and "javascript:" not in page
+
+
+def test_pages_helpers() -> None:
+    assert pages.back_link("?q=%D9%83&source=bbc") == "?q=%D9%83&source=bbc"
+    assert pages.back_link("https://x") == pages.back_link("") == pages.back_link("?a#b") == ""
+    assert pages.month_series({"2023-11": 2, "2024-02": 1}) == [("2023-11", 2), ("2023-12", 0), ("2024-01", 0),
+                                                                ("2024-02", 1)]
+    assert pages.month_bounds("2024-02") == ("2024-02-01", "2024-02-29")
+    assert pages.query_string({"q": "a b", "source": ["x", "y"]}, page="2", source=None) == "?q=a+b&page=2"
+    assert [p.number for p in pages.pager(95, 10, 5, 10, {}, last_page=100)] == [1, 3, 4, 5, 6, 7, 10]
+    assert [p.number for p in pages.pager(5000, 10, 1, 10, {}, last_page=100)][-1] == 100
+
+
+def test_a_damaged_index_is_500_with_the_libraries_message(archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
+    from archive.errors import IndexDamagedError
+
+    def damaged(*args: object, **kwargs: object) -> None:
+        raise IndexDamagedError("docs.sqlite: damaged. Fix: archive build --full")
+
+    client = TestClient(create_app(archive))
+    monkeypatch.setattr(archive, "search", damaged)
+    response = client.get("/api/search", params={"q": MISSION})
+    assert response.status_code == 500
+    assert response.json() == {"error": "IndexDamagedError", "message": "docs.sqlite: damaged. Fix: archive build --full"}
+    page = client.get("/", params={"q": MISSION})
+    assert page.status_code == 500 and "archive build --full" in page.text and "خطأ في الخادم" in page.text
+
+
+def test_a_partly_embedded_archive_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import archive.archive as archive_module
+    import archive.building as building
+    from archive.encoders.hashing import HashingEncoder
+
+    monkeypatch.setattr(building, "EMBED_INLINE_MAX", 0)  # every passage waits: the words alone are committed
+    monkeypatch.setattr(archive_module, "embed_pending", lambda *args, **kwargs: None)
+    with Archive.build(NEWS, tmp_path / "index", encoder=HashingEncoder(), procs=1) as partial:
+        client = TestClient(create_app(partial))
+        body = client.get("/api/search", params={"q": "أسعار النفط"}).json()
+        assert body["hits"] and "meaning search covers 0 of" in body["notice"]
+        assert client.get("/api/search", params={"q": "أسعار النفط", "mode": "lexical"}).json()["notice"] is None
+        page = client.get("/", params={"q": "أسعار النفط"}).text
+        assert 'id="coverage-notice"' in page and "archive embed" in page

@@ -27,6 +27,7 @@ _EXPORTS = {
     "CheckReport": "check",
     "check_index": "check",
     "Document": "document",
+    "LiveArchive": "following",
     "ArchiveError": "errors",
     "DocumentNotFoundError": "errors",
     "EncoderError": "errors",
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from .archive import Archive, ArchiveStats, BuildReport, Hit, Hits
     from .check import CheckReport, check_index
     from .document import Document
+    from .following import LiveArchive
     from .errors import (
         ArchiveError,
         DocumentNotFoundError,

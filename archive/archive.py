@@ -160,6 +160,17 @@ class Archive:
                 self._check_encoder(encoder)
 
     @property
+    def generation(self) -> Path:
+        """The committed generation directory this handle reads (it never changes under a handle)."""
+        return self._generation
+
+    @property
+    def loaded_encoder(self) -> Encoder | None:
+        """The query encoder if it was given or is loaded already (a handle on a newer generation
+        can share it: :class:`archive.following.LiveArchive`)."""
+        return self._encoder
+
+    @property
     def _dense(self) -> DenseIndex:
         """The FAISS side, opened on first use so lexical searches never load FAISS."""
         if self._dense_index is None:

@@ -743,7 +743,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on; any other than 127.0.0.1 (this machine only) opens the archive to the network.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
 ) -> None:
-    """Serve a search page and a JSON API over the archive (read-only), at http://HOST:PORT/."""
+    """Serve a search page and a JSON API over the archive (read-only), at http://HOST:PORT/.
+
+    Changes committed while it serves (archive add, build) are answered within a second.
+    """
     from .archive import Archive
 
     try:
@@ -768,12 +771,15 @@ def serve(
               "whole archive (there is no login). Use --host 127.0.0.1 to keep it to this machine", err=True)
     shown = f"[{host}]" if ":" in host else host
     _echo(f"serving {index} ({len(archive)} articles) at http://{shown}:{port}/ (Ctrl-C stops)", err=True)
+    from .following import LiveArchive
+
+    live = LiveArchive(archive)  # a build or add committed while serving is answered within a second
     try:
-        server = uvicorn.Server(uvicorn.Config(create_app(archive), log_level="warning", access_log=False))
+        server = uvicorn.Server(uvicorn.Config(create_app(live), log_level="warning", access_log=False))
         server.run(sockets=[sock])
     finally:
         sock.close()
-        archive.close()
+        live.close()
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -553,3 +553,26 @@ def test_a_partly_embedded_archive_says_so(tmp_path: Path, monkeypatch: pytest.M
         assert client.get("/api/search", params={"q": "أسعار النفط", "mode": "lexical"}).json()["notice"] is None
         page = client.get("/", params={"q": "أسعار النفط"}).text
         assert 'id="coverage-notice"' in page and "archive embed" in page
+
+
+def test_a_served_archive_follows_the_writes_committed_while_it_serves(tmp_path: Path) -> None:
+    from archive.following import LiveArchive
+
+    root = tmp_path / "index"
+    Archive.build(NEWS, root, encoder=None, procs=1).close()
+    live = LiveArchive(Archive.open(root), interval=0.0)
+    client = TestClient(create_app(live))
+    assert client.get("/api/search", params={"q": "كورسك", "mode": "lexical"}).json()["hits"] == []
+    first = live.current()
+    late = Document(id="late-1", title="قوات كورية في كورسك", body="وصلت قوات كورية إلى منطقة كورسك الروسية.",
+                    source="Late News")
+    Archive.update(root, add=[late]).close()
+    body = client.get("/api/search", params={"q": "كورسك", "mode": "lexical"}).json()
+    assert [hit["id"] for hit in body["hits"]] == ["late-1"] and live.reopened == 1
+    assert client.get("/api/stats").json()["documents"] == len(NEWS) + 1
+    page = client.get("/", params={"q": "كورسك"}).text
+    assert "Late News" in page  # the new source is a checkbox too
+    Archive.update(root, delete=["late-1"]).close()
+    assert client.get("/api/search", params={"q": "كورسك", "mode": "lexical"}).json()["hits"] == []
+    assert first._closed and not live.current()._closed  # noqa: SLF001 - the handle two swaps back is closed
+    live.close()

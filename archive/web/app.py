@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib.resources import files
@@ -43,6 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..archive import MAX_K, Archive, Hit, Hits
 from ..columns import Facets, fold
 from ..errors import ArchiveError, DocumentNotFoundError, QueryError, UsageError
+from ..following import LiveArchive
 from ..version import __version__
 from . import pages
 
@@ -188,8 +190,14 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def create_app(archive: Archive) -> FastAPI:
-    """The app over ``archive`` (kept open by the caller for as long as the app serves)."""
+def create_app(source: Archive | LiveArchive) -> FastAPI:
+    """The app over ``source`` (kept open by the caller for as long as the app serves).
+
+    A :class:`~archive.following.LiveArchive` (what ``archive serve`` passes)
+    is followed: a write committed while the app serves is answered from
+    within a second; a plain :class:`Archive` is its one generation.
+    """
+    current: Callable[[], Archive] = source.current if isinstance(source, LiveArchive) else (lambda: source)
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
@@ -206,13 +214,11 @@ def create_app(archive: Archive) -> FastAPI:
     env.globals["safe_url"] = pages.safe_url
     env.globals["query_string"] = pages.query_string
     stylesheet = files("archive.web").joinpath("static", "site.css").read_bytes()
-    info = archive.stats()
-    has_vectors = info.encoder is not None
-    source_names = {fold(name): name for name in info.sources}
-    category_names = {fold(name): name for name in info.categories}
+    facts = functools.lru_cache(maxsize=2)(_Facts.of)  # per generation: stats read once, not per page
 
     def render(name: str, code: int = 200, **context: Any) -> HTMLResponse:
-        html = env.get_template(name).render(has_vectors=has_vectors, documents=info.documents, **context)
+        known = facts(current())
+        html = env.get_template(name).render(has_vectors=known.has_vectors, documents=known.documents, **context)
         return HTMLResponse(html, status_code=code)
 
     def wants_json(request: Request) -> bool:
@@ -244,6 +250,7 @@ def create_app(archive: Archive) -> FastAPI:
     # ---------------------------------------------------------------- the API
     @app.get("/api/search", tags=["api"], summary="Search: hits with marked snippets, facet counts, histogram")
     def api_search(params: Search) -> JSONResponse:
+        archive = current()
         started = time.perf_counter()
         hits = archive.search(params.q, k=params.k, mode=params.mode, sort=params.sort,  # type: ignore[arg-type]
                               offset=params.offset, **params.filters())
@@ -259,7 +266,7 @@ def create_app(archive: Archive) -> FastAPI:
 
     @app.get("/api/articles/{doc_id:path}/related", tags=["api"], summary="The articles nearest to one article")
     def api_related(doc_id: str, k: Annotated[int, Query(ge=1, le=MAX_RELATED)] = 10) -> JSONResponse:
-        hits = archive.related(doc_id, k=k)
+        hits = current().related(doc_id, k=k)
         return JSONResponse({"id": doc_id, "mode": hits.mode, "reason": hits.reason,
                              "hits": [hit_json(hit, rank) for rank, hit in enumerate(hits, 1)]})
 
@@ -268,6 +275,7 @@ def create_app(archive: Archive) -> FastAPI:
         doc_id: str,
         q: Annotated[str, Query(max_length=MAX_QUERY_LENGTH, description="Mark this query's words in the body.")] = "",
     ) -> JSONResponse:
+        archive = current()
         doc = archive.get(doc_id)
         record: dict[str, Any] = {
             "id": doc.id, "title": doc.title, "published": doc.published.isoformat() if doc.published else None,
@@ -281,7 +289,7 @@ def create_app(archive: Archive) -> FastAPI:
 
     @app.get("/api/stats", tags=["api"], summary="What the archive holds")
     def api_stats() -> JSONResponse:
-        stats = archive.stats()
+        stats = current().stats()
         return JSONResponse({
             "documents": stats.documents, "folded_duplicates": stats.folded_duplicates,
             "passages": stats.passages, "encoder": stats.encoder, "sources": stats.sources,
@@ -294,6 +302,8 @@ def create_app(archive: Archive) -> FastAPI:
     # -------------------------------------------------------------- the pages
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def search_page(params: Search) -> HTMLResponse:
+        archive = current()
+        known = facts(archive)
         hits: Hits | None = None
         if params.q.strip():
             hits = archive.search(params.q, k=params.k, mode=params.mode, sort=params.sort,  # type: ignore[arg-type]
@@ -303,8 +313,8 @@ def create_app(archive: Archive) -> FastAPI:
         total = hits.total if hits is not None else counted["all"].total
         return render(
             "search.html", params=params, url=url, hits=hits, facets=counted["all"],
-            source_counts=_with_selected(counted["sources"].sources, params.source, source_names),
-            category_counts=_with_selected(counted["categories"].categories, params.category, category_names),
+            source_counts=_with_selected(counted["sources"].sources, params.source, known.source_names),
+            category_counts=_with_selected(counted["categories"].categories, params.category, known.category_names),
             histogram=pages.histogram(counted["all"].months, url),
             pager=pages.pager(total, len(hits), params.page, params.k, url, last_page=MAX_K // params.k)
             if hits else [],
@@ -317,6 +327,7 @@ def create_app(archive: Archive) -> FastAPI:
         q: Annotated[str, Query(max_length=MAX_QUERY_LENGTH)] = "",
         back: Annotated[str, Query(max_length=4000)] = "",
     ) -> HTMLResponse:
+        archive = current()
         doc = archive.get(id)
         marks = archive.highlight(doc.body, q).marks if q else ()
         related = archive.related(doc.id, k=RELATED_ON_PAGE)
@@ -340,8 +351,24 @@ def create_app(archive: Archive) -> FastAPI:
     def robots() -> Response:
         return Response("User-agent: *\nDisallow: /\n", media_type="text/plain")
 
-    app.state.archive = archive
+    app.state.archive = source
     return app
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What the pages show of an archive as a whole (read once per generation)."""
+
+    has_vectors: bool
+    documents: int
+    source_names: dict[str, str]
+    category_names: dict[str, str]
+
+    @classmethod
+    def of(cls, archive: Archive) -> _Facts:
+        info = archive.stats()
+        return cls(info.encoder is not None, info.documents, {fold(n): n for n in info.sources},
+                   {fold(n): n for n in info.categories})
 
 
 def _facet_counts(archive: Archive, params: SearchParams) -> dict[str, Facets]:

@@ -53,7 +53,7 @@ import tarfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -61,6 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from archive import Archive, Document, dense  # noqa: E402
 from archive.analysis import terms  # noqa: E402
 from archive.normalize import normalize  # noqa: E402
+from archive.scoring import DEFAULT_SCORING, Scoring  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import snn_news  # noqa: E402
@@ -244,9 +245,9 @@ def bm25s_search(bench: Benchmark) -> Callable[[str], list[str]]:
     """The bm25s peer over our analyzer's tokens, with our k1 and b."""
     import bm25s
 
-    from archive.lexical import BM25_B, BM25_K1
+    from archive.scoring import DEFAULT_SCORING
 
-    retriever = bm25s.BM25(k1=BM25_K1, b=BM25_B)
+    retriever = bm25s.BM25(k1=DEFAULT_SCORING.k1, b=DEFAULT_SCORING.b)
     retriever.index([terms(d.text) for d in bench.documents], show_progress=False)
     ids = [d.id for d in bench.documents]
 
@@ -267,6 +268,16 @@ def build_cached(bench: Benchmark, encoder: str, cache: Path, suffix: str = "") 
     return Archive.build(bench.documents, root, procs=1, encoder=None if encoder == "none" else encoder, prune=True)
 
 
+def _searcher(archive: Archive, scoring: Scoring, mode: str, options: dict) -> Callable[[str], list[str]]:
+    """A search of ``archive`` in ``mode`` under ``scoring`` (set before each query: runs share the archive)."""
+
+    def search(text: str) -> list[str]:
+        archive.scoring = scoring
+        return [h.id for h in archive.search(text, k=DEEP_K, mode=mode, **options)]
+
+    return search
+
+
 def _ms(value: float | None) -> str:
     """A latency for the table; batch runs (Lucene) have none."""
     return "–" if value is None else f"{value:.1f}"
@@ -285,7 +296,10 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, action="append",
                         help="hybrid lexical weight(s) to evaluate (repeatable; default: the archive's)")
     parser.add_argument("--gram-share", type=float,
-                        help="share of the lexical weight given to character-gram BM25 (default: GRAM_SHARE)")
+                        help="share of the lexical weight given to character-gram BM25 (default: Scoring.gram_share)")
+    parser.add_argument("--scoring", action="append",
+                        help="scoring setting(s) to evaluate, each name=value[,name=value] over the defaults of "
+                             "archive.scoring.Scoring, e.g. 'title_weight=1,b=0.4' (repeatable; default: the defaults)")
     parser.add_argument("--passage-overlap", type=int,
                         help="words shared by consecutive passages (default: the archive's PASSAGE_OVERLAP)")
     parser.add_argument("--lucene-jar", type=Path,
@@ -295,10 +309,9 @@ def main() -> None:
     if args.passage_overlap is not None:
         dense.PASSAGE_OVERLAP = args.passage_overlap
         suffix = f"-overlap{args.passage_overlap}"
+    scorings = [DEFAULT_SCORING.with_options(s) for s in args.scoring or [""]]
     if args.gram_share is not None:
-        import archive.ranking
-
-        archive.ranking.GRAM_SHARE = args.gram_share
+        scorings = [replace(s, gram_share=args.gram_share) for s in scorings]
     if not (args.data / "arcd").is_dir():
         sys.exit(f"benchmark data not found at {args.data}: pass --data DIR (the shared data directory)")
     benches = args.bench or ["arcd-train", "arcd-test", "arcd-all"]
@@ -327,9 +340,9 @@ def main() -> None:
                 if mode == "hybrid" and args.fusion:
                     options = [{**o, "fusion": args.fusion} for o in options]
                 runs = [
-                    (" ".join([mode, *(f"{key}={value}" for key, value in o.items())]),
-                     lambda text, m=mode, o=o: [h.id for h in archive.search(text, k=DEEP_K, mode=m, **o)])
-                    for o in options
+                    (" ".join([mode, *(f"{key}={value}" for key, value in o.items()), *([text] if text else [])]),
+                     _searcher(archive, scoring, mode, o))
+                    for o in options for text, scoring in zip(args.scoring or [""], scorings)
                 ]
             for label, search in runs:
                 m = evaluate(search, bench)

@@ -17,6 +17,7 @@ from archive import (
     QueryError,
 )
 from archive.readers import read_documents
+from archive.scoring import Scoring
 
 
 @pytest.fixture()
@@ -195,11 +196,7 @@ class _BlindEncoder:
     encode_passages = encode_queries
 
 
-def test_hybrid_ranks_an_attached_form_by_its_character_grams(
-    tmp_path: Path, news: list[Document], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import archive.ranking as ranking
-
+def test_hybrid_ranks_an_attached_form_by_its_character_grams(tmp_path: Path, news: list[Document]) -> None:
     archive = Archive.build(news, tmp_path / "index", procs=1, encoder=_BlindEncoder())
     # "بخاركيف" (in Kharkiv) is one unknown word to BM25F and the dense side is blind:
     # the 3-gram signal alone finds the Kharkiv article among the candidates
@@ -207,6 +204,6 @@ def test_hybrid_ranks_an_attached_form_by_its_character_grams(
     hits = archive.search("بخاركيف", mode="hybrid")
     assert hits[0].id == "war-1"
     assert hits[0].score > hits[1].score
-    monkeypatch.setattr(ranking, "GRAM_SHARE", 0.0)  # without grams: a tie, broken by id
+    archive.scoring = Scoring(gram_share=0.0)  # without grams: a tie, broken by id
     assert [h.id for h in archive.search("بخاركيف", mode="hybrid")][:2] == ["econ-1", "health-1"]
     archive.close()

@@ -301,12 +301,14 @@ class LexicalIndex:
         return plan(query, self._terms, self.columns, self.whoosh_mask, constrained=constrained)
 
     def rank(
-        self, match: Match, k: int, within: np.ndarray | None = None, offset: int = 0
+        self, match: Match, k: int, within: np.ndarray | None = None, offset: int = 0, *, hybrid: bool = False
     ) -> tuple[list[tuple[int, float]], int]:
-        """``([(ordinal, BM25F score)...], number of matches)`` of ``match`` inside ``within``."""
+        """``([(ordinal, BM25F score)...], number of matches)`` of ``match`` inside ``within``; ``hybrid``:
+        scored as the hybrid ranker's word signal (:meth:`archive.scoring.Scoring.for_hybrid`)."""
         if match.filters is not None:
             within = match.filters if within is None else within & match.filters
-        return self._terms.rank(match.pairs, k, scoring=self.scoring, candidates=match.candidates,
+        scoring = self.scoring.for_hybrid() if hybrid else self.scoring
+        return self._terms.rank(match.pairs, k, scoring=scoring, candidates=match.candidates,
                                 within=within, offset=offset)
 
     def matches(self, match: Match, within: np.ndarray | None = None) -> np.ndarray:

@@ -38,12 +38,17 @@ class Scoring:
     """Weight of a title occurrence relative to a body occurrence (body: 1)."""
     k1: float = 0.9
     """Term-frequency saturation of the word signal."""
-    b: float = 0.85
+    b: float = 0.75
     """Length normalization of the body."""
     title_b: float = 0.75
     """Length normalization of the title."""
     combine: str = "bm25f"
-    """``"sum"`` of per-field BM25 or ``"bm25f"`` (see the class docstring)."""
+    """``"sum"`` of per-field BM25 or ``"bm25f"`` (see the class docstring), in lexical mode."""
+    hybrid_combine: str = "sum"
+    """How fields combine for the word signal of hybrid ranking (its candidates and its column).
+    Chosen apart from :attr:`combine`: as one of three z-scored signals, the per-field sum (a
+    term in title and body counts twice) helps the fusion more than BM25F proper, which ranks
+    better alone (docs/evaluation.md)."""
     gram_k1: float = 0.9
     """Saturation of the character-gram signal (hybrid only)."""
     gram_b: float = 1.0
@@ -55,8 +60,9 @@ class Scoring:
     """Candidates fetched from each side before hybrid fusion."""
 
     def __post_init__(self) -> None:
-        if self.combine not in COMBINES:
-            raise ScoringError(f"scoring combine {self.combine!r}: choose one of {', '.join(COMBINES)}")
+        for name in ("combine", "hybrid_combine"):
+            if getattr(self, name) not in COMBINES:
+                raise ScoringError(f"scoring {name} {getattr(self, name)!r}: choose one of {', '.join(COMBINES)}")
         for name in ("title_weight", "k1", "gram_k1"):
             if not getattr(self, name) >= 0:
                 raise ScoringError(f"scoring {name} must be >= 0, not {getattr(self, name)!r}")
@@ -65,6 +71,10 @@ class Scoring:
                 raise ScoringError(f"scoring {name} must be between 0 and 1, not {getattr(self, name)!r}")
         if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 1:
             raise ScoringError(f"scoring depth must be a whole number >= 1, not {self.depth!r}")
+
+    def for_hybrid(self) -> Scoring:
+        """The setting the hybrid ranker's word signal uses (:attr:`hybrid_combine`)."""
+        return self if self.combine == self.hybrid_combine else replace(self, combine=self.hybrid_combine)
 
     def field_params(self, field: str) -> tuple[float, float]:
         """``(weight, b)`` of a searched field."""

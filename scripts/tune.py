@@ -1,7 +1,8 @@
 """Lexical tuning grid over the dev sets: one term index per analysis setting, scoring varied in memory.
 
-    python scripts/tune.py --json /tmp/grid.json                   # every analysis variant, full grid
-    python scripts/tune.py --analysis lucene/current --k1 0.9 --b 0.75   # one point, Lucene's stemmer
+    python scripts/tune.py --k1 0.9 --k1 1.2 --b 0.75 --b 0.9 --title-weight 2 --title-weight 5 \\
+        --combine sum --combine bm25f --json /tmp/grid.json           # a grid, the analyzer as it is
+    python scripts/tune.py --analysis an4/current --k1 0.9 --b 0.75   # one point, another stemmer rule
 
 Dev sets only (never a test half): ARCD train, XQuAD, the ANT and SaudiNewsNet
 headline dev halves (MRR@10; their articles are indexed without titles, so

@@ -69,6 +69,20 @@ def test_must_and_exclude(news_archive: Archive, seed_document: Document) -> Non
     assert {h.id for h in news_archive.search("روسيا NOT كورسك")} == {"war-1"}
 
 
+def test_a_hyphen_inside_a_word_joins_words_and_excludes_nothing(tmp_path: Path) -> None:
+    docs = [
+        Document(id="empire", body="أصدرت النمسا-المجر إنذارا نهائيا إلى صربيا عام 1914"),
+        Document(id="austria", body="النمسا دولة في وسط أوروبا"),
+        Document(id="years", body="تغيرت الحدود بين عامي 1922 و1991 مرات عدة"),
+    ]
+    archive = Archive.build(docs, tmp_path / "index", encoder=None, procs=1)
+    assert [h.id for h in archive.search("النمسا-المجر", mode="lexical")] == ["empire", "austria"]
+    assert [h.id for h in archive.search("ماذا حدث بين عامي 1922-1991", mode="lexical")][0] == "years"
+    assert [h.id for h in archive.search("النمسا -المجر", mode="lexical")] == ["austria"]  # still an exclusion
+    assert [h.id for h in archive.search("id:empire", mode="lexical")] == ["empire"]
+    archive.close()
+
+
 def test_field_query(news_archive: Archive) -> None:
     assert [h.id for h in news_archive.search("title:النفط")] == ["econ-1"]
     assert {h.id for h in news_archive.search("source:bbc")} == {"econ-1", "war-1"}

@@ -263,9 +263,9 @@ class TermIndex:
         for reader in self._gram_rows.values():
             reader.close()
 
-    def _postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """``(ordinals, counts, field lengths)`` of ``term`` in ``field``, or ``None`` where it is absent."""
-        term_id = self.vocab.get(term)
+    def _postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(ordinals, counts, field lengths)`` of the term ``text`` in ``field``, or ``None`` where it is absent."""
+        term_id = self.vocab.get(text)
         if term_id is None or field not in self._arrays:
             return None
         indptr, docs, weights, lengths = self._arrays[field]
@@ -285,8 +285,8 @@ class TermIndex:
         matched = np.zeros(n, dtype=np.int32)
         k1 = scoring.k1
         by_term: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-        for field, term in pairs:
-            found = self._postings(field, term)
+        for field, text in pairs:
+            found = self._postings(field, text)
             if found is None:
                 continue
             rows, counts, lengths = found
@@ -298,7 +298,7 @@ class TermIndex:
                 tf = counts * weight
                 scores[rows] += idf * (tf * (k1 + 1.0)) / (tf + k1 * length_norm)
             else:  # BM25F: weighted, length-normalized frequencies summed over fields, saturated once
-                by_term.setdefault(term, []).append((rows, weight * counts / length_norm))
+                by_term.setdefault(text, []).append((rows, weight * counts / length_norm))
         for parts in by_term.values():
             if len(parts) == 1:
                 rows, tf = parts[0]

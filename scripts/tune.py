@@ -33,10 +33,10 @@ import evaluate  # noqa: E402
 import snn_news  # noqa: E402
 from arabicstopwords.arabicstopwords import stopwords_list  # noqa: E402
 
-import archive.analysis as analysis  # noqa: E402
-import archive.terms as terms_module  # noqa: E402
+from archive import analysis  # noqa: E402
+from archive import terms as terms_module  # noqa: E402
 from archive.query import MAX_QUERY_TERMS  # noqa: E402
-from archive.scoring import Scoring  # noqa: E402
+from archive.scoring import DEFAULT_SCORING, Scoring  # noqa: E402
 
 DEV = ("arcd-train", "xquad", "ant-dev", "snn-dev", "snn-news")
 CURRENT_STOPWORDS = analysis.STOPWORDS
@@ -148,8 +148,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write every point's figures here")
     args = parser.parse_args()
     benches = [evaluate.load_benchmark(name, args.data, args.cache) for name in args.bench or DEV]
-    k1s, bs = args.k1 or [0.9], args.b or [0.75]
-    weights, title_bs, combines = args.title_weight or [2.0], args.title_b or [None], args.combine or ["sum"]
+    d = DEFAULT_SCORING  # each knob not given stays at the archive's default
+    k1s, bs = args.k1 or [d.k1], args.b or [d.b]
+    weights, title_bs, combines = args.title_weight or [d.title_weight], args.title_b or [None], args.combine or [d.combine]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for variant in args.analysis or ["current/current"]:

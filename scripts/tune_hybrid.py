@@ -69,7 +69,7 @@ def main() -> None:
         for text in options:
             scoring = base.with_options(text)
             for alpha in args.alpha or [None]:
-                def search(query: str, scoring=scoring, alpha=alpha) -> list[str]:
+                def search(query: str, archive=archive, scoring=scoring, alpha=alpha) -> list[str]:
                     archive.scoring = scoring
                     return [h.id for h in archive.search(query, k=evaluate.DEEP_K, mode=args.mode, alpha=alpha)]
 

@@ -38,7 +38,7 @@ from .integrity import verify_sizes
 from .lexical import LexicalIndex
 from .manifest import Manifest
 from .query import parse_query, plain_text
-from .ranking import DEFAULT_FUSION, SORTS, Ranker, Request, default_alpha, default_scoring
+from .ranking import DEFAULT_FUSION, SORTS, Ranker, Request, default_alpha
 from .scoring import Scoring
 from .snippets import Snippet, make_snippet
 from .store import DocumentStore
@@ -132,7 +132,7 @@ class Archive:
         verify_sizes(generation, manifest.files)  # a stat per file: names a truncated or missing file
         self._store = DocumentStore.open(generation / "docs.sqlite")
         try:
-            self._lexical = LexicalIndex(generation / "lexical", default_scoring(manifest.encoder))
+            self._lexical = LexicalIndex(generation / "lexical")
         except BaseException:
             self._store.close()
             raise
@@ -148,9 +148,8 @@ class Archive:
 
     @property
     def scoring(self) -> Scoring:
-        """How this handle ranks (:class:`archive.scoring.Scoring`; by default the one tuned for the
-        archive's encoder); settable, at query time only: evaluations try other settings on the
-        same index with it."""
+        """How this handle ranks (:class:`archive.scoring.Scoring`); settable, at query time only:
+        evaluations try other settings on the same index with it."""
         return self._lexical.scoring
 
     @scoring.setter

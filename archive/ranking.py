@@ -16,7 +16,7 @@ with weights chosen on dev data (docs/evaluation.md).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,7 +24,6 @@ import numpy as np
 from .fusion import FusionMethod, convex_combination, reciprocal_rank_fusion, weighted_z_fusion
 from .lexical import LexicalIndex
 from .matching import Match
-from .scoring import DEFAULT_SCORING, Scoring
 
 if TYPE_CHECKING:
     from .dense import DenseIndex
@@ -37,30 +36,16 @@ ENCODER_ALPHA = {"use-multilingual": 0.8}
 """Default lexical weight of hybrid fusion per encoder (name prefix), where it is not
 :data:`DEFAULT_ALPHA`. Chosen on ARCD train and XQuAD (docs/evaluation.md): USE's dense
 side alone is much weaker than e5's, and at 0.5 the hybrid fell below lexical alone."""
-ENCODER_GRAM_SHARE = {"use-multilingual": 0.7}
-"""Default :attr:`~archive.scoring.Scoring.gram_share` per encoder (name prefix), where it is not
-the :class:`~archive.scoring.Scoring` default. Chosen on the judged news pool, ARCD train and
-XQuAD (docs/evaluation.md): with USE the word signal needs a larger part of the lexical weight."""
 SORTS = ("relevance", "date", "-date")
 """``relevance`` (best first), ``date`` (newest first) and ``-date`` (oldest first)."""
 
 
-def _for_encoder(table: dict[str, float], encoder_name: str | None, default: float) -> float:
-    for prefix, value in table.items():
-        if encoder_name and encoder_name.startswith(prefix):
-            return value
-    return default
-
-
 def default_alpha(encoder_name: str | None) -> float:
     """The hybrid lexical weight tuned for the encoder an archive was built with."""
-    return _for_encoder(ENCODER_ALPHA, encoder_name, DEFAULT_ALPHA)
-
-
-def default_scoring(encoder_name: str | None) -> Scoring:
-    """The scoring tuned for the encoder an archive was built with (its gram share)."""
-    share = _for_encoder(ENCODER_GRAM_SHARE, encoder_name, DEFAULT_SCORING.gram_share)
-    return DEFAULT_SCORING if share == DEFAULT_SCORING.gram_share else replace(DEFAULT_SCORING, gram_share=share)
+    for prefix, alpha in ENCODER_ALPHA.items():
+        if encoder_name and encoder_name.startswith(prefix):
+            return alpha
+    return DEFAULT_ALPHA
 
 
 Span = tuple[int, int]

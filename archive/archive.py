@@ -42,6 +42,7 @@ from .lexical import LexicalIndex
 from .manifest import Manifest
 from .query import parse_query, plain_text
 from .ranking import DEFAULT_FUSION, SORTS, Ranker, Request, default_alpha
+from .scoring import Scoring
 from .snippets import Snippet, make_snippet, mark_text
 from .store import DocumentStore
 
@@ -169,6 +170,18 @@ class Archive:
         """The query encoder if it was given or is loaded already (a handle on a newer generation
         can share it: :class:`archive.following.LiveArchive`)."""
         return self._encoder
+
+    @property
+    def scoring(self) -> Scoring:
+        """How this handle ranks (:class:`archive.scoring.Scoring`); settable, at query time only:
+        evaluations try other settings on the same index with it."""
+        return self._lexical.scoring
+
+    @scoring.setter
+    def scoring(self, value: Scoring) -> None:
+        if not isinstance(value, Scoring):
+            raise QueryError(f"scoring must be an archive.scoring.Scoring, not {type(value).__name__}")
+        self._lexical.scoring = value
 
     @property
     def _dense(self) -> DenseIndex:
@@ -603,6 +616,7 @@ class Archive:
     def _reload(self) -> None:
         """Become a handle on the live generation (readers see the old or the new state, never a mix)."""
         fresh = Archive.open(self.path, encoder=self._encoder)
+        fresh.scoring = self.scoring
         self.close()
         self.__dict__.clear()
         self.__dict__.update(fresh.__dict__)

@@ -22,7 +22,7 @@ import typer
 
 from .version import __version__
 from .cli_help import PlainGroup
-from .errors import ArchiveError, NothingToIndexError, SourceError, UsageError
+from .errors import ArchiveError, NothingToIndexError, SourceError
 
 if TYPE_CHECKING:
     from .document import Document

@@ -23,7 +23,7 @@ from typing import TypeVar
 
 import numpy as np
 from whoosh import index as whoosh_index
-from whoosh import scoring
+from whoosh import scoring as whoosh_scoring
 from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.query import Query
@@ -35,16 +35,14 @@ from .document import Document
 from .errors import ArchiveError, IndexDamagedError, IndexFormatError
 from .layout import link_files
 from .matching import Match, plan
+from .scoring import DEFAULT_SCORING, Scoring
 from .terms import TermIndex, TermIndexBuilder
 from .whoosh_files import install as _install_whoosh_guard
 from .workers import GuardedMpWriter
 
 TITLE_BOOST = 2.0
-BM25_K1 = 0.9  # chosen on ARCD train (0.803 vs 0.799 at 1.2); see docs/evaluation.md
-BM25_B = 0.75
-GRAM_K1 = 0.9
-GRAM_B = 1.0
-"""BM25 parameters of the character-gram signal (chosen on ARCD train and XQuAD: docs/evaluation.md)."""
+"""The title's boost in Whoosh's schema. Whoosh only answers phrases (a mask), so it does not
+rank: the title weight of ranking is :attr:`archive.scoring.Scoring.title_weight`."""
 
 
 class ArabicTokenizer(Tokenizer):
@@ -250,9 +248,11 @@ class LexicalIndex:
     """A read-only handle on a generation's lexical side: the term index that ranks every query,
     the filter columns, and Whoosh for what needs word positions (phrases)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, scoring: Scoring = DEFAULT_SCORING) -> None:
         self._directory = directory
         self._whoosh_lock = threading.Lock()
+        self.scoring = scoring
+        """How :meth:`rank`, :meth:`scores` and the gram scores score (settable: query time only)."""
         self._terms = TermIndex(terms_directory(directory))
         self.columns = Columns(columns_directory(directory))
         try:
@@ -262,7 +262,7 @@ class LexicalIndex:
             # generation was superseded and removed keeps working.
             self._schema = self._ix.schema
             # Segment files are separate (not compound), so opening reads them only as needed.
-            self._searcher: Searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
+            self._searcher: Searcher = self._ix.searcher(weighting=whoosh_scoring.BM25F(B=DEFAULT_SCORING.b, K1=DEFAULT_SCORING.k1))
         except IndexFormatError:
             raise
         except Exception as exc:  # Whoosh raises whatever its reader trips over on a damaged file
@@ -301,12 +301,14 @@ class LexicalIndex:
         return plan(query, self._terms, self.columns, self.whoosh_mask, constrained=constrained)
 
     def rank(
-        self, match: Match, k: int, within: np.ndarray | None = None, offset: int = 0
+        self, match: Match, k: int, within: np.ndarray | None = None, offset: int = 0, *, hybrid: bool = False
     ) -> tuple[list[tuple[int, float]], int]:
-        """``([(ordinal, BM25F score)...], number of matches)`` of ``match`` inside ``within``."""
+        """``([(ordinal, BM25F score)...], number of matches)`` of ``match`` inside ``within``; ``hybrid``:
+        scored as the hybrid ranker's word signal (:meth:`archive.scoring.Scoring.for_hybrid`)."""
         if match.filters is not None:
             within = match.filters if within is None else within & match.filters
-        return self._terms.rank(match.pairs, k, k1=BM25_K1, b=BM25_B, candidates=match.candidates,
+        scoring = self.scoring.for_hybrid() if hybrid else self.scoring
+        return self._terms.rank(match.pairs, k, scoring=scoring, candidates=match.candidates,
                                 within=within, offset=offset)
 
     def matches(self, match: Match, within: np.ndarray | None = None) -> np.ndarray:
@@ -324,7 +326,7 @@ class LexicalIndex:
 
     def scores(self, match: Match, ordinals: np.ndarray) -> list[float]:
         """The BM25F scores of ``ordinals`` for ``match`` (as :meth:`rank` gives them)."""
-        return self._terms.scores(match.pairs, ordinals, k1=BM25_K1, b=BM25_B)
+        return self._terms.scores(match.pairs, ordinals, scoring=self.scoring)
 
     @_names_damage
     def whoosh_mask(self, query: Query) -> np.ndarray:
@@ -346,11 +348,11 @@ class LexicalIndex:
 
     def gram_scores_at(self, text: str, ordinals: Sequence[int]) -> list[float]:
         """Character-gram BM25 of the articles at ``ordinals`` for the words of ``text`` (hybrid ranking)."""
-        return self._terms.gram_scores_at(char_grams(text), ordinals, k1=GRAM_K1, b=GRAM_B)
+        return self._terms.gram_scores_at(char_grams(text), ordinals, scoring=self.scoring)
 
     def gram_scores(self, text: str, ids: Sequence[str]) -> list[float]:
         """Character-gram BM25 of the documents ``ids`` for the words of ``text`` (hybrid ranking)."""
-        return self._terms.gram_scores(char_grams(text), ids, k1=GRAM_K1, b=GRAM_B)
+        return self._terms.gram_scores(char_grams(text), ids, scoring=self.scoring)
 
     def close(self) -> None:
         self._searcher.close()

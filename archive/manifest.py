@@ -18,7 +18,7 @@ from .analysis import ANALYZER_SETTINGS
 from .errors import IndexDamagedError, IndexFormatError
 from .normalize import NORMALIZER_VERSION
 
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 MANIFEST_NAME = "manifest.json"
 
 

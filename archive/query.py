@@ -29,6 +29,14 @@ _BINARY_NOT_RE = re.compile(r'(?<!\bAND)(?<!\bOR)(^|\s)NOT\s+(?=[^\s(])')
 """``a NOT b`` → ``a -b``: with OR as the default group Whoosh reads NOT as
 ``a OR (NOT b)``, which matches everything; users mean "a, but not b"."""
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_INNER_HYPHEN_RE = re.compile(r"(?<=\w)-(?=\w)")
+"""A hyphen inside a word (``النمسا-المجر``, ``1922-1991``) joins two words: Whoosh would read
+it as "the first, but not the second"; an exclusion is a ``-`` that starts a word."""
+
+
+def _join_hyphenated(text: str) -> str:
+    """``text`` with hyphens inside words made spaces, except in ``field:value`` (ids have them)."""
+    return " ".join(part if ":" in part else _INNER_HYPHEN_RE.sub(" ", part) for part in text.split(" "))
 @dataclass(frozen=True, slots=True)
 class ParsedQuery:
     """A parsed user query: the Whoosh query (or ``None``) and what it is made of."""
@@ -113,7 +121,7 @@ def parse_query(text: str, schema: Schema) -> ParsedQuery:
     if not cleaned:
         return ParsedQuery(text, None, reason="the query is empty")
     constrained = bool(_OPERATOR_RE.search(cleaned))
-    cleaned = _BINARY_NOT_RE.sub(r"\1-", cleaned)
+    cleaned = _join_hyphenated(_BINARY_NOT_RE.sub(r"\1-", cleaned))
     query: Query | None
     try:
         query = _parser(schema).parse(cleaned)

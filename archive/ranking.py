@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     from .dense import DenseIndex
     from .encoders.base import Encoder
 
-HYBRID_DEPTH = 100
-"""Documents fetched from each side before fusion (over-fetch: fusion reorders deep)."""
 DEFAULT_FUSION = FusionMethod.CONVEX_Z
 DEFAULT_ALPHA = 0.5
 """Weight of the lexical side in convex fusion (chosen on dev data, see docs/evaluation.md)."""
@@ -38,11 +36,6 @@ ENCODER_ALPHA = {"use-multilingual": 0.8}
 """Default lexical weight of hybrid fusion per encoder (name prefix), where it is not
 :data:`DEFAULT_ALPHA`. Chosen on ARCD train and XQuAD (docs/evaluation.md): USE's dense
 side alone is much weaker than e5's, and at 0.5 the hybrid fell below lexical alone."""
-GRAM_SHARE = 0.8
-"""Share of the lexical weight (``alpha``) that goes to character-gram BM25 in
-``convex-z`` fusion; the rest goes to word BM25F. Chosen on the dev sets
-(docs/evaluation.md): grams find the inflected and attached forms the light
-stemmer misses, word BM25F keeps exact-term precision."""
 SORTS = ("relevance", "date", "-date")
 """``relevance`` (best first), ``date`` (newest first) and ``-date`` (oldest first)."""
 
@@ -126,14 +119,14 @@ class Ranker:
         vector = self._encoder().encode_queries([request.text])[0]
         allowed = self._allowed(request)
         want = request.offset + request.k
-        depth = want if request.mode == "semantic" and request.sort == "relevance" else max(want, HYBRID_DEPTH)
+        depth = want if request.mode == "semantic" and request.sort == "relevance" else max(want, self._lexical.scoring.depth)
         found = dense.search(vector, depth, allowed=dense.rows_of(allowed) if allowed is not None else None)
         spans: dict[int, Span] = {o: span for o, _, span in found}
         if request.mode == "semantic":
             fused = [(o, s) for o, s, _ in found]
             total = None
         else:
-            lexical, total = self._lexical.rank(request.match, depth, request.within)
+            lexical, total = self._lexical.rank(request.match, depth, request.within, hybrid=True)
             fused = self._fuse(request, vector, lexical, [(o, s) for o, s, _ in found], spans, depth)
         if request.sort != "relevance":
             order = self._lexical.columns.by_date(np.asarray([o for o, _ in fused], dtype=np.int64),
@@ -182,7 +175,10 @@ class Ranker:
         An article whose passages are not embedded yet has no cosine: it gets
         the mean of the others, a z-score of 0, so it is ranked on its words.
         Every candidate also gets its character-gram BM25 for the query's
-        words, a third column weighted ``alpha * GRAM_SHARE``.
+        words, a third column weighted ``alpha * gram_share``
+        (:attr:`archive.scoring.Scoring.gram_share`: grams find the inflected
+        and attached forms the light stemmer misses, word BM25F keeps
+        exact-term precision).
         """
         dense = self._dense()
         lexical_scores = dict(lexical)
@@ -199,8 +195,8 @@ class Ranker:
             self._lexical.gram_scores_at(request.text, ordinals),
             _known([dense_scores[o] for o in ordinals]),
         ]
-        alpha = request.alpha
-        weights = [alpha * (1.0 - GRAM_SHARE), alpha * GRAM_SHARE, 1.0 - alpha]
+        alpha, share = request.alpha, self._lexical.scoring.gram_share
+        weights = [alpha * (1.0 - share), alpha * share, 1.0 - alpha]
         # Ties break on the id (as every fusion does), so fuse over ids and map back.
         by_id = weighted_z_fusion([ids[o] for o in ordinals], columns, weights, k=k)
         ordinal_of = {ids[o]: o for o in ordinals}

@@ -11,15 +11,17 @@ operators: :mod:`archive.matching`), so an article's score never depends on
 what restricted the matches.
 
 This index holds, per field (title and body) and per term, the ordinals of
-the articles containing it and the term's weight in each (its count times
-the field's boost, as Whoosh stores it), plus each article's field length
-in tokens. A third field, ``grams``, holds the character 3-grams of title
+the articles containing it and the term's count in each, plus each
+article's field length in tokens. Field weights, BM25 parameters and how the
+fields combine are applied at query time (:class:`archive.scoring.Scoring`),
+so another setting needs no rebuild. A third field, ``grams``, holds the character 3-grams of title
 and body (:func:`archive.analysis.word_grams`); it is never searched on its
 own: :meth:`TermIndex.gram_scores` scores the hybrid ranker's candidates
 with it (about four times the body's postings).
-:meth:`TermIndex.search` reproduces Whoosh's ``BM25F`` (``idf = ln(N / (df +
-1)) + 1``, the same k1, b and average field length; Whoosh quantizes field
-lengths to a byte, this index does not).
+:meth:`TermIndex.search` with ``combine="sum"`` reproduces Whoosh's ``BM25F``
+(``idf = ln(N / (df + 1)) + 1``, the same k1, b and average field length;
+Whoosh quantizes field lengths to a byte, this index does not);
+``combine="bm25f"`` is BM25F proper (see :class:`archive.scoring.Scoring`).
 
 On disk (a directory): ``terms.json`` (format, the term list, the article
 ids) and per field ``FIELD.indptr.npy``, ``FIELD.docs.npy``,
@@ -44,14 +46,16 @@ import numpy as np
 from .analysis import GRAM_SETTINGS, term, tokens, word_grams
 from .document import Document
 from .errors import IndexFormatError
+from .scoring import DEFAULT_SCORING, Scoring
 
-TERMS_FORMAT = 3
-FIELDS: dict[str, float] = {"title": 2.0, "body": 1.0}
-"""Searched fields and their boosts (the weights Whoosh's schema gives them: see lexical.TITLE_BOOST)."""
+TERMS_FORMAT = 4
+"""4: raw term counts (the title weight is applied at query time); 3 stored counts times the boost."""
+FIELDS: tuple[str, ...] = ("title", "body")
+"""Searched fields (their weights: :class:`archive.scoring.Scoring`)."""
 GRAMS = "grams"
 """The field of character 3-grams of title and body (:func:`archive.analysis.char_grams`):
 not searched on its own, it scores the hybrid ranker's candidates (:meth:`TermIndex.gram_scores`)."""
-STORED: dict[str, float] = {**FIELDS, GRAMS: 1.0}
+STORED: list[str] = [*FIELDS, GRAMS]
 
 
 class _Postings:
@@ -99,7 +103,7 @@ class TermIndexBuilder:
         # One tokenization per field serves both the words and the grams; terms and
         # gram ids come from per-token caches, so the loops below run in C.
         field_tokens = {"title": tokens(doc.title), "body": tokens(doc.body)}
-        for field, boost in FIELDS.items():
+        for field in FIELDS:
             counts = Counter(filter(None, map(term, field_tokens[field])))
             postings = self._postings[field]
             new = [t for t in counts if t not in vocab]  # new terms: the next ids, in order of appearance
@@ -108,8 +112,8 @@ class TermIndexBuilder:
             postings.terms.extend(map(vocab.__getitem__, counts))
             postings.docs.extend(repeat(ordinal, len(counts)))
             values = counts.values()
-            postings.weights.extend(values if boost == 1.0 else [c * boost for c in values])
-            self._lengths[field].append(float(sum(values)))  # Whoosh: tokens, not boosted
+            postings.weights.extend(values)
+            self._lengths[field].append(float(sum(values)))
         # Grams: ~5 per word, so no Python loop per gram: token → gram ids is a dict
         # lookup chained in C, and numpy counts them (3x faster than a Counter of strings).
         grams = np.fromiter(
@@ -259,35 +263,61 @@ class TermIndex:
         for reader in self._gram_rows.values():
             reader.close()
 
-    def _accumulate(self, pairs: Iterable[tuple[str, str]], *, k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
-        """Per article: the BM25F sum over ``(field, term)`` pairs (Whoosh's idf), and how many pairs matched."""
+    def _postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(ordinals, counts, field lengths)`` of the term ``text`` in ``field``, or ``None`` where it is absent."""
+        term_id = self.vocab.get(text)
+        if term_id is None or field not in self._arrays:
+            return None
+        indptr, docs, weights, lengths = self._arrays[field]
+        start, end = int(indptr[term_id]), int(indptr[term_id + 1])
+        if start == end:
+            return None
+        rows = docs[start:end]
+        return rows, weights[start:end].astype(np.float64), lengths[rows]
+
+    def _accumulate(self, pairs: Iterable[tuple[str, str]], scoring: Scoring) -> tuple[np.ndarray, np.ndarray]:
+        """Per article: the word score over ``(field, term)`` pairs (Whoosh's idf), and how many pairs matched.
+
+        ``scoring.combine`` says how a term's fields add up (see :class:`archive.scoring.Scoring`).
+        """
         n = len(self.ids)
         scores = np.zeros(n, dtype=np.float64)
         matched = np.zeros(n, dtype=np.int32)
-        for field, term in pairs:
-            term_id = self.vocab.get(term)
-            if term_id is None or field not in self._arrays:
+        k1 = scoring.k1
+        by_term: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        for field, text in pairs:
+            found = self._postings(field, text)
+            if found is None:
                 continue
-            indptr, docs, weights, lengths = self._arrays[field]
-            start, end = int(indptr[term_id]), int(indptr[term_id + 1])
-            if start == end:
-                continue
-            idf = math.log(n / (end - start + 1)) + 1.0
-            rows = docs[start:end]
-            weight = weights[start:end].astype(np.float64)
-            norm = k1 * ((1.0 - b) + b * lengths[rows] / self._avg[field])
-            scores[rows] += idf * (weight * (k1 + 1.0)) / (weight + norm)
+            rows, counts, lengths = found
+            weight, b = scoring.field_params(field)
+            length_norm = (1.0 - b) + b * lengths / self._avg[field]
             matched[rows] += 1
+            if scoring.combine == "sum":  # one BM25 per field: the weight inside the saturation
+                idf = math.log(n / (len(rows) + 1)) + 1.0
+                tf = counts * weight
+                scores[rows] += idf * (tf * (k1 + 1.0)) / (tf + k1 * length_norm)
+            else:  # BM25F: weighted, length-normalized frequencies summed over fields, saturated once
+                by_term.setdefault(text, []).append((rows, weight * counts / length_norm))
+        for parts in by_term.values():
+            if len(parts) == 1:
+                rows, tf = parts[0]
+            else:
+                rows, inverse = np.unique(np.concatenate([r for r, _ in parts]), return_inverse=True)
+                tf = np.bincount(inverse, weights=np.concatenate([t for _, t in parts]), minlength=len(rows))
+            idf = math.log(n / (len(rows) + 1)) + 1.0
+            scores[rows] += idf * (tf * (k1 + 1.0)) / (tf + k1)
         return scores, matched
 
     def search(
-        self, pairs: Sequence[tuple[str, str]], k: int, *, k1: float, b: float, within: np.ndarray | None = None
+        self, pairs: Sequence[tuple[str, str]], k: int, *, scoring: Scoring = DEFAULT_SCORING,
+        within: np.ndarray | None = None,
     ) -> list[tuple[str, float]]:
         """Top ``k`` ``(id, score)`` for the OR of ``(field, term)`` pairs, best first; ties keep index order.
 
         ``within`` (a boolean mask over ordinals) keeps only those articles.
         """
-        ranked, _ = self.rank(pairs, k, k1=k1, b=b, candidates=None, within=within)
+        ranked, _ = self.rank(pairs, k, scoring=scoring, candidates=None, within=within)
         return [(self.ids[o], s) for o, s in ranked]
 
     def rank(
@@ -295,8 +325,7 @@ class TermIndex:
         pairs: Sequence[tuple[str, str]],
         k: int,
         *,
-        k1: float,
-        b: float,
+        scoring: Scoring = DEFAULT_SCORING,
         candidates: np.ndarray | None,
         within: np.ndarray | None = None,
         offset: int = 0,
@@ -311,7 +340,7 @@ class TermIndex:
         """
         if not self.ids:
             return [], 0
-        scores, matched = self._accumulate(pairs, k1=k1, b=b)
+        scores, matched = self._accumulate(pairs, scoring)
         keep = matched > 0 if candidates is None else candidates
         if within is not None:
             keep = keep & within
@@ -324,11 +353,13 @@ class TermIndex:
         top = top[np.lexsort((hits[top], -found[top]))][offset:]  # best first, then index order
         return [(int(hits[i]), float(found[i])) for i in top], int(len(hits))
 
-    def scores(self, pairs: Sequence[tuple[str, str]], ordinals: np.ndarray, *, k1: float, b: float) -> list[float]:
+    def scores(
+        self, pairs: Sequence[tuple[str, str]], ordinals: np.ndarray, *, scoring: Scoring = DEFAULT_SCORING
+    ) -> list[float]:
         """BM25F over ``pairs`` of the articles ``ordinals`` (the score :meth:`rank` gives them)."""
         if not len(ordinals):
             return []
-        scores, _ = self._accumulate(pairs, k1=k1, b=b)
+        scores, _ = self._accumulate(pairs, scoring)
         return scores[ordinals].tolist()
 
     def term_mask(self, field: str, text: str) -> np.ndarray:
@@ -346,12 +377,16 @@ class TermIndex:
             self._ordinals = {doc_id: i for i, doc_id in enumerate(self.ids)}
         return self._ordinals
 
-    def gram_scores(self, grams: Iterable[str], ids: Sequence[str], *, k1: float, b: float) -> list[float]:
+    def gram_scores(
+        self, grams: Iterable[str], ids: Sequence[str], *, scoring: Scoring = DEFAULT_SCORING
+    ) -> list[float]:
         """:meth:`gram_scores_at` of the articles ``ids``; unknown ids score 0."""
         ordinals = self.ordinals()
-        return self.gram_scores_at(grams, [ordinals.get(i, -1) for i in ids], k1=k1, b=b)
+        return self.gram_scores_at(grams, [ordinals.get(i, -1) for i in ids], scoring=scoring)
 
-    def gram_scores_at(self, grams: Iterable[str], ordinals: Sequence[int], *, k1: float, b: float) -> list[float]:
+    def gram_scores_at(
+        self, grams: Iterable[str], ordinals: Sequence[int], *, scoring: Scoring = DEFAULT_SCORING
+    ) -> list[float]:
         """BM25 of the articles at ``ordinals`` (-1: none, scores 0) for the distinct character ``grams``
         of a query.
 
@@ -362,7 +397,7 @@ class TermIndex:
         240 MB of memory at 62k articles). idf is Lucene's ``ln(1 + (N - df +
         0.5) / (df + 0.5))``, which goes to 0 for a gram in every article.
         """
-        n = len(self.ids)
+        n, k1, b = len(self.ids), scoring.gram_k1, scoring.gram_b
         query = np.unique(np.fromiter((self.vocab.get(g, -1) for g in grams), dtype=np.int64))
         query = query[query >= 0]
         known = [(slot, o) for slot, o in enumerate(ordinals) if o >= 0]

@@ -63,6 +63,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from archive import Archive, Document, dense  # noqa: E402
 from archive.analysis import terms  # noqa: E402
 from archive.normalize import normalize  # noqa: E402
+from archive.scoring import DEFAULT_SCORING, Scoring  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import snn_news  # noqa: E402
@@ -246,9 +247,7 @@ def bm25s_search(bench: Benchmark) -> Callable[[str], list[str]]:
     """The bm25s peer over our analyzer's tokens, with our k1 and b."""
     import bm25s
 
-    from archive.lexical import BM25_B, BM25_K1
-
-    retriever = bm25s.BM25(k1=BM25_K1, b=BM25_B)
+    retriever = bm25s.BM25(k1=DEFAULT_SCORING.k1, b=DEFAULT_SCORING.b)
     retriever.index([terms(d.text) for d in bench.documents], show_progress=False)
     ids = [d.id for d in bench.documents]
 
@@ -271,6 +270,16 @@ def build_cached(bench: Benchmark, encoder: str, cache: Path, suffix: str = "", 
                          passages=None if no_encoder else passages)
 
 
+def _searcher(archive: Archive, scoring: Scoring, mode: str, options: dict) -> Callable[[str], list[str]]:
+    """A search of ``archive`` in ``mode`` under ``scoring`` (set before each query: runs share the archive)."""
+
+    def search(text: str) -> list[str]:
+        archive.scoring = scoring
+        return [h.id for h in archive.search(text, k=DEEP_K, mode=mode, **options)]
+
+    return search
+
+
 def _ms(value: float | None) -> str:
     """A latency for the table; batch runs (Lucene) have none."""
     return "–" if value is None else f"{value:.1f}"
@@ -289,7 +298,10 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, action="append",
                         help="hybrid lexical weight(s) to evaluate (repeatable; default: the archive's)")
     parser.add_argument("--gram-share", type=float,
-                        help="share of the lexical weight given to character-gram BM25 (default: GRAM_SHARE)")
+                        help="share of the lexical weight given to character-gram BM25 (default: Scoring.gram_share)")
+    parser.add_argument("--scoring", action="append",
+                        help="scoring setting(s) to evaluate, each name=value[,name=value] over the defaults of "
+                             "archive.scoring.Scoring, e.g. 'title_weight=1,b=0.4' (repeatable; default: the defaults)")
     parser.add_argument("--passage-overlap", type=int,
                         help="words shared by consecutive passages (default: the archive's PASSAGE_OVERLAP)")
     parser.add_argument("--passages", default="all",
@@ -301,10 +313,9 @@ def main() -> None:
     if args.passage_overlap is not None:
         dense.PASSAGE_OVERLAP = args.passage_overlap
         suffix = f"-overlap{args.passage_overlap}"
+    scoring_options = args.scoring or [""]
     if args.gram_share is not None:
-        import archive.ranking
-
-        archive.ranking.GRAM_SHARE = args.gram_share
+        scoring_options = [",".join(filter(None, [o, f"gram_share={args.gram_share}"])) for o in scoring_options]
     if not (args.data / "arcd").is_dir():
         sys.exit(f"benchmark data not found at {args.data}: pass --data DIR (the shared data directory)")
     benches = args.bench or ["arcd-train", "arcd-test", "arcd-all"]
@@ -317,6 +328,7 @@ def main() -> None:
         bench = load_benchmark(name, args.data, args.cache)
         archive = (build_cached(bench, args.encoder, args.cache, suffix, args.passages)
                    if set(modes) - {"bm25s", "lucene"} else None)
+        base = archive.scoring if archive is not None else None  # the archive's own (its encoder's) scoring
         for mode in modes:
             if mode == "bm25s":
                 search = bm25s_search(bench)
@@ -330,13 +342,14 @@ def main() -> None:
                     continue
                 runs = [("lucene k1=0.9 b=0.4", search)]
             else:
-                options = [{}] if mode != "hybrid" or not args.alpha else [{"alpha": a} for a in args.alpha]
+                modes_options = [{}] if mode != "hybrid" or not args.alpha else [{"alpha": a} for a in args.alpha]
                 if mode == "hybrid" and args.fusion:
-                    options = [{**o, "fusion": args.fusion} for o in options]
+                    modes_options = [{**o, "fusion": args.fusion} for o in modes_options]
                 runs = [
-                    (" ".join([mode, *(f"{key}={value}" for key, value in o.items())]),
-                     lambda text, m=mode, o=o: [h.id for h in archive.search(text, k=DEEP_K, mode=m, **o)])
-                    for o in options
+                    (" ".join([mode, *(f"{key}={value}" for key, value in o.items()), *([text] if text else [])]),
+                     _searcher(archive, scoring, mode, o))
+                    for o in modes_options for text, scoring in
+                    ((text, base.with_options(text)) for text in scoring_options)
                 ]
             for label, search in runs:
                 m = evaluate(search, bench)

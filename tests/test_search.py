@@ -17,6 +17,7 @@ from archive import (
     QueryError,
 )
 from archive.readers import read_documents
+from archive.scoring import Scoring
 
 
 @pytest.fixture()
@@ -66,6 +67,20 @@ def test_must_and_exclude(news_archive: Archive, seed_document: Document) -> Non
     assert {h.id for h in news_archive.search("+خاركيف روسيا")} == {"war-1"}
     assert {h.id for h in news_archive.search("روسيا AND كورسك")} == {seed_document.id}
     assert {h.id for h in news_archive.search("روسيا NOT كورسك")} == {"war-1"}
+
+
+def test_a_hyphen_inside_a_word_joins_words_and_excludes_nothing(tmp_path: Path) -> None:
+    docs = [
+        Document(id="empire", body="أصدرت النمسا-المجر إنذارا نهائيا إلى صربيا عام 1914"),
+        Document(id="austria", body="النمسا دولة في وسط أوروبا"),
+        Document(id="years", body="تغيرت الحدود بين عامي 1922 و1991 مرات عدة"),
+    ]
+    archive = Archive.build(docs, tmp_path / "index", encoder=None, procs=1)
+    assert [h.id for h in archive.search("النمسا-المجر", mode="lexical")] == ["empire", "austria"]
+    assert archive.search("ماذا حدث بين عامي 1922-1991", mode="lexical")[0].id == "years"
+    assert [h.id for h in archive.search("النمسا -المجر", mode="lexical")] == ["austria"]  # still an exclusion
+    assert [h.id for h in archive.search("id:empire", mode="lexical")] == ["empire"]
+    archive.close()
 
 
 def test_field_query(news_archive: Archive) -> None:
@@ -195,11 +210,7 @@ class _BlindEncoder:
     encode_passages = encode_queries
 
 
-def test_hybrid_ranks_an_attached_form_by_its_character_grams(
-    tmp_path: Path, news: list[Document], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import archive.ranking as ranking
-
+def test_hybrid_ranks_an_attached_form_by_its_character_grams(tmp_path: Path, news: list[Document]) -> None:
     archive = Archive.build(news, tmp_path / "index", procs=1, encoder=_BlindEncoder())
     # "بخاركيف" (in Kharkiv) is one unknown word to BM25F and the dense side is blind:
     # the 3-gram signal alone finds the Kharkiv article among the candidates
@@ -207,7 +218,7 @@ def test_hybrid_ranks_an_attached_form_by_its_character_grams(
     hits = archive.search("بخاركيف", mode="hybrid")
     assert hits[0].id == "war-1"
     assert hits[0].score > hits[1].score
-    monkeypatch.setattr(ranking, "GRAM_SHARE", 0.0)  # without grams: a tie, broken by id
+    archive.scoring = Scoring(gram_share=0.0)  # without grams: a tie, broken by id
     assert [h.id for h in archive.search("بخاركيف", mode="hybrid")][:2] == ["econ-1", "health-1"]
     archive.close()
 

@@ -9,9 +9,15 @@ from whoosh.query import Or, Term
 
 from archive import Archive, Document, IndexFormatError
 from archive.layout import current_generation
-from archive.lexical import BM25_B, BM25_K1
 from archive.matching import plain_terms
 from archive.query import parse_query
+from archive.lexical import TITLE_BOOST
+from archive.scoring import DEFAULT_SCORING, Scoring
+
+GRAMS_1_2 = Scoring(gram_k1=1.2, gram_b=0.75)
+WHOOSH = Scoring(k1=DEFAULT_SCORING.k1, b=DEFAULT_SCORING.b, title_b=DEFAULT_SCORING.b, title_weight=TITLE_BOOST,
+                 combine="sum")
+"""Whoosh's BM25F as the schema and the searcher set it (a sum of per-field BM25, one b)."""
 
 QUERIES = ["وزارة الصحة", "أمير منطقة الرياض", "ارتفاع أسعار النفط", "الهلال النصر", "مجلس الوزراء يوافق على",
            "التعليم المدارس الطلاب", "قوات كورية في كورسك", "كورسك كورسك"]
@@ -26,7 +32,7 @@ def _whoosh(archive: Archive, query: str, k: int = 10) -> list[tuple[str, float]
 def _fast(archive: Archive, query: str, k: int = 10) -> list[tuple[str, float]]:
     lexical = archive._lexical  # noqa: SLF001
     pairs = plain_terms(parse_query(query, lexical.schema).query)
-    return lexical._terms.search(pairs, k, k1=BM25_K1, b=BM25_B)  # noqa: SLF001
+    return lexical._terms.search(pairs, k, scoring=WHOOSH)  # noqa: SLF001
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +64,12 @@ def test_lexical_search_takes_the_fast_path_only_for_plain_words(saudi: Archive)
     assert plain_terms(Or([Term("body", "نفط"), Term("source", "cnn")])) is None
     assert plain_terms(Term("body", "نفط", boost=3.0)) is None
     assert plain_terms(Or([Term("body", "نفط"), Term("title", "نفط")], scale=0.9)) is None
-    # through the public API: the same ids as Whoosh, in the same order at the top
-    hits = saudi.search("ارتفاع أسعار النفط", mode="lexical", k=5)
+    # through the public API, scored as Whoosh scores: the same ids, in the same order at the top
+    saudi.scoring = WHOOSH
+    try:
+        hits = saudi.search("ارتفاع أسعار النفط", mode="lexical", k=5)
+    finally:
+        saudi.scoring = DEFAULT_SCORING
     assert [h.id for h in hits][:2] == [d for d, _ in _whoosh(saudi, "ارتفاع أسعار النفط", 2)]
 
 
@@ -125,10 +135,10 @@ def test_gram_rows_are_the_same_whatever_order_the_triplets_come_in(tmp_path: Pa
         for query in ("كورية كورسك", "أسعار النفط", "الهلال"):
             grams = terms_module.word_grams  # the query's grams, as the hybrid ranker makes them
             query_grams = [g for word in query.split() for g in grams(word)]
-            expected = ordered.gram_scores(query_grams, ids, k1=1.2, b=0.75)
+            expected = ordered.gram_scores(query_grams, ids, scoring=GRAMS_1_2)
             assert any(expected)
             # within a row the order of grams may differ; the scores may not
-            assert np.allclose(mixed.gram_scores(query_grams, ids, k1=1.2, b=0.75), expected)
+            assert np.allclose(mixed.gram_scores(query_grams, ids, scoring=GRAMS_1_2), expected)
     finally:
         ordered.close()
         mixed.close()

@@ -57,11 +57,12 @@ def _ids_in_page(text: str) -> list[str]:
 
 
 # ------------------------------------------------------------------ search page
-def test_search_page_finds_the_seed_first_right_to_left(client: TestClient) -> None:
+def test_search_page_finds_the_kursk_reports_first_right_to_left(client: TestClient) -> None:
     page = client.get("/", params={"q": MISSION, "mode": "lexical"})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert '<html lang="ar" dir="rtl">' in page.text
-    assert _ids_in_page(page.text)[0] == SEED_ID
+    ids = _ids_in_page(page.text)
+    assert set(ids[:2]) == {SEED_ID, "kursk-aljazeera"}, ids  # the two reports of Korean troops in Kursk
     assert "<mark>كورسك</mark>" in page.text  # the matched passage, query words marked
     assert re.search(r"عدد المقالات المطابقة: <strong>\d+</strong>", page.text)
 
@@ -139,7 +140,8 @@ def test_api_search_mirrors_the_library(client: TestClient, archive: Archive) ->
     hits = archive.search(MISSION, mode="lexical", k=3)
     assert [h["id"] for h in body["hits"]] == [h.id for h in hits]
     first = body["hits"][0]
-    assert first["id"] == SEED_ID and first["rank"] == 1 and first["snippet"] == hits[0].snippet
+    assert first["id"] == hits[0].id and first["rank"] == 1 and first["snippet"] == hits[0].snippet
+    assert SEED_ID in [h["id"] for h in body["hits"][:2]]
     assert first["marks"] == [list(m) for m in hits[0].marks]
     assert any(first["snippet"][s:e] == "كورسك" for s, e in first["marks"])
     facets = archive.facets(MISSION)
@@ -386,7 +388,7 @@ def test_concurrent_requests_equal_serial_ones(live_url: str) -> None:
             for url, result in zip(urls * 2, pool.map(fetch, urls * 2)):
                 assert result == serial[url], url
     assert all(status == 200 for status, _ in serial.values())
-    assert json.loads(serial[urls[0]][1])["hits"][0]["id"] == SEED_ID
+    assert SEED_ID in [hit["id"] for hit in json.loads(serial[urls[0]][1])["hits"][:2]]
 
 
 # ------------------------------------------------------------------- command

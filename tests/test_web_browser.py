@@ -101,7 +101,9 @@ def test_search_filter_sort_and_open_an_article(server: str, browser, tmp_path: 
     page.press("input[name=q]", "Enter")
     page.wait_for_url("**/?q=*")
     ids = _hit_ids(page)
-    assert ids[0] == SEED_ID, ids
+    # The two reports of Korean troops in Kursk lead: the seed and a shorter report whose title
+    # names North Korea's soldiers (title weight and BM25F tuned on the judged news set).
+    assert set(ids[:2]) == {SEED_ID, "kursk-aljazeera"} and "korea-1" not in ids[:3], ids
     first = page.locator("ol.hits li").first
     assert "كورسك" in first.locator("mark").all_inner_texts()
     assert page.locator("svg a.bar").count() >= 2  # the month histogram, bars as links

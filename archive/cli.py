@@ -785,7 +785,9 @@ def serve(
 def _listen(host: str, port: int) -> socket.socket:
     """A TCP socket bound to ``host``:``port`` (bound here, so that a port in use is one clear error)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # The protocol named: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on sockets whose
+    # proto is IPPROTO_TCP, and with it on every response waited ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))

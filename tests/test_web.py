@@ -578,3 +578,35 @@ def test_a_served_archive_follows_the_writes_committed_while_it_serves(tmp_path:
     assert client.get("/api/search", params={"q": "كورسك", "mode": "lexical"}).json()["hits"] == []
     assert first._closed and not live.current()._closed  # noqa: SLF001 - the handle two swaps back is closed
     live.close()
+
+
+def test_served_connections_send_without_waiting_for_acks() -> None:
+    """Accepted connections have Nagle's algorithm off: with it on, each response waited ~40 ms for a
+    delayed ACK (asyncio sets TCP_NODELAY only when the listening socket names its protocol)."""
+    import asyncio
+    import socket as socket_module
+
+    from archive.cli import _listen
+
+    sock = _listen("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    seen: list[int] = []
+
+    async def main() -> None:
+        async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            seen.append(writer.get_extra_info("socket").getsockopt(socket_module.IPPROTO_TCP,
+                                                                  socket_module.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(accepted, sock=sock)
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
+    assert seen and seen[0] != 0

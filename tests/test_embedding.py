@@ -302,3 +302,20 @@ def test_a_delete_leaves_the_waiting_passages_waiting(tmp_path: Path, corpus: li
     assert archive.manifest.pending == pending - count and gone not in archive
     assert Archive.check(root).healthy
     archive.close()
+
+
+def test_check_reports_lead_counts_the_manifest_gets_wrong(tmp_path: Path, corpus: list[Document], deferred) -> None:  # noqa: ANN001
+    # The leads counts feed the coverage notice ("8 of 18 article leads"); check compared only the
+    # passage counts, so a manifest whose leads disagreed with the dense side passed as healthy.
+    root = tmp_path / "index"
+    with pytest.raises(KeyboardInterrupt):
+        Archive.build(corpus, root, encoder=Recording(stop_after=2), procs=1)
+    assert Archive.check(root).healthy
+    path = current_generation(root) / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["leads_pending"] += 3
+    path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    report = Archive.check(root)
+    assert [str(p.path.name) for p in report.problems] == ["dense"]
+    assert (f"{manifest['leads']} article leads, {manifest['leads_pending'] - 3} of them to embed; the manifest says "
+            f"{manifest['leads']}, {manifest['leads_pending']} of them to embed") in str(report.problems[0])

@@ -176,6 +176,14 @@ def _check_sides(generation: Path, manifest: Manifest, report: CheckReport) -> N
             if len(dense.pending) != manifest.pending:
                 report.problems.append(Problem(generation / "dense", f"lists {len(dense.pending)} passages to "
                                                f"embed, the manifest says {manifest.pending}"))
+            from .dense import DEAD
+
+            leads_pending = dense.pending.leads()
+            leads = int(((dense.rows.doc != DEAD) & (dense.rows.rank == 0)).sum()) + leads_pending
+            if (leads, leads_pending) != (manifest.leads, manifest.leads_pending):
+                report.problems.append(Problem(generation / "dense", f"holds {leads} article leads, {leads_pending} "
+                                               f"of them to embed; the manifest says {manifest.leads}, "
+                                               f"{manifest.leads_pending} of them to embed"))
     for side, found in ids.items():
         report.counts[side] = len(found)
         if len(found) != manifest.documents:

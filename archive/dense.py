@@ -286,9 +286,10 @@ class DenseIndex:
         self._vectors = VectorIndex.load(directory / "vectors")
         if len(self._vectors) != len(self._doc):
             raise IndexFormatError(f"{directory}: {len(self._vectors)} vectors for {len(self._doc)} passages")
-        for name, doc in (("passage", self._doc), ("pending passage", self.pending.doc)):
-            if len(doc) and (doc.max() >= len(self._ids) or doc.min() < DEAD):
-                raise IndexDamagedError(f"{directory}: {name} rows name articles that do not exist. "
+        # a vector row may be dead (its article deleted); a pending passage always belongs to an article
+        for name, doc, lowest in (("passages.npz", self._doc, DEAD), ("pending.npz", self.pending.doc, 0)):
+            if len(doc) and (doc.max() >= len(self._ids) or doc.min() < lowest):
+                raise IndexDamagedError(f"{directory / name}: rows name articles that do not exist. "
                                         "Fix: archive build --full")
         self._waiting: np.ndarray | None = None
         self._groups: tuple[np.ndarray, np.ndarray] | None = None

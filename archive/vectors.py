@@ -97,7 +97,8 @@ class VectorIndex:
             import faiss
 
             flat = faiss.downcast_index(hnsw.storage)
-            vectors = faiss.rev_swig_ptr(flat.get_xb(), hnsw.ntotal * hnsw.d).reshape(hnsw.ntotal, hnsw.d)
+            view = faiss.rev_swig_ptr(flat.get_xb(), hnsw.ntotal * hnsw.d).reshape(hnsw.ntotal, hnsw.d)
+            vectors = np.asarray(_Owned(view, hnsw))  # the array keeps the graph (and its mapping) alive
             vectors.flags.writeable = False  # may be a read-only mapping: a write would crash
         assert vectors is not None
         self._vectors = vectors
@@ -260,6 +261,17 @@ class VectorIndex:
                 f"{directory}: vector file holds {len(index)} x {index.dim}, metadata says {count} x {dim}. {fix}"
             )
         return index
+
+
+class _Owned:
+    """A view of memory FAISS owns, with a reference to its owner: an array made from it keeps
+    the owner alive, so the vectors stay readable after the :class:`VectorIndex` is dropped
+    (a bare ``rev_swig_ptr`` view would read freed or unmapped memory and crash)."""
+
+    def __init__(self, view: np.ndarray, owner: object) -> None:
+        self.__array_interface__ = view.__array_interface__
+        self._view = view
+        self._owner = owner
 
 
 def _readable_by_all_who_may(directory: Path) -> None:

@@ -302,3 +302,49 @@ def test_a_delete_leaves_the_waiting_passages_waiting(tmp_path: Path, corpus: li
     assert archive.manifest.pending == pending - count and gone not in archive
     assert Archive.check(root).healthy
     archive.close()
+
+
+def test_check_reports_lead_counts_the_manifest_gets_wrong(tmp_path: Path, corpus: list[Document], deferred) -> None:  # noqa: ANN001
+    # The leads counts feed the coverage notice ("8 of 18 article leads"); check compared only the
+    # passage counts, so a manifest whose leads disagreed with the dense side passed as healthy.
+    root = tmp_path / "index"
+    with pytest.raises(KeyboardInterrupt):
+        Archive.build(corpus, root, encoder=Recording(stop_after=2), procs=1)
+    assert Archive.check(root).healthy
+    path = current_generation(root) / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["leads_pending"] += 3
+    path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    report = Archive.check(root)
+    assert [str(p.path.name) for p in report.problems] == ["dense"]
+    assert (f"{manifest['leads']} article leads, {manifest['leads_pending'] - 3} of them to embed; the manifest says "
+            f"{manifest['leads']}, {manifest['leads_pending']} of them to embed") in str(report.problems[0])
+
+
+def test_a_pending_passage_of_no_article_is_named_as_damage(tmp_path: Path, corpus: list[Document], deferred) -> None:  # noqa: ANN001
+    # pending.npz accepted the dead-row ordinal -1, which numpy reads as the last article: its
+    # passage would be embedded as that article's and committed as a dead vector row, silently.
+    from archive.errors import IndexDamagedError
+    from archive.integrity import checksum
+    from archive.dense import PassageRows
+
+    root = tmp_path / "index"
+    with pytest.raises(KeyboardInterrupt):
+        Archive.build(corpus, root, encoder=Recording(stop_after=2), procs=1)
+    generation = current_generation(root)
+    path = generation / "dense" / "pending.npz"
+    pending = PassageRows.load(path)
+    doc = pending.doc.copy()
+    doc[int(np.flatnonzero(pending.rank > 0)[0])] = -1  # the lead counts stay right
+    path.unlink()  # a hard link shared with the previous generation
+    PassageRows(doc, pending.start, pending.end, pending.rank).save(path)
+    manifest_path = generation / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["files"]["dense/pending.npz"] = {"size": path.stat().st_size, "sha256": checksum(path)}
+    manifest_path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    report = Archive.check(root)
+    assert not report.healthy and "pending.npz: rows name articles that do not exist" in str(report.problems[0])
+    with pytest.raises(IndexDamagedError, match=r"pending\.npz: rows name articles that do not exist\. Fix: archive"):
+        Archive.embed(root)
+    result = CliRunner().invoke(app, ["search", "النفط", "--index", str(root)])
+    assert result.exit_code == 1 and "pending.npz: rows name articles" in result.output

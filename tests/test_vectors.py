@@ -273,3 +273,36 @@ def test_missing_or_unreadable_metadata_is_a_format_error(tmp_path: Path, text: 
         VectorIndex.load(directory)
     with pytest.raises(IndexFormatError):
         VectorIndex.load(tmp_path / "nowhere")
+
+
+_OUTLIVE = """
+import gc, sys
+import numpy as np
+import archive.vectors as vectors
+rng = np.random.default_rng(3)
+data = rng.standard_normal((1200, 16)).astype(np.float32)
+data /= np.linalg.norm(data, axis=1, keepdims=True)
+vectors.CALIBRATION_RECALL = 0.5
+index = vectors.VectorIndex.build(data, exact_max=100)
+assert index.kind == "hnsw"
+index.save(sys.argv[1])
+loaded = vectors.VectorIndex.load(sys.argv[1])  # memory-mapped
+matrix = loaded.matrix()
+del index, loaded
+gc.collect()
+assert np.array_equal(matrix, data)
+"""
+
+
+def test_hnsw_vectors_stay_readable_after_their_index_is_dropped(tmp_path: Path) -> None:
+    # The matrix of a loaded graph was a bare view of FAISS memory: once the index was collected,
+    # reading it hit unmapped memory and the process died (SIGSEGV), as in a helper keeping
+    # ``DenseIndex.vectors()`` rows after the handle went out of scope.
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", _OUTLIVE, str(tmp_path / "graph")], check=False,
+                            env={"PYTHONPATH": str(root)},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]

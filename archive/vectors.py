@@ -94,12 +94,7 @@ class VectorIndex:
         self.params: dict[str, Any] = dict(params or {})
         """What the sidecar records: for HNSW, M, efConstruction, efSearch and the calibration recall."""
         if hnsw is not None:
-            import faiss
-
-            flat = faiss.downcast_index(hnsw.storage)
-            view = faiss.rev_swig_ptr(flat.get_xb(), hnsw.ntotal * hnsw.d).reshape(hnsw.ntotal, hnsw.d)
-            vectors = np.asarray(_Owned(view, hnsw))  # the array keeps the graph (and its mapping) alive
-            vectors.flags.writeable = False  # may be a read-only mapping: a write would crash
+            vectors = _graph_vectors(hnsw)
         assert vectors is not None
         self._vectors = vectors
         self.kind = "flat" if hnsw is None else "hnsw"
@@ -160,13 +155,8 @@ class VectorIndex:
         if self._hnsw is None:
             self._vectors = np.concatenate([self._vectors, vectors])
             return
-        import faiss
-
-        self._hnsw.add(vectors)
-        flat = faiss.downcast_index(self._hnsw.storage)
-        n, d = self._hnsw.ntotal, self._hnsw.d
-        self._vectors = faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d)
-        self._vectors.flags.writeable = False
+        self._hnsw.add(vectors)  # may move the storage: earlier views of it are not used again
+        self._vectors = _graph_vectors(self._hnsw)
         self.params["appended"] = int(self.params.get("appended", 0)) + len(vectors)
 
     # ----------------------------------------------------------------- search
@@ -261,6 +251,18 @@ class VectorIndex:
                 f"{directory}: vector file holds {len(index)} x {index.dim}, metadata says {count} x {dim}. {fix}"
             )
         return index
+
+
+def _graph_vectors(hnsw: faiss.IndexHNSWFlat) -> np.ndarray:
+    """The vectors an HNSW graph stores, ``[n, dim]``, read-only, as an array that keeps the graph
+    (and its file mapping) alive."""
+    import faiss
+
+    flat = faiss.downcast_index(hnsw.storage)
+    view = faiss.rev_swig_ptr(flat.get_xb(), hnsw.ntotal * hnsw.d).reshape(hnsw.ntotal, hnsw.d)
+    vectors = np.asarray(_Owned(view, hnsw))
+    vectors.flags.writeable = False  # may be a read-only mapping: a write would crash
+    return vectors
 
 
 class _Owned:

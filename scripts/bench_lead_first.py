@@ -19,6 +19,7 @@ import _thread
 import argparse
 import json
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -65,6 +66,9 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true", help="run Archive.embed on --index instead of a build")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    # Started in the background by a shell, SIGINT is ignored, and Python then ignores
+    # interrupt_main too: the watcher's stop at the leads needs the handler back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.source is None:
         args.source = args.cache / "ant-unpacked"
         if not args.source.is_dir():

@@ -594,7 +594,8 @@ class Archive:
                 docs = self._store.get_many(ids[o] for o, _, _ in nearest)
                 hits = [_hit(docs[ids[o]], s, make_snippet(docs[ids[o]].body[a:b], frozenset()))
                         for o, s, (a, b) in nearest]
-                return Hits(hits, mode="semantic", reason=None if hits else "the archive holds no other article")
+                return Hits(hits, mode="semantic", reason=None if hits else "the archive holds no other article",
+                            notice=self._coverage_notice("semantic"))
         parsed = parse_query(lead_query(doc), self._lexical.schema)
         if parsed.query is None:
             return Hits(mode="lexical", reason=f"{doc.id!r} has no searchable words to compare")
@@ -603,7 +604,8 @@ class Archive:
         ranked, _ = self._lexical.rank(self._lexical.match(parsed.query, constrained=False), k, within)
         docs = self._store.get_many(ids[o] for o, _ in ranked)
         hits = [_hit(docs[ids[o]], s, make_snippet(docs[ids[o]].body, parsed.terms)) for o, s in ranked]
-        return Hits(hits, mode="lexical", reason=None if hits else "no other article shares its words")
+        return Hits(hits, mode="lexical", reason=None if hits else "no other article shares its words",
+                    notice=self._coverage_notice("semantic") if self._has_dense else None)
 
     def highlight(self, text: str, query: str) -> Snippet:
         """``text`` whole, with the words of ``query`` marked as a search marks them in its snippets

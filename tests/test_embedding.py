@@ -348,3 +348,19 @@ def test_a_pending_passage_of_no_article_is_named_as_damage(tmp_path: Path, corp
         Archive.embed(root)
     result = CliRunner().invoke(app, ["search", "النفط", "--index", str(root)])
     assert result.exit_code == 1 and "pending.npz: rows name articles" in result.output
+
+
+def test_related_articles_say_when_passages_wait(tmp_path: Path, corpus: list[Document], deferred) -> None:  # noqa: ANN001
+    root = tmp_path / "index"
+    with pytest.raises(KeyboardInterrupt):
+        Archive.build(corpus, root, encoder=Recording(stop_after=1), procs=1)
+    with Archive.open(root, encoder=HashingEncoder()) as partial:
+        dense = partial._dense  # noqa: SLF001
+        embedded = dense.ids[int(dense.rows.doc[0])]
+        waiting = next(doc_id for o, doc_id in enumerate(dense.ids) if not len(dense.rows_by_article(o)))
+        by_meaning, by_words = partial.related(embedded), partial.related(waiting)
+        assert by_meaning.mode == "semantic" and by_words.mode == "lexical"
+        assert by_meaning.notice and by_words.notice and "archive embed" in by_words.notice
+    Archive.embed(root).close()
+    with Archive.open(root) as whole:
+        assert whole.related(waiting).mode == "semantic" and whole.related(waiting).notice is None

@@ -404,6 +404,7 @@ def embed(
     before = _live_generation(index)
     try:
         if ray:
+            from .building import CACHE_NAME
             from .embedding import pending_texts
             from .ray_embed import check_address, embed_texts, require_ray
 
@@ -412,7 +413,7 @@ def embed(
             texts, spec = pending_texts(index)
             if spec is not None and texts:
                 with progress_bar() as progress:
-                    _ray_done(embed_texts(texts, spec, index / "embeddings.sqlite", address=ray_address,
+                    _ray_done(embed_texts(texts, spec, index / CACHE_NAME, address=ray_address,
                                           progress=progress))
         with progress_bar() as progress:
             archive = Archive.embed(index, report=report, progress=progress)

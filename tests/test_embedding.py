@@ -70,6 +70,12 @@ class Recording(HashingEncoder):
         return super().encode_passages(texts)
 
 
+def _interrupted_build(documents: list[Document], root: Path, *, stop_after: int) -> None:
+    """Build with an encoder that is interrupted (Ctrl-C) after ``stop_after`` batches of passages."""
+    with pytest.raises(KeyboardInterrupt):
+        Archive.build(documents, root, encoder=Recording(stop_after=stop_after), procs=1)
+
+
 @pytest.fixture()
 def deferred(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every uncached passage is left for the lead-first stage, which commits after each small chunk."""
@@ -152,8 +158,7 @@ def test_interrupted_embedding_resumes_without_embedding_twice(tmp_path: Path, c
 
 def test_an_article_without_vectors_can_top_a_hybrid_search(tmp_path: Path, corpus: list[Document], deferred) -> None:  # noqa: ANN001
     root = tmp_path / "index"
-    with pytest.raises(KeyboardInterrupt):
-        Archive.build(corpus, root, encoder=Recording(stop_after=2), procs=1)
+    _interrupted_build(corpus, root, stop_after=2)
     with Archive.open(root, encoder=HashingEncoder()) as partial:
         dense = partial._dense  # noqa: SLF001
         without = sorted(set(range(len(dense.ids))) - set(dense.rows.doc.tolist()))
@@ -169,8 +174,7 @@ def test_an_article_without_vectors_can_top_a_hybrid_search(tmp_path: Path, corp
 
 def test_archive_embed_finishes_and_reports_coverage(tmp_path: Path, corpus: list[Document], deferred) -> None:  # noqa: ANN001
     root = tmp_path / "index"
-    with pytest.raises(KeyboardInterrupt):
-        Archive.build(corpus, root, encoder=Recording(stop_after=2), procs=1)
+    _interrupted_build(corpus, root, stop_after=2)
     runner = CliRunner()
     stats = json.loads(runner.invoke(app, ["stats", "--json", "--index", str(root)]).stdout)
     assert stats["pending"] > 0 and stats["leads_pending"] > 0 and stats["encoder"] == "hashing/1"
@@ -194,8 +198,7 @@ def test_add_to_a_partly_embedded_archive_keeps_its_pending_passages(
     tmp_path: Path, corpus: list[Document], deferred  # noqa: ANN001
 ) -> None:
     root = tmp_path / "index"
-    with pytest.raises(KeyboardInterrupt):
-        Archive.build(corpus[:-3], root, encoder=Recording(stop_after=2), procs=1)
+    _interrupted_build(corpus[:-3], root, stop_after=2)
     deleted = corpus[0].id
     Archive.update(root, add=corpus[-3:], delete=[deleted]).close()  # the archive's own (hashing) encoder
     with Archive.open(root) as archive:
@@ -291,8 +294,7 @@ def _cached(path: Path) -> int:
 
 def test_a_delete_leaves_the_waiting_passages_waiting(tmp_path: Path, corpus: list[Document], deferred) -> None:  # noqa: ANN001
     root = tmp_path / "index"
-    with pytest.raises(KeyboardInterrupt):
-        Archive.build(corpus, root, encoder=Recording(stop_after=1), procs=1)
+    _interrupted_build(corpus, root, stop_after=1)
     with Archive.open(root) as partial:
         dense = partial._dense  # noqa: SLF001
         gone = next(doc_id for o, doc_id in enumerate(dense.ids) if dense.waiting(o))
@@ -308,8 +310,7 @@ def test_check_reports_lead_counts_the_manifest_gets_wrong(tmp_path: Path, corpu
     # The leads counts feed the coverage notice ("8 of 18 article leads"); check compared only the
     # passage counts, so a manifest whose leads disagreed with the dense side passed as healthy.
     root = tmp_path / "index"
-    with pytest.raises(KeyboardInterrupt):
-        Archive.build(corpus, root, encoder=Recording(stop_after=2), procs=1)
+    _interrupted_build(corpus, root, stop_after=2)
     assert Archive.check(root).healthy
     path = current_generation(root) / "manifest.json"
     manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -329,8 +330,7 @@ def test_a_pending_passage_of_no_article_is_named_as_damage(tmp_path: Path, corp
     from archive.dense import PassageRows
 
     root = tmp_path / "index"
-    with pytest.raises(KeyboardInterrupt):
-        Archive.build(corpus, root, encoder=Recording(stop_after=2), procs=1)
+    _interrupted_build(corpus, root, stop_after=2)
     generation = current_generation(root)
     path = generation / "dense" / "pending.npz"
     pending = PassageRows.load(path)
@@ -352,8 +352,7 @@ def test_a_pending_passage_of_no_article_is_named_as_damage(tmp_path: Path, corp
 
 def test_related_articles_say_when_passages_wait(tmp_path: Path, corpus: list[Document], deferred) -> None:  # noqa: ANN001
     root = tmp_path / "index"
-    with pytest.raises(KeyboardInterrupt):
-        Archive.build(corpus, root, encoder=Recording(stop_after=1), procs=1)
+    _interrupted_build(corpus, root, stop_after=1)
     with Archive.open(root, encoder=HashingEncoder()) as partial:
         dense = partial._dense  # noqa: SLF001
         embedded = dense.ids[int(dense.rows.doc[0])]

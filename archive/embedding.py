@@ -77,16 +77,14 @@ def embed_pending(
     if checkpoint_seconds is None:
         checkpoint_seconds = CHECKPOINT_SECONDS
     interval = checkpoint_seconds
-    if progress is not None:
-        progress("embed", 0, len(pending))
-        if leads:
-            progress("leads", 0, leads)
 
     def advance(count: int) -> None:
         if progress is not None:
             progress("embed", count, len(pending))
             if leads:
                 progress("leads", min(count, leads), leads)
+
+    advance(0)  # the totals show before the first batch (and the model load)
 
     with EmbeddingCache(root / CACHE_NAME, encoder.name, encoder.dim) as cache:
         for begin in range(0, len(order), CHUNK):

@@ -202,9 +202,9 @@ def write_dense(
     get their vector from it; the others are embedded now with ``encode``
     when there are at most ``inline_max`` distinct texts (``None``: no limit),
     else left *pending* for :mod:`archive.embedding`, which adds them lead
-    first and commits as it goes. The vector index itself is rebuilt from the
-    rows: a memory copy for an exact index; for HNSW (above 50k passages) the
-    graph is rebuilt, which costs seconds, not the hours of re-embedding.
+    first and commits as it goes. The vector index grows as :func:`grown`
+    says: an HNSW graph takes the new vectors in place, an exact index is a
+    memory copy.
     """
     directory.mkdir(parents=True, exist_ok=False)
     if base is not None:

@@ -655,11 +655,9 @@ class Archive:
         manifest = self.manifest
         if mode == "lexical" or manifest.embedding_done:
             return None
-        planned = manifest.passages + manifest.pending
-        leads = manifest.leads - manifest.leads_pending
         return (
-            f"meaning search covers {manifest.passages:,} of {planned:,} passages "
-            f"({leads:,} of {manifest.leads:,} article leads); articles not embedded yet are ranked by their "
+            f"meaning search covers {manifest.passages:,} of {manifest.planned_passages:,} passages "
+            f"({manifest.embedded_leads:,} of {manifest.leads:,} article leads); articles not embedded yet are ranked by their "
             "words only. Fix: archive embed (or archive build) adds the rest"
         )
 

@@ -433,8 +433,7 @@ def embed(
 
 def _coverage(manifest) -> str:  # noqa: ANN001 - archive.manifest.Manifest
     """How much of the archive is searchable by meaning, in one line."""
-    planned = manifest.passages + manifest.pending
-    leads = manifest.leads - manifest.leads_pending
+    planned, leads = manifest.planned_passages, manifest.embedded_leads
     if manifest.pending == 0:
         return f"meaning: all {planned:,} passages embedded ({manifest.leads:,} article leads)"
     lead_part = f"all {manifest.leads:,} leads" if leads == manifest.leads else f"{leads:,} of {manifest.leads:,} leads"

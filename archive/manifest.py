@@ -70,6 +70,16 @@ class Manifest:
         """True when every planned passage has its vector (or the archive has none: lexical only)."""
         return self.encoder is None or self.pending == 0
 
+    @property
+    def planned_passages(self) -> int:
+        """Passages of the archive under its policy, embedded or not."""
+        return self.passages + self.pending
+
+    @property
+    def embedded_leads(self) -> int:
+        """Lead passages that have their vector."""
+        return self.leads - self.leads_pending
+
     def write(self, directory: Path) -> None:
         """Write ``manifest.json`` into ``directory`` (fsynced: it marks the generation complete)."""
         path = directory / MANIFEST_NAME

@@ -24,8 +24,8 @@ _EXPORTS = {
     "BuildReport": "archive",
     "Hit": "archive",
     "Hits": "archive",
-    "CheckReport": "check",
-    "check_index": "check",
+    "CheckReport": "index.check",
+    "check_index": "index.check",
     "Document": "document",
     "LiveArchive": "following",
     "ArchiveError": "errors",
@@ -39,14 +39,14 @@ _EXPORTS = {
     "IndexReadOnlyError": "errors",
     "QueryError": "errors",
     "SourceError": "errors",
-    "read_documents": "readers",
-    "read_file": "readers",
+    "read_documents": "files.readers",
+    "read_file": "files.readers",
 }
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from .archive import Archive, ArchiveStats, BuildReport, Hit, Hits
-    from .check import CheckReport, check_index
+    from .index.check import CheckReport, check_index
     from .document import Document
     from .following import LiveArchive
     from .errors import (
@@ -62,7 +62,7 @@ if TYPE_CHECKING:
         QueryError,
         SourceError,
     )
-    from .readers import read_documents, read_file
+    from .files.readers import read_documents, read_file
 
 
 def __getattr__(name: str) -> Any:

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Literal, TextIO
 
 import numpy as np
 
-from . import layout
-from .building import BuildReport, LiveState, Progress, plan_build, read_live, unique_ids, write_generation
-from .dense import passage_policy
-from .embedding import embed_pending
+from .index import layout
+from .writing.building import BuildReport, LiveState, Progress, plan_build, read_live, unique_ids, write_generation
+from .index.dense import passage_policy
+from .writing.embedding import embed_pending
 from .document import Document
 from .encoders.base import Encoder
 from .encoders.registry import DEFAULT_ENCODER, get_encoder
@@ -34,21 +34,21 @@ from .errors import (
     QueryError,
     UsageError,
 )
-from .columns import Facets, Filters
-from .fusion import FusionMethod
-from .increment import write_increment
-from .integrity import verify_sizes
-from .lexical import LexicalIndex
-from .manifest import Manifest
-from .query import parse_query, plain_text
-from .ranking import DEFAULT_FUSION, SORTS, Ranker, Request, default_alpha
-from .scoring import Scoring
-from .snippets import Snippet, make_snippet, mark_text
-from .store import DocumentStore
+from .index.columns import Facets, Filters
+from .search.fusion import FusionMethod
+from .writing.increment import write_increment
+from .index.integrity import verify_sizes
+from .index.lexical import LexicalIndex
+from .index.manifest import Manifest
+from .search.query import parse_query, plain_text
+from .search.ranking import DEFAULT_FUSION, SORTS, Ranker, Request, default_alpha
+from .index.scoring import Scoring
+from .search.snippets import Snippet, make_snippet, mark_text
+from .index.store import DocumentStore
 
 if TYPE_CHECKING:
-    from .check import CheckReport
-    from .dense import DenseIndex
+    from .index.check import CheckReport
+    from .index.dense import DenseIndex
 
 Mode = Literal["lexical", "semantic", "hybrid"]
 MODES: tuple[str, ...] = ("lexical", "semantic", "hybrid")
@@ -58,7 +58,7 @@ DEFAULT_INDEX = Path("index")
 INCREMENT_MAX_SHARE = 0.25
 """A re-build whose changes (added + updated + deleted) exceed this share of its
 documents rewrites the index whole (the two-process writer is then faster
-than patching); below it, only the changes are written (:mod:`archive.increment`)."""
+than patching); below it, only the changes are written (:mod:`archive.writing.increment`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,21 +173,21 @@ class Archive:
 
     @property
     def scoring(self) -> Scoring:
-        """How this handle ranks (:class:`archive.scoring.Scoring`); settable, at query time only:
+        """How this handle ranks (:class:`archive.index.scoring.Scoring`); settable, at query time only:
         evaluations try other settings on the same index with it."""
         return self._lexical.scoring
 
     @scoring.setter
     def scoring(self, value: Scoring) -> None:
         if not isinstance(value, Scoring):
-            raise QueryError(f"scoring must be an archive.scoring.Scoring, not {type(value).__name__}")
+            raise QueryError(f"scoring must be an archive.index.scoring.Scoring, not {type(value).__name__}")
         self._lexical.scoring = value
 
     @property
     def _dense(self) -> DenseIndex:
         """The FAISS side, opened on first use so lexical searches never load FAISS."""
         if self._dense_index is None:
-            from .dense import DenseIndex
+            from .index.dense import DenseIndex
 
             with self._opening:
                 if self._dense_index is None:
@@ -236,7 +236,7 @@ class Archive:
         whenever their text was embedded before. With many passages to embed,
         the words are committed first (searchable at once) and the passages
         are then embedded lead first, committed in checkpoints
-        (:mod:`archive.embedding`); an interrupted build keeps what it
+        (:mod:`archive.writing.embedding`); an interrupted build keeps what it
         embedded, and the next build (or :meth:`embed`) goes on from there.
         ``passages`` is the passage policy: ``"lead"``, ``"all"`` or how many
         passages of each article to embed at most (default: the archive's, or
@@ -247,7 +247,7 @@ class Archive:
         swapped in only when complete: if the build fails or is killed, the
         previous index stays live and untouched. Documents with an id already
         seen are skipped and listed in ``report.skipped``; identical bodies are
-        folded (see :mod:`archive.building`).
+        folded (see :mod:`archive.writing.building`).
         """
         root = _index_root(path)
         report = report if report is not None else BuildReport()
@@ -368,7 +368,7 @@ class Archive:
         What a build does after committing the words, on its own: it resumes
         a build that was interrupted while embedding (Ctrl-C, ``kill -9``), from
         the embedding cache, so no passage is embedded twice. Commits
-        checkpoints as it goes (see :mod:`archive.embedding`); does nothing on
+        checkpoints as it goes (see :mod:`archive.writing.embedding`); does nothing on
         a lexical-only or fully embedded archive.
         """
         root = _index_root(path)
@@ -416,8 +416,8 @@ class Archive:
     @staticmethod
     def check(path: str | Path = DEFAULT_INDEX) -> CheckReport:
         """Verify the index at ``path`` without changing it: every file's size and checksum, and
-        the store, Whoosh, term and dense sides holding the same articles (:mod:`archive.check`)."""
-        from .check import check_index
+        the store, Whoosh, term and dense sides holding the same articles (:mod:`archive.index.check`)."""
+        from .index.check import check_index
 
         return check_index(path)
 
@@ -569,7 +569,7 @@ class Archive:
         return lexical.columns.facets(mask)
 
     def related(self, doc_id: str, k: int = 10) -> Hits:
-        """The ``k`` articles nearest to the article ``doc_id``, nearest first (see :mod:`archive.related`).
+        """The ``k`` articles nearest to the article ``doc_id``, nearest first (see :mod:`archive.search.related`).
 
         By meaning (the mean of its passage vectors against every article's
         passages; ``Hits.mode`` is ``"semantic"``) on an archive with vectors,
@@ -578,7 +578,7 @@ class Archive:
         folded duplicate's id gives the related articles of the one it was
         folded into. :class:`DocumentNotFoundError` for an unknown id.
         """
-        from .related import lead_query, nearest_by_vectors
+        from .search.related import lead_query, nearest_by_vectors
 
         self._ensure_open()
         _check_k(k)
@@ -708,7 +708,7 @@ class Archive:
         meaning search has no edge), best first. Filters restrict either. Rows
         are written as they are read: the archive is never held in memory.
         """
-        from .export import write_documents
+        from .files.export import write_documents
 
         self._ensure_open()
         filters = _filters(source, category, since, until, author)

@@ -121,7 +121,7 @@ def _field_map(pairs: list[str] | None) -> dict[str, str] | None:
     """``["body=text", ...]`` → ``{"body": "text"}``; a malformed pair or unknown field is a usage error."""
     if not pairs:
         return None
-    from .readers import field_map
+    from .files.readers import field_map
 
     mapping: dict[str, str] = {}
     for pair in pairs:
@@ -155,7 +155,7 @@ def _date(value: datetime | None) -> str:
 
 def _live_generation(index: Path) -> str | None:
     """The committed generation of ``index``, to tell after an interruption whether it changed."""
-    from .layout import POINTER
+    from .index.layout import POINTER
 
     try:
         return (index / POINTER).read_bytes().strip().decode("utf-8", "replace")
@@ -178,8 +178,8 @@ def _interrupted(index: Path, before: str | None) -> typer.Exit:
 
 def _pending(index: Path) -> int:
     """Passages of the live generation still waiting for vectors (0 when that cannot be read)."""
-    from . import layout
-    from .manifest import Manifest
+    from .index import layout
+    from .index.manifest import Manifest
 
     try:
         return Manifest.read(layout.current_generation(index), check=False).pending
@@ -238,7 +238,7 @@ def _build(
 ) -> None:
     """What `archive build` does: read the sources, embed on Ray first if asked, build."""
     from .archive import Archive, BuildReport
-    from .readers import read_documents
+    from .files.readers import read_documents
     from .terminal import progress_bar
 
     fields = _field_map(field)
@@ -249,7 +249,7 @@ def _build(
     before = _live_generation(index)
     try:
         if ray:  # before reading anything: the user asked for Ray
-            from .ray_embed import check_address, require_ray
+            from .writing.ray_embed import check_address, require_ray
 
             require_ray()
             check_address(ray_address)
@@ -282,8 +282,8 @@ def _build(
 def _embed_first(documents: list[Document], index: Path, encoder: str, address: str | None,
                  passages: str | None) -> None:
     """Embed on Ray the passages a build of ``documents`` needs and the cache lacks (the build then finds them)."""
-    from .dense import passage_policy
-    from .ray_embed import embed_build
+    from .index.dense import passage_policy
+    from .writing.ray_embed import embed_build
     from .terminal import progress_bar
 
     with progress_bar() as progress:
@@ -292,7 +292,7 @@ def _embed_first(documents: list[Document], index: Path, encoder: str, address: 
     _ray_done(stats)
 
 
-def _ray_done(stats) -> None:  # noqa: ANN001 - archive.ray_embed.EmbedJobStats
+def _ray_done(stats) -> None:  # noqa: ANN001 - archive.writing.ray_embed.EmbedJobStats
     """Say what a Ray embedding job did."""
     if stats.embedded:
         retried = f", {stats.retried} batch(es) retried after a worker died" if stats.retried else ""
@@ -361,7 +361,7 @@ def add(
     The paths join the sources the archive remembers, so `archive build` re-reads them too.
     """
     from .archive import Archive, BuildReport
-    from .readers import read_documents
+    from .files.readers import read_documents
     from .terminal import progress_bar
 
     fields = _field_map(field)
@@ -404,9 +404,9 @@ def embed(
     before = _live_generation(index)
     try:
         if ray:
-            from .building import CACHE_NAME
-            from .embedding import pending_texts
-            from .ray_embed import check_address, embed_texts, require_ray
+            from .writing.building import CACHE_NAME
+            from .writing.embedding import pending_texts
+            from .writing.ray_embed import check_address, embed_texts, require_ray
 
             require_ray()
             check_address(ray_address)
@@ -431,7 +431,7 @@ def embed(
     archive.close()
 
 
-def _coverage(manifest) -> str:  # noqa: ANN001 - archive.manifest.Manifest
+def _coverage(manifest) -> str:  # noqa: ANN001 - archive.index.manifest.Manifest
     """How much of the archive is searchable by meaning, in one line."""
     planned, leads = manifest.planned_passages, manifest.embedded_leads
     if manifest.pending == 0:
@@ -593,7 +593,7 @@ def search(
     console.print(hits_table(hits, console, first_rank=offset + 1, reorder=reorder))
 
 
-def _print_facets(counts) -> None:  # noqa: ANN001 - archive.columns.Facets
+def _print_facets(counts) -> None:  # noqa: ANN001 - archive.index.columns.Facets
     """Facet counts as a few plain lines (largest first; months in order)."""
     _echo(f"{counts.total} matching articles")
     for title, values in (("sources", counts.sources), ("categories", counts.categories)):
@@ -803,7 +803,7 @@ def check(index: IndexOption = Path("index")) -> None:
 
     Prints each problem with its fix and exits 1 when the index is damaged, 0 when it is healthy.
     """
-    from .check import check_index
+    from .index.check import check_index
 
     try:
         report = check_index(index)

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .normalize import normalize
+from .text.normalize import normalize
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import layout
+from .index import layout
 from .archive import Archive
 from .errors import ArchiveError
 

@@ -59,7 +59,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from archive import Archive, ArchiveError, Document, read_documents  # noqa: E402
-from archive.analysis import iter_terms  # noqa: E402
+from archive.text.analysis import iter_terms  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 DEFAULT_WORK = Path.home() / ".cache" / "news-archive" / "bench"

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from archive import Archive  # noqa: E402
-from archive.vectors import VectorIndex, _exact  # noqa: E402
+from archive.index.vectors import VectorIndex, _exact  # noqa: E402
 
 
 def recall(index: VectorIndex, vectors: np.ndarray, queries: np.ndarray, live: np.ndarray | None) -> float:

@@ -28,7 +28,7 @@ from the architecture, as in ``scripts/bench.py``), median single-query
 latency, and the load average before and after. ``--agreement N`` adds the
 cosine between the two encoders' vectors on N real passages, half ARCD
 paragraphs and half ANT articles, cut as the archive cuts them
-(``archive/passages.py``; ANT unpacked under ``--ant``), and on ARCD questions.
+(``archive/text/passages.py``; ANT unpacked under ``--ant``), and on ARCD questions.
 """
 
 from __future__ import annotations
@@ -203,9 +203,9 @@ def agreement_passages(count: int) -> tuple[list[str], list[str]]:
     """``count`` real passages (half ARCD, half ANT, cut as the archive cuts them) and ARCD questions."""
     import random
 
-    from archive.dense import _passages
+    from archive.index.dense import _passages
     from archive.document import Document
-    from archive.readers import list_source_files, read_file
+    from archive.files.readers import list_source_files, read_file
 
     arcd = []
     questions = []

@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from archive import Archive, BuildReport, read_documents  # noqa: E402
-from archive.layout import current_generation  # noqa: E402
-from archive.manifest import Manifest  # noqa: E402
+from archive.index.layout import current_generation  # noqa: E402
+from archive.index.manifest import Manifest  # noqa: E402
 
 
 def watch(index: Path, started: float, marks: dict[str, float], until: str, stop: threading.Event) -> None:

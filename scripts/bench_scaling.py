@@ -9,7 +9,7 @@
 ``embed``: the same ``--passages`` ARCD passages of 120 words (as
 ``scripts/bench_encoders.py`` cuts them) embedded (a) locally by the encoder
 with 1 and with 2 threads, in batches of 64 as a Ray worker gets them, and
-(b) by :func:`archive.ray_embed.embed_texts` on a local Ray cluster (2 CPUs,
+(b) by :func:`archive.writing.ray_embed.embed_texts` on a local Ray cluster (2 CPUs,
 loopback only) with 1 and 2 workers of 1 CPU each, into a fresh cache each
 time. A Ray run's time includes starting its actors and loading the encoder;
 a second run with one batch measures that start-up, so the steady per-worker
@@ -79,7 +79,7 @@ def _local_seconds(encoder, texts: list[str]) -> float:
 
 def _ray_seconds(texts: list[str], spec: str, workers: int) -> tuple[float, float]:
     """``(job seconds, start-up seconds)`` of embedding ``texts`` on ``workers`` Ray workers, fresh caches."""
-    from archive.ray_embed import embed_texts
+    from archive.writing.ray_embed import embed_texts
 
     with tempfile.TemporaryDirectory() as tmp:
         startup = embed_texts(texts[:1], spec, Path(tmp) / "one.sqlite", workers=workers).seconds
@@ -120,10 +120,10 @@ def embed(args: argparse.Namespace) -> None:
 def same(args: argparse.Namespace) -> None:
     """A local build and a --ray build of the same SaudiNewsNet articles: vectors and top-10 lists compared."""
     from archive import Archive
-    from archive.dense import DenseIndex
-    from archive.layout import current_generation
-    from archive.ray_embed import embed_build
-    from archive.readers import read_file
+    from archive.index.dense import DenseIndex
+    from archive.index.layout import current_generation
+    from archive.writing.ray_embed import embed_build
+    from archive.files.readers import read_file
 
     zips = sorted((ROOT.parent / "shared" / "data" / "saudinewsnet").glob("*.zip"))
     docs = [d for d in read_file(zips[0], on_error=lambda _: None) if len(d.body.split()) >= 80][: args.articles]

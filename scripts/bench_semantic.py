@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from archive import Archive  # noqa: E402
 from archive.encoders import get_encoder  # noqa: E402
-from archive.readers import read_documents  # noqa: E402
+from archive.files.readers import read_documents  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

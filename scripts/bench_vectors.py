@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from archive.vectors import EF_LADDER, HNSW_EF_CONSTRUCTION, HNSW_M, VectorIndex  # noqa: E402
+from archive.index.vectors import EF_LADDER, HNSW_EF_CONSTRUCTION, HNSW_M, VectorIndex  # noqa: E402
 
 
 def unit(x: np.ndarray) -> np.ndarray:

@@ -61,9 +61,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from archive import Archive, Document, dense  # noqa: E402
-from archive.analysis import terms  # noqa: E402
-from archive.normalize import normalize  # noqa: E402
-from archive.scoring import DEFAULT_SCORING, Scoring  # noqa: E402
+from archive.text.analysis import terms  # noqa: E402
+from archive.text.normalize import normalize  # noqa: E402
+from archive.index.scoring import DEFAULT_SCORING, Scoring  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import snn_news  # noqa: E402
@@ -125,14 +125,14 @@ def _ant_articles(data: Path, cache: Path) -> list[tuple[str, str, str]]:
 
 
 def _snn_articles(data: Path) -> list[tuple[str, str, str]]:
-    from archive.readers import read_documents
+    from archive.files.readers import read_documents
 
     return [(d.id, d.title, d.body) for d in read_documents(data / "saudinewsnet", on_error=lambda e: None)]
 
 
 def _snn_documents(data: Path) -> list[Document]:
     """Every SaudiNewsNet article as the archive's reader makes it (ids, titles, bodies)."""
-    from archive.readers import read_documents
+    from archive.files.readers import read_documents
 
     return [Document(id=d.id, title=d.title, body=d.body)
             for d in read_documents(data / "saudinewsnet", on_error=lambda e: None)]
@@ -301,7 +301,7 @@ def main() -> None:
                         help="share of the lexical weight given to character-gram BM25 (default: Scoring.gram_share)")
     parser.add_argument("--scoring", action="append",
                         help="scoring setting(s) to evaluate, each name=value[,name=value] over the defaults of "
-                             "archive.scoring.Scoring, e.g. 'title_weight=1,b=0.4' (repeatable; default: the defaults)")
+                             "archive.index.scoring.Scoring, e.g. 'title_weight=1,b=0.4' (repeatable; default: the defaults)")
     parser.add_argument("--passage-overlap", type=int,
                         help="words shared by consecutive passages (default: the archive's PASSAGE_OVERLAP)")
     parser.add_argument("--passages", default="all",

@@ -484,7 +484,7 @@ def _plant(toc: Path, payload: bytes) -> None:
 def _reseal(generation: Path) -> None:
     """Record the tampered files' sizes and checksums in the manifest, as an attacker who can
     edit an index file can: the loaders themselves must refuse what the file asks for."""
-    from archive.integrity import file_table
+    from archive.index.integrity import file_table
 
     manifest = generation / "manifest.json"
     data = json.loads(manifest.read_text(encoding="utf-8"))
@@ -503,7 +503,7 @@ class _Reduce:
 def _column_gadget(marker: Path) -> bytes:
     from whoosh.columns import CompressedBytesColumn
 
-    from archive.lexical import make_schema
+    from archive.index.schema import make_schema
 
     schema = make_schema()  # the archive's own schema, one column made to import a planted module
     schema["published"].column_type = CompressedBytesColumn(module="pwnmod")

@@ -10,7 +10,7 @@ only k1, b and the analysis move them) and the judged news set ``snn-news``
 (graded nDCG@10 over all SaudiNewsNet articles, with titles: the one set where
 the title weight, the title's b and how fields combine matter). A point is
 judged by the mean of the five main figures. The analysis variants (stemmer
-rules, stop lists) are patched into :mod:`archive.analysis` here, for the grid
+rules, stop lists) are patched into :mod:`archive.text.analysis` here, for the grid
 only; the chosen one is then written into that module.
 """
 
@@ -33,10 +33,10 @@ import evaluate  # noqa: E402
 import snn_news  # noqa: E402
 from arabicstopwords.arabicstopwords import stopwords_list  # noqa: E402
 
-from archive import analysis  # noqa: E402
-from archive import terms as terms_module  # noqa: E402
-from archive.query import MAX_QUERY_TERMS  # noqa: E402
-from archive.scoring import DEFAULT_SCORING, Scoring  # noqa: E402
+from archive.text import analysis  # noqa: E402
+from archive.index import terms as terms_module  # noqa: E402
+from archive.search.query import MAX_QUERY_TERMS  # noqa: E402
+from archive.index.scoring import DEFAULT_SCORING, Scoring  # noqa: E402
 
 DEV = ("arcd-train", "xquad", "ant-dev", "snn-dev", "snn-news")
 CURRENT_STOPWORDS = analysis.STOPWORDS

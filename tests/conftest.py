@@ -68,7 +68,7 @@ NEWS = [
 
 @pytest.fixture(scope="session", autouse=True)
 def user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The per-user cache (:mod:`archive.usercache`) of every test and CLI subprocess: a temp dir."""
+    """The per-user cache (:mod:`archive.encoders.usercache`) of every test and CLI subprocess: a temp dir."""
     root = tmp_path_factory.mktemp("user-cache")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NEWS_ARCHIVE_CACHE", str(root))
@@ -82,7 +82,7 @@ def seed_path() -> Path:
 
 @pytest.fixture(scope="session")
 def seed_document(seed_path: Path) -> Document:
-    from archive.readers import read_file
+    from archive.files.readers import read_file
 
     (doc,) = list(read_file(seed_path))
     return doc
@@ -99,7 +99,7 @@ def shared_news() -> list[Document]:
     zips = sorted((SHARED_DATA / "saudinewsnet").glob("*.zip"))
     if not zips:
         pytest.skip(f"shared data not found at {SHARED_DATA}/saudinewsnet (needed for the 50-article corpus)")
-    from archive.readers import read_file
+    from archive.files.readers import read_file
 
     docs = []
     for doc in read_file(zips[0]):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.analysis import STOPWORDS, char_grams, iter_terms, stem, terms, word_grams
+from archive.text.analysis import STOPWORDS, char_grams, iter_terms, stem, terms, word_grams
 
 
 def test_mission_query_meets_the_article_wording() -> None:

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import archive.vectors as vectors_module
+import archive.index.vectors as vectors_module
 from archive import Archive, BuildReport, Document
-from archive.dense import DEAD, DenseIndex
+from archive.index.dense import DEAD, DenseIndex
 from archive.encoders.hashing import HashingEncoder
-from archive.layout import current_generation
+from archive.index.layout import current_generation
 
 TOPICS = [
     ("أسعار النفط", "ارتفعت أسعار النفط في الأسواق العالمية بعد قرار منظمة أوبك خفض الإنتاج"),

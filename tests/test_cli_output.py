@@ -252,7 +252,7 @@ def test_archive_from_a_path_repr_len_iteration_and_list_filters(index: Path, ne
 
 
 def test_several_values_of_one_filter_are_any_of_them(tmp_path: Path, news) -> None:  # noqa: ANN001
-    from archive.columns import ColumnsBuilder, Columns, Filters
+    from archive.index.columns import ColumnsBuilder, Columns, Filters
 
     builder = ColumnsBuilder()
     for doc in news:
@@ -310,8 +310,8 @@ def test_ctrl_c_during_a_build_keeps_the_archive(tmp_path: Path, news: list[Docu
     def interrupted(*args: object, **kwargs: object) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("archive.building.write_index", interrupted)  # build
-    monkeypatch.setattr("archive.increment.update_index", interrupted)  # add
+    monkeypatch.setattr("archive.writing.building.write_index", interrupted)  # build
+    monkeypatch.setattr("archive.writing.increment.update_index", interrupted)  # add
     generations = sorted(p.name for p in index.iterdir())
     for command in (["build", str(source), "--full", "--encoder", "none"], ["add", str(source)]):
         result = runner.invoke(app, [*command, "--index", str(index)])

@@ -24,9 +24,9 @@ from typer.testing import CliRunner
 
 from archive import Archive, IndexDamagedError, check_index
 from archive.cli import app
-from archive.integrity import CHECKSUM, checksum
-from archive.layout import POINTER, commit_generation, current_generation
-from archive.manifest import _FIELD_CHECKS, MANIFEST_NAME, Manifest
+from archive.index.integrity import CHECKSUM, checksum
+from archive.index.layout import POINTER, commit_generation, current_generation
+from archive.index.manifest import _FIELD_CHECKS, MANIFEST_NAME, Manifest
 
 from .conftest import NEWS, ROOT
 

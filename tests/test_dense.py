@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from archive import Archive, Document, EncoderError, IndexFormatError, QueryError
-from archive.embcache import EmbeddingCache, embed_with_cache
+from archive.index.embcache import EmbeddingCache, embed_with_cache
 from archive.encoders import get_encoder
 from archive.encoders.hashing import HashingEncoder
-from archive.passages import split_passages
-from archive.vectors import VectorIndex
+from archive.text.passages import split_passages
+from archive.index.vectors import VectorIndex
 
 SENTENCES = [
     "أعلنت وزارة الدفاع الروسية أن قواتها صدت هجوما أوكرانيا في منطقة كورسك.",
@@ -217,7 +217,7 @@ def _mask_ids(lexical, mask) -> set[str]:  # noqa: ANN001
 
 
 def test_hybrid_constraints_hold_and_match_what_whoosh_matches(tmp_path: Path, news: list[Document]) -> None:
-    from archive.query import parse_query
+    from archive.search.query import parse_query
 
     archive = Archive.build(news, tmp_path / "index", encoder=RecordingEncoder(), procs=1)
     lexical = archive._lexical  # noqa: SLF001 - the matcher compared with Whoosh
@@ -231,7 +231,7 @@ def test_hybrid_constraints_hold_and_match_what_whoosh_matches(tmp_path: Path, n
 
 
 def test_the_matcher_agrees_with_whoosh_after_updates(tmp_path: Path, shared_news: list[Document]) -> None:
-    from archive.query import parse_query
+    from archive.search.query import parse_query
 
     Archive.build(shared_news[:30], tmp_path / "index", encoder=None, procs=1).close()
     changed = Document(id=shared_news[0].id, title="تحديث", body="خبر جديد عن وزارة الصحة والمستشفيات")

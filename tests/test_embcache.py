@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from archive.embcache import EmbeddingCache, EmbedStats, embed_with_cache
+from archive.index.embcache import EmbeddingCache, EmbedStats, embed_with_cache
 from archive.errors import EncoderError, IndexFormatError
 
 DIM = 16

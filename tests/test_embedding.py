@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import archive.building as building
-import archive.embedding as embedding
+import archive.writing.building as building
+import archive.writing.embedding as embedding
 from archive import Archive, BuildReport, Document
 from archive.errors import UsageError
 from archive.cli import app
-from archive.dense import DenseIndex
+from archive.index.dense import DenseIndex
 from archive.encoders.hashing import HashingEncoder
-from archive.layout import current_generation
+from archive.index.layout import current_generation
 from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -238,7 +238,7 @@ _KILLED_BUILD = """
 import sys, time
 from archive import Archive, read_documents
 from archive.encoders.hashing import HashingEncoder
-import archive.building as building, archive.embedding as embedding
+import archive.writing.building as building, archive.writing.embedding as embedding
 building.EMBED_INLINE_MAX = 0
 embedding.CHUNK = 8
 class Slow(HashingEncoder):
@@ -326,8 +326,8 @@ def test_a_pending_passage_of_no_article_is_named_as_damage(tmp_path: Path, corp
     # pending.npz accepted the dead-row ordinal -1, which numpy reads as the last article: its
     # passage would be embedded as that article's and committed as a dead vector row, silently.
     from archive.errors import IndexDamagedError
-    from archive.integrity import checksum
-    from archive.dense import PassageRows
+    from archive.index.integrity import checksum
+    from archive.index.dense import PassageRows
 
     root = tmp_path / "index"
     _interrupted_build(corpus, root, stop_after=2)

@@ -282,7 +282,7 @@ def test_an_index_manifest_cannot_make_search_load_a_models_code(
     st_model_dir: Path, tmp_path: Path, planted_module: Path
 ) -> None:
     from archive import Archive, Document
-    from archive.layout import current_generation
+    from archive.index.layout import current_generation
 
     root = tmp_path / "index"
     Archive.build([Document(id="a", title="خبر", body="ارتفعت أسعار النفط في الأسواق العالمية")], root,

@@ -69,7 +69,7 @@ def test_the_committed_set_is_complete():
 
 @pytest.mark.skipif(not (DATA / "saudinewsnet").is_dir(), reason="shared SaudiNewsNet data not found at ../shared/data")
 def test_judged_ids_are_the_readers_ids():
-    from archive.readers import read_documents
+    from archive.files.readers import read_documents
 
     ids = {d.id for d in read_documents(DATA / "saudinewsnet", on_error=lambda e: None)}
     qrels = snn_news.read_qrels(snn_news.JUDGED_DIR / "qrels.tsv")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archive.fusion import convex_combination, min_max, reciprocal_rank_fusion, z_score, weighted_z_fusion
+from archive.search.fusion import convex_combination, min_max, reciprocal_rank_fusion, z_score, weighted_z_fusion
 
 
 def test_rrf_matches_its_definition() -> None:

@@ -10,9 +10,9 @@ import pytest
 
 from archive import Archive, BuildReport, Document, IndexFormatError
 from archive.encoders.hashing import HashingEncoder
-from archive.increment import plan_changes
-from archive.layout import current_generation
-from archive.manifest import FORMAT_VERSION
+from archive.writing.increment import plan_changes
+from archive.index.layout import current_generation
+from archive.index.manifest import FORMAT_VERSION
 
 
 def _files(directory: Path) -> dict[str, tuple[int, str]]:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from archive import Archive, BuildReport, Document, DocumentNotFoundError, IndexLockedError
 from archive.encoders.hashing import HashingEncoder
-from archive.layout import writer_lock
+from archive.index.layout import writer_lock
 
 ROOT = Path(__file__).resolve().parents[1]
 

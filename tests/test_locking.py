@@ -23,9 +23,9 @@ import pytest
 
 from archive import Archive, Document, IndexLockedError
 from archive.encoders.hashing import HashingEncoder
-from archive.layout import LOCK, writer_lock
-from archive.lexical import write_index
-from archive.workers import IndexingWorkerError
+from archive.index.layout import LOCK, writer_lock
+from archive.index.lexical import write_index
+from archive.index.workers import IndexingWorkerError
 
 from .conftest import NEWS
 
@@ -113,7 +113,7 @@ def _hold_lock_in_child(index: Path, fork_worker: bool) -> subprocess.Popen:
     code = textwrap.dedent(f"""
         import os, sys, time
         from pathlib import Path
-        from archive.layout import writer_lock
+        from archive.index.layout import writer_lock
         with writer_lock(Path({str(index)!r})):
             if {fork_worker!r} and os.fork() == 0:
                 time.sleep(120)  # a worker that does not die with its parent
@@ -309,7 +309,7 @@ def test_workers_started_by_a_fork_server_index_everything(tmp_path: Path) -> No
         from pathlib import Path
         if __name__ == "__main__":
             multiprocessing.set_start_method("forkserver")
-            from archive.lexical import write_index
+            from archive.index.lexical import write_index
             from tests.test_locking import _articles
             print(write_index(Path({str(tmp_path / "lexical")!r}), _articles(1200), procs=2))
     """)

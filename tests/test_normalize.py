@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyarabic import araby
 
-from archive.normalize import NORMALIZER_VERSION, normalize
+from archive.text.normalize import NORMALIZER_VERSION, normalize
 
 
 @pytest.mark.parametrize(

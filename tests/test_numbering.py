@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from archive import Archive, Document
-from archive.columns import Columns
+from archive.index.columns import Columns
 from archive.encoders.hashing import HashingEncoder
-from archive.layout import current_generation
-from archive.store import DocumentStore
-from archive.terms import TermIndex
+from archive.index.layout import current_generation
+from archive.index.store import DocumentStore
+from archive.index.terms import TermIndex
 
 QUERIES = [
     # plain words
@@ -54,7 +54,7 @@ def test_a_filter_never_changes_a_score(archive: Archive) -> None:
 
 
 def test_the_lexical_signal_of_hybrid_is_the_lexical_score(archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
-    import archive.ranking as ranking
+    import archive.search.ranking as ranking
 
     seen: list[list[tuple[int, float]]] = []
     fuse = ranking.Ranker._fuse
@@ -158,7 +158,7 @@ def test_facets_count_the_whole_matching_set(archive: Archive) -> None:
 
 def test_an_update_after_a_passage_settings_change_is_refused(tmp_path: Path, news: list[Document],
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    import archive.dense as dense
+    import archive.index.dense as dense
     from archive import IndexFormatError
 
     root = tmp_path / "index"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.passages import Passage, split_passages
+from archive.text.passages import Passage, split_passages
 
 PARAGRAPHS = [
     [

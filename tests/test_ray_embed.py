@@ -19,16 +19,16 @@ import pytest
 from typer.testing import CliRunner
 
 import archive.archive as archive_module
-import archive.building as building
+import archive.writing.building as building
 from archive import Archive
-from archive.building import CACHE_NAME
+from archive.writing.building import CACHE_NAME
 from archive.cli import app
-from archive.dense import DenseIndex
+from archive.index.dense import DenseIndex
 from archive.document import Document
-from archive.embcache import EmbeddingCache
+from archive.index.embcache import EmbeddingCache
 from archive.encoders.hashing import HashingEncoder
-from archive.layout import current_generation
-from archive.ray_embed import (
+from archive.index.layout import current_generation
+from archive.writing.ray_embed import (
     INSTALL_HINT,
     RayJobError,
     RayUnavailableError,

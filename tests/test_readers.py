@@ -11,7 +11,7 @@ import pytest
 
 from archive.document import Document
 from archive.errors import SourceError
-from archive.readers import decode, list_source_files, read_documents, read_file
+from archive.files.readers import decode, list_source_files, read_documents, read_file
 
 from .conftest import SHARED_DATA
 
@@ -338,7 +338,7 @@ def test_json_ids_that_are_not_text_or_whole_numbers_are_refused(tmp_path: Path,
 
 
 def test_clean_text_keeps_joiners_and_marks_and_drops_overrides() -> None:
-    from archive.readers import clean_text
+    from archive.files.readers import clean_text
 
     persian = "می\u200cخواهم"  # ZWNJ is spelling in Persian
     assert clean_text(persian) == persian
@@ -518,14 +518,14 @@ def test_html_page_in_windows_1256_and_a_page_without_article_text(tmp_path: Pat
     ],
 )
 def test_dates_as_news_files_write_them(text: str, expected: datetime) -> None:
-    from archive.dates import parse_date
+    from archive.files.dates import parse_date
 
     assert parse_date(text) == expected
 
 
 @pytest.mark.parametrize("text", ["أمس مساء", "قبل ساعتين", "31 فبراير 2024", "12 بريل 2024", "2024", "نوفمبر"])
 def test_dates_not_understood_are_none(text: str) -> None:
-    from archive.dates import parse_date
+    from archive.files.dates import parse_date
 
     assert parse_date(text) is None
 
@@ -558,7 +558,7 @@ def test_an_id_derived_from_the_text_does_not_move_when_the_text_is_cleaned(tmp_
     would delete and re-add those articles (and judged sets would lose them)."""
     import hashlib
 
-    from archive.readers import read_file
+    from archive.files.readers import read_file
 
     body = "\u202bارتفعت أسعار النفط\x07 في الأسواق العالمية"
     path = tmp_path / "feed.json"

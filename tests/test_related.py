@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from archive import Archive, Document, DocumentNotFoundError, QueryError
-from archive.related import LEAD_WORDS, lead_query
+from archive.search.related import LEAD_WORDS, lead_query
 
 KOREA_2 = Document(
     id="korea-2", title="جنود كوريا الشمالية يصلون إلى منطقة كورسك الروسية",

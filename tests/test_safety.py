@@ -24,9 +24,9 @@ import pytest
 from whoosh.filedb.structfile import StructFile
 
 from archive import Archive, Document, IndexFormatError
-from archive.layout import current_generation
-from archive.lexical import make_schema
-from archive.safe_pickle import UnsafeIndexError, load_job, load_segments, pickle_structure, plain_load, plain_loads
+from archive.index.layout import current_generation
+from archive.index.schema import make_schema
+from archive.index.safe_pickle import UnsafeIndexError, load_job, load_segments, pickle_structure, plain_load, plain_loads
 
 ROOT = Path(__file__).resolve().parents[1]
 SEGMENT_FIELDS = frozenset(make_schema().names())
@@ -74,7 +74,7 @@ def _write_toc(toc: Path, *, schema: bytes | None = None, segments: bytes | None
 def _reseal(generation: Path) -> None:
     """Record every file's size and checksum in the generation's manifest again: an attacker who
     can edit an index file can edit its manifest too, so the loaders must hold on their own."""
-    from archive.integrity import file_table
+    from archive.index.integrity import file_table
 
     manifest = generation / "manifest.json"
     data = json.loads(manifest.read_text(encoding="utf-8"))
@@ -283,7 +283,7 @@ def test_a_writer_reads_back_its_sorted_runs(tmp_path: Path, news: list[Document
     """A build larger than the writer's memory spills sorted postings to run files and merges them back."""
     import whoosh.externalsort
 
-    from archive.lexical import make_schema, open_whoosh
+    from archive.index.lexical import make_schema, open_whoosh
 
     run = ("id", b"econ-1", 3, 1.0, b"")  # an ID posting: protocol 2 pickles its empty value as bytes()
     assert plain_loads(pickle.dumps(run, 2)) == run
@@ -305,7 +305,7 @@ def test_a_writer_reads_back_its_sorted_runs(tmp_path: Path, news: list[Document
 
 
 def test_a_stored_field_written_as_a_gadget_runs_nothing(tmp_path: Path, news: list[Document]) -> None:
-    from archive.lexical import open_whoosh
+    from archive.index.lexical import open_whoosh
 
     root = tmp_path / "index"
     Archive.build(news, root, encoder=None, procs=1).close()
@@ -376,7 +376,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 def audit(event, args):  # runs in the sub-writers too: spawn imports this script there
-    if event == "pickle.find_class" and args[0] in ("whoosh.fields", "archive.lexical"):
+    if event == "pickle.find_class" and args[0] in ("whoosh.fields", "archive.index.lexical"):
         print(f"unguarded unpickling of {args[0]}.{args[1]}", file=sys.stderr)  # only Python's own find_class audits
 
 sys.addaudithook(audit)
@@ -397,7 +397,7 @@ if __name__ == "__main__":
 def test_sub_writers_started_as_fresh_interpreters_are_guarded_too(tmp_path: Path) -> None:
     import whoosh.multiproc
 
-    from archive.whoosh_files import GuardedSubWriterTask
+    from archive.index.whoosh_files import GuardedSubWriterTask
 
     assert whoosh.multiproc.SubWriterTask is GuardedSubWriterTask
     script = tmp_path / "spawned_build.py"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from archive import Archive, Document
-from archive.scoring import DEFAULT_SCORING, Scoring, ScoringError
-from archive.terms import TermIndex, TermIndexBuilder
+from archive.index.scoring import DEFAULT_SCORING, Scoring, ScoringError
+from archive.index.terms import TermIndex, TermIndexBuilder
 
 # "oil" in the title and twice in the body of one article, once in the body of another.
 DOCS = [
@@ -80,7 +80,7 @@ def test_settings_parse_from_text_and_bad_ones_name_the_setting() -> None:
 
 
 def test_the_hybrid_word_signal_sums_the_fields_while_lexical_mode_uses_bm25f(tmp_path: Path) -> None:
-    from archive.query import parse_query
+    from archive.search.query import parse_query
 
     archive = Archive.build(DOCS, tmp_path / "index", encoder=None, procs=1)
     lexical = archive._lexical  # noqa: SLF001 - the ranker's two uses of the word scores

@@ -16,8 +16,8 @@ from archive import (
     IndexNotFoundError,
     QueryError,
 )
-from archive.readers import read_documents
-from archive.scoring import Scoring
+from archive.files.readers import read_documents
+from archive.index.scoring import Scoring
 
 
 @pytest.fixture()

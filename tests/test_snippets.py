@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from archive.analysis import terms
-from archive.snippets import make_snippet
+from archive.text.analysis import terms
+from archive.search.snippets import make_snippet
 
 FILLER = "وقال المتحدث إن الاجتماع ناقش عدة ملفات اقتصادية وسياسية مهمة. " * 12
 TEXT = FILLER + "وأكد البنتاغون نشر القوات الكورية الشمالية في منطقة كورسك الروسية. " + FILLER

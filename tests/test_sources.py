@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from archive import Archive, BuildReport, Document
 from archive.cli import app
 from archive.errors import NothingToIndexError
-from archive.layout import POINTER, current_generation
+from archive.index.layout import POINTER, current_generation
 
 runner = CliRunner()
 

@@ -8,11 +8,11 @@ import pytest
 from whoosh.query import Or, Term
 
 from archive import Archive, Document, IndexFormatError
-from archive.layout import current_generation
-from archive.matching import plain_terms
-from archive.query import parse_query
-from archive.lexical import TITLE_BOOST
-from archive.scoring import DEFAULT_SCORING, Scoring
+from archive.index.layout import current_generation
+from archive.index.matching import plain_terms
+from archive.search.query import parse_query
+from archive.index.schema import TITLE_BOOST
+from archive.index.scoring import DEFAULT_SCORING, Scoring
 
 GRAMS_1_2 = Scoring(gram_k1=1.2, gram_b=0.75)
 WHOOSH = Scoring(k1=DEFAULT_SCORING.k1, b=DEFAULT_SCORING.b, title_b=DEFAULT_SCORING.b, title_weight=TITLE_BOOST,
@@ -117,7 +117,7 @@ def test_character_grams_reach_forms_the_stemmer_leaves_apart(tmp_path: Path, ne
 def test_gram_rows_are_the_same_whatever_order_the_triplets_come_in(tmp_path: Path, news: list[Document]) -> None:
     import numpy as np
 
-    from archive import terms as terms_module
+    from archive.index import terms as terms_module
 
     builder = terms_module.TermIndexBuilder()
     for doc in news:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from archive import usercache
+from archive.encoders import usercache
 from archive.encoders import e5_model, use_model
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import archive.vectors as vectors_module
+import archive.index.vectors as vectors_module
 from archive.errors import IndexFormatError
-from archive.vectors import VectorIndex
+from archive.index.vectors import VectorIndex
 
 
 def _unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
@@ -278,7 +278,7 @@ def test_missing_or_unreadable_metadata_is_a_format_error(tmp_path: Path, text: 
 _OUTLIVE = """
 import gc, sys
 import numpy as np
-import archive.vectors as vectors
+import archive.index.vectors as vectors
 rng = np.random.default_rng(3)
 data = rng.standard_normal((1200, 16)).astype(np.float32)
 data /= np.linalg.norm(data, axis=1, keepdims=True)

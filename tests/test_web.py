@@ -24,7 +24,7 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from archive import Archive, Document
-from archive.readers import read_documents
+from archive.files.readers import read_documents
 from archive.web import pages
 from archive.web.app import CSP, MAX_QUERY_LENGTH, create_app
 
@@ -543,7 +543,7 @@ def test_a_damaged_index_is_500_with_the_libraries_message(archive: Archive, mon
 
 def test_a_partly_embedded_archive_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import archive.archive as archive_module
-    import archive.building as building
+    import archive.writing.building as building
     from archive.encoders.hashing import HashingEncoder
 
     monkeypatch.setattr(building, "EMBED_INLINE_MAX", 0)  # every passage waits: the words alone are committed

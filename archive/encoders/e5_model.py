@@ -20,7 +20,7 @@ many texts at a time, so every product is one large GEMM in numpy's BLAS:
   to a cosine of at least 0.999 (``tests/test_encoders.py``).
 
 The dequantized layer matrices (85 MB) are written once to the per-user cache
-(:mod:`archive.usercache`) as ``.npy`` files that later processes memory-map.
+(:mod:`archive.encoders.usercache`) as ``.npy`` files that later processes memory-map.
 The word-embedding table stays 4-bit in the package's own file (a float32 copy
 would be 384 MB): each batch dequantizes only the rows of its pieces.
 """
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import usercache
+from . import usercache
 
 QK = 32
 """Weights per Q4_0 block."""

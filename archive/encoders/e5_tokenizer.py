@@ -28,7 +28,7 @@ import struct
 import tempfile
 from pathlib import Path
 
-from .. import usercache
+from . import usercache
 from .e5_model import Vocabulary
 
 META = "\u2581"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..analysis import terms
+from ..text.analysis import terms
 from .base import l2_normalize
 
 DIM = 256

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import usercache
+from . import usercache
 
 DIM = 512
 _EMB = 512

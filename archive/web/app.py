@@ -42,7 +42,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..archive import MAX_K, Archive, Hit, Hits
-from ..columns import Facets, fold
+from ..index.columns import Facets, fold
 from ..errors import ArchiveError, DocumentNotFoundError, QueryError, UsageError
 from ..following import LiveArchive
 from ..version import __version__

@@ -1,0 +1,239 @@
+"""Filter columns: published date, source, category and authors of every article, by ordinal.
+
+A news archive is searched with dates and sources all the time. Whoosh
+answers a filter by enumerating the matching documents and a stored-field
+read per match to learn its id, which made filtered searches the slowest
+thing in the archive. Here each filterable field is a numpy array over the
+generation's article ordinals (the numbering the term index and the vectors
+share), so a filter is a boolean mask made in about a millisecond, and facet
+counts (by source, category, month) and date sorting are array operations.
+
+On disk (a directory): ``columns.json`` (format, the distinct values of each
+text column) and ``published.npy`` (int64 seconds since the epoch, UTC;
+:data:`NO_DATE` for none), ``source.npy`` and ``category.npy`` (int32 codes
+into the value lists), and the authors, several per article, as rows
+(``author.indptr.npy``, ``author.codes.npy``); no pickle. Text values are
+compared as the user's filter is: case-folded and stripped; author names
+normalized too (:func:`author_keys`), so أحمد finds احمد.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from ..document import Document
+from ..errors import IndexFormatError
+
+COLUMNS_FORMAT = 1
+TEXT_COLUMNS = ("source", "category")
+"""One value per article."""
+AUTHOR = "author"
+"""Several values per article (comma-separated names)."""
+NO_DATE = np.iinfo(np.int64).min
+"""The ``published`` value of an article without a date: before every real date, matched by no range."""
+
+
+def fold(value: str) -> str:
+    """How a filter value and a stored value are compared (case-folded, stripped)."""
+    return value.strip().casefold()
+
+
+def author_keys(authors: str) -> list[str]:
+    """The filter keys of an author field: each comma-separated name, normalized and folded."""
+    from ..text.normalize import normalize
+
+    return [key for key in (" ".join(normalize(name).casefold().split()) for name in authors.split(",")) if key]
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Restrictions every search mode applies: sources and categories (any of each), a date range (UTC).
+
+    Several values of one field match articles with any of them; different
+    fields must all match.
+    """
+
+    sources: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    authors: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.sources or self.categories or self.authors or self.since is not None
+                    or self.until is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Facets:
+    """Counts over a set of matching articles: how many, by source, category and month (``YYYY-MM``)."""
+
+    total: int
+    sources: dict[str, int] = field(default_factory=dict)
+    categories: dict[str, int] = field(default_factory=dict)
+    months: dict[str, int] = field(default_factory=dict)
+
+
+class ColumnsBuilder:
+    """Collects the column values of articles in ordinal order, and writes them."""
+
+    def __init__(self) -> None:
+        self.published: list[int] = []
+        self.values: dict[str, list[str]] = {name: [] for name in TEXT_COLUMNS}
+        self.authors: list[list[str]] = []
+
+    def add(self, doc: Document) -> None:
+        self.published.append(int(doc.published.timestamp()) if doc.published is not None else NO_DATE)
+        for name in TEXT_COLUMNS:
+            self.values[name].append(getattr(doc, name))
+        self.authors.append(author_keys(doc.author))
+
+    def write(self, directory: Path) -> None:
+        """Write the columns into ``directory`` (which must not exist)."""
+        _write(directory, np.asarray(self.published, dtype=np.int64), self.values, self.authors)
+
+
+def _write(
+    directory: Path, published: np.ndarray, values: dict[str, Sequence[str]], authors: Sequence[Sequence[str]]
+) -> None:
+    directory.mkdir(parents=True, exist_ok=False)
+    np.save(directory / "published.npy", published.astype(np.int64, copy=False), allow_pickle=False)
+    names: dict[str, list[str]] = {}
+    for name in TEXT_COLUMNS:
+        distinct, codes = np.unique(np.asarray([fold(v) for v in values[name]], dtype=object), return_inverse=True)
+        names[name] = [str(v) for v in distinct]
+        np.save(directory / f"{name}.npy", codes.astype(np.int32).reshape(-1), allow_pickle=False)
+    vocabulary: dict[str, int] = {}
+    codes = [vocabulary.setdefault(key, len(vocabulary)) for keys in authors for key in keys]
+    indptr = np.zeros(len(authors) + 1, dtype=np.int64)
+    np.cumsum([len(keys) for keys in authors], out=indptr[1:])
+    np.save(directory / f"{AUTHOR}.indptr.npy", indptr, allow_pickle=False)
+    np.save(directory / f"{AUTHOR}.codes.npy", np.asarray(codes, dtype=np.int32), allow_pickle=False)
+    names[AUTHOR] = list(vocabulary)
+    meta = {"format": COLUMNS_FORMAT, "rows": int(len(published)), "values": names}
+    with open(directory / "columns.json", "w", encoding="utf-8") as fh:
+        json.dump(meta, fh, ensure_ascii=False)
+
+
+class Columns:
+    """Read-only filter columns of one generation (see the module docstring)."""
+
+    def __init__(self, directory: Path) -> None:
+        fix = "Fix: archive build --full"
+        try:
+            meta = json.loads((directory / "columns.json").read_text(encoding="utf-8"))
+            if meta.get("format") != COLUMNS_FORMAT:
+                raise IndexFormatError(f"{directory}: columns format {meta.get('format')} "
+                                       f"(this archive reads {COLUMNS_FORMAT}). {fix}")
+            self.published: np.ndarray = np.load(directory / "published.npy", allow_pickle=False)
+            self._codes = {n: np.load(directory / f"{n}.npy", allow_pickle=False) for n in TEXT_COLUMNS}
+            self._values: dict[str, list[str]] = {n: list(meta["values"][n]) for n in (*TEXT_COLUMNS, AUTHOR)}
+            self._author_rows = np.load(directory / f"{AUTHOR}.indptr.npy", allow_pickle=False)
+            self._author_codes = np.load(directory / f"{AUTHOR}.codes.npy", allow_pickle=False)
+        except IndexFormatError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise IndexFormatError(f"{directory}: filter columns unreadable ({exc}). {fix}") from None
+        rows = meta.get("rows")
+        if any(len(a) != rows for a in (self.published, *self._codes.values())) or len(self._author_rows) != rows + 1:
+            raise IndexFormatError(f"{directory}: filter columns of different lengths. {fix}")
+        if self._author_rows[-1] != len(self._author_codes) or (
+            len(self._author_codes) and self._author_codes.max() >= len(self._values[AUTHOR])
+        ):
+            raise IndexFormatError(f"{directory}: author rows do not match their codes. {fix}")
+        for name, codes in self._codes.items():
+            if len(codes) and (codes.min() < 0 or codes.max() >= len(self._values[name])):
+                raise IndexFormatError(f"{directory}: {name} codes outside the value list. {fix}")
+        self._index = {n: {v: i for i, v in enumerate(values)} for n, values in self._values.items()}
+
+    def __len__(self) -> int:
+        return len(self.published)
+
+    def values(self, name: str) -> list[str]:
+        """The distinct (folded) values of a text column."""
+        return list(self._values[name])
+
+    def mask(self, filters: Filters) -> np.ndarray | None:
+        """The articles that pass ``filters`` as a boolean array, or ``None`` when nothing is filtered."""
+        if not filters:
+            return None
+        keep = np.ones(len(self), dtype=bool)
+        for name, wanted in (("source", filters.sources), ("category", filters.categories),
+                             (AUTHOR, filters.authors)):
+            if wanted:
+                keep &= self.any_of(name, wanted)
+        if filters.since is not None:
+            keep &= self.published >= int(filters.since.timestamp())
+        if filters.until is not None:
+            keep &= (self.published <= int(filters.until.timestamp())) & (self.published != NO_DATE)
+        return keep
+
+    def any_of(self, name: str, wanted: Iterable[str]) -> np.ndarray:
+        """The articles whose ``name`` column holds any of ``wanted`` (compared folded)."""
+        index = self._index[name]
+        if name == AUTHOR:
+            keys = {key for w in wanted for key in author_keys(w)}
+            codes = [index[v] for v in keys if v in index]
+            hit = np.isin(self._author_codes, codes)
+            owner = np.repeat(np.arange(len(self)), np.diff(self._author_rows))
+            return np.bincount(owner[hit], minlength=len(self)) > 0
+        codes = [index[v] for v in {fold(w) for w in wanted} if v in index]
+        if not codes:
+            return np.zeros(len(self), dtype=bool)
+        if len(codes) == 1:
+            return self._codes[name] == codes[0]
+        return np.isin(self._codes[name], codes)
+
+    def facets(self, mask: np.ndarray) -> Facets:
+        """Counts over the articles of ``mask``: by source, category and month, largest first."""
+        out: dict[str, dict[str, int]] = {}
+        for name in TEXT_COLUMNS:
+            counts = np.bincount(self._codes[name][mask], minlength=len(self._values[name]))
+            order = np.lexsort((np.arange(len(counts)), -counts))
+            out[name] = {self._values[name][i]: int(counts[i]) for i in order if counts[i]}
+        dated = self.published[mask]
+        dated = dated[dated != NO_DATE]
+        months: dict[str, int] = {}
+        if len(dated):
+            month, counts = np.unique(dated.astype("datetime64[s]").astype("datetime64[M]"), return_counts=True)
+            months = {str(m): int(c) for m, c in zip(month, counts)}
+        return Facets(int(mask.sum()), out["source"], out["category"], months)
+
+    def by_date(self, ordinals: np.ndarray, *, newest_first: bool) -> np.ndarray:
+        """``ordinals`` ordered by publication date (undated last; ties in ordinal order)."""
+        dates = self.published[ordinals]
+        if newest_first:
+            key = np.where(dates == NO_DATE, np.iinfo(np.int64).max, -dates)
+        else:
+            key = np.where(dates == NO_DATE, np.iinfo(np.int64).max, dates)
+        return ordinals[np.lexsort((ordinals, key))]
+
+    def updated(self, directory: Path, keep: np.ndarray, add: Iterable[Document]) -> None:
+        """Write into ``directory`` (new) these columns for the ``keep`` rows, then ``add`` appended.
+
+        The same renumbering as the term index's and the vectors': kept rows in
+        order, new articles at the end.
+        """
+        builder = ColumnsBuilder()
+        for doc in add:
+            builder.add(doc)
+        values = {
+            name: [self._values[name][c] for c in self._codes[name][keep].tolist()] + builder.values[name]
+            for name in TEXT_COLUMNS
+        }
+        names = self._values[AUTHOR]
+        rows, codes = self._author_rows, self._author_codes
+        authors = [[names[c] for c in codes[rows[i] : rows[i + 1]]] for i in np.flatnonzero(keep)]
+        published = np.concatenate([self.published[keep], np.asarray(builder.published, dtype=np.int64)])
+        _write(directory, published, values, authors + builder.authors)
+
+
+def moment(seconds: int) -> datetime | None:
+    """The UTC datetime of a ``published`` value (``None`` for :data:`NO_DATE`)."""
+    return None if seconds == NO_DATE else datetime.fromtimestamp(seconds, tz=UTC)

@@ -1,0 +1,431 @@
+"""The index directory: generations, the commit pointer and the writer lock.
+
+An index directory holds complete *generations* (``gen-*/``) and a pointer
+file ``CURRENT`` naming the live one. A build writes a new generation beside
+the live one and commits it by replacing ``CURRENT`` atomically
+(``os.replace`` of an fsynced temporary file), so a reader sees the old
+generation or the new one, never a half-written index, and a build killed at
+any moment leaves the previous generation live. Superseded generations are
+removed after the commit. Caches that outlive generations (embeddings) sit
+beside them.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import re
+import shutil
+import socket
+import stat
+import sys
+import threading
+import uuid
+import warnings
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..errors import (
+    IndexDamagedError,
+    IndexLockedError,
+    IndexNotFoundError,
+    IndexReadOnlyError,
+)
+
+POINTER = "CURRENT"
+LOCK = ".lock"
+GEN_PREFIX = "gen-"
+
+
+def current_generation(root: Path) -> Path:
+    """The live generation directory of the index at ``root``.
+
+    Raises :class:`IndexNotFoundError` when there is no index there and
+    :class:`IndexDamagedError` when the pointer is unreadable or names no
+    generation, each with the fix.
+    """
+    pointer = root / POINTER
+    _check_root(root)
+    if pointer.is_dir():
+        raise IndexDamagedError(
+            f"{pointer}: is a directory, not the pointer file. Fix: archive build --full "
+            f"(it moves the directory aside as {POINTER}.aside-*; nothing in it is deleted)"
+        )
+    try:
+        name = pointer.read_bytes().decode("utf-8").strip()
+    except FileNotFoundError:
+        raise IndexNotFoundError(
+            f"{root}: not an archive index (no {POINTER} file). Fix: archive build --index {root}"
+        ) from None
+    except UnicodeDecodeError:
+        raise IndexDamagedError(f"{pointer}: damaged (not text). Fix: archive build --full") from None
+    except OSError as exc:
+        raise IndexDamagedError(f"{pointer}: cannot read ({exc.strerror}). Fix: archive build --full") from None
+    if not name.startswith(GEN_PREFIX) or "/" in name or not (root / name).is_dir():
+        shown = repr(name) if len(name) <= 80 else f"{name[:80]!r}..."
+        raise IndexDamagedError(
+            f"{pointer}: points to {shown}, which is not a generation. Fix: archive build --full"
+        )
+    return root / name
+
+
+def _check_root(root: Path) -> None:
+    """Fail with the fix when ``root`` is missing or is not a directory."""
+    if not root.exists():
+        raise IndexNotFoundError(f"{root}: no such directory. Fix: archive build --index {root}")
+    if not root.is_dir():
+        raise IndexNotFoundError(
+            f"{root}: is a file, not an index directory. Fix: pass --index a directory (archive build --index DIR)"
+        )
+
+
+def new_generation(root: Path) -> Path:
+    """A fresh, empty generation directory under ``root`` (not yet live)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    path = root / f"{GEN_PREFIX}{stamp}-{uuid.uuid4().hex[:8]}"
+    with _writable(root):
+        root.mkdir(parents=True, exist_ok=True)
+        path.mkdir()
+    return path
+
+
+def link_files(source: Path, target: Path, *, skip: Collection[str] = ()) -> None:
+    """Fill ``target`` (new or empty) with hard links to ``source``'s files, folders recursed.
+
+    Copies where the filesystem cannot link. Files of a committed generation
+    are never written again (a change writes a new generation), so a link
+    shares them safely; names in ``skip`` (at the top level) and lock files
+    are left out.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.iterdir()):
+        if path.name in skip or path.name.endswith(".lock") or path.is_symlink():
+            continue
+        if path.is_dir():
+            link_files(path, target / path.name)
+        elif path.is_file():
+            link_file(path, target / path.name)
+
+
+def link_file(source: Path, target: Path) -> None:
+    """Hard-link ``source`` as ``target`` (a copy where the filesystem cannot link)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+_READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+@contextmanager
+def _writable(root: Path) -> Iterator[None]:
+    """Turn "permission denied" or "read-only file system" under ``root`` into :class:`IndexReadOnlyError`."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _READ_ONLY:
+            raise
+        where = exc.filename or root
+        raise IndexReadOnlyError(
+            f"{where}: cannot write ({exc.strerror}): the index at {root} is read-only. Searching it works; "
+            f"to change it, make it writable (chmod -R u+w {root}) or build a copy (archive build --index NEW_DIR)"
+        ) from None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(path: Path) -> None:
+    """Flush every file under ``path``, and the directories, to disk: before a rename publishes them."""
+    for dirpath, _, filenames in os.walk(path):
+        for name in filenames:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(dirpath))
+
+
+def commit_generation(root: Path, generation: Path) -> list[str]:
+    """Make ``generation`` live (atomically), then delete what no reader needs any more.
+
+    The generation that was live until now is kept as the backup; every other
+    generation directory is garbage: superseded earlier, or left half-written
+    by a killed build (no committed manifest). Retention follows the commit
+    pointer, never file times: a killed build's leftovers are newer than the
+    good previous generation, and must never be mistaken for it. A directory where the pointer file belongs (which no archive command
+    makes) is moved aside, never deleted (an empty one is removed); the
+    pointer's own temporary files left by an interrupted commit are removed.
+    Returns notes on what was moved or removed, for the caller to report.
+    """
+    notes = _clear_pointer_path(root)
+    fsync_tree(generation)
+    previous = _live_name(root)
+    tmp = root / f"{_POINTER_TMP}{uuid.uuid4().hex[:8]}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(generation.name + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, root / POINTER)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(root)
+    remove_stale_generations(root, keep={generation.name, *([previous] if previous else [])})
+    return notes
+
+
+_POINTER_TMP = f".{POINTER}."
+
+
+def _clear_pointer_path(root: Path) -> list[str]:
+    """Make room for the pointer file: remove the commit's own leftover temporary files and move
+    a directory named like the pointer aside (an empty one is removed: it holds nothing)."""
+    notes = []
+    for leftover in root.glob(f"{_POINTER_TMP}*"):
+        suffix = leftover.name[len(_POINTER_TMP):]
+        if leftover.is_file() and len(suffix) == 8 and all(c in "0123456789abcdef" for c in suffix):
+            leftover.unlink(missing_ok=True)  # written by an interrupted commit: ours to remove
+    pointer = root / POINTER
+    if pointer.is_dir() and not pointer.is_symlink():
+        try:
+            pointer.rmdir()
+            notes.append(f"{pointer}: was an empty directory; removed it to write the pointer file")
+        except OSError:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            aside = root / f"{POINTER}.aside-{stamp}-{uuid.uuid4().hex[:4]}"
+            os.rename(pointer, aside)
+            notes.append(f"{pointer}: was a directory holding files; moved it aside to {aside} (nothing deleted)")
+    return notes
+
+
+def _live_name(root: Path) -> str | None:
+    """The name of the live generation, or ``None`` when ``root`` has no usable pointer."""
+    try:
+        return current_generation(root).name
+    except (IndexNotFoundError, IndexDamagedError):  # no pointer, or a damaged one: nothing to keep
+        return None
+
+
+def remove_stale_generations(root: Path, keep: set[str]) -> None:
+    """Delete the generations of ``root`` not named in ``keep``.
+
+    The caller holds the writer lock, so no generation is being written. The
+    previous generation is kept so that a reader that opened it just before a
+    commit can finish its searches; on POSIX, files it already has open stay
+    readable even after removal. Only directories named as this module names
+    generations are ever removed: a user's ``gen-photos`` is not one.
+    """
+    for child in root.iterdir():
+        if _GENERATION_NAME.fullmatch(child.name) and child.name not in keep and child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+
+
+_GENERATION_NAME = re.compile(GEN_PREFIX + r"\d{8}T\d{6}-[0-9a-f]{8}")
+
+
+def discard_generation(generation: Path) -> None:
+    """Remove a generation that was never committed (a failed build)."""
+    shutil.rmtree(generation, ignore_errors=True)
+
+
+@contextmanager
+def writing(root: Path, on_warning: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the writer lock of ``root`` for a write that may be its first.
+
+    If the write fails before anything was ever committed there, what the
+    attempt made is removed: the lock file and the folders it created (a
+    cache that the attempt filled is kept, and so is its folder), so a
+    mistyped ``--index`` or a failed first build leaves nothing behind.
+    """
+    created = [p for p in (root, *root.parents) if not p.exists()]
+    try:
+        with writer_lock(root, on_warning):
+            yield
+    except BaseException:
+        if not (root / POINTER).exists():
+            _remove_leftovers(root, created)
+        raise
+
+
+def _remove_leftovers(root: Path, created: list[Path]) -> None:
+    """Remove the lock file of a never-committed index, then the empty folders a write created."""
+    try:
+        entries = {c.name for c in root.iterdir()}
+    except OSError:
+        return
+    if entries <= {LOCK}:
+        (root / LOCK).unlink(missing_ok=True)
+    for folder in created:  # deepest first
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+@contextmanager
+def writer_lock(root: Path, on_warning: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the index's writer lock, or raise :class:`IndexLockedError` at once.
+
+    The lock is a POSIX record lock (``fcntl.lockf``, ``F_SETLK``) on
+    ``root/.lock``, not a ``flock``: a record lock belongs to the process that
+    took it, is never inherited by a forked child, and the kernel releases it
+    when that process ends, however it ends. A ``flock`` belongs to the open
+    file, which every forked child shares: an indexing worker that outlived
+    a killed build kept the archive locked until it was killed by hand
+    (``O_CLOEXEC``, which Python sets on every descriptor anyway, does not help:
+    it closes descriptors on ``exec``, not on ``fork``). Record locks also work
+    on NFS, where Linux emulates ``flock`` with them anyway. Their two catches
+    are handled here: two writers in one process do not exclude each other
+    (a set of the index directories this process holds does), and closing any
+    descriptor of the file drops the lock (so nothing else opens ``.lock``).
+
+    While held, ``.lock`` names its holder (pid, host, since when, command);
+    the record is cleared on release, so a record found when taking the lock
+    means the previous writer was killed (or the machine stopped) while
+    holding it: the lock is taken over and ``on_warning`` (default:
+    :func:`warnings.warn`) is told who it was. Nothing is lost by the
+    takeover: a write is committed atomically (:func:`commit_generation`) or
+    not at all. A busy lock's error names its holder.
+    """
+    if root.exists() and not root.is_dir():
+        _check_root(root)
+    try:
+        with _writable(root):
+            root.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:  # a file where a parent directory should be
+        raise IndexNotFoundError(
+            f"{root}: cannot create the index directory ({exc.strerror}). Fix: pass --index a directory path"
+        ) from None
+    info = root.stat()
+    key = (info.st_dev, info.st_ino)
+    with _HELD_GUARD:
+        if key in _HELD:  # checked before opening: closing a second descriptor would drop our lock
+            raise IndexLockedError(
+                f"{root}: the index is being written by another process "
+                "(or another thread of this one); wait for it to finish"
+            )
+        _HELD.add(key)
+    try:
+        with _writable(root):
+            fd = _open_lock_file(root / LOCK)
+        try:
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno in (errno.EAGAIN, errno.EACCES):
+                    holder = _describe(_read_record(fd))
+                    raise IndexLockedError(
+                        f"{root}: the index is being written by another process ({holder}); wait for it to finish"
+                    ) from None
+                raise
+            previous = _read_record(fd)
+            if previous is not None:
+                message = (
+                    f"{root}: the previous writer ({_describe(previous)}) ended without releasing the lock "
+                    "(killed, or the machine stopped); its lock is taken over, and the archive is as its "
+                    "last completed write left it"
+                )
+                if on_warning is not None:
+                    on_warning(message)
+                else:
+                    warnings.warn(message, StaleLockWarning, stacklevel=3)
+            _write_record(fd)
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)  # a clean release leaves no record; the close below drops the lock
+        finally:
+            os.close(fd)
+    finally:
+        with _HELD_GUARD:
+            _HELD.discard(key)
+
+
+class StaleLockWarning(UserWarning):
+    """A writer lock left by a killed writer was taken over."""
+
+
+_HELD: set[tuple[int, int]] = set()
+"""(device, inode) of the index directories whose writer lock this process holds."""
+_HELD_GUARD = threading.Lock()
+_RECORD_MAX = 4096
+
+
+def _open_lock_file(path: Path) -> int:
+    """Open (creating) the lock file; refuse a symlink, a hard link or a non-file there.
+
+    The holder record is written into it and cleared on release, so a ``.lock``
+    that is really some other file must never be opened for writing.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise IndexLockedError(f"{path}: is a symbolic link, not a lock file. Fix: remove it") from None
+        if exc.errno == errno.EISDIR:
+            raise IndexLockedError(f"{path}: is a directory, not a lock file. Fix: remove it") from None
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        os.close(fd)
+        raise IndexLockedError(f"{path}: is not a plain lock file (another file is linked there). Fix: remove it")
+    return fd
+
+
+def _write_record(fd: int) -> None:
+    record = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "since": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "command": _command(),
+    }
+    data = json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, data, 0)
+
+
+def _command() -> str:
+    """``archive build`` and the like: what this process was started as (program and subcommand)."""
+    program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path("python")
+    name = program.parent.name if program.name == "__main__.py" else program.name
+    return " ".join([name, *sys.argv[1:2]])[:200]
+
+
+def _read_record(fd: int) -> dict[str, object] | None:
+    """The holder record in the lock file (``{}`` when unreadable), ``None`` when there is none."""
+    data = os.pread(fd, _RECORD_MAX, 0)
+    if not data.strip():
+        return None
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except ValueError:
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _describe(record: dict[str, object] | None) -> str:
+    """The holder as one printable phrase, from the record's fields of the expected types only."""
+    if not record:
+        return "holder unknown"
+    parts = []
+    if isinstance(record.get("pid"), int):
+        parts.append(f"pid {record['pid']}")
+    for name in ("host", "since", "command"):
+        value = record.get(name)
+        if isinstance(value, str) and value:
+            text = "".join(ch if ch.isprintable() else "?" for ch in value[:200])
+            parts.append(f"{name} {text}" if name != "since" else f"since {text}")
+    return ", ".join(parts) or "holder unknown"

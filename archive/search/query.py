@@ -1,0 +1,145 @@
+"""Turn what a user types into a Whoosh query, never into a traceback.
+
+Supported: plain words (OR-ed; documents matching more of them rank higher),
+"quoted phrases", AND / OR / NOT, ``+must`` / ``-exclude``, ``field:value``
+for title, body, source, category and id. Anything the parser cannot take
+(unbalanced quotes or parentheses, stray operators) degrades to the plain
+words of the query; a query with no searchable word (only stop words or
+punctuation) parses to ``None`` with a reason the caller shows the user.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from whoosh import qparser
+from whoosh.fields import Schema
+from whoosh.query import AndNot, Not, NullQuery, Or, Query, Term
+
+from ..text.analysis import iter_terms
+
+SEARCH_FIELDS = ("title", "body")
+MAX_QUERY_CHARS = 2_000
+"""Longer queries are cut: no one types more, and Whoosh's cost grows with terms."""
+MAX_QUERY_TERMS = 64
+_OPERATOR_RE = re.compile(r'"|(?:^|\s)[+-]\S|\w:\S|\b(?:AND|OR|NOT)\b')
+_EXCLUDES_ONLY_RE = re.compile(r"(?:\s*(?:-|NOT\s+)\S+)+\s*")
+_BINARY_NOT_RE = re.compile(r'(?<!\bAND)(?<!\bOR)(^|\s)NOT\s+(?=[^\s(])')
+"""``a NOT b`` → ``a -b``: with OR as the default group Whoosh reads NOT as
+``a OR (NOT b)``, which matches everything; users mean "a, but not b"."""
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_INNER_HYPHEN_RE = re.compile(r"(?<=\w)-(?=\w)")
+"""A hyphen inside a word (``النمسا-المجر``, ``1922-1991``) joins two words: Whoosh would read
+it as "the first, but not the second"; an exclusion is a ``-`` that starts a word."""
+
+
+def _join_hyphenated(text: str) -> str:
+    """``text`` with hyphens inside words made spaces, except in ``field:value`` (ids have them)."""
+    return " ".join(part if ":" in part else _INNER_HYPHEN_RE.sub(" ", part) for part in text.split(" "))
+@dataclass(frozen=True, slots=True)
+class ParsedQuery:
+    """A parsed user query: the Whoosh query (or ``None``) and what it is made of."""
+
+    text: str
+    query: Query | None
+    terms: frozenset[str] = field(default_factory=frozenset)
+    """Analyzed terms a matching document may show (not the excluded ones)."""
+    constrained: bool = False
+    """True when the query has phrases, +must, -exclude, field:value or boolean operators."""
+    reason: str | None = None
+    """Why ``query`` is ``None``, in words for the user."""
+
+
+def _parser(schema: Schema) -> qparser.QueryParser:
+    parser = qparser.MultifieldParser(
+        list(SEARCH_FIELDS), schema, group=qparser.OrGroup  # a scaled OrGroup's bonus does not survive Whoosh's normalization
+    )
+    parser.add_plugin(qparser.PlusMinusPlugin())
+    parser.remove_plugin_class(qparser.WildcardPlugin)
+    parser.remove_plugin_class(qparser.BoostPlugin)
+    return parser
+
+
+def _positive_terms(q: Query) -> set[str]:
+    """Terms of ``q`` outside NOT / AndNot negations, searched fields only."""
+    if isinstance(q, Not):
+        return set()
+    if isinstance(q, AndNot):
+        return _positive_terms(q.a)
+    if isinstance(q, Term):
+        return {q.text} if q.fieldname in SEARCH_FIELDS else set()
+    found: set[str] = set()
+    if q.is_leaf():
+        for fieldname, text in q.terms():
+            if fieldname in SEARCH_FIELDS:
+                found.add(text if isinstance(text, str) else text.decode("utf-8"))
+        return found
+    for child in q.children():
+        found |= _positive_terms(child)
+    return found
+
+
+def _any_terms(q: Query) -> bool:
+    try:
+        return any(True for _ in q.iter_all_terms())
+    except Exception:  # noqa: BLE001 - a query Whoosh cannot enumerate counts as empty
+        return False
+
+
+def _only_excludes(q: Query) -> bool:
+    """True for queries such as ``-كورسك`` or ``NOT كورسك``: exclusions and nothing to find."""
+    if isinstance(q, Not):
+        return True
+    if isinstance(q, AndNot):
+        return not _any_terms(q.a)
+    return not q.is_leaf() and bool(q.children()) and all(_only_excludes(c) for c in q.children())
+
+
+def _plain(text: str) -> Query | None:
+    words = [t for t, _, _ in iter_terms(text)][:MAX_QUERY_TERMS]
+    if not words:
+        return None
+    unique = list(dict.fromkeys(words))
+    return Or([Term(f, w) for w in unique for f in SEARCH_FIELDS])
+
+
+_SYNTAX_RE = re.compile(r'"|(?:^|(?<=\s))[+-](?=\S)|\b\w+:(?=\S)|\b(?:AND|OR|NOT|ANDNOT)\b|[()]')
+
+
+def plain_text(text: str) -> str:
+    """``text`` without query syntax (quotes, +/-, field prefixes, operators, excluded words),
+    for encoders, which should see words, not operators."""
+    cleaned = _CONTROL_RE.sub(" ", text)[:MAX_QUERY_CHARS]
+    cleaned = re.sub(r'(?:^|(?<=\s))(?:-|NOT\s+)(?:"[^"]*"|\S+)', " ", cleaned)
+    return " ".join(_SYNTAX_RE.sub(" ", cleaned).split())
+
+
+def parse_query(text: str, schema: Schema) -> ParsedQuery:
+    """Parse ``text`` against ``schema`` (see the module docstring)."""
+    cleaned = _CONTROL_RE.sub(" ", text)[:MAX_QUERY_CHARS].strip()
+    if not cleaned:
+        return ParsedQuery(text, None, reason="the query is empty")
+    constrained = bool(_OPERATOR_RE.search(cleaned))
+    cleaned = _join_hyphenated(_BINARY_NOT_RE.sub(r"\1-", cleaned))
+    query: Query | None
+    try:
+        query = _parser(schema).parse(cleaned)
+    except Exception:  # noqa: BLE001 - any parser failure degrades to plain words
+        query = None
+        constrained = False
+    if query is not None and query is not NullQuery and not _positive_terms(query):
+        if _only_excludes(query):
+            return ParsedQuery(text, None, reason="the query only excludes words; add a word to search for")
+        if not _any_terms(query):
+            query = None
+    if query is NullQuery and _EXCLUDES_ONLY_RE.fullmatch(cleaned):
+        return ParsedQuery(text, None, reason="the query only excludes words; add a word to search for")
+    if query is None or query is NullQuery:
+        query = _plain(cleaned)
+        constrained = False
+    if query is None:
+        return ParsedQuery(
+            text, None, reason="the query has no searchable words (only stop words or punctuation)"
+        )
+    return ParsedQuery(text, query, frozenset(_positive_terms(query)), constrained)

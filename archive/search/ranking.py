@@ -1,0 +1,212 @@
+"""Ranking over one generation: lexical, semantic and hybrid, inside masks over article ordinals.
+
+Every mode works in the generation's one numbering: article ordinal *i* is
+the same article in the term index, the filter columns and the vectors. A
+filter is a mask from the columns; a query's operators are a mask from
+:mod:`archive.index.matching`; the dense side searches only the passages of the
+allowed articles (exact when they are few, FAISS with an ID selector when
+many), so no candidate is lost to a filter. Word scores always come from the
+term index's BM25F, in every mode and whatever restricts the matches.
+
+Hybrid ranking fuses three signals of every candidate of either side (word
+BM25F, character 3-gram BM25 and the best passage's cosine), each z-scored,
+with weights chosen on dev data (docs/evaluation.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .fusion import FusionMethod, convex_combination, reciprocal_rank_fusion, weighted_z_fusion
+from ..index.lexical import LexicalIndex
+from ..index.matching import Match
+
+if TYPE_CHECKING:
+    from ..index.dense import DenseIndex
+    from ..encoders.base import Encoder
+
+DEFAULT_FUSION = FusionMethod.CONVEX_Z
+DEFAULT_ALPHA = 0.5
+"""Weight of the lexical side in convex fusion (chosen on dev data, see docs/evaluation.md)."""
+ENCODER_ALPHA = {"use-multilingual": 0.8}
+"""Default lexical weight of hybrid fusion per encoder (name prefix), where it is not
+:data:`DEFAULT_ALPHA`. Chosen on ARCD train and XQuAD (docs/evaluation.md): USE's dense
+side alone is much weaker than e5's, and at 0.5 the hybrid fell below lexical alone."""
+SORTS = ("relevance", "date", "-date")
+"""``relevance`` (best first), ``date`` (newest first) and ``-date`` (oldest first)."""
+
+
+def default_alpha(encoder_name: str | None) -> float:
+    """The hybrid lexical weight tuned for the encoder an archive was built with."""
+    for prefix, alpha in ENCODER_ALPHA.items():
+        if encoder_name and encoder_name.startswith(prefix):
+            return alpha
+    return DEFAULT_ALPHA
+
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A ranking: ``(ordinal, score, best passage span or None)`` best first (or in date order),
+    and how many articles match the query's words inside the filters (``None`` for semantic)."""
+
+    items: list[tuple[int, float, Span | None]]
+    total: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One search, its arguments checked."""
+
+    text: str
+    """The query as words, for encoders and character grams (no operators)."""
+    match: Match
+    within: np.ndarray | None
+    """The articles the filters allow (``None``: all)."""
+    k: int
+    mode: str
+    sort: str
+    fusion: FusionMethod
+    alpha: float
+    offset: int = 0
+
+
+class Ranker:
+    """Ranks requests over one generation's lexical side and (lazily) its dense side."""
+
+    def __init__(self, lexical: LexicalIndex, dense: Callable[[], DenseIndex], encoder: Callable[[], Encoder]) -> None:
+        self._lexical = lexical
+        self._dense = dense
+        self._encoder = encoder
+
+    def rank(self, request: Request) -> Ranked:
+        if request.mode == "lexical":
+            return self._lexical_rank(request)
+        return self._dense_rank(request)
+
+    def _lexical_rank(self, request: Request) -> Ranked:
+        lexical = self._lexical
+        if request.sort == "relevance":
+            ranked, total = lexical.rank(request.match, request.k, request.within, offset=request.offset)
+            return Ranked([(o, s, None) for o, s in ranked], total)
+        matches = np.flatnonzero(lexical.matches(request.match, request.within))
+        ordered = lexical.columns.by_date(matches, newest_first=request.sort == "date")
+        page = ordered[request.offset : request.offset + request.k]
+        scores = lexical.scores(request.match, page)
+        return Ranked([(int(o), s, None) for o, s in zip(page.tolist(), scores)], len(matches))
+
+    def _allowed(self, request: Request) -> np.ndarray | None:
+        """The articles the dense side may return: the filters, the query's own filters, and in
+        hybrid mode its operators (phrases, +must, -exclude) too."""
+        masks = [m for m in (request.within, request.match.filters) if m is not None]
+        if request.mode == "hybrid" and request.match.constrained and request.match.candidates is not None:
+            masks.append(request.match.candidates)
+        if not masks:
+            return None
+        allowed = masks[0].copy()
+        for mask in masks[1:]:
+            allowed &= mask
+        return allowed
+
+    def _dense_rank(self, request: Request) -> Ranked:
+        dense = self._dense()
+        vector = self._encoder().encode_queries([request.text])[0]
+        allowed = self._allowed(request)
+        want = request.offset + request.k
+        depth = want if request.mode == "semantic" and request.sort == "relevance" else max(want, self._lexical.scoring.depth)
+        found = dense.search(vector, depth, allowed=dense.rows_of(allowed) if allowed is not None else None)
+        spans: dict[int, Span] = {o: span for o, _, span in found}
+        if request.mode == "semantic":
+            fused = [(o, s) for o, s, _ in found]
+            total = None
+        else:
+            lexical, total = self._lexical.rank(request.match, depth, request.within, hybrid=True)
+            fused = self._fuse(request, vector, lexical, [(o, s) for o, s, _ in found], spans, depth)
+        if request.sort != "relevance":
+            order = self._lexical.columns.by_date(np.asarray([o for o, _ in fused], dtype=np.int64),
+                                                  newest_first=request.sort == "date")
+            score = dict(fused)
+            fused = [(int(o), score[int(o)]) for o in order]
+        page = fused[request.offset : want]
+        return Ranked([(o, s, spans.get(o)) for o, s in page], total)
+
+    def _fuse(
+        self,
+        request: Request,
+        vector: np.ndarray,
+        lexical: list[tuple[int, float]],
+        dense_run: list[tuple[int, float]],
+        spans: dict[int, Span],
+        k: int,
+    ) -> list[tuple[int, float]]:
+        """The hybrid fusion of both runs (ordinals), best first; ties break on the article id."""
+        if request.fusion is FusionMethod.CONVEX_Z:
+            return self._z_fusion(request, vector, lexical, dense_run, spans, k)
+        ids = self._lexical.ids
+        runs = [[(ids[o], s) for o, s in run] for run in (lexical, dense_run)]
+        if request.fusion is FusionMethod.RRF:
+            fused = reciprocal_rank_fusion(runs, k=k)
+        else:
+            fused = convex_combination(runs[0], runs[1], alpha=request.alpha, normalize="min-max", k=k)
+        ordinal_of = {ids[o]: o for run in (lexical, dense_run) for o, _ in run}
+        return [(ordinal_of[i], s) for i, s in fused]
+
+    def _z_fusion(
+        self,
+        request: Request,
+        vector: np.ndarray,
+        lexical: list[tuple[int, float]],
+        dense_run: list[tuple[int, float]],
+        spans: dict[int, Span],
+        k: int,
+    ) -> list[tuple[int, float]]:
+        """:func:`~archive.search.fusion.weighted_z_fusion` of both runs, each candidate scored on both sides.
+
+        A lexical candidate the dense search did not return gets its best
+        passage's cosine (exact, from its own rows; its span is added to
+        ``spans`` for the snippet); a dense candidate outside the lexical top
+        list gets BM25 0, the score of a document that did not make the list.
+        An article whose passages are not embedded yet has no cosine: it gets
+        the mean of the others, a z-score of 0, so it is ranked on its words.
+        Every candidate also gets its character-gram BM25 for the query's
+        words, a third column weighted ``alpha * gram_share``
+        (:attr:`archive.index.scoring.Scoring.gram_share`: grams find the inflected
+        and attached forms the light stemmer misses, word BM25F keeps
+        exact-term precision).
+        """
+        dense = self._dense()
+        lexical_scores = dict(lexical)
+        dense_scores = dict(dense_run)
+        missing = [o for o in lexical_scores if o not in dense_scores]
+        for ordinal, (score, span) in zip(missing, dense.best_passages(vector, missing)):
+            dense_scores[ordinal] = score
+            if span is not None:
+                spans[ordinal] = span
+        ids = self._lexical.ids
+        ordinals = sorted(dense_scores, key=ids.__getitem__)  # in id order, as the fusion sums them
+        columns = [
+            [lexical_scores.get(o, 0.0) for o in ordinals],
+            self._lexical.gram_scores_at(request.text, ordinals),
+            _known([dense_scores[o] for o in ordinals]),
+        ]
+        alpha, share = request.alpha, self._lexical.scoring.gram_share
+        weights = [alpha * (1.0 - share), alpha * share, 1.0 - alpha]
+        # Ties break on the id (as every fusion does), so fuse over ids and map back.
+        by_id = weighted_z_fusion([ids[o] for o in ordinals], columns, weights, k=k)
+        ordinal_of = {ids[o]: o for o in ordinals}
+        return [(ordinal_of[i], s) for i, s in by_id]
+
+
+def _known(scores: list[float]) -> list[float]:
+    """``scores`` with each unknown (``nan``) one replaced by the mean of the known ones (0 if none)."""
+    known = [s for s in scores if s == s]
+    if len(known) == len(scores):
+        return scores
+    mean = sum(known) / len(known) if known else 0.0
+    return [s if s == s else mean for s in scores]

@@ -1,0 +1,55 @@
+"""Related articles: the articles nearest to one article of the archive.
+
+On an archive with vectors, an article is represented by the mean of its
+passage vectors (renormalized): the centre of what it says, so a long article
+is compared by its whole content, not by one paragraph. Its nearest articles
+are those whose best passage is closest to that centre (the dense index's own
+article search, best passage per article). On a lexical-only archive the
+article's title and lead (its first :data:`LEAD_WORDS` words) are the query,
+ranked by the term index's BM25F like any search. Either way the article
+itself is left out; its folded duplicates are never indexed, so they never
+come back.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..document import Document
+from .query import MAX_QUERY_TERMS, plain_text
+
+if TYPE_CHECKING:
+    from ..index.dense import DenseIndex, Span
+
+LEAD_WORDS = 40
+"""Words of the body added to the title for the lexical fallback (the lead of a news story)."""
+
+
+def article_vector(dense: DenseIndex, ordinal: int) -> np.ndarray | None:
+    """The unit mean of the passage vectors of the article at ``ordinal`` (``None`` if it has none)."""
+    vectors = dense.passage_vectors(ordinal)
+    if not len(vectors):
+        return None
+    centre = np.asarray(vectors, dtype=np.float32).mean(axis=0)
+    norm = float(np.linalg.norm(centre))
+    if norm == 0.0:
+        return None
+    return centre / norm
+
+
+def nearest_by_vectors(dense: DenseIndex, ordinal: int, k: int) -> list[tuple[int, float, Span]] | None:
+    """The ``k`` articles nearest to the article at ``ordinal``, best first, itself excluded:
+    ``(ordinal, cosine, span of the nearest passage)``; ``None`` when it has no passage vector."""
+    centre = article_vector(dense, ordinal)
+    if centre is None:
+        return None
+    return [hit for hit in dense.search(centre, k + 1) if hit[0] != ordinal][:k]
+
+
+def lead_query(doc: Document) -> str:
+    """The words of ``doc``'s title and lead, without query syntax: the lexical fallback's query."""
+    lead = " ".join(doc.body.split()[:LEAD_WORDS])
+    words = plain_text(f"{doc.title} {lead}").split()
+    return " ".join(words[: MAX_QUERY_TERMS * 2])

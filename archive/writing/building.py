@@ -1,0 +1,326 @@
+"""Writing whole index generations: deduplication, change counts, lexical and dense sides.
+
+A first build, ``--full``, and a re-build that changes more than a quarter of
+the archive write one complete new generation from the full set of documents
+here, and commit it atomically (:mod:`archive.index.layout`): the two-process
+Whoosh writer does ~800 ANT articles/s and the dense side reuses every cached
+embedding. Smaller changes (``add``, ``delete``, a daily re-build) go through
+:mod:`archive.writing.increment`, which patches a copy of the live generation instead.
+Either way the lexical and dense sides come from the same document list in
+the same generation, so they never disagree; when nothing changed, nothing
+is written.
+
+Duplicates: documents whose bodies are identical after normalization are
+folded: the first one (in input order) is indexed, the others are kept in the
+store as aliases of it, listed by ``archive show`` and counted by ``stats``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..index import layout
+from ..document import Document
+from ..encoders.base import Encoder
+from ..errors import ArchiveError, IndexDamagedError, IndexFormatError
+from ..index.integrity import file_table, verify_sizes
+from ..index.lexical import write_index
+from ..index.manifest import FORMAT_VERSION, Manifest
+from ..index.store import DocumentStore
+
+CACHE_NAME = "embeddings.sqlite"
+EMBED_INLINE_MAX = 256
+"""A write embeds this many uncached passages before it commits; with more to embed it commits
+the words first (searchable at once) and leaves the passages to :mod:`archive.writing.embedding`."""
+
+Progress = Callable[[str, int, int | None], None]
+"""``progress(stage, done, total)``: called as a build advances (total None when unknown)."""
+
+
+@dataclass(slots=True)
+class BuildReport:
+    """What a write did: counts, and every input it could not take, with the reason."""
+
+    indexed: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    """Articles of the archive left as they were (those no source re-read and kept included)."""
+    deleted: int = 0
+    kept: int = 0
+    """Articles no source of this build holds, kept (their files are not under its sources, or
+    still exist); ``prune`` removes them."""
+    deletions: dict[str, int] = field(default_factory=dict)
+    """How many articles are removed, by their source file (and why), for the messages."""
+    folded: int = 0
+    """Articles newly folded into an identical one by this write."""
+    written: bool = False
+    skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    passages: int = 0
+    """Passages with a vector once the write is done."""
+    pending: int = 0
+    """Passages still to embed when the write stopped (``archive embed`` goes on)."""
+    leads: int = 0
+    leads_pending: int = 0
+    embedded: int = 0
+    reused: int = 0
+    compacted: int = 0
+    """Vector rows of removed articles dropped by rebuilding the passage graph (see archive.index.dense.grown)."""
+    checkpoints: int = 0
+    """Generations committed while passages were being embedded (:mod:`archive.writing.embedding`)."""
+    seconds: float = 0.0
+
+
+def unique_ids(documents: Iterable[Document], report: BuildReport) -> list[Document]:
+    """Documents with their first occurrence per id; later ones are reported as skipped."""
+    seen: dict[str, str] = {}
+    kept = []
+    for doc in documents:
+        if doc.id in seen:
+            report.skipped.append(
+                f"{doc.origin or doc.id}: duplicate id {doc.id!r} "
+                f"(first read from {seen[doc.id] or 'earlier'}); kept the first"
+            )
+            continue
+        seen[doc.id] = doc.origin
+        kept.append(doc)
+    return kept
+
+
+def fold_duplicates(documents: list[Document]) -> tuple[list[Document], dict[str, str]]:
+    """``(canonical documents, {alias id: canonical id})`` by identical normalized body."""
+    first: dict[str, str] = {}
+    canonical: list[Document] = []
+    aliases: dict[str, str] = {}
+    for doc in documents:
+        key = doc.body_key
+        if key in first:
+            aliases[doc.id] = first[key]
+        else:
+            first[key] = doc.id
+            canonical.append(doc)
+    return canonical, aliases
+
+
+@dataclass(slots=True)
+class LiveState:
+    """What a build needs of the live index: its manifest and every stored article's state."""
+
+    generation: Path
+    manifest: Manifest
+    entries: list[tuple[str, str, str, str | None]]
+    """``(id, content hash, body key, canonical id)`` (:meth:`DocumentStore.entries`)."""
+    files: dict[str, str]
+    compatible: bool
+    """Written with this code's settings, the build's encoder and passage settings: it can be patched."""
+
+
+def read_live(
+    root: Path, encoder: Encoder | None, *, tolerate_damage: bool = False, max_passages: int | None = None
+) -> LiveState | None:
+    """The live index of ``root`` as a build sees it, or ``None`` when there is none it can read.
+
+    An index of another format or encoder is still read (``compatible`` is
+    then False): the build rewrites it whole, but counts against it and keeps
+    the articles no source re-reads. A damaged one raises
+    :class:`IndexDamagedError` (a plain build never writes over it silently:
+    its articles from ``add`` could be lost), unless ``tolerate_damage``
+    (``build --full``, the fix the error names) makes it count as absent.
+    """
+    try:
+        generation = layout.current_generation(root)
+        manifest = Manifest.read(generation, check=False)
+        if manifest.format_version == FORMAT_VERSION:
+            verify_sizes(generation, manifest.files)
+        store = DocumentStore.open(generation / "docs.sqlite")
+        try:
+            entries, files = store.entries(), store.files()
+        finally:
+            store.close()
+    except IndexDamagedError:
+        if tolerate_damage:
+            return None
+        raise
+    except (ArchiveError, sqlite3.Error):
+        return None
+    try:
+        manifest.check(generation)
+        settings_match = True
+    except IndexFormatError:
+        settings_match = False
+    same_encoder = manifest.encoder == (encoder.name if encoder else None)
+    same_policy = max_passages is None or encoder is None or manifest.max_passages == max_passages
+    return LiveState(generation, manifest, entries, files, settings_match and same_encoder and same_policy)
+
+
+@dataclass(slots=True)
+class BuildPlan:
+    """What a build changes against the live index."""
+
+    changes: list[Document]
+    """Read documents that are new or differ from their stored copy."""
+    delete: list[str]
+    """Ids of stored articles to remove."""
+    keep: list[str]
+    """Ids of stored articles no source re-read, kept as they are."""
+
+
+def plan_build(
+    documents: Sequence[Document],
+    live: LiveState | None,
+    report: BuildReport,
+    *,
+    sources: Sequence[str] = (),
+    prune: bool = False,
+) -> BuildPlan:
+    """Compare what a build read with the live index, and fill ``report``'s counts.
+
+    A stored article that this build did not read is removed only when
+    ``prune`` asks for it, or when its own source file lies under one of
+    ``sources`` (the paths this build read) and no longer exists: a file or
+    a folder that could not be read this time, or articles that came from
+    elsewhere (``archive add`` of another folder), are never a reason to
+    delete anything.
+    """
+    if live is None:
+        report.added = len(documents)
+        return BuildPlan(list(documents), [], [])
+    previous = {doc_id: digest for doc_id, digest, _, _ in live.entries}
+    changes = [d for d in documents if previous.get(d.id) != d.content_hash]
+    read = {d.id for d in documents}
+    delete: list[str] = []
+    keep: list[str] = []
+    for doc_id in previous:
+        if doc_id in read:
+            continue
+        file = live.files.get(doc_id, "")
+        if prune:
+            reason = f"{file or '(no source file)'} (not read by this build: --prune)"
+        elif file and _under(file, sources) and not os.path.lexists(file):
+            reason = f"{file} (file gone)"
+        else:
+            keep.append(doc_id)
+            continue
+        delete.append(doc_id)
+        report.deletions[reason] = report.deletions.get(reason, 0) + 1
+    report.added = sum(1 for d in changes if d.id not in previous)
+    report.updated = len(changes) - report.added
+    report.deleted = len(delete)
+    report.kept = len(keep)
+    report.unchanged = len(previous) - report.updated - report.deleted
+    return BuildPlan(changes, delete, keep)
+
+
+def _under(file: str, sources: Sequence[str]) -> bool:
+    """True when ``file`` is one of ``sources`` or lies in one of those folders."""
+    return any(file == s or file.startswith(s.rstrip(os.sep) + os.sep) for s in sources)
+
+
+def _counted(documents: Sequence[Document], progress: Progress | None) -> Iterator[Document]:
+    """``documents``, reporting ``progress("index", done, total)`` from the first one (every 100)."""
+    if progress is not None:
+        progress("index", 0, len(documents))
+    for n, doc in enumerate(documents, 1):
+        if progress is not None and n % 100 == 0:
+            progress("index", n, len(documents))
+        yield doc
+
+
+def write_generation(
+    root: Path,
+    documents: list[Document],
+    *,
+    encoder: Encoder | None,
+    encoder_spec: str | None,
+    report: BuildReport,
+    progress: Progress | None = None,
+    procs: int | None = None,
+    built_at: str | None = None,
+    sources: Sequence[str] = (),
+    were_aliases: frozenset[str] = frozenset(),
+    max_passages: int | None = None,
+) -> None:
+    """Write ``documents`` (unique ids) as a new generation of ``root`` and commit it.
+
+    The caller holds the writer lock. On any failure the new generation is
+    discarded and the live one is untouched. ``sources`` are recorded in the
+    manifest; ``were_aliases`` (ids folded in the live index) tells which
+    foldings are new.
+    """
+    started = time.perf_counter()
+    canonical, aliases = fold_duplicates(documents)
+    report.folded = len(aliases.keys() - were_aliases)
+    generation = layout.new_generation(root)
+    try:
+        store = DocumentStore.create(generation / "docs.sqlite")
+        store.add_many(documents, aliases)
+        store.commit()
+        store.close()
+        report.indexed = write_index(generation / "lexical", _counted(canonical, progress), procs=procs)
+        if progress is not None:
+            progress("index", report.indexed, report.indexed)
+        manifest = Manifest(documents=report.indexed, aliases=len(aliases), sources=list(sources))
+        if built_at:
+            manifest.built_at = built_at
+        if encoder is not None:
+            from ..index.dense import MAX_PASSAGES, passage_settings
+
+            manifest.encoder = encoder.name
+            manifest.encoder_spec = encoder_spec or encoder.name
+            manifest.dim = encoder.dim
+            manifest.passage_settings = passage_settings(max_passages or MAX_PASSAGES)
+            write_dense_side(root, generation, canonical, encoder, report, progress, manifest=manifest)
+        manifest.files = file_table(generation)
+        manifest.write(generation)
+        report.warnings.extend(layout.commit_generation(root, generation))
+    except BaseException:
+        layout.discard_generation(generation)
+        raise
+    report.written = True
+    report.seconds = time.perf_counter() - started
+
+
+def write_dense_side(
+    root: Path,
+    generation: Path,
+    documents: list[Document],
+    encoder: Encoder,
+    report: BuildReport,
+    progress: Progress | None,
+    *,
+    manifest: Manifest,
+    base: Path | None = None,
+    drop: frozenset[str] = frozenset(),
+) -> None:
+    """Write ``generation``'s dense side: ``documents``, plus ``base``'s rows minus ``drop`` when given.
+
+    Embeddings go through the cache beside the index; at most
+    :data:`EMBED_INLINE_MAX` uncached passages are embedded here, more are
+    left pending. Fills the passage counts of ``report`` and ``manifest``.
+    """
+    from ..index.dense import DenseIndex, write_dense
+    from ..index.embcache import EmbeddingCache
+
+    def embed_progress(done: int, total: int) -> None:
+        if progress is not None:
+            progress("embed", done, total)
+
+    with EmbeddingCache(root / CACHE_NAME, encoder.name, encoder.dim) as cache:
+        result = write_dense(
+            generation / "dense", documents, encoder.encode_passages, cache,
+            dim=encoder.dim, max_passages=manifest.max_passages, inline_max=EMBED_INLINE_MAX,
+            progress=embed_progress, base=DenseIndex(base) if base is not None else None, drop=drop,
+        )
+    report.passages = manifest.passages = result.passages
+    report.pending = manifest.pending = result.pending
+    report.leads = manifest.leads = result.leads
+    report.leads_pending = manifest.leads_pending = result.leads_pending
+    report.embedded += result.stats.embedded
+    report.reused += result.stats.reused
+    report.compacted += result.compacted

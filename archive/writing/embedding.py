@@ -1,0 +1,208 @@
+"""Meaning added after the words: pending passages embedded lead first, committed in checkpoints.
+
+Embedding is the slow part of a build (hours for a large archive with
+e5-small), so a write with many passages to embed commits the words first:
+the archive is searchable by keywords at once (:mod:`archive.writing.building`), and
+the passages not in the embedding cache are recorded as *pending* in the
+dense side. :func:`embed_pending` then embeds them **lead first across the
+whole archive**: every article's first passage, then every second passage,
+and so on. News puts its substance first, so meaning search is near its
+full quality once the leads are in (docs/evaluation.md), a quarter of the
+work.
+
+It commits checkpoints as it goes: when the leads are done and then every
+:data:`CHECKPOINT_SECONDS` (or ten times what a checkpoint costs, if more), a
+new generation that shares every file of the live one through hard links
+but the dense side, which holds the vectors so far. Every finished batch is
+also in the embedding cache, so Ctrl-C or ``kill -9`` loses at most the batch
+under way, and the next ``archive build`` or ``archive embed`` resumes where
+it stopped, embedding no passage twice.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..index import layout
+from .building import CACHE_NAME, BuildReport, Progress
+from ..index.dense import DEAD, PassageRows, embedding_text, passage_source
+from ..index.embcache import EmbeddingCache, embed_with_cache
+from ..encoders.base import Encoder
+from ..index.integrity import file_table, verify_checksums
+from ..index.manifest import MANIFEST_NAME, Manifest, utc_now
+from ..index.store import DocumentStore
+
+CHECKPOINT_SECONDS = 300.0
+"""Time between checkpoints while passages are embedded (the leads finishing commits one too)."""
+CHUNK = 1024
+"""Pending passages whose articles are read from the store at once."""
+
+
+def embed_pending(
+    root: Path,
+    encoder: Encoder,
+    report: BuildReport,
+    progress: Progress | None = None,
+    *,
+    checkpoint_seconds: float | None = None,
+) -> None:
+    """Embed the live generation's pending passages lead first, committing checkpoints; see the module.
+
+    The caller holds the writer lock and has checked that ``encoder`` is the
+    archive's. Adds to ``report``'s embedded / reused / checkpoints counts and
+    sets its passage counts to the last committed state. ``checkpoint_seconds``
+    defaults to :data:`CHECKPOINT_SECONDS`.
+    """
+    from ..index.dense import DenseIndex
+
+    live = layout.current_generation(root)
+    manifest = Manifest.read(live)
+    if manifest.pending == 0:
+        return
+    dense = DenseIndex(live / "dense")
+    pending = dense.pending
+    if not len(pending):
+        return
+    # Every file of the live generation is carried into each checkpoint: damage stops here.
+    verify_checksums(live, manifest.files)
+    order = _lead_first(pending)
+    leads = pending.leads()
+    checkpoint = _Checkpoints(root, live, manifest, pending, report)
+    ids = dense.ids
+    done = 0
+    last = time.monotonic()
+    if checkpoint_seconds is None:
+        checkpoint_seconds = CHECKPOINT_SECONDS
+    interval = checkpoint_seconds
+
+    def advance(count: int) -> None:
+        if progress is not None:
+            progress("embed", count, len(pending))
+            if leads:
+                progress("leads", min(count, leads), leads)
+
+    advance(0)  # the totals show before the first batch (and the model load)
+
+    with EmbeddingCache(root / CACHE_NAME, encoder.name, encoder.dim) as cache:
+        for begin in range(0, len(order), CHUNK):
+            chunk = order[begin : begin + CHUNK]
+            part = pending.take(chunk)
+            texts = _texts(checkpoint.live, ids, part)
+
+            def inner(encoded: int, todo: int, before: int = done, size: int = len(chunk)) -> None:
+                advance(before + size - todo + encoded)
+
+            vectors, stats = embed_with_cache(texts, encoder.encode_passages, cache, progress=inner)
+            report.embedded += stats.embedded
+            report.reused += stats.reused
+            checkpoint.add(chunk, part, vectors)
+            leads_just_done = done < leads <= done + len(chunk)
+            done += len(chunk)
+            advance(done)
+            if done < len(order) and (leads_just_done or time.monotonic() - last >= interval):
+                cost = checkpoint.commit()
+                last = time.monotonic()
+                interval = max(checkpoint_seconds, 10 * cost)
+    checkpoint.commit()
+
+
+def pending_texts(root: Path) -> tuple[list[str], str | None]:
+    """The embedding texts of the live generation's pending passages (lead first), and its encoder spec.
+
+    For embedding them elsewhere (``archive embed --ray``): once they are in
+    the embedding cache, :func:`embed_pending` commits them without encoding.
+    """
+    from ..index.dense import DenseIndex
+
+    live = layout.current_generation(root)
+    manifest = Manifest.read(live)
+    if manifest.pending == 0 or manifest.encoder is None:
+        return [], manifest.encoder_spec
+    dense = DenseIndex(live / "dense")
+    pending = dense.pending
+    return _texts(live, dense.ids, pending.take(_lead_first(pending))), manifest.encoder_spec or manifest.encoder
+
+
+def _lead_first(pending: PassageRows) -> np.ndarray:
+    """The order that embeds every article's first passage, then every second one, and so on."""
+    return np.lexsort((pending.start, pending.doc, pending.rank))
+
+
+def _texts(generation: Path, ids: list[str], part: PassageRows) -> list[str]:
+    """What the encoder saw (or sees) for each passage of ``part``, read from the store."""
+    store = DocumentStore.open(generation / "docs.sqlite")
+    try:
+        docs = store.get_many(ids[o] for o in np.unique(part.doc).tolist())
+    finally:
+        store.close()
+    out = []
+    for ordinal, start, end in zip(part.doc.tolist(), part.start.tolist(), part.end.tolist()):
+        doc = docs[ids[ordinal]]
+        out.append(embedding_text(doc, passage_source(doc)[start:end]))
+    return out
+
+
+class _Checkpoints:
+    """The vectors embedded since the last commit, and committing them as new generations of ``root``."""
+
+    def __init__(self, root: Path, live: Path, manifest: Manifest, pending: PassageRows, report: BuildReport) -> None:
+        self.root = root
+        self.live = live
+        self.manifest = manifest
+        self.pending = pending
+        self.report = report
+        self._done = np.zeros(len(pending), dtype=bool)
+        self._new: list[tuple[PassageRows, np.ndarray]] = []
+
+    def add(self, positions: np.ndarray, rows: PassageRows, vectors: np.ndarray) -> None:
+        """Record the vectors of the pending passages at ``positions`` (of the pending list at the start)."""
+        self._done[positions] = True
+        self._new.append((rows, vectors))
+
+    def commit(self) -> float:
+        """Commit a generation with every vector so far (none if nothing is new); returns its cost in seconds.
+
+        The new vectors are appended to the live vector index (:func:`archive.index.dense.grown`).
+        """
+        if not self._new:
+            return 0.0
+        from ..index.dense import DenseIndex, grown
+
+        started = time.perf_counter()
+        new_rows = PassageRows.empty()
+        for part, _ in self._new:
+            new_rows = new_rows.concat(part)
+        live_dense = DenseIndex(self.live / "dense")
+        index, rows, _ = grown(live_dense, live_dense.rows, new_rows, np.concatenate([v for _, v in self._new]),
+                               live_dense.dim)
+        remaining = self.pending.take(np.flatnonzero(~self._done))
+        generation = layout.new_generation(self.root)
+        try:
+            layout.link_files(self.live, generation, skip={"dense", MANIFEST_NAME})
+            dense = generation / "dense"
+            dense.mkdir()
+            layout.link_file(self.live / "dense" / "ids.json", dense / "ids.json")
+            index.save(dense / "vectors")
+            rows.save(dense / "passages.npz")
+            remaining.save(dense / "pending.npz")
+            manifest = self.manifest
+            manifest.passages = int(np.count_nonzero(rows.doc != DEAD))
+            manifest.pending = len(remaining)
+            manifest.leads_pending = remaining.leads()
+            manifest.updated_at = utc_now()
+            manifest.files = file_table(generation, self.live, dict(manifest.files))
+            manifest.write(generation)
+            self.report.warnings.extend(layout.commit_generation(self.root, generation))
+        except BaseException:
+            layout.discard_generation(generation)
+            raise
+        self.live, self._new = generation, []
+        report = self.report
+        report.passages, report.pending = manifest.passages, manifest.pending
+        report.leads, report.leads_pending = manifest.leads, manifest.leads_pending
+        report.checkpoints += 1
+        report.written = True
+        return time.perf_counter() - started

@@ -1,0 +1,184 @@
+"""Incremental writes: a new generation made from the live one plus a change set.
+
+A full write (:func:`archive.writing.building.write_generation`) re-reads and
+re-indexes every article; this module makes ``add`` and small rebuilds cost
+what they change. The new generation starts as the live one (Whoosh files
+hard-linked, the SQLite store copied, passage vectors carried over) and
+receives only the changed articles; it is committed like any other
+generation, so a crash leaves the live one untouched and readers never see a
+half-applied change.
+
+Duplicates stay folded across increments: an article whose normalized body
+equals an indexed one becomes its alias; when an indexed article is deleted
+or changed, its first remaining alias is promoted and indexed in its place.
+A group's indexed copy otherwise stays the same one, so ids in results do not
+jump between copies from one day to the next.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..index import layout
+from .building import BuildReport, Progress, write_dense_side
+from ..document import Document
+from ..encoders.base import Encoder
+from ..index.integrity import file_table, verify_checksums
+from ..index.lexical import update_index
+from ..index.manifest import Manifest, utc_now
+from ..index.store import DocumentStore
+
+
+@dataclass(slots=True)
+class ChangePlan:
+    """What an increment does to the store and to both indexes."""
+
+    store_delete: set[str] = field(default_factory=set)
+    """Rows removed from the store (deleted ids, and the old rows of changed ones)."""
+    store_insert: list[Document] = field(default_factory=list)
+    """New and changed documents."""
+    canonical: dict[str, str | None] = field(default_factory=dict)
+    """Unchanged rows whose canonical id changes (promotions, new aliases)."""
+    inserted_aliases: dict[str, str] = field(default_factory=dict)
+    """Inserted documents that are copies of another: ``{id: canonical id}``."""
+    unindex: set[str] = field(default_factory=set)
+    """Ids removed from the lexical and dense indexes."""
+    index: list[str] = field(default_factory=list)
+    """Ids (re)indexed, in order."""
+    aliases: int = 0
+    """Documents that are copies of an indexed one, after the change."""
+
+
+def plan_changes(
+    entries: Sequence[tuple[str, str, str, str | None]],
+    add: Sequence[Document],
+    delete: Iterable[str],
+    report: BuildReport,
+) -> ChangePlan:
+    """Plan an increment from the live store's ``entries`` (``DocumentStore.entries``).
+
+    ``add`` holds unique ids; an added document with an existing id and the
+    same content hash is unchanged. Sets the added / updated / unchanged /
+    deleted / folded counts of ``report``: unchanged counts every stored
+    article this change leaves as it was, folded the articles newly folded.
+    """
+    state: dict[str, tuple[str, str]] = {doc_id: (digest, key) for doc_id, digest, key, _ in entries}
+    old_key = {doc_id: key for doc_id, _, key, _ in entries}
+    was_indexed = {doc_id for doc_id, _, _, canonical in entries if canonical is None}
+    old_canonical = {doc_id: canonical for doc_id, _, _, canonical in entries}
+    plan = ChangePlan()
+    report.added = report.updated = report.deleted = 0
+    for doc_id in delete:
+        if state.pop(doc_id, None) is not None:
+            plan.store_delete.add(doc_id)
+            report.deleted += 1
+    changed: set[str] = set()
+    for doc in add:
+        digest = doc.content_hash
+        previous = state.pop(doc.id, None)
+        if previous is not None and previous[0] == digest:
+            state[doc.id] = previous  # unchanged: keeps its place
+            continue
+        if previous is None:
+            report.added += 1
+        else:
+            report.updated += 1
+            plan.store_delete.add(doc.id)
+        state[doc.id] = (digest, doc.body_key)  # a changed article moves to the end of the order
+        changed.add(doc.id)
+        plan.store_insert.append(doc)
+
+    groups: dict[str, list[str]] = {}
+    for doc_id, (_, key) in state.items():
+        groups.setdefault(key, []).append(doc_id)
+    new_canonical: dict[str, str | None] = {}
+    for key, members in groups.items():
+        # the indexed copy stays indexed unless its body changed (a corrected title keeps it)
+        stable = [m for m in members if m in was_indexed and (m not in changed or old_key[m] == key)]
+        head = stable[0] if stable else members[0]
+        for member in members:
+            new_canonical[member] = None if member == head else head
+
+    plan.unindex = {
+        doc_id for doc_id in was_indexed
+        if doc_id not in state or doc_id in changed or new_canonical[doc_id] is not None
+    }
+    plan.index = [
+        doc_id for doc_id, canonical in new_canonical.items()
+        if canonical is None and (doc_id not in was_indexed or doc_id in changed)
+    ]
+    plan.canonical = {
+        doc_id: canonical for doc_id, canonical in new_canonical.items()
+        if doc_id not in changed and old_canonical[doc_id] != canonical
+    }
+    plan.inserted_aliases = {i: c for i in changed if (c := new_canonical[i]) is not None}
+    plan.aliases = sum(1 for c in new_canonical.values() if c is not None)
+    report.unchanged = len(entries) - report.updated - report.deleted
+    report.folded = sum(1 for i, c in new_canonical.items() if c is not None and old_canonical.get(i) is None)
+    return plan
+
+
+def write_increment(
+    root: Path,
+    add: Sequence[Document],
+    delete: Iterable[str],
+    *,
+    encoder: Encoder | None,
+    report: BuildReport,
+    progress: Progress | None = None,
+    sources: Sequence[str] = (),
+) -> None:
+    """Apply ``add`` (unique ids) and ``delete`` to the live generation of ``root`` as a new one.
+
+    The caller holds the writer lock and has checked that the live index was
+    built with ``encoder`` and this code's settings. ``sources`` join the
+    manifest's list of sources. Writes nothing when the change set changes
+    nothing (new sources included).
+    """
+    started = time.perf_counter()
+    live = layout.current_generation(root)
+    manifest = Manifest.read(live)
+    # Every file of the live generation is carried into the new one (hard-linked segments,
+    # the copied store, kept postings and vectors): damage must stop here, not live on.
+    verify_checksums(live, manifest.files)
+    live_files = dict(manifest.files)
+    source = DocumentStore.open(live / "docs.sqlite")
+    try:
+        plan = plan_changes(source.entries(), add, delete, report)
+        new_sources = [s for s in sources if s not in manifest.sources]
+        if not (plan.store_delete or plan.store_insert or new_sources):
+            return
+        inserted = {d.id: d for d in plan.store_insert}
+        promoted = source.get_many(i for i in plan.index if i not in inserted)  # aliases taking over
+        to_index_docs = [inserted[i] if i in inserted else promoted[i] for i in plan.index]
+    finally:
+        source.close()
+    generation = layout.new_generation(root)
+    try:
+        store = DocumentStore.copy(live / "docs.sqlite", generation / "docs.sqlite")
+        store.delete_many(plan.store_delete)
+        store.add_many(plan.store_insert, plan.inserted_aliases)
+        store.set_canonical(plan.canonical)
+        store.commit()
+        store.close()
+        report.indexed = update_index(live / "lexical", generation / "lexical", to_index_docs, sorted(plan.unindex))
+        if progress is not None:
+            progress("index", len(to_index_docs), len(to_index_docs))
+        manifest.documents = report.indexed
+        manifest.aliases = plan.aliases
+        manifest.sources = [*manifest.sources, *new_sources]
+        manifest.updated_at = utc_now()
+        if encoder is not None:
+            write_dense_side(root, generation, to_index_docs, encoder, report, progress, manifest=manifest,
+                             base=live / "dense", drop=frozenset(plan.unindex))
+        manifest.files = file_table(generation, live, live_files)
+        manifest.write(generation)
+        report.warnings.extend(layout.commit_generation(root, generation))
+    except BaseException:
+        layout.discard_generation(generation)
+        raise
+    report.written = True
+    report.seconds = time.perf_counter() - started

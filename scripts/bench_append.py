@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
     with Archive.open(args.index) as archive:
-        dense = archive._dense  # noqa: SLF001 - the vector side under test
+        dense = archive._searcher.dense  # noqa: SLF001 - the vector side under test
         index = dense._vectors  # noqa: SLF001
         vectors = np.array(dense.vectors())
         live = np.flatnonzero(dense.rows.doc >= 0) if dense.dead else None

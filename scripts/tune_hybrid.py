@@ -62,7 +62,7 @@ def main() -> None:
     for name in args.bench:
         bench = evaluate.load_benchmark(name, args.data, args.cache)
         archive = evaluate.build_cached(bench, args.encoder, args.cache)
-        ranker = archive._ranker  # noqa: SLF001 - the query vectors are memoized across grid points
+        ranker = archive._searcher.ranker  # noqa: SLF001 - the query vectors are memoized across grid points
         memo = _MemoEncoder(ranker._encoder())  # noqa: SLF001
         ranker._encoder = lambda memo=memo: memo  # noqa: SLF001
         base = archive.scoring  # the archive's own (its encoder's) scoring

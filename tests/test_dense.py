@@ -220,7 +220,7 @@ def test_hybrid_constraints_hold_and_match_what_whoosh_matches(tmp_path: Path, n
     from archive.search.query import parse_query
 
     archive = Archive.build(news, tmp_path / "index", encoder=RecordingEncoder(), procs=1)
-    lexical = archive._lexical  # noqa: SLF001 - the matcher compared with Whoosh
+    lexical = archive._searcher.lexical  # noqa: SLF001 - the matcher compared with Whoosh
     for query in CONSTRAINED:
         parsed = parse_query(query, lexical.schema).query
         matching = _mask_ids(lexical, lexical.matches(lexical.match(parsed)))
@@ -236,7 +236,7 @@ def test_the_matcher_agrees_with_whoosh_after_updates(tmp_path: Path, shared_new
     Archive.build(shared_news[:30], tmp_path / "index", encoder=None, procs=1).close()
     changed = Document(id=shared_news[0].id, title="تحديث", body="خبر جديد عن وزارة الصحة والمستشفيات")
     archive = Archive.update(tmp_path / "index", add=[changed, *shared_news[30:]], delete=[shared_news[1].id])
-    lexical = archive._lexical  # noqa: SLF001
+    lexical = archive._searcher.lexical  # noqa: SLF001
     compared = 0
     for query in ('"وزارة الصحة"', "+الصحة -المستشفيات", "الرياض OR الصحة", "المملكة AND مجلس", '"أمير منطقة"',
                   "الصحة NOT الرياض", "(الرياض OR جدة) AND الأمير", 'title:"وزارة الصحة" OR مجلس'):
@@ -306,7 +306,7 @@ def test_sentence_transformers_model_built_locally(tmp_path: Path, monkeypatch: 
 def test_best_passages_agree_with_the_exact_search(tmp_path: Path, news: list[Document]) -> None:
     long_doc = Document(id="long", title="تقرير طويل", body=ARTICLE * 3)
     archive = Archive.build([*news, long_doc], tmp_path / "index", encoder=HashingEncoder(), procs=1)
-    dense = archive._dense  # noqa: SLF001 - the dense side under test
+    dense = archive._searcher.dense  # noqa: SLF001 - the dense side under test
     vector = HashingEncoder().encode_queries(["أسعار النفط وأوبك"])[0]
     ranked = dense.search(vector, len(news) + 1, depth=len(dense))
     ids = [doc_id for doc_id, _, _ in ranked]

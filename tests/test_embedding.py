@@ -107,7 +107,7 @@ def test_words_commit_first_and_passages_follow_lead_first(tmp_path: Path, corpu
     # the first embedding call already found the words committed and nothing embedded
     assert states[0][0] == 0 and states[0][1] == report.passages
     # lead first: every article's first passage before any second passage
-    dense = archive._dense  # noqa: SLF001
+    dense = archive._searcher.dense  # noqa: SLF001
     first_passages = {f"{doc.title}\n{doc.body[s:e]}" for doc, s, e in _leads(archive, dense)}
     assert set(encoder.seen[: len(first_passages)]) == first_passages
     assert all(text not in first_passages for text in encoder.seen[len(first_passages):])
@@ -160,7 +160,7 @@ def test_an_article_without_vectors_can_top_a_hybrid_search(tmp_path: Path, corp
     root = tmp_path / "index"
     _interrupted_build(corpus, root, stop_after=2)
     with Archive.open(root, encoder=HashingEncoder()) as partial:
-        dense = partial._dense  # noqa: SLF001
+        dense = partial._searcher.dense  # noqa: SLF001
         without = sorted(set(range(len(dense.ids))) - set(dense.rows.doc.tolist()))
         assert without, "the interrupt left articles with no vector"
         target = partial.get(dense.ids[without[-1]])
@@ -213,7 +213,7 @@ def test_add_to_a_partly_embedded_archive_keeps_its_pending_passages(
 def test_passage_policy_is_remembered_and_a_change_rewrites(tmp_path: Path, corpus: list[Document]) -> None:
     root = tmp_path / "index"
     archive = Archive.build(corpus, root, encoder=HashingEncoder(), procs=1, passages="lead")
-    dense = archive._dense  # noqa: SLF001
+    dense = archive._searcher.dense  # noqa: SLF001
     assert set(dense.rows.rank.tolist()) == {0} and len(dense) == archive.manifest.leads == len(dense.ids)
     assert archive.manifest.max_passages == 1
     archive.close()
@@ -223,7 +223,7 @@ def test_passage_policy_is_remembered_and_a_change_rewrites(tmp_path: Path, corp
     report = BuildReport()
     archive = Archive.build(corpus, root, encoder=HashingEncoder(), procs=1, passages="all", report=report)
     assert report.written and archive.manifest.max_passages == 64
-    assert len(archive._dense) > archive.manifest.leads  # noqa: SLF001
+    assert len(archive._searcher.dense) > archive.manifest.leads  # noqa: SLF001
     assert report.reused >= archive.manifest.leads  # the leads came from the cache
     archive.close()
     for bad in ("none", 0, "65", True):
@@ -296,7 +296,7 @@ def test_a_delete_leaves_the_waiting_passages_waiting(tmp_path: Path, corpus: li
     root = tmp_path / "index"
     _interrupted_build(corpus, root, stop_after=1)
     with Archive.open(root) as partial:
-        dense = partial._dense  # noqa: SLF001
+        dense = partial._searcher.dense  # noqa: SLF001
         gone = next(doc_id for o, doc_id in enumerate(dense.ids) if dense.waiting(o))
         count = int(np.count_nonzero(dense.pending.doc == dense.ids.index(gone)))
         pending = partial.manifest.pending
@@ -354,7 +354,7 @@ def test_related_articles_say_when_passages_wait(tmp_path: Path, corpus: list[Do
     root = tmp_path / "index"
     _interrupted_build(corpus, root, stop_after=1)
     with Archive.open(root, encoder=HashingEncoder()) as partial:
-        dense = partial._dense  # noqa: SLF001
+        dense = partial._searcher.dense  # noqa: SLF001
         embedded = dense.ids[int(dense.rows.doc[0])]
         waiting = next(doc_id for o, doc_id in enumerate(dense.ids) if not len(dense.rows_by_article(o)))
         by_meaning, by_words = partial.related(embedded), partial.related(waiting)

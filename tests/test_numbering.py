@@ -64,7 +64,7 @@ def test_the_lexical_signal_of_hybrid_is_the_lexical_score(archive: Archive, mon
         return fuse(self, request, vector, lexical, dense_run, spans, k)
 
     monkeypatch.setattr(ranking.Ranker, "_fuse", spy)
-    ids = archive._lexical.ids  # noqa: SLF001 - ordinals to ids
+    ids = archive._searcher.lexical.ids  # noqa: SLF001 - ordinals to ids
     default = archive.scoring
     for query in QUERIES:
         for filters in ({}, *FILTERS):
@@ -89,7 +89,7 @@ def test_every_side_numbers_the_articles_alike(tmp_path: Path, news: list[Docume
         store = DocumentStore.open(generation / "docs.sqlite")
         try:
             with Archive.open(root) as archive:
-                dense = archive._dense  # noqa: SLF001 - opening it checks the numbering
+                dense = archive._searcher.dense  # noqa: SLF001 - opening it checks the numbering
                 assert dense.ids == terms.ids
                 indexed = {d.id: d for d in store if store.canonical_of(d.id) is None}
                 assert sorted(terms.ids) == sorted(indexed)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import archive.archive as archive_module
+import archive.writing.operations as operations
 import archive.writing.building as building
 from archive import Archive
 from archive.writing.building import CACHE_NAME
@@ -289,7 +289,7 @@ def test_cli_build_and_embed_with_ray(
     # `archive embed --ray`: the passages a build left waiting (here: all of them) are embedded on Ray
     words_only = tmp_path / "words-only"
     monkeypatch.setattr(building, "EMBED_INLINE_MAX", 0)
-    monkeypatch.setattr(archive_module, "embed_pending", lambda *args, **kwargs: None)
+    monkeypatch.setattr(operations, "embed_pending", lambda *args, **kwargs: None)
     result = runner.invoke(app, ["build", str(sources), "--index", str(words_only), "--encoder", "hashing",
                                  "--procs", "1"])
     assert result.exit_code == 0, result.output

@@ -49,7 +49,7 @@ def test_related_by_vectors_is_the_nearest_by_the_mean_passage_vector(dense_arch
     assert hits[0].id == "korea-2"  # the other story of Korean troops in Kursk
     assert seed_document.id not in {h.id for h in hits} and "seed-twin" not in {h.id for h in hits}
     # Brute force over every stored passage vector: the mean of the seed's, against each article's best passage.
-    dense = dense_archive._dense
+    dense = dense_archive._searcher.dense
     ids = dense.ids
     seed = ids.index(seed_document.id)
     centre = dense.passage_vectors(seed).mean(axis=0)

@@ -83,7 +83,7 @@ def test_the_hybrid_word_signal_sums_the_fields_while_lexical_mode_uses_bm25f(tm
     from archive.search.query import parse_query
 
     archive = Archive.build(DOCS, tmp_path / "index", encoder=None, procs=1)
-    lexical = archive._lexical  # noqa: SLF001 - the ranker's two uses of the word scores
+    lexical = archive._searcher.lexical  # noqa: SLF001 - the ranker's two uses of the word scores
     match = lexical.match(parse_query("النفط", lexical.schema).query)
     alone, _ = lexical.rank(match, 3)
     fused, _ = lexical.rank(match, 3, hybrid=True)

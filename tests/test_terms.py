@@ -24,13 +24,13 @@ QUERIES = ["وزارة الصحة", "أمير منطقة الرياض", "ارت�
 
 
 def _whoosh(archive: Archive, query: str, k: int = 10) -> list[tuple[str, float]]:
-    lexical = archive._lexical  # noqa: SLF001 - both engines of the lexical side, compared
+    lexical = archive._searcher.lexical  # noqa: SLF001 - both engines of the lexical side, compared
     parsed = parse_query(query, lexical.schema)
     return [(hit["id"], hit.score) for hit in lexical.searcher.search(parsed.query, limit=k)]
 
 
 def _fast(archive: Archive, query: str, k: int = 10) -> list[tuple[str, float]]:
-    lexical = archive._lexical  # noqa: SLF001
+    lexical = archive._searcher.lexical  # noqa: SLF001
     pairs = plain_terms(parse_query(query, lexical.schema).query)
     return lexical._terms.search(pairs, k, scoring=WHOOSH)  # noqa: SLF001
 
@@ -55,7 +55,7 @@ def test_plain_queries_score_as_whoosh_does(saudi: Archive) -> None:
 
 
 def test_lexical_search_takes_the_fast_path_only_for_plain_words(saudi: Archive) -> None:
-    schema = saudi._lexical.schema  # noqa: SLF001
+    schema = saudi._searcher.lexical.schema  # noqa: SLF001
     pairs = plain_terms(parse_query("أسعار النفط", schema).query)
     assert sorted(pairs) == [("body", "اسعار"), ("body", "نفط"), ("title", "اسعار"), ("title", "نفط")]
     assert plain_terms(Term("body", "نفط")) == [("body", "نفط")]
@@ -85,8 +85,8 @@ def test_the_term_index_follows_adds_and_deletes(tmp_path: Path, shared_news: li
         assert [s for _, s in inc] == pytest.approx([s for _, s in ful], rel=1e-6), query
         assert not set(gone) & {d for d, _ in inc}
         ids = [d.id for d in first[5:] + later]
-        assert incremental._lexical.gram_scores(query, ids) == pytest.approx(  # noqa: SLF001
-            full._lexical.gram_scores(query, ids), rel=1e-6)  # noqa: SLF001
+        assert incremental._searcher.lexical.gram_scores(query, ids) == pytest.approx(  # noqa: SLF001
+            full._searcher.lexical.gram_scores(query, ids), rel=1e-6)  # noqa: SLF001
     incremental.close()
     full.close()
 
@@ -103,14 +103,14 @@ def test_character_grams_reach_forms_the_stemmer_leaves_apart(tmp_path: Path, ne
     ids = [d.id for d in news]
     # "بخاركيف" (with خاركيف) is one unknown term to BM25F; its grams still meet the article
     assert archive.search("بخاركيف", mode="lexical") == []
-    scores = dict(zip(ids, archive._lexical.gram_scores("بخاركيف", ids)))  # noqa: SLF001
+    scores = dict(zip(ids, archive._searcher.lexical.gram_scores("بخاركيف", ids)))  # noqa: SLF001
     assert max(scores, key=scores.get) == "war-1"
     assert scores["war-1"] > 0 and scores["sport-1"] == 0.0
     # grams most articles share ("#ال" of the article) weigh next to nothing against rare ones
-    common = dict(zip(ids, archive._lexical.gram_scores("العالم", ids)))  # noqa: SLF001
+    common = dict(zip(ids, archive._searcher.lexical.gram_scores("العالم", ids)))  # noqa: SLF001
     assert 0 < common["war-1"] < scores["war-1"] / 5
-    assert archive._lexical.gram_scores("في", ids) == [0.0] * len(ids)  # noqa: SLF001 - a stop word: no grams
-    assert archive._lexical.gram_scores("بخاركيف", ["no-such-id"]) == [0.0]  # noqa: SLF001
+    assert archive._searcher.lexical.gram_scores("في", ids) == [0.0] * len(ids)  # noqa: SLF001 - a stop word: no grams
+    assert archive._searcher.lexical.gram_scores("بخاركيف", ["no-such-id"]) == [0.0]  # noqa: SLF001
     archive.close()
 
 

@@ -542,12 +542,12 @@ def test_a_damaged_index_is_500_with_the_libraries_message(archive: Archive, mon
 
 
 def test_a_partly_embedded_archive_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import archive.archive as archive_module
+    import archive.writing.operations as operations
     import archive.writing.building as building
     from archive.encoders.hashing import HashingEncoder
 
     monkeypatch.setattr(building, "EMBED_INLINE_MAX", 0)  # every passage waits: the words alone are committed
-    monkeypatch.setattr(archive_module, "embed_pending", lambda *args, **kwargs: None)
+    monkeypatch.setattr(operations, "embed_pending", lambda *args, **kwargs: None)
     with Archive.build(NEWS, tmp_path / "index", encoder=HashingEncoder(), procs=1) as partial:
         client = TestClient(create_app(partial))
         body = client.get("/api/search", params={"q": "أسعار النفط"}).json()

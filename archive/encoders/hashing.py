@@ -22,6 +22,7 @@ class HashingEncoder:
     """Bag of hashed character 3-grams of each analyzed term (toy; see module docstring)."""
 
     name = "hashing/1"
+    spec = "hashing"
     dim = DIM
 
     def _vector(self, text: str) -> np.ndarray:

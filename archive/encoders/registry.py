@@ -17,6 +17,12 @@ def known_encoders() -> list[str]:
     return ["e5-small", "use-multilingual", "st:<model id or path>", "hashing", "none"]
 
 
+def spec_of(encoder: Encoder | None) -> str | None:
+    """The registry name that rebuilds ``encoder`` (its ``spec``; ``None`` for an encoder from elsewhere)."""
+    spec = getattr(encoder, "spec", None)
+    return spec if isinstance(spec, str) else None
+
+
 def get_encoder(spec: str, *, threads: int | None = None) -> Encoder | None:
     """The encoder named ``spec``; ``None`` for ``"none"`` (a lexical-only archive).
 

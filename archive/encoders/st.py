@@ -135,6 +135,7 @@ class SentenceTransformerEncoder:
         self.dim = int(self._model.get_embedding_dimension() or 0) or self._encode(["x"], query=False).shape[1]
         spec = "|".join([model, *(f"{k}={v}" for k, v in options.items())])
         self.name = f"st:{spec}/sentence-transformers-{sentence_transformers.__version__}"
+        self.spec = f"st:{spec}"
 
     @classmethod
     def from_spec(cls, spec: str, *, threads: int | None = None) -> SentenceTransformerEncoder:

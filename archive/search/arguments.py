@@ -1,0 +1,107 @@
+"""The arguments of a search, checked: a caller's mistake is a :class:`QueryError` that names it.
+
+Kept apart from the ranking so that the front doors (library, command line,
+web) share one reading of what a search may ask for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time as dtime, timezone
+from typing import Literal
+
+from ..errors import QueryError
+from ..index.columns import Filters
+from .fusion import FusionMethod
+from .ranking import SORTS
+
+Mode = Literal["lexical", "semantic", "hybrid"]
+MODES: tuple[str, ...] = ("lexical", "semantic", "hybrid")
+Sort = Literal["relevance", "date", "-date"]
+MAX_K = 1_000
+
+
+def check_k(k: object) -> int:
+    """``k`` if it is a whole number from 1 to :data:`MAX_K`, else :class:`QueryError`."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise QueryError(f"k must be a positive whole number, not {k!r}")
+    if k > MAX_K:
+        raise QueryError(f"k is at most {MAX_K:,} hits per search; ask for the next ones with offset={MAX_K}")
+    return k
+
+
+def check_query(query: object) -> str:
+    """``query`` if it is text."""
+    if not isinstance(query, str):
+        raise QueryError(f"query must be text, not {type(query).__name__}")
+    return query
+
+
+def check_options(
+    mode: object, sort: object, fusion: object, alpha: object, offset: object
+) -> tuple[str, str, FusionMethod, float, int]:
+    """``mode``, ``sort``, ``fusion``, ``alpha`` and ``offset`` of a search, each checked."""
+    if mode not in MODES:
+        raise QueryError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+    if sort not in SORTS:
+        raise QueryError(f"unknown sort {sort!r}; choose one of: {', '.join(SORTS)}")
+    try:
+        method = FusionMethod(fusion)
+    except ValueError:
+        raise QueryError(f"unknown fusion {fusion!r}; choose one of: rrf, convex, convex-z") from None
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
+        raise QueryError(f"alpha must be between 0 and 1, not {alpha!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise QueryError(f"offset must be a whole number >= 0, not {offset!r}")
+    return str(mode), str(sort), method, float(alpha), offset
+
+
+def make_filters(
+    source: str | Sequence[str] | None,
+    category: str | Sequence[str] | None,
+    since: datetime | date | str | None,
+    until: datetime | date | str | None,
+    author: str | Sequence[str] | None = None,
+) -> Filters:
+    """Checked :class:`Filters` from what a caller passed to a search."""
+    filters = Filters(
+        sources=_values(source, "source"),
+        categories=_values(category, "category"),
+        authors=_values(author, "author"),
+        since=_moment(since, "since", end_of_day=False),
+        until=_moment(until, "until", end_of_day=True),
+    )
+    if filters.since and filters.until and filters.since > filters.until:
+        raise QueryError(f"since ({filters.since:%Y-%m-%d}) is after until ({filters.until:%Y-%m-%d})")
+    return filters
+
+
+def _values(value: str | Sequence[str] | None, name: str) -> tuple[str, ...]:
+    """One filter value or several, as a tuple of non-empty texts."""
+    if value is None or value == "":
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if isinstance(items, (bytes, dict)) or not isinstance(items, (list, tuple, set, frozenset)):
+        raise QueryError(f"{name} must be text or a list of texts, not {type(value).__name__}")
+    for item in items:
+        if not isinstance(item, str):
+            raise QueryError(f"{name} must be text, not {type(item).__name__}")
+    return tuple(v for v in items if v.strip())
+
+
+def _moment(value: datetime | date | str | None, name: str, *, end_of_day: bool) -> datetime | None:
+    """A timezone-aware UTC datetime from what a caller passed as ``since``/``until``."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        except ValueError:
+            raise QueryError(f"{name}: {value!r} is not a date; use YYYY-MM-DD or an ISO 8601 time") from None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, date):
+        clock = dtime.max if end_of_day else dtime.min
+        return datetime.combine(value, clock, tzinfo=timezone.utc)
+    raise QueryError(f"{name}: expected a date, not {type(value).__name__}")

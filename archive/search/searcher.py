@@ -1,0 +1,186 @@
+"""Reading one committed generation: search, facets, related articles, marked text, export order.
+
+A :class:`Searcher` holds a generation's document store and lexical index
+open, and its vectors once a search needs them, so repeated searches pay no
+reopening cost. Every query goes the same way: parsed once, matched once
+(:meth:`LexicalIndex.match`), ranked inside the filters' mask
+(:mod:`archive.search.ranking`), then presented as hits with snippets
+(:mod:`archive.search.results`). Its arguments arrive checked
+(:mod:`archive.search.arguments`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..document import Document
+from ..errors import IndexFormatError, QueryError
+from ..index.columns import Facets, Filters
+from ..index.lexical import LexicalIndex
+from ..index.manifest import Manifest
+from ..index.matching import Match
+from ..index.store import DocumentStore
+from .fusion import FusionMethod
+from .query import ParsedQuery, parse_query, plain_text
+from .ranking import Ranker, Request
+from .results import Hits, best_snippet, make_hit
+from .snippets import Snippet, make_snippet, mark_text
+
+if TYPE_CHECKING:
+    from ..encoders.base import Encoder
+    from ..index.dense import DenseIndex
+
+
+class Searcher:
+    """The read side of one generation (store, lexical index, vectors on first use)."""
+
+    def __init__(self, generation: Path, manifest: Manifest, encoder: Callable[[], Encoder]) -> None:
+        """Open ``generation``'s store and lexical index; ``encoder`` gives the query encoder when needed."""
+        self.generation = generation
+        self.manifest = manifest
+        self.store = DocumentStore.open(generation / "docs.sqlite")
+        try:
+            self.lexical = LexicalIndex(generation / "lexical")
+        except BaseException:
+            self.store.close()
+            raise
+        self.has_dense = manifest.encoder is not None
+        if self.has_dense and not (generation / "dense" / "ids.json").is_file():
+            self.close()
+            raise IndexFormatError(f"{generation}: the dense index is missing. Fix: archive build --full")
+        self._dense_index: DenseIndex | None = None
+        self._opening = threading.Lock()
+        """Held while the vectors are loaded: searches on several threads load them once."""
+        self.ranker = Ranker(self.lexical, lambda: self.dense, encoder)
+
+    @property
+    def dense(self) -> DenseIndex:
+        """The FAISS side, opened on first use so lexical searches never load FAISS."""
+        if self._dense_index is None:
+            from ..index.dense import DenseIndex
+
+            with self._opening:
+                if self._dense_index is None:
+                    dense = DenseIndex(self.generation / "dense")
+                    if dense.ids != self.lexical.ids:
+                        raise IndexFormatError(
+                            f"{self.generation}: the vectors and the term index number the articles differently. "
+                            "Fix: archive build --full"
+                        )
+                    self._dense_index = dense
+        return self._dense_index
+
+    def close(self) -> None:
+        self.lexical.close()
+        self.store.close()
+
+    def _parse(self, query: str) -> tuple[ParsedQuery, Match | None]:
+        """``query`` parsed, and what it matches (``None`` when it has no searchable word)."""
+        parsed = parse_query(query, self.lexical.schema)
+        if parsed.query is None:
+            return parsed, None
+        return parsed, self.lexical.match(parsed.query, constrained=parsed.constrained)
+
+    def search(
+        self, query: str, k: int, offset: int, mode: str, sort: str, filters: Filters, fusion: FusionMethod,
+        alpha: float,
+    ) -> Hits:
+        """The hits of one search (see :meth:`archive.Archive.search`)."""
+        parsed, match = self._parse(query)
+        if match is None:  # nothing to search for, by words or by meaning
+            return Hits(reason=parsed.reason, mode=mode, total=0)
+        request = Request(
+            text=plain_text(query) or query, match=match, within=self.lexical.columns.mask(filters), k=k, mode=mode,
+            sort=sort, fusion=fusion, alpha=alpha, offset=offset,
+        )
+        ranked = self.ranker.rank(request)
+        docs = self._by_ordinal(o for o, _, _ in ranked.items)
+        hits = [make_hit(docs[o], score, best_snippet(docs[o], passage, parsed.terms))
+                for o, score, passage in ranked.items]
+        reason = None
+        if not hits:
+            reason = "no document matches the query" + (" and filters" if filters else "")
+            if offset and ranked.total:
+                reason = f"no hits after the first {offset}"
+        return Hits(hits, reason=reason, mode=mode, total=ranked.total, notice=self.coverage_notice(mode))
+
+    def facets(self, query: str, filters: Filters) -> Facets:
+        """Counts by source, category and month of the articles ``query`` matches inside ``filters``."""
+        within = self.lexical.columns.mask(filters)
+        _, match = self._parse(query)
+        if match is None:
+            mask = within if within is not None else np.ones(len(self.lexical), dtype=bool)
+        else:
+            mask = self.lexical.matches(match, within)
+        return self.lexical.columns.facets(mask)
+
+    def related(self, doc: Document, k: int) -> Hits:
+        """The ``k`` articles nearest to the indexed article ``doc`` (see :mod:`archive.search.related`)."""
+        from .related import lead_query, nearest_by_vectors
+
+        ordinal = self.lexical.ordinal_of(doc.id)
+        if ordinal is None:  # pragma: no cover - the store and the term index hold the same articles
+            raise IndexFormatError(f"{self.generation}: {doc.id!r} is stored but not indexed. Fix: archive build --full")
+        if self.has_dense:
+            nearest = nearest_by_vectors(self.dense, ordinal, k)
+            if nearest is not None:
+                docs = self._by_ordinal(o for o, _, _ in nearest)
+                hits = [make_hit(docs[o], s, make_snippet(docs[o].body[a:b], frozenset())) for o, s, (a, b) in nearest]
+                return Hits(hits, mode="semantic", reason=None if hits else "the archive holds no other article",
+                            notice=self.coverage_notice("semantic"))
+        parsed, match = self._parse(lead_query(doc))
+        if match is None:
+            return Hits(mode="lexical", reason=f"{doc.id!r} has no searchable words to compare")
+        within = np.ones(len(self.lexical), dtype=bool)
+        within[ordinal] = False
+        ranked, _ = self.lexical.rank(match, k, within)
+        docs = self._by_ordinal(o for o, _ in ranked)
+        hits = [make_hit(docs[o], s, make_snippet(docs[o].body, parsed.terms)) for o, s in ranked]
+        return Hits(hits, mode="lexical", reason=None if hits else "no other article shares its words",
+                    notice=self.coverage_notice("semantic") if self.has_dense else None)
+
+    def highlight(self, text: str, query: str) -> Snippet:
+        """``text`` whole, with the words of ``query`` marked as its snippets mark them."""
+        return mark_text(text, parse_query(query, self.lexical.schema).terms)
+
+    def export(self, query: str | None, filters: Filters) -> Iterator[Document]:
+        """The articles an export writes (see :meth:`archive.Archive.export`), read as they are written."""
+        if query is None and not filters:
+            return self.store.documents(duplicates=True)
+        within = self.lexical.columns.mask(filters)
+        if query is None:
+            allowed = {self.lexical.ids[o] for o in np.flatnonzero(within)}
+            return (doc for doc in self.store.documents() if doc.id in allowed)
+        parsed, match = self._parse(query)
+        if match is None:
+            raise QueryError(f"nothing to export: {parsed.reason}")
+        ranked, _ = self.lexical.rank(match, max(len(self.lexical), 1), within)
+        return self._in_order([o for o, _ in ranked])
+
+    def _in_order(self, ordinals: list[int], chunk: int = 500) -> Iterator[Document]:
+        for start in range(0, len(ordinals), chunk):
+            docs = self._by_ordinal(ordinals[start : start + chunk])
+            yield from (docs[o] for o in ordinals[start : start + chunk])
+
+    def _by_ordinal(self, ordinals: Iterator[int] | list[int]) -> dict[int, Document]:
+        """The stored articles at ``ordinals`` (one store read)."""
+        ids = self.lexical.ids
+        wanted = list(ordinals)
+        docs = self.store.get_many(ids[o] for o in wanted)
+        return {o: docs[ids[o]] for o in wanted}
+
+    def coverage_notice(self, mode: str) -> str | None:
+        """What a semantic or hybrid search should say while passages are still waiting for vectors."""
+        manifest = self.manifest
+        if mode == "lexical" or manifest.embedding_done:
+            return None
+        return (
+            f"meaning search covers {manifest.passages:,} of {manifest.planned_passages:,} passages "
+            f"({manifest.embedded_leads:,} of {manifest.leads:,} article leads); articles not embedded yet are ranked "
+            "by their words only. Fix: archive embed (or archive build) adds the rest"
+        )

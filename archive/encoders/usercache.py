@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from ..index.layout import fsync_tree
+from ..fsync import fsync_tree
 
 
 def cache_root() -> Path:

@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..fsync import fsync_dir, fsync_tree
 from ..errors import (
     IndexDamagedError,
     IndexLockedError,
@@ -137,26 +138,6 @@ def _writable(root: Path) -> Iterator[None]:
         ) from None
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_tree(path: Path) -> None:
-    """Flush every file under ``path``, and the directories, to disk: before a rename publishes them."""
-    for dirpath, _, filenames in os.walk(path):
-        for name in filenames:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(Path(dirpath))
-
-
 def commit_generation(root: Path, generation: Path) -> list[str]:
     """Make ``generation`` live (atomically), then delete what no reader needs any more.
 
@@ -182,7 +163,7 @@ def commit_generation(root: Path, generation: Path) -> list[str]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(root)
+    fsync_dir(root)
     remove_stale_generations(root, keep={generation.name, *([previous] if previous else [])})
     return notes
 

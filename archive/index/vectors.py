@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import IndexFormatError
-from .layout import fsync_tree
+from ..fsync import fsync_tree
 
 if TYPE_CHECKING:
     import faiss

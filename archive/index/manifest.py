@@ -22,7 +22,7 @@ from ..text.normalize import NORMALIZER_VERSION
 if TYPE_CHECKING:
     from ..encoders.base import Encoder
 
-FORMAT_VERSION = 9
+FORMAT_VERSION = 10
 MANIFEST_NAME = "manifest.json"
 
 

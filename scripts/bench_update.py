@@ -6,7 +6,8 @@
 ``archive build SOURCE --encoder none``); each ``--side`` names a checkout of
 this project and an index built by that checkout (an index format is read by
 its own code only), so two versions can be compared side by side, e.g.
-``--side main=/work/main:/tmp/idx/main --side live=.:/tmp/idx/live``.
+``--side old=/tmp/old:/tmp/idx/old --side new=.:/tmp/idx/new`` with the old
+version exported by ``git archive COMMIT archive | tar -x -C /tmp/old``.
 
 Every run starts from a copy of the built index (hard links: a change never
 writes a file of a generation in place) and runs the command line as a new
@@ -17,6 +18,11 @@ medians over ``--runs``. The 10 deleted articles are drawn with a fixed seed
 among the source's articles whose text occurs once (so each is indexed, not
 a folded copy); the 1,000 added ones are source articles under new ids with
 a changed first line (so none folds into the article it came from).
+
+``--lexical-only`` times the lexical side alone instead: ``update_index``
+(Whoosh, term index, filter columns) of the same change into a scratch
+directory, in a new process per run, the process's start and imports not
+counted.
 """
 
 from __future__ import annotations
@@ -63,12 +69,45 @@ def _copy(index: Path, target: Path) -> None:
     shutil.copytree(index, target, copy_function=os.link, ignore=shutil.ignore_patterns("*.lock"))
 
 
+LEXICAL = """
+import json, sys, time
+from pathlib import Path
+from archive.document import Document
+from archive.index.layout import current_generation
+from archive.index.lexical import update_index
+index, out, command = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
+add, delete = [], []
+if command[0] == "add":
+    add = [Document(**json.loads(line)) for line in open(command[1], encoding="utf-8")]
+else:
+    delete = command[1:]
+out.mkdir()
+started = time.perf_counter()
+update_index(current_generation(index) / "lexical", out / "lexical", add, delete)
+print(f" in {time.perf_counter() - started:.3f} s ")
+"""
+
+
+def _lexical(checkout: Path, index: Path, args: list[str]) -> tuple[float, float]:
+    """``(whole-process seconds, update_index seconds)`` of the lexical side of one change."""
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    out = index.parent / f"{index.name}-lexical"
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", LEXICAL, str(index), str(out), *args], env=env, cwd=checkout,
+                          capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    shutil.rmtree(out, ignore_errors=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{checkout}: lexical {args[0]} failed:\n{done.stdout}\n{done.stderr}")
+    return wall, float(SECONDS.search(done.stdout).group(1))
+
+
 def _run(checkout: Path, index: Path, args: list[str]) -> tuple[float, float]:
     """``(whole-process seconds, the write's own seconds)`` of one command line run."""
-    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    env = {**os.environ, "PYTHONPATH": str(checkout)}  # and run there: "-c" puts the working directory first
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", "from archive.cli import app; app()", *args, "--index", str(index)],
-                          env=env, capture_output=True, text=True, check=False)
+                          env=env, cwd=checkout, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{checkout}: {' '.join(args[:2])} failed:\n{done.stdout}\n{done.stderr}")
@@ -85,6 +124,7 @@ def main() -> None:
     parser.add_argument("--adds", type=int, default=1000)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--lexical-only", action="store_true", help="time update_index alone")
     args = parser.parse_args()
     sides = {}
     for spec in args.side:
@@ -95,6 +135,7 @@ def main() -> None:
     try:
         gone, additions = _changes(args.source, work, args.deletes, args.adds)
         tasks = {f"delete {len(gone)}": ["delete", *gone], f"add {args.adds:,}": ["add", str(additions)]}
+        print(f"deleting {', '.join(gone)}", file=sys.stderr)
         times: dict[tuple[str, str], list[tuple[float, float]]] = {}
         for run in range(args.runs):
             print(f"run {run + 1}/{args.runs}, load {os.getloadavg()[0]:.1f}", file=sys.stderr)
@@ -102,13 +143,14 @@ def main() -> None:
                 for name, (checkout, index) in sides.items():
                     copy = work / f"{name}-{run}"
                     _copy(index, copy)
-                    times.setdefault((task, name), []).append(_run(checkout, copy, command))
+                    run_one = _lexical if args.lexical_only else _run
+                    times.setdefault((task, name), []).append(run_one(checkout, copy, command))
                     shutil.rmtree(copy)
         result = {}
         for (task, name), found in times.items():
             walls, writes = [w for w, _ in found], [s for _, s in found]
             result[f"{task} / {name}"] = {"process s": statistics.median(walls), "write s": statistics.median(writes),
-                                          "runs": found}
+                                          "runs": found, "load": os.getloadavg()[0]}
             print(f"{task:>12} {name:>8}: process {statistics.median(walls):6.2f} s, "
                   f"write {statistics.median(writes):6.2f} s  (runs: "
                   + ", ".join(f"{w:.2f}/{s:.1f}" for w, s in found) + ")")

@@ -476,6 +476,9 @@ def _summary(report, archive, index: Path, problems: list[str]) -> None:  # noqa
     if report.written and archive.manifest.encoder:
         _echo(f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused from the cache) "
               f"with {archive.manifest.encoder}")
+    if report.renumbered:
+        _echo(f"compacted: renumbered the index without the {_plural(report.renumbered, 'deleted article')} "
+              "it still held")
     if report.compacted:
         _echo(f"rebuilt the passage graph without the {report.compacted} passages of removed articles")
     if archive.manifest.encoder and (report.checkpoints or not archive.manifest.embedding_done):

@@ -4,17 +4,23 @@ Opening an index checks only file sizes (fast); this reads everything: the
 pointer names a committed generation, every file has its recorded size and
 checksum (:mod:`archive.index.integrity`), and the four sides agree: the document
 store, the Whoosh index, the term index and the dense index hold the same
-articles, as many as the manifest says. Each problem is reported with its
+articles, as many as the manifest says. Deleted articles keep their ordinals
+until a compaction (the term index's live mask): the live ones are the
+store's, each id live at one ordinal at most, and the columns and vectors
+number every ordinal alike, with no vector or pending passage on a dead one. Each problem is reported with its
 fix; nothing is changed. Leftovers that are not damage (a generation a killed
 build never committed, a pointer directory moved aside) are listed as notes.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
+
+import numpy as np
 
 from . import layout
 from ..errors import ArchiveError, IndexDamagedError, IndexNotFoundError
@@ -144,16 +150,24 @@ def _check_sides(generation: Path, manifest: Manifest, report: CheckReport) -> N
     if whoosh is not None:
         ids["whoosh"] = whoosh
 
-    def read_terms() -> list[str]:
+    def read_terms() -> tuple[list[str], np.ndarray]:
         terms = TermIndex(generation / "terms")
         try:
-            return list(terms.ids)
+            return list(terms.ids), terms.live_mask()
         finally:
             terms.close()
 
-    order = _side(report, generation / "terms", read_terms)  # the generation's numbering: ordinal -> id
-    if order is not None:
-        ids["terms"] = set(order)
+    numbering = _side(report, generation / "terms", read_terms)  # the generation's numbering: ordinal -> id
+    order: list[str] | None = None
+    live: np.ndarray | None = None
+    if numbering is not None:
+        order, live = numbering
+        live_ids = [doc_id for doc_id, alive in zip(order, live.tolist()) if alive]
+        ids["terms"] = set(live_ids)
+        if len(live_ids) != len(ids["terms"]):
+            twice = sorted(i for i, n in Counter(live_ids).items() if n > 1)
+            report.problems.append(Problem(generation / "terms", f"has {len(twice)} article(s) live at two "
+                                           f"ordinals ({_few(twice)})"))
         from .columns import Columns
 
         columns = _side(report, generation / "columns", lambda: Columns(generation / "columns"))
@@ -167,9 +181,19 @@ def _check_sides(generation: Path, manifest: Manifest, report: CheckReport) -> N
         dense = _side(report, generation / "dense", lambda: DenseIndex(generation / "dense"))
         if dense is not None:
             ids["dense"] = set(dense.ids)
-            if order is not None and dense.ids != order and ids["dense"] == ids["terms"]:
-                report.problems.append(Problem(generation / "dense",
-                                               "numbers the articles differently from the term index"))
+            if order is not None and live is not None:
+                if dense.ids != order and ids["dense"] == set(order):
+                    report.problems.append(Problem(generation / "dense",
+                                                   "numbers the articles differently from the term index"))
+                elif dense.ids == order:
+                    ids["dense"] = ids["terms"]  # the same numbering: its live articles are the term index's
+                    from .dense import DEAD as _DEAD
+
+                    rows = dense.rows.doc[dense.rows.doc != _DEAD]
+                    on_dead = int(np.count_nonzero(~live[rows])) + int(np.count_nonzero(~live[dense.pending.doc]))
+                    if on_dead:
+                        report.problems.append(Problem(generation / "dense", f"holds {on_dead} passage(s) of "
+                                                       "deleted articles not marked dead"))
             if len(dense) - dense.dead != manifest.passages:
                 report.problems.append(Problem(generation / "dense", f"holds {len(dense) - dense.dead} passages, "
                                                f"the manifest says {manifest.passages}"))
@@ -195,6 +219,11 @@ def _check_sides(generation: Path, manifest: Manifest, report: CheckReport) -> N
                 continue
             missing, extra = sorted(ids["store"] - found), sorted(found - ids["store"])
             parts = []
+            if side == "terms" and order is not None and live is not None:
+                deleted = set(order) - found  # ids only at dead ordinals
+                if dead_stored := [i for i in missing if i in deleted]:
+                    parts.append(f"marks {len(dead_stored)} stored article(s) deleted ({_few(dead_stored)})")
+                    missing = [i for i in missing if i not in deleted]
             if missing:
                 parts.append(f"lacks {len(missing)} stored article(s) ({_few(missing)})")
             if extra:

@@ -15,6 +15,11 @@ into the value lists), and the authors, several per article, as rows
 (``author.indptr.npy``, ``author.codes.npy``); no pickle. Text values are
 compared as the user's filter is: case-folded and stripped; author names
 normalized too (:func:`author_keys`), so أحمد finds احمد.
+
+A deleted article keeps its row (its ordinal; see the live mask of
+:mod:`archive.index.terms`): the columns take the term index's live mask, and
+their filter masks and facets leave dead rows out. New articles are appended
+(:meth:`Columns.appended`); only a compaction renumbers (:meth:`Columns.updated`).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import numpy as np
 
 from ..document import Document
 from ..errors import IndexFormatError
+from .layout import link_files
 
 COLUMNS_FORMAT = 1
 TEXT_COLUMNS = ("source", "category")
@@ -102,20 +108,30 @@ class ColumnsBuilder:
 def _write(
     directory: Path, published: np.ndarray, values: dict[str, Sequence[str]], authors: Sequence[Sequence[str]]
 ) -> None:
-    directory.mkdir(parents=True, exist_ok=False)
-    np.save(directory / "published.npy", published.astype(np.int64, copy=False), allow_pickle=False)
     names: dict[str, list[str]] = {}
+    text_codes: dict[str, np.ndarray] = {}
     for name in TEXT_COLUMNS:
         distinct, codes = np.unique(np.asarray([fold(v) for v in values[name]], dtype=object), return_inverse=True)
         names[name] = [str(v) for v in distinct]
-        np.save(directory / f"{name}.npy", codes.astype(np.int32).reshape(-1), allow_pickle=False)
+        text_codes[name] = codes.astype(np.int32).reshape(-1)
     vocabulary: dict[str, int] = {}
     codes = [vocabulary.setdefault(key, len(vocabulary)) for keys in authors for key in keys]
     indptr = np.zeros(len(authors) + 1, dtype=np.int64)
     np.cumsum([len(keys) for keys in authors], out=indptr[1:])
-    np.save(directory / f"{AUTHOR}.indptr.npy", indptr, allow_pickle=False)
-    np.save(directory / f"{AUTHOR}.codes.npy", np.asarray(codes, dtype=np.int32), allow_pickle=False)
     names[AUTHOR] = list(vocabulary)
+    _save(directory, published, text_codes, names, indptr, np.asarray(codes, dtype=np.int32))
+
+
+def _save(
+    directory: Path, published: np.ndarray, codes: dict[str, np.ndarray], names: dict[str, list[str]],
+    author_rows: np.ndarray, author_codes: np.ndarray,
+) -> None:
+    directory.mkdir(parents=True, exist_ok=False)
+    np.save(directory / "published.npy", published.astype(np.int64, copy=False), allow_pickle=False)
+    for name in TEXT_COLUMNS:
+        np.save(directory / f"{name}.npy", codes[name].astype(np.int32, copy=False), allow_pickle=False)
+    np.save(directory / f"{AUTHOR}.indptr.npy", author_rows.astype(np.int64, copy=False), allow_pickle=False)
+    np.save(directory / f"{AUTHOR}.codes.npy", author_codes.astype(np.int32, copy=False), allow_pickle=False)
     meta = {"format": COLUMNS_FORMAT, "rows": int(len(published)), "values": names}
     with open(directory / "columns.json", "w", encoding="utf-8") as fh:
         json.dump(meta, fh, ensure_ascii=False)
@@ -124,7 +140,8 @@ def _write(
 class Columns:
     """Read-only filter columns of one generation (see the module docstring)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, live: np.ndarray | None = None) -> None:
+        """Open the columns in ``directory``; ``live`` is the term index's live mask (``None``: all live)."""
         fix = "Fix: archive build --full"
         try:
             meta = json.loads((directory / "columns.json").read_text(encoding="utf-8"))
@@ -151,8 +168,14 @@ class Columns:
             if len(codes) and (codes.min() < 0 or codes.max() >= len(self._values[name])):
                 raise IndexFormatError(f"{directory}: {name} codes outside the value list. {fix}")
         self._index = {n: {v: i for i, v in enumerate(values)} for n, values in self._values.items()}
+        self._directory = directory
+        if live is not None and len(live) != rows:
+            raise IndexFormatError(f"{directory}: {rows} rows for a live mask of {len(live)}. {fix}")
+        self.live = live
+        """The live mask of these rows (``None``: every row live); :meth:`mask` and :meth:`facets` follow it."""
 
     def __len__(self) -> int:
+        """Rows: one per ordinal, deleted articles' included."""
         return len(self.published)
 
     def values(self, name: str) -> list[str]:
@@ -160,10 +183,10 @@ class Columns:
         return list(self._values[name])
 
     def mask(self, filters: Filters) -> np.ndarray | None:
-        """The articles that pass ``filters`` as a boolean array, or ``None`` when nothing is filtered."""
+        """The live articles that pass ``filters`` as a boolean array, or ``None`` when nothing is filtered."""
         if not filters:
             return None
-        keep = np.ones(len(self), dtype=bool)
+        keep = np.ones(len(self), dtype=bool) if self.live is None else self.live.copy()
         for name, wanted in (("source", filters.sources), ("category", filters.categories),
                              (AUTHOR, filters.authors)):
             if wanted:
@@ -191,7 +214,9 @@ class Columns:
         return np.isin(self._codes[name], codes)
 
     def facets(self, mask: np.ndarray) -> Facets:
-        """Counts over the articles of ``mask``: by source, category and month, largest first."""
+        """Counts over the live articles of ``mask``: by source, category and month, largest first."""
+        if self.live is not None:
+            mask = mask & self.live
         out: dict[str, dict[str, int]] = {}
         for name in TEXT_COLUMNS:
             counts = np.bincount(self._codes[name][mask], minlength=len(self._values[name]))
@@ -214,11 +239,40 @@ class Columns:
             key = np.where(dates == NO_DATE, np.iinfo(np.int64).max, dates)
         return ordinals[np.lexsort((ordinals, key))]
 
+    def appended(self, directory: Path, add: Sequence[Document]) -> None:
+        """Write into ``directory`` (new) these columns with ``add`` as new rows after the last one.
+
+        No row moves (deleted articles keep theirs, as in the term index): with
+        nothing to add the files are hard-linked; else the old codes are mapped
+        to the merged value lists with numpy, as a fresh write would code them.
+        """
+        if not add:
+            link_files(self._directory, directory)
+            return
+        builder = ColumnsBuilder()
+        for doc in add:
+            builder.add(doc)
+        names: dict[str, list[str]] = {}
+        codes: dict[str, np.ndarray] = {}
+        for name in TEXT_COLUMNS:
+            new = [fold(v) for v in builder.values[name]]
+            names[name] = sorted(set(self._values[name]).union(new))  # np.unique's order, as _write has it
+            index = {v: i for i, v in enumerate(names[name])}
+            remap = np.asarray([index[v] for v in self._values[name]], dtype=np.int32)
+            codes[name] = np.concatenate([remap[self._codes[name]], np.asarray([index[v] for v in new], dtype=np.int32)])
+        vocabulary = dict(self._index[AUTHOR])
+        added = [vocabulary.setdefault(key, len(vocabulary)) for keys in builder.authors for key in keys]
+        names[AUTHOR] = list(vocabulary)
+        sizes = np.asarray([len(keys) for keys in builder.authors], dtype=np.int64)
+        rows = np.concatenate([self._author_rows, int(self._author_rows[-1]) + np.cumsum(sizes)])
+        _save(directory, np.concatenate([self.published, np.asarray(builder.published, dtype=np.int64)]), codes,
+              names, rows, np.concatenate([self._author_codes, np.asarray(added, dtype=np.int32)]))
+
     def updated(self, directory: Path, keep: np.ndarray, add: Iterable[Document]) -> None:
         """Write into ``directory`` (new) these columns for the ``keep`` rows, then ``add`` appended.
 
-        The same renumbering as the term index's and the vectors': kept rows in
-        order, new articles at the end.
+        The same renumbering as the term index's and the vectors' when they
+        compact: kept rows in order, new articles at the end.
         """
         builder = ColumnsBuilder()
         for doc in add:

@@ -7,6 +7,12 @@ row → article mapping lives beside FAISS as plain arrays (``passages.npz``:
 article ordinal, start and end offset into the article's passage text), and
 the article ids as JSON. An article's semantic score is the best score of its
 passages; that passage is its snippet.
+
+The ids are the term index's, deleted articles' included: a delete marks the
+rows of the deleted articles :data:`DEAD` (searches skip them) and drops
+their pending passages, and every other row keeps its ordinal, as the term
+index's live mask keeps every ordinal (:mod:`archive.index.terms`). Only
+when the term index compacts are the ordinals renumbered here too.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from ..document import Document
 from .embcache import EmbeddingCache, EmbedStats, embed_with_cache
 from ..errors import IndexDamagedError, IndexFormatError, UsageError
 from ..text.passages import SPLITTER_VERSION, split_passages
+from .layout import link_files
 from .vectors import VECTORS_FORMAT, VectorIndex
 
 PASSAGE_WORDS = 120
@@ -191,13 +198,16 @@ def write_dense(
     inline_max: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     base: DenseIndex | None = None,
-    drop: frozenset[str] = frozenset(),
+    keep: np.ndarray | None = None,
+    renumber: bool = False,
 ) -> DenseBuild:
     """Split and index ``documents`` into ``directory``: vectors from ``cache``, the rest embedded or left pending.
 
-    With ``base`` (the live dense index) the new index is ``base`` without the
-    articles in ``drop``, plus ``documents``: kept rows keep their vectors as
-    they are (and kept pending passages stay pending), so an incremental
+    With ``base`` (the live dense index) the new index is ``base`` with only
+    the articles ``keep`` (a bool per ordinal; ``None``: all) live, plus
+    ``documents`` after its last ordinal (see :meth:`DenseIndex.without`;
+    ``renumber`` as the term index compacted): kept rows keep their vectors
+    as they are (and kept pending passages stay pending), so an incremental
     change splits only its own articles. Passages whose text is in ``cache``
     get their vector from it; the others are embedded now with ``encode``
     when there are at most ``inline_max`` distinct texts (``None``: no limit),
@@ -208,7 +218,8 @@ def write_dense(
     """
     directory.mkdir(parents=True, exist_ok=False)
     if base is not None:
-        kept_ids, prior, waiting = base.without(drop)
+        kept_ids, prior, waiting = base.without(
+            np.ones(len(base.ids), dtype=bool) if keep is None else keep, renumber=renumber)
     else:
         kept_ids, prior, waiting = [], PassageRows.empty(), PassageRows.empty()
     planned, texts = plan_passages(documents, len(kept_ids), max_passages)
@@ -227,7 +238,10 @@ def write_dense(
     index, rows, compacted = grown(base, prior, planned.take(np.flatnonzero(found)), vectors[found], dim)
     pending = waiting.concat(planned.take(np.flatnonzero(~found)))
     pending = pending.take(pending.order())
-    index.save(directory / "vectors")
+    if index is None:  # the graph as it was (a delete only marks rows dead): shared, not rewritten
+        link_files(base.directory / "vectors", directory / "vectors")  # type: ignore[union-attr]
+    else:
+        index.save(directory / "vectors")
     rows.save(directory / "passages.npz")
     pending.save(directory / "pending.npz")
     with open(directory / "ids.json", "w", encoding="utf-8") as fh:
@@ -240,17 +254,20 @@ def write_dense(
 
 def grown(
     base: DenseIndex | None, prior: PassageRows, rows: PassageRows, vectors: np.ndarray, dim: int
-) -> tuple[VectorIndex, PassageRows, int]:
+) -> tuple[VectorIndex | None, PassageRows, int]:
     """The vector index of ``base`` (its rows now ``prior``, dead ones marked) plus ``vectors`` for ``rows``.
 
     An HNSW graph takes the new vectors in place of a rebuild, and keeps the
     rows of removed articles as dead rows that searches skip, until they would
     pass :data:`COMPACT_SHARE` of its rows; then (and for an exact index,
     where a copy is all a rebuild costs) the index is rebuilt from the live
-    rows only. Returns ``(index, rows, dead rows dropped by a rebuild of a graph)``.
+    rows only. Returns ``(index, rows, dead rows dropped by a rebuild of a graph)``; the index is
+    ``None`` when it is ``base``'s unchanged (a graph that only gained dead rows).
     """
     dead = int(np.count_nonzero(prior.doc == DEAD))
     if base is not None and base.kind == "hnsw" and dead <= COMPACT_SHARE * (len(prior) + len(rows)):
+        if not len(rows):
+            return None, prior, 0
         index = VectorIndex.load(base.directory / "vectors", mmap=False)
         index.add(vectors)
         return index, prior.concat(rows), 0
@@ -318,19 +335,28 @@ class DenseIndex:
         """Start and end offsets of the passages at ``rows``."""
         return np.asarray(self._start[rows], dtype=np.int64), np.asarray(self._end[rows], dtype=np.int64)
 
-    def without(self, drop: frozenset[str]) -> tuple[list[str], PassageRows, PassageRows]:
-        """What remains once the articles in ``drop`` are removed, renumbered.
+    def without(self, keep: np.ndarray, *, renumber: bool) -> tuple[list[str], PassageRows, PassageRows]:
+        """What remains once the articles whose ordinal ``keep`` (a bool per ordinal) leaves out are removed.
 
-        Returns ``(ids, rows, pending)``: the remaining article ids in order;
-        every vector row, those of the removed articles (and rows dead before)
-        marked :data:`DEAD`; and the remaining pending passages.
+        Returns ``(ids, rows, pending)``: the article ids by ordinal; every
+        vector row, those of the removed articles (and rows dead before)
+        marked :data:`DEAD`; and the remaining pending passages. Every ordinal
+        stays (the removed ones dead), unless ``renumber``: then the kept
+        articles are numbered 0, 1, ... in order, as the term index does when
+        it compacts.
         """
-        keep = np.fromiter((doc_id not in drop for doc_id in self._ids), dtype=bool, count=len(self._ids))
-        renumber = np.append(np.where(keep, np.cumsum(keep, dtype=np.int64) - 1, DEAD), DEAD)  # [-1] -> DEAD
-        rows = PassageRows(renumber[self._doc].astype(np.int32), self._start, self._end, self.rows.rank)
+        if len(keep) != len(self._ids):
+            raise ValueError(f"a keep mask of {len(keep)} for {len(self._ids)} articles")
+        if renumber:
+            target = np.where(keep, np.cumsum(keep, dtype=np.int64) - 1, DEAD)
+            ids = [doc_id for doc_id, k in zip(self._ids, keep.tolist()) if k]
+        else:
+            target = np.where(keep, np.arange(len(keep), dtype=np.int64), DEAD)
+            ids = list(self._ids)
+        mapping = np.append(target, DEAD)  # [-1] (a row dead before) -> DEAD
+        rows = PassageRows(mapping[self._doc].astype(np.int32), self._start, self._end, self.rows.rank)
         pending = self.pending.take(np.flatnonzero(keep[self.pending.doc]))
-        pending = PassageRows(renumber[pending.doc].astype(np.int32), pending.start, pending.end, pending.rank)
-        ids = [doc_id for doc_id, k in zip(self._ids, keep.tolist()) if k]
+        pending = PassageRows(mapping[pending.doc].astype(np.int32), pending.start, pending.end, pending.rank)
         return ids, rows, pending
 
     def rows_by_article(self, ordinal: int) -> np.ndarray:

@@ -8,6 +8,11 @@ It holds the id, the analyzed title and body and the filter fields (source,
 category, author, date); full
 documents live in the document store (:mod:`archive.index.store`). Title and body
 share one analyzer (:mod:`archive.text.analysis`); the title is boosted.
+
+A delete marks ordinals dead in the term index's live mask, which the
+columns (and the vectors, whose rows of deleted articles are marked dead)
+follow, so the numbering all three share never moves until a compaction
+(:func:`update_index`); Whoosh keeps its own deletions, by id.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -35,7 +41,7 @@ from ..errors import ArchiveError, IndexDamagedError, IndexFormatError
 from .layout import link_files
 from .matching import Match, plan
 from .scoring import DEFAULT_SCORING, Scoring
-from .terms import TermIndex, TermIndexBuilder
+from .terms import COMPACT_SHARE, TermIndex, TermIndexBuilder
 from .schema import make_schema
 from .whoosh_files import install as install_whoosh_guard
 from .workers import GuardedMpWriter
@@ -146,7 +152,27 @@ def columns_directory(directory: Path) -> Path:
     return directory.parent / "columns"
 
 
-def update_index(source: Path, directory: Path, add: Iterable[Document], delete: Iterable[str]) -> int:
+@dataclass(frozen=True, slots=True)
+class LexicalChange:
+    """What :func:`update_index` did to the numbering, for the dense side to do the same."""
+
+    count: int
+    """Live articles in the new index."""
+    keep: np.ndarray
+    """Per ordinal of the source index: the article stays (False for those deleted now or before)."""
+    compacted: bool
+    """The kept articles were renumbered 0, 1, ... in order and the dead ordinals dropped; else every
+    ordinal stayed and the deleted ones are dead."""
+    renumbered: int = 0
+    """Dead ordinals dropped by the compaction (0 when there was none)."""
+
+
+def compacts(dead: int, ordinals: int) -> bool:
+    """True when ``dead`` ordinals of ``ordinals`` pass :data:`archive.index.terms.COMPACT_SHARE`."""
+    return dead > COMPACT_SHARE * ordinals
+
+
+def update_index(source: Path, directory: Path, add: Iterable[Document], delete: Iterable[str]) -> LexicalChange:
     """Write into ``directory`` (new) the index at ``source`` minus ``delete`` ids plus ``add``.
 
     Whoosh never rewrites a file once written: a segment is immutable, its
@@ -154,8 +180,11 @@ def update_index(source: Path, directory: Path, add: Iterable[Document], delete:
     and new segments. So ``directory`` starts as hard links to ``source``'s
     files (copies where the filesystem cannot link), and the change costs
     what it adds and deletes, not the size of the index; ``source`` is left
-    exactly as it was, for the readers still using it. Returns the number of
-    documents in the new index.
+    exactly as it was, for the readers still using it. The term index and
+    the columns do the same: deleted articles are marked dead in the live
+    mask, new ones take the next ordinals (:meth:`TermIndex.appended`),
+    until the dead would pass :data:`~archive.index.terms.COMPACT_SHARE` of
+    the ordinals: then both are renumbered without them (:meth:`TermIndex.updated`).
     """
     add = list(add)
     delete = list(delete)
@@ -173,14 +202,26 @@ def update_index(source: Path, directory: Path, add: Iterable[Document], delete:
         raise
     writer.commit()  # merges small segments into a new one; the big ones stay as they are
     old_terms = TermIndex(terms_directory(source))
-    drop = frozenset(delete)
-    keep = np.fromiter((i not in drop for i in old_terms.ids), dtype=bool, count=len(old_terms.ids))
-    Columns(columns_directory(source)).updated(columns_directory(directory), keep, add)
-    count = old_terms.updated(terms_directory(directory), drop, add)
-    old_terms.close()
+    try:
+        ordinals = old_terms.ordinals()
+        dead = sorted({ordinals[i] for i in delete if i in ordinals})
+        keep = old_terms.live_mask()
+        keep[dead] = False
+        gone = len(keep) - int(np.count_nonzero(keep))
+        columns = Columns(columns_directory(source))
+        if compacts(gone, len(keep) + len(add)):
+            columns.updated(columns_directory(directory), keep, add)
+            count = old_terms.updated(terms_directory(directory), keep, add)
+            change = LexicalChange(count, keep, True, gone)
+        else:
+            columns.appended(columns_directory(directory), add)
+            count = old_terms.appended(terms_directory(directory), dead, add)
+            change = LexicalChange(count, keep, False)
+    finally:
+        old_terms.close()
     if ix.doc_count() != count:  # from the new table of contents: no segment is opened
         raise IndexFormatError(f"{source}: the Whoosh and term indexes disagree. Fix: archive build --full")
-    return count
+    return change
 
 
 class LexicalIndex:
@@ -193,7 +234,7 @@ class LexicalIndex:
         self.scoring = scoring
         """How :meth:`rank`, :meth:`scores` and the gram scores score (settable: query time only)."""
         self._terms = TermIndex(terms_directory(directory))
-        self.columns = Columns(columns_directory(directory))
+        self.columns = Columns(columns_directory(directory), live=self._terms.live)
         try:
             self._ix = open_whoosh(directory)
             # The schema comes from the code (the TOC's copy is only compared with it), but
@@ -208,7 +249,7 @@ class LexicalIndex:
             raise IndexFormatError(
                 f"{directory}: damaged lexical index ({type(exc).__name__}: {exc}). Fix: archive build --full"
             ) from None
-        if self._ix.doc_count() != len(self._terms) or len(self.columns) != len(self._terms):
+        if self._ix.doc_count() != self._terms.live_count or len(self.columns) != len(self._terms):
             raise IndexFormatError(
                 f"{directory}: the Whoosh index, term index and filter columns disagree. Fix: archive build --full"
             )
@@ -224,14 +265,24 @@ class LexicalIndex:
 
     @property
     def ids(self) -> list[str]:
-        """Article ids by ordinal (the numbering the columns and the vectors share)."""
+        """Article ids by ordinal (the numbering the columns and the vectors share), deleted ones included."""
         return self._terms.ids
 
     def __len__(self) -> int:
+        """Ordinals, deleted articles' included: the size of every mask (:attr:`live_count` counts articles)."""
         return len(self._terms)
 
+    @property
+    def live_count(self) -> int:
+        """Live (searchable) articles."""
+        return self._terms.live_count
+
+    def live_mask(self) -> np.ndarray:
+        """A new boolean mask over ordinals of the live articles."""
+        return self._terms.live_mask()
+
     def ordinal_of(self, doc_id: str) -> int | None:
-        """The ordinal of the indexed article ``doc_id`` (``None`` if it is not indexed)."""
+        """The ordinal of the indexed article ``doc_id`` (``None`` if it is not indexed, or deleted)."""
         return self._terms.ordinals().get(doc_id)
 
     def match(self, query: Query, *, constrained: bool = True) -> Match:
@@ -251,14 +302,14 @@ class LexicalIndex:
                                 within=within, offset=offset)
 
     def matches(self, match: Match, within: np.ndarray | None = None) -> np.ndarray:
-        """Every article ``match`` matches inside ``within``, as a boolean mask over ordinals."""
+        """Every live article ``match`` matches inside ``within``, as a boolean mask over ordinals."""
         if match.candidates is not None:
             found = match.candidates.copy()
         else:
             found = np.zeros(len(self._terms), dtype=bool)
             for field, text in match.pairs:
                 found |= self._terms.term_mask(field, text)
-        for mask in (match.filters, within):
+        for mask in (match.filters, within, self._terms.live):
             if mask is not None:
                 found &= mask
         return found

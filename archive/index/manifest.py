@@ -22,8 +22,9 @@ from ..text.normalize import NORMALIZER_VERSION
 if TYPE_CHECKING:
     from ..encoders.base import Encoder
 
-FORMAT_VERSION = 10
-"""10: the Whoosh schema's tokenizer is ``archive.index.schema.ArabicTokenizer`` (its table of
+FORMAT_VERSION = 11
+"""11: deletions as a live mask over stable ordinals (term index format 5, ``terms/live.npy``);
+10: the Whoosh schema's tokenizer is ``archive.index.schema.ArabicTokenizer`` (its table of
 contents names the class, and an index that names another is refused as tampered with); 9:
 ``archive.lexical.ArabicTokenizer``."""
 MANIFEST_NAME = "manifest.json"

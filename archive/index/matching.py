@@ -5,7 +5,8 @@ The archive ranks every query with one scorer, the term index's BM25F
 query took (a filter, an operator, the hybrid ranker). This module decides
 *what matches*: it walks the Whoosh query tree that :mod:`archive.search.query`
 parsed and evaluates it over the term index's posting lists and the filter
-columns with numpy (AND, OR, NOT, +must, -exclude, ``field:value``). Only
+columns with numpy (AND, OR, NOT, +must, -exclude, ``field:value``); a mask
+may hold deleted ordinals (a NOT does), which the ranking leaves out. Only
 what needs word positions, a ``"quoted phrase"``, is asked of Whoosh, the
 lexical engine that holds them.
 
@@ -58,7 +59,7 @@ def plan(query: Query, terms: TermIndex, columns: Columns, whoosh_mask: WhooshMa
     # Repeated words count each time they are written (as Lucene sums repeated clauses).
     pairs = tuple(_positive_pairs(query)) if query is not None else ()
     if query is None:  # only filters: every article they allow matches, scoring 0
-        return Match((), np.ones(len(terms), dtype=bool), filters, constrained)
+        return Match((), terms.live_mask(), filters, constrained)
     if not constrained and plain_terms(query) is not None:
         return Match(pairs, None, filters)
     return Match(pairs, _evaluate(query, terms, columns, whoosh_mask), filters, constrained)

@@ -26,8 +26,24 @@ Whoosh quantizes field lengths to a byte, this index does not);
 On disk (a directory): ``terms.json`` (format, the term list, the article
 ids) and per field ``FIELD.indptr.npy``, ``FIELD.docs.npy``,
 ``FIELD.weights.npy``, ``FIELD.lengths.npy``, memory-mapped on open; no
-pickle. Updates (:meth:`TermIndex.updated`) rebuild the arrays with numpy,
-without re-analyzing the articles that stay: about a second per 10M postings.
+pickle.
+
+Deletions are a live mask, as Lucene's: a deleted article keeps its ordinal
+(its id stays in the list, so the term index, the filter columns and the
+vectors keep one numbering without rewriting anything) and ``live.npy``
+(one bool per ordinal; absent when every article is live) says which
+ordinals count. Every read leaves the dead ones out, and the statistics
+BM25 uses are those of the live articles only (their number, average field
+lengths, a term's document frequency counted over the live part of its
+posting list, the grams' stored frequencies lowered as articles are
+deleted), so an index with deletions ranks exactly as a fresh build of its
+live articles. :meth:`TermIndex.appended` writes a change this way: a
+delete rewrites the mask and the grams' frequencies and hard-links the rest;
+new articles take the next ordinals, their postings merged into the posting
+lists without sorting them again. Once the dead ordinals would pass
+:data:`COMPACT_SHARE` of them, :meth:`TermIndex.updated` renumbers instead:
+it rebuilds the arrays with numpy without the dead articles (and without
+re-analyzing the others), and the mask goes away.
 """
 
 from __future__ import annotations
@@ -35,6 +51,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -45,11 +62,18 @@ import numpy as np
 
 from ..text.analysis import GRAM_SETTINGS, term, tokens, word_grams
 from ..document import Document
-from ..errors import IndexFormatError
+from ..errors import IndexDamagedError, IndexFormatError
+from .layout import link_file
 from .scoring import DEFAULT_SCORING, Scoring
 
-TERMS_FORMAT = 4
-"""4: raw term counts (the title weight is applied at query time); 3 stored counts times the boost."""
+TERMS_FORMAT = 5
+"""5: deletions as a live mask (``live.npy``), gram frequencies over live articles; 4: raw term counts
+(the title weight is applied at query time); 3 stored counts times the boost."""
+LIVE = "live.npy"
+"""The live mask: one bool per ordinal, False for a deleted article (absent: all live)."""
+COMPACT_SHARE = 0.2
+"""A change renumbers the articles without the deleted ones (:meth:`TermIndex.updated`) once dead
+ordinals would pass this share of them; below it, deletions only mark ordinals dead."""
 FIELDS: tuple[str, ...] = ("title", "body")
 """Searched fields (their weights: :class:`archive.index.scoring.Scoring`)."""
 GRAMS = "grams"
@@ -147,6 +171,55 @@ class TermIndexBuilder:
         _write(directory, list(self.vocab), self.ids, self.arrays(), self.lengths())
 
 
+def _write_meta(directory: Path, terms: list[str], ids: list[str]) -> None:
+    meta = {"format": TERMS_FORMAT, "fields": STORED, "grams": GRAM_SETTINGS, "terms": terms, "ids": ids}
+    with open(directory / "terms.json", "w", encoding="utf-8") as fh:
+        json.dump(meta, fh, ensure_ascii=False)
+
+
+def _merged(
+    indptr: np.ndarray, docs: np.ndarray, weights: np.ndarray, added: tuple[np.ndarray, np.ndarray, np.ndarray],
+    vocab_size: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inverted CSR arrays ``(indptr, docs, weights)`` with the ``added`` triplets (ordinals above every
+    existing one) put at the end of their terms' posting lists: the layout a fresh build writes, made
+    in one pass over the old arrays instead of a sort of every posting."""
+    terms, new_docs, new_weights = added
+    order = np.argsort(terms, kind="stable")  # the added postings only; ordinals stay ascending per term
+    terms, new_docs, new_weights = terms[order], new_docs[order], new_weights[order]
+    old_counts = np.zeros(vocab_size, dtype=np.int64)
+    old_counts[: len(indptr) - 1] = np.diff(indptr)
+    new_counts = np.bincount(terms, minlength=vocab_size).astype(np.int64)
+    out_indptr = np.zeros(vocab_size + 1, dtype=np.int64)
+    np.cumsum(old_counts + new_counts, out=out_indptr[1:])
+    group_start = np.cumsum(new_counts) - new_counts  # where each term's added postings begin in ``terms``
+    rank = np.arange(len(terms), dtype=np.int64) - group_start[terms]
+    is_new = np.zeros(int(out_indptr[-1]), dtype=bool)
+    is_new[out_indptr[terms] + old_counts[terms] + rank] = True
+    out_docs = np.empty(len(is_new), dtype=np.int32)
+    out_weights = np.empty(len(is_new), dtype=np.float32)
+    out_docs[is_new], out_weights[is_new] = new_docs, new_weights
+    out_docs[~is_new], out_weights[~is_new] = docs, weights  # old postings keep their order
+    return out_indptr, out_docs, out_weights
+
+
+def _append_npy(path: Path, extra: np.ndarray, out: Path) -> None:
+    """Write to ``out`` the 1-D ``.npy`` array at ``path`` followed by ``extra``: a byte copy of the old
+    data (no array is loaded), then the new values."""
+    with open(path, "rb") as src:
+        version = np.lib.format.read_magic(src)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(src)
+        if len(shape) != 1 or fortran:
+            raise ValueError(f"{path}: not a 1-D array")
+        header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+                  "shape": (shape[0] + len(extra),)}
+        with open(out, "wb") as dst:
+            np.lib.format.write_array_header_1_0(dst, header)
+            shutil.copyfileobj(src, dst, 1 << 22)
+            dst.write(np.ascontiguousarray(extra, dtype=dtype).tobytes())
+
+
 def _write(
     directory: Path,
     terms: list[str],
@@ -176,9 +249,7 @@ def _write(
         np.save(directory / f"{field}.docs.npy", docs[order].astype(np.int32), allow_pickle=False)
         np.save(directory / f"{field}.weights.npy", weights[order].astype(np.float32), allow_pickle=False)
         np.save(directory / f"{field}.lengths.npy", np.asarray(lengths[field], dtype=np.float32), allow_pickle=False)
-    meta = {"format": TERMS_FORMAT, "fields": STORED, "grams": GRAM_SETTINGS, "terms": terms, "ids": ids}
-    with open(directory / "terms.json", "w", encoding="utf-8") as fh:
-        json.dump(meta, fh, ensure_ascii=False)
+    _write_meta(directory, terms, ids)
 
 
 class _RowReader:
@@ -214,6 +285,22 @@ class _RowReader:
     __del__ = close
 
 
+def _read_live(path: Path, ordinals: int) -> np.ndarray | None:
+    """The live mask at ``path`` (``None`` when there is none: every article live), checked against
+    the number of ordinals; damage is named with its fix."""
+    if not path.exists():
+        return None
+    fix = "Fix: archive build --full"
+    try:
+        live = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise IndexDamagedError(f"{path}: live mask unreadable ({exc}). {fix}") from None
+    if live.dtype != np.bool_ or live.ndim != 1 or len(live) != ordinals:
+        raise IndexDamagedError(f"{path}: live mask of {live.dtype} {live.shape}, expected bool ({ordinals},) "
+                                f"(one per article of the term index). {fix}")
+    return live
+
+
 class TermIndex:
     """Read-only, memory-mapped term index of one generation (see the module docstring)."""
 
@@ -241,22 +328,34 @@ class TermIndex:
             raise
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexFormatError(f"{directory}: term index unreadable ({exc}). {fix}") from None
+        self._directory = directory
         self.vocab = {t: i for i, t in enumerate(self.terms)}
         self._ordinals: dict[str, int] | None = None  # id → ordinal, built on the first gram scoring
         n = len(self.ids)
+        self.live: np.ndarray | None = _read_live(directory / LIVE, n)
+        """One bool per ordinal, False for a deleted article; ``None`` when every article is live."""
+        self.live_count = n if self.live is None else int(np.count_nonzero(self.live))
+        """Live articles: the N of BM25, and the archive's article count."""
         for field, (indptr, docs, weights, lengths) in self._arrays.items():
             if len(indptr) != len(self.terms) + 1 or len(docs) != len(weights) or len(lengths) != n:
                 raise IndexFormatError(f"{directory}: {field} arrays do not match the term list. {fix}")
         g_indptr, g_terms, g_weights, g_lengths, g_df = self._grams
         if len(g_indptr) != n + 1 or len(g_terms) != len(g_weights) or len(g_lengths) != n or len(g_df) != len(self.terms):
             raise IndexFormatError(f"{directory}: {GRAMS} arrays do not match the article list. {fix}")
-        self._avg = {
-            f: (float(np.sum(lengths, dtype=np.float64)) / n if n else 1.0) or 1.0
+        live, count = self.live, self.live_count
+        self._avg = {  # over the live articles: what a fresh build of them would average
+            f: (float(np.sum(lengths if live is None else np.asarray(lengths)[live], dtype=np.float64)) / count
+                if count else 1.0) or 1.0
             for f, lengths in [*((f, a[3]) for f, a in self._arrays.items()), (GRAMS, g_lengths)]
         }
 
     def __len__(self) -> int:
+        """Ordinals, deleted articles' included (the size of every mask over them); see :attr:`live_count`."""
         return len(self.ids)
+
+    def live_mask(self) -> np.ndarray:
+        """A new boolean mask over ordinals of the live articles."""
+        return np.ones(len(self.ids), dtype=bool) if self.live is None else self.live.copy()
 
     def close(self) -> None:
         """Close the files read with ``pread`` (the memory maps go with the object)."""
@@ -272,17 +371,22 @@ class TermIndex:
         start, end = int(indptr[term_id]), int(indptr[term_id + 1])
         if start == end:
             return None
-        rows = docs[start:end]
-        return rows, weights[start:end].astype(np.float64), lengths[rows]
+        rows, counts = docs[start:end], weights[start:end]
+        if self.live is not None:  # deleted articles neither match nor count in the term's frequency
+            alive = self.live[rows]
+            rows, counts = rows[alive], counts[alive]
+            if not len(rows):
+                return None
+        return rows, counts.astype(np.float64), lengths[rows]
 
     def _accumulate(self, pairs: Iterable[tuple[str, str]], scoring: Scoring) -> tuple[np.ndarray, np.ndarray]:
         """Per article: the word score over ``(field, term)`` pairs (Whoosh's idf), and how many pairs matched.
 
         ``scoring.combine`` says how a term's fields add up (see :class:`archive.index.scoring.Scoring`).
         """
-        n = len(self.ids)
-        scores = np.zeros(n, dtype=np.float64)
-        matched = np.zeros(n, dtype=np.int32)
+        scores = np.zeros(len(self.ids), dtype=np.float64)
+        matched = np.zeros(len(self.ids), dtype=np.int32)
+        n = self.live_count
         k1 = scoring.k1
         by_term: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
         for field, text in pairs:
@@ -334,9 +438,9 @@ class TermIndex:
 
         The matches are ``candidates`` (a boolean mask a query's operators
         made) or, when it is ``None``, the articles holding any of ``pairs``;
-        either way only those in ``within`` count. Scores are BM25F over
-        ``pairs`` against the whole index's statistics, so an article scores
-        the same whatever restricts the matches. Ties keep index order.
+        either way only those in ``within`` (and live) count. Scores are BM25F
+        over ``pairs`` against the whole index's statistics, so an article
+        scores the same whatever restricts the matches. Ties keep index order.
         """
         if not self.ids:
             return [], 0
@@ -344,6 +448,8 @@ class TermIndex:
         keep = matched > 0 if candidates is None else candidates
         if within is not None:
             keep = keep & within
+        if self.live is not None:
+            keep = keep & self.live
         hits = np.flatnonzero(keep)
         if len(hits) == 0 or k < 1:
             return [], int(len(hits))
@@ -363,18 +469,24 @@ class TermIndex:
         return scores[ordinals].tolist()
 
     def term_mask(self, field: str, text: str) -> np.ndarray:
-        """The articles whose ``field`` holds the analyzed term ``text``, as a boolean mask."""
+        """The live articles whose ``field`` holds the analyzed term ``text``, as a boolean mask."""
         mask = np.zeros(len(self.ids), dtype=bool)
         term_id = self.vocab.get(text)
         if term_id is not None and field in self._arrays:
             indptr, docs, _, _ = self._arrays[field]
             mask[docs[int(indptr[term_id]) : int(indptr[term_id + 1])]] = True
+            if self.live is not None:
+                mask &= self.live
         return mask
 
     def ordinals(self) -> dict[str, int]:
-        """``{id: ordinal}`` (built on first use)."""
+        """``{id: ordinal}`` of the live articles (built on first use): an id deleted and added again
+        maps to its new ordinal only."""
         if self._ordinals is None:
-            self._ordinals = {doc_id: i for i, doc_id in enumerate(self.ids)}
+            if self.live is None:
+                self._ordinals = {doc_id: i for i, doc_id in enumerate(self.ids)}
+            else:
+                self._ordinals = {self.ids[i]: i for i in np.flatnonzero(self.live).tolist()}
         return self._ordinals
 
     def gram_scores(
@@ -395,9 +507,10 @@ class TermIndex:
         hundred rows, not the posting lists of grams such as ``#ال`` that
         most articles hold (reading those cost 0.9 s on the first query and
         240 MB of memory at 62k articles). idf is Lucene's ``ln(1 + (N - df +
-        0.5) / (df + 0.5))``, which goes to 0 for a gram in every article.
+        0.5) / (df + 0.5))``, which goes to 0 for a gram in every article
+        (N and df count live articles). ``ordinals`` are live ones.
         """
-        n, k1, b = len(self.ids), scoring.gram_k1, scoring.gram_b
+        n, k1, b = self.live_count, scoring.gram_k1, scoring.gram_b
         query = np.unique(np.fromiter((self.vocab.get(g, -1) for g in grams), dtype=np.int64))
         query = query[query >= 0]
         known = [(slot, o) for slot, o in enumerate(ordinals) if o >= 0]
@@ -419,13 +532,14 @@ class TermIndex:
         out[slots] = np.bincount(owner, weights=idf * tf * (k1 + 1.0) / (tf + norm), minlength=len(rows))
         return out.tolist()
 
-    def updated(self, directory: Path, drop: frozenset[str], add: Iterable[Document]) -> int:
-        """Write into ``directory`` (new) this index without ``drop`` ids and with ``add``; its size.
+    def updated(self, directory: Path, keep: np.ndarray, add: Iterable[Document]) -> int:
+        """Write into ``directory`` (new) this index with only the ``keep`` ordinals, renumbered in
+        order, and ``add`` after them; the number of articles (all live: no mask is written).
 
-        Kept articles are not analyzed again: their postings are filtered and
-        renumbered with numpy, and the new articles' postings appended.
+        The compaction of :data:`COMPACT_SHARE`: kept articles are not analyzed
+        again, their postings are filtered and renumbered with numpy, and the
+        new articles' postings appended.
         """
-        keep = np.fromiter((i not in drop for i in self.ids), dtype=bool, count=len(self.ids))
         renumber = (np.cumsum(keep) - 1).astype(np.int32)
         builder = TermIndexBuilder(dict(self.vocab))
         builder.ids = [i for i, kept in zip(self.ids, keep.tolist()) if kept]
@@ -456,3 +570,60 @@ class TermIndex:
         lengths[GRAMS] = np.concatenate([np.asarray(g_lengths)[keep], new_lengths[GRAMS]])
         _write(directory, list(builder.vocab), builder.ids, postings, lengths)
         return len(builder.ids)
+
+    def appended(self, directory: Path, dead: Sequence[int], add: Iterable[Document]) -> int:
+        """Write into ``directory`` (new) this index with the ordinals ``dead`` deleted and ``add``
+        appended after the last ordinal; the number of live articles.
+
+        Nothing is renumbered: the deleted articles are marked in the live mask
+        and their character grams taken out of the grams' frequencies (read
+        from their forward rows), so the statistics stay those of the live
+        articles. Without ``add`` every other file is hard-linked; with it, the
+        new postings are merged into the posting lists (:func:`_merged`) and
+        the grams' forward rows are appended to.
+        """
+        n = len(self.ids)
+        live = self.live_mask()
+        dead_rows = np.unique(np.asarray(dead, dtype=np.int64))
+        if len(dead_rows) and (dead_rows.min() < 0 or dead_rows.max() >= n or not live[dead_rows].all()):
+            raise ValueError("only live ordinals can be deleted")
+        live[dead_rows] = False
+        builder = TermIndexBuilder(dict(self.vocab))
+        builder.ids = list(self.ids)
+        for doc in add:
+            builder.add(doc)
+        vocab_size, added = len(builder.vocab), len(builder.ids) - n
+        g_indptr, _, _, _, g_df = self._grams
+        gone = self._gram_rows["terms"].rows(np.asarray(g_indptr[dead_rows]), np.asarray(g_indptr[dead_rows + 1]))
+        new = builder.arrays()
+        df = np.zeros(vocab_size, dtype=np.int64)
+        df[: len(g_df)] = g_df
+        df -= np.bincount(gone, minlength=vocab_size)
+        df += np.bincount(new[GRAMS][0], minlength=vocab_size)
+        source = self._directory
+        directory.mkdir(parents=True, exist_ok=False)
+        if not added:
+            for path in sorted(source.iterdir()):
+                if path.name not in (LIVE, f"{GRAMS}.df.npy"):
+                    link_file(path, directory / path.name)
+        else:
+            lengths = builder.lengths()
+            for field, (indptr, docs, weights, field_lengths) in self._arrays.items():
+                for part, values in zip(("indptr", "docs", "weights"),
+                                        _merged(np.asarray(indptr), np.asarray(docs), np.asarray(weights),
+                                                new[field], vocab_size)):
+                    np.save(directory / f"{field}.{part}.npy", values, allow_pickle=False)
+                _append_npy(source / f"{field}.lengths.npy", lengths[field], directory / f"{field}.lengths.npy")
+            new_terms, new_docs, new_weights = new[GRAMS]
+            sizes = np.bincount(new_docs - n, minlength=added)
+            np.save(directory / f"{GRAMS}.indptr.npy",
+                    np.concatenate([np.asarray(g_indptr), int(g_indptr[-1]) + np.cumsum(sizes, dtype=np.int64)]),
+                    allow_pickle=False)
+            for part, values in (("terms", new_terms), ("weights", new_weights), ("lengths", lengths[GRAMS])):
+                _append_npy(source / f"{GRAMS}.{part}.npy", values, directory / f"{GRAMS}.{part}.npy")
+            _write_meta(directory, list(builder.vocab), builder.ids)
+        np.save(directory / f"{GRAMS}.df.npy", df.astype(np.int32), allow_pickle=False)
+        live = np.concatenate([live, np.ones(added, dtype=bool)])
+        if not live.all():
+            np.save(directory / LIVE, live, allow_pickle=False)
+        return int(np.count_nonzero(live))

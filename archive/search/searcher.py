@@ -114,7 +114,7 @@ class Searcher:
         within = self.lexical.columns.mask(filters)
         _, match = self._parse(query)
         if match is None:
-            mask = within if within is not None else np.ones(len(self.lexical), dtype=bool)
+            mask = within if within is not None else self.lexical.live_mask()
         else:
             mask = self.lexical.matches(match, within)
         return self.lexical.columns.facets(mask)
@@ -136,7 +136,7 @@ class Searcher:
         parsed, match = self._parse(lead_query(doc))
         if match is None:
             return Hits(mode="lexical", reason=f"{doc.id!r} has no searchable words to compare")
-        within = np.ones(len(self.lexical), dtype=bool)
+        within = self.lexical.live_mask()
         within[ordinal] = False
         ranked, _ = self.lexical.rank(match, k, within)
         docs = self._by_ordinal(o for o, _ in ranked)
@@ -159,7 +159,7 @@ class Searcher:
         parsed, match = self._parse(query)
         if match is None:
             raise QueryError(f"nothing to export: {parsed.reason}")
-        ranked, _ = self.lexical.rank(match, max(len(self.lexical), 1), within)
+        ranked, _ = self.lexical.rank(match, max(self.lexical.live_count, 1), within)
         return self._in_order([o for o, _ in ranked])
 
     def _in_order(self, ordinals: list[int], chunk: int = 500) -> Iterator[Document]:

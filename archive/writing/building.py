@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..index import layout
 from ..document import Document
 from ..encoders.base import Encoder
@@ -72,6 +74,9 @@ class BuildReport:
     reused: int = 0
     compacted: int = 0
     """Vector rows of removed articles dropped by rebuilding the passage graph (see archive.index.dense.grown)."""
+    renumbered: int = 0
+    """Deleted articles whose ordinals a compaction dropped: the term index, columns and vectors were
+    renumbered without them (see archive.index.lexical.update_index); 0 when deletes only marked them dead."""
     checkpoints: int = 0
     """Generations committed while passages were being embedded (:mod:`archive.writing.embedding`)."""
     seconds: float = 0.0
@@ -296,9 +301,11 @@ def write_dense_side(
     *,
     manifest: Manifest,
     base: Path | None = None,
-    drop: frozenset[str] = frozenset(),
+    keep: np.ndarray | None = None,
+    renumber: bool = False,
 ) -> None:
-    """Write ``generation``'s dense side: ``documents``, plus ``base``'s rows minus ``drop`` when given.
+    """Write ``generation``'s dense side: ``documents``, after ``base``'s articles when given (only those
+    ``keep`` leaves live, renumbered when the term index compacted: ``renumber``).
 
     Embeddings go through the cache beside the index; at most
     :data:`EMBED_INLINE_MAX` uncached passages are embedded here, more are
@@ -315,7 +322,8 @@ def write_dense_side(
         result = write_dense(
             generation / "dense", documents, encoder.encode_passages, cache,
             dim=encoder.dim, max_passages=manifest.max_passages, inline_max=EMBED_INLINE_MAX,
-            progress=embed_progress, base=DenseIndex(base) if base is not None else None, drop=drop,
+            progress=embed_progress, base=DenseIndex(base) if base is not None else None, keep=keep,
+            renumber=renumber,
         )
     report.passages = manifest.passages = result.passages
     report.pending = manifest.pending = result.pending

@@ -185,7 +185,10 @@ class _Checkpoints:
             dense = generation / "dense"
             dense.mkdir()
             layout.link_file(self.live / "dense" / "ids.json", dense / "ids.json")
-            index.save(dense / "vectors")
+            if index is None:  # nothing new after all: the graph as it was
+                layout.link_files(self.live / "dense" / "vectors", dense / "vectors")
+            else:
+                index.save(dense / "vectors")
             rows.save(dense / "passages.npz")
             remaining.save(dense / "pending.npz")
             manifest = self.manifest

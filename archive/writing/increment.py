@@ -6,7 +6,11 @@ what they change. The new generation starts as the live one (Whoosh files
 hard-linked, the SQLite store copied, passage vectors carried over) and
 receives only the changed articles; it is committed like any other
 generation, so a crash leaves the live one untouched and readers never see a
-half-applied change.
+half-applied change. A deleted article (and the old version of a changed
+one) keeps its ordinal, marked dead (:mod:`archive.index.terms`), so a delete
+rewrites no posting list, column or vector; the new versions take the next
+ordinals. Once dead ordinals would pass a fifth of them, the change renumbers
+every side without them instead (``BuildReport.renumbered``).
 
 Duplicates stay folded across increments: an article whose normalized body
 equals an indexed one becomes its alias; when an indexed article is deleted
@@ -164,7 +168,9 @@ def write_increment(
         store.set_canonical(plan.canonical)
         store.commit()
         store.close()
-        report.indexed = update_index(live / "lexical", generation / "lexical", to_index_docs, sorted(plan.unindex))
+        change = update_index(live / "lexical", generation / "lexical", to_index_docs, sorted(plan.unindex))
+        report.indexed = change.count
+        report.renumbered = change.renumbered
         if progress is not None:
             progress("index", len(to_index_docs), len(to_index_docs))
         manifest.documents = report.indexed
@@ -173,7 +179,7 @@ def write_increment(
         manifest.updated_at = utc_now()
         if encoder is not None:
             write_dense_side(root, generation, to_index_docs, encoder, report, progress, manifest=manifest,
-                             base=live / "dense", drop=frozenset(plan.unindex))
+                             base=live / "dense", keep=change.keep, renumber=change.compacted)
         manifest.files = file_table(generation, live, live_files)
         manifest.write(generation)
         report.warnings.extend(layout.commit_generation(root, generation))

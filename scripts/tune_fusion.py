@@ -166,21 +166,27 @@ def ranking(q: QueryDump, depth: int, fusion: Fusion, k: int = 100) -> list[str]
     return [ids[i] for i in order[:k]]
 
 
+def title_coverage(q: QueryDump, sel: np.ndarray, depth: int, m: int = 10) -> float:
+    """What :meth:`archive.ranking.Ranker._title_coverage` measures, from the dump."""
+    idx = np.flatnonzero(sel & (q.lex_rank < depth))
+    top = idx[np.argsort(q.lex_rank[idx])][:m]
+    if not len(top) or not len(q.idf):
+        return 0.0
+    return float(((q.title_holds[top].astype(float) @ q.idf) / q.idf.sum()).max())
+
+
 def z_fusion(alpha: float = 0.5, share: float = 0.8, word: str = "sum", dense2: float = 0.0,
-             alpha_of: Callable[[QueryDump, np.ndarray], float] | None = None) -> Fusion:
-    """The archive's convex-z fusion, with optional variants."""
+             title_evidence: float = 0.0, depth: int = 100) -> Fusion:
+    """The archive's convex-z fusion at ``depth``, with variants: the word signal (``sum`` or
+    ``bm25f``), a share of the second-best passage's cosine, the title evidence."""
 
     def fuse(q: QueryDump, sel: np.ndarray) -> np.ndarray:
-        w = (q.word_sum if word == "sum" else q.word_bm25f)[sel] * (q.lex_rank[sel] < depth_of(q, sel))
+        w = (q.word_sum if word == "sum" else q.word_bm25f)[sel] * (q.lex_rank[sel] < depth)
         den = q.cos1[sel] + dense2 * q.cos2[sel]
-        a = alpha if alpha_of is None else alpha_of(q, sel)
+        a = alpha + title_evidence * (1 - alpha) * title_coverage(q, sel, depth)
         return a * (1 - share) * zs(w) + a * share * zs(q.grams[sel]) + (1 - a) * zs(den)
 
     return fuse
-
-
-def depth_of(q: QueryDump, sel: np.ndarray) -> int:
-    return getattr(q, "_depth", 100)
 
 
 def score(dumps: dict[str, list[QueryDump]], benches: dict[str, evaluate.Benchmark], depth: int,
@@ -191,7 +197,6 @@ def score(dumps: dict[str, list[QueryDump]], benches: dict[str, evaluate.Benchma
         rows, kinds = [], []
         rel = {qid: r for qid, _, r in bench.queries}
         for q in queries:
-            q._depth = depth  # noqa: SLF001
             ranked = ranking(q, depth, fusion)
             if bench.judged:
                 rows.append(snn_news.score_graded(ranked, bench.judged.grades.get(q.qid, {}), bench.judged.group_of))
@@ -216,12 +221,13 @@ def load_dumps(names: list[str], encoder: str) -> dict[str, list[QueryDump]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["dump", "check"])
+    parser.add_argument("command", choices=["dump", "grid"])
     parser.add_argument("--data", type=Path, default=evaluate.DEFAULT_DATA)
     parser.add_argument("--cache", type=Path, default=evaluate.DEFAULT_CACHE)
     parser.add_argument("--encoder", default="e5-small")
     parser.add_argument("--bench", action="append", required=True)
-    parser.add_argument("--depth", type=int, default=300)
+    parser.add_argument("--depth", type=int, default=300, help="candidates per side in the dump")
+    parser.add_argument("--alpha", type=float, default=0.5, help="the encoder's lexical weight (USE: 0.8)")
     args = parser.parse_args()
     DUMPS.mkdir(parents=True, exist_ok=True)
     if args.command == "dump":
@@ -232,8 +238,26 @@ def main() -> None:
         return
     benches = {n: evaluate.load_benchmark(n, args.data, args.cache) for n in args.bench}
     dumps = load_dumps(args.bench, args.encoder)
-    print(json.dumps(score(dumps, benches, 100, z_fusion())))
-
+    a = args.alpha
+    variants: dict[str, tuple[int, Fusion]] = {"as before (title_evidence 0)": (100, z_fusion(a, title_evidence=0.0))}
+    for depth in (50, 150, 200, 300):
+        variants[f"depth {depth}"] = (depth, z_fusion(a, depth=depth))
+    for alpha, share in ((a + 0.1, 0.5), (a + 0.1, 0.6), (a + 0.1, 0.8), (a, 0.5), (a, 0.6)):
+        variants[f"alpha {alpha:.1f} share {share}"] = (100, z_fusion(alpha, share))
+    variants["word signal bm25f"] = (100, z_fusion(a, word="bm25f"))
+    variants["rrf"] = (100, lambda q, sel: sum(
+        w / (60 + np.argsort(np.argsort(-col, kind="stable")) + 1) for w, col in
+        ((a * 0.2, q.word_sum[sel] * (q.lex_rank[sel] < 100)), (a * 0.8, q.grams[sel]), (1 - a, q.cos1[sel]))))
+    for d2 in (0.1, 0.2, 0.3):
+        variants[f"cosine + {d2} x second passage"] = (100, z_fusion(a, dense2=d2))
+    for te in (0.2, 0.4, 0.6, 0.8):
+        variants[f"title_evidence {te}"] = (100, z_fusion(a, title_evidence=te))
+    for name, (depth, fusion) in variants.items():
+        figures = score(dumps, benches, depth, fusion)
+        mean = statistics.fmean(f["main"] for f in figures.values())
+        shown = "  ".join(f"{n}={f['main']:.4f}" + (" [" + " ".join(f"{k}={f[k]:.3f}" for k in snn_news.KINDS) + "]"
+                          if "keyword" in f else "") for n, f in figures.items())
+        print(f"{mean:.4f}  {name:32s} {shown}", flush=True)
 
 if __name__ == "__main__":
     main()

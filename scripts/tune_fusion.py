@@ -20,7 +20,6 @@ choice made without it.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import pickle
 import statistics
@@ -34,8 +33,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import evaluate  # noqa: E402
-import snn_news  # noqa: E402
+import evaluate
+import snn_news
 
 DUMPS = Path("/tmp/tune-fusion")
 
@@ -66,26 +65,25 @@ class QueryDump:
 def dump(bench_name: str, encoder: str, depth: int, data: Path, cache: Path) -> list[QueryDump]:
     bench = evaluate.load_benchmark(bench_name, data, cache)
     archive = evaluate.build_cached(bench, encoder, cache)
-    ranker = archive._ranker  # noqa: SLF001
-    lexical_index = archive._lexical  # noqa: SLF001
-    terms_index = lexical_index._terms  # noqa: SLF001
+    ranker = archive._ranker
+    lexical_index = archive._lexical
+    terms_index = lexical_index._terms
     archive.scoring = archive.scoring.with_options(f"depth={depth}")
-    dense = archive._dense  # noqa: SLF001
+    dense = archive._dense
     vectors = dense.vectors()
-    doc = np.asarray(dense._doc)  # noqa: SLF001
+    doc = np.asarray(dense._doc)
     live = doc >= 0
-    order = np.lexsort((np.zeros(len(doc)), doc))
     n = len(lexical_index.ids)
     counts = np.bincount(doc[live], minlength=n)
     kind_of = {qid: kind for qid, kind, _ in bench.judged.queries} if bench.judged else {}
     captured: dict[str, object] = {}
-    original = ranker._z_fusion  # noqa: SLF001
+    original = ranker._z_fusion
 
-    def spy(request, vector, lexical, dense_run, spans, k):  # noqa: ANN001, ANN202
+    def spy(request, vector, lexical, dense_run, spans, k):
         captured.update(request=request, vector=vector, lexical=list(lexical))
         return original(request, vector, lexical, dense_run, spans, k)
 
-    ranker._z_fusion = spy  # noqa: SLF001
+    ranker._z_fusion = spy
     out: list[QueryDump] = []
     ids = lexical_index.ids
     for qid, question, _relevant in bench.queries:

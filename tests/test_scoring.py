@@ -83,7 +83,7 @@ def test_the_hybrid_word_signal_sums_the_fields_while_lexical_mode_uses_bm25f(tm
     from archive.query import parse_query
 
     archive = Archive.build(DOCS, tmp_path / "index", encoder=None, procs=1)
-    lexical = archive._lexical  # noqa: SLF001 - the ranker's two uses of the word scores
+    lexical = archive._lexical
     match = lexical.match(parse_query("النفط", lexical.schema).query)
     alone, _ = lexical.rank(match, 3)
     fused, _ = lexical.rank(match, 3, hybrid=True)
@@ -101,12 +101,12 @@ class _TopicEncoder:
     name = "topic/1"
     dim = 3
 
-    def encode_queries(self, texts):  # noqa: ANN001, ANN201
+    def encode_queries(self, texts):
         from archive.encoders.base import l2_normalize
 
         return l2_normalize(np.asarray([[1.0, 0.4, 0.1] for _ in texts], dtype=np.float32).reshape(-1, 3))
 
-    def encode_passages(self, texts):  # noqa: ANN001, ANN201
+    def encode_passages(self, texts):
         from archive.encoders.base import l2_normalize
 
         rows = [[1.0, 0.1, 0.0] if ("الخام" in t or "الطاقة" in t) else [0.0, 1.0, 0.3] for t in texts]

@@ -92,3 +92,54 @@ def test_the_hybrid_word_signal_sums_the_fields_while_lexical_mode_uses_bm25f(tm
     assert alone[0][0] == fused[0][0] == 0
     assert alone[0][1] < DEFAULT_SCORING.k1 + 1 < fused[0][1]
     archive.close()
+
+
+class _TopicEncoder:
+    """Meaning by topic: crude-oil and energy texts point one way, every other text another; the
+    query "oil prices" points near the energy texts (what a real encoder does with a paraphrase)."""
+
+    name = "topic/1"
+    dim = 3
+
+    def encode_queries(self, texts):
+        from archive.encoders.base import l2_normalize
+
+        return l2_normalize(np.asarray([[1.0, 0.4, 0.1] for _ in texts], dtype=np.float32).reshape(-1, 3))
+
+    def encode_passages(self, texts):
+        from archive.encoders.base import l2_normalize
+
+        rows = [[1.0, 0.1, 0.0] if ("الخام" in t or "الطاقة" in t) else [0.0, 1.0, 0.3] for t in texts]
+        return l2_normalize(np.asarray(rows, dtype=np.float32).reshape(-1, 3))
+
+
+NEWS = [
+    Document(id="headline", title="أسعار النفط في السوق السعودية",
+             body="قالت شركة أرامكو إنها رفعت أسعار النفط للمشترين في آسيا للشهر المقبل"),
+    Document(id="meaning", title="تراجع الخام الأمريكي",
+             body="هبط الخام الأمريكي في تعاملات اليوم مع ارتفاع المخزونات وتباطؤ الطلب على الطاقة والنفط"),
+    Document(id="gold", title="الذهب يرتفع", body="ارتفع سعر الذهب في البورصة مع تراجع الدولار"),
+    Document(id="league", title="الهلال يفوز", body="فاز الهلال على النصر في مباراة الدوري"),
+    Document(id="rain", title="أمطار على جدة", body="هطلت أمطار غزيرة على جدة وارتفعت أسعار الخضار"),
+]
+
+
+def test_a_query_whose_words_make_a_headline_leans_on_the_words_in_hybrid(tmp_path: Path) -> None:
+    archive = Archive.build(NEWS, tmp_path / "index", encoder=_TopicEncoder(), procs=1)
+    assert DEFAULT_SCORING.title_evidence > 0
+    # the dense side prefers the crude-oil report; the words, the article titled with them
+    assert archive.search("أسعار النفط", mode="semantic")[0].id == "meaning"
+    assert archive.search("أسعار النفط", mode="lexical")[0].id == "headline"
+    assert archive.search("أسعار النفط", mode="hybrid")[0].id == "headline"
+    archive.scoring = DEFAULT_SCORING.with_options("title_evidence=0")  # one weight for every query
+    assert archive.search("أسعار النفط", mode="hybrid")[0].id == "meaning"
+    archive.close()
+
+
+def test_title_evidence_leaves_articles_without_titles_to_the_fixed_weights(tmp_path: Path) -> None:
+    untitled = [Document(id=d.id, body=f"{d.title} {d.body}") for d in NEWS]
+    archive = Archive.build(untitled, tmp_path / "index", encoder=_TopicEncoder(), procs=1)
+    ranked = [(h.id, h.score) for h in archive.search("أسعار النفط", mode="hybrid")]
+    archive.scoring = DEFAULT_SCORING.with_options("title_evidence=0")
+    assert [(h.id, h.score) for h in archive.search("أسعار النفط", mode="hybrid")] == ranked
+    archive.close()

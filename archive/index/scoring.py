@@ -58,6 +58,14 @@ class Scoring:
     goes to word BM25."""
     depth: int = 100
     """Candidates fetched from each side before hybrid fusion."""
+    title_evidence: float = 0.6
+    """Share of the dense side's weight the hybrid moves to the words when they stand in a title:
+    a query's lexical weight is ``alpha + title_evidence * (1 - alpha) * coverage``, where
+    ``coverage`` is the largest idf-weighted share of the query's distinct terms that the title of
+    one of the top :data:`archive.ranking.EVIDENCE_DEPTH` word candidates holds. A headline that
+    holds every word of a keyword query is strong evidence the words alone find; a paraphrase
+    or a question meets few title words and keeps the dense side's full weight, as does every
+    article without a title. 0: one weight for every query."""
 
     def __post_init__(self) -> None:
         for name in ("combine", "hybrid_combine"):
@@ -66,7 +74,7 @@ class Scoring:
         for name in ("title_weight", "k1", "gram_k1"):
             if not getattr(self, name) >= 0:
                 raise ScoringError(f"scoring {name} must be >= 0, not {getattr(self, name)!r}")
-        for name in ("b", "title_b", "gram_b", "gram_share"):
+        for name in ("b", "title_b", "gram_b", "gram_share", "title_evidence"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ScoringError(f"scoring {name} must be between 0 and 1, not {getattr(self, name)!r}")
         if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 1:

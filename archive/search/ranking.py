@@ -220,7 +220,7 @@ class Ranker:
             by_term.setdefault(term, []).append((field, term))
         if not by_term or not ordinals:
             return 0.0
-        n = len(self._lexical)
+        n = self._lexical.live_count  # live articles: as the word signal counts them
         rows = np.asarray(ordinals, dtype=np.int64)
         held = np.zeros(len(rows), dtype=np.float64)
         total = 0.0

@@ -336,6 +336,10 @@ class LexicalIndex:
                     mask[ordinal] = True
         return mask
 
+    def title_coverage(self, match: Match, ordinals: Sequence[int]) -> float:
+        """How much of ``match``'s terms one title of ``ordinals`` holds (:meth:`TermIndex.title_coverage`)."""
+        return self._terms.title_coverage(match.pairs, ordinals)
+
     def gram_scores_at(self, text: str, ordinals: Sequence[int]) -> list[float]:
         """Character-gram BM25 of the articles at ``ordinals`` for the words of ``text`` (hybrid ranking)."""
         return self._terms.gram_scores_at(char_grams(text), ordinals, scoring=self.scoring)

@@ -62,7 +62,7 @@ class Scoring:
     """Share of the dense side's weight the hybrid moves to the words when they stand in a title:
     a query's lexical weight is ``alpha + title_evidence * (1 - alpha) * coverage``, where
     ``coverage`` is the largest idf-weighted share of the query's distinct terms that the title of
-    one of the top :data:`archive.ranking.EVIDENCE_DEPTH` word candidates holds. A headline that
+    one of the top :data:`archive.search.ranking.EVIDENCE_DEPTH` word candidates holds. A headline that
     holds every word of a keyword query is strong evidence the words alone find; a paraphrase
     or a question meets few title words and keeps the dense side's full weight, as does every
     article without a title. 0: one weight for every query."""

@@ -252,6 +252,11 @@ def _write(
     _write_meta(directory, terms, ids)
 
 
+def _idf(n: int, df: int) -> float:
+    """The word signal's idf (Whoosh's): ``ln(N / (df + 1)) + 1`` over ``n`` live articles."""
+    return math.log(n / (df + 1)) + 1.0
+
+
 class _RowReader:
     """Reads slices of a 1-D ``.npy`` file with ``pread``, not through a memory map.
 
@@ -398,7 +403,7 @@ class TermIndex:
             length_norm = (1.0 - b) + b * lengths / self._avg[field]
             matched[rows] += 1
             if scoring.combine == "sum":  # one BM25 per field: the weight inside the saturation
-                idf = math.log(n / (len(rows) + 1)) + 1.0
+                idf = _idf(n, len(rows))
                 tf = counts * weight
                 scores[rows] += idf * (tf * (k1 + 1.0)) / (tf + k1 * length_norm)
             else:  # BM25F: weighted, length-normalized frequencies summed over fields, saturated once
@@ -409,9 +414,30 @@ class TermIndex:
             else:
                 rows, inverse = np.unique(np.concatenate([r for r, _ in parts]), return_inverse=True)
                 tf = np.bincount(inverse, weights=np.concatenate([t for _, t in parts]), minlength=len(rows))
-            idf = math.log(n / (len(rows) + 1)) + 1.0
+            idf = _idf(n, len(rows))
             scores[rows] += idf * (tf * (k1 + 1.0)) / (tf + k1)
         return scores, matched
+
+    def title_coverage(self, pairs: Iterable[tuple[str, str]], ordinals: Sequence[int]) -> float:
+        """The largest idf-weighted share of the distinct terms of ``pairs`` that the title of one of
+        ``ordinals`` holds (0 when no title holds any); a term's idf is the word signal's, over the
+        live articles holding it in any of its fields."""
+        fields_of: dict[str, list[str]] = {}
+        for field, text in pairs:
+            fields_of.setdefault(text, []).append(field)
+        if not fields_of or not len(ordinals):
+            return 0.0
+        wanted = np.asarray(ordinals, dtype=np.int64)
+        held = np.zeros(len(wanted), dtype=np.float64)
+        total = 0.0
+        for text, fields in fields_of.items():
+            found = {field: self._postings(field, text) for field in fields}
+            rows = [f[0] for f in found.values() if f is not None]
+            idf = _idf(self.live_count, len(np.unique(np.concatenate(rows))) if rows else 0)
+            total += idf
+            if found.get("title") is not None:
+                held += idf * np.isin(wanted, found["title"][0])
+        return float(held.max() / total) if total > 0 else 0.0
 
     def search(
         self, pairs: Sequence[tuple[str, str]], k: int, *, scoring: Scoring = DEFAULT_SCORING,

@@ -38,7 +38,7 @@ ENCODER_ALPHA = {"use-multilingual": 0.8}
 side alone is much weaker than e5's, and at 0.5 the hybrid fell below lexical alone."""
 EVIDENCE_DEPTH = 10
 """Word candidates whose titles measure a query's title evidence
-(:attr:`archive.scoring.Scoring.title_evidence`)."""
+(:attr:`archive.index.scoring.Scoring.title_evidence`)."""
 SORTS = ("relevance", "date", "-date")
 """``relevance`` (best first), ``date`` (newest first) and ``-date`` (oldest first)."""
 
@@ -201,36 +201,13 @@ class Ranker:
         scoring = self._lexical.scoring
         alpha, share = request.alpha, scoring.gram_share
         if scoring.title_evidence and lexical:
-            coverage = self._title_coverage(request.match, [o for o, _ in lexical[:EVIDENCE_DEPTH]])
+            coverage = self._lexical.title_coverage(request.match, [o for o, _ in lexical[:EVIDENCE_DEPTH]])
             alpha += scoring.title_evidence * (1.0 - alpha) * coverage
         weights = [alpha * (1.0 - share), alpha * share, 1.0 - alpha]
         # Ties break on the id (as every fusion does), so fuse over ids and map back.
         by_id = weighted_z_fusion([ids[o] for o in ordinals], columns, weights, k=k)
         ordinal_of = {ids[o]: o for o in ordinals}
         return [(ordinal_of[i], s) for i, s in by_id]
-
-    def _title_coverage(self, match: Match, ordinals: list[int]) -> float:
-        """The largest idf-weighted share of the query's distinct terms that the title of one of
-        ``ordinals`` holds (0 when no title holds any).
-
-        A term's idf is the word signal's, over the articles that hold it in any field.
-        """
-        by_term: dict[str, list[tuple[str, str]]] = {}
-        for field, term in match.pairs:
-            by_term.setdefault(term, []).append((field, term))
-        if not by_term or not ordinals:
-            return 0.0
-        n = self._lexical.live_count  # live articles: as the word signal counts them
-        rows = np.asarray(ordinals, dtype=np.int64)
-        held = np.zeros(len(rows), dtype=np.float64)
-        total = 0.0
-        for term, pairs in by_term.items():
-            anywhere = self._lexical.matches(Match(tuple(pairs), None, None))
-            idf = float(np.log(n / (np.count_nonzero(anywhere) + 1)) + 1.0)
-            total += idf
-            if ("title", term) in pairs:
-                held += idf * self._lexical.matches(Match((("title", term),), None, None))[rows]
-        return float(held.max() / total) if total > 0 else 0.0
 
 
 def _known(scores: list[float]) -> list[float]:

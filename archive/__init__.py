@@ -39,6 +39,7 @@ _EXPORTS = {
     "IndexReadOnlyError": "errors",
     "QueryError": "errors",
     "SourceError": "errors",
+    "SourceLimitError": "errors",
     "ReadLimits": "files.limits",
     "read_documents": "files.readers",
     "read_file": "files.readers",
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
         IndexReadOnlyError,
         QueryError,
         SourceError,
+        SourceLimitError,
     )
     from .files.limits import ReadLimits
     from .files.readers import read_documents, read_file

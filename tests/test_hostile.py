@@ -55,5 +55,5 @@ def test_phrases_are_bounded(index: Path) -> None:
         archive.search(" ".join(pairs[:MAX_PHRASES]), mode="lexical")  # at the bound: searched
         with pytest.raises(QueryError, match=f"at most {MAX_PHRASES} quoted phrases"):
             archive.search(" ".join(pairs[: MAX_PHRASES + 1]), mode="lexical")
-        # the same phrase written twice counts once
+        # copies of one phrase are one node of the parsed query (matched once): searched
         assert archive.search(" ".join(['"الهلال يفوز"'] * (MAX_PHRASES + 4)), mode="lexical")

@@ -135,6 +135,23 @@ def test_a_zip_bomb_member_is_refused_by_its_ratio(tmp_path: Path) -> None:
     assert error.path == f"{path}!bomb.jsonl" and "zip bomb" in str(error) and "not read" in str(error)
 
 
+def test_a_zip_of_many_bombs_names_a_few_and_counts_the_rest(tmp_path: Path) -> None:
+    from archive.errors import SourceLimitError
+    from archive.files.readers import SHOWN_REFUSALS
+
+    path = tmp_path / "copies.zip"
+    copy = "خبر مكرر\n" + "قال سليم إن المعرض يفتح أبوابه غدا في جدة. " * 30_000  # ~2 MB, packs ~1000 times
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(SHOWN_REFUSALS + 7):
+            zf.writestr(f"copy{i:02d}.txt", copy)
+        zf.writestr("real.txt", "خبر حقيقي\nقال سليم إن المعرض يفتح أبوابه غدا")
+    errors, on = _errors()
+    assert [d.id for d in read_documents(path, **on)] == ["real"]
+    assert all(isinstance(e, SourceLimitError) for e in errors) and len(errors) == SHOWN_REFUSALS + 1
+    assert [e.path for e in errors[:2]] == [f"{path}!copy00.txt", f"{path}!copy01.txt"]
+    assert str(errors[-1]) == f"{path}: 7 more members over a size limit, not read (as the ones named above)"
+
+
 def test_duplicate_ids_are_summarized(tmp_path: Path) -> None:
     path = tmp_path / "copies.jsonl"
     path.write_text("\n".join(json.dumps({**_article(1), "body": f"نسخة {i} عن سليم"}, ensure_ascii=False)

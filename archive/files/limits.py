@@ -29,7 +29,7 @@ import zipfile
 from dataclasses import dataclass
 
 from ..document import Document
-from ..errors import SourceError, UsageError
+from ..errors import SourceLimitError, UsageError
 
 MiB = 1 << 20
 MAX_FILE_SIZE = 256 * MiB
@@ -58,16 +58,16 @@ class ReadLimits:
                 raise UsageError(f"{name} must be a positive number, not {value!r}")
 
 
-def too_big_file(name: str, size: int, limits: ReadLimits, what: str = "file") -> SourceError:
+def too_big_file(name: str, size: int, limits: ReadLimits, what: str = "file") -> SourceLimitError:
     """The error for a file or member of ``size`` bytes (or more) over ``max_file_size``."""
-    return SourceError(
+    return SourceLimitError(
         name, f"{what} of {_size(size)} is over the {_size(limits.max_file_size)} limit; not read "
         f"(raise it with --max-file-size MB, or ReadLimits(max_file_size=...))",
     )
 
 
 def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, limits: ReadLimits) -> bytes:
-    """The inflated bytes of one zip member, never inflating past the limits (:class:`SourceError` then).
+    """The inflated bytes of one zip member, never inflating past the limits (:class:`SourceLimitError` then).
 
     The sizes a zip declares are not trusted: the stream is read in 1 MiB
     blocks and stopped as soon as the bytes read pass a limit.
@@ -84,7 +84,7 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, limi
             if total > ceiling:
                 raise too_big_file(name, total, limits, "zip member")
             if total > by_ratio:
-                raise SourceError(
+                raise SourceLimitError(
                     name, f"zip member inflates to more than {total / max(info.compress_size, 1):,.0f} times its "
                     f"packed size ({_size(info.compress_size)} packed; news text packs 3-5 times), the shape of "
                     f"a zip bomb; not read (if it is real, unzip it and read the files, or raise "
@@ -99,14 +99,14 @@ def article_size(doc: Document) -> int:
     return sum(len(v) for v in (doc.id, doc.title, doc.body, doc.source, doc.url, doc.category, doc.author))
 
 
-def oversized(doc: Document, limits: ReadLimits) -> SourceError | None:
+def oversized(doc: Document, limits: ReadLimits) -> SourceLimitError | None:
     """The error naming ``doc`` when it is over ``max_article_size``, else ``None``."""
     size = article_size(doc)
     if size <= limits.max_article_size:
         return None
     where, _, line = doc.origin.rpartition(":")
     name, number = (where, int(line)) if line.isdigit() and where else (doc.origin or doc.id, None)
-    return SourceError(
+    return SourceLimitError(
         name, f"article {doc.id!r} of {size:,} characters is over the {limits.max_article_size:,}-character "
         f"limit; not read (raise it with --max-article-size N, or ReadLimits(max_article_size=...))", line=number,
     )

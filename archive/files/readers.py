@@ -57,7 +57,7 @@ from typing import BinaryIO
 
 from .dates import parse_date
 from ..document import Document
-from ..errors import FieldMappingError, SourceError
+from ..errors import FieldMappingError, SourceError, SourceLimitError
 from .decoding import decode, decode_lines
 from .limits import ReadLimits, oversized, read_member
 from .sourcefiles import SKIPPED_NAMES, list_source_files, open_regular, read_bytes
@@ -90,6 +90,8 @@ TREC_TAGS: dict[str, str] = {
 }
 """The ``<DOC>`` tag each article field is read from."""
 FIELD_ALIASES = {"date": "published", "text": "body"}
+SHOWN_REFUSALS = 5
+"""Zip members over a size limit named one by one; the rest of one zip are counted."""
 
 OnError = Callable[[SourceError], None]
 OnWarning = Callable[[str], None]
@@ -234,7 +236,7 @@ def _read_zip(path: Path, fh: BinaryIO, ctx: _Context) -> Iterator[Document]:
         archive = zipfile.ZipFile(fh)
     except (zipfile.BadZipFile, OSError):
         raise SourceError(str(path), "not a valid zip file") from None
-    hidden = 0
+    hidden = refused = 0
     with archive:
         for info in archive.infolist():
             if info.is_dir():
@@ -249,11 +251,23 @@ def _read_zip(path: Path, fh: BinaryIO, ctx: _Context) -> Iterator[Document]:
                 ctx.warn(f"{name}: member path leads outside the zip; read in memory as any other (nothing is extracted)")
             try:
                 data = read_member(archive, info, name, ctx.limits)
+            except SourceLimitError as exc:  # a zip of 2,000 bombs: the first few named, then a count
+                refused += 1
+                if refused <= SHOWN_REFUSALS:
+                    ctx.fail(exc)
+                continue
+            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as exc:
+                ctx.fail(SourceError(name, f"cannot read zip member ({exc})"))
+                continue
+            try:
                 yield from _read_bytes(name, inner.stem, inner.suffix.lower(), data, ctx)
             except SourceError as exc:
                 ctx.fail(exc)
             except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as exc:  # damaged, encrypted
                 ctx.fail(SourceError(name, f"cannot read zip member ({exc})"))
+    if refused > SHOWN_REFUSALS:
+        ctx.fail(SourceLimitError(str(path), f"{refused - SHOWN_REFUSALS:,} more members over a size limit, not read "
+                                             "(as the ones named above)"))
     if hidden:
         ctx.warn(f"{path}: skipped {hidden} hidden, __MACOSX or README member(s)")
 

@@ -43,7 +43,7 @@ SEARCH_FIELDS = ("title", "body")
 MAX_QUERY_CHARS = 2_000
 """Longer queries are cut: no one types more, and Whoosh's cost grows with terms."""
 MAX_QUERY_TERMS = 64
-MAX_PHRASES = 16
+MAX_PHRASES = 4
 """Quoted phrases allowed in one query (each costs a positional match over the archive)."""
 _OPERATOR_RE = re.compile(r'"|(?:^|\s)[+-]\S|\w:\S|\b(?:AND|OR|NOT)\b')
 _EXCLUDES_ONLY_RE = re.compile(r"(?:\s*(?:-|NOT\s+)\S+)+\s*")

@@ -11,7 +11,6 @@ import random
 import zipfile
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from archive import Archive

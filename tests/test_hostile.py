@@ -19,7 +19,8 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("hostile") / "index"
     bracketed = Document(id="brackets-1", title="تقرير [الهلال TO النصر] عن الديربي",
                          body="نشر الهلال تقريرا عن مباراة الديربي مع النصر في الرياض وجمهور الفريقين.")
-    Archive.build([*NEWS, bracketed], root, encoder=None, procs=1).close()
+    english = Document(id="and-1", title="مقابلة مع المدرب", body="Questions and answers مع مدرب الفريق بعد المباراة.")
+    Archive.build([*NEWS, bracketed, english], root, encoder=None, procs=1).close()
     return root
 
 
@@ -57,3 +58,11 @@ def test_phrases_are_bounded(index: Path) -> None:
             archive.search(" ".join(pairs[: MAX_PHRASES + 1]), mode="lexical")
         # copies of one phrase are one node of the parsed query (matched once): searched
         assert archive.search(" ".join(['"الهلال يفوز"'] * (MAX_PHRASES + 4)), mode="lexical")
+
+
+def test_a_query_the_parser_cannot_take_keeps_its_words_not_its_operators(index: Path) -> None:
+    """``*:*`` makes the parser give up: the fallback searched ``AND`` as the English word "and"."""
+    with Archive.open(index) as archive:
+        plain = [h.id for h in archive.search("النفط", mode="lexical")]
+        assert plain == ["econ-1"]
+        assert [h.id for h in archive.search("النفط AND *:*", mode="lexical")] == plain

@@ -184,7 +184,7 @@ def parse_query(text: str, schema: Schema) -> ParsedQuery:
     if query is NullQuery and _EXCLUDES_ONLY_RE.fullmatch(cleaned):
         return ParsedQuery(text, None, reason="the query only excludes words; add a word to search for")
     if query is None or query is NullQuery:
-        query = _plain(cleaned)
+        query = _plain(plain_text(cleaned))  # the words, not the operators the parser could not take
         constrained = False
     if query is None:
         return ParsedQuery(

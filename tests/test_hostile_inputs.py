@@ -151,6 +151,20 @@ def test_a_zip_of_many_bombs_names_a_few_and_counts_the_rest(tmp_path: Path) -> 
     assert str(errors[-1]) == f"{path}: 7 more members over a size limit, not read (as the ones named above)"
 
 
+def test_many_small_bomb_members_are_caught_together(tmp_path: Path) -> None:
+    from archive.files.limits import RATIO_FLOOR
+
+    path = tmp_path / "small-copies.zip"
+    copy = "خبر مكرر\n" + "قال سليم إن المعرض يفتح أبوابه غدا في جدة. " * 3_000  # ~220 KB each, under the floor
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(40):  # ~9 MB together from ~40 KB packed
+            zf.writestr(f"copy{i:02d}.txt", copy)
+    errors, on = _errors()
+    docs = list(read_documents(path, **on))
+    assert 0 < len(docs) * len(copy.encode()) <= RATIO_FLOOR + len(copy.encode())  # read until the zip's budget
+    assert errors and "zip bomb" in str(errors[0])
+
+
 def test_duplicate_ids_are_summarized(tmp_path: Path) -> None:
     path = tmp_path / "copies.jsonl"
     path.write_text("\n".join(json.dumps({**_article(1), "body": f"نسخة {i} عن سليم"}, ensure_ascii=False)

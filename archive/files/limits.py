@@ -11,7 +11,7 @@ and say what was left out and how to let it in. Each limit is a field of
   past the limit, so an 8 MB zip holding a 2 GB member costs the limit in
   memory, not 2 GB (it cost 11 GB, then a ``MemoryError``);
 * ``max_zip_ratio``: how many times its compressed size a member may inflate to
-  (above ``RATIO_FLOOR`` bytes). News text compresses 3-5 times (SaudiNewsNet's
+  (above ``RATIO_FLOOR`` bytes), the members of one zip together too. News text compresses 3-5 times (SaudiNewsNet's
   members: at most 3.8); a member a hundred times smaller packed than
   inflated is a repetition, the shape of a zip bomb (2,000 copies of one 1 MB
   article made a store of 2.38 GB for one article);
@@ -66,14 +66,31 @@ def too_big_file(name: str, size: int, limits: ReadLimits, what: str = "file") -
     )
 
 
-def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, limits: ReadLimits) -> bytes:
+@dataclass(slots=True)
+class ZipBudget:
+    """What the members of one zip read so far inflated to, and from how many packed bytes.
+
+    The ratio is checked over the zip's members together, so 2,000 members each
+    just under :data:`RATIO_FLOOR` cannot pass one by one.
+    """
+
+    inflated: int = 0
+    packed: int = 0
+
+
+def read_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, limits: ReadLimits, budget: ZipBudget | None = None,
+) -> bytes:
     """The inflated bytes of one zip member, never inflating past the limits (:class:`SourceLimitError` then).
 
     The sizes a zip declares are not trusted: the stream is read in 1 MiB
-    blocks and stopped as soon as the bytes read pass a limit.
+    blocks and stopped as soon as the bytes read pass a limit. ``budget``: the
+    zip's members read before this one (see :class:`ZipBudget`); it is updated.
     """
+    budget = budget if budget is not None else ZipBudget()
     ceiling = limits.max_file_size
-    by_ratio = max(RATIO_FLOOR, int(limits.max_zip_ratio * max(info.compress_size, 1)))
+    packed = budget.packed + max(info.compress_size, 1)
+    by_ratio = max(RATIO_FLOOR, int(limits.max_zip_ratio * packed)) - budget.inflated
     if info.file_size > ceiling:
         raise too_big_file(name, info.file_size, limits, "zip member (as its header declares)")
     chunks: list[bytes] = []
@@ -85,12 +102,14 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, limi
                 raise too_big_file(name, total, limits, "zip member")
             if total > by_ratio:
                 raise SourceLimitError(
-                    name, f"zip member inflates to more than {total / max(info.compress_size, 1):,.0f} times its "
-                    f"packed size ({_size(info.compress_size)} packed; news text packs 3-5 times), the shape of "
+                    name, f"zip member inflates to more than {(budget.inflated + total) / packed:,.0f} times its "
+                    f"packed size (with the members before it; news text packs 3-5 times), the shape of "
                     f"a zip bomb; not read (if it is real, unzip it and read the files, or raise "
                     f"ReadLimits(max_zip_ratio=...))",
                 )
             chunks.append(chunk)
+    budget.inflated += total
+    budget.packed = packed
     return b"".join(chunks)
 
 

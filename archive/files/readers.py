@@ -59,7 +59,7 @@ from .dates import parse_date
 from ..document import Document
 from ..errors import FieldMappingError, SourceError, SourceLimitError
 from .decoding import decode, decode_lines
-from .limits import ReadLimits, oversized, read_member
+from .limits import ReadLimits, ZipBudget, oversized, read_member
 from .sourcefiles import SKIPPED_NAMES, list_source_files, open_regular, read_bytes
 
 __all__ = [
@@ -237,6 +237,7 @@ def _read_zip(path: Path, fh: BinaryIO, ctx: _Context) -> Iterator[Document]:
     except (zipfile.BadZipFile, OSError):
         raise SourceError(str(path), "not a valid zip file") from None
     hidden = refused = 0
+    budget = ZipBudget()
     with archive:
         for info in archive.infolist():
             if info.is_dir():
@@ -250,7 +251,7 @@ def _read_zip(path: Path, fh: BinaryIO, ctx: _Context) -> Iterator[Document]:
             if inner.is_absolute() or ".." in inner.parts:
                 ctx.warn(f"{name}: member path leads outside the zip; read in memory as any other (nothing is extracted)")
             try:
-                data = read_member(archive, info, name, ctx.limits)
+                data = read_member(archive, info, name, ctx.limits, budget)
             except SourceLimitError as exc:  # a zip of 2,000 bombs: the first few named, then a count
                 refused += 1
                 if refused <= SHOWN_REFUSALS:

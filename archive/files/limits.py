@@ -93,6 +93,8 @@ def read_member(
     by_ratio = max(RATIO_FLOOR, int(limits.max_zip_ratio * packed)) - budget.inflated
     if info.file_size > ceiling:
         raise too_big_file(name, info.file_size, limits, "zip member (as its header declares)")
+    if by_ratio < min(info.file_size, _CHUNK):  # the zip's budget is spent: not even opened
+        raise _bomb(name, budget.inflated + min(info.file_size, _CHUNK), packed)
     chunks: list[bytes] = []
     total = 0
     with archive.open(info) as stream:
@@ -101,16 +103,19 @@ def read_member(
             if total > ceiling:
                 raise too_big_file(name, total, limits, "zip member")
             if total > by_ratio:
-                raise SourceLimitError(
-                    name, f"zip member inflates to more than {(budget.inflated + total) / packed:,.0f} times its "
-                    f"packed size (with the members before it; news text packs 3-5 times), the shape of "
-                    f"a zip bomb; not read (if it is real, unzip it and read the files, or raise "
-                    f"ReadLimits(max_zip_ratio=...))",
-                )
+                raise _bomb(name, budget.inflated + total, packed)
             chunks.append(chunk)
     budget.inflated += total
     budget.packed = packed
     return b"".join(chunks)
+
+
+def _bomb(name: str, inflated: int, packed: int) -> SourceLimitError:
+    return SourceLimitError(
+        name, f"zip member inflates to more than {inflated / packed:,.0f} times its packed size (with the members "
+        "before it; news text packs 3-5 times), the shape of a zip bomb; not read (if it is real, unzip it and "
+        "read the files, or raise ReadLimits(max_zip_ratio=...))",
+    )
 
 
 def article_size(doc: Document) -> int:

@@ -7,9 +7,9 @@ and say what was left out and how to let it in. Each limit is a field of
 (``--max-file-size``, ``--max-article-size``):
 
 * ``max_file_size``: bytes a source file, or one zip member once inflated, may
-  hold. A zip member is inflated through a bounded stream that stops one block
-  past the limit, so an 8 MB zip holding a 2 GB member costs the limit in
-  memory, not 2 GB (it cost 11 GB, then a ``MemoryError``);
+  hold. A zip member is refused by the size it declares, unopened, and is
+  otherwise inflated through a stream checked block by block, so an 8 MB zip
+  holding a 2 GB member costs nothing (it cost 11 GB, then a ``MemoryError``);
 * ``max_zip_ratio``: how many times its compressed size a member may inflate to
   (above ``RATIO_FLOOR`` bytes), the members of one zip together too. News text compresses 3-5 times (SaudiNewsNet's
   members: at most 3.8); a member a hundred times smaller packed than
@@ -83,9 +83,11 @@ def read_member(
 ) -> bytes:
     """The inflated bytes of one zip member, never inflating past the limits (:class:`SourceLimitError` then).
 
-    The sizes a zip declares are not trusted: the stream is read in 1 MiB
-    blocks and stopped as soon as the bytes read pass a limit. ``budget``: the
-    zip's members read before this one (see :class:`ZipBudget`); it is updated.
+    A member whose declared size is over a limit is refused unopened (Python's
+    zipfile never inflates past the declared size: a member that lies about it
+    fails its CRC check). The stream is also read in 1 MiB blocks checked
+    against the limits, a second guard. ``budget``: the zip's members read
+    before this one (see :class:`ZipBudget`); it is updated.
     """
     budget = budget if budget is not None else ZipBudget()
     ceiling = limits.max_file_size
@@ -93,20 +95,22 @@ def read_member(
     by_ratio = max(RATIO_FLOOR, int(limits.max_zip_ratio * packed)) - budget.inflated
     if info.file_size > ceiling:
         raise too_big_file(name, info.file_size, limits, "zip member (as its header declares)")
-    if by_ratio < min(info.file_size, _CHUNK):  # the zip's budget is spent: not even opened
-        raise _bomb(name, budget.inflated + min(info.file_size, _CHUNK), packed)
+    if info.file_size > by_ratio:  # as declared, over the budget: not even opened
+        raise _bomb(name, budget.inflated + info.file_size, packed)
     chunks: list[bytes] = []
     total = 0
-    with archive.open(info) as stream:
-        while chunk := stream.read(_CHUNK):
-            total += len(chunk)
-            if total > ceiling:
-                raise too_big_file(name, total, limits, "zip member")
-            if total > by_ratio:
-                raise _bomb(name, budget.inflated + total, packed)
-            chunks.append(chunk)
-    budget.inflated += total
-    budget.packed = packed
+    try:
+        with archive.open(info) as stream:
+            while chunk := stream.read(_CHUNK):
+                total += len(chunk)
+                if total > ceiling:
+                    raise too_big_file(name, total, limits, "zip member")
+                if total > by_ratio:
+                    raise _bomb(name, budget.inflated + total, packed)
+                chunks.append(chunk)
+    finally:  # a member that inflated past what it declared spends the zip's budget: later ones are refused
+        budget.inflated += total
+        budget.packed = packed
     return b"".join(chunks)
 
 

@@ -39,6 +39,8 @@ _EXPORTS = {
     "IndexReadOnlyError": "errors",
     "QueryError": "errors",
     "SourceError": "errors",
+    "SourceLimitError": "errors",
+    "ReadLimits": "files.limits",
     "read_documents": "files.readers",
     "read_file": "files.readers",
 }
@@ -61,7 +63,9 @@ if TYPE_CHECKING:
         IndexReadOnlyError,
         QueryError,
         SourceError,
+        SourceLimitError,
     )
+    from .files.limits import ReadLimits
     from .files.readers import read_documents, read_file
 
 

@@ -117,6 +117,22 @@ FieldOption = Annotated[
 ]
 
 
+MaxFileOption = Annotated[
+    Optional[int], typer.Option(metavar="MB", min=1, help="Largest file or inflated zip member read (default 256).")
+]
+MaxArticleOption = Annotated[
+    Optional[int], typer.Option(metavar="CHARS", min=1, help="Longest article read, in characters (default 1000000).")
+]
+
+
+def _limits(max_file_size: int | None, max_article_size: int | None):  # noqa: ANN202 - ReadLimits, imported late
+    """The read limits the options ask for (unset ones keep their defaults)."""
+    from .files.limits import MiB, ReadLimits
+
+    given = {"max_file_size": max_file_size and max_file_size * MiB, "max_article_size": max_article_size}
+    return ReadLimits(**{k: v for k, v in given.items() if v})
+
+
 def _field_map(pairs: list[str] | None) -> dict[str, str] | None:
     """``["body=text", ...]`` → ``{"body": "text"}``; a malformed pair or unknown field is a usage error."""
     if not pairs:
@@ -208,6 +224,8 @@ def build(
         bool, typer.Option("--dry-run", help="Show what would be added, updated, kept and deleted; write nothing.")
     ] = False,
     field: FieldOption = None,
+    max_file_size: MaxFileOption = None,
+    max_article_size: MaxArticleOption = None,
     passages: Annotated[
         Optional[str],
         typer.Option(metavar="lead|N|all",
@@ -228,13 +246,14 @@ def build(
     an interrupted build keeps them, and `archive embed` finishes.
     """
     _build(sources, index, encoder, skip_errors=skip_errors, procs=procs, full=full, prune=prune,
-           dry_run=dry_run, field=field, passages=passages, ray=ray, ray_address=ray_address)
+           dry_run=dry_run, field=field, passages=passages, ray=ray, ray_address=ray_address,
+           limits=_limits(max_file_size, max_article_size))
 
 
 def _build(
     sources: list[Path] | None, index: Path, encoder: str, *, skip_errors: bool = True, procs: int = 2,
     full: bool = False, prune: bool = False, dry_run: bool = False, field: list[str] | None = None,
-    passages: str | None = None, ray: bool = False, ray_address: str | None = None,
+    passages: str | None = None, ray: bool = False, ray_address: str | None = None, limits=None,  # noqa: ANN001
 ) -> None:
     """What `archive build` does: read the sources, embed on Ray first if asked, build."""
     from .archive import Archive, BuildReport
@@ -255,7 +274,8 @@ def _build(
             check_address(ray_address)
         paths = _build_sources(sources, index, report)
         on_error = (lambda err: problems.append(str(err))) if skip_errors else None
-        documents = read_documents(paths, on_error=on_error, on_warning=report.warnings.append, fields=fields)
+        documents = read_documents(paths, on_error=on_error, on_warning=report.warnings.append, fields=fields,
+                                   limits=limits)
         if dry_run:
             planned = Archive.plan(documents, index, sources=paths, prune=prune)
             _echo(f"dry run, nothing written: {_counts(planned)}")
@@ -355,6 +375,8 @@ def add(
     ] = True,
     procs: Annotated[int, typer.Option(help="Indexing processes.", min=1)] = 2,
     field: FieldOption = None,
+    max_file_size: MaxFileOption = None,
+    max_article_size: MaxArticleOption = None,
 ) -> None:
     """Add new articles and replace changed ones (matched by id), as one atomic change.
 
@@ -370,7 +392,8 @@ def add(
     before = _live_generation(index)
     try:
         on_error = (lambda err: problems.append(str(err))) if skip_errors else None
-        documents = list(read_documents(sources, on_error=on_error, on_warning=report.warnings.append, fields=fields))
+        documents = list(read_documents(sources, on_error=on_error, on_warning=report.warnings.append, fields=fields,
+                                        limits=_limits(max_file_size, max_article_size)))
         if not documents:
             raise NothingToIndexError(f"read no article from {', '.join(map(str, sources))}; {index} was left as it was")
         with progress_bar() as progress:
@@ -496,8 +519,20 @@ def _problems(report, problems: list[str], *, err: bool = False) -> None:  # noq
     skipped = problems + report.skipped
     if skipped:
         _echo(f"skipped {len(skipped)}:", err=err)
+        duplicates = 0
         for message in skipped:
+            if ": duplicate id " in message:  # one line per repeated id could be millions (a zip of copies)
+                duplicates += 1
+                if duplicates > SHOWN_DUPLICATES:
+                    continue
             _echo(f"  {message}", err=err)
+        if duplicates > SHOWN_DUPLICATES:
+            _echo(f"  ... and {duplicates - SHOWN_DUPLICATES:,} more duplicate ids (the first article of each id "
+                  "was kept)", err=err)
+
+
+SHOWN_DUPLICATES = 5
+"""Duplicate-id reports named one by one; the rest are counted."""
 
 
 SourceOption = Annotated[

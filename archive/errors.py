@@ -23,6 +23,10 @@ class SourceError(ArchiveError):
         super().__init__(f"{where}: {reason}")
 
 
+class SourceLimitError(SourceError):
+    """A file, zip member or article is over a read limit (names it, its size, the limit and the option)."""
+
+
 class FieldMappingError(ArchiveError, ValueError):
     """A field mapping given to the readers (``--field body=text``) names no article field."""
 

@@ -12,7 +12,11 @@ what a person who trusts the archive with years of work expects:
 
 Prints one row per case and a summary; exits 1 when any case fails.
 
-    python scripts/probe.py [--only bad-input|damage|kill|pickle|misuse] [--keep DIR]
+    python scripts/probe.py [--only bad-input|damage|kill|pickle|misuse|hostile-query|hostile-input]
+                            [--keep DIR] [--big-index DIR]
+
+``hostile-query`` and ``hostile-input`` (scripts/probe_hostile.py) run queries and input files of
+unbounded cost at full size and print their time and peak memory.
 """
 
 from __future__ import annotations
@@ -552,16 +556,23 @@ def _first_line(run: Run) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", action="append", choices=["bad-input", "damage", "kill", "pickle", "misuse"])
+    parser.add_argument("--only", action="append", choices=["bad-input", "damage", "kill", "pickle", "misuse",
+                                                            "hostile-query", "hostile-input"])
     parser.add_argument("--keep", type=Path, help="work in DIR and keep it (default: a temp dir, removed)")
+    parser.add_argument("--big-index", type=Path, help="a 30,000-article lexical archive for hostile-query "
+                        "(default: built from SaudiNewsNet's zips)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("NEWS_ARCHIVE_CACHE", str(work / "user-cache"))
         probe = Probe(work)
+        from probe_hostile import hostile_inputs, hostile_queries
+
         steps = {"bad-input": probe.bad_inputs, "damage": probe.damage, "kill": probe.kills,
-                 "pickle": probe.pickles, "misuse": probe.misuse}
+                 "pickle": probe.pickles, "misuse": probe.misuse,
+                 "hostile-query": lambda: hostile_queries(probe, args.big_index),
+                 "hostile-input": lambda: hostile_inputs(probe)}
         for name, step in steps.items():
             if not args.only or name in args.only:
                 step()

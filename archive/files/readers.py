@@ -28,13 +28,10 @@ Records (JSON, CSV) and ``<DOC>`` blocks take each article field from a list
 of keys (:data:`FIELD_KEYS`); a field mapping (``fields={"body": "text"}``)
 replaces the list for the fields it names.
 
-Encodings: UTF-8 (BOM or not); UTF-16 or UTF-32 with a BOM (what Excel and
-Windows Notepad write as "Unicode"); else Windows-1256 when the bytes decode
-to plausible Arabic text. We decide with an explicit rule rather than a general
-charset detector because the only legacy encoding that matters for Arabic
-archives is cp1256, and a detector's guess between cp1256, ISO-8859-6 and
-MacArabic on short files is less reliable than "valid cp1256 and mostly
-Arabic letters".
+Encodings: see :mod:`archive.files.decoding` (a line that is not UTF-8 in a
+UTF-8 file costs its own record only, named by file and line). Sizes: see
+:mod:`archive.files.limits` (a file, zip member or article over a limit is not
+read, and named).
 
 Every text a reader returns passes through :func:`clean_text`, so the store,
 the index and snippets never hold control characters (see its docstring).
@@ -42,7 +39,6 @@ the index and snippets never hold control characters (see its docstring).
 
 from __future__ import annotations
 
-import codecs
 import csv
 import dataclasses
 import hashlib
@@ -53,17 +49,22 @@ import logging
 import os
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from .dates import parse_date
 from ..document import Document
-from ..errors import FieldMappingError, SourceError
-from .sourcefiles import SKIPPED_NAMES, list_source_files, read_bytes
+from ..errors import FieldMappingError, SourceError, SourceLimitError
+from .decoding import decode, decode_lines
+from .limits import ReadLimits, ZipBudget, oversized, read_member
+from .sourcefiles import SKIPPED_NAMES, list_source_files, open_regular, read_bytes
 
-__all__ = ["FIELD_KEYS", "clean_text", "decode", "list_source_files", "parse_date", "read_documents", "read_file"]
+__all__ = [
+    "FIELD_KEYS", "ReadLimits", "clean_text", "decode", "list_source_files", "parse_date", "read_documents", "read_file",
+]
 
 TITLE_MAX_WORDS = 25
 TEXT_SUFFIXES = {".txt", ".md", ".text", ".sgml", ".xml", ".trec", ""}
@@ -89,6 +90,8 @@ TREC_TAGS: dict[str, str] = {
 }
 """The ``<DOC>`` tag each article field is read from."""
 FIELD_ALIASES = {"date": "published", "text": "body"}
+SHOWN_REFUSALS = 5
+"""Zip members over a size limit named one by one; the rest of one zip are counted."""
 
 OnError = Callable[[SourceError], None]
 OnWarning = Callable[[str], None]
@@ -96,16 +99,8 @@ FieldMap = Mapping[str, str]
 
 _log = logging.getLogger(__name__)
 _DOC_RE = re.compile(r"<DOC>(.*?)(?:</DOC>|(?=<DOC>)|\Z)", re.S | re.I)
-_ARABIC_RE = re.compile(r"[\u0600-\u06ff]")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
-_CHARSET_RE = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_-]+)""", re.I)
 _HTML_HEAD_RE = re.compile(rb"(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)[\s>]", re.I | re.S)
 """A saved page of another extension (``.php``, ``.aspx``, none) is read as HTML too."""
-_TAG_RE = re.compile(r"<[^>]*>|&\w+;")
-_BOMS = (  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
-    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
-)
 
 
 _LINE_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # where str.splitlines() breaks lines
@@ -148,6 +143,7 @@ class _Context:
     fail: OnError
     warn: OnWarning
     keys: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(FIELD_KEYS))
+    limits: ReadLimits = field(default_factory=ReadLimits)
 
 
 def field_map(fields: FieldMap | None) -> dict[str, tuple[str, ...]]:
@@ -177,6 +173,7 @@ def read_documents(
     on_error: OnError | None = None,
     on_warning: OnWarning | None = None,
     fields: FieldMap | None = None,
+    limits: ReadLimits | None = None,
 ) -> Iterator[Document]:
     """Documents from every file under ``paths`` (folders walked, links followed).
 
@@ -185,13 +182,15 @@ def read_documents(
     read is named through ``on_error`` or ``on_warning`` (see
     :mod:`archive.files.sourcefiles`). ``fields`` maps article fields to the keys
     (JSON), columns (CSV) or tags (``<DOC>``) to read them from, e.g.
-    ``{"body": "text", "published": "pub_date"}``.
+    ``{"body": "text", "published": "pub_date"}``. ``limits``: the sizes of a
+    file, zip member and article read (:class:`ReadLimits`; over one, it is
+    named through ``on_error`` and not read).
     """
     field_map(fields)  # a bad mapping fails before any file is read
     for path in list_source_files(paths, on_error=on_error, on_warning=on_warning):
         file = os.path.abspath(path)  # where the article lives: a build deletes it only when this is gone
         try:
-            for doc in read_file(path, on_error=on_error, on_warning=on_warning, fields=fields):
+            for doc in read_file(path, on_error=on_error, on_warning=on_warning, fields=fields, limits=limits):
                 yield doc if doc.file else dataclasses.replace(doc, file=file)
         except SourceError as exc:
             if on_error is None:
@@ -205,21 +204,23 @@ def read_file(
     on_error: OnError | None = None,
     on_warning: OnWarning | None = None,
     fields: FieldMap | None = None,
+    limits: ReadLimits | None = None,
 ) -> Iterator[Document]:
     """Documents of one file (see the module docstring for formats).
 
     File-level problems (missing, not a regular file, empty, binary,
     undecodable) always raise; record-level ones (a bad JSON line, a record
     without body) go to ``on_error`` when given, else raise. A named pipe or
-    device is refused without being opened for reading. ``fields``: as for
-    :func:`read_documents`.
+    device is refused without being opened for reading. ``fields``, ``limits``:
+    as for :func:`read_documents`.
     """
     path = Path(path)
-    ctx = _Context(on_error or _raise, on_warning or _log.warning, field_map(fields))
-    data = read_bytes(path)
+    ctx = _Context(on_error or _raise, on_warning or _log.warning, field_map(fields), limits or ReadLimits())
     if path.suffix.lower() == ".zip":
-        yield from _read_zip(path, data, ctx)
+        with open_regular(path) as fh:
+            yield from _read_zip(path, fh, ctx)
         return
+    data = read_bytes(path, ctx.limits)
     yield from _read_bytes(str(path), path.stem, path.suffix.lower(), data, ctx)
 
 
@@ -227,56 +228,16 @@ def _raise(error: SourceError) -> None:
     raise error
 
 
-# ------------------------------------------------------------------ decoding
-def decode(name: str, data: bytes, *, markup: bool = False) -> str:
-    """Text of ``data``: UTF-8, UTF-16/32 with a BOM, else plausible Windows-1256; else a clear error.
-
-    ``markup`` (HTML): a charset the page declares is tried after UTF-8, and
-    tags are left out when judging whether cp1256 text is mostly Arabic.
-    """
-    if not data.strip():
-        raise SourceError(name, "empty file")
-    for bom, codec in _BOMS:
-        if data.startswith(bom):
-            try:
-                text = data.decode(codec)
-            except UnicodeDecodeError as exc:
-                raise SourceError(name, f"cannot decode: starts with a {codec.upper()} BOM but is not {codec.upper()} "
-                                        f"(byte {exc.start})") from None
-            if not text.strip():
-                raise SourceError(name, "empty file")
-            return text
-    if b"\x00" in data[:8192]:
-        raise SourceError(name, "binary file, not text")
+# ------------------------------------------------------------------ zips and formats
+def _read_zip(path: Path, fh: BinaryIO, ctx: _Context) -> Iterator[Document]:
+    """Members of a zip, each inflated in memory within the limits (never extracted: a member's path is
+    only its name)."""
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    declared = _CHARSET_RE.search(data[:4096]) if markup else None
-    if declared:
-        try:
-            return data.decode(declared.group(1).decode("ascii"))
-        except (LookupError, UnicodeDecodeError):
-            pass
-    try:
-        text = data.decode("cp1256")
-    except UnicodeDecodeError:
-        text = ""
-    if text and not _CONTROL_RE.search(text):
-        letters = [c for c in (_TAG_RE.sub(" ", text) if markup else text) if c.isalpha()]
-        arabic = sum(1 for c in letters if _ARABIC_RE.match(c))
-        if letters and arabic / len(letters) >= 0.5:
-            return text
-    raise SourceError(name, "cannot decode: neither UTF-8, UTF-16 with a BOM nor Windows-1256 Arabic text")
-
-
-def _read_zip(path: Path, data: bytes, ctx: _Context) -> Iterator[Document]:
-    """Members of a zip, read in memory (never extracted: a member's path is only its name)."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
+        archive = zipfile.ZipFile(fh)
+    except (zipfile.BadZipFile, OSError):
         raise SourceError(str(path), "not a valid zip file") from None
-    hidden = 0
+    hidden = refused = 0
+    budget = ZipBudget()
     with archive:
         for info in archive.infolist():
             if info.is_dir():
@@ -290,39 +251,78 @@ def _read_zip(path: Path, data: bytes, ctx: _Context) -> Iterator[Document]:
             if inner.is_absolute() or ".." in inner.parts:
                 ctx.warn(f"{name}: member path leads outside the zip; read in memory as any other (nothing is extracted)")
             try:
-                yield from _read_bytes(name, inner.stem, inner.suffix.lower(), archive.read(info), ctx)
+                data = read_member(archive, info, name, ctx.limits, budget)
+            except SourceLimitError as exc:  # a zip of 2,000 bombs: the first few named, then a count
+                refused += 1
+                if refused <= SHOWN_REFUSALS:
+                    ctx.fail(exc)
+                continue
+            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as exc:
+                ctx.fail(SourceError(name, f"cannot read zip member ({exc})"))
+                continue
+            try:
+                yield from _read_bytes(name, inner.stem, inner.suffix.lower(), data, ctx)
             except SourceError as exc:
                 ctx.fail(exc)
-            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError) as exc:  # damaged or encrypted
+            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as exc:  # damaged, encrypted
                 ctx.fail(SourceError(name, f"cannot read zip member ({exc})"))
+    if refused > SHOWN_REFUSALS:
+        ctx.fail(SourceLimitError(str(path), f"{refused - SHOWN_REFUSALS:,} more members over a size limit, not read "
+                                             "(as the ones named above)"))
     if hidden:
         ctx.warn(f"{path}: skipped {hidden} hidden, __MACOSX or README member(s)")
 
 
 def _read_bytes(name: str, stem: str, suffix: str, data: bytes, ctx: _Context) -> Iterator[Document]:
+    """The documents of one file's bytes, each within ``ctx.limits`` (an article over it is named, not read)."""
+    for doc in _read_text(name, stem, suffix, data, ctx):
+        error = oversized(doc, ctx.limits)
+        if error is None:
+            yield doc
+        else:
+            ctx.fail(error)
+
+
+def _read_text(name: str, stem: str, suffix: str, data: bytes, ctx: _Context) -> Iterator[Document]:
     # JSON strings and <DOC> tags are cleaned one by one (JSON escapes can spell controls too);
     # plain text, CSV and HTML are cleaned whole.
     markup = suffix in HTML_SUFFIXES or _HTML_HEAD_RE.match(data[:512]) is not None
-    text = decode(name, data, markup=markup)
+    decoded = decode_lines(name, data, markup=markup)
+    text = decoded.text
     head = text.lstrip()[:64]
     if head[:5].upper() == "<DOC>":
-        yield from _read_trec(name, text, ctx)
+        kind = "trec"
     elif markup and suffix not in JSON_SUFFIXES and suffix not in CSV_SUFFIXES:
-        yield _read_html(name, stem, clean_text(text))
+        kind = "html"
     elif suffix in CSV_SUFFIXES:
-        yield from _read_csv(name, clean_text(text), CSV_SUFFIXES[suffix], ctx)
+        kind = "csv"
     elif suffix in JSON_SUFFIXES or head.startswith(("{", "[")):
-        if head.startswith("[") or (suffix == ".json" and not _looks_like_lines(text)):
-            yield from _read_json_array(name, text, ctx)
-        else:
-            yield from _read_json_lines(name, text, ctx)
+        array = head.startswith("[") or (suffix == ".json" and not _looks_like_lines(text))
+        kind = "json" if array else "lines"
     elif suffix in TEXT_SUFFIXES or not suffix.isascii():
-        yield _read_plain(name, stem, clean_text(text))
+        kind = "plain"
     else:
         raise SourceError(
             name,
             f"unknown file type {suffix!r} (expected .txt, .jsonl, .json, .csv, .tsv, .html, .zip or <DOC> text)",
         )
+    bad = {line for line, _ in decoded.bad_lines}
+    if bad and kind not in ("trec", "csv", "lines"):  # one article, or one JSON array: the file is not read
+        decode(name, data, markup=markup)  # raises, naming the first bad line
+    for line, column in decoded.bad_lines:  # the record holding each is left out below
+        ctx.fail(SourceError(name, decoded.reason(line, column), line=line))
+    if kind == "trec":
+        yield from _read_trec(name, text, ctx, bad)
+    elif kind == "html":
+        yield _read_html(name, stem, clean_text(text), ctx.warn)
+    elif kind == "csv":
+        yield from _read_csv(name, clean_text(text), CSV_SUFFIXES[suffix], ctx, bad)
+    elif kind == "json":
+        yield from _read_json_array(name, text, ctx)
+    elif kind == "lines":
+        yield from _read_json_lines(name, text, ctx)
+    else:
+        yield _read_plain(name, stem, clean_text(text))
 
 
 def _looks_like_lines(text: str) -> bool:
@@ -365,11 +365,16 @@ def _trec_tag(ctx: _Context, name: str) -> str:
     return TREC_TAGS[name] if keys == FIELD_KEYS[name] else keys[0]
 
 
-def _read_trec(name: str, text: str, ctx: _Context) -> Iterator[Document]:
+def _read_trec(name: str, text: str, ctx: _Context, bad: Set[int] = frozenset()) -> Iterator[Document]:
+    """``<DOC>`` blocks; a block holding a line that was not text (``bad``, already named) is left out."""
     tags = {f: _trec_tag(ctx, f) for f in TREC_TAGS}
     for number, match in enumerate(_DOC_RE.finditer(text), 1):
         block = match.group(1)
         where = f"{name} (document {number})"
+        if bad:
+            first = text.count("\n", 0, match.start()) + 1
+            if any(first <= line <= first + match.group(0).count("\n") for line in bad):
+                continue
         doc_id, body = _tag(block, tags["id"]), _tag(block, tags["body"])
         abstract = _tag(block, "ABSTRACT")
         # ANT abstracts repeat the lead of the text (cut short, lines joined): keep them only when new.
@@ -396,7 +401,8 @@ def _read_trec(name: str, text: str, ctx: _Context) -> Iterator[Document]:
 
 
 def _read_json_lines(name: str, text: str, ctx: _Context) -> Iterator[Document]:
-    for number, line in enumerate(text.splitlines(), 1):
+    # Lines end at "\n" only: a JSON string may hold a raw U+2028 or form feed, which splitlines() would cut.
+    for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
@@ -424,8 +430,10 @@ def _read_json_array(name: str, text: str, ctx: _Context) -> Iterator[Document]:
             yield doc
 
 
-def _read_csv(name: str, text: str, delimiter: str, ctx: _Context) -> Iterator[Document]:
-    """Rows of a CSV/TSV file with a header row; column names match keys case-insensitively."""
+def _read_csv(name: str, text: str, delimiter: str, ctx: _Context, bad: Set[int] = frozenset()) -> Iterator[Document]:
+    """Rows of a CSV/TSV file with a header row; column names match keys case-insensitively.
+
+    A row spanning a line that was not text (``bad``, already named) is left out."""
     csv.field_size_limit(max(csv.field_size_limit(), 1 << 28))  # an article can exceed the 128 KiB default
     if delimiter == ",":  # spreadsheets in many locales write ';'
         header = text.lstrip("\ufeff").split("\n", 1)[0]
@@ -450,7 +458,7 @@ def _read_csv(name: str, text: str, delimiter: str, ctx: _Context) -> Iterator[D
             ctx.fail(SourceError(name, f"invalid CSV ({exc})", line=start))
             return
         line = rows.line_num
-        if not any(cell.strip() for cell in row):
+        if not any(cell.strip() for cell in row) or any(start <= b <= line for b in bad):
             continue
         if len(row) != len(columns):
             ctx.fail(SourceError(
@@ -464,7 +472,7 @@ def _read_csv(name: str, text: str, delimiter: str, ctx: _Context) -> Iterator[D
             yield doc
 
 
-def _read_html(name: str, stem: str, text: str) -> Document:
+def _read_html(name: str, stem: str, text: str, warn: OnWarning) -> Document:
     """The article of a news page: main text, title, author, URL and date, by trafilatura.
 
     Imported here: trafilatura (with lxml) takes ~0.4 s to import, which
@@ -472,13 +480,17 @@ def _read_html(name: str, stem: str, text: str) -> Document:
     text given; nothing is fetched. The date is the page's publication date
     from its markup (meta tags, ``<time>``, URL), not a date guessed from
     the text (``extensive_search`` off: a footer's "© 2024" is not a date).
+    A page nested too deep to read whole is named through ``warn``
+    (:mod:`archive.files.pages`).
     """
     try:
         import trafilatura
+
+        from .pages import parse_page
     except ImportError:  # pragma: no cover - a declared dependency
         raise SourceError(name, "reading HTML needs trafilatura. Fix: pip install trafilatura") from None
     page = trafilatura.bare_extraction(
-        text, with_metadata=True, include_comments=False, include_tables=True,
+        parse_page(name, text, warn), with_metadata=True, include_comments=False, include_tables=True,
         date_extraction_params={"extensive_search": False, "original_date": True},
     )
     body = _tidy(clean_text(page.text or "")) if page is not None else ""

@@ -27,8 +27,10 @@ import os
 import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import SourceError
+from .limits import ReadLimits, too_big_file
 
 OnError = Callable[[SourceError], None]
 OnWarning = Callable[[str], None]
@@ -177,8 +179,8 @@ def list_source_files(
     return files
 
 
-def read_bytes(path: str | Path) -> bytes:
-    """The bytes of the regular file ``path``; :class:`SourceError` for anything else.
+def open_regular(path: str | Path) -> BinaryIO:
+    """The regular file ``path`` opened for binary reading; :class:`SourceError` for anything else.
 
     Opened non-blocking and checked with ``fstat`` on the open descriptor, so
     a path that is (or became) a named pipe or device is refused at once
@@ -192,11 +194,30 @@ def read_bytes(path: str | Path) -> bytes:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         raise _stat_error(path, exc) from None
-    with os.fdopen(fd, "rb") as fh:
-        mode = os.fstat(fh.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            raise SourceError(str(path), f"{file_kind(mode)}, not a regular file (never read)")
+    fh = os.fdopen(fd, "rb")
+    mode = os.fstat(fh.fileno()).st_mode
+    if not stat.S_ISREG(mode):
+        fh.close()
+        raise SourceError(str(path), f"{file_kind(mode)}, not a regular file (never read)")
+    return fh
+
+
+def read_bytes(path: str | Path, limits: ReadLimits | None = None) -> bytes:
+    """The bytes of the regular file ``path`` (see :func:`open_regular`), at most ``limits.max_file_size``.
+
+    A file over the limit is refused (:class:`SourceError`) without being read:
+    the size is checked on the open descriptor, and the read stops one byte
+    past the limit should the file grow meanwhile.
+    """
+    limits = limits or ReadLimits()
+    with open_regular(path) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > limits.max_file_size:
+            raise too_big_file(str(path), size, limits)
         try:
-            return fh.read()
+            data = fh.read(limits.max_file_size + 1)
         except OSError as exc:
             raise SourceError(str(path), f"cannot read ({exc.strerror})") from None
+        if len(data) > limits.max_file_size:
+            raise too_big_file(str(path), len(data), limits)
+        return data

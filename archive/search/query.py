@@ -6,6 +6,24 @@ for title, body, source, category and id. Anything the parser cannot take
 (unbalanced quotes or parentheses, stray operators) degrades to the plain
 words of the query; a query with no searchable word (only stop words or
 punctuation) parses to ``None`` with a reason the caller shows the user.
+
+Refused with a :class:`~archive.errors.QueryError` (one line, before any
+search runs), because their cost has no bound the archive can promise:
+
+* ranges, ``[a TO b]`` / ``{a TO b}`` on any field: Whoosh evaluates one by
+  walking every term between the ends and reading each one's postings (a range
+  over Arabic body words reads most of the vocabulary: tens of seconds and
+  hundreds of MB on a 30,000-article archive), and a range over normalized,
+  light-stemmed terms means little to a reader anyway; dates have ``--since``
+  / ``--until``;
+* more than :data:`MAX_PHRASES` ``"quoted phrases"``: each is matched by
+  Whoosh over the word positions of every article holding its words, so their
+  cost grows with the archive times their number.
+
+Wildcards, prefixes (``*``) and boosts (``^``) are not query syntax (their
+plugins are off: ``*`` and ``^`` are punctuation); ``~`` after a word is
+punctuation too (no fuzzy plugin), and after a phrase it is a slop, whose cost
+is that of the phrase.
 """
 
 from __future__ import annotations
@@ -15,14 +33,18 @@ from dataclasses import dataclass, field
 
 from whoosh import qparser
 from whoosh.fields import Schema
-from whoosh.query import AndNot, Not, NullQuery, Or, Query, Term
+from whoosh.query import AndNot, Not, NullQuery, Or, Phrase, Query, Term
+from whoosh.query.ranges import RangeMixin
 
+from ..errors import QueryError
 from ..text.analysis import iter_terms
 
 SEARCH_FIELDS = ("title", "body")
 MAX_QUERY_CHARS = 2_000
 """Longer queries are cut: no one types more, and Whoosh's cost grows with terms."""
 MAX_QUERY_TERMS = 64
+MAX_PHRASES = 4
+"""Quoted phrases allowed in one query (each costs a positional match over the archive)."""
 _OPERATOR_RE = re.compile(r'"|(?:^|\s)[+-]\S|\w:\S|\b(?:AND|OR|NOT)\b')
 _EXCLUDES_ONLY_RE = re.compile(r"(?:\s*(?:-|NOT\s+)\S+)+\s*")
 _BINARY_NOT_RE = re.compile(r'(?<!\bAND)(?<!\bOR)(^|\s)NOT\s+(?=[^\s(])')
@@ -104,7 +126,7 @@ def _plain(text: str) -> Query | None:
     return Or([Term(f, w) for w in unique for f in SEARCH_FIELDS])
 
 
-_SYNTAX_RE = re.compile(r'"|(?:^|(?<=\s))[+-](?=\S)|\b\w+:(?=\S)|\b(?:AND|OR|NOT|ANDNOT)\b|[()]')
+_SYNTAX_RE = re.compile(r'"|(?:^|(?<=\s))[+-](?=\S)|\b\w+:(?=\S)|\b(?:AND|OR|NOT|ANDNOT)\b|[()\[\]{}]')
 
 
 def plain_text(text: str) -> str:
@@ -115,8 +137,32 @@ def plain_text(text: str) -> str:
     return " ".join(_SYNTAX_RE.sub(" ", cleaned).split())
 
 
+def _refuse_unbounded(q: Query) -> None:
+    """Raise :class:`QueryError` when ``q`` holds a range or more than :data:`MAX_PHRASES` phrases."""
+    phrases = 0  # a written phrase is searched in title and body: two nodes (copies are merged by the parser)
+    stack = [q]
+    while stack:  # not recursive: a parsed query may nest deeply
+        node = stack.pop()
+        if isinstance(node, RangeMixin):
+            raise QueryError(
+                "range queries ([a TO b]) are not supported: their cost grows with the archive's vocabulary; "
+                "search for the words themselves, and bound dates with --since/--until"
+            )
+        if isinstance(node, Phrase):
+            phrases += 1
+            if phrases > MAX_PHRASES * len(SEARCH_FIELDS):
+                raise QueryError(f"at most {MAX_PHRASES} quoted phrases in one query (each is matched over the "
+                                 "whole archive); split the search")
+        if not node.is_leaf():
+            stack.extend(node.children())
+
+
 def parse_query(text: str, schema: Schema) -> ParsedQuery:
-    """Parse ``text`` against ``schema`` (see the module docstring)."""
+    """Parse ``text`` against ``schema`` (see the module docstring).
+
+    Raises :class:`QueryError` for a query whose cost has no bound (a range, too
+    many phrases), naming what to do instead.
+    """
     cleaned = _CONTROL_RE.sub(" ", text)[:MAX_QUERY_CHARS].strip()
     if not cleaned:
         return ParsedQuery(text, None, reason="the query is empty")
@@ -128,6 +174,8 @@ def parse_query(text: str, schema: Schema) -> ParsedQuery:
     except Exception:  # noqa: BLE001 - any parser failure degrades to plain words
         query = None
         constrained = False
+    if query is not None:
+        _refuse_unbounded(query)
     if query is not None and query is not NullQuery and not _positive_terms(query):
         if _only_excludes(query):
             return ParsedQuery(text, None, reason="the query only excludes words; add a word to search for")
@@ -136,7 +184,7 @@ def parse_query(text: str, schema: Schema) -> ParsedQuery:
     if query is NullQuery and _EXCLUDES_ONLY_RE.fullmatch(cleaned):
         return ParsedQuery(text, None, reason="the query only excludes words; add a word to search for")
     if query is None or query is NullQuery:
-        query = _plain(cleaned)
+        query = _plain(plain_text(cleaned))  # the words, not the operators the parser could not take
         constrained = False
     if query is None:
         return ParsedQuery(

@@ -13,6 +13,12 @@ from dataclasses import dataclass
 from ..text.analysis import iter_terms
 
 SNIPPET_CHARS = 240
+SCAN_CHARS = 50_000
+"""A snippet is chosen within the first this many characters of a text (the longest SaudiNewsNet
+article has 33,687): one very long article must not slow every search that shows it."""
+MARK_CHARS = 1_000_000
+"""Query words are marked in at most this many characters of an article page (the readers' default
+article limit); the text after them is shown unmarked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +51,11 @@ def make_snippet(text: str, query_terms: frozenset[str] | set[str], max_chars: i
     """The ``max_chars`` window of ``text`` that holds the most distinct query terms.
 
     Ties go to the earliest window; with no match (a semantic hit can share no
-    word with the query) it is the start of the text.
+    word with the query) it is the start of the text. Only the first
+    :data:`SCAN_CHARS` characters are looked at.
     """
-    text = " ".join(text.split())
+    cut = len(text) > SCAN_CHARS
+    text = " ".join(text[:SCAN_CHARS].split())
     matches = [(s, e, t) for t, s, e in iter_terms(text) if t in query_terms]
     if len(text) <= max_chars:
         start, end = 0, len(text)
@@ -71,11 +79,13 @@ def make_snippet(text: str, query_terms: frozenset[str] | set[str], max_chars: i
     marks = tuple((s - start, e - start) for s, e, _ in matches if s >= start and e <= end)
     body = text[start:end]
     prefix = "… " if start > 0 else ""
-    suffix = " …" if end < len(text) else ""
+    suffix = " …" if end < len(text) or cut else ""
     shift = len(prefix)
     return Snippet(prefix + body + suffix, tuple((s + shift, e + shift) for s, e in marks))
 
 
 def mark_text(text: str, query_terms: frozenset[str] | set[str]) -> Snippet:
-    """The whole of ``text`` (as written: line breaks kept) with every word of ``query_terms`` marked."""
-    return Snippet(text, tuple((s, e) for t, s, e in iter_terms(text) if t in query_terms))
+    """The whole of ``text`` (as written: line breaks kept) with every word of ``query_terms`` marked
+    within its first :data:`MARK_CHARS` characters."""
+    head = text[:MARK_CHARS]
+    return Snippet(text, tuple((s, e) for t, s, e in iter_terms(head) if t in query_terms))

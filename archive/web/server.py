@@ -83,6 +83,10 @@ def serve(live: LiveArchive, sock: socket.socket, *, loopback: bool, time_limit:
     port = sock.getsockname()[1]
     allowed = loopback_hosts(port) if loopback else None
     app = create_app(live, allowed_hosts=allowed, runner=Runner(time_limit=time_limit))
-    config = uvicorn.Config(app, log_level="warning", access_log=False, http=BoundedH11Protocol,
-                            timeout_keep_alive=KEEP_ALIVE_TIMEOUT, h11_max_incomplete_event_size=MAX_HEAD_BYTES)
-    uvicorn.Server(config).run(sockets=[sock])
+    uvicorn.Server(config(app)).run(sockets=[sock])
+
+
+def config(app: Any) -> uvicorn.Config:
+    """uvicorn's settings for ``app``: quiet, with the connection bounds of this module."""
+    return uvicorn.Config(app, log_level="warning", access_log=False, http=BoundedH11Protocol,
+                          timeout_keep_alive=KEEP_ALIVE_TIMEOUT, h11_max_incomplete_event_size=MAX_HEAD_BYTES)

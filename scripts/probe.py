@@ -12,7 +12,11 @@ what a person who trusts the archive with years of work expects:
 
 Prints one row per case and a summary; exits 1 when any case fails.
 
-    python scripts/probe.py [--only bad-input|damage|kill|pickle|misuse] [--keep DIR]
+    python scripts/probe.py [--only bad-input|damage|kill|pickle|misuse|web|web-writes] [--keep DIR]
+                            [--code DIR] [--writes-seconds 60]
+
+The web sections (``scripts/probe_web.py``) serve with the package in ``--code``
+(default: this checkout), so that another checkout can be compared.
 """
 
 from __future__ import annotations
@@ -325,6 +329,18 @@ class Probe:
         after = count(index)
         self.record("misuse", "nothing lost", after == BASE_ARTICLES, f"{after} articles")
 
+    def web(self, code: Path) -> None:
+        from probe_web import web_cases
+
+        _, index = self.case_dir()
+        web_cases(self, index, code)
+
+    def web_writes(self, code: Path, seconds: float) -> None:
+        from probe_web import web_writes
+
+        _, index = self.case_dir()
+        web_writes(self, index, code, seconds=seconds)
+
     def report(self) -> int:
         width = max(len(r.case) for r in self.rows)
         failed = [r for r in self.rows if not r.ok]
@@ -552,7 +568,10 @@ def _first_line(run: Run) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", action="append", choices=["bad-input", "damage", "kill", "pickle", "misuse"])
+    parser.add_argument("--only", action="append",
+                        choices=["bad-input", "damage", "kill", "pickle", "misuse", "web", "web-writes"])
+    parser.add_argument("--code", type=Path, default=ROOT, help="the checkout whose archive serves (web sections)")
+    parser.add_argument("--writes-seconds", type=float, default=60.0, help="length of the web-writes loop")
     parser.add_argument("--keep", type=Path, help="work in DIR and keep it (default: a temp dir, removed)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -561,7 +580,9 @@ def main() -> int:
         os.environ.setdefault("NEWS_ARCHIVE_CACHE", str(work / "user-cache"))
         probe = Probe(work)
         steps = {"bad-input": probe.bad_inputs, "damage": probe.damage, "kill": probe.kills,
-                 "pickle": probe.pickles, "misuse": probe.misuse}
+                 "pickle": probe.pickles, "misuse": probe.misuse,
+                 "web": lambda: probe.web(args.code),
+                 "web-writes": lambda: probe.web_writes(args.code, args.writes_seconds)}
         for name, step in steps.items():
             if not args.only or name in args.only:
                 step()

@@ -63,13 +63,14 @@ def served(index: Path, code: Path, *args: str) -> Iterator[int]:
     """``python -m archive serve`` of the package in ``code`` over ``index``; yields its port."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(code), "NO_COLOR": "1"}
+    log = (index.parent / "serve.log").open("w")  # not a pipe: a server logging errors would fill it and stall
     proc = subprocess.Popen([sys.executable, "-m", "archive", "serve", "--index", str(index), "--port", str(port),
-                             *args], env=env, cwd=code, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                             *args], env=env, cwd=code, stdout=subprocess.DEVNULL, stderr=log, text=True)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise SystemExit(f"archive serve ended: {proc.stderr.read() if proc.stderr else ''}")
+                raise SystemExit(f"archive serve ended: {(index.parent / 'serve.log').read_text()[-2000:]}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
                     break
@@ -83,6 +84,7 @@ def served(index: Path, code: Path, *args: str) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
 
 
 def request(port: int, path: str, *, method: str = "GET", headers: dict[str, str] | None = None,

@@ -265,7 +265,7 @@ def create_app(
             response.headers["Allow"] = "GET, HEAD"
             return response
         if exc.status_code == 404:
-            return answer(request.scope, messages.no_route(request.url.path))
+            return answer(request.scope, messages.no_route())
         return answer(request.scope, messages.Message(exc.status_code, "HTTPError", "request refused", "رُفض الطلب"))
 
     # ---------------------------------------------------------------- the API

@@ -48,11 +48,11 @@ def not_found(doc_id: str) -> Message:
     shown = without_bidi_controls(repr(doc_id[:200]))
     detail = ""
     if doc_id.endswith("/related"):  # the related list moved from /api/articles/ID/related
-        detail = f"the articles related to an article are at /api/related/ID (the whole path after /api/articles/ is an id)"
+        detail = "the articles related to an article are at /api/related/ID (the whole path after /api/articles/ is an id)"
     return Message(404, "DocumentNotFoundError", f"no article with id {shown}", f"لا مقال بالمعرّف {shown}", detail)
 
 
-def no_route(path: str) -> Message:
+def no_route() -> Message:
     return Message(404, "NotFound", "no page at this address", "لا صفحة بهذا العنوان")
 
 

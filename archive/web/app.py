@@ -185,7 +185,8 @@ def create_app(
     answers any. ``runner``: threads and time limit (default :class:`Runner`).
     """
     runner = runner or Runner()
-    reading: Callable[[], Any] = source.reading if isinstance(source, LiveArchive) else functools.partial(_as_is, source)
+    reading: Callable[[], Any] = (source.reading if isinstance(source, LiveArchive)
+                                  else functools.partial(_as_is, source))
     root = source.path
 
     @asynccontextmanager

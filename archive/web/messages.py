@@ -48,7 +48,8 @@ def not_found(doc_id: str) -> Message:
     shown = without_bidi_controls(repr(doc_id[:200]))
     detail = ""
     if doc_id.endswith("/related"):  # the related list moved from /api/articles/ID/related
-        detail = "the articles related to an article are at /api/related/ID (the whole path after /api/articles/ is an id)"
+        detail = ("the articles related to an article are at /api/related/ID "
+                  "(the whole path after /api/articles/ is an id)")
     return Message(404, "DocumentNotFoundError", f"no article with id {shown}", f"لا مقال بالمعرّف {shown}", detail)
 
 

@@ -309,3 +309,21 @@ def test_a_request_past_the_time_limit_is_504_with_the_reason(archive: Archive,
         assert page.status_code == 504 and "الحد المسموح به (1 ثانية)" in page.text
         release.set()
         assert client.get("/api/search", params={"q": "كورسك", "mode": "lexical"}).status_code == 200
+
+
+def test_a_request_that_cannot_start_within_the_limit_is_503(archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With every turn held by a slow request that may not step aside, the next one is told the
+    server is busy when the time limit passes, rather than waiting for ever."""
+    app = create_app(archive, runner=Runner(workers=1, overtime=0, time_limit=1.0, slow_after=0.2))
+    with slow_searches(monkeypatch) as release, TestClient(app) as client:
+        first: list[object] = []
+        holder = threading.Thread(target=lambda: first.append(client.get(
+            "/api/search", params={"q": SLOW, "mode": "lexical"})))
+        holder.start()
+        time.sleep(0.3)
+        waiting = client.get("/api/search", params={"q": "كورسك", "mode": "lexical"})
+        assert waiting.status_code == 503 and waiting.json()["error"] == "Busy"
+        assert "try again" in waiting.json()["message"]
+        holder.join(30)
+        assert first[0].status_code == 504  # type: ignore[attr-defined]
+        release.set()

@@ -12,7 +12,10 @@ the time limit (:data:`TIME_LIMIT`, ``archive serve --time-limit``) gets 504,
 and one that could not even start within it 503, each with the reason as
 JSON or as a page. Python cannot stop a thread: the abandoned work finishes
 in the background (the library bounds what one query can cost), and its
-thread counts against :data:`OVERTIME_THREADS` until it does.
+thread counts against :data:`OVERTIME_THREADS` (or keeps its turn, when
+those are all taken) until it does: the threads in use never exceed
+``WORKER_THREADS + OVERTIME_THREADS``, and when all are taken a new request
+waits, then gets 503.
 """
 
 from __future__ import annotations
@@ -73,10 +76,12 @@ class Runner:
             left = self.time_limit - (time.monotonic() - arrived)
             done, _ = await asyncio.wait({running}, timeout=max(left, 0.0))
             if not done:
-                if holding:  # its thread runs on without a turn until the work ends
+                if holding:  # its thread runs on: as overtime if there is room, else on its turn
                     holding = False
-                    self._count_overtime(running)
-                    self._give_turn()
+                    if self._step_aside(running):
+                        self._give_turn()
+                    else:
+                        running.add_done_callback(lambda _: self._give_turn())
                 raise TooSlow
             return running.result()
         finally:

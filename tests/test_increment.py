@@ -166,6 +166,18 @@ def test_a_reader_keeps_its_generation_until_it_closes(tmp_path: Path, news: lis
         assert fresh.search("الذهب", mode="lexical")[0].id == "x1"
 
 
+def test_an_interrupted_removal_is_noted_by_check_and_finished_by_the_next_commit(tmp_path: Path,
+                                                                                  news: list[Document]) -> None:
+    root = tmp_path / "index"
+    Archive.build(news, root, encoder=None, procs=1).close()
+    leftover = root / ".removing-gen-20240101T000000-deadbeef"
+    (leftover / "lexical").mkdir(parents=True)
+    (leftover / "lexical" / "seg.pst").write_bytes(b"x" * 100)
+    assert any("removal was interrupted" in note for note in Archive.check(root).notes)
+    Archive.update(root, add=[Document(id="x1", body="افتتح معرض الكتاب الدولي في القاهرة")]).close()
+    assert not leftover.exists() and len(Archive.open(root)) == len(news) + 1
+
+
 def test_correcting_the_title_of_an_indexed_copy_keeps_it_indexed(tmp_path: Path, news: list[Document]) -> None:
     root = tmp_path / "index"
     oil = next(d for d in news if d.id == "econ-1")

@@ -216,14 +216,14 @@ def remove_stale_generations(root: Path, keep: set[str]) -> None:
         if child.is_symlink() or not child.is_dir():
             continue
         if _GENERATION_NAME.fullmatch(child.name) and child.name not in keep:
-            _remove_unpinned(child, root / f"{_TRASH_PREFIX}{child.name}")
+            _remove_unpinned(child, root / f"{TRASH_PREFIX}{child.name}")
         elif _TRASH_NAME.fullmatch(child.name):  # a removal interrupted earlier
             shutil.rmtree(child, ignore_errors=True)
 
 
 _GENERATION_NAME = re.compile(GEN_PREFIX + r"\d{8}T\d{6}-[0-9a-f]{8}")
-_TRASH_PREFIX = ".removing-"
-_TRASH_NAME = re.compile(re.escape(_TRASH_PREFIX) + _GENERATION_NAME.pattern)
+TRASH_PREFIX = ".removing-"
+_TRASH_NAME = re.compile(re.escape(TRASH_PREFIX) + _GENERATION_NAME.pattern)
 _NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF)
 """Where ``flock`` is not supported (some network file systems), generations are not pinned."""
 

@@ -79,19 +79,26 @@ class Archive:
     ) -> None:
         """Open the archive at ``path`` (the same as :meth:`open`); the other arguments are internal."""
         root = _index_root(path)
-        generation = generation or layout.current_generation(root)
-        manifest = manifest or Manifest.read(generation)
-        self.path = root
-        self.manifest = manifest
+        if generation is None:  # pinned: no commit removes it while this handle is open
+            generation, self._pin = layout.pin_live_generation(root)
+        else:
+            self._pin = layout.pin_generation(generation)
         self._closed = False
-        self._generation = generation
-        verify_sizes(generation, manifest.files)  # a stat per file: names a truncated or missing file
-        if encoder is not None and manifest.encoder is not None:
-            manifest.check_encoder(encoder, root)
-        self._encoder = encoder
-        self._loading = threading.Lock()
-        """Held while the query encoder is loaded: searches on several threads load it once."""
-        self._searcher = Searcher(generation, manifest, self._query_encoder)
+        try:
+            manifest = manifest or Manifest.read(generation)
+            verify_sizes(generation, manifest.files)  # a stat per file: names a truncated or missing file
+            self.path = root
+            self.manifest = manifest
+            self._generation = generation
+            if encoder is not None and manifest.encoder is not None:
+                manifest.check_encoder(encoder, root)
+            self._encoder = encoder
+            self._loading = threading.Lock()
+            """Held while the query encoder is loaded: searches on several threads load it once."""
+            self._searcher = Searcher(generation, manifest, self._query_encoder)
+        except BaseException:
+            layout.unpin_generation(self._pin)
+            raise
 
     @property
     def generation(self) -> Path:
@@ -278,7 +285,10 @@ class Archive:
         """Release the index files; closing twice is harmless."""
         if not self._closed:
             self._closed = True
-            self._searcher.close()
+            try:
+                self._searcher.close()
+            finally:
+                layout.unpin_generation(self._pin)  # a later commit may now remove the generation
 
     def _ensure_open(self) -> None:
         if self._closed:

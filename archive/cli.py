@@ -780,6 +780,7 @@ def serve(
     index: IndexOption = Path("index"),
     host: Annotated[str, typer.Option(help="Address to listen on; any other than 127.0.0.1 (this machine only) opens the archive to the network.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    time_limit: Annotated[float, typer.Option(help="Seconds a request may take; then it is answered 504 (503 if it could not start).", min=0.5, max=3600)] = 10.0,
 ) -> None:
     """Serve a search page and a JSON API over the archive (read-only), at http://HOST:PORT/.
 
@@ -800,9 +801,7 @@ def serve(
         _echo(f"error: cannot listen on {host} port {port}: {exc.strerror or exc}. "
               "Fix: --port with a free port, or --host with an address of this machine", err=True)
         raise typer.Exit(code=1) from None
-    import uvicorn
-
-    from .web.app import create_app
+    from .web.server import serve as serve_app
 
     if host not in LOOPBACK_HOSTS:
         _echo(f"warning: listening on {host}: anyone who can reach this machine on port {port} can read the "
@@ -813,8 +812,7 @@ def serve(
 
     live = LiveArchive(archive)  # a build or add committed while serving is answered within a second
     try:
-        server = uvicorn.Server(uvicorn.Config(create_app(live), log_level="warning", access_log=False))
-        server.run(sockets=[sock])
+        serve_app(live, sock, loopback=host in LOOPBACK_HOSTS, time_limit=time_limit)
     finally:
         sock.close()
         live.close()

@@ -11,7 +11,12 @@ titles of the archive itself) in lexical and hybrid mode:
    server with one client: the pairs see the same caches and the same machine
    load, and the median of their differences is the web layer's own cost;
 3. the server under load: ``--clients`` threads with keep-alive connections
-   for ``--seconds`` seconds (at most ``--max-requests`` each), modes mixed.
+   for ``--seconds`` seconds (at most ``--max-requests`` each), modes mixed;
+4. with ``--slow-query``: ``--slow-clients`` requests of that (slow) query at
+   once, and meanwhile unrelated requests one after another (a search and
+   ``/api/stats``): how long each unrelated one waited, and what the slow
+   ones got (200, or 504 past the server's time limit). Last, because the
+   server may still be finishing abandoned slow work after it.
 
 Prints errors and p50/p95/p99 of each, and writes them as JSON (``--out``).
 Every loop is bounded in count and time and stops by itself; all traffic goes
@@ -19,6 +24,9 @@ to 127.0.0.1. Latencies on a shared machine vary with its load: the JSON
 records the load average before and after.
 
     python scripts/bench_web.py [--index DIR] [--clients 16] [--seconds 30] [--out FILE]
+                                [--code CHECKOUT] [--slow-query Q --slow-clients 4]
+
+``--code`` serves with another checkout's package (to compare two versions on one archive).
 """
 
 from __future__ import annotations
@@ -171,17 +179,57 @@ def load(port: int, queries: list[str], clients: int, seconds: float, max_reques
                              "library_in_server": percentiles(inside[mode])} for mode in MODES}}
 
 
-def start_server(index: Path) -> tuple[subprocess.Popen, int]:
+def slow_phase(port: int, slow_query: str, slow_clients: int, unrelated: list[str], wait: float = 1.5) -> dict:
+    """``slow_clients`` requests of ``slow_query`` at once; after ``wait`` seconds, each of
+    ``unrelated`` in turn (timed, 120 s at most each) while they run."""
+    slow: list[tuple[int, float]] = []
+    lock = threading.Lock()
+
+    def one_slow() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        started = time.perf_counter()
+        try:
+            conn.request("GET", path_of(slow_query, "lexical"))
+            status = conn.getresponse().status
+        except (OSError, http.client.HTTPException):
+            status = -1
+        with lock:
+            slow.append((status, round(time.perf_counter() - started, 2)))
+
+    threads = [threading.Thread(target=one_slow, daemon=True) for _ in range(slow_clients)]
+    for thread in threads:
+        thread.start()
+    time.sleep(wait)
+    answered = []
+    for path in unrelated:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        started = time.perf_counter()
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException):
+            status = -1
+        answered.append({"path": path, "status": status, "seconds": round(time.perf_counter() - started, 3),
+                         "slow_ones_done": len(slow)})
+        conn.close()
+    for thread in threads:
+        thread.join(600)
+    return {"slow_query": slow_query, "slow_clients": slow_clients, "slow": sorted(slow), "unrelated": answered}
+
+
+def start_server(index: Path, code: Path = ROOT) -> tuple[subprocess.Popen, int]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **ONE_BLAS_THREAD}
+    env = {**os.environ, "PYTHONPATH": str(code), **ONE_BLAS_THREAD}
     proc = subprocess.Popen([sys.executable, "-m", "archive", "serve", "--index", str(index), "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            env=env, cwd=code, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"archive serve exited: {proc.stderr.read() if proc.stderr else ''}")
+            raise SystemExit(f"archive serve exited ({proc.returncode}); run it by hand to see why")
         if Client(port).get("/api/stats") == 200:
             return proc, port
         time.sleep(0.5)
@@ -198,13 +246,16 @@ def main() -> None:
     parser.add_argument("--titles", type=int, default=40, help="article titles added to the queries")
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--code", type=Path, default=ROOT, help="the checkout whose archive package serves")
+    parser.add_argument("--slow-query", help="a query that is slow on this archive (phase 4)")
+    parser.add_argument("--slow-clients", type=int, default=4)
     args = parser.parse_args()
 
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)  # as ONE_BLAS_THREAD does for the server
     load_before = os.getloadavg()
-    proc, port = start_server(args.index)
+    proc, port = start_server(args.index, args.code)
     try:
         with Archive.open(args.index) as archive:
             queries = workload(archive, args.titles, args.seed)
@@ -216,6 +267,8 @@ def main() -> None:
                     client.get(path_of(query, mode))
             serial = {mode: paired(archive, port, queries, mode) for mode in MODES}
         loaded = load(port, queries, args.clients, args.seconds, args.max_requests, args.seed)
+        slowed = slow_phase(port, args.slow_query, args.slow_clients,
+                            [path_of(q, "lexical") for q in QUERIES[:4]] + ["/api/stats"]) if args.slow_query else None
     finally:
         proc.terminate()
         proc.wait(30)
@@ -223,7 +276,7 @@ def main() -> None:
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "index": str(args.index), **info,
         "cores": os.cpu_count(), "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "serial": serial, "http_load": loaded,
+        "code": str(args.code), "serial": serial, "http_load": loaded, "slow_phase": slowed,
     }
     print(f"{info['documents']} articles, {info['encoder']}, {len(queries)} queries; "
           f"load average before {report['load_average_before']}, after {report['load_average_after']}")
@@ -239,6 +292,11 @@ def main() -> None:
                   f"{row.get('p99_ms', 0):9.1f}{errors!s:>8}")
         print(f"{mode} web layer, median of paired differences: {serial[mode]['median_overhead_ms']} ms")
     print(f"under load: {loaded['requests']} requests in {loaded['seconds']} s ({loaded['throughput_rps']}/s)")
+    if slowed:
+        print(f"{args.slow_clients} x {args.slow_query!r}: " + ", ".join(f"{s} in {t} s" for s, t in slowed["slow"]))
+        for row in slowed["unrelated"]:
+            print(f"  meanwhile {row['path'][:60]}: {row['status']} in {row['seconds']} s "
+                  f"({row['slow_ones_done']} slow ones done)")
     if args.out:
         args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 

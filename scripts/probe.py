@@ -12,11 +12,13 @@ what a person who trusts the archive with years of work expects:
 
 Prints one row per case and a summary; exits 1 when any case fails.
 
-    python scripts/probe.py [--only bad-input|damage|kill|pickle|misuse|hostile-query|hostile-input]
-                            [--keep DIR] [--big-index DIR]
+    python scripts/probe.py [--only bad-input|damage|kill|pickle|misuse|hostile-query|hostile-input|web|web-writes]
+                            [--keep DIR] [--big-index DIR] [--code DIR] [--writes-seconds 60]
 
 ``hostile-query`` and ``hostile-input`` (scripts/probe_hostile.py) run queries and input files of
 unbounded cost at full size and print their time and peak memory.
+The web sections (``scripts/probe_web.py``) serve with the package in ``--code``
+(default: this checkout), so that another checkout can be compared.
 """
 
 from __future__ import annotations
@@ -329,6 +331,18 @@ class Probe:
         after = count(index)
         self.record("misuse", "nothing lost", after == BASE_ARTICLES, f"{after} articles")
 
+    def web(self, code: Path) -> None:
+        from probe_web import web_cases
+
+        _, index = self.case_dir()
+        web_cases(self, index, code)
+
+    def web_writes(self, code: Path, seconds: float) -> None:
+        from probe_web import web_writes
+
+        _, index = self.case_dir()
+        web_writes(self, index, code, seconds=seconds)
+
     def report(self) -> int:
         width = max(len(r.case) for r in self.rows)
         failed = [r for r in self.rows if not r.ok]
@@ -557,7 +571,9 @@ def _first_line(run: Run) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", action="append", choices=["bad-input", "damage", "kill", "pickle", "misuse",
-                                                            "hostile-query", "hostile-input"])
+                                                            "hostile-query", "hostile-input", "web", "web-writes"])
+    parser.add_argument("--code", type=Path, default=ROOT, help="the checkout whose archive serves (web sections)")
+    parser.add_argument("--writes-seconds", type=float, default=60.0, help="length of the web-writes loop")
     parser.add_argument("--keep", type=Path, help="work in DIR and keep it (default: a temp dir, removed)")
     parser.add_argument("--big-index", type=Path, help="a 30,000-article lexical archive for hostile-query "
                         "(default: built from SaudiNewsNet's zips)")
@@ -572,7 +588,9 @@ def main() -> int:
         steps = {"bad-input": probe.bad_inputs, "damage": probe.damage, "kill": probe.kills,
                  "pickle": probe.pickles, "misuse": probe.misuse,
                  "hostile-query": lambda: hostile_queries(probe, args.big_index),
-                 "hostile-input": lambda: hostile_inputs(probe)}
+                 "hostile-input": lambda: hostile_inputs(probe),
+                 "web": lambda: probe.web(args.code),
+                 "web-writes": lambda: probe.web_writes(args.code, args.writes_seconds)}
         for name, step in steps.items():
             if not args.only or name in args.only:
                 step()

@@ -141,19 +141,41 @@ def test_an_index_of_the_previous_format_asks_for_a_full_build(tmp_path: Path, n
     assert len(Archive.open(root)) == len(news)
 
 
-def test_a_reader_outlives_the_removal_of_its_generation(tmp_path: Path, news: list[Document]) -> None:
+def test_a_reader_keeps_its_generation_until_it_closes(tmp_path: Path, news: list[Document]) -> None:
+    """An open handle pins its generation: commits meanwhile leave it on disk (its stats, which walk
+    every file, failed with FileNotFoundError while a commit removed it), and the first commit
+    after the reader closes removes it."""
     root = tmp_path / "index"
     Archive.build(news, root, encoder=HashingEncoder(), procs=1).close()
     reader = Archive.open(root)
-    assert reader.search("أوبك", mode="lexical")[0].id == "econ-1"
     first = current_generation(root)
-    Archive.update(root, add=[Document(id="x1", body="افتتح معرض الكتاب الدولي في القاهرة")]).close()
-    Archive.update(root, add=[Document(id="x2", body="ارتفعت أسعار الذهب في الأسواق العالمية")]).close()
-    assert not first.exists()  # two commits later the reader's generation is gone
-    for query, mode in [('"أسعار النفط" أوبك', "lexical"), ("أوبك", "hybrid"), ("الذهب", "lexical")]:
+    size = reader.stats().size_bytes
+    for n, body in enumerate(("افتتح معرض الكتاب الدولي في القاهرة", "ارتفعت أسعار الذهب في الأسواق العالمية",
+                              "هطلت أمطار غزيرة على جدة")):
+        Archive.update(root, add=[Document(id=f"x{n}", body=body)]).close()
+    assert first.exists() and reader.stats().size_bytes == size  # three commits later: still whole
+    for query, mode in [('"أسعار النفط" أوبك', "lexical"), ("أوبك", "hybrid")]:
         assert reader.search(query, mode=mode), (query, mode)
-    assert reader.search("الذهب", mode="lexical")[0].id == "x2"  # it moved to the live state
+    assert not reader.search("الذهب", mode="lexical")  # it answers from the generation it opened
+    assert len({p.name for p in root.glob("gen-*")}) == 3  # live, previous, and the pinned one
     reader.close()
+    Archive.update(root, delete=["x0"]).close()
+    assert not first.exists() and len(list(root.glob("gen-*"))) == 2
+    assert not list(root.glob(".removing-*"))
+    with Archive.open(root) as fresh:
+        assert fresh.search("الذهب", mode="lexical")[0].id == "x1"
+
+
+def test_an_interrupted_removal_is_noted_by_check_and_finished_by_the_next_commit(tmp_path: Path,
+                                                                                  news: list[Document]) -> None:
+    root = tmp_path / "index"
+    Archive.build(news, root, encoder=None, procs=1).close()
+    leftover = root / ".removing-gen-20240101T000000-deadbeef"
+    (leftover / "lexical").mkdir(parents=True)
+    (leftover / "lexical" / "seg.pst").write_bytes(b"x" * 100)
+    assert any("removal was interrupted" in note for note in Archive.check(root).notes)
+    Archive.update(root, add=[Document(id="x1", body="افتتح معرض الكتاب الدولي في القاهرة")]).close()
+    assert not leftover.exists() and len(Archive.open(root)) == len(news) + 1
 
 
 def test_correcting_the_title_of_an_indexed_copy_keeps_it_indexed(tmp_path: Path, news: list[Document]) -> None:

@@ -250,6 +250,9 @@ def _leftovers(root: Path, report: CheckReport) -> None:
                                 "by a build; the archive does not use it (look inside, then remove it yourself)")
         elif name.startswith(f".{layout.POINTER}."):
             report.notes.append(f"{child}: left by an interrupted commit; the next build removes it")
+        elif name.startswith(layout.TRASH_PREFIX):
+            report.notes.append(f"{child}: a superseded generation whose removal was interrupted; "
+                                "the next commit removes it")
         elif name.startswith(layout.GEN_PREFIX) and child.is_dir() and not (child / MANIFEST_NAME).is_file():
             report.notes.append(f"{child}: a generation never committed (a build was interrupted); "
                                 "the archive does not use it")

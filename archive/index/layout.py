@@ -201,20 +201,97 @@ def _live_name(root: Path) -> str | None:
 
 
 def remove_stale_generations(root: Path, keep: set[str]) -> None:
-    """Delete the generations of ``root`` not named in ``keep``.
+    """Delete the generations of ``root`` not named in ``keep`` and not pinned by a reader.
 
     The caller holds the writer lock, so no generation is being written. The
     previous generation is kept so that a reader that opened it just before a
-    commit can finish its searches; on POSIX, files it already has open stay
-    readable even after removal. Only directories named as this module names
-    generations are ever removed: a user's ``gen-photos`` is not one.
+    commit can finish its searches; a generation an open reader pins
+    (:func:`pin_generation`) is kept too, and removed by the first commit after
+    that reader closes it: a reader that had not yet opened every file of its
+    generation (a server answering ``/api/stats`` while ``add`` commits every
+    second) would otherwise find them gone. Only directories named as this
+    module names generations are ever removed: a user's ``gen-photos`` is not one.
     """
     for child in root.iterdir():
-        if _GENERATION_NAME.fullmatch(child.name) and child.name not in keep and child.is_dir() and not child.is_symlink():
+        if child.is_symlink() or not child.is_dir():
+            continue
+        if _GENERATION_NAME.fullmatch(child.name) and child.name not in keep:
+            _remove_unpinned(child, root / f"{TRASH_PREFIX}{child.name}")
+        elif _TRASH_NAME.fullmatch(child.name):  # a removal interrupted earlier
             shutil.rmtree(child, ignore_errors=True)
 
 
 _GENERATION_NAME = re.compile(GEN_PREFIX + r"\d{8}T\d{6}-[0-9a-f]{8}")
+TRASH_PREFIX = ".removing-"
+_TRASH_NAME = re.compile(re.escape(TRASH_PREFIX) + _GENERATION_NAME.pattern)
+_NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF)
+"""Where ``flock`` is not supported (some network file systems), generations are not pinned."""
+
+
+def pin_generation(generation: Path) -> int | None:
+    """Pin ``generation`` for a reader: a shared ``flock`` on its directory, held until the returned
+    descriptor is closed (:func:`unpin_generation`); writers do not remove a pinned generation.
+
+    ``None`` where the file system has no ``flock`` (the reader is then unpinned, as before pins
+    existed). Raises :class:`IndexDamagedError` when the generation is gone or being removed
+    (two commits since its name was read): the caller reads the pointer again.
+    """
+    try:
+        fd = os.open(generation, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise IndexDamagedError(f"{generation}: generation gone ({exc.strerror})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        here = os.stat(generation)  # the writer renames a generation aside before removing it
+        if (here.st_ino, here.st_dev) != (os.fstat(fd).st_ino, os.fstat(fd).st_dev):
+            raise FileNotFoundError(errno.ENOENT, "replaced")
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in _NO_FLOCK:
+            return None
+        raise IndexDamagedError(f"{generation}: generation being removed ({exc.strerror})") from None
+    return fd
+
+
+def pin_live_generation(root: Path, tries: int = 5) -> tuple[Path, int | None]:
+    """The live generation of ``root`` and its pin (:func:`pin_generation`), read again when two
+    commits removed the generation between reading the pointer and pinning it."""
+    for attempt in range(tries):
+        generation = current_generation(root)
+        try:
+            return generation, pin_generation(generation)
+        except IndexDamagedError:
+            if attempt == tries - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def unpin_generation(fd: int | None) -> None:
+    """Release a pin taken by :func:`pin_generation` (closing its descriptor drops the lock)."""
+    if fd is not None:
+        os.close(fd)
+
+
+def _remove_unpinned(generation: Path, trash: Path) -> None:
+    """Remove ``generation`` unless a reader pins it: under an exclusive ``flock`` (refused at once
+    while any reader holds its shared one), rename it aside (a reader that read its name a moment
+    ago finds it gone and reads the pointer again), then delete it."""
+    try:
+        fd = os.open(generation, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in _NO_FLOCK:
+                return  # pinned by a reader: a later commit removes it
+        os.rename(generation, trash)
+    except OSError:
+        return
+    finally:
+        os.close(fd)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def discard_generation(generation: Path) -> None:

@@ -7,18 +7,21 @@ description (``/api/openapi.json``) that the issue asks for; Starlette alone
 would need the schema written by hand beside the code. Its extra cost
 (pydantic) is paid only by ``archive serve``: the package imports none of it
 elsewhere. Pages are Jinja2 templates with autoescaping on for every
-template; uvicorn serves the app.
+template, and every value they print loses its bidi overrides and isolates
+(:func:`archive.web.messages.without_bidi_controls`); uvicorn serves the app.
 
-Every route is a plain ``def``: FastAPI runs it on its worker threads, so
-requests are answered concurrently over the one ``Archive`` (its readers are
-safe to share between threads: see ``tests/test_web.py``). The app only
-reads: every route is GET (HEAD), and nothing it calls writes the index.
+Each request's library work runs on a worker thread through
+:class:`archive.web.limits.Runner` (a few at a time, a slow one steps aside,
+a time limit), over one handle of the archive from its first read to its last
+(:meth:`archive.following.LiveArchive.reading`). The app only reads: every
+route is GET (and HEAD), and nothing it calls writes the index.
 
-Errors: the library's typed errors keep their messages; a bad request
-(:class:`~archive.errors.QueryError`, :class:`~archive.errors.UsageError`, a
-parameter out of its limits) is 400, an unknown id 404, a damaged index 500;
-the API answers them as ``{"error": TYPE, "message": TEXT}``, pages as an
-HTML page with the same message.
+Errors (:mod:`archive.web.messages`): a bad request is 400, an unknown id or
+address 404, a request past the time limit 504 (503 if it never started), any
+other failure 500; the API answers ``{"error": KIND, "message": TEXT}``, pages
+an Arabic page (English when the browser prefers it). No answer carries a
+server path or an exception's text: failures are logged for whoever runs the
+server.
 """
 
 from __future__ import annotations
@@ -26,27 +29,28 @@ from __future__ import annotations
 import json
 import time
 import functools
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-import anyio.to_thread
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, PackageLoader
-from starlette.datastructures import MutableHeaders
+from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
-from ..archive import MAX_K, Archive, Hit, Hits
+from ..archive import MAX_K, Archive, ArchiveStats, Hit, Hits
 from ..index.columns import Facets, fold
 from ..errors import ArchiveError, DocumentNotFoundError, QueryError, UsageError
 from ..following import LiveArchive
 from ..version import __version__
-from . import pages
+from . import messages, pages
+from .guards import LOG, HeadAsGet, HostCheck, LastAnswer, SecurityHeaders
+from .limits import Busy, Runner, TooSlow
 
 MAX_QUERY_LENGTH = 500
 """Characters in ``q`` (the library cuts at 2,000; no one types a tenth of that)."""
@@ -66,10 +70,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
-WORKER_THREADS = 4
-"""Requests answered at once (the rest wait their turn, first come first served). Searches are
-CPU work: more threads than about twice the cores only make them contend for the GIL and the
-cores, and a few requests then wait seconds behind the others (docs/performance.md)."""
 MODES = ("hybrid", "lexical", "semantic")
 SORTS = ("relevance", "date", "-date")
 
@@ -109,7 +109,7 @@ class SearchParams:
         return {name: value for name, value in params.items() if value}
 
 
-def search_params(
+async def search_params(
     q: Annotated[str, Query(max_length=MAX_QUERY_LENGTH,
                             description='Words, "phrases", AND/OR/NOT, +must, -exclude, field:value.')] = "",
     k: Annotated[int, Query(ge=1, le=MAX_PAGE_K, description="Hits per page.")] = 10,
@@ -151,36 +151,6 @@ def facets_json(facets: Facets) -> dict[str, Any]:
             "months": facets.months}
 
 
-class SecurityHeaders:
-    """Adds :data:`SECURITY_HEADERS` to every response (a plain ASGI middleware: Starlette's
-    ``BaseHTTPMiddleware`` costs about a millisecond a request)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-def _status(exc: ArchiveError) -> int:
-    if isinstance(exc, DocumentNotFoundError):
-        return 404
-    if isinstance(exc, (QueryError, UsageError)):
-        return 400
-    return 500
-
-
 def _validation_message(exc: RequestValidationError) -> str:
     """FastAPI's validation errors as one line naming each parameter."""
     parts = []
@@ -190,18 +160,39 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def create_app(source: Archive | LiveArchive) -> FastAPI:
+def _printable(value: Any) -> Any:
+    """What a template prints, without bidi overrides or isolates (escaped markup stays markup)."""
+    if isinstance(value, Markup):
+        return Markup(messages.without_bidi_controls(str(value)))
+    if isinstance(value, str):
+        return messages.without_bidi_controls(value)
+    return value
+
+
+T = TypeVar("T")
+
+
+def create_app(
+    source: Archive | LiveArchive, *, allowed_hosts: Collection[str] | None = None, runner: Runner | None = None
+) -> FastAPI:
     """The app over ``source`` (kept open by the caller for as long as the app serves).
 
     A :class:`~archive.following.LiveArchive` (what ``archive serve`` passes)
     is followed: a write committed while the app serves is answered from
     within a second; a plain :class:`Archive` is its one generation.
+    ``allowed_hosts``: the ``Host`` values answered (``archive serve`` on
+    loopback passes :func:`archive.web.guards.loopback_hosts`); ``None``
+    answers any. ``runner``: threads and time limit (default :class:`Runner`).
     """
-    current: Callable[[], Archive] = source.current if isinstance(source, LiveArchive) else (lambda: source)
+    runner = runner or Runner()
+    reading: Callable[[], Any] = (source.reading if isinstance(source, LiveArchive)
+                                  else functools.partial(_as_is, source))
+    root = source.path
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         yield
+        runner.close()
 
     app = FastAPI(
         lifespan=lifespan, title="news-archive", version=__version__,
@@ -209,150 +200,223 @@ def create_app(source: Archive | LiveArchive) -> FastAPI:
         docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
     )
     env = Environment(loader=PackageLoader("archive.web", "templates"), autoescape=True,
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, finalize=_printable)
     env.filters["marked"] = lambda hit: pages.marked_html(hit.snippet, hit.marks)
     env.globals["safe_url"] = pages.safe_url
     env.globals["query_string"] = pages.query_string
     stylesheet = files("archive.web").joinpath("static", "site.css").read_bytes()
-    facts = functools.lru_cache(maxsize=2)(_Facts.of)  # per generation: stats read once, not per page
+    # A generation never changes: its stats (0.35 s on 30k articles: every file's size, every
+    # source and category counted) are read once per handle, not per page or /api/stats.
+    stats_of = functools.lru_cache(maxsize=2)(lambda archive: archive.stats())
+    facts = functools.lru_cache(maxsize=2)(lambda archive: _Facts.of(stats_of(archive)))
 
-    def render(name: str, code: int = 200, **context: Any) -> HTMLResponse:
-        known = facts(current())
+    def render(archive: Archive, name: str, **context: Any) -> HTMLResponse:
+        known = facts(archive)
         html = env.get_template(name).render(has_vectors=known.has_vectors, documents=known.documents, **context)
-        return HTMLResponse(html, status_code=code)
+        return HTMLResponse(html)
 
-    def wants_json(request: Request) -> bool:
-        return request.url.path.startswith("/api/")
+    def answer(scope: Scope, message: messages.Message) -> Response:
+        """The response of ``message``: JSON under /api/, else a page (Arabic unless English is preferred)."""
+        if scope.get("path", "").startswith("/api/"):
+            return JSONResponse({"error": message.kind, "message": message.api_message()}, status_code=message.status)
+        english = messages.prefers_english(Request(scope).headers.get("accept-language", ""))
+        html = env.get_template("error.html").render(message=message, english=english, lang="en" if english else "ar",
+                                                     documents=None)
+        return HTMLResponse(html, status_code=message.status)
 
-    def error(request: Request, status: int, kind: str, message: str) -> Response:
-        if wants_json(request):
-            return JSONResponse({"error": kind, "message": message}, status_code=status)
-        return render("error.html", status, status=status, message=message)
+    async def run(work: Callable[[Archive], T]) -> T:
+        """``work`` on a worker thread over one handle of the archive (see :class:`Runner`)."""
+        def on_one_generation() -> T:
+            with reading() as archive:
+                return work(archive)
 
-    app.add_middleware(SecurityHeaders)
+        return await runner.run(on_one_generation)
+
+    app.add_middleware(LastAnswer, answer=answer)
+    if allowed_hosts is not None:
+        app.add_middleware(HostCheck, allowed=allowed_hosts, answer=answer)
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(SecurityHeaders, headers=SECURITY_HEADERS)
 
     @app.exception_handler(ArchiveError)
     async def archive_error(request: Request, exc: ArchiveError) -> Response:
-        return error(request, _status(exc), type(exc).__name__, str(exc))
+        if isinstance(exc, (QueryError, UsageError)):
+            return answer(request.scope, messages.bad_request(messages.without_paths(str(exc), root)))
+        LOG.error("error answering %s: %s: %s", request.url.path, type(exc).__name__, exc)
+        return answer(request.scope, messages.server_error())
+
+    @app.exception_handler(_NotFound)
+    async def not_found(request: Request, exc: _NotFound) -> Response:
+        return answer(request.scope, exc.message)
+
+    @app.exception_handler(TooSlow)
+    async def too_slow(request: Request, exc: TooSlow) -> Response:
+        LOG.warning("abandoned after %g s: %s?%s", runner.time_limit, request.url.path, request.url.query[:300])
+        return answer(request.scope, messages.too_slow(runner.time_limit))
+
+    @app.exception_handler(Busy)
+    async def busy(request: Request, exc: Busy) -> Response:
+        return answer(request.scope, messages.busy(runner.time_limit))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        return error(request, 400, "QueryError", _validation_message(exc))
+        return answer(request.scope, messages.bad_request(messages.without_paths(_validation_message(exc), root)))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        kind = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
-        response = error(request, exc.status_code, kind, str(exc.detail))
-        if exc.headers:
-            response.headers.update(exc.headers)
-        return response
+        if exc.status_code == 405:
+            response = answer(request.scope, messages.method_not_allowed())
+            response.headers["Allow"] = "GET, HEAD"
+            return response
+        if exc.status_code == 404:
+            return answer(request.scope, messages.no_route())
+        return answer(request.scope, messages.Message(exc.status_code, "HTTPError", "request refused", "رُفض الطلب"))
 
     # ---------------------------------------------------------------- the API
     @app.get("/api/search", tags=["api"], summary="Search: hits with marked snippets, facet counts, histogram")
-    def api_search(params: Search) -> JSONResponse:
-        archive = current()
-        started = time.perf_counter()
-        hits = archive.search(params.q, k=params.k, mode=params.mode, sort=params.sort,  # type: ignore[arg-type]
-                              offset=params.offset, **params.filters())
-        facets = archive.facets(params.q, **params.filters())
-        took_ms = (time.perf_counter() - started) * 1000
-        return JSONResponse({
-            "query": params.q, "mode": hits.mode, "page": params.page, "k": params.k,
-            "total": hits.total, "reason": hits.reason, "notice": hits.notice, "took_ms": round(took_ms, 2),
-            "hits": [hit_json(hit, rank) for rank, hit in enumerate(hits, params.offset + 1)],
-            "facets": facets_json(facets),
-            "histogram": [{"month": month, "count": count} for month, count in pages.month_series(facets.months)],
-        })
+    async def api_search(params: Search) -> JSONResponse:
+        def work(archive: Archive) -> JSONResponse:
+            started = time.perf_counter()
+            hits = archive.search(params.q, k=params.k, mode=params.mode, sort=params.sort,  # type: ignore[arg-type]
+                                  offset=params.offset, **params.filters())
+            facets = archive.facets(params.q, **params.filters())
+            took_ms = (time.perf_counter() - started) * 1000
+            return JSONResponse({
+                "query": params.q, "mode": hits.mode, "page": params.page, "k": params.k,
+                "total": hits.total, "reason": hits.reason, "notice": hits.notice, "took_ms": round(took_ms, 2),
+                "hits": [hit_json(hit, rank) for rank, hit in enumerate(hits, params.offset + 1)],
+                "facets": facets_json(facets),
+                "histogram": [{"month": month, "count": count} for month, count in pages.month_series(facets.months)],
+            })
 
-    @app.get("/api/articles/{doc_id:path}/related", tags=["api"], summary="The articles nearest to one article")
-    def api_related(doc_id: str, k: Annotated[int, Query(ge=1, le=MAX_RELATED)] = 10) -> JSONResponse:
-        hits = current().related(doc_id, k=k)
-        return JSONResponse({"id": doc_id, "mode": hits.mode, "reason": hits.reason,
-                             "hits": [hit_json(hit, rank) for rank, hit in enumerate(hits, 1)]})
+        return await run(work)
 
-    @app.get("/api/articles/{doc_id:path}", tags=["api"], summary="One article, with its folded duplicates")
-    def api_article(
+    @app.get("/api/related/{doc_id:path}", tags=["api"], summary="The articles nearest to one article")
+    async def api_related(doc_id: str, k: Annotated[int, Query(ge=1, le=MAX_RELATED)] = 10) -> JSONResponse:
+        def work(archive: Archive) -> JSONResponse:
+            with _known(doc_id):
+                hits = archive.related(doc_id, k=k)
+            return JSONResponse({"id": doc_id, "mode": hits.mode, "reason": hits.reason,
+                                 "hits": [hit_json(hit, rank) for rank, hit in enumerate(hits, 1)]})
+
+        return await run(work)
+
+    @app.get("/api/articles/{doc_id:path}", tags=["api"],
+             summary="One article (the whole rest of the path is its id, slashes included)")
+    async def api_article(
         doc_id: str,
         q: Annotated[str, Query(max_length=MAX_QUERY_LENGTH, description="Mark this query's words in the body.")] = "",
     ) -> JSONResponse:
-        archive = current()
-        doc = archive.get(doc_id)
-        record: dict[str, Any] = {
-            "id": doc.id, "title": doc.title, "published": doc.published.isoformat() if doc.published else None,
-            "source": doc.source, "author": doc.author, "category": doc.category, "url": doc.url,
-            "language": doc.language, "body": doc.body,
-            "duplicate_of": archive.duplicate_of(doc.id), "duplicates": archive.duplicates_of(doc.id),
-        }
-        if q:
-            record["marks"] = [list(m) for m in archive.highlight(doc.body, q).marks]
-        return JSONResponse(record)
+        def work(archive: Archive) -> JSONResponse:
+            with _known(doc_id):
+                doc = archive.get(doc_id)
+            record: dict[str, Any] = {
+                "id": doc.id, "title": doc.title, "published": doc.published.isoformat() if doc.published else None,
+                "source": doc.source, "author": doc.author, "category": doc.category, "url": doc.url,
+                "language": doc.language, "body": doc.body,
+                "duplicate_of": archive.duplicate_of(doc.id), "duplicates": archive.duplicates_of(doc.id),
+            }
+            if q:
+                record["marks"] = [list(m) for m in archive.highlight(doc.body, q).marks]
+            return JSONResponse(record)
+
+        return await run(work)
 
     @app.get("/api/stats", tags=["api"], summary="What the archive holds")
-    def api_stats() -> JSONResponse:
-        stats = current().stats()
-        return JSONResponse({
-            "documents": stats.documents, "folded_duplicates": stats.folded_duplicates,
-            "passages": stats.passages, "encoder": stats.encoder, "sources": stats.sources,
-            "categories": stats.categories,
-            "first_published": stats.first_published.isoformat() if stats.first_published else None,
-            "last_published": stats.last_published.isoformat() if stats.last_published else None,
-            "built_at": stats.built_at, "updated_at": stats.updated_at, "size_bytes": stats.size_bytes,
-        })
+    async def api_stats() -> JSONResponse:
+        def work(archive: Archive) -> JSONResponse:
+            stats = stats_of(archive)
+            return JSONResponse({
+                "documents": stats.documents, "folded_duplicates": stats.folded_duplicates,
+                "passages": stats.passages, "encoder": stats.encoder, "sources": stats.sources,
+                "categories": stats.categories,
+                "first_published": stats.first_published.isoformat() if stats.first_published else None,
+                "last_published": stats.last_published.isoformat() if stats.last_published else None,
+                "built_at": stats.built_at, "updated_at": stats.updated_at, "size_bytes": stats.size_bytes,
+            })
+
+        return await run(work)
 
     # -------------------------------------------------------------- the pages
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def search_page(params: Search) -> HTMLResponse:
-        archive = current()
-        known = facts(archive)
-        hits: Hits | None = None
-        if params.q.strip():
-            hits = archive.search(params.q, k=params.k, mode=params.mode, sort=params.sort,  # type: ignore[arg-type]
-                                  offset=params.offset, **params.filters())
-        counted = _facet_counts(archive, params)
-        url = params.url_params()
-        total = hits.total if hits is not None else counted["all"].total
-        return render(
-            "search.html", params=params, url=url, hits=hits, facets=counted["all"],
-            source_counts=_with_selected(counted["sources"].sources, params.source, known.source_names),
-            category_counts=_with_selected(counted["categories"].categories, params.category, known.category_names),
-            histogram=pages.histogram(counted["all"].months, url),
-            pager=pages.pager(total, len(hits), params.page, params.k, url, last_page=MAX_K // params.k)
-            if hits else [],
-            total=total, first_rank=params.offset + 1, modes=MODES, sorts=SORTS,
-        )
+    async def search_page(params: Search) -> HTMLResponse:
+        def work(archive: Archive) -> HTMLResponse:
+            known = facts(archive)
+            hits: Hits | None = None
+            if params.q.strip():
+                hits = archive.search(params.q, k=params.k, mode=params.mode, sort=params.sort,  # type: ignore[arg-type]
+                                      offset=params.offset, **params.filters())
+            counted = _facet_counts(archive, params)
+            url = params.url_params()
+            total = hits.total if hits is not None else counted["all"].total
+            return render(
+                archive, "search.html", params=params, url=url, hits=hits, facets=counted["all"],
+                source_counts=_with_selected(counted["sources"].sources, params.source, known.source_names),
+                category_counts=_with_selected(counted["categories"].categories, params.category,
+                                               known.category_names),
+                histogram=pages.histogram(counted["all"].months, url),
+                pager=pages.pager(total, len(hits), params.page, params.k, url, last_page=MAX_K // params.k)
+                if hits else [],
+                total=total, first_rank=params.offset + 1, modes=MODES, sorts=SORTS,
+            )
+
+        return await run(work)
 
     @app.get("/article", response_class=HTMLResponse, include_in_schema=False)
-    def article_page(
+    async def article_page(
         id: Annotated[str, Query(max_length=1000)],
         q: Annotated[str, Query(max_length=MAX_QUERY_LENGTH)] = "",
         back: Annotated[str, Query(max_length=4000)] = "",
     ) -> HTMLResponse:
-        archive = current()
-        doc = archive.get(id)
-        marks = archive.highlight(doc.body, q).marks if q else ()
-        related = archive.related(doc.id, k=RELATED_ON_PAGE)
-        back = pages.back_link(back) or (pages.query_string({"q": q}) if q else "")
-        return render(
-            "article.html", doc=doc, q=q, paragraphs=pages.paragraphs_html(doc.body, marks),
-            title_html=pages.marked_html(doc.title, archive.highlight(doc.title, q).marks if q else ()),
-            duplicate_of=archive.duplicate_of(doc.id), duplicates=archive.duplicates_of(doc.id),
-            related=related, back=back, original=pages.safe_url(doc.url),
-        )
+        def work(archive: Archive) -> HTMLResponse:
+            with _known(id):
+                doc = archive.get(id)
+            marks = archive.highlight(doc.body, q).marks if q else ()
+            related = archive.related(doc.id, k=RELATED_ON_PAGE)
+            link = pages.back_link(back) or (pages.query_string({"q": q}) if q else "")
+            return render(
+                archive, "article.html", doc=doc, q=q, paragraphs=pages.paragraphs_html(doc.body, marks),
+                title_html=pages.marked_html(doc.title, archive.highlight(doc.title, q).marks if q else ()),
+                duplicate_of=archive.duplicate_of(doc.id), duplicates=archive.duplicates_of(doc.id),
+                related=related, back=link, original=pages.safe_url(doc.url),
+            )
+
+        return await run(work)
 
     @app.get("/static/site.css", include_in_schema=False)
-    def css() -> Response:
+    async def css() -> Response:
         return Response(stylesheet, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
     @app.get("/favicon.ico", include_in_schema=False)
-    def favicon() -> Response:
+    async def favicon() -> Response:
         return Response(status_code=204)  # no icon, and no 404 in the browser's console
 
     @app.get("/robots.txt", include_in_schema=False)
-    def robots() -> Response:
+    async def robots() -> Response:
         return Response("User-agent: *\nDisallow: /\n", media_type="text/plain")
 
     app.state.archive = source
+    app.state.runner = runner
     return app
+
+
+@contextmanager
+def _as_is(archive: Archive) -> Iterator[Archive]:
+    yield archive
+
+
+class _NotFound(Exception):
+    def __init__(self, message: messages.Message) -> None:
+        self.message = message
+
+
+@contextmanager
+def _known(doc_id: str) -> Iterator[None]:
+    """Turns the library's "no document" (which names the index's path) into the web's own 404."""
+    try:
+        yield
+    except DocumentNotFoundError:
+        raise _NotFound(messages.not_found(doc_id)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,8 +429,7 @@ class _Facts:
     category_names: dict[str, str]
 
     @classmethod
-    def of(cls, archive: Archive) -> _Facts:
-        info = archive.stats()
+    def of(cls, info: ArchiveStats) -> _Facts:
         return cls(info.encoder is not None, info.documents, {fold(n): n for n in info.sources},
                    {fold(n): n for n in info.categories})
 

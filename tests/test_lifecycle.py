@@ -215,8 +215,10 @@ def test_a_corpus_of_broken_files_builds_and_names_every_bad_one(tmp_path: Path,
         fh.write("{not json\n")
     huge = "جملة في خبر ضخم عن الاقتصاد العالمي. " * 150_000  # ~5 MB
     (src / "huge.txt").write_text("خبر ضخم\n" + huge, encoding="utf-8")
+    # the 5.7-million-character article is over the default article size: raised here, so that the
+    # passage cap is what this test sees (tests/test_hostile_inputs.py checks the default refuses it)
     result = CliRunner().invoke(app, ["build", str(src), "--index", str(tmp_path / "index"), "--encoder", "hashing",
-                                      "--procs", "1"])
+                                      "--procs", "1", "--max-article-size", "6000000"])
     assert result.exit_code == 0, result.output
     out = result.output
     for name in ("empty.txt", "photo.jpg", "latin1.txt", "feed.jsonl:2", "feed.jsonl:4"):

@@ -29,6 +29,7 @@ _EXPORTS = {
     "Document": "document",
     "LiveArchive": "following",
     "ArchiveError": "errors",
+    "DiskFullError": "errors",
     "DocumentNotFoundError": "errors",
     "EncoderError": "errors",
     "FieldMappingError": "errors",
@@ -38,6 +39,7 @@ _EXPORTS = {
     "IndexNotFoundError": "errors",
     "IndexReadOnlyError": "errors",
     "QueryError": "errors",
+    "SettingChangeError": "errors",
     "SourceError": "errors",
     "read_documents": "files.readers",
     "read_file": "files.readers",
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
     from .following import LiveArchive
     from .errors import (
         ArchiveError,
+        DiskFullError,
         DocumentNotFoundError,
         EncoderError,
         FieldMappingError,
@@ -60,6 +63,7 @@ if TYPE_CHECKING:
         IndexNotFoundError,
         IndexReadOnlyError,
         QueryError,
+        SettingChangeError,
         SourceError,
     )
     from .files.readers import read_documents, read_file

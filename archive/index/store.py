@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from ..document import Document
 from ..errors import IndexDamagedError
+from .diskfull import is_disk_full
 
 T = TypeVar("T")
 
@@ -93,13 +94,16 @@ def _unjournaled(db: sqlite3.Connection) -> None:
 def _damage_named(path: Path | str) -> Iterator[None]:
     """Turn SQLite's "malformed", "not a database" or "no such table" into :class:`IndexDamagedError`.
 
-    Misuse (a closed store: ``ProgrammingError``) is not damage and passes through.
+    Misuse (a closed store: ``ProgrammingError``) and a full disk (the copy being written, not
+    this store: :mod:`archive.index.diskfull`) are not damage and pass through.
     """
     try:
         yield
     except sqlite3.ProgrammingError:
         raise
     except sqlite3.DatabaseError as exc:
+        if is_disk_full(exc):
+            raise
         raise IndexDamagedError(
             f"{path}: damaged document store ({exc}). "
             "Fix: archive build --full (it rewrites the index from your sources, which it never changes)"

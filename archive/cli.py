@@ -195,17 +195,24 @@ def build(
                        help="Files or directories of articles (default: the ones this archive remembers, else seeds/)."),
     ] = None,
     index: IndexOption = Path("index"),
-    encoder: Annotated[str, typer.Option(metavar="NAME", help=f"Encoder: {ENCODER_CHOICES}.")] = "e5-small",
+    encoder: Annotated[
+        Optional[str],
+        typer.Option(metavar="NAME", help=f"Encoder: {ENCODER_CHOICES}. Default: the archive's own (e5-small for a "
+                     "new one); another one than the archive's needs --full (it re-embeds everything)."),
+    ] = None,
     skip_errors: Annotated[
         bool, typer.Option("--skip-errors/--strict", help="Skip unreadable files and records (listed) or stop at the first.")
     ] = True,
     procs: Annotated[int, typer.Option(help="Indexing processes.", min=1)] = 2,
-    full: Annotated[bool, typer.Option("--full", help="Rewrite the index even if nothing changed.")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Rewrite the index even if nothing changed (with --encoder: change the encoder).")
+    ] = False,
     prune: Annotated[
         bool, typer.Option("--prune", help="Also remove every article these sources do not hold.")
     ] = False,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show what would be added, updated, kept and deleted; write nothing.")
+        bool, typer.Option("--dry-run", help="Show what would be added, updated, kept and deleted, and how many "
+                           "passages would be embedded with which encoder, and for how long; write nothing.")
     ] = False,
     field: FieldOption = None,
     passages: Annotated[
@@ -222,7 +229,9 @@ def build(
     New and changed articles are written; an article is removed only when its
     own source file is gone, or with --prune. Re-running it on the same
     sources only reports what changed; unchanged passages are never embedded
-    again. The sources are remembered: `archive build` alone re-reads them.
+    again. The sources are remembered: `archive build` alone re-reads them,
+    with the archive's own encoder. Articles removed with `archive delete` stay
+    removed (`archive restore ID` brings one back).
     With many passages to embed, the words are committed first (search works
     at once) and the passages are embedded lead first, committed as they go;
     an interrupted build keeps them, and `archive embed` finishes.
@@ -232,7 +241,7 @@ def build(
 
 
 def _build(
-    sources: list[Path] | None, index: Path, encoder: str, *, skip_errors: bool = True, procs: int = 2,
+    sources: list[Path] | None, index: Path, encoder: str | None, *, skip_errors: bool = True, procs: int = 2,
     full: bool = False, prune: bool = False, dry_run: bool = False, field: list[str] | None = None,
     passages: str | None = None, ray: bool = False, ray_address: str | None = None,
 ) -> None:
@@ -241,30 +250,40 @@ def _build(
     from .files.readers import read_documents
     from .terminal import progress_bar
 
+    from .encoders.registry import KEEP_ENCODER
+
+    started = time.perf_counter()
     fields = _field_map(field)
-    if ray and encoder.strip().lower() == "none":
-        raise typer.BadParameter("a lexical-only archive (--encoder none) has nothing to embed", param_hint="--ray")
+    encoder = encoder if encoder is not None else KEEP_ENCODER
     report = BuildReport()
     problems: list[str] = []
     before = _live_generation(index)
     try:
         if ray:  # before reading anything: the user asked for Ray
+            from .writing.choices import chosen_encoder, previous_choices
             from .writing.ray_embed import check_address, require_ray
 
+            spec = chosen_encoder(encoder, previous_choices(index), full=full, root=index)
+            if spec is None or (isinstance(spec, str) and spec.strip().lower() == "none"):
+                raise typer.BadParameter("a lexical-only archive (--encoder none) has nothing to embed",
+                                         param_hint="--ray")
             require_ray()
             check_address(ray_address)
         paths = _build_sources(sources, index, report)
         on_error = (lambda err: problems.append(str(err))) if skip_errors else None
         documents = read_documents(paths, on_error=on_error, on_warning=report.warnings.append, fields=fields)
         if dry_run:
-            planned = Archive.plan(documents, index, sources=paths, prune=prune)
-            _echo(f"dry run, nothing written: {_counts(planned)}")
+            planned = Archive.plan(documents, index, sources=paths, prune=prune, encoder=encoder, full=full,
+                                   passages=passages)
+            _echo(f"dry run, nothing written: {_counts(planned, len(problems))}")
+            _echo(_estimate(planned.estimate))
             _deletions(planned)
+            _tombstoned(planned)
             _problems(report, problems)
             return
         if ray:
             documents = list(documents)
-            _embed_first(documents, index, encoder, ray_address, passages)
+            _embed_first(documents, index, str(spec), ray_address, passages)
         with progress_bar() as progress:
             archive = Archive.build(
                 documents, index, encoder=encoder, full=full, report=report, procs=procs, progress=progress,
@@ -275,8 +294,30 @@ def _build(
         raise _fail(exc) from None
     except KeyboardInterrupt:
         raise _interrupted(index, before) from None
-    _summary(report, archive, index, problems)
+    _summary(report, archive, index, problems, started)
     archive.close()
+
+
+def _estimate(estimate) -> str:  # noqa: ANN001 - archive.writing.choices.EmbeddingEstimate | None
+    """What a build would embed, with which encoder, and for how long (one line)."""
+    if estimate is None:
+        return "would embed nothing: the archive is lexical only (no encoder)"
+    cached = f" ({estimate.cached:,} more from the embedding cache)" if estimate.cached else ""
+    text = f"would embed {_plural(estimate.passages, 'passage')} with {estimate.encoder}{cached}"
+    if not estimate.passages:
+        return text
+    if estimate.seconds is None:
+        return text + f": no rate known for {estimate.encoder} yet, so no time estimate"
+    source = ("the rate this archive's last embedding measured" if estimate.rate_from == "measured"
+              else f"the default rate for {estimate.encoder}; this archive has not measured its own yet")
+    return text + f": about {_duration(estimate.seconds)} at {estimate.rate:,.1f} passages/s ({source})"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = seconds / 60
+    return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
 
 
 def _embed_first(documents: list[Document], index: Path, encoder: str, address: str | None,
@@ -322,9 +363,16 @@ def _build_sources(sources: list[Path] | None, index: Path, report) -> list[Path
     return present
 
 
-def _counts(report) -> str:  # noqa: ANN001
-    text = (f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-            f"{report.deleted} deleted")
+def _counts(report, unreadable: int = 0) -> str:  # noqa: ANN001 - archive.BuildReport
+    """What a write read, every article counted once (read = added + updated + unchanged + skipped);
+    ``unreadable``: records or files the readers could not take (listed after the summary)."""
+    parts = [(report.folded, "folded into an identical article"), (report.duplicate_ids, "duplicate id"),
+             (getattr(report, "tombstoned", 0), "deleted earlier"), (unreadable, "unreadable, listed below")]
+    named = [f"{count} {what}" for count, what in parts if count]
+    skipped = report.skipped_count + unreadable
+    text = (f"read {_plural(report.read + unreadable, 'article')}: {report.added} added, {report.updated} updated, "
+            f"{report.unchanged} unchanged, {skipped} skipped" + (f" ({', '.join(named)})" if named else ""))
+    text += f"; {report.deleted} deleted"
     return text + (f", {report.kept} kept that these sources do not hold" if report.kept else "")
 
 
@@ -364,6 +412,7 @@ def add(
     from .files.readers import read_documents
     from .terminal import progress_bar
 
+    started = time.perf_counter()
     fields = _field_map(field)
     report = BuildReport()
     problems: list[str] = []
@@ -381,7 +430,7 @@ def add(
         raise _fail(exc) from None
     except KeyboardInterrupt:
         raise _interrupted(index, before) from None
-    _summary(report, archive, index, problems)
+    _summary(report, archive, index, problems, started)
     archive.close()
 
 
@@ -450,6 +499,7 @@ def delete(
     from .archive import Archive, BuildReport
     from .terminal import progress_bar
 
+    started = time.perf_counter()
     report = BuildReport()
     before = _live_generation(index)
     try:
@@ -459,20 +509,54 @@ def delete(
         raise _fail(exc) from None
     except KeyboardInterrupt:
         raise _interrupted(index, before) from None
-    _summary(report, archive, index, [])
+    _summary(report, archive, index, [], started)
+    _echo(f"a build from the same sources will not bring {'it' if len(ids) == 1 else 'them'} back; "
+          f"archive restore {' '.join(ids[:3])}{' ...' if len(ids) > 3 else ''} undoes the delete")
     archive.close()
 
 
-def _summary(report, archive, index: Path, problems: list[str]) -> None:  # noqa: ANN001
+@app.command()
+def restore(
+    ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Ids of articles removed with archive delete.")],
+    index: IndexOption = Path("index"),
+) -> None:
+    """Bring back articles removed with `archive delete`, read again from the archive's sources.
+
+    A delete is remembered, so `archive build` does not bring a deleted
+    article back; this does (and so does `archive add` of its file).
+    """
+    from .archive import Archive, BuildReport
+    from .terminal import progress_bar
+
+    started = time.perf_counter()
+    report = BuildReport()
+    before = _live_generation(index)
+    try:
+        with progress_bar() as progress:
+            archive = Archive.restore(index, ids, report=report, progress=progress)
+    except ArchiveError as exc:
+        raise _fail(exc) from None
+    except KeyboardInterrupt:
+        raise _interrupted(index, before) from None
+    _summary(report, archive, index, [], started)
+    archive.close()
+
+
+def _summary(report, archive, index: Path, problems: list[str], started: float) -> None:  # noqa: ANN001
+    """What a write did: its counts, what the archive holds now, and the command's wall time."""
+    took = time.perf_counter() - started
+    counts = _counts(report, len(problems))
     if not report.written:
-        _echo(f"{index} is up to date: nothing to write ({_counts(report)})")
-    elif report.indexed:
-        _echo(f"indexed {_plural(report.indexed, 'article')} into {index} in {report.seconds:.1f} s "
-              f"({_counts(report)})")
+        _echo(f"{index} is up to date: nothing to write ({counts}) in {took:.1f} s")
+    elif not report.read and report.deleted:  # archive delete
+        _echo(f"{index}: {_plural(report.deleted, 'article')} deleted in {took:.1f} s")
+    elif report.read or report.deleted:
+        _echo(f"{index}: {counts} in {took:.1f} s")
     else:  # only passage vectors were added (a build that resumed embedding)
-        _echo(f"no article changed in {index} ({_counts(report)}); passage vectors were added")
-    if report.written and report.folded:
-        _echo(f"folded {_plural(report.folded, 'more duplicate article')} (identical text) into the ones indexed")
+        _echo(f"{index}: no article changed ({counts}); passage vectors were added in {took:.1f} s")
+    copies = archive.manifest.aliases
+    _echo(f"the archive holds {_plural(len(archive), 'article')}"
+          + (f" and {_plural(copies, 'folded duplicate')} (identical text)" if copies else ""))
     if report.written and archive.manifest.encoder:
         _echo(f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused from the cache) "
               f"with {archive.manifest.encoder}")
@@ -486,7 +570,18 @@ def _summary(report, archive, index: Path, problems: list[str]) -> None:  # noqa
     if report.kept:
         _echo(f"kept {_plural(report.kept, 'article')} that these sources do not hold "
               "(from other sources, or their files are still there); --prune removes them")
+    _tombstoned(report)
+    if report.restored:
+        _echo(f"restored {_plural(report.restored, 'article')} deleted earlier")
     _problems(report, problems)
+
+
+def _tombstoned(report) -> None:  # noqa: ANN001 - archive.BuildReport
+    """Say which read articles a build left out because the user deleted them, and the way back."""
+    if report.tombstoned:
+        shown = " ".join(report.tombstoned_ids[:3]) + (" ..." if report.tombstoned > 3 else "")
+        _echo(f"skipped {_plural(report.tombstoned, 'article')} deleted earlier with archive delete "
+              f"(not brought back); archive restore {shown} brings them back")
 
 
 def _problems(report, problems: list[str], *, err: bool = False) -> None:  # noqa: ANN001

@@ -63,7 +63,8 @@ def disk_full_named(root: Path, live: Callable[[], Path | None]) -> Iterator[Non
 
 def _message(root: Path, live: Path | None) -> str:
     try:
-        free = f"{shutil.disk_usage(root).free / 1e6:,.1f} MB free now"
+        space = shutil.disk_usage(root).free
+        free = f"{space / 1e6:,.1f} MB free now" if space >= 1e6 else f"{space / 1e3:,.0f} kB free now"
     except OSError:
         free = "free space unknown"
     kept = (

@@ -22,6 +22,7 @@ import typer
 
 from .version import __version__
 from .cli_help import PlainGroup
+from .cli_report import counts_line, estimate_line, plural, tombstoned_line
 from .errors import ArchiveError, NothingToIndexError, SourceError
 
 if TYPE_CHECKING:
@@ -275,10 +276,11 @@ def _build(
         if dry_run:
             planned = Archive.plan(documents, index, sources=paths, prune=prune, encoder=encoder, full=full,
                                    passages=passages)
-            _echo(f"dry run, nothing written: {_counts(planned, len(problems))}")
-            _echo(_estimate(planned.estimate))
+            _echo(f"dry run, nothing written: {counts_line(planned, len(problems))}")
+            _echo(estimate_line(planned.estimate))
             _deletions(planned)
-            _tombstoned(planned)
+            if planned.tombstoned:
+                _echo(tombstoned_line(planned))
             _problems(report, problems)
             return
         if ray:
@@ -298,28 +300,6 @@ def _build(
     archive.close()
 
 
-def _estimate(estimate) -> str:  # noqa: ANN001 - archive.writing.choices.EmbeddingEstimate | None
-    """What a build would embed, with which encoder, and for how long (one line)."""
-    if estimate is None:
-        return "would embed nothing: the archive is lexical only (no encoder)"
-    cached = f" ({estimate.cached:,} more from the embedding cache)" if estimate.cached else ""
-    text = f"would embed {_plural(estimate.passages, 'passage')} with {estimate.encoder}{cached}"
-    if not estimate.passages:
-        return text
-    if estimate.seconds is None:
-        return text + f": no rate known for {estimate.encoder} yet, so no time estimate"
-    source = ("the rate this archive's last embedding measured" if estimate.rate_from == "measured"
-              else f"the default rate for {estimate.encoder}; this archive has not measured its own yet")
-    return text + f": about {_duration(estimate.seconds)} at {estimate.rate:,.1f} passages/s ({source})"
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes = seconds / 60
-    return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
-
-
 def _embed_first(documents: list[Document], index: Path, encoder: str, address: str | None,
                  passages: str | None) -> None:
     """Embed on Ray the passages a build of ``documents`` needs and the cache lacks (the build then finds them)."""
@@ -337,10 +317,10 @@ def _ray_done(stats) -> None:  # noqa: ANN001 - archive.writing.ray_embed.EmbedJ
     """Say what a Ray embedding job did."""
     if stats.embedded:
         retried = f", {stats.retried} batch(es) retried after a worker died" if stats.retried else ""
-        _echo(f"embedded {_plural(stats.embedded, 'passage')} on Ray in {stats.seconds:.1f} s "
-              f"({_plural(stats.workers, 'worker')}{retried}); {stats.cached} already in the cache")
+        _echo(f"embedded {plural(stats.embedded, 'passage')} on Ray in {stats.seconds:.1f} s "
+              f"({plural(stats.workers, 'worker')}{retried}); {stats.cached} already in the cache")
     else:
-        _echo(f"nothing to embed on Ray ({_plural(stats.cached, 'passage')} already in the cache)")
+        _echo(f"nothing to embed on Ray ({plural(stats.cached, 'passage')} already in the cache)")
 
 
 def _build_sources(sources: list[Path] | None, index: Path, report) -> list[Path]:  # noqa: ANN001
@@ -363,33 +343,16 @@ def _build_sources(sources: list[Path] | None, index: Path, report) -> list[Path
     return present
 
 
-def _counts(report, unreadable: int = 0) -> str:  # noqa: ANN001 - archive.BuildReport
-    """What a write read, every article counted once (read = added + updated + unchanged + skipped);
-    ``unreadable``: records or files the readers could not take (listed after the summary)."""
-    parts = [(report.folded, "folded into an identical article"), (report.duplicate_ids, "duplicate id"),
-             (getattr(report, "tombstoned", 0), "deleted earlier"), (unreadable, "unreadable, listed below")]
-    named = [f"{count} {what}" for count, what in parts if count]
-    skipped = report.skipped_count + unreadable
-    text = (f"read {_plural(report.read + unreadable, 'article')}: {report.added} added, {report.updated} updated, "
-            f"{report.unchanged} unchanged, {skipped} skipped" + (f" ({', '.join(named)})" if named else ""))
-    text += f"; {report.deleted} deleted"
-    return text + (f", {report.kept} kept that these sources do not hold" if report.kept else "")
-
-
 def _deletions(report) -> None:  # noqa: ANN001
     """Say what a write removes, by source file, before it commits."""
     if not report.deleted:
         return
-    _echo(f"removing {_plural(report.deleted, 'article')}:")
+    _echo(f"removing {plural(report.deleted, 'article')}:")
     groups = sorted(report.deletions.items(), key=lambda item: -item[1])
     for where, count in groups[:10]:
         _echo(f"  {count} from {where}")
     if len(groups) > 10:
         _echo(f"  {sum(c for _, c in groups[10:])} from {len(groups) - 10} more files")
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 @app.command()
@@ -545,43 +508,36 @@ def restore(
 def _summary(report, archive, index: Path, problems: list[str], started: float) -> None:  # noqa: ANN001
     """What a write did: its counts, what the archive holds now, and the command's wall time."""
     took = time.perf_counter() - started
-    counts = _counts(report, len(problems))
+    counts = counts_line(report, len(problems))
     if not report.written:
         _echo(f"{index} is up to date: nothing to write ({counts}) in {took:.1f} s")
     elif not report.read and report.deleted:  # archive delete
-        _echo(f"{index}: {_plural(report.deleted, 'article')} deleted in {took:.1f} s")
+        _echo(f"{index}: {plural(report.deleted, 'article')} deleted in {took:.1f} s")
     elif report.read or report.deleted:
         _echo(f"{index}: {counts} in {took:.1f} s")
     else:  # only passage vectors were added (a build that resumed embedding)
         _echo(f"{index}: no article changed ({counts}); passage vectors were added in {took:.1f} s")
     copies = archive.manifest.aliases
-    _echo(f"the archive holds {_plural(len(archive), 'article')}"
-          + (f" and {_plural(copies, 'folded duplicate')} (identical text)" if copies else ""))
+    _echo(f"the archive holds {plural(len(archive), 'article')}"
+          + (f" and {plural(copies, 'folded duplicate')} (identical text)" if copies else ""))
     if report.written and archive.manifest.encoder:
         _echo(f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused from the cache) "
               f"with {archive.manifest.encoder}")
     if report.renumbered:
-        _echo(f"compacted: renumbered the index without the {_plural(report.renumbered, 'deleted article')} "
+        _echo(f"compacted: renumbered the index without the {plural(report.renumbered, 'deleted article')} "
               "it still held")
     if report.compacted:
         _echo(f"rebuilt the passage graph without the {report.compacted} passages of removed articles")
     if archive.manifest.encoder and (report.checkpoints or not archive.manifest.embedding_done):
         _echo(_coverage(archive.manifest))
     if report.kept:
-        _echo(f"kept {_plural(report.kept, 'article')} that these sources do not hold "
+        _echo(f"kept {plural(report.kept, 'article')} that these sources do not hold "
               "(from other sources, or their files are still there); --prune removes them")
-    _tombstoned(report)
-    if report.restored:
-        _echo(f"restored {_plural(report.restored, 'article')} deleted earlier")
-    _problems(report, problems)
-
-
-def _tombstoned(report) -> None:  # noqa: ANN001 - archive.BuildReport
-    """Say which read articles a build left out because the user deleted them, and the way back."""
     if report.tombstoned:
-        shown = " ".join(report.tombstoned_ids[:3]) + (" ..." if report.tombstoned > 3 else "")
-        _echo(f"skipped {_plural(report.tombstoned, 'article')} deleted earlier with archive delete "
-              f"(not brought back); archive restore {shown} brings them back")
+        _echo(tombstoned_line(report))
+    if report.restored:
+        _echo(f"restored {plural(report.restored, 'article')} deleted earlier")
+    _problems(report, problems)
 
 
 def _problems(report, problems: list[str], *, err: bool = False) -> None:  # noqa: ANN001

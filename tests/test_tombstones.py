@@ -156,3 +156,27 @@ def test_the_store_format_is_versioned(built: tuple[Path, Path], tmp_path: Path)
     store = DocumentStore.open(older)
     assert store.tombstones() == {} and len(store) == 5
     store.close()
+
+
+def test_check_finds_an_article_both_stored_and_marked_deleted(built: tuple[Path, Path]) -> None:
+    _, index = built
+    Archive.update(index, delete=["econ-1"]).close()
+    assert check_index(index).healthy
+    path = current_generation(index) / "docs.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO tombstones (id, deleted_at) VALUES ('war-1', '2026-01-01T00:00:00+00:00')")
+    db.commit()
+    db.close()
+    problems = " ".join(str(p) for p in check_index(index).problems)
+    assert "both stored and marked deleted" in problems and "war-1" in problems
+
+
+def test_a_build_never_replaces_a_store_newer_than_this_code(built: tuple[Path, Path]) -> None:
+    source, index = built
+    path = current_generation(index) / "docs.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version={STORE_FORMAT + 1}")
+    db.commit()
+    db.close()
+    with pytest.raises(IndexFormatError, match="newer than this archive reads"):
+        Archive.build(_read(source)[:2], index, procs=1, sources=[source])

@@ -28,7 +28,7 @@ import numpy as np
 from ..index import layout
 from ..document import Document
 from ..encoders.base import Encoder
-from ..errors import ArchiveError, IndexDamagedError, IndexFormatError
+from ..errors import ArchiveError, IndexFormatError
 from ..index.integrity import file_table, verify_sizes
 from ..index.lexical import write_index
 from ..index.manifest import FORMAT_VERSION, Manifest
@@ -185,7 +185,7 @@ def read_live(
             entries, files, tombstones = store.entries(), store.files(), store.tombstones()
         finally:
             store.close()
-    except IndexDamagedError:
+    except IndexFormatError:  # damage, or a store newer than this code: never replaced unasked
         if tolerate_damage:
             return None
         raise

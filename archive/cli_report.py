@@ -46,9 +46,11 @@ def estimate_line(estimate: EmbeddingEstimate | None) -> str:
 
 
 def duration(seconds: float) -> str:
-    """``42 s``, ``7 min``, ``2.5 h``."""
+    """``42 s``, ``1 min 20 s``, ``37 min``, ``2.5 h``."""
     if seconds < 60:
         return f"{seconds:.0f} s"
+    if seconds < 600:
+        return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
     minutes = seconds / 60
     return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
 

@@ -140,3 +140,10 @@ def test_the_measured_rate_is_recorded_and_used_by_the_dry_run(tmp_path: Path, s
     estimate = Archive.plan([*docs, *more], root).estimate
     assert estimate is not None and estimate.rate_from == "measured" and estimate.rate == rate
     assert estimate.encoder == "hashing" and estimate.passages > 0
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(5, "5 s"), (80.1, "1 min 20 s"), (2220, "37 min"), (9000, "2.5 h")])
+def test_estimated_durations_read_as_a_person_would_say_them(seconds: float, text: str) -> None:
+    from archive.cli_report import duration
+
+    assert duration(seconds) == text

@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from archive import Archive, BuildReport, Document, DocumentNotFoundError, IndexFormatError
+from archive.errors import UsageError
 from archive.cli import app
 from archive.index.check import check_index
 from archive.index.layout import current_generation
@@ -98,6 +99,8 @@ def test_restore_reads_the_sources_and_refuses_what_was_not_deleted(built: tuple
         Archive.restore(index, ["war-1", "sport-1"])
     with pytest.raises(DocumentNotFoundError, match="never deleted"):
         Archive.restore(index, ["nosuch"])
+    with pytest.raises(UsageError, match=r"write ids=\['war-1'\]"):
+        Archive.restore(index, "war-1")
     assert set(_tombstones(index)) == {"econ-1", "war-1"}  # nothing changed
     report = BuildReport()
     archive = Archive.restore(index, ["war-1"], report=report)

@@ -206,11 +206,7 @@ def _update(
     report: BuildReport,
     sources: Sequence[str | Path],
 ) -> Encoder | None:
-    if isinstance(delete, (str, bytes)):
-        raise UsageError(f"delete takes a list of ids, not one string: write delete=[{delete!r}]")
-    delete = list(delete)
-    if not all(isinstance(doc_id, str) for doc_id in delete):
-        raise UsageError("delete takes ids as text (str)")
+    delete = _ids(delete, "delete")
     add = checked_documents(add, "add")
     layout.current_generation(root)  # a missing index is named before any folder is made
     with layout.writer_lock(root, on_warning=report.warnings.append):
@@ -244,7 +240,7 @@ def restore(
 ) -> Encoder | None:
     """Bring back articles the user deleted (see :meth:`archive.Archive.restore`)."""
     with _timed(report):
-        return _restore(root, _ids(ids, "restore"), documents=documents, progress=progress, report=report)
+        return _restore(root, _ids(ids, "ids"), documents=documents, progress=progress, report=report)
 
 
 def _restore(
@@ -287,7 +283,7 @@ def _restore(
 def _ids(ids: Iterable[str], name: str) -> list[str]:
     """``ids`` as a list of text, checked (one string is a mistake: it names the fix)."""
     if isinstance(ids, (str, bytes)):
-        raise UsageError(f"{name} takes a list of ids, not one string: write [{ids!r}]")
+        raise UsageError(f"{name} takes a list of ids, not one string: write {name}=[{ids!r}]")
     ids = list(ids)
     if not all(isinstance(doc_id, str) for doc_id in ids):
         raise UsageError(f"{name} takes ids as text (str)")

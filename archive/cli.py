@@ -376,6 +376,7 @@ def add(
     """Add new articles and replace changed ones (matched by id), as one atomic change.
 
     The paths join the sources the archive remembers, so `archive build` re-reads them too.
+    An article removed with `archive delete` and added here again is restored (an explicit add).
     """
     from .archive import Archive, BuildReport
     from .files.readers import read_documents

@@ -29,6 +29,7 @@ _EXPORTS = {
     "Document": "document",
     "LiveArchive": "following",
     "ArchiveError": "errors",
+    "DiskFullError": "errors",
     "DocumentNotFoundError": "errors",
     "EncoderError": "errors",
     "FieldMappingError": "errors",
@@ -38,6 +39,7 @@ _EXPORTS = {
     "IndexNotFoundError": "errors",
     "IndexReadOnlyError": "errors",
     "QueryError": "errors",
+    "SettingChangeError": "errors",
     "SourceError": "errors",
     "SourceLimitError": "errors",
     "ReadLimits": "files.limits",
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
     from .following import LiveArchive
     from .errors import (
         ArchiveError,
+        DiskFullError,
         DocumentNotFoundError,
         EncoderError,
         FieldMappingError,
@@ -62,6 +65,7 @@ if TYPE_CHECKING:
         IndexNotFoundError,
         IndexReadOnlyError,
         QueryError,
+        SettingChangeError,
         SourceError,
         SourceLimitError,
     )

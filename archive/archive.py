@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from .document import Document
 from .encoders.base import Encoder
-from .encoders.registry import DEFAULT_ENCODER
+from .encoders.registry import KEEP_ENCODER
 from .errors import ArchiveClosedError, ArchiveError, DocumentNotFoundError, IndexNotFoundError, QueryError, UsageError
 from .index import layout
 from .index.columns import Facets
@@ -130,7 +130,7 @@ class Archive:
         documents: Iterable[Document],
         path: str | Path = DEFAULT_INDEX,
         *,
-        encoder: str | Encoder | None = DEFAULT_ENCODER,
+        encoder: str | Encoder | None = KEEP_ENCODER,
         full: bool = False,
         progress: Progress | None = None,
         report: BuildReport | None = None,
@@ -154,7 +154,12 @@ class Archive:
         is written.
 
         ``encoder`` is an encoder name (see :func:`archive.encoders.get_encoder`),
-        an encoder object, or ``None``/``"none"`` for a lexical-only archive.
+        an encoder object, or ``None``/``"none"`` for a lexical-only archive;
+        the default, ``"keep"``, is the encoder the archive was built with
+        (``"e5-small"`` for a new one). An archive's encoder is its own choice:
+        naming another one raises :class:`SettingChangeError` (nothing is
+        read or written) unless ``full=True`` asks to rebuild it with the new
+        encoder, re-embedding every passage (:mod:`archive.writing.choices`).
         Passage vectors come from the embedding cache beside the index
         whenever their text was embedded before. With many passages to embed,
         the words are committed first (searchable at once) and the passages
@@ -186,13 +191,22 @@ class Archive:
         *,
         sources: Sequence[str | Path] = (),
         prune: bool = False,
+        encoder: str | Encoder | None = KEEP_ENCODER,
+        full: bool = False,
+        passages: int | str | None = None,
     ) -> BuildReport:
         """What :meth:`build` with the same arguments would add, update, keep and delete; writes nothing.
 
         The counts are against the live index as it is (an index of another
-        encoder or format included: a build would rewrite it whole).
+        format included: a build would rewrite it whole). ``report.estimate``
+        says how many passages the build would embed (those in the embedding
+        cache excluded), with which encoder, and how long that takes at the
+        rate the archive's last embedding measured, else a default for the
+        encoder (:data:`archive.writing.choices.DEFAULT_RATES`). Raises
+        :class:`SettingChangeError` where the build would.
         """
-        return operations.plan(documents, _index_root(path), sources=sources, prune=prune)
+        return operations.plan(documents, _index_root(path), sources=sources, prune=prune, encoder=encoder,
+                               full=full, passages=passages)
 
     @classmethod
     def update(
@@ -210,7 +224,9 @@ class Archive:
 
         Uses the encoder the archive was built with. Unknown ids in
         ``delete`` raise :class:`DocumentNotFoundError` before anything is
-        written. ``sources`` (where ``add`` was read from) join the archive's
+        written. Deleted ids are remembered with the date (tombstones): a later
+        :meth:`build` does not bring them back; :meth:`restore` does, and so
+        does adding the article here again (``report.restored``). ``sources`` (where ``add`` was read from) join the archive's
         remembered sources, so a later ``archive build`` re-reads them too.
         Readers keep seeing the old state until the change commits. Many new
         passages are embedded after the words are committed, as in :meth:`build`
@@ -219,6 +235,33 @@ class Archive:
         root = _index_root(path)
         used = operations.update(root, add=add, delete=delete, progress=progress,
                                  report=report if report is not None else BuildReport(), sources=sources)
+        return cls.open(root, encoder=used)
+
+    @classmethod
+    def restore(
+        cls,
+        path: str | Path = DEFAULT_INDEX,
+        ids: Iterable[str] = (),
+        *,
+        documents: Iterable[Document] | None = None,
+        progress: Progress | None = None,
+        report: BuildReport | None = None,
+    ) -> Archive:
+        """Bring back articles removed with :meth:`update` ``delete=`` (``archive delete``).
+
+        A delete is remembered (a tombstone per id, with its date, in the
+        document store), so a later :meth:`build` from the same sources does
+        not bring the article back (it counts it in ``report.tombstoned``).
+        This lifts the tombstones of ``ids`` and adds their articles as
+        ``documents`` has them (default: read from the archive's remembered
+        sources; an id no longer there is named in ``report.warnings``, and
+        a later build that reads it adds it). An id that was not deleted
+        raises :class:`DocumentNotFoundError` before anything is written.
+        :meth:`update` ``add=`` of an article restores it too.
+        """
+        root = _index_root(path)
+        used = operations.restore(root, ids, documents=documents, progress=progress,
+                                  report=report if report is not None else BuildReport())
         return cls.open(root, encoder=used)
 
     @classmethod

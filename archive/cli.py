@@ -22,6 +22,7 @@ import typer
 
 from .version import __version__
 from .cli_help import PlainGroup
+from .cli_report import counts_line, estimate_line, plural, tombstoned_line
 from .errors import ArchiveError, NothingToIndexError, SourceError
 
 if TYPE_CHECKING:
@@ -105,6 +106,12 @@ def _main(
     ] = None,
 ) -> None:
     """Search an archive of Arabic news by keywords and by meaning."""
+    global _STARTED  # noqa: PLW0603 - one command per process (and per CliRunner call)
+    _STARTED = time.perf_counter()
+
+
+_STARTED = time.perf_counter()
+"""When the command started (set again as each command is dispatched): a write's summary gives its wall time."""
 
 
 FieldOption = Annotated[
@@ -211,17 +218,24 @@ def build(
                        help="Files or directories of articles (default: the ones this archive remembers, else seeds/)."),
     ] = None,
     index: IndexOption = Path("index"),
-    encoder: Annotated[str, typer.Option(metavar="NAME", help=f"Encoder: {ENCODER_CHOICES}.")] = "e5-small",
+    encoder: Annotated[
+        Optional[str],
+        typer.Option(metavar="NAME", help=f"Encoder: {ENCODER_CHOICES}. Default: the archive's own (e5-small for a "
+                     "new one); another one than the archive's needs --full (it re-embeds everything)."),
+    ] = None,
     skip_errors: Annotated[
         bool, typer.Option("--skip-errors/--strict", help="Skip unreadable files and records (listed) or stop at the first.")
     ] = True,
     procs: Annotated[int, typer.Option(help="Indexing processes.", min=1)] = 2,
-    full: Annotated[bool, typer.Option("--full", help="Rewrite the index even if nothing changed.")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Rewrite the index even if nothing changed (with --encoder: change the encoder).")
+    ] = False,
     prune: Annotated[
         bool, typer.Option("--prune", help="Also remove every article these sources do not hold.")
     ] = False,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show what would be added, updated, kept and deleted; write nothing.")
+        bool, typer.Option("--dry-run", help="Show what would be added, updated, kept and deleted, and how many "
+                           "passages would be embedded with which encoder, and for how long; write nothing.")
     ] = False,
     field: FieldOption = None,
     max_file_size: MaxFileOption = None,
@@ -240,7 +254,9 @@ def build(
     New and changed articles are written; an article is removed only when its
     own source file is gone, or with --prune. Re-running it on the same
     sources only reports what changed; unchanged passages are never embedded
-    again. The sources are remembered: `archive build` alone re-reads them.
+    again. The sources are remembered: `archive build` alone re-reads them,
+    with the archive's own encoder. Articles removed with `archive delete` stay
+    removed (`archive restore ID` brings one back).
     With many passages to embed, the words are committed first (search works
     at once) and the passages are embedded lead first, committed as they go;
     an interrupted build keeps them, and `archive embed` finishes.
@@ -251,7 +267,7 @@ def build(
 
 
 def _build(
-    sources: list[Path] | None, index: Path, encoder: str, *, skip_errors: bool = True, procs: int = 2,
+    sources: list[Path] | None, index: Path, encoder: str | None, *, skip_errors: bool = True, procs: int = 2,
     full: bool = False, prune: bool = False, dry_run: bool = False, field: list[str] | None = None,
     passages: str | None = None, ray: bool = False, ray_address: str | None = None, limits=None,  # noqa: ANN001
 ) -> None:
@@ -260,16 +276,23 @@ def _build(
     from .files.readers import read_documents
     from .terminal import progress_bar
 
+    from .encoders.registry import KEEP_ENCODER
+
+    started = _STARTED
     fields = _field_map(field)
-    if ray and encoder.strip().lower() == "none":
-        raise typer.BadParameter("a lexical-only archive (--encoder none) has nothing to embed", param_hint="--ray")
+    encoder = encoder if encoder is not None else KEEP_ENCODER
     report = BuildReport()
     problems: list[str] = []
     before = _live_generation(index)
     try:
         if ray:  # before reading anything: the user asked for Ray
+            from .writing.choices import chosen_encoder, previous_choices
             from .writing.ray_embed import check_address, require_ray
 
+            spec = chosen_encoder(encoder, previous_choices(index), full=full, root=index)
+            if spec is None or (isinstance(spec, str) and spec.strip().lower() == "none"):
+                raise typer.BadParameter("a lexical-only archive (--encoder none) has nothing to embed",
+                                         param_hint="--ray")
             require_ray()
             check_address(ray_address)
         paths = _build_sources(sources, index, report)
@@ -277,14 +300,18 @@ def _build(
         documents = read_documents(paths, on_error=on_error, on_warning=report.warnings.append, fields=fields,
                                    limits=limits)
         if dry_run:
-            planned = Archive.plan(documents, index, sources=paths, prune=prune)
-            _echo(f"dry run, nothing written: {_counts(planned)}")
+            planned = Archive.plan(documents, index, sources=paths, prune=prune, encoder=encoder, full=full,
+                                   passages=passages)
+            _echo(f"dry run, nothing written: {counts_line(planned, len(problems))}")
+            _echo(estimate_line(planned.estimate))
             _deletions(planned)
+            if planned.tombstoned:
+                _echo(tombstoned_line(planned))
             _problems(report, problems)
             return
         if ray:
             documents = list(documents)
-            _embed_first(documents, index, encoder, ray_address, passages)
+            _embed_first(documents, index, str(spec), ray_address, passages)
         with progress_bar() as progress:
             archive = Archive.build(
                 documents, index, encoder=encoder, full=full, report=report, procs=procs, progress=progress,
@@ -295,7 +322,7 @@ def _build(
         raise _fail(exc) from None
     except KeyboardInterrupt:
         raise _interrupted(index, before) from None
-    _summary(report, archive, index, problems)
+    _summary(report, archive, index, problems, started)
     archive.close()
 
 
@@ -316,10 +343,10 @@ def _ray_done(stats) -> None:  # noqa: ANN001 - archive.writing.ray_embed.EmbedJ
     """Say what a Ray embedding job did."""
     if stats.embedded:
         retried = f", {stats.retried} batch(es) retried after a worker died" if stats.retried else ""
-        _echo(f"embedded {_plural(stats.embedded, 'passage')} on Ray in {stats.seconds:.1f} s "
-              f"({_plural(stats.workers, 'worker')}{retried}); {stats.cached} already in the cache")
+        _echo(f"embedded {plural(stats.embedded, 'passage')} on Ray in {stats.seconds:.1f} s "
+              f"({plural(stats.workers, 'worker')}{retried}); {stats.cached} already in the cache")
     else:
-        _echo(f"nothing to embed on Ray ({_plural(stats.cached, 'passage')} already in the cache)")
+        _echo(f"nothing to embed on Ray ({plural(stats.cached, 'passage')} already in the cache)")
 
 
 def _build_sources(sources: list[Path] | None, index: Path, report) -> list[Path]:  # noqa: ANN001
@@ -342,26 +369,16 @@ def _build_sources(sources: list[Path] | None, index: Path, report) -> list[Path
     return present
 
 
-def _counts(report) -> str:  # noqa: ANN001
-    text = (f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-            f"{report.deleted} deleted")
-    return text + (f", {report.kept} kept that these sources do not hold" if report.kept else "")
-
-
 def _deletions(report) -> None:  # noqa: ANN001
     """Say what a write removes, by source file, before it commits."""
     if not report.deleted:
         return
-    _echo(f"removing {_plural(report.deleted, 'article')}:")
+    _echo(f"removing {plural(report.deleted, 'article')}:")
     groups = sorted(report.deletions.items(), key=lambda item: -item[1])
     for where, count in groups[:10]:
         _echo(f"  {count} from {where}")
     if len(groups) > 10:
         _echo(f"  {sum(c for _, c in groups[10:])} from {len(groups) - 10} more files")
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 @app.command()
@@ -381,11 +398,13 @@ def add(
     """Add new articles and replace changed ones (matched by id), as one atomic change.
 
     The paths join the sources the archive remembers, so `archive build` re-reads them too.
+    An article removed with `archive delete` and added here again is restored (an explicit add).
     """
     from .archive import Archive, BuildReport
     from .files.readers import read_documents
     from .terminal import progress_bar
 
+    started = _STARTED
     fields = _field_map(field)
     report = BuildReport()
     problems: list[str] = []
@@ -404,7 +423,7 @@ def add(
         raise _fail(exc) from None
     except KeyboardInterrupt:
         raise _interrupted(index, before) from None
-    _summary(report, archive, index, problems)
+    _summary(report, archive, index, problems, started)
     archive.close()
 
 
@@ -473,6 +492,7 @@ def delete(
     from .archive import Archive, BuildReport
     from .terminal import progress_bar
 
+    started = _STARTED
     report = BuildReport()
     before = _live_generation(index)
     try:
@@ -482,33 +502,71 @@ def delete(
         raise _fail(exc) from None
     except KeyboardInterrupt:
         raise _interrupted(index, before) from None
-    _summary(report, archive, index, [])
+    _summary(report, archive, index, [], started)
+    _echo(f"a build from the same sources will not bring {'it' if len(ids) == 1 else 'them'} back; "
+          f"archive restore {' '.join(ids[:3])}{' ...' if len(ids) > 3 else ''} undoes the delete")
     archive.close()
 
 
-def _summary(report, archive, index: Path, problems: list[str]) -> None:  # noqa: ANN001
+@app.command()
+def restore(
+    ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Ids of articles removed with archive delete.")],
+    index: IndexOption = Path("index"),
+) -> None:
+    """Bring back articles removed with `archive delete`, read again from the archive's sources.
+
+    A delete is remembered, so `archive build` does not bring a deleted
+    article back; this does (and so does `archive add` of its file).
+    """
+    from .archive import Archive, BuildReport
+    from .terminal import progress_bar
+
+    started = _STARTED
+    report = BuildReport()
+    before = _live_generation(index)
+    try:
+        with progress_bar() as progress:
+            archive = Archive.restore(index, ids, report=report, progress=progress)
+    except ArchiveError as exc:
+        raise _fail(exc) from None
+    except KeyboardInterrupt:
+        raise _interrupted(index, before) from None
+    _summary(report, archive, index, [], started)
+    archive.close()
+
+
+def _summary(report, archive, index: Path, problems: list[str], started: float) -> None:  # noqa: ANN001
+    """What a write did: its counts, what the archive holds now, and the command's wall time."""
+    took = time.perf_counter() - started
+    counts = counts_line(report, len(problems))
     if not report.written:
-        _echo(f"{index} is up to date: nothing to write ({_counts(report)})")
-    elif report.indexed:
-        _echo(f"indexed {_plural(report.indexed, 'article')} into {index} in {report.seconds:.1f} s "
-              f"({_counts(report)})")
+        _echo(f"{index} is up to date: nothing to write ({counts}) in {took:.1f} s")
+    elif not report.read and report.deleted:  # archive delete
+        _echo(f"{index}: {plural(report.deleted, 'article')} deleted in {took:.1f} s")
+    elif report.read or report.deleted:
+        _echo(f"{index}: {counts} in {took:.1f} s")
     else:  # only passage vectors were added (a build that resumed embedding)
-        _echo(f"no article changed in {index} ({_counts(report)}); passage vectors were added")
-    if report.written and report.folded:
-        _echo(f"folded {_plural(report.folded, 'more duplicate article')} (identical text) into the ones indexed")
+        _echo(f"{index}: no article changed ({counts}); passage vectors were added in {took:.1f} s")
+    copies = archive.manifest.aliases
+    _echo(f"the archive holds {plural(len(archive), 'article')}"
+          + (f" and {plural(copies, 'folded duplicate')} (identical text)" if copies else ""))
     if report.written and archive.manifest.encoder:
         _echo(f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused from the cache) "
               f"with {archive.manifest.encoder}")
     if report.renumbered:
-        _echo(f"compacted: renumbered the index without the {_plural(report.renumbered, 'deleted article')} "
+        _echo(f"compacted: renumbered the index without the {plural(report.renumbered, 'deleted article')} "
               "it still held")
     if report.compacted:
         _echo(f"rebuilt the passage graph without the {report.compacted} passages of removed articles")
     if archive.manifest.encoder and (report.checkpoints or not archive.manifest.embedding_done):
         _echo(_coverage(archive.manifest))
     if report.kept:
-        _echo(f"kept {_plural(report.kept, 'article')} that these sources do not hold "
+        _echo(f"kept {plural(report.kept, 'article')} that these sources do not hold "
               "(from other sources, or their files are still there); --prune removes them")
+    if report.tombstoned:
+        _echo(tombstoned_line(report))
+    if report.restored:
+        _echo(f"restored {plural(report.restored, 'article')} deleted earlier")
     _problems(report, problems)
 
 

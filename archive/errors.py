@@ -63,6 +63,16 @@ class IndexReadOnlyError(ArchiveError):
     """The index cannot be written (read-only directory, file or file system); it can still be searched."""
 
 
+class DiskFullError(ArchiveError):
+    """A write ran out of disk space (or quota): it was discarded, and the previous generation
+    is kept and usable (the message names it, and what to free)."""
+
+
+class SettingChangeError(ArchiveError):
+    """A build asked for another encoder or passage policy than the archive was built with, without
+    ``full`` (re-embedding every passage is never done by surprise; the message names the fix)."""
+
+
 class QueryError(ArchiveError):
     """A search request is invalid (bad mode, bad date, bad k)."""
 

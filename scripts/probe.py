@@ -8,11 +8,13 @@ what a person who trusts the archive with years of work expects:
 * no article lost that the user did not ask to remove;
 * no code run from a file planted in an index (a marker file stays absent);
 * no stale lock or stray process after a killed writer (a new ``add`` works);
-* library misuse raises a subclass of :class:`archive.ArchiveError`.
+* library misuse raises a subclass of :class:`archive.ArchiveError`;
+* the archive's choices stick (its encoder; a delete), and a write's counts add up;
+* a full disk is named as one, with what was kept (on a small tmpfs: needs root).
 
 Prints one row per case and a summary; exits 1 when any case fails.
 
-    python scripts/probe.py [--only bad-input|damage|kill|pickle|misuse|hostile-query|hostile-input|web|web-writes]
+    python scripts/probe.py [--only bad-input|damage|kill|pickle|misuse|choices|full-disk|hostile-query|hostile-input|web|web-writes]
                             [--keep DIR] [--big-index DIR] [--code DIR] [--writes-seconds 60]
 
 ``hostile-query`` and ``hostile-input`` (scripts/probe_hostile.py) run queries and input files of
@@ -342,6 +344,62 @@ class Probe:
 
         _, index = self.case_dir()
         web_writes(self, index, code, seconds=seconds)
+    # --------------------------------------------------- choices and reports
+    def choices(self) -> None:
+        """A user's choices stick, deletes are remembered, and the counts add up (issue 21, items 1, 2, 4)."""
+        folder, index = self.case_dir()
+        run = cli("build", "--index", index)  # the remembered source, no encoder named: the archive's (hashing)
+        self.record("choices", "bare build keeps the encoder", run.code == 0 and "e5" not in run.text
+                    and _encoder(index) == "hashing/1", _first_line(run))
+        run = cli("build", "--index", index, "--encoder", "e5-small")
+        self.record("choices", "--encoder X on a Y archive refused", one_line_error(run)
+                    and "--full --encoder e5-small" in run.err, _first_line(run))
+        run = cli("build", "--index", index, "--encoder", "none", "--full", "--dry-run")
+        self.record("choices", "dry run of a change says what it embeds", run.code == 0 and "would embed" in run.out,
+                    run.out.splitlines()[1] if run.code == 0 else _first_line(run))
+        run = cli("build", self.src, "--index", index, "--dry-run", "--full", "--encoder", "e5-small")
+        self.record("choices", "dry run gives passages, encoder, time", run.code == 0 and
+                    "passages with e5-small" in run.out and "passages/s" in run.out, _line_with(run, "would embed"))
+        run = cli("delete", "a0003", "--index", index)
+        run = cli("build", "--index", index)
+        self.record("choices", "a deleted article stays deleted", run.code == 0 and count(index) == BASE_ARTICLES - 1
+                    and "1 deleted earlier" in run.out and "archive restore a0003" in run.out, _first_line(run))
+        run = cli("restore", "a0003", "--index", index)
+        self.record("choices", "restore brings it back", run.code == 0 and count(index) == BASE_ARTICLES,
+                    _first_line(run))
+        run = cli("restore", "a0004", "--index", index)
+        self.record("choices", "restore of an article not deleted", one_line_error(run), _first_line(run))
+        twice = folder / "twice"
+        articles(twice, "a", 3)
+        (twice / "copy.txt").write_text((twice / "a0000.txt").read_text(encoding="utf-8"), encoding="utf-8")
+        run = cli("add", twice, "--index", index)
+        found = _counted(run.out)
+        self.record("choices", "counts add up (read = added+updated+unchanged+skipped)",
+                    run.code == 0 and found is not None and found[0] == sum(found[1:]) == 4, _line_with(run, "read"))
+
+    def full_disk(self) -> None:
+        """Every write on a full disk: one line that says so and what was kept; nothing lost (issue 21, item 11)."""
+        try:
+            mount = _small_disk(self.work / "small")
+        except _NotApplicable as exc:
+            self.record("full-disk", "small file system", True, f"not applicable: {exc}")
+            return
+        try:
+            index = mount / "index"
+            shutil.copytree(self.base, index, symlinks=True)
+            new = articles(self.work / "disk-new", "d", 3)
+            _fill(mount)
+            for label, args in [("add", ["add", new]), ("build --full", ["build", "--full", "--procs", "1"]),
+                                ("build", ["build", self.src, new, "--procs", "1"]), ("delete", ["delete", "a0001"]),
+                                ("add again", ["add", new])]:
+                run = cli(*args, "--index", index)
+                ok = one_line_error(run) and "disk is full" in run.err and "damaged" not in run.err
+                self.record("full-disk", label, ok, _first_line(run))
+            check = cli("check", "--index", index)
+            self.record("full-disk", "archive check: healthy, nothing lost",
+                        check.code == 0 and count(index) == BASE_ARTICLES, _first_line(check))
+        finally:
+            subprocess.run(["umount", "-l", str(mount)], check=False)
 
     def report(self) -> int:
         width = max(len(r.case) for r in self.rows)
@@ -361,6 +419,41 @@ class Probe:
 # ------------------------------------------------------------------ helpers
 class _NotApplicable(Exception):
     pass
+
+
+def _encoder(index: Path) -> str | None:
+    return json.loads((_generation(index) / "manifest.json").read_text(encoding="utf-8")).get("encoder")
+
+
+def _line_with(run: Run, text: str) -> str:
+    return next((line for line in run.out.splitlines() if text in line), _first_line(run))
+
+
+def _counted(out: str) -> tuple[int, ...] | None:
+    """``(read, added, updated, unchanged, skipped)`` from a write's summary line."""
+    import re
+
+    found = re.search(r"read (\d+) articles?: (\d+) added, (\d+) updated, (\d+) unchanged, (\d+) skipped", out)
+    return tuple(map(int, found.groups())) if found else None
+
+
+def _small_disk(mount: Path, size: str = "3m") -> Path:
+    """A tmpfs of ``size`` mounted at ``mount`` (needs root)."""
+    if os.geteuid() != 0:
+        raise _NotApplicable("mounting a small tmpfs needs root")
+    mount.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise _NotApplicable(done.stderr.strip() or "mount failed")
+    return mount
+
+
+def _fill(mount: Path, leave: int = 24_000) -> None:
+    """Leave only ``leave`` bytes free on ``mount``."""
+    stat = os.statvfs(mount)
+    with open(mount / "ballast", "wb") as fh:
+        fh.write(b"\0" * max(0, stat.f_bavail * stat.f_frsize - leave))
 
 
 def _mkdir(path: Path) -> Path:
@@ -571,7 +664,8 @@ def _first_line(run: Run) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", action="append", choices=["bad-input", "damage", "kill", "pickle", "misuse",
-                                                            "hostile-query", "hostile-input", "web", "web-writes"])
+                                                            "choices", "full-disk", "hostile-query", "hostile-input",
+                                                            "web", "web-writes"])
     parser.add_argument("--code", type=Path, default=ROOT, help="the checkout whose archive serves (web sections)")
     parser.add_argument("--writes-seconds", type=float, default=60.0, help="length of the web-writes loop")
     parser.add_argument("--keep", type=Path, help="work in DIR and keep it (default: a temp dir, removed)")
@@ -586,7 +680,8 @@ def main() -> int:
         from probe_hostile import hostile_inputs, hostile_queries
 
         steps = {"bad-input": probe.bad_inputs, "damage": probe.damage, "kill": probe.kills,
-                 "pickle": probe.pickles, "misuse": probe.misuse,
+                 "pickle": probe.pickles, "misuse": probe.misuse, "choices": probe.choices,
+                 "full-disk": probe.full_disk,
                  "hostile-query": lambda: hostile_queries(probe, args.big_index),
                  "hostile-input": lambda: hostile_inputs(probe),
                  "web": lambda: probe.web(args.code),

@@ -28,7 +28,7 @@ def built(tmp_path: Path, seed_path: Path) -> Path:
     index = tmp_path / "index"
     result = runner.invoke(app, ["build", str(sources), "--index", str(index), "--procs", "1"])
     assert result.exit_code == 0, result.output
-    assert "indexed 2 articles" in result.output, result.output
+    assert "the archive holds 2 articles" in result.output, result.output
     return index
 
 
@@ -99,7 +99,7 @@ def test_build_lists_skipped_files(tmp_path: Path, seed_path: Path) -> None:
     (sources / "bad.jsonl").write_text('{"id": "a", "body": "نص"}\n{broken\n', encoding="utf-8")
     result = runner.invoke(app, ["build", str(sources), "--index", str(tmp_path / "index"), "--procs", "1"])
     assert result.exit_code == 0, result.output
-    assert "indexed 2 articles" in result.output, result.output
+    assert "the archive holds 2 articles" in result.output, result.output
     assert "empty.txt" in result.output and "bad.jsonl:2" in result.output
 
 
@@ -128,7 +128,7 @@ def test_field_mapping_author_filter_and_show(tmp_path: Path) -> None:
     result = runner.invoke(app, ["build", str(sources), "--index", str(index), "--encoder", "none", "--procs", "1",
                                  *mapping])
     assert result.exit_code == 0, result.output
-    assert "indexed 2 articles" in result.output
+    assert "the archive holds 2 articles" in result.output
     result = runner.invoke(app, ["search", "النفط", "--author", "ساره احمد", "--json", "--index", str(index)])
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["id"] for line in result.output.splitlines() if '"id"' in line] == ["n-1"]

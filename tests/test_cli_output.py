@@ -285,7 +285,7 @@ def test_progress_shows_counts_percent_and_rate() -> None:
 
 def test_progress_prints_nothing_when_not_a_terminal(tmp_path: Path, seed_path: Path) -> None:
     result = runner.invoke(app, ["build", str(seed_path), "--index", str(tmp_path / "i"), "--encoder", "none"])
-    assert result.exit_code == 0 and result.output.startswith("indexed "), result.output  # no blank line first
+    assert result.exit_code == 0 and result.output.startswith(f"{tmp_path / 'i'}: read 1 article"), result.output  # no blank line first
     console = Console(file=io.StringIO(), force_terminal=False)
     with progress_bar(console) as progress:
         progress("index", 0, 3)

@@ -105,8 +105,8 @@ def test_plan_counts_and_keeps_the_indexed_copy() -> None:
     report = BuildReport()
     changed_c = Document(id="c", body="نص جديد تماما")
     plan = plan_changes(entries, [changed_c], ["a"], report)
-    # b's text is untouched (it is only promoted to indexed copy): it counts as unchanged
-    assert (report.added, report.updated, report.deleted, report.unchanged, report.folded) == (0, 1, 1, 1, 0)
+    # b's text is untouched (it is only promoted to indexed copy): not read, it is not counted
+    assert (report.added, report.updated, report.deleted, report.unchanged, report.folded) == (0, 1, 1, 0, 0)
     assert plan.unindex == {"a", "c"} and plan.index == ["b", "c"]  # b promoted, c re-indexed
     assert plan.canonical == {"b": None} and plan.store_delete == {"a", "c"}
 

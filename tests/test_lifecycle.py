@@ -44,8 +44,9 @@ def test_build_reports_each_kind_of_change(tmp_path: Path, news: list[Document])
     new = Document(id="new-1", body="افتتح معرض الكتاب الدولي أبوابه أمام الزوار في القاهرة.")
     report = BuildReport()
     archive = Archive.build([*news[2:], changed, new], tmp_path / "index", encoder=None, procs=1, report=report)
-    # sport-1 was not read, but nothing says it should go: it is kept
-    assert (report.added, report.updated, report.unchanged, report.deleted, report.kept) == (1, 1, len(news) - 1, 0, 1)
+    # sport-1 was not read, but nothing says it should go: it is kept; the counts add up to what was read
+    assert (report.added, report.updated, report.unchanged, report.deleted, report.kept) == (1, 1, len(news) - 2, 0, 1)
+    assert report.read == len(news) == report.added + report.updated + report.unchanged + report.skipped_count
     assert "sport-1" in archive
     archive.close()
     report = BuildReport()

@@ -98,7 +98,7 @@ def test_build_after_add_keeps_the_added_articles_and_remembers_both_sources(tmp
     more = _write_articles(tmp_path / "more", "m", 5)
     code, out = _cli("add", str(more), "--index", str(index), "--procs", "1")
     assert code == 0, out
-    assert "5 added, 0 updated, 20 unchanged, 0 deleted" in out, out
+    assert "read 5 articles: 5 added, 0 updated, 0 unchanged, 0 skipped; 0 deleted" in out, out
     # a build of the first folder alone must not drop what add brought in
     code, out = _cli("build", str(src), "--index", str(index), "--encoder", "none", "--procs", "1")
     assert code == 0, out
@@ -127,7 +127,7 @@ def test_an_article_goes_only_when_its_own_file_is_gone_and_the_build_says_so_fi
     code, out = _cli("build", "--index", str(index), "--encoder", "none", "--procs", "1")
     assert code == 0, out
     removing = out.index("removing 2 articles")
-    assert removing < out.index("indexed"), out  # said before the commit's summary
+    assert removing < out.index("the archive holds"), out  # said before the commit's summary
     assert "a04.txt (file gone)" in out
     with Archive.open(index) as archive:
         assert len(archive) == 18 and "a03" not in archive and "a05" in archive
@@ -212,15 +212,15 @@ def test_counts_are_true(tmp_path: Path, news: list[Document]) -> None:
     assert report.written and (report.added, report.unchanged, report.folded) == (0, len(news) + 1, 0)
     report = BuildReport()
     Archive.update(root, add=[Document(id="n1", body="افتتح معرض الكتاب في القاهرة")], report=report).close()
-    assert (report.added, report.unchanged, report.folded) == (1, len(news) + 1, 0)
+    assert (report.read, report.added, report.unchanged, report.folded) == (1, 1, 0, 0)
     report = BuildReport()
     Archive.update(root, add=[Document(id="n2", body="افتتح معرض الكتاب في القاهرة")], report=report).close()
-    assert (report.added, report.folded) == (1, 1)
+    assert (report.read, report.added, report.folded) == (1, 0, 1)  # a copy: stored, not indexed again
     one = tmp_path / "one"
     one.mkdir()
     (one / "x.txt").write_text("خبر\nنص خبر واحد فقط", encoding="utf-8")
     code, out = _cli("build", str(one), "--index", str(tmp_path / "i1"), "--encoder", "none")
-    assert code == 0 and "indexed 1 article into" in out, out
+    assert code == 0 and "the archive holds 1 article\n" in out, out
 
 
 def test_sources_json_roundtrip_in_manifest(tmp_path: Path, twenty) -> None:

@@ -10,6 +10,20 @@ from ..errors import EncoderError
 from .base import Encoder
 
 DEFAULT_ENCODER = "e5-small"
+KEEP_ENCODER = "keep"
+"""Asked of a build: the encoder the archive was built with (:data:`DEFAULT_ENCODER` for a new one)."""
+_ALIASES = {"e5": "e5-small", "use": "use-multilingual"}
+
+
+def canonical_spec(spec: str) -> str | None:
+    """The registry's own spelling of ``spec`` (``"e5"`` -> ``"e5-small"``; ``None`` for ``"none"``)."""
+    key = spec.strip()
+    lowered = key.lower()
+    if lowered == "none":
+        return None
+    if lowered.startswith("st:"):
+        return key
+    return _ALIASES.get(lowered, lowered)
 
 
 def known_encoders() -> list[str]:

@@ -168,3 +168,26 @@ def embed_with_cache(
     if vectors is None:  # no cache and no texts
         vectors = np.zeros((0, 0), dtype=np.float32)
     return vectors, EmbedStats(embedded=len(todo), reused=int(found.sum()))
+
+
+def count_cached(path: Path, encoder_name: str, texts: Sequence[str]) -> int:
+    """How many distinct ``texts`` the cache at ``path`` holds a vector of, for ``encoder_name``.
+
+    Opens the file read-only and creates nothing (a dry run writes nothing);
+    0 when there is no cache yet.
+    """
+    if not Path(path).is_file():
+        return 0
+    keys = list(dict.fromkeys(_key(encoder_name, t) for t in texts))
+    found = 0
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            sql = f"SELECT COUNT(*) FROM embeddings WHERE key IN ({','.join('?' * len(chunk))})"
+            found += int(db.execute(sql, chunk).fetchone()[0])
+    except sqlite3.DatabaseError as exc:
+        raise IndexFormatError(f"{path}: not a usable embedding cache ({exc}); delete it to start afresh") from None
+    finally:
+        db.close()
+    return found

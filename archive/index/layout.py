@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..fsync import fsync_dir, fsync_tree
+from .diskfull import disk_full_named
 from ..errors import (
     IndexDamagedError,
     IndexLockedError,
@@ -198,6 +199,11 @@ def _live_name(root: Path) -> str | None:
         return current_generation(root).name
     except (IndexNotFoundError, IndexDamagedError):  # no pointer, or a damaged one: nothing to keep
         return None
+
+
+def _live_generation_path(root: Path) -> Path | None:
+    name = _live_name(root)
+    return root / name if name else None
 
 
 def remove_stale_generations(root: Path, keep: set[str]) -> None:
@@ -402,7 +408,8 @@ def writer_lock(root: Path, on_warning: Callable[[str], None] | None = None) -> 
                     warnings.warn(message, StaleLockWarning, stacklevel=3)
             _write_record(fd)
             try:
-                yield
+                with disk_full_named(root, lambda: _live_generation_path(root)):
+                    yield
             finally:
                 os.ftruncate(fd, 0)  # a clean release leaves no record; the close below drops the lock
         finally:

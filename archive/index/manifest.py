@@ -64,6 +64,9 @@ class Manifest:
     updated_at: str = field(default_factory=utc_now)
     files: dict[str, dict[str, int | str]] = field(default_factory=dict)
     """Size and checksum of every other file of the generation (:mod:`archive.index.integrity`)."""
+    embedding_rate: float = 0.0
+    """Passages per second the archive's last embedding of many passages ran at, with its encoder
+    (0: never measured); ``build --dry-run`` estimates with it (:mod:`archive.writing.choices`)."""
 
     @property
     def max_passages(self) -> int:
@@ -122,11 +125,13 @@ class Manifest:
         if version == FORMAT_VERSION:
             for name in cls.__dataclass_fields__:
                 if name not in data:
+                    if name in _OPTIONAL_FIELDS:
+                        continue
                     raise IndexDamagedError(f"{path}: the field {name!r} is missing. {fix}")
                 problem = _FIELD_CHECKS[name](data[name])
                 if problem:
                     raise IndexDamagedError(f"{path}: field {name!r} is {_short(data[name])}, expected {problem}. {fix}")
-            manifest = cls(**{k: data[k] for k in cls.__dataclass_fields__})
+            manifest = cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
         else:  # another version: only what check() compares is needed to say so
             manifest = cls(documents=0, format_version=version)
         if check:
@@ -237,6 +242,11 @@ def _files(value: object) -> str | None:
     return None
 
 
+def _rate(value: object) -> str | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")
+    return None if ok else "a number >= 0"
+
+
 def _text_list(value: object) -> str | None:
     return None if isinstance(value, list) and all(isinstance(v, str) for v in value) else "a list of paths"
 
@@ -260,4 +270,7 @@ _FIELD_CHECKS = {
     "built_at": _text,
     "updated_at": _text,
     "files": _files,
+    "embedding_rate": _rate,
 }
+_OPTIONAL_FIELDS = frozenset({"embedding_rate"})
+"""Fields added within a format version: a manifest written before them is whole without them."""

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..document import Document
-from ..errors import IndexDamagedError
+from ..errors import IndexDamagedError, IndexFormatError
+from .diskfull import is_disk_full
 
 T = TypeVar("T")
 
@@ -43,6 +44,11 @@ CREATE TABLE documents (
 );
 CREATE INDEX documents_canonical ON documents (canonical);
 """
+_TOMBSTONES = "CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, deleted_at TEXT NOT NULL)"
+STORE_FORMAT = 2
+"""The store's own format version (SQLite's ``user_version``): 2 adds ``tombstones``, the ids
+``archive delete`` removed and when (a build does not bring them back); 0 is the store before it
+(read as holding no tombstone, and given the table when copied for a change)."""
 _COLUMNS = "id, hash, title, body, published, source, url, category, language, origin, author, file"
 _CANONICAL = "canonical IS NULL"
 _INSERT = f"INSERT INTO documents ({_COLUMNS}, canonical, body_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -63,6 +69,12 @@ def _row(doc: Document) -> tuple[object, ...]:
         doc.author,
         doc.file,
     )
+
+
+def _with_tombstones(db: sqlite3.Connection) -> None:
+    """Give a store being written the tombstones table and mark it :data:`STORE_FORMAT`."""
+    db.execute(_TOMBSTONES)
+    db.execute(f"PRAGMA user_version={STORE_FORMAT}")
 
 
 def _document(row: tuple) -> Document:
@@ -93,13 +105,16 @@ def _unjournaled(db: sqlite3.Connection) -> None:
 def _damage_named(path: Path | str) -> Iterator[None]:
     """Turn SQLite's "malformed", "not a database" or "no such table" into :class:`IndexDamagedError`.
 
-    Misuse (a closed store: ``ProgrammingError``) is not damage and passes through.
+    Misuse (a closed store: ``ProgrammingError``) and a full disk (the copy being written, not
+    this store: :mod:`archive.index.diskfull`) are not damage and pass through.
     """
     try:
         yield
     except sqlite3.ProgrammingError:
         raise
     except sqlite3.DatabaseError as exc:
+        if is_disk_full(exc):
+            raise
         raise IndexDamagedError(
             f"{path}: damaged document store ({exc}). "
             "Fix: archive build --full (it rewrites the index from your sources, which it never changes)"
@@ -154,6 +169,7 @@ class DocumentStore:
         db = sqlite3.connect(path, check_same_thread=False)
         _unjournaled(db)
         db.executescript(_SCHEMA)
+        _with_tombstones(db)
         return cls(db, path)
 
     @classmethod
@@ -170,9 +186,16 @@ class DocumentStore:
                 found = db.execute("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='documents'").fetchone()
                 if not found[0]:
                     raise sqlite3.DatabaseError("no documents table: the file is empty or not this archive's store")
+                version = int(db.execute("PRAGMA user_version").fetchone()[0])
             except BaseException:
                 db.close()
                 raise
+        if version > STORE_FORMAT:
+            db.close()
+            raise IndexFormatError(
+                f"{path}: document store format {version}, newer than this archive reads ({STORE_FORMAT}). "
+                "Fix: upgrade news-archive, or archive build --full"
+            )
         store = cls(db, path)
         with _damage_named(path):
             store._columns = store._readable_columns()
@@ -198,6 +221,7 @@ class DocumentStore:
         finally:
             src.close()
         _unjournaled(db)
+        _with_tombstones(db)
         return cls(db, path)
 
     def add_many(self, documents: Iterable[Document], aliases: dict[str, str] | None = None) -> None:
@@ -212,6 +236,21 @@ class DocumentStore:
     def set_canonical(self, canonical: dict[str, str | None]) -> None:
         """Set the canonical id of each document in ``canonical`` (``None``: it is indexed itself)."""
         self._db.executemany("UPDATE documents SET canonical=? WHERE id=?", ((c, i) for i, c in canonical.items()))
+
+    def add_tombstones(self, deleted: dict[str, str]) -> None:
+        """Remember ``{id: when}`` as deleted by the user (a build skips these ids)."""
+        self._db.executemany("INSERT OR REPLACE INTO tombstones (id, deleted_at) VALUES (?, ?)", deleted.items())
+
+    def remove_tombstones(self, ids: Iterable[str]) -> None:
+        """Forget the deletion of ``ids`` (restored or added again)."""
+        self._db.executemany("DELETE FROM tombstones WHERE id=?", ((i,) for i in ids))
+
+    @_guarded
+    def tombstones(self) -> dict[str, str]:
+        """``{id: when deleted}`` of every article the user deleted (``{}`` for a store before format 2)."""
+        if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='tombstones'").fetchone():
+            return {}
+        return dict(self._db.execute("SELECT id, deleted_at FROM tombstones ORDER BY deleted_at, id"))
 
     @_guarded
     def entries(self) -> list[tuple[str, str, str, str | None]]:
@@ -252,6 +291,9 @@ class DocumentStore:
         verdict = [row[0] for row in self._db.execute("PRAGMA quick_check")]
         if verdict != ["ok"]:
             raise sqlite3.DatabaseError("; ".join(map(str, verdict[:3])))
+        both = [i for i in self.tombstones() if self._db.execute("SELECT 1 FROM documents WHERE id=?", (i,)).fetchone()]
+        if both:
+            raise sqlite3.DatabaseError(f"{len(both)} ids both stored and marked deleted, e.g. {both[0]!r}")
         indexed = {row[0] for row in self._db.execute(f"SELECT id FROM documents WHERE {_CANONICAL}")}
         aliases = int(self._db.execute(f"SELECT COUNT(*) FROM documents WHERE NOT {_CANONICAL}").fetchone()[0])
         return indexed, aliases

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +28,12 @@ import numpy as np
 from ..index import layout
 from ..document import Document
 from ..encoders.base import Encoder
-from ..errors import ArchiveError, IndexDamagedError, IndexFormatError
+from ..errors import ArchiveError, IndexFormatError
 from ..index.integrity import file_table, verify_sizes
 from ..index.lexical import write_index
 from ..index.manifest import FORMAT_VERSION, Manifest
 from ..index.store import DocumentStore
+from .choices import EmbeddingEstimate
 
 CACHE_NAME = "embeddings.sqlite"
 EMBED_INLINE_MAX = 256
@@ -46,13 +46,32 @@ Progress = Callable[[str, int, int | None], None]
 
 @dataclass(slots=True)
 class BuildReport:
-    """What a write did: counts, and every input it could not take, with the reason."""
+    """What a write did: counts, and every input it could not take, with the reason.
+
+    The articles read add up: ``read == added + updated + unchanged + skipped_count``, where
+    the skipped are named: ``folded`` (identical text to an indexed article: stored as its copy),
+    ``duplicate_ids`` and ``tombstoned`` (deleted earlier). ``deleted`` and ``kept`` are about
+    the articles of the archive this write did not read.
+    """
 
     indexed: int = 0
+    """Articles the archive indexes once the write is done (folded copies not counted)."""
+    read: int = 0
+    """Articles this write was given (read from the sources), every one counted below."""
     added: int = 0
+    """Read articles new to the archive, indexed as articles of their own."""
     updated: int = 0
+    """Read articles whose stored version differed: replaced."""
     unchanged: int = 0
-    """Articles of the archive left as they were (those no source re-read and kept included)."""
+    """Read articles identical to their stored version: left as they were."""
+    duplicate_ids: int = 0
+    """Read articles skipped because an earlier one had the same id (listed in ``skipped``)."""
+    tombstoned: int = 0
+    """Read articles a build skipped because the user deleted them (``archive delete``): their ids
+    are in ``tombstoned_ids``; ``Archive.restore`` (``archive restore ID``) brings one back."""
+    tombstoned_ids: list[str] = field(default_factory=list)
+    restored: int = 0
+    """Articles deleted earlier that this write brought back (``restore``, or an explicit ``add``)."""
     deleted: int = 0
     kept: int = 0
     """Articles no source of this build holds, kept (their files are not under its sources, or
@@ -60,7 +79,8 @@ class BuildReport:
     deletions: dict[str, int] = field(default_factory=dict)
     """How many articles are removed, by their source file (and why), for the messages."""
     folded: int = 0
-    """Articles newly folded into an identical one by this write."""
+    """Read articles new to the archive whose text is identical to an indexed article's: stored
+    as its copy (``archive show`` lists them), not indexed again."""
     written: bool = False
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -80,14 +100,28 @@ class BuildReport:
     checkpoints: int = 0
     """Generations committed while passages were being embedded (:mod:`archive.writing.embedding`)."""
     seconds: float = 0.0
+    """Wall time of the whole write, from the first article read to the last commit (embedding included)."""
+    @property
+    def skipped_count(self) -> int:
+        """Read articles not added, updated or unchanged: folded copies, duplicate ids, deleted earlier."""
+        return self.folded + self.duplicate_ids + self.tombstoned
+
+    estimate: EmbeddingEstimate | None = None
+    """What a planned build would embed and how long that takes (``Archive.plan``; ``None`` when it
+    embeds nothing: a lexical-only archive)."""
 
 
 def unique_ids(documents: Iterable[Document], report: BuildReport) -> list[Document]:
-    """Documents with their first occurrence per id; later ones are reported as skipped."""
+    """Documents with their first occurrence per id; later ones are reported as skipped.
+
+    Counts every document in ``report.read`` and the skipped ones in ``report.duplicate_ids``.
+    """
     seen: dict[str, str] = {}
     kept = []
     for doc in documents:
+        report.read += 1
         if doc.id in seen:
+            report.duplicate_ids += 1
             report.skipped.append(
                 f"{doc.origin or doc.id}: duplicate id {doc.id!r} "
                 f"(first read from {seen[doc.id] or 'earlier'}); kept the first"
@@ -122,15 +156,18 @@ class LiveState:
     entries: list[tuple[str, str, str, str | None]]
     """``(id, content hash, body key, canonical id)`` (:meth:`DocumentStore.entries`)."""
     files: dict[str, str]
+    tombstones: dict[str, str]
+    """``{id: when}`` of the articles the user deleted (a build does not bring them back)."""
     compatible: bool
     """Written with this code's settings, the build's encoder and passage settings: it can be patched."""
 
 
 def read_live(
-    root: Path, encoder: Encoder | None, *, tolerate_damage: bool = False, max_passages: int | None = None
+    root: Path, encoder: str | None, *, tolerate_damage: bool = False, max_passages: int | None = None
 ) -> LiveState | None:
     """The live index of ``root`` as a build sees it, or ``None`` when there is none it can read.
 
+    ``encoder`` is the full name of the build's encoder (``None``: lexical only).
     An index of another format or encoder is still read (``compatible`` is
     then False): the build rewrites it whole, but counts against it and keeps
     the articles no source re-reads. A damaged one raises
@@ -145,10 +182,10 @@ def read_live(
             verify_sizes(generation, manifest.files)
         store = DocumentStore.open(generation / "docs.sqlite")
         try:
-            entries, files = store.entries(), store.files()
+            entries, files, tombstones = store.entries(), store.files(), store.tombstones()
         finally:
             store.close()
-    except IndexDamagedError:
+    except IndexFormatError:  # damage, or a store newer than this code: never replaced unasked
         if tolerate_damage:
             return None
         raise
@@ -159,9 +196,10 @@ def read_live(
         settings_match = True
     except IndexFormatError:
         settings_match = False
-    same_encoder = manifest.encoder == (encoder.name if encoder else None)
+    same_encoder = manifest.encoder == encoder
     same_policy = max_passages is None or encoder is None or manifest.max_passages == max_passages
-    return LiveState(generation, manifest, entries, files, settings_match and same_encoder and same_policy)
+    return LiveState(generation, manifest, entries, files, tombstones,
+                     settings_match and same_encoder and same_policy)
 
 
 @dataclass(slots=True)
@@ -170,6 +208,8 @@ class BuildPlan:
 
     changes: list[Document]
     """Read documents that are new or differ from their stored copy."""
+    documents: list[Document]
+    """Read documents the build takes (those the user deleted left out)."""
     delete: list[str]
     """Ids of stored articles to remove."""
     keep: list[str]
@@ -191,11 +231,19 @@ def plan_build(
     ``sources`` (the paths this build read) and no longer exists: a file or
     a folder that could not be read this time, or articles that came from
     elsewhere (``archive add`` of another folder), are never a reason to
-    delete anything.
+    delete anything. An article the user deleted (a tombstone in the live
+    store) is skipped, counted in ``report.tombstoned``: reading its source
+    again does not bring it back.
     """
+    if live is not None and live.tombstones:
+        deleted = [d.id for d in documents if d.id in live.tombstones]
+        if deleted:
+            report.tombstoned, report.tombstoned_ids = len(deleted), deleted
+            documents = [d for d in documents if d.id not in live.tombstones]
     if live is None:
-        report.added = len(documents)
-        return BuildPlan(list(documents), [], [])
+        report.folded = len(documents) - len({d.body_key for d in documents})
+        report.added = len(documents) - report.folded
+        return BuildPlan(list(documents), list(documents), [], [])
     previous = {doc_id: digest for doc_id, digest, _, _ in live.entries}
     changes = [d for d in documents if previous.get(d.id) != d.content_hash]
     read = {d.id for d in documents}
@@ -218,8 +266,23 @@ def plan_build(
     report.updated = len(changes) - report.added
     report.deleted = len(delete)
     report.kept = len(keep)
-    report.unchanged = len(previous) - report.updated - report.deleted
-    return BuildPlan(changes, delete, keep)
+    report.unchanged = len(documents) - len(changes)  # the tombstoned ones are out of documents now
+    report.folded = _new_copies(changes, live, previous, delete)
+    report.added -= report.folded
+    return BuildPlan(changes, list(documents), delete, keep)
+
+
+def _new_copies(changes: Sequence[Document], live: LiveState, previous: dict[str, str], delete: list[str]) -> int:
+    """How many new articles of ``changes`` are copies of an article before them (folded, not indexed)."""
+    changed = {d.id for d in changes}
+    gone = set(delete)
+    seen = {key for doc_id, _, key, _ in live.entries if doc_id not in changed and doc_id not in gone}
+    copies = 0
+    for doc in changes:
+        key = doc.body_key
+        copies += doc.id not in previous and key in seen
+        seen.add(key)
+    return copies
 
 
 def _under(file: str, sources: Sequence[str]) -> bool:
@@ -248,29 +311,30 @@ def write_generation(
     procs: int | None = None,
     built_at: str | None = None,
     sources: Sequence[str] = (),
-    were_aliases: frozenset[str] = frozenset(),
     max_passages: int | None = None,
+    embedding_rate: float = 0.0,
+    tombstones: dict[str, str] | None = None,
 ) -> None:
     """Write ``documents`` (unique ids) as a new generation of ``root`` and commit it.
 
     The caller holds the writer lock. On any failure the new generation is
     discarded and the live one is untouched. ``sources`` are recorded in the
-    manifest; ``were_aliases`` (ids folded in the live index) tells which
-    foldings are new.
+    manifest; ``embedding_rate`` is the live archive's measured rate, and ``tombstones``
+    its deleted ids, carried over.
     """
-    started = time.perf_counter()
     canonical, aliases = fold_duplicates(documents)
-    report.folded = len(aliases.keys() - were_aliases)
     generation = layout.new_generation(root)
     try:
         store = DocumentStore.create(generation / "docs.sqlite")
         store.add_many(documents, aliases)
+        store.add_tombstones(tombstones or {})
         store.commit()
         store.close()
         report.indexed = write_index(generation / "lexical", _counted(canonical, progress), procs=procs)
         if progress is not None:
             progress("index", report.indexed, report.indexed)
-        manifest = Manifest(documents=report.indexed, aliases=len(aliases), sources=list(sources))
+        manifest = Manifest(documents=report.indexed, aliases=len(aliases), sources=list(sources),
+                            embedding_rate=embedding_rate)
         if built_at:
             manifest.built_at = built_at
         if encoder is not None:
@@ -288,7 +352,6 @@ def write_generation(
         layout.discard_generation(generation)
         raise
     report.written = True
-    report.seconds = time.perf_counter() - started
 
 
 def write_dense_side(

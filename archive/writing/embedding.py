@@ -34,6 +34,7 @@ from ..encoders.base import Encoder
 from ..index.integrity import file_table, verify_checksums
 from ..index.manifest import MANIFEST_NAME, Manifest, utc_now
 from ..index.store import DocumentStore
+from .choices import MIN_MEASURED
 
 CHECKPOINT_SECONDS = 300.0
 """Time between checkpoints while passages are embedded (the leads finishing commits one too)."""
@@ -86,6 +87,7 @@ def embed_pending(
 
     advance(0)  # the totals show before the first batch (and the model load)
 
+    encoded, encoding_seconds = 0, 0.0
     with EmbeddingCache(root / CACHE_NAME, encoder.name, encoder.dim) as cache:
         for begin in range(0, len(order), CHUNK):
             chunk = order[begin : begin + CHUNK]
@@ -95,7 +97,11 @@ def embed_pending(
             def inner(encoded: int, todo: int, before: int = done, size: int = len(chunk)) -> None:
                 advance(before + size - todo + encoded)
 
+            started = time.perf_counter()
             vectors, stats = embed_with_cache(texts, encoder.encode_passages, cache, progress=inner)
+            encoded, encoding_seconds = encoded + stats.embedded, encoding_seconds + time.perf_counter() - started
+            if encoded >= MIN_MEASURED and encoding_seconds > 0:  # the rate build --dry-run estimates with
+                checkpoint.manifest.embedding_rate = round(encoded / encoding_seconds, 2)
             report.embedded += stats.embedded
             report.reused += stats.reused
             checkpoint.add(chunk, part, vectors)

@@ -21,8 +21,7 @@ jump between copies from one day to the next.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,9 +64,11 @@ def plan_changes(
     """Plan an increment from the live store's ``entries`` (``DocumentStore.entries``).
 
     ``add`` holds unique ids; an added document with an existing id and the
-    same content hash is unchanged. Sets the added / updated / unchanged /
-    deleted / folded counts of ``report``: unchanged counts every stored
-    article this change leaves as it was, folded the articles newly folded.
+    same content hash is unchanged. Sets the added / updated / deleted /
+    folded counts of ``report`` and adds the unchanged ones of ``add`` to its
+    unchanged count (a build has counted those it read and does not pass):
+    added counts the new articles indexed, folded the new ones stored as a
+    copy of an indexed article.
     """
     state: dict[str, tuple[str, str]] = {doc_id: (digest, key) for doc_id, digest, key, _ in entries}
     old_key = {doc_id: key for doc_id, _, key, _ in entries}
@@ -85,6 +86,7 @@ def plan_changes(
         previous = state.pop(doc.id, None)
         if previous is not None and previous[0] == digest:
             state[doc.id] = previous  # unchanged: keeps its place
+            report.unchanged += 1
             continue
         if previous is None:
             report.added += 1
@@ -120,8 +122,8 @@ def plan_changes(
     }
     plan.inserted_aliases = {i: c for i in changed if (c := new_canonical[i]) is not None}
     plan.aliases = sum(1 for c in new_canonical.values() if c is not None)
-    report.unchanged = len(entries) - report.updated - report.deleted
-    report.folded = sum(1 for i, c in new_canonical.items() if c is not None and old_canonical.get(i) is None)
+    report.folded = sum(1 for i in changed if i not in old_canonical and new_canonical[i] is not None)
+    report.added -= report.folded
     return plan
 
 
@@ -134,15 +136,19 @@ def write_increment(
     report: BuildReport,
     progress: Progress | None = None,
     sources: Sequence[str] = (),
+    tombstone: bool = False,
+    forget: Collection[str] = (),
 ) -> None:
     """Apply ``add`` (unique ids) and ``delete`` to the live generation of ``root`` as a new one.
 
     The caller holds the writer lock and has checked that the live index was
     built with ``encoder`` and this code's settings. ``sources`` join the
-    manifest's list of sources. Writes nothing when the change set changes
-    nothing (new sources included).
+    manifest's list of sources. ``tombstone`` remembers the ``delete`` ids as
+    deleted by the user, with the time (``archive delete``: a build then skips
+    them); an added article that was deleted so is restored (its tombstone
+    lifted, counted in ``report.restored``), and so are the ids in ``forget``.
+    Writes nothing when the change set changes nothing (new sources included).
     """
-    started = time.perf_counter()
     live = layout.current_generation(root)
     manifest = Manifest.read(live)
     # Every file of the live generation is carried into the new one (hard-linked segments,
@@ -152,8 +158,12 @@ def write_increment(
     source = DocumentStore.open(live / "docs.sqlite")
     try:
         plan = plan_changes(source.entries(), add, delete, report)
+        tombstones = source.tombstones()
+        lifted = {d.id for d in add if d.id in tombstones} | {i for i in forget if i in tombstones}
+        report.restored = len(lifted)
+        deleted_now = dict.fromkeys(sorted(set(delete)), utc_now()) if tombstone else {}
         new_sources = [s for s in sources if s not in manifest.sources]
-        if not (plan.store_delete or plan.store_insert or new_sources):
+        if not (plan.store_delete or plan.store_insert or new_sources or lifted):
             return
         inserted = {d.id: d for d in plan.store_insert}
         promoted = source.get_many(i for i in plan.index if i not in inserted)  # aliases taking over
@@ -166,6 +176,8 @@ def write_increment(
         store.delete_many(plan.store_delete)
         store.add_many(plan.store_insert, plan.inserted_aliases)
         store.set_canonical(plan.canonical)
+        store.remove_tombstones(lifted)
+        store.add_tombstones(deleted_now)
         store.commit()
         store.close()
         change = update_index(live / "lexical", generation / "lexical", to_index_docs, sorted(plan.unindex))
@@ -187,4 +199,3 @@ def write_increment(
         layout.discard_generation(generation)
         raise
     report.written = True
-    report.seconds = time.perf_counter() - started

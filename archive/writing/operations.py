@@ -12,19 +12,32 @@ front door can open the result without loading it again.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..document import Document
 from ..encoders.base import Encoder
-from ..encoders.registry import get_encoder, spec_of
+from ..encoders.registry import KEEP_ENCODER, get_encoder, spec_of
 from ..errors import DocumentNotFoundError, NothingToIndexError, UsageError
 from ..index import layout
 from ..index.integrity import verify_sizes
 from ..index.manifest import Manifest
-from ..index.dense import passage_policy
+from ..index.dense import MAX_PASSAGES, passage_policy
 from ..index.store import DocumentStore
-from .building import BuildReport, LiveState, Progress, plan_build, read_live, unique_ids, write_generation
+from .building import (
+    BuildPlan,
+    BuildReport,
+    LiveState,
+    Progress,
+    fold_duplicates,
+    plan_build,
+    read_live,
+    unique_ids,
+    write_generation,
+)
+from .choices import chosen_encoder, estimate, previous_choices, same_encoder
 from .embedding import embed_pending
 from .increment import write_increment
 
@@ -49,48 +62,124 @@ def build(  # noqa: PLR0913 - Archive.build's arguments, passed on
     passages: int | str | None = None,
 ) -> Encoder | None:
     """Bring the archive at ``root`` up to date with ``documents`` (see :meth:`archive.Archive.build`)."""
+    with _timed(report):
+        return _build(documents, root, encoder=encoder, full=full, progress=progress, report=report, procs=procs,
+               sources=sources, prune=prune, before_commit=before_commit, passages=passages)
+
+
+@contextmanager
+def _timed(report: BuildReport) -> Iterator[None]:
+    """Set ``report.seconds`` to the wall time of the write (what the user waited), failed or not."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        report.seconds = time.perf_counter() - started
+
+
+def _build(  # noqa: PLR0913 - build's arguments
+    documents: Iterable[Document],
+    root: Path,
+    *,
+    encoder: str | Encoder | None,
+    full: bool,
+    progress: Progress | None,
+    report: BuildReport,
+    procs: int | None,
+    sources: Sequence[str | Path],
+    prune: bool,
+    before_commit: Callable[[BuildReport], None] | None,
+    passages: int | str | None,
+) -> Encoder | None:
     source_paths = source_paths_of(sources)
+    policy = passage_policy(passages)
+    chosen = chosen_encoder(encoder, previous_choices(root), full=full, root=root)  # refused before reading
     docs = unique_ids(checked_documents(documents, "documents"), report)
     if not docs:
         raise NothingToIndexError(
             f"read no article{_from(source_paths)}, so {root} was left as it was"
             + "".join(f"; {message}" for message in report.skipped[:3])
         )
-    enc = get_encoder(encoder) if isinstance(encoder, str) else encoder
-    spec = encoder if isinstance(encoder, str) else spec_of(enc)
-    policy = passage_policy(passages)
     with layout.writing(root, on_warning=report.warnings.append):
-        live = read_live(root, enc, tolerate_damage=full, max_passages=policy)
+        chosen = chosen_encoder(encoder, previous_choices(root), full=full, root=root)  # under the lock
+        enc = get_encoder(chosen) if isinstance(chosen, str) else chosen
+        spec = chosen if isinstance(chosen, str) else spec_of(enc)
+        live = read_live(root, enc.name if enc else None, tolerate_damage=full, max_passages=policy)
         plan = plan_build(docs, live, report, sources=source_paths, prune=prune)
         if before_commit is not None:
             before_commit(report)
         remembered = source_paths if prune or live is None else _union(live.manifest.sources, source_paths)
-        changed = plan.changes or plan.delete or (live is not None and remembered != live.manifest.sources)
-        small = len(plan.changes) + len(plan.delete) <= INCREMENT_MAX_SHARE * len(live.entries) if live else False
-        if live is not None and live.compatible and not full and (small or not changed):
-            if changed:
+        if not _rewrites_whole(live, plan, full=full, remembered=remembered):
+            if _changes(live, plan, remembered):
                 write_increment(root, plan.changes, plan.delete, encoder=enc, report=report,
                                 progress=progress, sources=source_paths)
         else:
             kept = _stored(live, plan.keep) if live is not None else []
-            were_aliases = frozenset(i for i, _, _, c in live.entries if c is not None) if live else frozenset()
-            if policy is None and live is not None and live.manifest.encoder is not None:
-                policy = live.manifest.max_passages  # the archive keeps its passage policy
-            write_generation(root, [*kept, *docs], encoder=enc, encoder_spec=spec, report=report,
-                             progress=progress, procs=procs, sources=remembered, were_aliases=were_aliases,
-                             max_passages=policy)
+            rate = 0.0
+            if live is not None and enc is not None and live.manifest.encoder == enc.name:
+                rate = live.manifest.embedding_rate  # the same encoder on the same machine: still a measure
+                if policy is None:
+                    policy = live.manifest.max_passages  # the archive keeps its passage policy
+            write_generation(root, [*kept, *plan.documents], encoder=enc, encoder_spec=spec, report=report,
+                             progress=progress, procs=procs, sources=remembered,
+                             max_passages=policy, embedding_rate=rate,
+                             tombstones=live.tombstones if live is not None else None)
         if enc is not None:
             embed_pending(root, enc, report, progress)
     return enc
 
 
-def plan(documents: Iterable[Document], root: Path, *, sources: Sequence[str | Path] = (),
-         prune: bool = False) -> BuildReport:
-    """What :func:`build` with the same arguments would do; writes nothing."""
+def _changes(live: LiveState | None, plan: BuildPlan, remembered: Sequence[str]) -> bool:
+    """True when a build changes something: articles, or the sources it remembers."""
+    return bool(plan.changes or plan.delete or (live is not None and remembered != live.manifest.sources))
+
+
+def _rewrites_whole(live: LiveState | None, plan: BuildPlan, *, full: bool, remembered: Sequence[str]) -> bool:
+    """True when a build writes a whole new generation rather than patching the live one: no usable
+    live index, another encoder or setting, ``full``, or changes beyond :data:`INCREMENT_MAX_SHARE`."""
+    if live is None or not live.compatible or full:
+        return True
+    small = len(plan.changes) + len(plan.delete) <= INCREMENT_MAX_SHARE * len(live.entries)
+    return not small and _changes(live, plan, remembered)
+
+
+def plan(
+    documents: Iterable[Document],
+    root: Path,
+    *,
+    sources: Sequence[str | Path] = (),
+    prune: bool = False,
+    encoder: str | Encoder | None = KEEP_ENCODER,
+    full: bool = False,
+    passages: int | str | None = None,
+) -> BuildReport:
+    """What :func:`build` with the same arguments would do, and what it would embed; writes nothing.
+
+    Raises :class:`SettingChangeError` as the build would (another encoder without ``full``).
+    """
     report = BuildReport()
+    previous = previous_choices(root)
+    chosen = chosen_encoder(encoder, previous, full=full, root=root)
     docs = unique_ids(checked_documents(documents, "documents"), report)
-    live = read_live(root, None)
-    plan_build(docs, live, report, sources=source_paths_of(sources), prune=prune)
+    same = previous is not None and same_encoder(chosen, previous)
+    name = previous.encoder if same and previous is not None else "(another encoder)"
+    policy = passage_policy(passages)
+    live = read_live(root, name if chosen is not None else None, max_passages=policy)
+    source_paths = source_paths_of(sources)
+    build_plan = plan_build(docs, live, report, sources=source_paths, prune=prune)
+    if chosen is not None:
+        if policy is None:
+            policy = (previous.max_passages if previous is not None and same else None) or MAX_PASSAGES
+        remembered = source_paths if prune or live is None else _union(live.manifest.sources, source_paths)
+        if _rewrites_whole(live, build_plan, full=full, remembered=remembered):
+            kept = _stored(live, build_plan.keep) if live is not None else []
+            to_embed, waiting = fold_duplicates([*kept, *build_plan.documents])[0], 0
+        else:
+            assert live is not None
+            stored_keys = {key for _, _, key, _ in live.entries}
+            to_embed = [d for d in build_plan.changes if d.body_key not in stored_keys]
+            waiting = live.manifest.pending
+        report.estimate = estimate(root, to_embed, chosen, previous, max_passages=policy, waiting=waiting)
     return report
 
 
@@ -104,11 +193,20 @@ def update(
     sources: Sequence[str | Path] = (),
 ) -> Encoder | None:
     """Add or replace ``add`` and remove ``delete`` as one change (see :meth:`archive.Archive.update`)."""
-    if isinstance(delete, (str, bytes)):
-        raise UsageError(f"delete takes a list of ids, not one string: write delete=[{delete!r}]")
-    delete = list(delete)
-    if not all(isinstance(doc_id, str) for doc_id in delete):
-        raise UsageError("delete takes ids as text (str)")
+    with _timed(report):
+        return _update(root, add=add, delete=delete, progress=progress, report=report, sources=sources)
+
+
+def _update(
+    root: Path,
+    *,
+    add: Iterable[Document],
+    delete: Iterable[str],
+    progress: Progress | None,
+    report: BuildReport,
+    sources: Sequence[str | Path],
+) -> Encoder | None:
+    delete = _ids(delete, "delete")
     add = checked_documents(add, "add")
     layout.current_generation(root)  # a missing index is named before any folder is made
     with layout.writer_lock(root, on_warning=report.warnings.append):
@@ -126,14 +224,79 @@ def update(
                 raise DocumentNotFoundError(f"cannot delete {', '.join(map(repr, missing))}: no such document in {root}")
         added = unique_ids(add, report)
         write_increment(root, added, delete, encoder=encoder, report=report,
-                        progress=progress, sources=source_paths_of(sources))
+                        progress=progress, sources=source_paths_of(sources), tombstone=True)
         if encoder is not None and added:  # a delete alone never starts embedding what waits
             embed_pending(root, encoder, report, progress)
     return encoder
 
 
+def restore(
+    root: Path,
+    ids: Iterable[str],
+    *,
+    documents: Iterable[Document] | None = None,
+    progress: Progress | None = None,
+    report: BuildReport,
+) -> Encoder | None:
+    """Bring back articles the user deleted (see :meth:`archive.Archive.restore`)."""
+    with _timed(report):
+        return _restore(root, _ids(ids, "ids"), documents=documents, progress=progress, report=report)
+
+
+def _restore(
+    root: Path, ids: list[str], *, documents: Iterable[Document] | None, progress: Progress | None, report: BuildReport
+) -> Encoder | None:
+    layout.current_generation(root)
+    with layout.writer_lock(root, on_warning=report.warnings.append):
+        generation = layout.current_generation(root)
+        manifest = Manifest.read(generation)
+        verify_sizes(generation, manifest.files)
+        store = DocumentStore.open(generation / "docs.sqlite")
+        try:
+            tombstones = store.tombstones()
+            stored = {doc_id for doc_id in ids if doc_id not in tombstones and store.get(doc_id) is not None}
+        finally:
+            store.close()
+        unknown = [doc_id for doc_id in ids if doc_id not in tombstones]
+        if unknown:
+            what = ", ".join(f"{i!r} ({'in the archive, not deleted' if i in stored else 'never deleted here'})"
+                             for i in unknown[:5])
+            raise DocumentNotFoundError(f"cannot restore {what}: only articles removed with archive delete can be")
+        encoder = manifest.load_encoder(root)
+        if documents is None:  # the archive's own sources, where a build would read them
+            from ..files.readers import read_documents
+
+            documents = read_documents(manifest.sources, on_error=lambda exc: report.skipped.append(str(exc)),
+                                       on_warning=report.warnings.append)
+        wanted = set(ids)
+        found = unique_ids((d for d in checked_documents(documents, "documents") if d.id in wanted), report)
+        for doc_id in sorted(wanted - {d.id for d in found}):
+            report.warnings.append(
+                f"{doc_id}: not in the archive's sources any more; its deletion is forgotten, so a build "
+                "that reads it again adds it")
+        write_increment(root, found, [], encoder=encoder, report=report, progress=progress, forget=ids)
+        if encoder is not None and found:
+            embed_pending(root, encoder, report, progress)
+    return encoder
+
+
+def _ids(ids: Iterable[str], name: str) -> list[str]:
+    """``ids`` as a list of text, checked (one string is a mistake: it names the fix)."""
+    if isinstance(ids, (str, bytes)):
+        raise UsageError(f"{name} takes a list of ids, not one string: write {name}=[{ids!r}]")
+    ids = list(ids)
+    if not all(isinstance(doc_id, str) for doc_id in ids):
+        raise UsageError(f"{name} takes ids as text (str)")
+    return ids
+
+
 def embed(root: Path, *, progress: Progress | None = None, report: BuildReport) -> Encoder | None:
     """Embed the passages that wait for a vector, lead first (see :meth:`archive.Archive.embed`)."""
+    with _timed(report):
+        return _embed(root, progress=progress, report=report)
+
+
+def _embed(root: Path, *, progress: Progress | None, report: BuildReport) -> Encoder | None:
     layout.current_generation(root)
     with layout.writer_lock(root, on_warning=report.warnings.append):
         generation = layout.current_generation(root)

@@ -1,0 +1,173 @@
+"""The archive's own choices: its encoder stays until the user asks for another, and what embedding costs.
+
+An archive is built with one encoder (or none: lexical only) and one passage
+policy, recorded in its manifest. A build that does not name an encoder
+(:data:`archive.encoders.registry.KEEP_ENCODER`, the default) keeps the
+archive's; one that names another is refused with the fix
+(:class:`SettingChangeError`) unless it also says ``full``: changing the
+encoder re-embeds every passage, hours for a large archive, and must never
+happen by surprise. A new archive gets :data:`DEFAULT_ENCODER`.
+
+:func:`estimate` says what a build would embed, with which encoder, and how
+long that takes at the rate the archive's last embedding measured (recorded
+in the manifest as ``embedding_rate``), else at :data:`DEFAULT_RATES`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..document import Document
+from ..encoders.base import Encoder
+from ..encoders.registry import DEFAULT_ENCODER, KEEP_ENCODER, canonical_spec, get_encoder
+from ..errors import ArchiveError, SettingChangeError
+from ..index import layout
+from ..index.manifest import MANIFEST_NAME
+
+DEFAULT_RATES = {"e5-small": 18.0, "use-multilingual": 200.0, "hashing": 20000.0}
+"""Passages embedded per second when the archive has no measured rate of its own: e5-small and
+USE as README.md gives them for this kind of machine (2 cores); ``hashing`` is a test toy."""
+MIN_MEASURED = 64
+"""Passages an embedding must have encoded before its rate is recorded (fewer say little)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Previous:
+    """The choices the live archive was built with (read from its manifest, any format version)."""
+
+    encoder: str | None
+    """The encoder's full name (with its version), ``None`` for a lexical-only archive."""
+    spec: str | None
+    """The registry name that loads it (``None`` for an encoder object from elsewhere, or none)."""
+    passages: int
+    """Passages with a vector or waiting for one."""
+    embedding_rate: float
+    max_passages: int | None
+    """The passage policy (``None`` when the manifest records none)."""
+
+    def describe(self) -> str:
+        return _describe(self.spec or self.encoder)
+
+
+def previous_choices(root: Path) -> Previous | None:
+    """The live archive's encoder choice, or ``None`` when there is no archive (or no readable manifest)."""
+    try:
+        data = json.loads((layout.current_generation(root) / MANIFEST_NAME).read_bytes().decode("utf-8"))
+    except (ArchiveError, OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    encoder, spec = data.get("encoder"), data.get("encoder_spec")
+    counts = [data.get("passages"), data.get("pending")]
+    rate = data.get("embedding_rate")
+    settings = data.get("passage_settings")
+    policy = settings.get("max_passages") if isinstance(settings, dict) else None
+    return Previous(
+        encoder if isinstance(encoder, str) else None,
+        spec if isinstance(spec, str) and isinstance(encoder, str) else None,
+        sum(c for c in counts if isinstance(c, int) and not isinstance(c, bool) and c > 0),
+        float(rate) if isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0 else 0.0,
+        policy if isinstance(policy, int) and not isinstance(policy, bool) and policy >= 1 else None,
+    )
+
+
+def chosen_encoder(
+    requested: str | Encoder | None, previous: Previous | None, *, full: bool, root: Path
+) -> str | Encoder | None:
+    """The encoder a build of ``root`` uses: the archive's when ``requested`` is :data:`KEEP_ENCODER`;
+    ``requested`` when it is the archive's, when there is no archive, or with ``full``; otherwise
+    :class:`SettingChangeError` with the one-line fix."""
+    if isinstance(requested, str) and canonical_spec(requested) is None:
+        requested = None  # "none": lexical only
+    keep = isinstance(requested, str) and requested.strip().lower() == KEEP_ENCODER
+    if previous is None:
+        return DEFAULT_ENCODER if keep else requested
+    if keep:
+        if previous.encoder is not None and previous.spec is None:
+            raise SettingChangeError(
+                f"{root} was built with encoder {previous.encoder}, which is not a registry name: "
+                "pass the same encoder object again (encoder=...)"
+            )
+        return previous.spec
+    if full or same_encoder(requested, previous):
+        return requested
+    wanted = _describe(requested if not isinstance(requested, Encoder) else requested.name)
+    what = (f"re-embed all {previous.passages:,} of its passages" if previous.encoder is not None
+            else "embed every article")
+    flag = "none" if requested is None else (requested if isinstance(requested, str) else "...")
+    raise SettingChangeError(
+        f"{root} was built with {previous.describe()}; building it with {wanted} would {what}. "
+        f"Fix: archive build --full --encoder {flag} to change it, or leave out --encoder to keep "
+        f"{previous.describe()}"
+    )
+
+
+def same_encoder(requested: str | Encoder | None, previous: Previous) -> bool:
+    """True when ``requested`` names the encoder ``previous`` was built with."""
+    if isinstance(requested, Encoder):
+        return requested.name == previous.encoder
+    spec = None if requested is None else canonical_spec(requested)
+    if spec is None or previous.encoder is None:
+        return spec is None and previous.encoder is None
+    if previous.spec is not None:
+        return spec == canonical_spec(previous.spec)
+    return previous.encoder.startswith(spec + "/")
+
+
+def _describe(encoder: str | None) -> str:
+    return "no encoder (lexical only)" if encoder is None else f"encoder {encoder}"
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingEstimate:
+    """What a build would embed: how many passages (the embedding cache's excluded), with which
+    encoder, and at what rate (``rate_from``: ``"measured"`` on this archive, ``"default"``
+    for the encoder, or ``"unknown"``)."""
+
+    encoder: str
+    passages: int
+    cached: int
+    rate: float | None
+    rate_from: str
+
+    @property
+    def seconds(self) -> float | None:
+        """The time the embedding takes at :attr:`rate` (``None`` when the rate is unknown)."""
+        return self.passages / self.rate if self.rate else None
+
+
+def estimate(
+    root: Path,
+    documents: Sequence[Document],
+    encoder: str | Encoder,
+    previous: Previous | None,
+    *,
+    max_passages: int,
+    waiting: int = 0,
+) -> EmbeddingEstimate:
+    """The embedding a build of ``documents`` (those it would split into passages) would do with
+    ``encoder`` under ``max_passages``; ``waiting`` passages already pending are embedded too."""
+    from ..index.dense import plan_passages
+    from ..index.embcache import count_cached
+    from .building import CACHE_NAME
+
+    if isinstance(encoder, Encoder):
+        name, spec = encoder.name, getattr(encoder, "spec", None) or encoder.name
+    elif previous is not None and previous.spec is not None and same_encoder(encoder, previous):
+        name, spec = previous.encoder or encoder, previous.spec  # no model to load
+    else:
+        loaded = get_encoder(encoder)
+        name, spec = (loaded.name if loaded else encoder), canonical_spec(encoder) or encoder
+    _, texts = plan_passages(documents, 0, max_passages)
+    distinct = len(set(texts))
+    cached = count_cached(root / CACHE_NAME, name, texts)
+    if previous is not None and previous.embedding_rate and previous.encoder == name:
+        rate, rate_from = previous.embedding_rate, "measured"
+    elif canonical_spec(spec) in DEFAULT_RATES:
+        rate, rate_from = DEFAULT_RATES[canonical_spec(spec) or ""], "default"
+    else:
+        rate, rate_from = None, "unknown"
+    return EmbeddingEstimate(spec, distinct - cached + waiting, cached, rate, rate_from)

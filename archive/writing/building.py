@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -202,6 +202,23 @@ def read_live(
                      settings_match and same_encoder and same_policy)
 
 
+def salvaged_tombstones(root: Path) -> dict[str, str]:
+    """The deletes remembered by the live generation's store, read even when the rest of it is damaged.
+
+    ``build --full`` rewrites a damaged index as if there were none; the
+    user's deletes must survive that (a damaged live mask or vectors do not
+    make the store unreadable). Empty when the store itself cannot be read.
+    """
+    try:
+        store = DocumentStore.open(layout.current_generation(root) / "docs.sqlite")
+        try:
+            return store.tombstones()
+        finally:
+            store.close()
+    except (ArchiveError, sqlite3.Error, OSError):
+        return {}
+
+
 @dataclass(slots=True)
 class BuildPlan:
     """What a build changes against the live index."""
@@ -223,6 +240,7 @@ def plan_build(
     *,
     sources: Sequence[str] = (),
     prune: bool = False,
+    tombstones: Mapping[str, str] | None = None,
 ) -> BuildPlan:
     """Compare what a build read with the live index, and fill ``report``'s counts.
 
@@ -233,13 +251,17 @@ def plan_build(
     elsewhere (``archive add`` of another folder), are never a reason to
     delete anything. An article the user deleted (a tombstone in the live
     store) is skipped, counted in ``report.tombstoned``: reading its source
-    again does not bring it back.
+    again does not bring it back. ``tombstones`` defaults to the live
+    store's (a ``build --full`` over a damaged index passes those it could
+    still read: see :func:`salvaged_tombstones`).
     """
-    if live is not None and live.tombstones:
-        deleted = [d.id for d in documents if d.id in live.tombstones]
+    if tombstones is None:
+        tombstones = live.tombstones if live is not None else {}
+    if tombstones:
+        deleted = [d.id for d in documents if d.id in tombstones]
         if deleted:
             report.tombstoned, report.tombstoned_ids = len(deleted), deleted
-            documents = [d for d in documents if d.id not in live.tombstones]
+            documents = [d for d in documents if d.id not in tombstones]
     if live is None:
         report.folded = len(documents) - len({d.body_key for d in documents})
         report.added = len(documents) - report.folded

@@ -34,6 +34,7 @@ from .building import (
     fold_duplicates,
     plan_build,
     read_live,
+    salvaged_tombstones,
     unique_ids,
     write_generation,
 )
@@ -105,7 +106,8 @@ def _build(  # noqa: PLR0913 - build's arguments
         enc = get_encoder(chosen) if isinstance(chosen, str) else chosen
         spec = chosen if isinstance(chosen, str) else spec_of(enc)
         live = read_live(root, enc.name if enc else None, tolerate_damage=full, max_passages=policy)
-        plan = plan_build(docs, live, report, sources=source_paths, prune=prune)
+        tombstones = live.tombstones if live is not None else salvaged_tombstones(root) if full else {}
+        plan = plan_build(docs, live, report, sources=source_paths, prune=prune, tombstones=tombstones)
         if before_commit is not None:
             before_commit(report)
         remembered = source_paths if prune or live is None else _union(live.manifest.sources, source_paths)
@@ -123,7 +125,7 @@ def _build(  # noqa: PLR0913 - build's arguments
             write_generation(root, [*kept, *plan.documents], encoder=enc, encoder_spec=spec, report=report,
                              progress=progress, procs=procs, sources=remembered,
                              max_passages=policy, embedding_rate=rate,
-                             tombstones=live.tombstones if live is not None else None)
+                             tombstones=tombstones)
         if enc is not None:
             embed_pending(root, enc, report, progress)
     return enc

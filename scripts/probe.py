@@ -12,7 +12,7 @@ what a person who trusts the archive with years of work expects:
 
 Prints one row per case and a summary; exits 1 when any case fails.
 
-    python scripts/probe.py [--only bad-input|damage|kill|pickle|misuse] [--keep DIR]
+    python scripts/probe.py [--only bad-input|damage|kill|pickle|misuse|results] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 TOPICS = [
     ("الهلال يفوز على النصر", "حقق فريق الهلال فوزا ثمينا على النصر في ديربي الرياض"),
@@ -325,6 +326,12 @@ class Probe:
         after = count(index)
         self.record("misuse", "nothing lost", after == BASE_ARTICLES, f"{after} articles")
 
+    def results(self) -> None:
+        """What searches say they found (scripts/probe_results.py)."""
+        from probe_results import honest_results
+
+        honest_results(self.work, cli, self.record)
+
     def report(self) -> int:
         width = max(len(r.case) for r in self.rows)
         failed = [r for r in self.rows if not r.ok]
@@ -552,7 +559,8 @@ def _first_line(run: Run) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", action="append", choices=["bad-input", "damage", "kill", "pickle", "misuse"])
+    parser.add_argument("--only", action="append",
+                        choices=["bad-input", "damage", "kill", "pickle", "misuse", "results"])
     parser.add_argument("--keep", type=Path, help="work in DIR and keep it (default: a temp dir, removed)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -561,7 +569,7 @@ def main() -> int:
         os.environ.setdefault("NEWS_ARCHIVE_CACHE", str(work / "user-cache"))
         probe = Probe(work)
         steps = {"bad-input": probe.bad_inputs, "damage": probe.damage, "kill": probe.kills,
-                 "pickle": probe.pickles, "misuse": probe.misuse}
+                 "pickle": probe.pickles, "misuse": probe.misuse, "results": probe.results}
         for name, step in steps.items():
             if not args.only or name in args.only:
                 step()

@@ -69,7 +69,7 @@ class Hits(list[Hit]):
         elif self.words is None or self.meaning is None:
             line = f"{found} found"
         else:
-            line = f"{found} found: {self.words:,} contain these words, {self.meaning:,} are near by meaning"
+            line = f"{found} found: {self.words:,} with these words, {self.meaning:,} near by meaning"
         return f"{self.reason}\n{line}" if self.reason else line
 
     def page_line(self, offset: int = 0) -> str:

@@ -197,3 +197,19 @@ def test_an_article_without_a_source_is_counted_under_one_key_everywhere(lexical
     assert as_json["sources"] == api["sources"]
     text = runner.invoke(app, ["stats", "--index", str(lexical)]).output
     assert f"  {NO_VALUE}: 1" in text
+
+
+def test_an_encoder_without_a_calibrated_floor_says_so(tmp_path: Path) -> None:
+    """An encoder of unknown scale (an ``st:`` model, or one passed as an object) gets no floor:
+    every embedded article is a meaning neighbour, counted as such, and the hits' notice says so."""
+    from archive.encoders.hashing import HashingEncoder
+
+    class Uncalibrated(HashingEncoder):
+        name = "someone-else/1"
+        spec = None  # type: ignore[assignment]
+
+    with Archive.build([*NEWS, UNSIGNED], tmp_path / "index", encoder=Uncalibrated(), procs=1) as archive:
+        hits = archive.search("qwertyuiop", mode="semantic", k=100)
+        assert hits.floor is None and hits.total == len(hits) == len(archive)
+        assert "no calibrated similarity floor" in hits.notice
+        assert archive.search("النفط", mode="lexical").notice is None  # words only: nothing to say

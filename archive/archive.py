@@ -330,7 +330,8 @@ class Archive:
         are filters too.
         ``sort``: ``"relevance"``, ``"date"`` (oldest first) or ``"-date"``
         (newest first: a minus means descending), over every article the
-        search found (``Hits.total`` of them). What a search finds: in lexical
+        search found (``Hits.total`` of them); sorted by date, a semantic or
+        hybrid hit's score is its best passage's cosine. What a search finds: in lexical
         mode the articles holding the query's words; in semantic mode those
         whose best passage reaches the encoder's similarity floor
         (:mod:`archive.search.floor`), so a query with nothing near finds

@@ -23,7 +23,7 @@ from .encoders.base import Encoder
 from .encoders.registry import KEEP_ENCODER
 from .errors import ArchiveClosedError, ArchiveError, DocumentNotFoundError, IndexNotFoundError, QueryError, UsageError
 from .index import layout
-from .index.columns import Facets
+from .index.columns import NO_VALUE, Facets
 from .index.integrity import verify_sizes
 from .index.manifest import Manifest
 from .index.scoring import Scoring
@@ -59,6 +59,7 @@ class ArchiveStats:
     leads_pending: int
     encoder: str | None
     sources: dict[str, int]
+    """Articles per source, most first; those without one under ``"(none)"`` (:data:`NO_VALUE`)."""
     categories: dict[str, int]
     first_published: datetime | None
     last_published: datetime | None
@@ -380,9 +381,17 @@ class Archive:
         signed by several, comma-separated, is found by each). Filters apply to
         every mode, and ``source:``/``category:``/``author:`` inside the query
         are filters too.
-        ``sort``: ``"relevance"``, ``"date"`` (newest first) or ``"-date"``
-        (oldest first); in lexical mode every match is sorted, in the other
-        modes the best ``max(k, 100)``. ``fusion`` and ``alpha`` (the lexical
+        ``sort``: ``"relevance"``, ``"date"`` (oldest first) or ``"-date"``
+        (newest first: a minus means descending), over every article the
+        search found (``Hits.total`` of them); sorted by date, a semantic or
+        hybrid hit's score is its best passage's cosine. What a search finds: in lexical
+        mode the articles holding the query's words; in semantic mode those
+        whose best passage reaches the encoder's similarity floor
+        (:mod:`archive.search.floor`), so a query with nothing near finds
+        nothing; in hybrid mode either. ``Hits.total`` counts them (``Hits.words``
+        and ``Hits.meaning`` count each side); ``Hits.reason`` says why there
+        are no hits, or that none holds the words and the hits are the nearest
+        by meaning; ``Hits.notice`` what else the reader should know. ``fusion`` and ``alpha`` (the lexical
         side's weight) tune the hybrid ranker; ``alpha`` defaults to the weight
         tuned for the archive's encoder. In hybrid mode, explicit operators
         (phrases, +must, -exclude) still constrain which documents are
@@ -390,20 +399,14 @@ class Archive:
         the best hits, so ``offset=k`` gives the second page. An article
         scores the same whatever filter or operator
         restricts the matches. A query with no searchable word returns no hits
-        and says why in ``Hits.reason``; ``Hits.total`` counts the matches.
+        and says why in ``Hits.reason``.
         """
         self._ensure_open()
         query, k = check_query(query), check_k(k)
         alpha = default_alpha(self.manifest.encoder) if alpha is None else alpha
         mode, sort, method, alpha, offset = check_options(mode, sort, fusion, alpha, offset)
         filters = make_filters(source, category, since, until, author)
-        if mode != "lexical" and not self._searcher.has_dense:
-            if mode == "semantic":
-                raise QueryError(
-                    f"semantic search needs vectors, and {self.path} was built without an encoder "
-                    "(lexical only). Fix: archive build --encoder e5-small"
-                )
-            mode = "lexical"  # hybrid on a lexical-only archive is lexical
+        mode = self._usable_mode(mode)
         args = (query, k, offset, mode, sort, filters, method, alpha)
         try:
             return self._searcher.search(*args)
@@ -415,6 +418,17 @@ class Archive:
         self._reload()
         return self._searcher.search(*args)
 
+    def _usable_mode(self, mode: str) -> str:
+        """``mode`` on this archive: hybrid on a lexical-only archive is lexical; semantic needs vectors."""
+        if mode != "lexical" and not self._searcher.has_dense:
+            if mode == "semantic":
+                raise QueryError(
+                    f"semantic search needs vectors, and {self.path} was built without an encoder "
+                    "(lexical only). Fix: archive build --encoder e5-small"
+                )
+            return "lexical"
+        return mode
+
     def facets(
         self,
         query: str,
@@ -423,14 +437,25 @@ class Archive:
         since: datetime | date | str | None = None,
         until: datetime | date | str | None = None,
         author: str | Sequence[str] | None = None,
+        *,
+        mode: Mode = "lexical",
     ) -> Facets:
-        """How many articles match ``query``'s words inside the filters, by source, category and month.
+        """How many articles a search of ``query`` in ``mode`` finds inside the filters, by source,
+        category and month: the set :meth:`search` counts in ``Hits.total`` (by default the
+        articles holding the words; ``mode="semantic"`` or ``"hybrid"`` adds those near by meaning).
 
-        Column counts over the whole matching set (not only the first page); a
-        query with no searchable word counts what the filters alone allow.
+        Column counts over the whole set (not only the first page); a query
+        with no searchable word counts what the filters alone allow. Values
+        are spelled as the articles have them (the most common spelling when
+        they differ only in case); articles without one are counted under
+        ``"(none)"`` (:data:`archive.index.columns.NO_VALUE`).
         """
         self._ensure_open()
-        return self._searcher.facets(check_query(query), make_filters(source, category, since, until, author))
+        query = check_query(query)
+        if mode not in MODES:
+            raise QueryError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+        filters = make_filters(source, category, since, until, author)
+        return self._searcher.facets(query, filters, self._usable_mode(mode))
 
     def related(self, doc_id: str, k: int = 10) -> Hits:
         """The ``k`` articles nearest to the article ``doc_id``, nearest first (see :mod:`archive.search.related`).
@@ -530,11 +555,16 @@ class Archive:
         return ArchiveStats(
             path=self.path, documents=manifest.documents, folded_duplicates=manifest.aliases,
             passages=manifest.passages, pending=manifest.pending, leads=manifest.leads,
-            leads_pending=manifest.leads_pending, encoder=manifest.encoder, sources=store.counts("source"),
-            categories=store.counts("category"), first_published=first, last_published=last,
+            leads_pending=manifest.leads_pending, encoder=manifest.encoder, sources=_named(store.counts("source")),
+            categories=_named(store.counts("category")), first_published=first, last_published=last,
             built_at=manifest.built_at, updated_at=manifest.updated_at,
             size_bytes=sum(p.stat().st_size for p in self._generation.rglob("*") if p.is_file()),
         )
+
+
+def _named(counts: dict[str, int]) -> dict[str, int]:
+    """Counts with the articles that have no value under :data:`NO_VALUE`, as facets have them."""
+    return {value or NO_VALUE: n for value, n in counts.items()}
 
 
 def _index_root(path: object) -> Path:

@@ -618,7 +618,7 @@ def search(
     since: SinceOption = None,
     until: UntilOption = None,
     sort: Annotated[
-        SortOrder, typer.Option(help="relevance (best first), date (newest first) or -date (oldest first).")
+        SortOrder, typer.Option(help="relevance (best first), date (oldest first) or -date (newest first).")
     ] = SortOrder.relevance,
     facets: Annotated[
         bool, typer.Option("--facets", help="Also count every match by source, category and month.")
@@ -646,7 +646,7 @@ def search(
             hits = archive.search(
                 query, k=k, mode=mode.value, offset=offset, sort=sort.value, **filters, **tuning,  # type: ignore[arg-type]
             )
-            counts = archive.facets(query, **filters) if facets else None  # type: ignore[arg-type]
+            counts = archive.facets(query, **filters, mode=hits.mode) if facets else None  # type: ignore[arg-type]
             took_ms = (time.perf_counter() - started) * 1000
             bodies = {hit.id: archive.get(hit.id).body for hit in hits} if as_json and with_body else {}
     except ArchiveError as exc:
@@ -662,17 +662,12 @@ def search(
             if with_body:
                 record["body"] = bodies[hit.id]
             typer.echo(json.dumps(record, ensure_ascii=False))
-        total = hits.total if hits.total is not None else len(hits)
-        summary: dict[str, object] = {"query": query, "mode": hits.mode, "total": total, "took_ms": round(took_ms, 1)}
+        summary: dict[str, object] = {"query": query, **hits.summary(), "took_ms": round(took_ms, 1)}
         if counts is not None:
             summary["facets"] = {"matches": counts.total, "sources": counts.sources,
                                  "categories": counts.categories, "months": counts.months}
         if page > 1:
             summary["page"] = page
-        if not hits:
-            summary["reason"] = hits.reason
-        if hits.notice:
-            summary["notice"] = hits.notice
         typer.echo(json.dumps({"summary": summary}, ensure_ascii=False))
         return
     if hits.notice:
@@ -686,7 +681,8 @@ def search(
 
     console = _console()
     reorder = wants_reordering(bidi.value, is_terminal=console.is_terminal, env=os.environ)
-    console.print(hits_table(hits, console, first_rank=offset + 1, reorder=reorder))
+    console.print(hits_table(hits, console, first_rank=offset + 1, reorder=reorder, title=hits.headline(),
+                             caption=hits.page_line(offset)))
 
 
 def _print_facets(counts) -> None:  # noqa: ANN001 - archive.index.columns.Facets
@@ -694,7 +690,7 @@ def _print_facets(counts) -> None:  # noqa: ANN001 - archive.index.columns.Facet
     _echo(f"{counts.total} matching articles")
     for title, values in (("sources", counts.sources), ("categories", counts.categories)):
         if values:
-            shown = ", ".join(f"{name or '(none)'} {n}" for name, n in list(values.items())[:10])
+            shown = ", ".join(f"{name} {n}" for name, n in list(values.items())[:10])
             more = f", +{len(values) - 10} more" if len(values) > 10 else ""
             _echo(f"{title}: {shown}{more}")
     if counts.months:
@@ -827,7 +823,7 @@ def stats(
         if counts:
             _echo(f"{title}:")
             for name, count in counts.items():
-                _echo(f"  {name or '(none)'}: {count}")
+                _echo(f"  {name}: {count}")
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")

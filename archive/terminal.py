@@ -139,16 +139,21 @@ def _visual(text: Text, console: Console, width: int, *, colour: bool) -> Text:
     return out
 
 
-def hits_table(hits: Sequence[Hit], console: Console, *, first_rank: int = 1, reorder: bool = False) -> Table:
+def hits_table(
+    hits: Sequence[Hit], console: Console, *, first_rank: int = 1, reorder: bool = False, title: str | None = None,
+    caption: str | None = None,
+) -> Table:
     """The results as a table as wide as the console: rank, id (with date, source and
     score under it, so ``archive show ID`` can follow), and title over snippet, Arabic
-    right-aligned. Matched words are coloured, or marked « » where colour is off."""
+    right-aligned. Matched words are coloured, or marked « » where colour is off.
+    ``title`` and ``caption`` are printed above and below it (what was found, which page)."""
     colour = console.is_terminal and not console.no_color and console.color_system is not None
     ranks = [str(first_rank + n) for n in range(len(hits))]
     rank_width = max(len(r) for r in ranks)
     left_width = min(28, max(10, *(len(h.id) for h in hits), *(len(h.source or "-") for h in hits)))
     text_width = max(20, console.width - rank_width - left_width - 10)  # 4 rules + 2 spaces per column
-    table = Table(box=box.SQUARE, show_lines=True, expand=False)
+    table = Table(box=box.SQUARE, show_lines=True, expand=False, title=title, caption=caption,
+                  title_justify="left", caption_justify="left")
     table.add_column("#", justify="right", width=rank_width, no_wrap=True)
     table.add_column("id", width=left_width, overflow="fold")
     table.add_column("title / snippet", width=text_width)

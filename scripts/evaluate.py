@@ -60,7 +60,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from archive import Archive, Document, dense  # noqa: E402
+from archive import Archive, Document  # noqa: E402
+from archive.index import dense  # noqa: E402
 from archive.text.analysis import terms  # noqa: E402
 from archive.text.normalize import normalize  # noqa: E402
 from archive.index.scoring import DEFAULT_SCORING, Scoring  # noqa: E402

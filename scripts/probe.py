@@ -14,7 +14,7 @@ what a person who trusts the archive with years of work expects:
 
 Prints one row per case and a summary; exits 1 when any case fails.
 
-    python scripts/probe.py [--only bad-input|damage|kill|pickle|misuse|choices|full-disk|hostile-query|hostile-input|web|web-writes]
+    python scripts/probe.py [--only bad-input|damage|kill|pickle|misuse|results|choices|full-disk|hostile-query|hostile-input|web|web-writes]
                             [--keep DIR] [--big-index DIR] [--code DIR] [--writes-seconds 60]
 
 ``hostile-query`` and ``hostile-input`` (scripts/probe_hostile.py) run queries and input files of
@@ -43,6 +43,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 TOPICS = [
     ("الهلال يفوز على النصر", "حقق فريق الهلال فوزا ثمينا على النصر في ديربي الرياض"),
@@ -344,6 +345,13 @@ class Probe:
 
         _, index = self.case_dir()
         web_writes(self, index, code, seconds=seconds)
+
+    def results(self) -> None:
+        """What searches say they found (scripts/probe_results.py)."""
+        from probe_results import honest_results
+
+        honest_results(self.work, cli, self.record)
+
     # --------------------------------------------------- choices and reports
     def choices(self) -> None:
         """A user's choices stick, deletes are remembered, and the counts add up (issue 21, items 1, 2, 4)."""
@@ -664,8 +672,8 @@ def _first_line(run: Run) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", action="append", choices=["bad-input", "damage", "kill", "pickle", "misuse",
-                                                            "choices", "full-disk", "hostile-query", "hostile-input",
-                                                            "web", "web-writes"])
+                                                            "results", "choices", "full-disk", "hostile-query",
+                                                            "hostile-input", "web", "web-writes"])
     parser.add_argument("--code", type=Path, default=ROOT, help="the checkout whose archive serves (web sections)")
     parser.add_argument("--writes-seconds", type=float, default=60.0, help="length of the web-writes loop")
     parser.add_argument("--keep", type=Path, help="work in DIR and keep it (default: a temp dir, removed)")
@@ -680,7 +688,8 @@ def main() -> int:
         from probe_hostile import hostile_inputs, hostile_queries
 
         steps = {"bad-input": probe.bad_inputs, "damage": probe.damage, "kill": probe.kills,
-                 "pickle": probe.pickles, "misuse": probe.misuse, "choices": probe.choices,
+                 "pickle": probe.pickles, "misuse": probe.misuse, "results": probe.results,
+                 "choices": probe.choices,
                  "full-disk": probe.full_disk,
                  "hostile-query": lambda: hostile_queries(probe, args.big_index),
                  "hostile-input": lambda: hostile_inputs(probe),

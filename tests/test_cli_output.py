@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 TABLE_80 = """\
+1 article contains these words                                                  
 ┌───┬────────────┬─────────────────────────────────────────────────────────────┐
 │ # │ id         │ title / snippet                                             │
 ├───┼────────────┼─────────────────────────────────────────────────────────────┤
@@ -34,6 +35,7 @@ TABLE_80 = """\
 │   │ BBC        │     أوبك وحلفاؤها خفض الإنتاج بمقدار مليون برميل يوميا، وسط │
 │   │ 3.449      │                            مخاوف من تباطؤ الاقتصاد العالمي. │
 └───┴────────────┴─────────────────────────────────────────────────────────────┘
+1–1 of 1                                                                        
 """
 
 
@@ -83,7 +85,7 @@ def test_table_uses_the_terminal_width(index: Path) -> None:
 
 def test_shown_id_opens_with_show(index: Path) -> None:
     table = runner.invoke(app, ["search", "صاروخا باليستيا", "--mode", "lexical", "--index", str(index)]).output
-    shown_id = table.splitlines()[3].split("│")[2].strip()
+    shown_id = table.splitlines()[4].split("│")[2].strip()  # under the title line and the header
     assert shown_id == "korea-1"
     result = runner.invoke(app, ["show", shown_id, "--index", str(index)])
     assert result.exit_code == 0 and "بيونغيانغ" in result.output
@@ -140,7 +142,7 @@ def test_json_ends_with_a_summary(index: Path) -> None:
     assert set(summary) == {"summary"}
     assert summary["summary"]["query"] == "النفط OR الهلال"
     assert summary["summary"]["mode"] == "lexical" and summary["summary"]["total"] == 2
-    assert summary["summary"]["took_ms"] >= 0 and "reason" not in summary["summary"]
+    assert summary["summary"]["took_ms"] >= 0 and summary["summary"]["reason"] is None
 
 
 def test_json_empty_result_says_why(index: Path) -> None:
@@ -148,7 +150,7 @@ def test_json_empty_result_says_why(index: Path) -> None:
     assert result.exit_code == 0
     (line,) = result.output.splitlines()
     summary = json.loads(line)["summary"]
-    assert summary["total"] == 0 and summary["reason"] == "no document matches the query and filters"
+    assert summary["total"] == 0 and summary["reason"] == "no article contains these words inside the filters"
 
 
 def test_json_with_body(index: Path, news: list[Document]) -> None:

@@ -138,13 +138,13 @@ def test_every_side_numbers_the_articles_alike(tmp_path: Path, news: list[Docume
 
 
 def test_sort_by_date_and_several_sources(archive: Archive) -> None:
-    hits = archive.search("الجيش OR النفط OR الصحة OR صاروخ", mode="lexical", sort="date", k=10)
+    hits = archive.search("الجيش OR النفط OR الصحة OR صاروخ", mode="lexical", sort="-date", k=10)
     dates = [h.published for h in hits]
-    assert dates == sorted(dates, reverse=True) and len(hits) >= 3
-    oldest = archive.search("الجيش OR النفط OR الصحة OR صاروخ", mode="lexical", sort="-date", k=10)
+    assert dates == sorted(dates, reverse=True) and len(hits) >= 3  # -date: newest first
+    oldest = archive.search("الجيش OR النفط OR الصحة OR صاروخ", mode="lexical", sort="date", k=10)
     assert [h.id for h in oldest] == [h.id for h in hits][::-1]
     for mode in ("hybrid", "semantic"):
-        ranked = archive.search("الجيش النفط", mode=mode, sort="date", k=10)
+        ranked = archive.search("الجيش النفط", mode=mode, sort="-date", k=10)
         assert [h.published for h in ranked] == sorted((h.published for h in ranked), reverse=True)
     both = archive.search("الجيش OR النفط OR الصحة", mode="lexical", source=["BBC", "CNN"], k=10)
     assert {h.source for h in both} == {"BBC", "CNN"}
@@ -164,7 +164,7 @@ def test_source_inside_a_query_is_a_filter(archive: Archive) -> None:
 def test_facets_count_the_whole_matching_set(archive: Archive) -> None:
     facets = archive.facets("الجيش OR النفط OR الصحة OR صاروخ")
     assert facets.total == 4
-    assert facets.sources == {"bbc": 2, "cnn": 1, "france 24": 1}
+    assert facets.sources == {"BBC": 2, "CNN": 1, "France 24": 1}  # as the articles spell them
     assert sum(facets.months.values()) == 4 and "2024-04" in facets.months
     assert archive.facets("النفط", source="CNN").total == 0
     assert archive.facets("في من").total == len(archive)  # no searchable word: what the filters allow
@@ -195,14 +195,14 @@ def test_cli_sorts_by_date_and_prints_facets(tmp_path: Path, news: list[Document
     index = tmp_path / "index"
     Archive.build(news, index, encoder=None, procs=1).close()
     runner = CliRunner()
-    result = runner.invoke(app, ["search", "الجيش OR النفط OR الصحة", "--sort", "date", "--json", "--facets",
+    result = runner.invoke(app, ["search", "الجيش OR النفط OR الصحة", "--sort", "-date", "--json", "--facets",
                                  "--source", "BBC", "--source", "CNN", "--index", str(index)])
     assert result.exit_code == 0, result.output
     *records, summary = [json.loads(line) for line in result.output.splitlines()]
     assert [r["id"] for r in records] == ["health-1", "war-1", "econ-1"]  # newest first
     assert summary["summary"]["total"] == 3
-    assert summary["summary"]["facets"]["sources"] == {"bbc": 2, "cnn": 1}
+    assert summary["summary"]["facets"]["sources"] == {"BBC": 2, "CNN": 1}
     assert summary["summary"]["facets"]["months"] == {"2024-04": 1, "2024-05": 1, "2024-07": 1}
     text = runner.invoke(app, ["search", "الجيش source:bbc", "--facets", "--mode", "lexical", "--index", str(index)])
-    assert text.exit_code == 0 and "1 matching articles" in text.output and "sources: bbc 1" in text.output
+    assert text.exit_code == 0 and "1 matching articles" in text.output and "sources: BBC 1" in text.output
     assert runner.invoke(app, ["search", "x", "--sort", "newest", "--index", str(index)]).exit_code == 2

@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 from archive import Archive, Document
 from archive.files.readers import read_documents
 from archive.web import pages
+from archive.index.columns import NO_VALUE, fold
 from archive.web.app import CSP, MAX_QUERY_LENGTH, create_app
 
 from .conftest import NEWS, ROOT, SEED_ID, SEEDS
@@ -64,15 +65,15 @@ def test_search_page_finds_the_kursk_reports_first_right_to_left(client: TestCli
     ids = _ids_in_page(page.text)
     assert set(ids[:2]) == {SEED_ID, "kursk-aljazeera"}, ids  # the two reports of Korean troops in Kursk
     assert "<mark>كورسك</mark>" in page.text  # the matched passage, query words marked
-    assert re.search(r"عدد المقالات المطابقة: <strong>\d+</strong>", page.text)
+    assert re.search(r"عدد المقالات التي تحوي كلمات البحث: <strong>\d+</strong>", page.text)
 
 
 def test_search_page_shows_facets_as_checkboxes_with_counts(client: TestClient, archive: Archive) -> None:
     page = client.get("/", params={"q": MISSION, "mode": "lexical"}).text
     facets = archive.facets(MISSION)
     for value, count in facets.sources.items():
-        if value:
-            escaped = html.escape(value)
+        if value != NO_VALUE:
+            escaped = html.escape(fold(value))  # the checkbox carries the folded value, the label its spelling
             assert re.search(rf'name="source" value="{re.escape(escaped)}"\s*>\s*<bdi>[^<]*</bdi> '
                              rf'<span class="n">{count}</span>', page), value
     assert 'name="category" value="world"' in page
@@ -102,7 +103,7 @@ def test_sort_and_dates_and_mode_reach_the_library(client: TestClient, archive: 
             page = client.get("/", params={"q": MISSION, "mode": mode, "sort": sort, "since": "2024-01-01"}).text
             expected = [h.id for h in archive.search(MISSION, mode=mode, sort=sort, since="2024-01-01")]
             assert _ids_in_page(page)[: len(expected)] == expected, (mode, sort)
-    newest = client.get("/", params={"q": MISSION, "sort": "date", "mode": "lexical"}).text
+    newest = client.get("/", params={"q": MISSION, "sort": "-date", "mode": "lexical"}).text
     assert _ids_in_page(newest)[0] == "kursk-cnn"  # 2024-12-02, the newest report
 
 
@@ -475,17 +476,23 @@ def test_stylesheet_robots_and_favicon(client: TestClient) -> None:
     assert client.get("/favicon.ico").status_code == 204
 
 
-def test_semantic_pages_and_filters_without_word_matches(client: TestClient, archive: Archive) -> None:
-    """A search by meaning has no match count: a next page is offered while the page is full, and
-    with no article holding the query's words every source is offered, without a count."""
-    query = "Korean soldiers"  # no Arabic word in common with any article
-    assert archive.facets(query).total == 0
-    page = client.get("/", params={"q": query, "mode": "semantic", "k": 2}).text
-    assert len(_ids_in_page(page)) == 2 and "page=2" in page
-    assert re.search(r'name="source" value="cnn"\s*>\s*<bdi>CNN</bdi></label>', page)  # listed, no count
+def test_semantic_pages_count_what_is_near_by_meaning(client: TestClient, archive: Archive) -> None:
+    """A search by meaning counts the articles at or above the similarity floor: the pager and the
+    facet counts follow that count; with nothing near, the page says so and lists nothing."""
+    nothing = client.get("/", params={"q": "Korean soldiers", "mode": "semantic"}).text  # no Arabic word at all
+    assert _ids_in_page(nothing) == [] and 'id="no-results"' in nothing and "near them by meaning" in nothing
+    query = "جنود كوريون"
+    hits = archive.search(query, mode="semantic", k=100)
+    assert archive.facets(query, mode="semantic").total == hits.total == len(hits) > 1
+    page = client.get("/", params={"q": query, "mode": "semantic", "k": 1}).text
+    assert len(_ids_in_page(page)) == 1 and "page=2" in page
+    for source, count in archive.facets(query, mode="semantic").sources.items():
+        if source != NO_VALUE:
+            assert re.search(rf'value="{re.escape(html.escape(fold(source)))}"\s*>\s*<bdi>[^<]*</bdi> '
+                             rf'<span class="n">{count}</span>', page), source
     last = client.get("/", params={"q": query, "mode": "semantic", "k": 100}).text
     assert 'class="pager"' not in last  # fewer hits than k: one page
-    assert 'name="source" value=""' not in page  # articles without a source cannot be chosen
+    assert 'name="source" value=""' not in page and f'value="{NO_VALUE}"' not in page  # no value: no checkbox
 
 
 def test_requests_are_answered_on_a_few_worker_threads(client: TestClient) -> None:
@@ -498,12 +505,12 @@ def test_requests_are_answered_on_a_few_worker_threads(client: TestClient) -> No
 
 
 def test_article_links_back_to_the_search_it_was_opened_from(client: TestClient) -> None:
-    search = client.get("/", params={"q": MISSION, "mode": "lexical", "source": ["bbc", "cnn"], "sort": "date"}).text
+    search = client.get("/", params={"q": MISSION, "mode": "lexical", "source": ["bbc", "cnn"], "sort": "-date"}).text
     link = html.unescape(re.search(r'<h2><a href="(/article\?id=kursk-cnn[^"]*)"', search).group(1))
     article = client.get(link).text
     back = html.unescape(re.search(r'<a href="([^"]*)">← العودة إلى النتائج</a>', article).group(1))
     assert urllib.parse.parse_qs(urllib.parse.urlsplit(back).query) == {
-        "q": [MISSION], "mode": ["lexical"], "sort": ["date"], "source": ["bbc", "cnn"]}
+        "q": [MISSION], "mode": ["lexical"], "sort": ["-date"], "source": ["bbc", "cnn"]}
     assert _ids_in_page(client.get(back).text) == ["kursk-cnn", "kursk-bbc", "war-1"]
     for hostile in ("javascript:alert(1)", "//evil.example/x", "?q=x\\@evil", " ?q=x"):
         page = client.get("/article", params={"id": "kursk-cnn", "back": hostile}).text

@@ -76,6 +76,11 @@ class Filters:
                     or self.until is not None)
 
 
+NO_VALUE = "(none)"
+"""The key under which counts (facets, stats) report the articles with no source or no category:
+one spelling for the library, the command line and the web API (a JSON key cannot be null)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Facets:
     """Counts over a set of matching articles: how many, by source, category and month (``YYYY-MM``)."""

@@ -359,16 +359,38 @@ class DenseIndex:
         pending = PassageRows(mapping[pending.doc].astype(np.int32), pending.start, pending.end, pending.rank)
         return ids, rows, pending
 
-    def rows_by_article(self, ordinal: int) -> np.ndarray:
-        """The vector rows of the article at ``ordinal`` (any order on disk: appended rows come last)."""
+    def _grouped(self) -> tuple[np.ndarray, np.ndarray]:
+        """Vector rows sorted by article (dead rows first), and where each ordinal's rows start."""
         if self._groups is None:
             order = np.argsort(self._doc, kind="stable")
             bounds = np.searchsorted(self._doc[order], np.arange(len(self._ids) + 1), side="left")
             self._groups = (order, bounds)
-        order, bounds = self._groups
+        return self._groups
+
+    def rows_by_article(self, ordinal: int) -> np.ndarray:
+        """The vector rows of the article at ``ordinal`` (any order on disk: appended rows come last)."""
+        order, bounds = self._grouped()
         if not 0 <= ordinal < len(self._ids):
             return order[:0]
         return order[bounds[ordinal] : bounds[ordinal + 1]]
+
+    def article_scores(self, query_vector: np.ndarray) -> np.ndarray:
+        """Every article's best passage cosine for one query vector, by ordinal (``-inf``: no vector).
+
+        Exact, over every row (one matrix product): what the similarity floor
+        of :mod:`archive.search.floor` is applied to, so that the number of
+        articles near a query is counted, not estimated from the first few.
+        A deleted article or one whose passages are not embedded yet has none.
+        """
+        out = np.full(len(self._ids), -np.inf, dtype=np.float32)
+        order, bounds = self._grouped()
+        sizes = np.diff(bounds)
+        present = sizes > 0
+        if not present.any():
+            return out
+        sims = (self.vectors() @ np.asarray(query_vector, dtype=np.float32))[order]
+        out[present] = np.maximum.reduceat(sims, bounds[:-1][present])
+        return out
 
     @property
     def ids(self) -> list[str]:

@@ -15,6 +15,8 @@ with weights chosen on dev data (docs/evaluation.md).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -40,7 +42,10 @@ EVIDENCE_DEPTH = 10
 """Word candidates whose titles measure a query's title evidence
 (:attr:`archive.index.scoring.Scoring.title_evidence`)."""
 SORTS = ("relevance", "date", "-date")
-"""``relevance`` (best first), ``date`` (newest first) and ``-date`` (oldest first)."""
+"""``relevance`` (best first), ``date`` (oldest first) and ``-date`` (newest first: a minus means descending)."""
+MEANING_CACHE = 8
+"""Queries whose vector and article cosines a ranker keeps (a page asks for one query's facets
+under several filters, and its search, at once)."""
 
 
 def default_alpha(encoder_name: str | None) -> float:
@@ -57,10 +62,30 @@ Span = tuple[int, int]
 @dataclass(frozen=True, slots=True)
 class Ranked:
     """A ranking: ``(ordinal, score, best passage span or None)`` best first (or in date order),
-    and how many articles match the query's words inside the filters (``None`` for semantic)."""
+    and the counts of the set it was drawn from (:class:`Found`)."""
 
     items: list[tuple[int, float, Span | None]]
-    total: int | None
+    found: Found
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What a search's mode finds inside the filters: the honest set its hits, facets and date
+    order are drawn from. Lexical: the articles holding the query's words; semantic: those whose
+    best passage reaches the similarity floor; hybrid: either."""
+
+    mask: np.ndarray | None
+    """The found articles, a boolean mask over ordinals (``None`` when only counted)."""
+    total: int
+    """How many articles were found."""
+    words: int | None
+    """How many hold the query's words (``None`` in semantic mode)."""
+    meaning: int | None
+    """How many are near by meaning, at or above the floor (``None`` in lexical mode)."""
+
+    @classmethod
+    def of(cls, mask: np.ndarray, words: int | None, meaning: int | None) -> Found:
+        return cls(mask, int(np.count_nonzero(mask)), words, meaning)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,26 +108,71 @@ class Request:
 class Ranker:
     """Ranks requests over one generation's lexical side and (lazily) its dense side."""
 
-    def __init__(self, lexical: LexicalIndex, dense: Callable[[], DenseIndex], encoder: Callable[[], Encoder]) -> None:
+    def __init__(
+        self, lexical: LexicalIndex, dense: Callable[[], DenseIndex], encoder: Callable[[], Encoder],
+        floor: float | None = None,
+    ) -> None:
+        """``floor``: the similarity floor of the archive's encoder (:mod:`archive.search.floor`; ``None``: none)."""
         self._lexical = lexical
         self._dense = dense
         self._encoder = encoder
+        self.floor = floor
+        self._meanings: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._meanings_lock = threading.Lock()
 
     def rank(self, request: Request) -> Ranked:
         if request.mode == "lexical":
             return self._lexical_rank(request)
         return self._dense_rank(request)
 
+    def found(self, request: Request) -> Found:
+        """The honest set of ``request``'s mode (see :class:`Found`), without ranking it."""
+        if request.mode == "lexical":
+            mask = self._lexical.matches(request.match, request.within)
+            return Found.of(mask, int(np.count_nonzero(mask)), None)
+        return self._found(request, self._meaning(request.text)[1])
+
+    def _found(self, request: Request, cosines: np.ndarray) -> Found:
+        near = cosines >= self.floor if self.floor is not None else np.isfinite(cosines)
+        allowed = self._allowed(request)
+        if allowed is not None:
+            near &= allowed
+        meaning = int(np.count_nonzero(near))
+        if request.mode == "semantic":
+            return Found.of(near, None, meaning)
+        words = self._lexical.matches(request.match, request.within)
+        return Found.of(words | near, int(np.count_nonzero(words)), meaning)
+
+    def _meaning(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The query vector of ``text`` and every article's best passage cosine for it (kept for a few queries)."""
+        with self._meanings_lock:
+            if text in self._meanings:
+                self._meanings.move_to_end(text)
+                return self._meanings[text]
+        vector = self._encoder().encode_queries([text])[0]
+        result = (vector, self._dense().article_scores(vector))
+        with self._meanings_lock:
+            self._meanings[text] = result
+            while len(self._meanings) > MEANING_CACHE:
+                self._meanings.popitem(last=False)
+        return result
+
     def _lexical_rank(self, request: Request) -> Ranked:
         lexical = self._lexical
         if request.sort == "relevance":
             ranked, total = lexical.rank(request.match, request.k, request.within, offset=request.offset)
-            return Ranked([(o, s, None) for o, s in ranked], total)
-        matches = np.flatnonzero(lexical.matches(request.match, request.within))
-        ordered = lexical.columns.by_date(matches, newest_first=request.sort == "date")
-        page = ordered[request.offset : request.offset + request.k]
+            found = Found(None, total, total, None)
+            return Ranked([(o, s, None) for o, s in ranked], found)
+        found = self.found(request)
+        page = self._by_date(request, found)
         scores = lexical.scores(request.match, page)
-        return Ranked([(int(o), s, None) for o, s in zip(page.tolist(), scores)], len(matches))
+        return Ranked([(int(o), s, None) for o, s in zip(page.tolist(), scores)], found)
+
+    def _by_date(self, request: Request, found: Found) -> np.ndarray:
+        """The page of ``found`` in date order (``-date``: newest first)."""
+        assert found.mask is not None
+        ordered = self._lexical.columns.by_date(np.flatnonzero(found.mask), newest_first=request.sort == "-date")
+        return ordered[request.offset : request.offset + request.k]
 
     def _allowed(self, request: Request) -> np.ndarray | None:
         """The articles the dense side may return: the filters, the query's own filters, and in
@@ -118,26 +188,32 @@ class Ranker:
         return allowed
 
     def _dense_rank(self, request: Request) -> Ranked:
+        """Semantic or hybrid: ranked inside the honest set (:meth:`found`), so nothing below the
+        similarity floor is returned unless it holds the query's words. Sorted by date, every
+        article of the set is in order; a hit's score is then its best passage's cosine."""
         dense = self._dense()
-        vector = self._encoder().encode_queries([request.text])[0]
+        vector, cosines = self._meaning(request.text)
+        found = self._found(request, cosines)
+        if request.sort != "relevance":
+            page = self._by_date(request, found).tolist()
+            best = dense.best_passages(vector, page)
+            return Ranked([(o, float(cosines[o]) if np.isfinite(cosines[o]) else 0.0, span)
+                           for o, (_, span) in zip(page, best)], found)
         allowed = self._allowed(request)
         want = request.offset + request.k
-        depth = want if request.mode == "semantic" and request.sort == "relevance" else max(want, self._lexical.scoring.depth)
-        found = dense.search(vector, depth, allowed=dense.rows_of(allowed) if allowed is not None else None)
-        spans: dict[int, Span] = {o: span for o, _, span in found}
+        depth = want if request.mode == "semantic" else max(want, self._lexical.scoring.depth)
+        near = dense.search(vector, depth, allowed=dense.rows_of(allowed) if allowed is not None else None)
+        spans: dict[int, Span] = {o: span for o, _, span in near}
         if request.mode == "semantic":
-            fused = [(o, s) for o, s, _ in found]
-            total = None
+            fused = [(o, s) for o, s, _ in near]
         else:
-            lexical, total = self._lexical.rank(request.match, depth, request.within, hybrid=True)
-            fused = self._fuse(request, vector, lexical, [(o, s) for o, s, _ in found], spans, depth)
-        if request.sort != "relevance":
-            order = self._lexical.columns.by_date(np.asarray([o for o, _ in fused], dtype=np.int64),
-                                                  newest_first=request.sort == "date")
-            score = dict(fused)
-            fused = [(int(o), score[int(o)]) for o in order]
-        page = fused[request.offset : want]
-        return Ranked([(o, s, spans.get(o)) for o, s in page], total)
+            lexical, _ = self._lexical.rank(request.match, depth, request.within, hybrid=True)
+            fused = self._fuse(request, vector, lexical, [(o, s) for o, s, _ in near], spans, depth)
+        # Fused over every candidate (their scores are as before the floor); only the found are shown.
+        shown = found.mask
+        assert shown is not None
+        page = [(o, s) for o, s in fused if shown[o]][request.offset : want]
+        return Ranked([(o, s, spans.get(o)) for o, s in page], found)
 
     def _fuse(
         self,

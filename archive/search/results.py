@@ -31,19 +31,56 @@ class Hit:
 
 
 class Hits(list[Hit]):
-    """The hits of a search, best first; ``reason`` says why the list is empty when it is known."""
+    """The hits of a search, best first (or in date order), and what they were drawn from."""
 
     def __init__(
         self, hits: Iterable[Hit] = (), *, reason: str | None = None, mode: str = "lexical", total: int | None = None,
-        notice: str | None = None,
+        notice: str | None = None, words: int | None = None, meaning: int | None = None, floor: float | None = None,
     ) -> None:
         super().__init__(hits)
         self.reason = reason
+        """Why the list is empty, or what it holds when it is not matches of the words
+        (``"no article contains these words; nearest by meaning:"``); ``None`` for plain matches."""
         self.mode = mode
         self.total = total
-        """How many articles match the query's words inside the filters (``None`` in semantic mode)."""
+        """How many articles the search found inside the filters, every page together: in lexical mode
+        those holding the query's words, in semantic mode those at or above the similarity floor
+        (:mod:`archive.search.floor`), in hybrid mode either (``None`` only for related articles)."""
+        self.words = words
+        """How many of them hold the query's words (``None`` in semantic mode)."""
+        self.meaning = meaning
+        """How many of them are near by meaning, at or above the floor (``None`` in lexical mode)."""
+        self.floor = floor
+        """The similarity floor the meaning side used (``None``: lexical mode, or an encoder without one)."""
         self.notice = notice
-        """Something the reader of these hits should know (meaning search over a partly embedded archive)."""
+        """Something the reader of these hits should know (meaning search over a partly embedded archive,
+        or with an encoder that has no calibrated floor)."""
+
+    def headline(self) -> str:
+        """What the search found, in one line (the command line's table title): the reason first
+        when the hits are not matches of the words."""
+        total = self.total if self.total is not None else len(self)
+        found = f"{total:,} article{'' if total == 1 else 's'}"
+        if self.mode == "lexical":
+            line = f"{found} contain{'s' if total == 1 else ''} these words"
+        elif self.mode == "semantic":
+            at_least = f" (similarity at least {self.floor:g})" if self.floor is not None else ""
+            line = f"{found} near by meaning{at_least}"
+        elif self.words is None or self.meaning is None:
+            line = f"{found} found"
+        else:
+            line = f"{found} found: {self.words:,} with these words, {self.meaning:,} near by meaning"
+        return f"{self.reason}\n{line}" if self.reason else line
+
+    def page_line(self, offset: int = 0) -> str:
+        """Which of the found articles these hits are (the table's caption)."""
+        total = self.total if self.total is not None else offset + len(self)
+        return f"{offset + 1:,}–{offset + len(self):,} of {total:,}"
+
+    def summary(self) -> dict[str, object]:
+        """The counts, reason and notice as plain values (the command line's and the API's summary)."""
+        return {"mode": self.mode, "total": self.total, "words": self.words, "meaning": self.meaning,
+                "floor": self.floor, "reason": self.reason, "notice": self.notice}
 
 
 def make_hit(doc: Document, score: float, snippet: Snippet) -> Hit:

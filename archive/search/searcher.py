@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,14 +21,15 @@ import numpy as np
 
 from ..document import Document
 from ..errors import IndexFormatError, QueryError
-from ..index.columns import Facets, Filters
+from ..index.columns import NO_VALUE, Facets, Filters, fold
 from ..index.lexical import LexicalIndex
 from ..index.manifest import Manifest
 from ..index.matching import Match
 from ..index.store import DocumentStore
+from .floor import NO_FLOOR_NOTICE, encoder_floor
 from .fusion import FusionMethod
 from .query import ParsedQuery, parse_query, plain_text
-from .ranking import Ranker, Request
+from .ranking import Found, Ranker, Request
 from .results import Hits, best_snippet, make_hit
 from .snippets import Snippet, make_snippet, mark_text
 
@@ -56,7 +58,9 @@ class Searcher:
         self._dense_index: DenseIndex | None = None
         self._opening = threading.Lock()
         """Held while the vectors are loaded: searches on several threads load them once."""
-        self.ranker = Ranker(self.lexical, lambda: self.dense, encoder)
+        self.floor = encoder_floor(manifest) if self.has_dense else None
+        self.ranker = Ranker(self.lexical, lambda: self.dense, encoder, self.floor)
+        self._names: dict[str, dict[str, str]] | None = None
 
     @property
     def dense(self) -> DenseIndex:
@@ -93,7 +97,7 @@ class Searcher:
         """The hits of one search (see :meth:`archive.Archive.search`)."""
         parsed, match = self._parse(query)
         if match is None:  # nothing to search for, by words or by meaning
-            return Hits(reason=parsed.reason, mode=mode, total=0)
+            return Hits(reason=parsed.reason, mode=mode, total=0, notice=self.notice(mode))
         request = Request(
             text=plain_text(query) or query, match=match, within=self.lexical.columns.mask(filters), k=k, mode=mode,
             sort=sort, fusion=fusion, alpha=alpha, offset=offset,
@@ -102,22 +106,61 @@ class Searcher:
         docs = self._by_ordinal(o for o, _, _ in ranked.items)
         hits = [make_hit(docs[o], score, best_snippet(docs[o], passage, parsed.terms))
                 for o, score, passage in ranked.items]
-        reason = None
-        if not hits:
-            reason = "no document matches the query" + (" and filters" if filters else "")
-            if offset and ranked.total:
-                reason = f"no hits after the first {offset}"
-        return Hits(hits, reason=reason, mode=mode, total=ranked.total, notice=self.coverage_notice(mode))
+        found = ranked.found
+        return Hits(hits, reason=self._reason(mode, found, bool(hits), offset, filters), mode=mode,
+                    total=found.total, notice=self.notice(mode), words=found.words, meaning=found.meaning,
+                    floor=self.floor if mode != "lexical" else None)
 
-    def facets(self, query: str, filters: Filters) -> Facets:
-        """Counts by source, category and month of the articles ``query`` matches inside ``filters``."""
+    def _reason(self, mode: str, found: Found, shown: bool, offset: int, filters: Filters) -> str | None:
+        """What the hits are when it is not plain: none (and why), or meaning neighbours only."""
+        where = " inside the filters" if filters else ""
+        if shown:
+            if mode == "hybrid" and not found.words:
+                return f"no article contains these words{where}; nearest by meaning:"
+            return None
+        if offset and found.total:
+            return f"no hits after the first {offset}"
+        near = "near them by meaning" + (f" (similarity floor {self.floor:g})" if self.floor is not None else "")
+        if mode == "lexical":
+            return f"no article contains these words{where}"
+        if mode == "semantic":
+            return f"no article is {near}{where}"
+        return f"no article contains these words, and none is {near}{where}"
+
+    def facets(self, query: str, filters: Filters, mode: str = "lexical") -> Facets:
+        """Counts by source, category and month of what a search of ``query`` in ``mode`` finds inside
+        ``filters`` (:class:`~archive.search.ranking.Found`), values spelled as the articles have them."""
         within = self.lexical.columns.mask(filters)
-        _, match = self._parse(query)
+        parsed, match = self._parse(query)
         if match is None:
             mask = within if within is not None else self.lexical.live_mask()
         else:
-            mask = self.lexical.matches(match, within)
-        return self.lexical.columns.facets(mask)
+            request = Request(text=plain_text(query) or query, match=match, within=within, k=1, mode=mode,
+                              sort="relevance", fusion=FusionMethod.CONVEX_Z, alpha=0.5)
+            mask = self.ranker.found(request).mask
+            assert mask is not None
+        return self.spelled(self.lexical.columns.facets(mask))
+
+    def spelled(self, facets: Facets) -> Facets:
+        """``facets`` with each value as the articles spell it (the columns keep it folded)."""
+        names = self.names()
+        return replace(
+            facets,
+            sources=_respelled(facets.sources, names["source"]),
+            categories=_respelled(facets.categories, names["category"]),
+        )
+
+    def names(self) -> dict[str, dict[str, str]]:
+        """For ``source`` and ``category``: each folded value → its most common spelling among the articles."""
+        if self._names is None:
+            names: dict[str, dict[str, str]] = {}
+            for field in ("source", "category"):
+                spelled: dict[str, str] = {}
+                for value in self.store.counts(field):  # most common first
+                    spelled.setdefault(fold(value), value)
+                names[field] = spelled
+            self._names = names
+        return self._names
 
     def related(self, doc: Document, k: int) -> Hits:
         """The ``k`` articles nearest to the indexed article ``doc`` (see :mod:`archive.search.related`)."""
@@ -132,7 +175,7 @@ class Searcher:
                 docs = self._by_ordinal(o for o, _, _ in nearest)
                 hits = [make_hit(docs[o], s, make_snippet(docs[o].body[a:b], frozenset())) for o, s, (a, b) in nearest]
                 return Hits(hits, mode="semantic", reason=None if hits else "the archive holds no other article",
-                            notice=self.coverage_notice("semantic"))
+                            notice=self.notice("semantic"))
         parsed, match = self._parse(lead_query(doc))
         if match is None:
             return Hits(mode="lexical", reason=f"{doc.id!r} has no searchable words to compare")
@@ -142,7 +185,7 @@ class Searcher:
         docs = self._by_ordinal(o for o, _ in ranked)
         hits = [make_hit(docs[o], s, make_snippet(docs[o].body, parsed.terms)) for o, s in ranked]
         return Hits(hits, mode="lexical", reason=None if hits else "no other article shares its words",
-                    notice=self.coverage_notice("semantic") if self.has_dense else None)
+                    notice=self.notice("semantic") if self.has_dense else None)
 
     def highlight(self, text: str, query: str) -> Snippet:
         """``text`` whole, with the words of ``query`` marked as its snippets mark them."""
@@ -174,6 +217,14 @@ class Searcher:
         docs = self.store.get_many(ids[o] for o in wanted)
         return {o: docs[ids[o]] for o in wanted}
 
+    def notice(self, mode: str) -> str | None:
+        """What a reader of a search's hits should know: meaning search over a partly embedded
+        archive, or with an encoder that has no calibrated similarity floor."""
+        notes = [self.coverage_notice(mode)]
+        if mode != "lexical" and self.has_dense and self.floor is None:
+            notes.append(NO_FLOOR_NOTICE.format(name=self.manifest.encoder_spec or self.manifest.encoder))
+        return "; ".join(n for n in notes if n) or None
+
     def coverage_notice(self, mode: str) -> str | None:
         """What a semantic or hybrid search should say while passages are still waiting for vectors."""
         manifest = self.manifest
@@ -184,3 +235,8 @@ class Searcher:
             f"({manifest.embedded_leads:,} of {manifest.leads:,} article leads); articles not embedded yet are ranked "
             "by their words only. Fix: archive embed (or archive build) adds the rest"
         )
+
+
+def _respelled(counts: dict[str, int], names: dict[str, str]) -> dict[str, int]:
+    """Counts keyed by folded values, keyed by their spelling instead (an article with no value: :data:`NO_VALUE`)."""
+    return {names.get(value, value) or NO_VALUE: n for value, n in counts.items()}

@@ -44,7 +44,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
 from ..archive import MAX_K, Archive, ArchiveStats, Hit, Hits
-from ..index.columns import Facets, fold
+from ..index.columns import NO_VALUE, Facets, fold
 from ..errors import ArchiveError, DocumentNotFoundError, QueryError, UsageError
 from ..following import LiveArchive
 from ..version import __version__
@@ -116,7 +116,7 @@ async def search_params(
     page: Annotated[int, Query(ge=1, description="Page of hits (1 = the best).")] = 1,
     mode: Annotated[str, Query(description="hybrid (words and meaning), lexical (words) or semantic (meaning).",
                                max_length=20)] = "hybrid",
-    sort: Annotated[str, Query(description="relevance, date (newest first) or -date (oldest first).",
+    sort: Annotated[str, Query(description="relevance, date (oldest first) or -date (newest first).",
                                max_length=20)] = "relevance",
     source: Annotated[list[str], Query(description="Only these sources (any of them; repeatable).")] = [],  # noqa: B006 - FastAPI copies defaults
     category: Annotated[list[str], Query(description="Only these categories (any of them; repeatable).")] = [],  # noqa: B006
@@ -279,11 +279,10 @@ def create_app(
             started = time.perf_counter()
             hits = archive.search(params.q, k=params.k, mode=params.mode, sort=params.sort,  # type: ignore[arg-type]
                                   offset=params.offset, **params.filters())
-            facets = archive.facets(params.q, **params.filters())
+            facets = archive.facets(params.q, **params.filters(), mode=hits.mode)  # type: ignore[arg-type]
             took_ms = (time.perf_counter() - started) * 1000
             return JSONResponse({
-                "query": params.q, "mode": hits.mode, "page": params.page, "k": params.k,
-                "total": hits.total, "reason": hits.reason, "notice": hits.notice, "took_ms": round(took_ms, 2),
+                "query": params.q, "page": params.page, "k": params.k, **hits.summary(), "took_ms": round(took_ms, 2),
                 "hits": [hit_json(hit, rank) for rank, hit in enumerate(hits, params.offset + 1)],
                 "facets": facets_json(facets),
                 "histogram": [{"month": month, "count": count} for month, count in pages.month_series(facets.months)],
@@ -346,7 +345,7 @@ def create_app(
             if params.q.strip():
                 hits = archive.search(params.q, k=params.k, mode=params.mode, sort=params.sort,  # type: ignore[arg-type]
                                       offset=params.offset, **params.filters())
-            counted = _facet_counts(archive, params)
+            counted = _facet_counts(archive, params, hits.mode if hits is not None else "lexical")
             url = params.url_params()
             total = hits.total if hits is not None else counted["all"].total
             return render(
@@ -354,6 +353,7 @@ def create_app(
                 source_counts=_with_selected(counted["sources"].sources, params.source, known.source_names),
                 category_counts=_with_selected(counted["categories"].categories, params.category,
                                                known.category_names),
+                meaning_only=hits is not None and bool(hits) and hits.mode == "hybrid" and not hits.words,
                 histogram=pages.histogram(counted["all"].months, url),
                 pager=pages.pager(total, len(hits), params.page, params.k, url, last_page=MAX_K // params.k)
                 if hits else [],
@@ -434,10 +434,10 @@ class _Facts:
                    {fold(n): n for n in info.categories})
 
 
-def _facet_counts(archive: Archive, params: SearchParams) -> dict[str, Facets]:
-    """Counts for the page: the whole filter (total, histogram), and for each checkbox list the
-    filter without its own field, so that other values stay visible with what choosing them would
-    give. Identical calls are made once."""
+def _facet_counts(archive: Archive, params: SearchParams, mode: str) -> dict[str, Facets]:
+    """Counts for the page, over what the search in ``mode`` found: the whole filter (total,
+    histogram), and for each checkbox list the filter without its own field, so that other values
+    stay visible with what choosing them would give. Identical calls are made once."""
     calls = {"all": params.filters(), "sources": params.filters(sources=False),
              "categories": params.filters(categories=False)}
     done: dict[str, Facets] = {}
@@ -445,7 +445,7 @@ def _facet_counts(archive: Archive, params: SearchParams) -> dict[str, Facets]:
     for name, filters in calls.items():
         key = json.dumps(filters, sort_keys=True)
         if key not in done:
-            done[key] = archive.facets(params.q, **filters)
+            done[key] = archive.facets(params.q, **filters, mode=mode)  # type: ignore[arg-type]
         out[name] = done[key]
     return out
 
@@ -454,14 +454,17 @@ def _with_selected(
     counts: dict[str, int], selected: list[str], names: dict[str, str]
 ) -> list[tuple[str, str, int | None, bool]]:
     """``(value, label, count, checked)`` of a checkbox list: every counted value, and the selected
-    ones even at 0. The library counts folded values (as filters compare them); ``names`` gives
-    each its spelling in the archive. When nothing matches the query's words (a search by meaning
-    in another language), every value of the archive is listed, without a count. Articles without
-    a value cannot be chosen (a filter needs a value), so they get no checkbox."""
+    ones even at 0. The library counts values as the articles spell them; a checkbox carries the
+    folded value (as filters compare them, so URLs stay the same whatever the case), and ``names``
+    gives each folded value its spelling. When the search found nothing, every value of the
+    archive is listed, without a count. Articles without a value (:data:`NO_VALUE`) cannot be
+    chosen (a filter needs a value), so they get no checkbox."""
     chosen = {fold(value) for value in selected}
     if not counts:
-        return [(value, names[value], None, value in chosen) for value in sorted(names) if value]
+        return [(value, name, None, value in chosen) for value, name in sorted(names.items())
+                if value and name != NO_VALUE]
     rows: list[tuple[str, str, int | None, bool]] = [
-        (value, names.get(value, value), count, value in chosen) for value, count in counts.items() if value]
-    rows += [(value, names.get(value, value), 0, True) for value in sorted(chosen - set(counts)) if value]
+        (fold(name), name, count, fold(name) in chosen) for name, count in counts.items() if name != NO_VALUE]
+    counted = {fold(name) for name in counts}
+    rows += [(value, names.get(value, value), 0, True) for value in sorted(chosen - counted) if value]
     return rows

@@ -11,6 +11,7 @@ The archives are built once per module and only read.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -162,6 +163,7 @@ def test_web_page_and_api_say_nothing_is_near(e5: Archive) -> None:
         oil_page = client.get("/", params={"q": "oil prices"}).text
     assert api["hits"] == [] and api["total"] == 0 and api["reason"] and "near them by meaning" in api["reason"]
     assert 'id="no-results"' in page and 'class="hit"' not in page
+    assert "لا مقال يحوي هذه الكلمات، ولا مقال قريب منها بالمعنى" in page and "near them" not in page
     assert oil["total"] == oil["meaning"] == len(oil["hits"]) > 0 and oil["words"] == 0
     assert oil["reason"] == "no article contains these words; nearest by meaning:"
     assert oil["facets"]["total"] == oil["total"]
@@ -213,3 +215,19 @@ def test_an_encoder_without_a_calibrated_floor_says_so(tmp_path: Path) -> None:
         assert hits.floor is None and hits.total == len(hits) == len(archive)
         assert "no calibrated similarity floor" in hits.notice
         assert archive.search("النفط", mode="lexical").notice is None  # words only: nothing to say
+
+
+@pytest.mark.parametrize("mode", ["lexical", "semantic", "hybrid"])
+@pytest.mark.parametrize("query", ["qwertyuiop", "في من على", "-كورسك", "", "كورسك"])
+def test_every_reason_the_library_gives_has_its_arabic_words(e5: Archive, mode: str, query: str) -> None:
+    """The web page speaks Arabic: each reason a search can give for showing nothing (an unsearchable
+    query, nothing found, nothing after the first page, inside filters) has an Arabic rendering."""
+    from archive.web.messages import arabic_reason
+
+    for kwargs in ({}, {"source": ["no-such-outlet"]}, {"offset": 500}):
+        hits = e5.search(query, mode=mode, **kwargs)
+        if hits or not hits.reason:
+            continue
+        said = arabic_reason(hits.reason, hits.mode, total=hits.total or 0, offset=kwargs.get("offset", 0),
+                             filtered="source" in kwargs)
+        assert said and re.search("[\u0621-\u064a]", said), (query, mode, kwargs, hits.reason)

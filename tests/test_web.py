@@ -121,7 +121,7 @@ def test_start_page_and_a_query_without_searchable_words(client: TestClient) -> 
     assert start.status_code == 200 and "<svg" in start.text and '<ol class="hits"' not in start.text
     stop_words = client.get("/", params={"q": "في من"})
     assert stop_words.status_code == 200
-    assert "لا نتائج" in stop_words.text and "no searchable words" in stop_words.text
+    assert "لا نتائج" in stop_words.text and "ليس في البحث كلمة يُبحث بها" in stop_words.text
 
 
 def test_shareable_urls_keep_every_choice(client: TestClient) -> None:
@@ -480,7 +480,8 @@ def test_semantic_pages_count_what_is_near_by_meaning(client: TestClient, archiv
     """A search by meaning counts the articles at or above the similarity floor: the pager and the
     facet counts follow that count; with nothing near, the page says so and lists nothing."""
     nothing = client.get("/", params={"q": "Korean soldiers", "mode": "semantic"}).text  # no Arabic word at all
-    assert _ids_in_page(nothing) == [] and 'id="no-results"' in nothing and "near them by meaning" in nothing
+    assert _ids_in_page(nothing) == [] and 'id="no-results"' in nothing and "لا مقال قريب منها بالمعنى" in nothing
+    assert "near them by meaning" not in nothing  # the Arabic page says it in Arabic
     query = "جنود كوريون"
     hits = archive.search(query, mode="semantic", k=100)
     assert archive.facets(query, mode="semantic").total == hits.total == len(hits) > 1
@@ -561,7 +562,8 @@ def test_a_partly_embedded_archive_says_so(tmp_path: Path, monkeypatch: pytest.M
         assert body["hits"] and "meaning search covers 0 of" in body["notice"]
         assert client.get("/api/search", params={"q": "أسعار النفط", "mode": "lexical"}).json()["notice"] is None
         page = client.get("/", params={"q": "أسعار النفط"}).text
-        assert 'id="coverage-notice"' in page and "archive embed" in page
+        assert 'id="coverage-notice"' in page and "archive embed" in page and "البحث بالمعنى لم يكتمل بعد" in page
+        assert "meaning search covers" not in page
 
 
 def test_a_served_archive_follows_the_writes_committed_while_it_serves(tmp_path: Path) -> None:

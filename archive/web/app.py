@@ -354,6 +354,7 @@ def create_app(
                 category_counts=_with_selected(counted["categories"].categories, params.category,
                                                known.category_names),
                 meaning_only=hits is not None and bool(hits) and hits.mode == "hybrid" and not hits.words,
+                **_in_arabic(archive, hits, params),
                 histogram=pages.histogram(counted["all"].months, url),
                 pager=pages.pager(total, len(hits), params.page, params.k, url, last_page=MAX_K // params.k)
                 if hits else [],
@@ -432,6 +433,27 @@ class _Facts:
     def of(cls, info: ArchiveStats) -> _Facts:
         return cls(info.encoder is not None, info.documents, {fold(n): n for n in info.sources},
                    {fold(n): n for n in info.categories})
+
+
+def _in_arabic(archive: Archive, hits: Hits | None, params: SearchParams) -> dict[str, Any]:
+    """The search's reason and notices as the Arabic page says them (``reason_ar`` None: unknown, shown in
+    English), from what the search found and the archive's manifest."""
+    if hits is None:
+        return {"reason_ar": None, "notices_ar": []}
+    reason = None
+    if hits.reason and not hits:
+        filtered = any(value for value in params.filters().values())
+        reason = messages.arabic_reason(hits.reason, hits.mode, total=hits.total or 0, offset=params.offset,
+                                        filtered=filtered)
+    manifest = archive.manifest
+    embedded = None
+    if not manifest.embedding_done:
+        embedded = (manifest.passages, manifest.planned_passages, manifest.embedded_leads, manifest.leads)
+    floor_missing = None
+    if hits.mode != "lexical" and hits.floor is None and manifest.encoder is not None:
+        floor_missing = manifest.encoder_spec or manifest.encoder
+    return {"reason_ar": reason,
+            "notices_ar": messages.arabic_notices(mode=hits.mode, embedded=embedded, floor_missing=floor_missing)}
 
 
 def _facet_counts(archive: Archive, params: SearchParams, mode: str) -> dict[str, Facets]:

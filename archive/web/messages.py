@@ -117,3 +117,54 @@ def prefers_english(accept_language: str) -> bool:
         if language in ("en", "ar") and language not in ranks:
             ranks[language] = quality - order * 1e-6  # the earlier of two equal ones wins
     return ranks.get("en", 0.0) > ranks.get("ar", 0.0)
+
+
+QUERY_REASONS = {
+    "the query is empty": "البحث فارغ",
+    "the query only excludes words; add a word to search for": "البحث يستبعد كلمات فقط؛ أضف كلمة تبحث عنها",
+    "the query has no searchable words (only stop words or punctuation)":
+        "ليس في البحث كلمة يُبحث بها (كلمات شائعة أو علامات ترقيم فقط)",
+}
+"""The library's reasons for a query it cannot search (:func:`archive.search.query.parse_query`), in Arabic."""
+
+
+def arabic_reason(reason: str, mode: str, *, total: int, offset: int, filtered: bool) -> str | None:
+    """Why a search page shows no hit, in Arabic, from what the search found (not from parsing its English).
+
+    ``None`` for a reason this table does not know: the page then shows the library's English words,
+    marked as English, rather than a wrong Arabic one (tests/test_results.py holds every reason the
+    library gives to an Arabic rendering).
+    """
+    if reason in QUERY_REASONS:
+        return QUERY_REASONS[reason]
+    where = " ضمن الحدود المختارة" if filtered else ""
+    if offset and total:
+        return f"لا نتائج بعد أول {offset:,}"
+    if reason.startswith("no article contains these words") and mode == "lexical":
+        return f"لا مقال يحوي هذه الكلمات{where}"
+    if reason.startswith("no article is near them by meaning") and mode == "semantic":
+        return f"لا مقال قريب منها بالمعنى{where}"
+    if reason.startswith("no article contains these words, and none is near them") and mode == "hybrid":
+        return f"لا مقال يحوي هذه الكلمات، ولا مقال قريب منها بالمعنى{where}"
+    return None
+
+
+def arabic_notices(*, mode: str, embedded: tuple[int, int, int, int] | None, floor_missing: str | None) -> list[str]:
+    """What a reader of meaning results should know, in Arabic (the library's ``Hits.notice``).
+
+    ``embedded``: (passages embedded, passages planned, leads embedded, leads) while an archive's passages
+    are still waiting for vectors, else ``None``; ``floor_missing``: the encoder's name when it has no
+    calibrated similarity floor.
+    """
+    if mode == "lexical":
+        return []
+    notes = []
+    if embedded is not None:
+        done, planned, leads_done, leads = embedded
+        notes.append(f"البحث بالمعنى لم يكتمل بعد: يغطي {done:,} من {planned:,} مقطعًا "
+                     f"({leads_done:,} من {leads:,} من مقدمات المقالات)؛ المقالات التي لم تُضمَّن بعد تُرتَّب "
+                     "بكلماتها فقط. الحل: archive embed")
+    if floor_missing is not None:
+        notes.append(f"مرمِّز هذا الأرشيف ({floor_missing}) بلا حدّ أدنى مُعايَر للتشابه: كل مقال جارٌ بالمعنى "
+                     "مرتَّب، وعدد المقالات القريبة بالمعنى ليس عدد مطابقات")
+    return notes

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from probe import Run
+
 if TYPE_CHECKING:
     from probe import Probe
 
@@ -36,20 +38,11 @@ LINE = {"id": "dup", "title": "خبر مكرر عن سليم", "body": "قال �
 
 
 @dataclass
-class Measured:
-    code: int
-    out: str
-    err: str
+class Measured(Run):
+    """A probe's run of a command, with its wall time and the child's peak memory."""
+
     seconds: float
     peak_mb: float
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
-
-    @property
-    def traceback(self) -> bool:
-        return "Traceback (most recent call last)" in self.text
 
     def figures(self) -> str:
         return f"{self.seconds:.2f} s, peak {self.peak_mb:,.0f} MB"

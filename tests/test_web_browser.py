@@ -114,9 +114,9 @@ def test_search_filter_sort_and_open_an_article(server: str, browser, tmp_path: 
     # A source filter and the newest first.
     page.check("input[name=source][value='al jazeera']")
     page.check("input[name=source][value='cnn']")
-    page.select_option("select[name=sort]", "date")
+    page.select_option("select[name=sort]", "-date")
     page.click("aside.filters button[type=submit]")
-    page.wait_for_url("**sort=date**")
+    page.wait_for_url("**sort=-date**")
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)
     assert sorted(query["source"]) == ["al jazeera", "cnn"] and query["q"] == [MISSION]
     assert _hit_ids(page) == ["kursk-cnn", "kursk-aljazeera"]  # 2024-12-02, then 2024-11-05

@@ -13,14 +13,14 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from .document import Document
 from .encoders.base import Encoder
-from .encoders.registry import KEEP_ENCODER
+from .encoders.registry import KEEP_ENCODER, engine_here
 from .errors import ArchiveClosedError, ArchiveError, DocumentNotFoundError, IndexNotFoundError, QueryError, UsageError
 from .index import layout
 from .index.columns import NO_VALUE, Facets
@@ -66,6 +66,10 @@ class ArchiveStats:
     built_at: str
     updated_at: str
     size_bytes: int
+    engine: str | None = None
+    """What runs the archive's encoder on this machine (``openvino-bf16``, ``numpy``…)."""
+    engines: list[str] = field(default_factory=list)
+    """What ran the encoder for the archive's vectors, wherever they were made."""
 
 
 class Archive:
@@ -317,6 +321,16 @@ class Archive:
 
         return check_index(path)
 
+    def warm(self) -> None:
+        """Load the archive's encoder and start its engine now, so the first search by meaning
+        does not wait for them (a server calls this as it starts); nothing for a lexical archive."""
+        self._ensure_open()
+        if self.manifest.encoder is None:
+            return
+        warm = getattr(self._query_encoder(), "warm", None)
+        if callable(warm):
+            warm()
+
     def _query_encoder(self) -> Encoder:
         """The encoder this archive was built with, loaded on first use (and checked against the manifest)."""
         if self._encoder is None:
@@ -559,6 +573,8 @@ class Archive:
             categories=_named(store.counts("category")), first_published=first, last_published=last,
             built_at=manifest.built_at, updated_at=manifest.updated_at,
             size_bytes=sum(p.stat().st_size for p in self._generation.rglob("*") if p.is_file()),
+            engine=engine_here(manifest.encoder_spec or manifest.encoder) if manifest.encoder else None,
+            engines=list(manifest.engines),
         )
 
 

@@ -87,6 +87,49 @@ RayAddressOption = Annotated[
     typer.Option(metavar="ADDRESS", help="With --ray: the cluster, HOST:PORT or ray://HOST:PORT (default: $RAY_ADDRESS, "
                  "else the one this machine belongs to, else a new local one)."),
 ]
+def _set_engine(value: str | None) -> str | None:
+    """``--engine``: checked, then set as ``ARCHIVE_ENGINE`` for everything this command encodes."""
+    if value is None:
+        return None
+    from .encoders.engines.select import ENV, missing, requested
+
+    try:
+        engine = requested(value)
+    except ArchiveError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    reason = None if engine == "auto" else missing(engine)
+    if reason:
+        raise typer.BadParameter(f"engine {engine} is not available here: {reason}; use --engine auto")
+    global _ENGINE_BEFORE  # noqa: PLW0603 - restored when the next command starts (CliRunner runs many)
+    if _ENGINE_BEFORE is _UNSET:
+        _ENGINE_BEFORE = os.environ.get(ENV)
+    os.environ[ENV] = engine
+    return engine
+
+
+_UNSET = object()
+_ENGINE_BEFORE: object = _UNSET
+"""``ARCHIVE_ENGINE`` as it was before an ``--engine`` set it: one command's choice ends with it."""
+
+
+def _restore_engine() -> None:
+    global _ENGINE_BEFORE  # noqa: PLW0603
+    if _ENGINE_BEFORE is not _UNSET:
+        from .encoders.engines.select import ENV
+
+        if _ENGINE_BEFORE is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = str(_ENGINE_BEFORE)
+        _ENGINE_BEFORE = _UNSET
+
+
+EngineOption = Annotated[
+    Optional[str],
+    typer.Option("--engine", metavar="auto|cuda|bf16|int8|numpy", callback=_set_engine,
+                 help="What runs e5-small: a GPU (cuda), the CPU's bf16 matrix units, its int8 dot products, or "
+                      "numpy (float32, everywhere). Default: $ARCHIVE_ENGINE, else auto (the fastest here)."),
+]
 BidiOption = Annotated[
     Bidi,
     typer.Option(help="Put Arabic lines in display order: auto (only in terminals that do not), on, off."),
@@ -108,6 +151,7 @@ def _main(
     """Search an archive of Arabic news by keywords and by meaning."""
     global _STARTED  # noqa: PLW0603 - one command per process (and per CliRunner call)
     _STARTED = time.perf_counter()
+    _restore_engine()
 
 
 _STARTED = time.perf_counter()
@@ -248,6 +292,7 @@ def build(
     ] = None,
     ray: RayOption = False,
     ray_address: RayAddressOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """Build or update the archive from article files (.txt, .jsonl, .json, .csv, .tsv, .html, .zip, ANT <DOC> files).
 
@@ -394,6 +439,7 @@ def add(
     field: FieldOption = None,
     max_file_size: MaxFileOption = None,
     max_article_size: MaxArticleOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """Add new articles and replace changed ones (matched by id), as one atomic change.
 
@@ -432,6 +478,7 @@ def embed(
     index: IndexOption = Path("index"),
     ray: RayOption = False,
     ray_address: RayAddressOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """Embed the passages that have no vector yet (lead passages first), committing as it goes.
 
@@ -633,6 +680,7 @@ def search(
     with_body: Annotated[bool, typer.Option("--with-body", help="With --json: each hit's whole article text.")] = False,
     bidi: BidiOption = Bidi.auto,
     index: IndexOption = Path("index"),
+    engine: EngineOption = None,
 ) -> None:
     """Search the archive and print the best hits (ids for archive show)."""
     from .archive import Archive
@@ -816,6 +864,9 @@ def stats(
     _echo(f"encoder:    {info.encoder or 'none (lexical only)'}")
     if info.encoder:
         _echo(_coverage(manifest))
+        made = f" (vectors made with {', '.join(info.engines)})" if info.engines else ""
+        here = info.engine if (info.engine or "").startswith("unavailable") else f"{info.engine} here"
+        _echo(f"engine:     {here}{made}")
     _echo(f"dates:      {_date(info.first_published)} .. {_date(info.last_published)}")
     _echo(f"size:       {info.size_bytes / 1e6:.1f} MB")
     _echo(f"built:      {info.built_at}   updated: {info.updated_at}")
@@ -835,6 +886,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on; any other than 127.0.0.1 (this machine only) opens the archive to the network.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     time_limit: Annotated[float, typer.Option(help="Seconds a request may take; then it is answered 504 (503 if it could not start).", min=0.5, max=3600)] = 10.0,
+    engine: EngineOption = None,
 ) -> None:
     """Serve a search page and a JSON API over the archive (read-only), at http://HOST:PORT/.
 

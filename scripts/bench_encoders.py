@@ -203,7 +203,7 @@ def agreement_passages(count: int) -> tuple[list[str], list[str]]:
     """``count`` real passages (half ARCD, half ANT, cut as the archive cuts them) and ARCD questions."""
     import random
 
-    from archive.index.dense import _passages
+    from archive.index.dense import MAX_PASSAGES, plan_passages
     from archive.document import Document
     from archive.files.readers import list_source_files, read_file
 
@@ -222,8 +222,8 @@ def agreement_passages(count: int) -> tuple[list[str], list[str]]:
     rng.shuffle(files)
     half = count // 2
     ant = [doc for path in files[: half] for doc in read_file(path, on_error=lambda _: None)]
-    arcd_texts = _passages(arcd, 0)[3]
-    ant_texts = _passages(ant[: half], 0)[3]
+    arcd_texts = plan_passages(arcd, 0, MAX_PASSAGES)[1]
+    ant_texts = plan_passages(ant[: half], 0, MAX_PASSAGES)[1]
     passages = rng.sample(arcd_texts, min(half, len(arcd_texts))) + ant_texts[: count - min(half, len(arcd_texts))]
     return passages, rng.sample(questions, 200)
 

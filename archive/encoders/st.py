@@ -136,6 +136,7 @@ class SentenceTransformerEncoder:
         spec = "|".join([model, *(f"{k}={v}" for k, v in options.items())])
         self.name = f"st:{spec}/sentence-transformers-{sentence_transformers.__version__}"
         self.spec = f"st:{spec}"
+        self.engine_runtime = "torch"
 
     @classmethod
     def from_spec(cls, spec: str, *, threads: int | None = None) -> SentenceTransformerEncoder:

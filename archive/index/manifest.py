@@ -67,6 +67,14 @@ class Manifest:
     embedding_rate: float = 0.0
     """Passages per second the archive's last embedding of many passages ran at, with its encoder
     (0: never measured); ``build --dry-run`` estimates with it (:mod:`archive.writing.choices`)."""
+    engines: list[str] = field(default_factory=list)
+    """What ran the encoder for the vectors of this archive (``openvino-bf16``, ``numpy``…), in the
+    order first used: every engine gives the same vectors within the measured agreement, so an
+    archive may hold vectors from several, and opens on any machine."""
+
+    def record_engines(self, engines: list[str]) -> None:
+        """Add ``engines`` to :attr:`engines` (each once) after they embedded passages into this archive."""
+        self.engines = [*self.engines, *(e for e in dict.fromkeys(engines) if e not in self.engines)]
 
     @property
     def max_passages(self) -> int:
@@ -271,6 +279,7 @@ _FIELD_CHECKS = {
     "updated_at": _text,
     "files": _files,
     "embedding_rate": _rate,
+    "engines": _text_list,
 }
-_OPTIONAL_FIELDS = frozenset({"embedding_rate"})
+_OPTIONAL_FIELDS = frozenset({"embedding_rate", "engines"})
 """Fields added within a format version: a manifest written before them is whole without them."""

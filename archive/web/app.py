@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import time
 import functools
+import threading
 from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -191,6 +192,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        threading.Thread(target=_warm, args=(reading,), name="warm-encoder", daemon=True).start()
         yield
         runner.close()
 
@@ -402,6 +404,16 @@ def create_app(
 
 
 @contextmanager
+def _warm(reading: Callable[[], Any]) -> None:
+    """Load the encoder and its engine while the server starts; a failure waits for the first
+    search by meaning, which reports it as usual."""
+    try:
+        with reading() as archive:
+            archive.warm()
+    except Exception:  # noqa: BLE001, S110 - reported by the search that needs the encoder
+        pass
+
+
 def _as_is(archive: Archive) -> Iterator[Archive]:
     yield archive
 

@@ -28,6 +28,7 @@ import numpy as np
 from ..index import layout
 from ..document import Document
 from ..encoders.base import Encoder
+from ..encoders.registry import engines_run
 from ..errors import ArchiveError, IndexFormatError
 from ..index.integrity import file_table, verify_sizes
 from ..index.lexical import write_index
@@ -410,6 +411,8 @@ def write_dense_side(
             progress=embed_progress, base=DenseIndex(base) if base is not None else None, keep=keep,
             renumber=renumber,
         )
+    if result.stats.embedded:
+        manifest.record_engines(engines_run(encoder))
     report.passages = manifest.passages = result.passages
     report.pending = manifest.pending = result.pending
     report.leads = manifest.leads = result.leads

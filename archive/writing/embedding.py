@@ -31,6 +31,7 @@ from .building import CACHE_NAME, BuildReport, Progress
 from ..index.dense import DEAD, PassageRows, embedding_text, passage_source
 from ..index.embcache import EmbeddingCache, embed_with_cache
 from ..encoders.base import Encoder
+from ..encoders.registry import engines_run
 from ..index.integrity import file_table, verify_checksums
 from ..index.manifest import MANIFEST_NAME, Manifest, utc_now
 from ..index.store import DocumentStore
@@ -104,6 +105,8 @@ def embed_pending(
                 checkpoint.manifest.embedding_rate = round(encoded / encoding_seconds, 2)
             report.embedded += stats.embedded
             report.reused += stats.reused
+            if stats.embedded:
+                checkpoint.manifest.record_engines(engines_run(encoder))
             checkpoint.add(chunk, part, vectors)
             leads_just_done = done < leads <= done + len(chunk)
             done += len(chunk)

@@ -32,6 +32,8 @@ sets ``RAY_USAGE_STATS_ENABLED``.
 
 from __future__ import annotations
 
+import functools
+
 import os
 import re
 import socket
@@ -48,6 +50,7 @@ from .building import CACHE_NAME, BuildReport, fold_duplicates, unique_ids
 from ..document import Document
 from ..index.embcache import EmbeddingCache
 from ..encoders.base import Encoder
+from ..encoders.engines.select import requested
 from ..encoders.registry import get_encoder
 from ..errors import ArchiveError, EncoderError
 
@@ -92,9 +95,10 @@ class EmbedJobStats:
     seconds: float
 
 
-def registry_encoder(spec: str, threads: int) -> Encoder | None:
-    """The registry's encoder for ``spec`` with ``threads`` CPU threads (the default factory)."""
-    return get_encoder(spec, threads=threads)
+def registry_encoder(spec: str, threads: int, engine: str | None = None) -> Encoder | None:
+    """The registry's encoder for ``spec`` with ``threads`` CPU threads (the default factory);
+    ``engine`` as the driver asked (``auto``: each worker's fastest)."""
+    return get_encoder(spec, threads=threads, engine=engine)
 
 
 def passage_texts(documents: Iterable[Document], max_passages: int | None = None) -> list[str]:
@@ -213,6 +217,8 @@ def embed_texts(
     is started when every text is cached. ``progress("embed", done, total)``
     follows the distinct texts stored.
     """
+    if make_encoder is registry_encoder:  # the workers run the engine this process was asked for
+        make_encoder = functools.partial(registry_encoder, engine=requested())
     started = time.perf_counter()
     if cpus_per_worker < 1 or (workers is not None and workers < 1):
         raise ValueError("workers and cpus_per_worker must be positive")

@@ -1,0 +1,113 @@
+"""Which engine runs the e5 network here: asked for by name, or the fastest this machine has.
+
+Engines, fastest first:
+
+* ``cuda``: a CUDA GPU, through torch (:mod:`.torch_e5`), when torch is installed
+  and sees a GPU;
+* ``bf16``: OpenVINO on the CPU's bf16 matrix units (AMX, AVX512-BF16);
+* ``int8``: OpenVINO with 8-bit weights and int8 products (VNNI, AMX-int8, ARM dot
+  products): the tier for CPUs without bf16 units;
+* ``numpy``: the float32 forward pass, which runs everywhere.
+
+``auto`` (the default) takes the first the machine supports. Detection asks the
+runtimes themselves (OpenVINO's CPU capabilities, torch's CUDA device count),
+and looks for a GPU device file before importing torch at all, so a machine
+without a GPU never pays torch's import. ``ARCHIVE_ENGINE`` in the environment
+or ``--engine`` on the command line overrides the choice; an engine the machine
+lacks is refused with what is missing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+from ...errors import EncoderError
+
+ENGINES = ("auto", "cuda", "bf16", "int8", "numpy")
+ENV = "ARCHIVE_ENGINE"
+_NVIDIA_DEVICE = Path("/dev/nvidiactl")
+
+
+def requested(engine: str | None = None) -> str:
+    """The engine asked for: ``engine`` if given, else ``ARCHIVE_ENGINE``, else ``auto``."""
+    value = (engine or os.environ.get(ENV) or "auto").strip().lower()
+    if value not in ENGINES:
+        source = "--engine" if engine else ENV
+        raise EncoderError(f"{source}={value!r} is not an engine; choose one of: {', '.join(ENGINES)}")
+    return value
+
+
+@lru_cache(maxsize=1)
+def cpu_capabilities() -> frozenset[str]:
+    """What OpenVINO's CPU plugin can run here (``BF16``, ``INT8``, ``FP32``…); empty without OpenVINO."""
+    if importlib.util.find_spec("openvino") is None:
+        return frozenset()
+    try:
+        import openvino
+
+        return frozenset(openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+    except Exception:  # noqa: BLE001 - a runtime that cannot start is a runtime this machine lacks
+        return frozenset()
+
+
+@lru_cache(maxsize=1)
+def has_cuda() -> bool:
+    """True when torch is installed and sees a CUDA GPU (torch is imported only where a GPU driver is)."""
+    if not _NVIDIA_DEVICE.exists() or importlib.util.find_spec("torch") is None:
+        return False
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:  # noqa: BLE001 - a broken torch install: no GPU engine
+        return False
+
+
+def missing(engine: str) -> str | None:
+    """Why ``engine`` cannot run on this machine, or ``None`` when it can."""
+    if engine == "numpy":
+        return None
+    if engine == "cuda":
+        if importlib.util.find_spec("torch") is None:
+            return "torch is not installed (pip install torch with CUDA)"
+        return None if has_cuda() else "torch sees no CUDA GPU"
+    if importlib.util.find_spec("openvino") is None:
+        return "OpenVINO is not installed (pip install openvino)"
+    capabilities = cpu_capabilities()
+    needed = {"bf16": "BF16", "int8": "INT8"}[engine]
+    if needed not in capabilities:
+        what = "bf16 matrix units (AMX or AVX512-BF16)" if engine == "bf16" else "int8 dot products"
+        return f"this CPU has no {what} that OpenVINO can use (it reports {', '.join(sorted(capabilities)) or 'nothing'})"
+    return None
+
+
+def choose(engine: str | None = None) -> str:
+    """The engine to run: the one asked for (refused with the reason if this machine lacks it),
+    or for ``auto`` the fastest this machine supports."""
+    wanted = requested(engine)
+    if wanted != "auto":
+        reason = missing(wanted)
+        if reason:
+            raise EncoderError(f"engine {wanted} is not available here: {reason}. "
+                               f"Fix: --engine auto (or unset {ENV})")
+        return wanted
+    for candidate in ("cuda", "bf16", "int8"):
+        if missing(candidate) is None:
+            return candidate
+    _say_fallback_once()
+    return "numpy"
+
+
+@lru_cache(maxsize=1)
+def _say_fallback_once() -> None:
+    """Tell the user, once per process, that the portable engine is running and why."""
+    reasons = "; ".join(f"{e}: {missing(e)}" for e in ("bf16", "int8"))
+    print(f"note: e5-small runs on the portable numpy engine ({reasons})", file=sys.stderr)
+
+
+RUNTIMES = {"cuda": "torch-cuda", "bf16": "openvino-bf16", "int8": "openvino-int8", "numpy": "numpy"}
+"""The label each engine is recorded and shown by: what runs the network, and how."""

@@ -1,0 +1,228 @@
+"""Engines of e5-small: detection and override, the fallback, agreement of every tier with the
+float32 numpy forward pass on real Arabic text, and an index written on one engine searched on another.
+Speed is measured in scripts/bench_engines.py, not here."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from archive import Archive
+from archive.cli import app
+from archive.document import Document
+from archive.encoders import get_encoder
+from archive.encoders.engines import select
+from archive.errors import EncoderError
+from archive.files.readers import read_file
+from archive.index.dense import MAX_PASSAGES, plan_passages
+
+from .conftest import NEWS, SEED_ID, SEEDS, SHARED_DATA
+
+QUERY = "قوات كورية في كورسك"
+HAS_OPENVINO = importlib.util.find_spec("openvino") is not None
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+
+def _forget_detection() -> None:
+    """Detection is cached per process; each test detects afresh (some replace the detectors)."""
+    for detector in (select.cpu_capabilities, select.has_cuda, select._say_fallback_once):  # noqa: SLF001
+        getattr(detector, "cache_clear", lambda: None)()
+
+
+@pytest.fixture(autouse=True)
+def fresh_detection(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv(select.ENV, raising=False)
+    _forget_detection()
+    yield
+    _forget_detection()
+
+
+def _tiers_here() -> list[str]:
+    return [t for t in ("bf16", "int8") if select.missing(t) is None]
+
+
+def _passages() -> list[str]:
+    """Real Arabic passages cut as the archive cuts them: the seed article, the test articles and,
+    where the shared data is, 200 SaudiNewsNet articles."""
+    docs: list[Document] = [*read_file(SEEDS / f"{SEED_ID}.txt"), *NEWS]
+    zips = sorted((SHARED_DATA / "saudinewsnet").glob("*.zip"))
+    if zips:
+        docs += [d for d in read_file(zips[1], on_error=lambda _: None) if len(d.body.split()) >= 40][:200]
+    return plan_passages(docs, 0, MAX_PASSAGES)[1]
+
+
+@pytest.fixture(scope="module")
+def numpy_e5():
+    return get_encoder("e5-small", threads=2, engine="numpy")
+
+
+@pytest.fixture(scope="module")
+def passages() -> list[str]:
+    return _passages()
+
+
+# ------------------------------------------------------------------ detection and override
+
+def test_an_engine_name_is_checked_and_the_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert select.requested() == "auto"
+    monkeypatch.setenv(select.ENV, "NumPy")
+    assert select.requested() == "numpy" and select.choose() == "numpy"
+    monkeypatch.setenv(select.ENV, "fast")
+    with pytest.raises(EncoderError, match=r"ARCHIVE_ENGINE='fast' is not an engine; choose one of: auto, cuda"):
+        select.requested()
+    assert select.requested("int8") == "int8"  # an explicit choice wins over the environment
+
+
+def test_auto_takes_the_fastest_tier_the_cpu_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(select, "has_cuda", lambda: False)
+    monkeypatch.setattr(select.importlib.util, "find_spec", lambda name: object())  # "OpenVINO is installed"
+    for capabilities, expected in (({"FP32", "BF16", "INT8"}, "bf16"), ({"FP32", "INT8"}, "int8"), ({"FP32"}, "numpy")):
+        monkeypatch.setattr(select, "cpu_capabilities", lambda c=capabilities: frozenset(c))
+        assert select.choose() == expected, capabilities
+
+
+def test_a_missing_instruction_set_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(select.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(select, "cpu_capabilities", lambda: frozenset({"FP32", "INT8"}))
+    with pytest.raises(EncoderError) as caught:
+        get_encoder("e5-small", engine="bf16")
+    message = str(caught.value)
+    assert "engine bf16 is not available here" in message and "bf16 matrix units (AMX or AVX512-BF16)" in message
+    assert "Fix: --engine auto" in message
+
+
+def test_without_openvino_the_numpy_engine_runs_and_says_so_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(select.importlib.util, "find_spec", lambda name: None if name in ("openvino", "torch") else real(name))
+    first = get_encoder("e5-small", threads=1)
+    second = get_encoder("e5-small", threads=1)
+    assert first.engine == second.engine == "numpy" and first.engine_runtime == "numpy"
+    notes = capsys.readouterr().err
+    assert notes.count("e5-small runs on the portable numpy engine") == 1
+    assert "OpenVINO is not installed" in notes
+    with pytest.raises(EncoderError, match="OpenVINO is not installed"):
+        get_encoder("e5-small", engine="int8")
+    vectors = first.encode_passages(["طالبت كوريا الجنوبية بسحب القوات الكورية الشمالية من روسيا"] * 40)
+    assert vectors.shape == (40, 384) and first.ran == ["numpy"]
+
+
+def test_no_gpu_means_no_torch_import(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(select, "_NVIDIA_DEVICE", tmp_path / "no-such-device")
+    assert select.has_cuda() is False
+    assert select.missing("cuda") in ("torch sees no CUDA GPU", "torch is not installed (pip install torch with CUDA)")
+
+
+def test_other_encoders_take_no_engine_but_their_own() -> None:
+    with pytest.raises(EncoderError, match="runs e5-small only"):
+        get_encoder("hashing", engine="bf16")
+    assert get_encoder("hashing", engine="numpy") is not None
+
+
+def test_a_runtime_that_fails_to_start_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not _tiers_here():
+        pytest.skip("no OpenVINO tier on this machine")
+    from archive.encoders.engines import openvino_e5
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("CPU plugin not found")
+
+    monkeypatch.setattr(openvino_e5, "OpenVinoE5", broken)
+    encoder = get_encoder("e5-small", engine=_tiers_here()[0])
+    with pytest.raises(EncoderError, match=r"failed to start \(CPU plugin not found\)\. Fix: --engine numpy"):
+        encoder.encode_passages(_passages()[:40])
+
+
+# ------------------------------------------------------------------ same meaning
+
+@pytest.mark.parametrize("tier", ["bf16", "int8"])
+def test_every_tier_agrees_with_float32_on_real_arabic(tier: str, numpy_e5, passages: list[str]) -> None:
+    if select.missing(tier):
+        pytest.skip(f"{tier}: {select.missing(tier)}")
+    fast = get_encoder("e5-small", threads=2, engine=tier)
+    reference = numpy_e5.encode_passages(passages)
+    got = fast.encode_passages(passages)
+    assert fast.ran == [fast.engine_runtime]  # a whole batch runs on the fast engine
+    cosines = np.einsum("ij,ij->i", got, reference)
+    assert cosines.min() >= 0.995 and cosines.mean() >= 0.999, (cosines.min(), cosines.mean())
+    # Padding never leaks: a passage's vector does not depend on the batch it is padded in.
+    alone = fast.encode_passages(passages[:1] * 12)[0]  # a batch of one length
+    assert float(alone @ got[0]) > 0.9999
+
+
+def test_torch_engine_computes_the_same_network(numpy_e5, passages: list[str]) -> None:
+    if not HAS_TORCH:
+        pytest.skip("torch is not installed (pip install -e '.[test]')")
+    from archive.encoders.engines.torch_e5 import TorchE5
+
+    engine = TorchE5(numpy_e5._network, "cpu")  # noqa: SLF001 - the CUDA module, run in float32 on the CPU
+    vocab = numpy_e5._tokenizer.vocabulary  # noqa: SLF001
+    windows = [np.array([vocab.bos, *p[:510], vocab.eos]) for p in numpy_e5.pieces(passages[:64], False)]
+    got = engine.embed(windows)
+    got /= np.linalg.norm(got, axis=1, keepdims=True)
+    cosines = np.einsum("ij,ij->i", got, numpy_e5.encode_passages(passages[:64]))
+    assert cosines.min() > 0.99999
+
+
+def test_a_query_runs_on_numpy_until_the_fast_engine_is_warm() -> None:
+    tiers = _tiers_here()
+    if not tiers:
+        pytest.skip("no OpenVINO tier on this machine")
+    encoder = get_encoder("e5-small", threads=2, engine=tiers[0])
+    encoder.encode_queries([QUERY])
+    assert encoder.ran == ["numpy"]  # a cold `archive search` never loads the runtime
+    encoder.warm()
+    encoder.encode_queries([QUERY])
+    assert encoder.ran == ["numpy", encoder.engine_runtime]
+
+
+# ------------------------------------------------------------------ the index and the manifest
+
+def test_an_index_written_on_one_engine_is_searched_on_another(tmp_path: Path, passages: list[str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    tiers = _tiers_here()
+    if not tiers:
+        pytest.skip("no OpenVINO tier on this machine")
+    docs = [*read_file(SEEDS / f"{SEED_ID}.txt"), *NEWS]
+    zips = sorted((SHARED_DATA / "saudinewsnet").glob("*.zip"))
+    docs += [d for d in read_file(zips[0], on_error=lambda _: None)][:30] if zips else [
+        Document(id=f"copy-{i}", title=d.title, body=d.body * 8) for i, d in enumerate(NEWS)
+    ]
+    written = {}
+    for engine in (tiers[0], "numpy"):
+        monkeypatch.setenv(select.ENV, engine)
+        path = tmp_path / engine
+        Archive.build(docs, path, encoder="e5-small").close()
+        manifest = json.loads(next(path.glob("gen-*/manifest.json")).read_text())
+        written[engine] = manifest["engines"]
+        for reader in (tiers[0], "numpy"):
+            monkeypatch.setenv(select.ENV, reader)
+            with Archive.open(path) as archive:
+                hits = archive.search(QUERY, mode="semantic", k=3)
+                assert hits[0].id == SEED_ID, (engine, reader, [h.id for h in hits])
+                assert archive.stats().engines == written[engine]
+    assert written == {tiers[0]: [f"openvino-{tiers[0]}"], "numpy": ["numpy"]}
+
+
+def test_the_command_line_takes_and_shows_the_engine(tmp_path: Path) -> None:
+    runner = CliRunner()
+    index = tmp_path / "index"
+    built = runner.invoke(app, ["build", str(SEEDS), "--index", str(index), "--engine", "numpy"])
+    assert built.exit_code == 0, built.output
+    shown = runner.invoke(app, ["stats", "--index", str(index)])
+    assert "(vectors made with numpy)" in shown.output
+    record = json.loads(runner.invoke(app, ["stats", "--index", str(index), "--json"]).output)
+    assert record["engines"] == ["numpy"] and record["engine"] == select.RUNTIMES[select.choose()]
+    refused = runner.invoke(app, ["search", QUERY, "--index", str(index), "--engine", "gpu"])
+    assert refused.exit_code == 2 and "is not an engine" in refused.output
+    found = runner.invoke(app, ["search", QUERY, "--index", str(index), "--engine", "numpy", "--json"])
+    assert found.exit_code == 0 and SEED_ID in found.output
+    # One command's --engine ends with it: the next command is back to auto.
+    after = json.loads(runner.invoke(app, ["stats", "--index", str(index), "--json"]).output)
+    assert after["engine"] == select.RUNTIMES[select.choose()]

@@ -159,7 +159,7 @@ def hits_table(
     as wide as the longest id, and the title / snippet column is narrowed for it; a
     source name too long for the column is cut short (…). When an id is too long to
     leave the text :data:`MIN_TEXT_WIDTH` columns, the ids go on the first line of the
-    text column instead (wider than the terminal, an id is folded by the terminal itself).
+    text column instead (only an id wider than that whole column is folded).
     """
     colour = console.is_terminal and not console.no_color and console.color_system is not None
     ranks = [str(first_rank + n) for n in range(len(hits))]

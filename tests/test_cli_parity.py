@@ -7,8 +7,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import shutil
 import stat
+import subprocess
+import sys
+import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +24,7 @@ from typer.testing import CliRunner
 from archive import Archive, Document, QueryError
 from archive.cli import app
 
+ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 KOREA_2 = Document(
@@ -139,6 +145,18 @@ def test_export_with_a_query_writes_every_result_not_one_page(many: Path) -> Non
     assert dates == sorted(dates, reverse=True)
 
 
+def test_export_by_meaning_writes_what_the_search_finds(tmp_path: Path, news: list[Document]) -> None:
+    with Archive.build([*news, KOREA_2, NUMBERED], tmp_path / "index", encoder="hashing", procs=1) as arc:
+        for mode in ("hybrid", "semantic"):
+            for sort in ("relevance", "-date"):
+                hits = arc.search("صاروخ كوريا الشمالية", k=1000, mode=mode, sort=sort)
+                out = io.StringIO()
+                assert arc.export(out, "صاروخ كوريا الشمالية", mode=mode, sort=sort) == hits.total == len(hits) > 1
+                assert [json.loads(line)["id"] for line in out.getvalue().splitlines()] == [h.id for h in hits]
+        out = io.StringIO()
+        assert arc.export(out, "صاروخ كوريا الشمالية", mode="semantic", limit=1) == 1
+
+
 def test_export_filters_author_sort_and_mode_like_search(index: Path) -> None:
     result = _cli("export", "--since", "2024-04", "--until", "2024-07", "--sort", "-date", "--index", str(index))
     assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == ["health-1", "war-1", "econ-1"]
@@ -248,3 +266,38 @@ def test_a_cache_that_cannot_be_written_only_loses_the_numbers(index: Path, tmp_
                            env={"COLUMNS": "80", "NEWS_ARCHIVE_CACHE": str(blocked)})
     assert result.exit_code == 0, result.output
     assert "ارتفاع أسعار النفط" in result.output and "archive show N" not in result.output
+
+
+def test_numbers_work_on_a_read_only_index(news: list[Document]) -> None:
+    """The index cannot be written by its reader (owned by root, read as nobody; or chmod a-w): the
+    numbers live in the reader's own cache, so `archive show 2` still follows a search."""
+    folder = Path(tempfile.mkdtemp(prefix="archive-read-only-"))
+    try:
+        os.chmod(folder, 0o755)
+        index, cache = folder / "index", folder / "cache"
+        Archive.build(news, index, encoder="none", procs=1).close()
+        cache.mkdir(mode=0o777)
+        os.chmod(cache, 0o777)  # the reader's cache (nobody's, when the tests run as root)
+        for path in [index, *index.rglob("*")]:
+            os.chmod(path, path.stat().st_mode & ~0o222)
+        prefix: list[str] = []
+        if os.geteuid() == 0:
+            if shutil.which("setpriv") is None:
+                pytest.skip("running as root without setpriv: cannot make the index read-only")
+            prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "NEWS_ARCHIVE_CACHE": str(cache), "COLUMNS": "80"}
+
+        def run(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([*prefix, sys.executable, "-m", "archive", *args, "--index", str(index)], env=env,
+                                  capture_output=True, text=True, cwd=folder, timeout=120, check=False)
+
+        table = run("search", "أطلقت OR منظمة", "--mode", "lexical")
+        assert table.returncode == 0 and "archive show N opens result N" in table.stdout, table.stderr
+        second = [line.split("│")[2].strip() for line in table.stdout.splitlines() if re.match(r"│ +2 │", line)]
+        shown = run("show", "2", "--json")
+        assert shown.returncode == 0, shown.stderr
+        assert [json.loads(shown.stdout)["id"]] == second
+    finally:
+        for path in [folder, *folder.rglob("*")]:
+            os.chmod(path, path.stat().st_mode | 0o200)
+        shutil.rmtree(folder)

@@ -536,20 +536,39 @@ class Archive:
         since: datetime | date | str | None = None,
         until: datetime | date | str | None = None,
         author: str | Sequence[str] | None = None,
+        mode: Mode = "hybrid",
+        sort: Sort = "relevance",
+        limit: int | None = None,
+        fusion: FusionMethod | str = DEFAULT_FUSION,
+        alpha: float | None = None,
+        bom: bool = False,
     ) -> int:
         """Write whole articles (body included) to ``out`` as JSON Lines or CSV; return how many.
 
         Without ``query`` or filters: every article, folded duplicates included,
-        so that ``archive build`` on the export makes the same archive. With a
-        query: every article matching it by words (the lexical side: a
-        meaning search has no edge), best first. Filters restrict either. Rows
-        are written as they are read: the archive is never held in memory.
+        so that ``archive build`` on the export makes the same archive (in the
+        order they were added). With a query: every article :meth:`search`
+        finds for it in ``mode`` (``Hits.total`` of them, not one page), in its
+        order: best first, or by date with ``sort``. Without a query, ``sort``
+        ``"date"``/``"-date"`` orders the articles the filters allow by date
+        (folded duplicates left out). Filters restrict either; ``limit`` keeps
+        the first that many. ``bom`` starts a CSV with a UTF-8 byte order
+        mark, which spreadsheet programs need to read its Arabic as UTF-8.
+        Rows are written as they are read: the archive is never held in memory.
         """
         from .files.export import write_documents
 
         self._ensure_open()
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise QueryError(f"limit must be a positive whole number, not {limit!r}")
+        alpha = default_alpha(self.manifest.encoder) if alpha is None else alpha
+        mode, sort, method, alpha, _ = check_options(mode, sort, fusion, alpha, 0)
         filters = make_filters(source, category, since, until, author)
-        return write_documents(self._searcher.export(query, filters), out, format)
+        if query is not None:
+            query, mode = check_query(query), self._usable_mode(mode)
+        documents = self._searcher.export(query, filters, mode=mode, sort=sort, limit=limit, fusion=method,
+                                          alpha=alpha)
+        return write_documents(documents, out, format, bom=bom)
 
     def duplicates_of(self, doc_id: str) -> list[str]:
         """Ids of the articles folded into ``doc_id`` because their bodies are identical."""

@@ -647,8 +647,37 @@ CategoryOption = Annotated[
     Optional[list[str]],
     typer.Option("--category", metavar="NAME", help="Only this category (repeat for any of several)."),
 ]
-SinceOption = Annotated[Optional[str], typer.Option(metavar="DATE", help="Published on or after (YYYY-MM-DD).")]
-UntilOption = Annotated[Optional[str], typer.Option(metavar="DATE", help="Published on or before (YYYY-MM-DD).")]
+AuthorOption = Annotated[
+    Optional[list[str]], typer.Option(metavar="NAME", help="Only articles by this author (repeatable: any of them).")
+]
+ModeOption = Annotated[Mode, typer.Option(help="hybrid: words and meaning; lexical: words; semantic: meaning.")]
+SortOption = Annotated[
+    SortOrder, typer.Option(help="relevance (best first), date (oldest first) or -date (newest first).")
+]
+
+
+def _date_bound(param: typer.CallbackParam, value: str | None) -> str | None:
+    """A ``--since``/``--until`` value the library will take; any other is a usage error naming the option."""
+    if value is not None:
+        from .search.arguments import date_bound
+
+        try:
+            date_bound(value, end=param.name == "until")
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return value
+
+
+SinceOption = Annotated[
+    Optional[str],
+    typer.Option(metavar="DATE", callback=_date_bound,
+                 help="Published on or after: YYYY-MM-DD, YYYY-MM or YYYY (from its first day)."),
+]
+UntilOption = Annotated[
+    Optional[str],
+    typer.Option(metavar="DATE", callback=_date_bound,
+                 help="Published on or before: YYYY-MM-DD, YYYY-MM or YYYY (through its last day)."),
+]
 
 
 @app.command()
@@ -658,15 +687,13 @@ def search(
     ],
     k: Annotated[int, typer.Option("-k", "--limit", help="Hits per page (at most 1000; see --page).", min=1, max=1000)] = 10,
     page: Annotated[int, typer.Option(help="Which page of hits (1 = the best).", min=1)] = 1,
-    mode: Annotated[Mode, typer.Option(help="hybrid: words and meaning; lexical: words; semantic: meaning.")] = Mode.hybrid,
+    mode: ModeOption = Mode.hybrid,
     source: SourceOption = None,
     category: CategoryOption = None,
-    author: Annotated[Optional[list[str]], typer.Option(help="Only articles by this author (repeatable: any of them).")] = None,
+    author: AuthorOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
-    sort: Annotated[
-        SortOrder, typer.Option(help="relevance (best first), date (oldest first) or -date (newest first).")
-    ] = SortOrder.relevance,
+    sort: SortOption = SortOrder.relevance,
     facets: Annotated[
         bool, typer.Option("--facets", help="Also count every match by source, category and month.")
     ] = False,
@@ -699,24 +726,16 @@ def search(
             bodies = {hit.id: archive.get(hit.id).body for hit in hits} if as_json and with_body else {}
     except ArchiveError as exc:
         raise _fail(exc) from None
+    from .cli_results import print_json, print_table
+
     if as_json:
-        for rank, hit in enumerate(hits, offset + 1):
-            record = {
-                "rank": rank, "id": hit.id, "score": round(hit.score, 6), "title": hit.title,
-                "published": hit.published.isoformat() if hit.published else None,
-                "source": hit.source, "category": hit.category, "url": hit.url,
-                "snippet": hit.snippet, "marks": [list(m) for m in hit.marks],
-            }
-            if with_body:
-                record["body"] = bodies[hit.id]
-            typer.echo(json.dumps(record, ensure_ascii=False))
         summary: dict[str, object] = {"query": query, **hits.summary(), "took_ms": round(took_ms, 1)}
         if counts is not None:
             summary["facets"] = {"matches": counts.total, "sources": counts.sources,
                                  "categories": counts.categories, "months": counts.months}
         if page > 1:
             summary["page"] = page
-        typer.echo(json.dumps({"summary": summary}, ensure_ascii=False))
+        print_json(hits, summary, first_rank=offset + 1, bodies=bodies)
         return
     if hits.notice:
         _echo(f"note: {hits.notice}", err=True)
@@ -725,12 +744,40 @@ def search(
     if not hits:
         _echo(f"no results: {hits.reason}")
         return
-    from .terminal import hits_table, wants_reordering
+    print_table(hits, index, what=f"search {query!r}", title=hits.headline(), caption=hits.page_line(offset),
+                bidi=bidi.value, first_rank=offset + 1)
 
-    console = _console()
-    reorder = wants_reordering(bidi.value, is_terminal=console.is_terminal, env=os.environ)
-    console.print(hits_table(hits, console, first_rank=offset + 1, reorder=reorder, title=hits.headline(),
-                             caption=hits.page_line(offset)))
+
+@app.command()
+def related(
+    doc_id: Annotated[str, typer.Argument(metavar="ID", help="An article's id, or its number in the last results.")],
+    k: Annotated[int, typer.Option("-k", "--limit", help="How many related articles (at most 1000).", min=1, max=1000)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per article, then a summary object.")] = False,
+    bidi: BidiOption = Bidi.auto,
+    index: IndexOption = Path("index"),
+) -> None:
+    """Print the articles nearest to one article: by meaning, or by its words on a lexical-only archive."""
+    from .archive import Archive
+    from .cli_results import print_json, print_table
+    from .last_results import resolve
+
+    try:
+        with Archive.open(index) as archive:
+            doc_id = resolve(doc_id, index, archive.__contains__)
+            hits = archive.related(doc_id, k=k)
+    except ArchiveError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        print_json(hits, {"related_to": doc_id, **hits.summary()})
+        return
+    if hits.notice:
+        _echo(f"note: {hits.notice}", err=True)
+    if not hits:
+        _echo(f"no related articles: {hits.reason}")
+        return
+    how = "by meaning" if hits.mode == "semantic" else "by their words (the archive has no vectors)"
+    print_table(hits, index, what=f"related {doc_id!r}", title=f"articles nearest to {doc_id} {how}",
+                caption=hits.page_line(), bidi=bidi.value)
 
 
 def _print_facets(counts) -> None:  # noqa: ANN001 - archive.index.columns.Facets
@@ -753,16 +800,21 @@ def _console():  # noqa: ANN202 - rich's Console, imported when output is printe
 
 @app.command()
 def show(
-    doc_id: Annotated[str, typer.Argument(metavar="ID", help="Document id, as printed by search.")],
+    doc_id: Annotated[
+        str, typer.Argument(metavar="ID", help="Document id, as printed by search; or a result's number (N) in the "
+                            "last results printed (an article whose id is that number comes first).")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the document as JSON.")] = False,
     bidi: BidiOption = Bidi.auto,
     index: IndexOption = Path("index"),
 ) -> None:
-    """Print one article."""
+    """Print one article (archive show 3: the 3rd result of the last search of this archive)."""
     from .archive import Archive
+    from .last_results import resolve
 
     try:
         with Archive.open(index) as archive:
+            doc_id = resolve(doc_id, index, archive.__contains__)
             doc = archive.get(doc_id)
             duplicate_of = archive.duplicate_of(doc_id)
             duplicates = archive.duplicates_of(doc_id)
@@ -802,28 +854,43 @@ def show(
 @app.command()
 def export(
     query: Annotated[
-        Optional[str], typer.Argument(metavar="[QUERY]", help="Only the articles matching these words (default: all).")
+        Optional[str],
+        typer.Argument(metavar="[QUERY]", help="Only what archive search finds for this query, in its order "
+                       "(default: every article the filters allow, in the order they were added)."),
     ] = None,
     format: Annotated[ExportFormat, typer.Option("--format", "-f", help="JSON Lines or CSV (with a header row).")] = ExportFormat.jsonl,  # noqa: A002
     output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write here (default: standard output).")] = None,
+    limit: Annotated[Optional[int], typer.Option("-k", "--limit", metavar="N", min=1, help="At most N articles (default: all).")] = None,
+    mode: ModeOption = Mode.hybrid,
+    sort: SortOption = SortOrder.relevance,
     source: SourceOption = None,
     category: CategoryOption = None,
+    author: AuthorOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
+    bom: Annotated[
+        bool, typer.Option("--bom", help="With --format csv: start with a UTF-8 byte order mark, so that "
+                           "spreadsheet programs (Excel) read the Arabic as UTF-8.")
+    ] = False,
     index: IndexOption = Path("index"),
 ) -> None:
-    """Write whole articles (body included) as JSON Lines or CSV: the whole archive, or a query's matches."""
+    """Write whole articles (body included) as JSON Lines or CSV: the whole archive, or a query's matches.
+
+    With a query: every article archive search finds for it (all of them, not one page), up to --limit.
+    """
     from .archive import Archive
 
+    if bom and format is not ExportFormat.csv:
+        raise typer.BadParameter("a byte order mark is for CSV (spreadsheets); add --format csv", param_hint="--bom")
+    options = {"format": format.value, "limit": limit, "mode": mode.value, "sort": sort.value, "source": source,
+               "category": category, "author": author, "since": since, "until": until, "bom": bom}
     try:
         with Archive.open(index) as archive:
             if output is None:
-                count = archive.export(sys.stdout, query, format=format.value, source=source, category=category,
-                                       since=since, until=until)
+                count = archive.export(sys.stdout, query, **options)  # type: ignore[arg-type]
             else:
                 with open(output, "w", encoding="utf-8", newline="") as out:
-                    count = archive.export(out, query, format=format.value, source=source, category=category,
-                                           since=since, until=until)
+                    count = archive.export(out, query, **options)  # type: ignore[arg-type]
     except ArchiveError as exc:
         raise _fail(exc) from None
     except BrokenPipeError:  # `archive export | head`: the reader has what it wanted; end quietly

@@ -33,6 +33,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.progress import (
     BarColumn,
@@ -139,6 +140,12 @@ def _visual(text: Text, console: Console, width: int, *, colour: bool) -> Text:
     return out
 
 
+MIN_TEXT_WIDTH = 20
+"""Narrowest the title / snippet column gets beside a long id before the id moves into it."""
+DETAILS_WIDTH = (10, 28)
+"""The id column's width when the ids are short: at least a date's, at most this for a long source name."""
+
+
 def hits_table(
     hits: Sequence[Hit], console: Console, *, first_rank: int = 1, reorder: bool = False, title: str | None = None,
     caption: str | None = None,
@@ -146,17 +153,31 @@ def hits_table(
     """The results as a table as wide as the console: rank, id (with date, source and
     score under it, so ``archive show ID`` can follow), and title over snippet, Arabic
     right-aligned. Matched words are coloured, or marked « » where colour is off.
-    ``title`` and ``caption`` are printed above and below it (what was found, which page)."""
+    ``title`` and ``caption`` are printed above and below it (what was found, which page).
+
+    An id is never broken across lines (it is copied to ``archive show``): its column is
+    as wide as the longest id, and the title / snippet column is narrowed for it; a
+    source name too long for the column is cut short (…). When an id is too long to
+    leave the text :data:`MIN_TEXT_WIDTH` columns, the ids go on the first line of the
+    text column instead (only an id wider than that whole column is folded).
+    """
     colour = console.is_terminal and not console.no_color and console.color_system is not None
     ranks = [str(first_rank + n) for n in range(len(hits))]
     rank_width = max(len(r) for r in ranks)
-    left_width = min(28, max(10, *(len(h.id) for h in hits), *(len(h.source or "-") for h in hits)))
-    text_width = max(20, console.width - rank_width - left_width - 10)  # 4 rules + 2 spaces per column
+    id_width = max(cell_len(printable(h.id)) for h in hits)
+    low, high = DETAILS_WIDTH
+    left_width = max(id_width, low, min(high, max(cell_len(printable(h.source or "-")) for h in hits)))
+    room = console.width - rank_width - 10  # 4 rules + 2 spaces per column
+    left_width = min(left_width, max(id_width, low, room - MIN_TEXT_WIDTH))
+    beside = left_width + MIN_TEXT_WIDTH <= room
+    text_width = max(MIN_TEXT_WIDTH, room - left_width) if beside else max(MIN_TEXT_WIDTH, room + 3)
     table = Table(box=box.SQUARE, show_lines=True, expand=False, title=title, caption=caption,
                   title_justify="left", caption_justify="left")
     table.add_column("#", justify="right", width=rank_width, no_wrap=True)
-    table.add_column("id", width=left_width, overflow="fold")
-    table.add_column("title / snippet", width=text_width)
+    if beside:
+        table.add_column("id", width=left_width, overflow="fold")
+    table.add_column("title / snippet" if beside else "id / title / snippet", width=text_width)
+    dim = "dim" if colour else ""
     for rank, hit in zip(ranks, hits):
         hit = dataclasses.replace(hit, id=printable(hit.id), title=printable(hit.title), source=printable(hit.source),
                                   snippet=printable(hit.snippet))
@@ -169,9 +190,15 @@ def hits_table(
             else:
                 text.justify = "right" if is_rtl(text.plain) else "left"
                 parts.append(text)
-        details = Text(hit.id)
-        details.append(f"\n{_date(hit.published)}\n{hit.source or '-'}\n{hit.score:.3f}", style="dim" if colour else "")
-        table.add_row(rank, details, Group(*parts))
+        if beside:
+            details = Group(Text(hit.id), Text(f"{_date(hit.published)}", style=dim),
+                            Text(hit.source or "-", style=dim, no_wrap=True, overflow="ellipsis"),
+                            Text(f"{hit.score:.3f}", style=dim))
+            table.add_row(rank, details, Group(*parts))
+        else:
+            line = Text(f"{_date(hit.published)} · {hit.source or '-'} · {hit.score:.3f}", style=dim, no_wrap=True,
+                        overflow="ellipsis")
+            table.add_row(rank, Group(Text(hit.id), line, *parts))
     return table
 
 

@@ -18,6 +18,8 @@ from ..document import Document
 from ..errors import QueryError
 
 FORMATS = ("jsonl", "csv")
+BOM = "\ufeff"
+"""The UTF-8 byte order mark (EF BB BF once encoded) that ``bom=True`` puts before a CSV."""
 _INTERNAL = {"origin", "file"}  # where the article was read from: paths on the machine that built the archive
 _FIRST = ("id", "title", "published", "source", "category", "url")
 _PUBLIC = [f.name for f in dataclasses.fields(Document) if f.name not in _INTERNAL]
@@ -34,12 +36,22 @@ def record(doc: Document) -> dict[str, object]:
     return values
 
 
-def write_documents(documents: Iterable[Document], out: TextIO, format: str = "jsonl") -> int:  # noqa: A002
-    """Write ``documents`` to ``out`` in ``format`` (``jsonl`` or ``csv``, with a header row); return how many."""
+def write_documents(
+    documents: Iterable[Document], out: TextIO, format: str = "jsonl", *, bom: bool = False,  # noqa: A002
+) -> int:
+    """Write ``documents`` to ``out`` in ``format`` (``jsonl`` or ``csv``, with a header row); return how many.
+
+    ``bom`` writes a byte order mark first (CSV only: Excel opens a CSV as UTF-8 only
+    when it starts with one, and takes Arabic for mojibake otherwise; a JSON reader
+    would take it for garbage)."""
     if format not in FORMATS:
         raise QueryError(f"unknown export format {format!r}; choose one of: {', '.join(FORMATS)}")
+    if bom and format != "csv":
+        raise QueryError("a byte order mark is for CSV (spreadsheets); JSON Lines are UTF-8 without one")
     count = 0
     if format == "csv":
+        if bom:
+            out.write(BOM)
         writer = csv.DictWriter(out, fieldnames=FIELDS)
         writer.writeheader()
         for doc in documents:

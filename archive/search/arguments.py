@@ -6,6 +6,8 @@ web) share one reading of what a search may ask for.
 
 from __future__ import annotations
 
+import calendar
+import re
 from collections.abc import Sequence
 from datetime import date, datetime, time as dtime, timezone
 from typing import Literal
@@ -89,16 +91,46 @@ def _values(value: str | Sequence[str] | None, name: str) -> tuple[str, ...]:
     return tuple(v for v in items if v.strip())
 
 
+DATE_FORMS = "YYYY-MM-DD, YYYY-MM, YYYY or an ISO 8601 time"
+"""The forms a ``since``/``until`` bound may take (named in the error for any other)."""
+_PARTIAL_DATE = re.compile(r"(\d{4})(?:-(\d{2}))?")
+
+
+def date_bound(text: str, *, end: bool) -> datetime:
+    """The moment a ``since`` (``end=False``) or ``until`` (``end=True``) bound written as text stands for.
+
+    ``YYYY-MM-DD`` is the whole day; ``YYYY-MM`` and ``YYYY`` are the whole month
+    or year: ``since 2018-06`` starts on 2018-06-01, ``until 2018-06`` runs through
+    2018-06-30 and ``until 2018`` through 2018-12-31. An ISO 8601 time is that
+    moment (UTC when it names no zone). Anything else is a :class:`ValueError`
+    that says which forms are accepted.
+    """
+    value = text.strip()
+    try:
+        partial = _PARTIAL_DATE.fullmatch(value)
+        if partial:
+            year, month = int(partial[1]), int(partial[2] or (12 if end else 1))
+            last = calendar.monthrange(year, month)[1] if 1 <= month <= 12 else 1
+            day = date(year, month, last if end else 1)
+        elif len(value) == 10:
+            day = date.fromisoformat(value)
+        else:
+            moment = datetime.fromisoformat(value)
+            return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date; use {DATE_FORMS}") from None
+    return datetime.combine(day, dtime.max if end else dtime.min, tzinfo=timezone.utc)
+
+
 def _moment(value: datetime | date | str | None, name: str, *, end_of_day: bool) -> datetime | None:
     """A timezone-aware UTC datetime from what a caller passed as ``since``/``until``."""
     if value is None or value == "":
         return None
     if isinstance(value, str):
-        text = value.strip()
         try:
-            value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
-        except ValueError:
-            raise QueryError(f"{name}: {value!r} is not a date; use YYYY-MM-DD or an ISO 8601 time") from None
+            return date_bound(value, end=end_of_day)
+        except ValueError as exc:
+            raise QueryError(f"{name}: {exc}") from None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if isinstance(value, date):

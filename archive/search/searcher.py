@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -191,19 +192,29 @@ class Searcher:
         """``text`` whole, with the words of ``query`` marked as its snippets mark them."""
         return mark_text(text, parse_query(query, self.lexical.schema).terms)
 
-    def export(self, query: str | None, filters: Filters) -> Iterator[Document]:
+    def export(
+        self, query: str | None, filters: Filters, *, mode: str = "lexical", sort: str = "relevance",
+        limit: int | None = None, fusion: FusionMethod = FusionMethod.CONVEX_Z, alpha: float = 0.5,
+    ) -> Iterator[Document]:
         """The articles an export writes (see :meth:`archive.Archive.export`), read as they are written."""
-        if query is None and not filters:
-            return self.store.documents(duplicates=True)
-        within = self.lexical.columns.mask(filters)
         if query is None:
-            allowed = {self.lexical.ids[o] for o in np.flatnonzero(within)}
-            return (doc for doc in self.store.documents() if doc.id in allowed)
+            if not filters and sort == "relevance":
+                return islice(self.store.documents(duplicates=True), limit)
+            within = self.lexical.columns.mask(filters)
+            mask = within if within is not None else self.lexical.live_mask()
+            if sort == "relevance":
+                allowed = {self.lexical.ids[o] for o in np.flatnonzero(mask)}
+                return islice((doc for doc in self.store.documents() if doc.id in allowed), limit)
+            ordered = self.lexical.columns.by_date(np.flatnonzero(mask), newest_first=sort == "-date")
+            return self._in_order(ordered[:limit].tolist())
         parsed, match = self._parse(query)
         if match is None:
             raise QueryError(f"nothing to export: {parsed.reason}")
-        ranked, _ = self.lexical.rank(match, max(self.lexical.live_count, 1), within)
-        return self._in_order([o for o, _ in ranked])
+        request = Request(
+            text=plain_text(query) or query, match=match, within=self.lexical.columns.mask(filters),
+            k=limit or max(self.lexical.live_count, 1), mode=mode, sort=sort, fusion=fusion, alpha=alpha,
+        )
+        return self._in_order([o for o, _, _ in self.ranker.rank(request).items])
 
     def _in_order(self, ordinals: list[int], chunk: int = 500) -> Iterator[Document]:
         for start in range(0, len(ordinals), chunk):

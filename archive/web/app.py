@@ -121,8 +121,8 @@ async def search_params(
                                max_length=20)] = "relevance",
     source: Annotated[list[str], Query(description="Only these sources (any of them; repeatable).")] = [],  # noqa: B006 - FastAPI copies defaults
     category: Annotated[list[str], Query(description="Only these categories (any of them; repeatable).")] = [],  # noqa: B006
-    since: Annotated[str, Query(description="Published on or after (YYYY-MM-DD).", max_length=40)] = "",
-    until: Annotated[str, Query(description="Published on or before (YYYY-MM-DD).", max_length=40)] = "",
+    since: Annotated[str, Query(description="Published on or after (YYYY-MM-DD, YYYY-MM or YYYY: from its first day).", max_length=40)] = "",
+    until: Annotated[str, Query(description="Published on or before (YYYY-MM-DD, YYYY-MM or YYYY: through its last day).", max_length=40)] = "",
 ) -> SearchParams:
     """The search parameters of a request, within the server's limits (else a 400 naming the parameter)."""
     for name, values in (("source", source), ("category", category)):

@@ -193,30 +193,72 @@ def test_ids_with_slashes_and_reserved_characters(tmp_path: Path) -> None:
         assert client.get("/article", params={"id": doc.id}).status_code == 200
 
 
-@pytest.mark.parametrize(("url", "params", "message"), [
-    ("/api/search", {"q": "x", "mode": "fuzzy"}, "unknown mode 'fuzzy'; choose one of"),
-    ("/api/search", {"q": "x", "sort": "title"}, "unknown sort 'title'; choose one of"),
-    ("/api/search", {"q": "x", "since": "yesterday"}, "since: 'yesterday' is not a date"),
-    ("/api/search", {"q": "x", "since": "2024-05-01", "until": "2024-01-01"}, "since (2024-05-01) is after until"),
-    ("/api/search", {"q": "x", "k": "0"}, "k: Input should be greater than or equal to 1"),
-    ("/api/search", {"q": "x", "k": "101"}, "k: Input should be less than or equal to 100"),
-    ("/api/search", {"q": "x", "k": "ten"}, "k: Input should be a valid integer"),
-    ("/api/search", {"q": "x", "page": "0"}, "page: Input should be greater than or equal to 1"),
-    ("/api/search", {"q": "x", "k": "100", "page": "11"}, "reaches past the first 1,000 hits"),
-    ("/api/search", {"q": "x" * (MAX_QUERY_LENGTH + 1)}, f"q: String should have at most {MAX_QUERY_LENGTH}"),
-    ("/api/search", {"q": "x", "source": ["s"] * 51}, "source: at most 50 values"),
-    ("/api/search", {"q": "x", "category": "c" * 201}, "category: a value is at most 200 characters"),
-    ("/api/related/x", {"k": "51"}, "k: Input should be less than or equal to 50"),
+@pytest.mark.parametrize(("url", "params", "message", "arabic"), [
+    ("/api/search", {"q": "x", "mode": "fuzzy"}, "unknown mode 'fuzzy'; choose one of", "طريقة بحث غير معروفة 'fuzzy'"),
+    ("/api/search", {"q": "x", "sort": "title"}, "unknown sort 'title'; choose one of", "ترتيب غير معروف 'title'"),
+    ("/api/search", {"q": "x", "since": "yesterday"}, "since: 'yesterday' is not a date",
+     "من تاريخ (since): 'yesterday' ليس تاريخًا"),
+    ("/api/search", {"q": "x", "since": "2024-05-01", "until": "2024-01-01"}, "since (2024-05-01) is after until",
+     "تاريخ البداية (2024-05-01) بعد تاريخ النهاية (2024-01-01)"),
+    ("/api/search", {"q": "x", "k": "0"}, "k: Input should be greater than or equal to 1",
+     "عدد النتائج في الصفحة (k): يجب ألا يقل عن 1"),
+    ("/api/search", {"q": "x", "k": "101"}, "k: Input should be less than or equal to 100",
+     "عدد النتائج في الصفحة (k): يجب ألا يزيد على 100"),
+    ("/api/search", {"q": "x", "k": "ten"}, "k: Input should be a valid integer",
+     "عدد النتائج في الصفحة (k): يجب أن يكون عددًا صحيحًا"),
+    ("/api/search", {"q": "x", "page": "0"}, "page: Input should be greater than or equal to 1",
+     "الصفحة (page): يجب ألا يقل عن 1"),
+    ("/api/search", {"q": "x", "k": "100", "page": "11"}, "reaches past the first 1,000 hits",
+     "تتجاوز أول 1,000 نتيجة"),
+    ("/api/search", {"q": "x" * (MAX_QUERY_LENGTH + 1)}, f"q: String should have at most {MAX_QUERY_LENGTH}",
+     f"نص البحث (q): لا يتجاوز {MAX_QUERY_LENGTH} حرفًا"),
+    ("/api/search", {"q": "x", "source": ["s"] * 51}, "source: at most 50 values", "المصدر (source): 50 قيمة على الأكثر"),
+    ("/api/search", {"q": "x", "category": "c" * 201}, "category: a value is at most 200 characters",
+     "التصنيف (category): القيمة 200 حرفًا على الأكثر"),
+    ("/api/search", {"q": "[a TO b]", "mode": "lexical"}, "range queries ([a TO b]) are not supported",
+     "البحث في نطاق ([a TO b]) غير مدعوم"),
+    ("/api/related/x", {"k": "51"}, "k: Input should be less than or equal to 50",
+     "عدد النتائج في الصفحة (k): يجب ألا يزيد على 50"),
 ])
-def test_bad_input_is_400_with_the_libraries_message(client: TestClient, url: str, params: dict, message: str) -> None:
+def test_bad_input_is_400_with_the_libraries_message(client: TestClient, url: str, params: dict, message: str,
+                                                     arabic: str) -> None:
+    """The API names what is wrong in English; a page says it in Arabic (the library's English words
+    are not shown), or in English when the browser prefers English."""
     response = client.get(url, params=params)
     assert response.status_code == 400
     body = response.json()
     assert body["error"] == "QueryError" and message in body["message"], body
-    page = client.get("/", params=params) if url == "/api/search" else None
-    if page is not None:  # the search page says the same, as a page
-        assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
-        assert str(escape(message)) in page.text
+    page_url = "/" if url == "/api/search" else "/article"
+    page_params = params if url == "/api/search" else {"id": "x", "q": "x" * (MAX_QUERY_LENGTH + 1)}
+    page = client.get(page_url, params=page_params)
+    assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
+    if url == "/api/search":
+        assert str(escape(arabic)) in page.text and str(escape(message)) not in page.text
+        assert 'lang="en"' not in page.text.split('id="detail"')[1].split(">")[0]
+        english = client.get("/", params=params, headers={"Accept-Language": "en-US,en;q=0.9"})
+        assert english.status_code == 400 and str(escape(message)) in english.text and arabic not in english.text
+    else:  # a page's own parameter, named the same way
+        assert "نص البحث (q): لا يتجاوز" in page.text
+
+
+def test_every_refusal_a_page_can_give_has_arabic_words() -> None:
+    """Each detail the web layer or the library gives for a refused request has an Arabic rendering
+    (one not in the table would be shown in English, marked as such)."""
+    from archive.web import messages
+
+    details = ["k: Input should be greater than or equal to 1; page: Input should be a valid integer",
+               "id: Field required", "at most 8 quoted phrases in one query (each is matched over the whole "
+               "archive); split the search",
+               "semantic search needs vectors, and the archive was built without an encoder (lexical only). "
+               "Fix: archive build --encoder e5-small",
+               "the articles related to an article are at /api/related/ID (the whole path after /api/articles/ "
+               "is an id)"]
+    for detail in details:
+        arabic = messages.arabic_detail(detail)
+        assert arabic and re.search("[\u0621-\u064a]{3}", arabic) and "Input should" not in arabic, detail
+    assert messages.arabic_detail("something the table does not know") is None
+    shown, english = messages.bad_request("something new").detail_text(english=False)
+    assert shown == "something new" and english
 
 
 def test_semantic_on_a_lexical_archive_is_400_and_hybrid_is_lexical(tmp_path: Path) -> None:
@@ -526,8 +568,9 @@ def test_pages_helpers() -> None:
                                                                 ("2024-02", 1)]
     assert pages.month_bounds("2024-02") == ("2024-02-01", "2024-02-29")
     assert pages.query_string({"q": "a b", "source": ["x", "y"]}, page="2", source=None) == "?q=a+b&page=2"
-    assert [p.number for p in pages.pager(95, 10, 5, 10, {}, last_page=100)] == [1, 3, 4, 5, 6, 7, 10]
-    assert [p.number for p in pages.pager(5000, 10, 1, 10, {}, last_page=100)][-1] == 100
+    assert [p and p.number for p in pages.pager(95, 10, 5, 10, {}, last_page=100).pages] == [1, None, 4, 5, 6,
+                                                                                              None, 10]
+    assert pages.pager(5000, 10, 1, 10, {}, last_page=100).pages[-1].number == 100  # the library's depth
 
 
 def test_a_damaged_index_is_500_without_the_libraries_message(archive: Archive,

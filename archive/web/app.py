@@ -39,7 +39,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, PackageLoader
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
@@ -48,6 +48,7 @@ from ..index.columns import NO_VALUE, Facets, fold
 from ..errors import ArchiveError, DocumentNotFoundError, QueryError, UsageError
 from ..following import LiveArchive
 from ..version import __version__
+from . import histogram as histograms
 from . import messages, pages
 from .guards import LOG, HeadAsGet, HostCheck, LastAnswer, SecurityHeaders
 from .limits import Busy, Runner, TooSlow
@@ -282,7 +283,8 @@ def create_app(
             facets = archive.facets(params.q, **params.filters(), mode=hits.mode)  # type: ignore[arg-type]
             took_ms = (time.perf_counter() - started) * 1000
             return JSONResponse({
-                "query": params.q, "page": params.page, "k": params.k, **hits.summary(), "took_ms": round(took_ms, 2),
+                "query": params.q, "page": params.page, "k": params.k, **_public(hits.summary()),
+                "took_ms": round(took_ms, 2),
                 "hits": [hit_json(hit, rank) for rank, hit in enumerate(hits, params.offset + 1)],
                 "facets": facets_json(facets),
                 "histogram": [{"month": month, "count": count} for month, count in pages.month_series(facets.months)],
@@ -327,7 +329,9 @@ def create_app(
             stats = stats_of(archive)
             return JSONResponse({
                 "documents": stats.documents, "folded_duplicates": stats.folded_duplicates,
-                "passages": stats.passages, "encoder": stats.encoder, "sources": stats.sources,
+                "passages": stats.passages,
+                "encoder": messages.without_local_models(stats.encoder) if stats.encoder else None,
+                "sources": stats.sources,
                 "categories": stats.categories,
                 "first_published": stats.first_published.isoformat() if stats.first_published else None,
                 "last_published": stats.last_published.isoformat() if stats.last_published else None,
@@ -355,9 +359,10 @@ def create_app(
                                                known.category_names),
                 meaning_only=hits is not None and bool(hits) and hits.mode == "hybrid" and not hits.words,
                 **_in_arabic(archive, hits, params),
-                histogram=pages.histogram(counted["all"].months, url),
+                histogram=histograms.histogram(counted["all"].months, url),
+                titles=_titles(archive, hits, params.q),
                 pager=pages.pager(total, len(hits), params.page, params.k, url, last_page=MAX_K // params.k)
-                if hits else [],
+                if hits else pages.Pager(),
                 total=total, first_rank=params.offset + 1, modes=MODES, sorts=SORTS,
             )
 
@@ -379,7 +384,8 @@ def create_app(
                 archive, "article.html", doc=doc, q=q, paragraphs=pages.paragraphs_html(doc.body, marks),
                 title_html=pages.marked_html(doc.title, archive.highlight(doc.title, q).marks if q else ()),
                 duplicate_of=archive.duplicate_of(doc.id), duplicates=archive.duplicates_of(doc.id),
-                related=related, back=link, original=pages.safe_url(doc.url),
+                related=related, related_reason_ar=messages.arabic_related_reason(related.reason),
+                back=link, original=pages.safe_url(doc.url),
             )
 
         return await run(work)
@@ -451,9 +457,23 @@ def _in_arabic(archive: Archive, hits: Hits | None, params: SearchParams) -> dic
         embedded = (manifest.passages, manifest.planned_passages, manifest.embedded_leads, manifest.leads)
     floor_missing = None
     if hits.mode != "lexical" and hits.floor is None and manifest.encoder is not None:
-        floor_missing = manifest.encoder_spec or manifest.encoder
+        floor_missing = messages.without_local_models(manifest.encoder_spec or manifest.encoder)
     return {"reason_ar": reason,
             "notices_ar": messages.arabic_notices(mode=hits.mode, embedded=embedded, floor_missing=floor_missing)}
+
+
+def _titles(archive: Archive, hits: Hits | None, query: str) -> list[Markup]:
+    """Each hit's title with the query's words marked as in its snippet (its id when it has no title)."""
+    if not hits:
+        return []
+    return [pages.marked_html(hit.title, archive.highlight(hit.title, query).marks) if hit.title
+            else Markup(escape(hit.id)) for hit in hits]
+
+
+def _public(summary: dict[str, Any]) -> dict[str, Any]:
+    """A search's summary as the API gives it: a local model's directory cut from the notice."""
+    notice = summary.get("notice")
+    return {**summary, "notice": messages.without_local_models(notice) if isinstance(notice, str) else notice}
 
 
 def _facet_counts(archive: Archive, params: SearchParams, mode: str) -> dict[str, Facets]:

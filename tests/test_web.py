@@ -19,7 +19,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from markupsafe import escape
+from markupsafe import Markup, escape
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -30,7 +30,7 @@ from archive.index.columns import NO_VALUE, fold
 from archive.web.app import CSP, MAX_QUERY_LENGTH, create_app
 
 from .conftest import NEWS, ROOT, SEED_ID, SEEDS
-from .webdata import HOSTILE, KURSK, XSS_IMG, XSS_SCRIPT
+from .webdata import DAM_MONTHS_2018, HOSTILE, KURSK, XSS_IMG, XSS_SCRIPT, dam_documents
 
 MISSION = "قوات كورية في كورسك"
 
@@ -662,3 +662,87 @@ def test_served_connections_send_without_waiting_for_acks() -> None:
 
     asyncio.run(main())
     assert seen and seen[0] != 0
+
+
+# ------------------------------------------------------------- phone and scale
+@pytest.fixture(scope="module")
+def spread(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """A story told in 2013, 2018 (sixty reports) and 2024, beside the hostile articles."""
+    with Archive.build([*dam_documents(), *HOSTILE], tmp_path_factory.mktemp("spread") / "index",
+                       encoder=None, procs=1) as built:
+        with TestClient(create_app(built)) as test_client:
+            yield test_client
+
+
+def test_a_story_spread_over_years_is_drawn_by_month_with_edge_bars(spread: TestClient) -> None:
+    page = spread.get("/", params={"q": "سد النهضة", "mode": "lexical"}).text
+    svg = page[page.index("<svg"):page.index("</svg>")]
+    bars = re.findall(r'<a href="([^"]+)" class="bar( edge)?" aria-label="([^"]+)"', svg)
+    assert [label for _, _, label in bars] == ["قبل 2018-01: 1", *[f"2018-{m:02d}: {c}" for m, c in
+                                                                   enumerate(DAM_MONTHS_2018, 1)], "بعد 2018-12: 1"]
+    assert [edge for _, edge, _ in bars] == [" edge", *[""] * 12, " edge"]
+    before = urllib.parse.parse_qs(urllib.parse.urlsplit(html.unescape(bars[0][0])).query)
+    assert before == {"q": ["سد النهضة"], "mode": ["lexical"], "sort": ["relevance"], "until": ["2017-12-31"]}
+    assert _ids_in_page(spread.get("/" + html.unescape(bars[0][0])).text) == ["dam-2013"]
+    axis = page[page.index('<div class="axis"'):page.index("</div>", page.index('<div class="axis"'))]
+    assert axis.count("<span") == 14 and '<bdi dir="ltr" class="a b c d e">قبل</bdi>' in axis
+    assert "العمودان الرماديان: قبل <bdi dir=\"ltr\">2018-01</bdi> وبعد <bdi dir=\"ltr\">2018-12</bdi>" in page
+
+
+def test_the_pager_has_previous_next_and_ellipses(spread: TestClient) -> None:
+    page = spread.get("/", params={"q": "سد النهضة", "mode": "lexical", "k": 3, "page": 5}).text
+    nav = page[page.index('<nav class="pager"'):page.index("</nav>")]
+    shown = re.sub(r"<[^>]+>", " ", nav.split(">", 1)[1])
+    assert " ".join(shown.split()) == "السابقة 1 … 4 5 6 … 21 التالية"
+    assert 'rel="prev"' in nav and "page=4" in nav and 'rel="next"' in nav and "page=6" in nav
+    first = spread.get("/", params={"q": "سد النهضة", "mode": "lexical", "k": 3}).text
+    assert '<span class="step off">السابقة</span>' in first and 'rel="next"' in first
+
+
+def test_titles_in_the_results_are_marked_and_escaped(spread: TestClient) -> None:
+    page = spread.get("/", params={"q": "سد النهضة", "mode": "lexical"}).text
+    titles = re.findall(r"<h2><a [^>]+><bdi>(.*?)</bdi></a></h2>", page)
+    assert titles and all("<mark>سد</mark> <mark>النهضة</mark>" in title for title in titles), titles[:2]
+    hostile = spread.get("/", params={"q": "خبيث", "mode": "lexical"}).text
+    title = re.findall(r"<h2><a [^>]+><bdi>(.*?)</bdi></a></h2>", hostile)
+    assert "عنوان <mark>خبيث</mark> &lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt;" in title, title
+    _assert_inert(hostile)
+
+
+def test_an_english_browser_gets_every_word_in_english(spread: TestClient) -> None:
+    """With English ranked above Arabic, the pages are English, left to right, histogram included;
+    an Arabic (or unspecified) browser gets no English word of the interface."""
+    from archive.web.words import WORDS
+
+    english = {"Accept-Language": "en-GB,en;q=0.9,ar;q=0.4"}
+    params = {"q": "سد النهضة", "mode": "lexical", "k": 3, "page": 2}
+    page = spread.get("/", params=params, headers=english)
+    assert page.headers["vary"] == "Accept-Language"
+    text = page.text
+    assert '<html lang="en" dir="ltr">' in text and "Articles with these words: <strong>62</strong>" in text
+    assert 'rel="next">Next</a>' in text and 'aria-label="before 2018-01: 1"' in text
+    ui = re.sub(r"<ol class=\"hits\".*?</ol>", "", text, flags=re.S)  # without the articles' own words
+    ui = ui.replace('value="سد النهضة"', "").replace("<title>سد النهضة", "<title>")
+    ui = re.sub(r"<bdi>[^<]*</bdi>", "", ui).replace("قوات كورية في كورسك", "")  # source names, the example
+    assert not re.search("[\u0621-\u064a]", ui), re.findall("[\u0621-\u064a ]+", ui)[:5]
+    xs = [float(x) for x in re.findall(r'<rect x="([\d.]+)" y="0"', text)]
+    assert xs == sorted(xs)  # earliest on the left
+    article = spread.get("/article", params={"id": "dam-2013", "q": "سد"}, headers=english).text
+    assert '<html lang="en" dir="ltr">' in article and "<dt>Source</dt>" in article and "Related articles" in article
+    arabic = spread.get("/", params=params, headers={"Accept-Language": "ar,en;q=0.5"}).text
+    for key in ("found_lexical", "next", "previous", "filters", "apply", "sources"):
+        assert WORDS[key][0] in arabic and WORDS[key][1] not in arabic, key
+
+
+def test_every_word_has_both_languages_with_the_same_values() -> None:
+    import string
+
+    from archive.web.words import WORDS, Words
+
+    for key, (arabic, english) in WORDS.items():
+        names = [{name for _, name, _, _ in string.Formatter().parse(text) if name} for text in (arabic, english)]
+        assert names[0] == names[1] and arabic and english and arabic != english, key
+        assert re.search("[\u0621-\u064a]", arabic), key
+    assert Words()("articles_count", n=30_000) == "30,000 مقال"
+    assert Words(english=True)("histogram_edges", first="<b>", last=Markup("<bdi>x</bdi>")) == \
+        ". The grey bars: before &lt;b&gt; and after <bdi>x</bdi>"

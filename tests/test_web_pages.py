@@ -68,7 +68,7 @@ def test_each_bar_links_to_the_same_search_within_its_dates() -> None:
     assert urllib.parse.parse_qs(years.bars[0].href[1:]) == {"q": ["x"], "since": ["2013-01-01"],
                                                              "until": ["2013-12-31"]}
     assert drawn.bars[0].title == "قبل 2018-01: 1" and drawn.bars[-1].title == "بعد 2018-12: 1"
-    assert drawn.first == "2018-01" and drawn.last == "2018-12" and drawn.unit_name == "الشهر"
+    assert drawn.first == "2018-01" and drawn.last == "2018-12" and drawn.unit == "month"
 
 
 def test_bars_run_right_to_left_and_scale_to_the_peak() -> None:
@@ -107,7 +107,7 @@ def test_labels_never_overlap_across_each_width_class() -> None:
                 spans = _spans(labels, shown, width)
                 assert all(a[1] + hist.LABEL_GAP <= b[0] for a, b in zip(spans, spans[1:])), (months, name, width)
                 assert all(0 <= a and b <= width for a, b in spans)
-            if len(labels) > 1 and narrowest >= 420:
+            if len(labels) > 1 and narrowest >= 300:
                 assert shown[0] and shown[-1]  # the two ends are always named on a wide figure
 
 
@@ -115,7 +115,7 @@ def test_the_issues_case_labels_every_quarter_on_a_phone_and_more_on_a_wide_scre
     drawn = hist.histogram(_dam_months(), {})
     on = {name: [bar.label for bar in drawn.bars if name in bar.shown_in.split()] for name, _ in hist.WIDTH_CLASSES}
     assert on["a"][0] == "قبل" and on["a"][-1] == "بعد" and len(on["a"]) >= 3
-    assert len(on["c"]) > len(on["b"]) >= len(on["a"])
+    assert len(on["e"]) > len(on["c"]) > len(on["a"])
 
 
 # ---------------------------------------------------------------------- pager

@@ -25,7 +25,7 @@ gives (:attr:`archive.index.columns.Facets.months`, ``YYYY-MM`` to a count):
   and each label is isolated left-to-right text that never wraps
   (``<bdi dir="ltr">``, ``white-space: nowrap`` in site.css).
 
-The bars run right to left, earliest on the right, as the page reads.
+The bars run as the page reads: earliest on the right of an Arabic page, on the left of an English one.
 """
 
 from __future__ import annotations
@@ -45,15 +45,14 @@ OUTLIER_MARGIN = 0.25
 MAX_MONTH_BARS = 36
 MAX_YEAR_BARS = 30
 YEAR_GROUPS = (1, 2, 5, 10, 20, 50, 100)
-WIDTH_CLASSES = (("a", 200.0), ("b", 420.0), ("c", 680.0))
-"""``(class, narrowest figure width in CSS pixels)``: site.css shows a label of class ``b`` when the
-histogram is at least 420 pixels wide, of ``c`` from 680; ``a`` labels show at every width."""
+WIDTH_CLASSES = (("a", 200.0), ("b", 300.0), ("c", 450.0), ("d", 680.0), ("e", 900.0))
+"""``(class, narrowest figure width in CSS pixels)``: site.css shows the labels of the widest class
+whose width the histogram reaches (a container query); ``a`` below 300 pixels."""
 CHAR_PX = 8.0
 """Estimated width of one character of a label (12-pixel digits measure about 7.6 pixels)."""
 LABEL_GAP = 10.0
-BEFORE, AFTER = "قبل", "بعد"
-
-UNIT_NAMES = {"month": "الشهر", "year": "السنة", "years": "السنوات"}
+EDGES = ("قبل", "بعد")
+"""The labels of the bars of clamped dates ("before", "after"); an English page passes its own."""
 
 Unit = Literal["month", "year", "years"]
 
@@ -129,8 +128,9 @@ class Bin:
     """How much its label is worth showing (higher first): the ends, then years, quarters, months."""
 
 
-def bins(months: Mapping[str, int]) -> tuple[list[Bin], Unit]:
-    """The bars of ``months`` (oldest first): clamped dates in edge bars, the rest by :func:`unit_for`."""
+def bins(months: Mapping[str, int], edges: tuple[str, str] = EDGES) -> tuple[list[Bin], Unit]:
+    """The bars of ``months`` (oldest first): clamped dates in edge bars (labelled ``edges``), the rest
+    by :func:`unit_for`."""
     first, last = core_range(months)
     unit, size = unit_for(first, last)
     if unit != "month":  # whole years (or groups of them): a year bar holds every article of its years
@@ -140,7 +140,7 @@ def bins(months: Mapping[str, int]) -> tuple[list[Bin], Unit]:
     out: list[Bin] = []
     before = sum(c for m, c in counts.items() if m < first)
     if before:
-        out.append(Bin(BEFORE, min(counts), first - 1, before, "before"))
+        out.append(Bin(edges[0], min(counts), first - 1, before, "before"))
     if unit == "month":
         for m in range(first, last + 1):
             rank = 3 if m % 12 == 0 else 2 if m % 3 == 0 else 1
@@ -152,7 +152,7 @@ def bins(months: Mapping[str, int]) -> tuple[list[Bin], Unit]:
             out.append(Bin(f"{year}", lo, hi, sum(c for m, c in counts.items() if lo <= m <= hi), rank=rank))
     after = sum(c for m, c in counts.items() if m > last)
     if after:
-        out.append(Bin(AFTER, last + 1, max(counts), after, "after"))
+        out.append(Bin(edges[1], last + 1, max(counts), after, "after"))
     return out, unit
 
 
@@ -214,7 +214,8 @@ class Bar:
 
 @dataclass(frozen=True, slots=True)
 class Histogram:
-    """An inline SVG histogram's geometry and its axis (earliest on the right: the page reads right to left)."""
+    """An inline SVG histogram's geometry and its axis (earliest first in the page's direction: on the
+    right of an Arabic page)."""
 
     bars: list[Bar] = field(default_factory=list)
     width: float = 0.0
@@ -222,10 +223,6 @@ class Histogram:
     unit: Unit = "month"
     first: str = ""
     last: str = ""
-
-    @property
-    def unit_name(self) -> str:
-        return UNIT_NAMES[self.unit]
 
 
 HEIGHT = 80.0
@@ -245,11 +242,13 @@ def title_of(item: Bin) -> str:
     return f"{item.first // 12}–{item.last // 12}: {item.count}"
 
 
-def histogram(months: Mapping[str, int], params: Params) -> Histogram:
-    """The bars of the matching articles' dates; each links to the same search within its dates."""
+def histogram(months: Mapping[str, int], params: Params, *, edges: tuple[str, str] = EDGES,
+              rtl: bool = True) -> Histogram:
+    """The bars of the matching articles' dates; each links to the same search within its dates.
+    ``rtl``: the earliest bar on the right (an Arabic page), else on the left."""
     if not any(c > 0 for c in months.values()):
         return Histogram()
-    items, unit = bins(months)
+    items, unit = bins(months, edges)
     n = len(items)
     peak = max(item.count for item in items) or 1
     width = STEP * n
@@ -262,8 +261,9 @@ def histogram(months: Mapping[str, int], params: Params) -> Histogram:
         until = None if item.edge == "after" else last_day(item.last)
         href = query_string(params, **({"since": since} if since else {}), **({"until": until} if until else {}),
                             page=None)
+        x = width - (i + 1) * STEP + GAP / 2 if rtl else i * STEP + GAP / 2
         bars.append(Bar(
-            item.label, title_of(item), item.count, round(width - (i + 1) * STEP + GAP / 2, 2),
+            item.label, title_of(item), item.count, round(x, 2),
             round(HEIGHT - height, 2), STEP - GAP, round(height, 2), href, item.edge,
             " ".join(name for name, _ in WIDTH_CLASSES if shown[name][i]),
             "start" if i == 0 else "end" if i == n - 1 else "",

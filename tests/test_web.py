@@ -549,7 +549,7 @@ def test_requests_are_answered_on_a_few_worker_threads(client: TestClient) -> No
 
 def test_article_links_back_to_the_search_it_was_opened_from(client: TestClient) -> None:
     search = client.get("/", params={"q": MISSION, "mode": "lexical", "source": ["bbc", "cnn"], "sort": "-date"}).text
-    link = html.unescape(re.search(r'<h2><a href="(/article\?id=kursk-cnn[^"]*)"', search).group(1))
+    link = html.unescape(re.search(r'<h2 dir="auto"><a href="(/article\?id=kursk-cnn[^"]*)"', search).group(1))
     article = client.get(link).text
     back = html.unescape(re.search(r'<a href="([^"]*)">← العودة إلى النتائج</a>', article).group(1))
     assert urllib.parse.parse_qs(urllib.parse.urlsplit(back).query) == {
@@ -701,10 +701,10 @@ def test_the_pager_has_previous_next_and_ellipses(spread: TestClient) -> None:
 
 def test_titles_in_the_results_are_marked_and_escaped(spread: TestClient) -> None:
     page = spread.get("/", params={"q": "سد النهضة", "mode": "lexical"}).text
-    titles = re.findall(r"<h2><a [^>]+><bdi>(.*?)</bdi></a></h2>", page)
+    titles = re.findall(r'<h2 dir="auto"><a [^>]+><bdi>(.*?)</bdi></a></h2>', page)
     assert titles and all("<mark>سد</mark> <mark>النهضة</mark>" in title for title in titles), titles[:2]
     hostile = spread.get("/", params={"q": "خبيث", "mode": "lexical"}).text
-    title = re.findall(r"<h2><a [^>]+><bdi>(.*?)</bdi></a></h2>", hostile)
+    title = re.findall(r'<h2 dir="auto"><a [^>]+><bdi>(.*?)</bdi></a></h2>', hostile)
     assert "عنوان <mark>خبيث</mark> &lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt;" in title, title
     _assert_inert(hostile)
 

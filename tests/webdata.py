@@ -72,9 +72,9 @@ def dam_documents() -> list[Document]:
     n = 0
     for month, count in enumerate(DAM_MONTHS_2018, 1):
         for day in range(count):
-            city, step = _CITIES[n % 3], _STEPS[n % len(_STEPS)]
+            city, step = _CITIES[n % 3], _STEPS[(n // 3) % len(_STEPS)]
             docs.append(Document(
-                id=f"dam-2018-{month:02d}-{day + 1:02d}", title=f"{step} سد النهضة في {city}",
+                id=f"dam-2018-{month:02d}-{day + 1:02d}", title=f"{step} سد النهضة في {city} (الجولة {n + 1})",
                 body=f"عقد وزراء الخارجية والمياه في مصر والسودان وإثيوبيا اجتماعا في {city} لبحث قواعد ملء "
                 f"سد النهضة وتشغيله. وقال المتحدث إن الجولة رقم {n + 1} انتهت دون اتفاق نهائي على مدة الملء، "
                 "وإن اللجان الفنية ستواصل عملها.", published=_utc(2018, month, 1 + day * 2),

@@ -143,6 +143,17 @@ def test_pager_has_previous_and_next_that_keep_the_search() -> None:
     assert pages.pager(10_000, 10, 100, 10, params, last_page=100).next == ""  # the library's depth
 
 
+def test_marks_of_joined_titles_go_back_to_each_title() -> None:
+    titles = ["سد النهضة", "", "مفاوضات سد النهضة في القاهرة"]
+    joined = "\n".join(titles)
+    marks = [(joined.index(word, at), joined.index(word, at) + len(word))
+             for word, at in (("سد", 0), ("النهضة", 0), ("سد", 12), ("النهضة", 12))]
+    split = pages.split_marks(titles, marks)
+    assert [[title[s:e] for s, e in spans] for title, spans in zip(titles, split)] == [
+        ["سد", "النهضة"], [], ["سد", "النهضة"]]
+    assert pages.split_marks(["ab", "cd"], [(1, 4)]) == [[], []]  # across the separator: dropped
+
+
 # ------------------------------------------------------------------- messages
 def test_a_local_models_directory_is_cut_to_its_name() -> None:
     name = "st:/srv/models/arabic-e5|query=query: /sentence-transformers-6.2.0"

@@ -50,9 +50,9 @@ from ..following import LiveArchive
 from ..version import __version__
 from . import histogram as histograms
 from . import messages, pages
-from .words import Words
 from .guards import LOG, HeadAsGet, HostCheck, LastAnswer, SecurityHeaders
 from .limits import Busy, Runner, TooSlow
+from .words import Words
 
 MAX_QUERY_LENGTH = 500
 """Characters in ``q`` (the library cuts at 2,000; no one types a tenth of that)."""
@@ -485,11 +485,14 @@ def _messages(archive: Archive, hits: Hits | None, params: SearchParams, t: Word
 
 
 def _titles(archive: Archive, hits: Hits | None, query: str) -> list[Markup]:
-    """Each hit's title with the query's words marked as in its snippet (its id when it has no title)."""
+    """Each hit's title with the query's words marked as in its snippet (its id when it has no title).
+    The titles are marked together, one per line, so the query is parsed once a page, not once a hit."""
     if not hits:
         return []
-    return [pages.marked_html(hit.title, archive.highlight(hit.title, query).marks) if hit.title
-            else Markup(escape(hit.id)) for hit in hits]
+    titles = [hit.title.replace("\n", " ") for hit in hits]
+    marks = pages.split_marks(titles, archive.highlight("\n".join(titles), query).marks)
+    return [pages.marked_html(title, spans) if title else Markup(escape(hit.id))
+            for hit, title, spans in zip(hits, titles, marks)]
 
 
 def _public(summary: dict[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,23 @@ def marked_html(text: str, marks: Sequence[tuple[int, int]] | Sequence[Sequence[
     return Markup("").join(out)
 
 
+def split_marks(texts: Sequence[str], marks: Sequence[tuple[int, int]], sep: int = 1) -> list[list[tuple[int, int]]]:
+    """The ``marks`` of ``texts`` joined by a ``sep``-character separator, given back to each text
+    (offsets in it); a mark across a separator is dropped."""
+    out: list[list[tuple[int, int]]] = [[] for _ in texts]
+    starts, position = [], 0
+    for text in texts:
+        starts.append(position)
+        position += len(text) + sep
+    i = 0
+    for start, end in sorted(marks):
+        while i + 1 < len(texts) and start >= starts[i + 1]:
+            i += 1
+        if end <= starts[i] + len(texts[i]):
+            out[i].append((start - starts[i], end - starts[i]))
+    return out
+
+
 def paragraphs_html(text: str, marks: Sequence[tuple[int, int]]) -> list[Markup]:
     """``text`` marked (as :func:`marked_html`) and cut into paragraphs at its line breaks."""
     out: list[Markup] = []

@@ -687,6 +687,9 @@ def test_a_story_spread_over_years_is_drawn_by_month_with_edge_bars(spread: Test
     axis = page[page.index('<div class="axis"'):page.index("</div>", page.index('<div class="axis"'))]
     assert axis.count("<span") == 14 and '<bdi dir="ltr" class="a b c d e">قبل</bdi>' in axis
     assert "العمودان الرماديان: قبل <bdi dir=\"ltr\">2018-01</bdi> وبعد <bdi dir=\"ltr\">2018-12</bdi>" in page
+    start = spread.get("/").text  # 2013, 2018, then 2024 (the dam's last filling, the hostile articles): by year
+    assert 'aria-label="قبل 2018-01: 1"' in start and 'class="bar edge"' in start and "بعد" not in start
+    assert 'aria-label="2024: 3"' in start and "العمود الرمادي: قبل <bdi dir=\"ltr\">2018-01</bdi>" in start
 
 
 def test_the_pager_has_previous_next_and_ellipses(spread: TestClient) -> None:

@@ -53,6 +53,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "histogram_all": ("التغطية حسب {unit}؛ انقر عمودًا لحصر النتائج في مدته",
                       "Articles by {unit}; choose a bar to keep its dates"),
     "histogram_edges": (". العمودان الرماديان: قبل {first} وبعد {last}", ". The grey bars: before {first} and after {last}"),
+    "histogram_before": (". العمود الرمادي: قبل {first}", ". The grey bar: before {first}"),
+    "histogram_after": (". العمود الرمادي: بعد {last}", ". The grey bar: after {last}"),
     "unit_month": ("الشهر", "month"),
     "unit_year": ("السنة", "year"),
     "unit_years": ("السنوات", "years"),

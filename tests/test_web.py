@@ -19,7 +19,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from markupsafe import escape
+from markupsafe import Markup, escape
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -30,7 +30,7 @@ from archive.index.columns import NO_VALUE, fold
 from archive.web.app import CSP, MAX_QUERY_LENGTH, create_app
 
 from .conftest import NEWS, ROOT, SEED_ID, SEEDS
-from .webdata import HOSTILE, KURSK, XSS_IMG, XSS_SCRIPT
+from .webdata import DAM_MONTHS_2018, HOSTILE, KURSK, XSS_IMG, XSS_SCRIPT, dam_documents
 
 MISSION = "قوات كورية في كورسك"
 
@@ -193,30 +193,72 @@ def test_ids_with_slashes_and_reserved_characters(tmp_path: Path) -> None:
         assert client.get("/article", params={"id": doc.id}).status_code == 200
 
 
-@pytest.mark.parametrize(("url", "params", "message"), [
-    ("/api/search", {"q": "x", "mode": "fuzzy"}, "unknown mode 'fuzzy'; choose one of"),
-    ("/api/search", {"q": "x", "sort": "title"}, "unknown sort 'title'; choose one of"),
-    ("/api/search", {"q": "x", "since": "yesterday"}, "since: 'yesterday' is not a date"),
-    ("/api/search", {"q": "x", "since": "2024-05-01", "until": "2024-01-01"}, "since (2024-05-01) is after until"),
-    ("/api/search", {"q": "x", "k": "0"}, "k: Input should be greater than or equal to 1"),
-    ("/api/search", {"q": "x", "k": "101"}, "k: Input should be less than or equal to 100"),
-    ("/api/search", {"q": "x", "k": "ten"}, "k: Input should be a valid integer"),
-    ("/api/search", {"q": "x", "page": "0"}, "page: Input should be greater than or equal to 1"),
-    ("/api/search", {"q": "x", "k": "100", "page": "11"}, "reaches past the first 1,000 hits"),
-    ("/api/search", {"q": "x" * (MAX_QUERY_LENGTH + 1)}, f"q: String should have at most {MAX_QUERY_LENGTH}"),
-    ("/api/search", {"q": "x", "source": ["s"] * 51}, "source: at most 50 values"),
-    ("/api/search", {"q": "x", "category": "c" * 201}, "category: a value is at most 200 characters"),
-    ("/api/related/x", {"k": "51"}, "k: Input should be less than or equal to 50"),
+@pytest.mark.parametrize(("url", "params", "message", "arabic"), [
+    ("/api/search", {"q": "x", "mode": "fuzzy"}, "unknown mode 'fuzzy'; choose one of", "طريقة بحث غير معروفة 'fuzzy'"),
+    ("/api/search", {"q": "x", "sort": "title"}, "unknown sort 'title'; choose one of", "ترتيب غير معروف 'title'"),
+    ("/api/search", {"q": "x", "since": "yesterday"}, "since: 'yesterday' is not a date",
+     "من تاريخ (since): 'yesterday' ليس تاريخًا"),
+    ("/api/search", {"q": "x", "since": "2024-05-01", "until": "2024-01-01"}, "since (2024-05-01) is after until",
+     "تاريخ البداية (2024-05-01) بعد تاريخ النهاية (2024-01-01)"),
+    ("/api/search", {"q": "x", "k": "0"}, "k: Input should be greater than or equal to 1",
+     "عدد النتائج في الصفحة (k): يجب ألا يقل عن 1"),
+    ("/api/search", {"q": "x", "k": "101"}, "k: Input should be less than or equal to 100",
+     "عدد النتائج في الصفحة (k): يجب ألا يزيد على 100"),
+    ("/api/search", {"q": "x", "k": "ten"}, "k: Input should be a valid integer",
+     "عدد النتائج في الصفحة (k): يجب أن يكون عددًا صحيحًا"),
+    ("/api/search", {"q": "x", "page": "0"}, "page: Input should be greater than or equal to 1",
+     "الصفحة (page): يجب ألا يقل عن 1"),
+    ("/api/search", {"q": "x", "k": "100", "page": "11"}, "reaches past the first 1,000 hits",
+     "تتجاوز أول 1,000 نتيجة"),
+    ("/api/search", {"q": "x" * (MAX_QUERY_LENGTH + 1)}, f"q: String should have at most {MAX_QUERY_LENGTH}",
+     f"نص البحث (q): لا يتجاوز {MAX_QUERY_LENGTH} حرفًا"),
+    ("/api/search", {"q": "x", "source": ["s"] * 51}, "source: at most 50 values", "المصدر (source): 50 قيمة على الأكثر"),
+    ("/api/search", {"q": "x", "category": "c" * 201}, "category: a value is at most 200 characters",
+     "التصنيف (category): القيمة 200 حرفًا على الأكثر"),
+    ("/api/search", {"q": "[a TO b]", "mode": "lexical"}, "range queries ([a TO b]) are not supported",
+     "البحث في نطاق ([a TO b]) غير مدعوم"),
+    ("/api/related/x", {"k": "51"}, "k: Input should be less than or equal to 50",
+     "عدد النتائج في الصفحة (k): يجب ألا يزيد على 50"),
 ])
-def test_bad_input_is_400_with_the_libraries_message(client: TestClient, url: str, params: dict, message: str) -> None:
+def test_bad_input_is_400_with_the_libraries_message(client: TestClient, url: str, params: dict, message: str,
+                                                     arabic: str) -> None:
+    """The API names what is wrong in English; a page says it in Arabic (the library's English words
+    are not shown), or in English when the browser prefers English."""
     response = client.get(url, params=params)
     assert response.status_code == 400
     body = response.json()
     assert body["error"] == "QueryError" and message in body["message"], body
-    page = client.get("/", params=params) if url == "/api/search" else None
-    if page is not None:  # the search page says the same, as a page
-        assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
-        assert str(escape(message)) in page.text
+    page_url = "/" if url == "/api/search" else "/article"
+    page_params = params if url == "/api/search" else {"id": "x", "q": "x" * (MAX_QUERY_LENGTH + 1)}
+    page = client.get(page_url, params=page_params)
+    assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
+    if url == "/api/search":
+        assert str(escape(arabic)) in page.text and str(escape(message)) not in page.text
+        assert 'lang="en"' not in page.text.split('id="detail"')[1].split(">")[0]
+        english = client.get("/", params=params, headers={"Accept-Language": "en-US,en;q=0.9"})
+        assert english.status_code == 400 and str(escape(message)) in english.text and arabic not in english.text
+    else:  # a page's own parameter, named the same way
+        assert "نص البحث (q): لا يتجاوز" in page.text
+
+
+def test_every_refusal_a_page_can_give_has_arabic_words() -> None:
+    """Each detail the web layer or the library gives for a refused request has an Arabic rendering
+    (one not in the table would be shown in English, marked as such)."""
+    from archive.web import messages
+
+    details = ["k: Input should be greater than or equal to 1; page: Input should be a valid integer",
+               "id: Field required", "at most 8 quoted phrases in one query (each is matched over the whole "
+               "archive); split the search",
+               "semantic search needs vectors, and the archive was built without an encoder (lexical only). "
+               "Fix: archive build --encoder e5-small",
+               "the articles related to an article are at /api/related/ID (the whole path after /api/articles/ "
+               "is an id)"]
+    for detail in details:
+        arabic = messages.arabic_detail(detail)
+        assert arabic and re.search("[\u0621-\u064a]{3}", arabic) and "Input should" not in arabic, detail
+    assert messages.arabic_detail("something the table does not know") is None
+    shown, english = messages.bad_request("something new").detail_text(english=False)
+    assert shown == "something new" and english
 
 
 def test_semantic_on_a_lexical_archive_is_400_and_hybrid_is_lexical(tmp_path: Path) -> None:
@@ -507,7 +549,7 @@ def test_requests_are_answered_on_a_few_worker_threads(client: TestClient) -> No
 
 def test_article_links_back_to_the_search_it_was_opened_from(client: TestClient) -> None:
     search = client.get("/", params={"q": MISSION, "mode": "lexical", "source": ["bbc", "cnn"], "sort": "-date"}).text
-    link = html.unescape(re.search(r'<h2><a href="(/article\?id=kursk-cnn[^"]*)"', search).group(1))
+    link = html.unescape(re.search(r'<h2 dir="auto"><a href="(/article\?id=kursk-cnn[^"]*)"', search).group(1))
     article = client.get(link).text
     back = html.unescape(re.search(r'<a href="([^"]*)">← العودة إلى النتائج</a>', article).group(1))
     assert urllib.parse.parse_qs(urllib.parse.urlsplit(back).query) == {
@@ -526,8 +568,9 @@ def test_pages_helpers() -> None:
                                                                 ("2024-02", 1)]
     assert pages.month_bounds("2024-02") == ("2024-02-01", "2024-02-29")
     assert pages.query_string({"q": "a b", "source": ["x", "y"]}, page="2", source=None) == "?q=a+b&page=2"
-    assert [p.number for p in pages.pager(95, 10, 5, 10, {}, last_page=100)] == [1, 3, 4, 5, 6, 7, 10]
-    assert [p.number for p in pages.pager(5000, 10, 1, 10, {}, last_page=100)][-1] == 100
+    assert [p and p.number for p in pages.pager(95, 10, 5, 10, {}, last_page=100).pages] == [1, None, 4, 5, 6,
+                                                                                              None, 10]
+    assert pages.pager(5000, 10, 1, 10, {}, last_page=100).pages[-1].number == 100  # the library's depth
 
 
 def test_a_damaged_index_is_500_without_the_libraries_message(archive: Archive,
@@ -619,3 +662,90 @@ def test_served_connections_send_without_waiting_for_acks() -> None:
 
     asyncio.run(main())
     assert seen and seen[0] != 0
+
+
+# ------------------------------------------------------------- phone and scale
+@pytest.fixture(scope="module")
+def spread(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """A story told in 2013, 2018 (sixty reports) and 2024, beside the hostile articles."""
+    with Archive.build([*dam_documents(), *HOSTILE], tmp_path_factory.mktemp("spread") / "index",
+                       encoder=None, procs=1) as built:
+        with TestClient(create_app(built)) as test_client:
+            yield test_client
+
+
+def test_a_story_spread_over_years_is_drawn_by_month_with_edge_bars(spread: TestClient) -> None:
+    page = spread.get("/", params={"q": "سد النهضة", "mode": "lexical"}).text
+    svg = page[page.index("<svg"):page.index("</svg>")]
+    bars = re.findall(r'<a href="([^"]+)" class="bar( edge)?" aria-label="([^"]+)"', svg)
+    assert [label for _, _, label in bars] == ["قبل 2018-01: 1", *[f"2018-{m:02d}: {c}" for m, c in
+                                                                   enumerate(DAM_MONTHS_2018, 1)], "بعد 2018-12: 1"]
+    assert [edge for _, edge, _ in bars] == [" edge", *[""] * 12, " edge"]
+    before = urllib.parse.parse_qs(urllib.parse.urlsplit(html.unescape(bars[0][0])).query)
+    assert before == {"q": ["سد النهضة"], "mode": ["lexical"], "sort": ["relevance"], "until": ["2017-12-31"]}
+    assert _ids_in_page(spread.get("/" + html.unescape(bars[0][0])).text) == ["dam-2013"]
+    axis = page[page.index('<div class="axis"'):page.index("</div>", page.index('<div class="axis"'))]
+    assert axis.count("<span") == 14 and '<bdi dir="ltr" class="a b c d e">قبل</bdi>' in axis
+    assert "العمودان الرماديان: قبل <bdi dir=\"ltr\">2018-01</bdi> وبعد <bdi dir=\"ltr\">2018-12</bdi>" in page
+    start = spread.get("/").text  # 2013, 2018, then 2024 (the dam's last filling, the hostile articles): by year
+    assert 'aria-label="قبل 2018-01: 1"' in start and 'class="bar edge"' in start and "بعد" not in start
+    assert 'aria-label="2024: 3"' in start and "العمود الرمادي: قبل <bdi dir=\"ltr\">2018-01</bdi>" in start
+
+
+def test_the_pager_has_previous_next_and_ellipses(spread: TestClient) -> None:
+    page = spread.get("/", params={"q": "سد النهضة", "mode": "lexical", "k": 3, "page": 5}).text
+    nav = page[page.index('<nav class="pager"'):page.index("</nav>")]
+    shown = re.sub(r"<[^>]+>", " ", nav.split(">", 1)[1])
+    assert " ".join(shown.split()) == "السابقة 1 … 4 5 6 … 21 التالية"
+    assert 'rel="prev"' in nav and "page=4" in nav and 'rel="next"' in nav and "page=6" in nav
+    first = spread.get("/", params={"q": "سد النهضة", "mode": "lexical", "k": 3}).text
+    assert '<span class="step off">السابقة</span>' in first and 'rel="next"' in first
+
+
+def test_titles_in_the_results_are_marked_and_escaped(spread: TestClient) -> None:
+    page = spread.get("/", params={"q": "سد النهضة", "mode": "lexical"}).text
+    titles = re.findall(r'<h2 dir="auto"><a [^>]+><bdi>(.*?)</bdi></a></h2>', page)
+    assert titles and all("<mark>سد</mark> <mark>النهضة</mark>" in title for title in titles), titles[:2]
+    hostile = spread.get("/", params={"q": "خبيث", "mode": "lexical"}).text
+    title = re.findall(r'<h2 dir="auto"><a [^>]+><bdi>(.*?)</bdi></a></h2>', hostile)
+    assert "عنوان <mark>خبيث</mark> &lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt;" in title, title
+    _assert_inert(hostile)
+
+
+def test_an_english_browser_gets_every_word_in_english(spread: TestClient) -> None:
+    """With English ranked above Arabic, the pages are English, left to right, histogram included;
+    an Arabic (or unspecified) browser gets no English word of the interface."""
+    from archive.web.words import WORDS
+
+    english = {"Accept-Language": "en-GB,en;q=0.9,ar;q=0.4"}
+    params = {"q": "سد النهضة", "mode": "lexical", "k": 3, "page": 2}
+    page = spread.get("/", params=params, headers=english)
+    assert page.headers["vary"] == "Accept-Language"
+    text = page.text
+    assert '<html lang="en" dir="ltr">' in text and "Articles with these words: <strong>62</strong>" in text
+    assert 'rel="next">Next</a>' in text and 'aria-label="before 2018-01: 1"' in text
+    ui = re.sub(r"<ol class=\"hits\".*?</ol>", "", text, flags=re.S)  # without the articles' own words
+    ui = ui.replace('value="سد النهضة"', "").replace("<title>سد النهضة", "<title>")
+    ui = re.sub(r"<bdi>[^<]*</bdi>", "", ui).replace("قوات كورية في كورسك", "")  # source names, the example
+    assert not re.search("[\u0621-\u064a]", ui), re.findall("[\u0621-\u064a ]+", ui)[:5]
+    xs = [float(x) for x in re.findall(r'<rect x="([\d.]+)" y="0"', text)]
+    assert xs == sorted(xs)  # earliest on the left
+    article = spread.get("/article", params={"id": "dam-2013", "q": "سد"}, headers=english).text
+    assert '<html lang="en" dir="ltr">' in article and "<dt>Source</dt>" in article and "Related articles" in article
+    arabic = spread.get("/", params=params, headers={"Accept-Language": "ar,en;q=0.5"}).text
+    for key in ("found_lexical", "next", "previous", "filters", "apply", "sources"):
+        assert WORDS[key][0] in arabic and WORDS[key][1] not in arabic, key
+
+
+def test_every_word_has_both_languages_with_the_same_values() -> None:
+    import string
+
+    from archive.web.words import WORDS, Words
+
+    for key, (arabic, english) in WORDS.items():
+        names = [{name for _, name, _, _ in string.Formatter().parse(text) if name} for text in (arabic, english)]
+        assert names[0] == names[1] and arabic and english and arabic != english, key
+        assert re.search("[\u0621-\u064a]", arabic), key
+    assert Words()("articles_count", n=30_000) == "30,000 مقال"
+    assert Words(english=True)("histogram_edges", first="<b>", last=Markup("<bdi>x</bdi>")) == \
+        ". The grey bars: before &lt;b&gt; and after <bdi>x</bdi>"

@@ -115,6 +115,55 @@ def test_an_unknown_id_is_named_without_the_servers_path(client: TestClient, arc
         assert "Traceback" not in response.text and "Error:" not in response.text
 
 
+@pytest.mark.parametrize("language", ["ar", "en-GB,en;q=0.9"])
+def test_no_page_or_api_answer_names_a_server_path(client: TestClient, archive: Archive, language: str) -> None:
+    """Every route, in both languages, answered and refused: none names the index's directory (or the
+    directory above it), the package's or the working directory."""
+    import archive as package
+
+    places = {str(p) for p in (archive.path, archive.path.resolve(), archive.path.parent,
+                               Path(package.__file__).resolve().parent, Path.cwd())}
+    urls = ["/", "/?q=%D9%83%D9%88%D8%B1%D8%B3%D9%83", "/?q=%D9%83%D9%88%D8%B1%D8%B3%D9%83&mode=semantic",
+            "/?q=x&page=50", "/?q=x&since=2024-05-01&until=2024-01-01", "/?q=[a TO b]", "/?k=0",
+            "/article?id=ant/2024/7", "/article?id=ant/2024/7&q=x", "/article?id=nosuch", "/article",
+            "/api/search?q=x&mode=semantic", "/api/search?q=%D9%83%D9%88%D8%B1%D8%B3%D9%83", "/api/stats",
+            "/api/articles/ant/2024/7", "/api/articles/nosuch", "/api/related/ant/2024/7", "/api/related/nosuch",
+            "/api/openapi.json", "/nothing", "/static/site.css", "/api/search?q=" + "x" * 600]
+    for url in urls:
+        response = client.get(url, headers={"Accept-Language": language})
+        assert response.status_code in (200, 400, 404), url
+        for place in places:
+            assert place not in response.text, (url, place)
+        assert "Traceback" not in response.text
+
+
+def test_a_local_models_directory_is_cut_from_what_the_server_says(archive: Archive,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """An archive embedded with a model from a directory of the server (``st:/srv/…``) names the model,
+    not the directory, in /api/stats and in a search's notice (the API's and the English page's)."""
+    import dataclasses
+
+    from archive.search.floor import NO_FLOOR_NOTICE
+    from archive.search.results import Hits
+
+    model = "/srv/private/models/arabic-e5"
+    stats = Archive.stats
+
+    monkeypatch.setattr(Archive, "stats", lambda self: dataclasses.replace(
+        stats(self), encoder=f"st:{model}/sentence-transformers-6.2.0"))
+    monkeypatch.setattr(Archive, "search", lambda self, *args, **kwargs: Hits(
+        mode="lexical", total=0, reason="no article contains these words",
+        notice=NO_FLOOR_NOTICE.format(name=f"st:{model}")))
+    client = TestClient(create_app(archive))
+    assert client.get("/api/stats").json()["encoder"] == "st:…/arabic-e5/sentence-transformers-6.2.0"
+    body = client.get("/api/search", params={"q": "كورسك"}).json()
+    assert "st:…/arabic-e5" in body["notice"]
+    page = client.get("/", params={"q": "كورسك"}, headers={"Accept-Language": "en"}).text
+    assert "st:…/arabic-e5" in page
+    for text in (body["notice"], page, client.get("/api/stats").text):
+        assert "/srv/private" not in text
+
+
 def test_an_unexpected_failure_is_500_without_its_text_and_the_connection_stays_usable(
         archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
     """/api/stats over a removed generation raised FileNotFoundError: a plain-text 500, and uvicorn

@@ -51,3 +51,39 @@ HOSTILE = [
         url="JaVaScRiPt:alert(4)",
     ),
 ]
+
+
+DAM_MONTHS_2018 = (2, 2, 3, 4, 8, 10, 9, 7, 5, 4, 3, 3)
+"""Reports of 2018 on the Renaissance Dam talks, by month: 60 articles."""
+_CITIES = ("القاهرة", "الخرطوم", "أديس أبابا")
+_STEPS = ("جولة جديدة من مفاوضات", "خلاف فني في مفاوضات", "اجتماع وزراء المياه بشأن", "تقرير المكتب الاستشاري عن",
+          "تعثر مفاوضات", "اتفاق مبدئي حول ملء")
+
+
+def dam_documents() -> list[Document]:
+    """A story spread as archives are: one report of 2013 (the works begin), sixty of 2018 (the
+    talks), one of 2024 (the last filling). The histogram of such a search drew 132 month bars of
+    3.5 pixels with only its two ends labelled; the pager of 60 hits by 3 has 20 pages."""
+    docs = [Document(
+        id="dam-2013", title="إثيوبيا تبدأ تحويل مجرى النيل الأزرق لبناء سد النهضة",
+        body="بدأت إثيوبيا تحويل مجرى النيل الأزرق تمهيدا لبناء سد النهضة، وأعربت مصر عن قلقها من أثر السد "
+        "على حصتها من مياه النهر.", published=_utc(2013, 5, 28), source="BBC", category="africa",
+    )]
+    n = 0
+    for month, count in enumerate(DAM_MONTHS_2018, 1):
+        for day in range(count):
+            city, step = _CITIES[n % 3], _STEPS[(n // 3) % len(_STEPS)]
+            docs.append(Document(
+                id=f"dam-2018-{month:02d}-{day + 1:02d}", title=f"{step} سد النهضة في {city} (الجولة {n + 1})",
+                body=f"عقد وزراء الخارجية والمياه في مصر والسودان وإثيوبيا اجتماعا في {city} لبحث قواعد ملء "
+                f"سد النهضة وتشغيله. وقال المتحدث إن الجولة رقم {n + 1} انتهت دون اتفاق نهائي على مدة الملء، "
+                "وإن اللجان الفنية ستواصل عملها.", published=_utc(2018, month, 1 + day * 2),
+                source=("Al Jazeera", "BBC", "Sky News Arabia")[n % 3], category="africa",
+            ))
+            n += 1
+    docs.append(Document(
+        id="dam-2024", title="إثيوبيا تعلن اكتمال الملء الخامس لسد النهضة",
+        body="أعلنت إثيوبيا اكتمال الملء الخامس لخزان سد النهضة، فيما قالت مصر إن الخطوة تخالف القانون الدولي.",
+        published=_utc(2024, 3, 10), source="Al Jazeera", category="africa",
+    ))
+    return docs

@@ -40,7 +40,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, PackageLoader
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
@@ -49,9 +49,11 @@ from ..index.columns import NO_VALUE, Facets, fold
 from ..errors import ArchiveError, DocumentNotFoundError, QueryError, UsageError
 from ..following import LiveArchive
 from ..version import __version__
+from . import histogram as histograms
 from . import messages, pages
 from .guards import LOG, HeadAsGet, HostCheck, LastAnswer, SecurityHeaders
 from .limits import Busy, Runner, TooSlow
+from .words import Words
 
 MAX_QUERY_LENGTH = 500
 """Characters in ``q`` (the library cuts at 2,000; no one types a tenth of that)."""
@@ -212,19 +214,20 @@ def create_app(
     stats_of = functools.lru_cache(maxsize=2)(lambda archive: archive.stats())
     facts = functools.lru_cache(maxsize=2)(lambda archive: _Facts.of(stats_of(archive)))
 
-    def render(archive: Archive, name: str, **context: Any) -> HTMLResponse:
+    def render(archive: Archive, name: str, t: Words, **context: Any) -> HTMLResponse:
         known = facts(archive)
-        html = env.get_template(name).render(has_vectors=known.has_vectors, documents=known.documents, **context)
-        return HTMLResponse(html)
+        html = env.get_template(name).render(has_vectors=known.has_vectors, documents=known.documents, t=t,
+                                             **context)
+        return HTMLResponse(html, headers={"Vary": "Accept-Language"})
 
     def answer(scope: Scope, message: messages.Message) -> Response:
         """The response of ``message``: JSON under /api/, else a page (Arabic unless English is preferred)."""
         if scope.get("path", "").startswith("/api/"):
             return JSONResponse({"error": message.kind, "message": message.api_message()}, status_code=message.status)
         english = messages.prefers_english(Request(scope).headers.get("accept-language", ""))
-        html = env.get_template("error.html").render(message=message, english=english, lang="en" if english else "ar",
+        html = env.get_template("error.html").render(message=message, english=english, t=Words(english),
                                                      documents=None)
-        return HTMLResponse(html, status_code=message.status)
+        return HTMLResponse(html, status_code=message.status, headers={"Vary": "Accept-Language"})
 
     async def run(work: Callable[[Archive], T]) -> T:
         """``work`` on a worker thread over one handle of the archive (see :class:`Runner`)."""
@@ -284,7 +287,8 @@ def create_app(
             facets = archive.facets(params.q, **params.filters(), mode=hits.mode)  # type: ignore[arg-type]
             took_ms = (time.perf_counter() - started) * 1000
             return JSONResponse({
-                "query": params.q, "page": params.page, "k": params.k, **hits.summary(), "took_ms": round(took_ms, 2),
+                "query": params.q, "page": params.page, "k": params.k, **_public(hits.summary()),
+                "took_ms": round(took_ms, 2),
                 "hits": [hit_json(hit, rank) for rank, hit in enumerate(hits, params.offset + 1)],
                 "facets": facets_json(facets),
                 "histogram": [{"month": month, "count": count} for month, count in pages.month_series(facets.months)],
@@ -329,7 +333,9 @@ def create_app(
             stats = stats_of(archive)
             return JSONResponse({
                 "documents": stats.documents, "folded_duplicates": stats.folded_duplicates,
-                "passages": stats.passages, "encoder": stats.encoder, "sources": stats.sources,
+                "passages": stats.passages,
+                "encoder": messages.without_local_models(stats.encoder) if stats.encoder else None,
+                "sources": stats.sources,
                 "categories": stats.categories,
                 "first_published": stats.first_published.isoformat() if stats.first_published else None,
                 "last_published": stats.last_published.isoformat() if stats.last_published else None,
@@ -340,7 +346,9 @@ def create_app(
 
     # -------------------------------------------------------------- the pages
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def search_page(params: Search) -> HTMLResponse:
+    async def search_page(params: Search, request: Request) -> HTMLResponse:
+        t = _words(request)
+
         def work(archive: Archive) -> HTMLResponse:
             known = facts(archive)
             hits: Hits | None = None
@@ -349,17 +357,20 @@ def create_app(
                                       offset=params.offset, **params.filters())
             counted = _facet_counts(archive, params, hits.mode if hits is not None else "lexical")
             url = params.url_params()
+            drawn = histograms.histogram(counted["all"].months, url, edges=(t("before"), t("after")),
+                                         rtl=not t.english)
             total = hits.total if hits is not None else counted["all"].total
             return render(
-                archive, "search.html", params=params, url=url, hits=hits, facets=counted["all"],
+                archive, "search.html", t, params=params, url=url, hits=hits, facets=counted["all"],
                 source_counts=_with_selected(counted["sources"].sources, params.source, known.source_names),
                 category_counts=_with_selected(counted["categories"].categories, params.category,
                                                known.category_names),
                 meaning_only=hits is not None and bool(hits) and hits.mode == "hybrid" and not hits.words,
-                **_in_arabic(archive, hits, params),
-                histogram=pages.histogram(counted["all"].months, url),
+                **_messages(archive, hits, params, t),
+                histogram=drawn, edge_first=_ltr(drawn.first), edge_last=_ltr(drawn.last),
+                titles=_titles(archive, hits, params.q),
                 pager=pages.pager(total, len(hits), params.page, params.k, url, last_page=MAX_K // params.k)
-                if hits else [],
+                if hits else pages.Pager(),
                 total=total, first_rank=params.offset + 1, modes=MODES, sorts=SORTS,
             )
 
@@ -367,10 +378,13 @@ def create_app(
 
     @app.get("/article", response_class=HTMLResponse, include_in_schema=False)
     async def article_page(
+        request: Request,
         id: Annotated[str, Query(max_length=1000)],
         q: Annotated[str, Query(max_length=MAX_QUERY_LENGTH)] = "",
         back: Annotated[str, Query(max_length=4000)] = "",
     ) -> HTMLResponse:
+        t = _words(request)
+
         def work(archive: Archive) -> HTMLResponse:
             with _known(id):
                 doc = archive.get(id)
@@ -378,10 +392,11 @@ def create_app(
             related = archive.related(doc.id, k=RELATED_ON_PAGE)
             link = pages.back_link(back) or (pages.query_string({"q": q}) if q else "")
             return render(
-                archive, "article.html", doc=doc, q=q, paragraphs=pages.paragraphs_html(doc.body, marks),
+                archive, "article.html", t, doc=doc, q=q, paragraphs=pages.paragraphs_html(doc.body, marks),
                 title_html=pages.marked_html(doc.title, archive.highlight(doc.title, q).marks if q else ()),
                 duplicate_of=archive.duplicate_of(doc.id), duplicates=archive.duplicates_of(doc.id),
-                related=related, back=link, original=pages.safe_url(doc.url),
+                related=related, related_reason=None if t.english else messages.arabic_related_reason(related.reason),
+                back=link, original=pages.safe_url(doc.url),
             )
 
         return await run(work)
@@ -447,11 +462,24 @@ class _Facts:
                    {fold(n): n for n in info.categories})
 
 
-def _in_arabic(archive: Archive, hits: Hits | None, params: SearchParams) -> dict[str, Any]:
-    """The search's reason and notices as the Arabic page says them (``reason_ar`` None: unknown, shown in
-    English), from what the search found and the archive's manifest."""
+def _words(request: Request) -> Words:
+    """The words of a page in the language the browser prefers (Arabic unless it ranks English higher)."""
+    return Words(messages.prefers_english(request.headers.get("accept-language", "")))
+
+
+def _ltr(text: str) -> Markup:
+    """``text`` (a date) as an isolated left-to-right run that never wraps (site.css)."""
+    return Markup('<bdi dir="ltr">{}</bdi>').format(text)
+
+
+def _messages(archive: Archive, hits: Hits | None, params: SearchParams, t: Words) -> dict[str, Any]:
+    """The search's reason and notices as the page says them: in Arabic from what the search found and
+    the archive's manifest (``reason`` None: unknown, shown in English), or the library's own English."""
     if hits is None:
-        return {"reason_ar": None, "notices_ar": []}
+        return {"reason": None, "notices": []}
+    if t.english:
+        return {"reason": hits.reason,
+                "notices": [messages.without_local_models(hits.notice)] if hits.notice else []}
     reason = None
     if hits.reason and not hits:
         filtered = any(value for value in params.filters().values())
@@ -463,9 +491,26 @@ def _in_arabic(archive: Archive, hits: Hits | None, params: SearchParams) -> dic
         embedded = (manifest.passages, manifest.planned_passages, manifest.embedded_leads, manifest.leads)
     floor_missing = None
     if hits.mode != "lexical" and hits.floor is None and manifest.encoder is not None:
-        floor_missing = manifest.encoder_spec or manifest.encoder
-    return {"reason_ar": reason,
-            "notices_ar": messages.arabic_notices(mode=hits.mode, embedded=embedded, floor_missing=floor_missing)}
+        floor_missing = messages.without_local_models(manifest.encoder_spec or manifest.encoder)
+    return {"reason": reason,
+            "notices": messages.arabic_notices(mode=hits.mode, embedded=embedded, floor_missing=floor_missing)}
+
+
+def _titles(archive: Archive, hits: Hits | None, query: str) -> list[Markup]:
+    """Each hit's title with the query's words marked as in its snippet (its id when it has no title).
+    The titles are marked together, one per line, so the query is parsed once a page, not once a hit."""
+    if not hits:
+        return []
+    titles = [hit.title.replace("\n", " ") for hit in hits]
+    marks = pages.split_marks(titles, archive.highlight("\n".join(titles), query).marks)
+    return [pages.marked_html(title, spans) if title else Markup(escape(hit.id))
+            for hit, title, spans in zip(hits, titles, marks)]
+
+
+def _public(summary: dict[str, Any]) -> dict[str, Any]:
+    """A search's summary as the API gives it: a local model's directory cut from the notice."""
+    notice = summary.get("notice")
+    return {**summary, "notice": messages.without_local_models(notice) if isinstance(notice, str) else notice}
 
 
 def _facet_counts(archive: Archive, params: SearchParams, mode: str) -> dict[str, Facets]:

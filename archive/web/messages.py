@@ -40,6 +40,14 @@ class Message:
     def text(self, english: bool) -> str:
         return self.english if english else self.arabic
 
+    def detail_text(self, english: bool) -> tuple[str, bool]:
+        """The detail as a page in that language shows it, and whether it is English (an Arabic page
+        shows a detail :func:`arabic_detail` does not know in English, marked as such)."""
+        if english or not self.detail:
+            return self.detail, True
+        arabic = arabic_detail(self.detail)
+        return (arabic, False) if arabic is not None else (self.detail, True)
+
     def api_message(self) -> str:
         return f"{self.english}: {self.detail}" if self.detail else self.english
 
@@ -100,6 +108,91 @@ def without_paths(text: str, *paths: Path) -> str:
         if len(name) > 1:
             text = text.replace(name, "the archive")
     return without_bidi_controls(text)
+
+
+PARAMETERS = {"q": "نص البحث", "k": "عدد النتائج في الصفحة", "page": "الصفحة", "mode": "طريقة البحث",
+              "sort": "الترتيب", "source": "المصدر", "category": "التصنيف", "since": "من تاريخ",
+              "until": "إلى تاريخ", "id": "المعرّف", "back": "رابط العودة"}
+"""The search's parameters as the Arabic page names them (the URL's name follows, in Latin letters)."""
+
+
+def _parameter(name: str) -> str:
+    return f"{PARAMETERS[name]} ({name})" if name in PARAMETERS else name
+
+
+_DETAILS: list[tuple[re.Pattern[str], str]] = [(re.compile(pattern), arabic) for pattern, arabic in [
+    (r"^(?P<p>\w+): Input should be greater than or equal to (?P<n>[\d,]+)$", "{p}: يجب ألا يقل عن {n}"),
+    (r"^(?P<p>\w+): Input should be less than or equal to (?P<n>[\d,]+)$", "{p}: يجب ألا يزيد على {n}"),
+    (r"^(?P<p>\w+): Input should be a valid integer.*$", "{p}: يجب أن يكون عددًا صحيحًا"),
+    (r"^(?P<p>\w+): String should have at most (?P<n>[\d,]+) characters?$", "{p}: لا يتجاوز {n} حرفًا"),
+    (r"^(?P<p>\w+): Field required$", "{p}: مطلوب"),
+    (r"^unknown mode (?P<v>'.*'); choose one of: (?P<n>.*)$", "طريقة بحث غير معروفة {v}؛ اختر واحدة من: {n}"),
+    (r"^unknown sort (?P<v>'.*'); choose one of: (?P<n>.*)$", "ترتيب غير معروف {v}؛ اختر واحدًا من: {n}"),
+    (r"^(?P<p>\w+): (?P<v>'.*') is not a date; .*$", "{p}: {v} ليس تاريخًا؛ اكتبه هكذا: 2024-11-05"),
+    (r"^since \((?P<v>[\d-]+)\) is after until \((?P<n>[\d-]+)\)$",
+     "تاريخ البداية ({v}) بعد تاريخ النهاية ({n})"),
+    (r"^page (?P<v>\d+) of (?P<n>\d+) hits reaches past the first (?P<m>[\d,]+) hits; .*$",
+     "الصفحة {v} (كل صفحة {n} نتيجة) تتجاوز أول {m} نتيجة؛ ضيّق البحث بدلًا من ذلك"),
+    (r"^(?P<p>\w+): at most (?P<n>\d+) values in one search$", "{p}: {n} قيمة على الأكثر في بحث واحد"),
+    (r"^(?P<p>\w+): a value is at most (?P<n>\d+) characters$", "{p}: القيمة {n} حرفًا على الأكثر"),
+    (r"^semantic search needs vectors, .*$",
+     "البحث بالمعنى يحتاج إلى متجهات، وقد بُني هذا الأرشيف دون مرمِّز (بحث بالكلمات فقط)؛ اختر البحث بالكلمات"),
+    (r"^range queries .* are not supported.*$",
+     "البحث في نطاق ([a TO b]) غير مدعوم؛ ابحث عن الكلمات نفسها، وحدّد التواريخ بحقلي «من» و«إلى»"),
+    (r"^at most (?P<n>\d+) quoted phrases in one query.*$",
+     "{n} عبارات بين علامتي تنصيص على الأكثر في بحث واحد؛ قسّم البحث"),
+    (r"^the articles related to an article are at /api/related/ID.*$",
+     "المقالات ذات الصلة بمقال في /api/related/ID (كل ما بعد /api/articles/ معرّف واحد)"),
+]]
+"""The details of a refused request (the library's words and the web layer's), each as a pattern
+and its Arabic; :func:`arabic_detail` renders each ``; ``-separated part it knows."""
+
+
+def arabic_detail(detail: str) -> str | None:
+    """``detail`` (one or more parts joined by ``; ``) in Arabic, or ``None`` if a part is not known
+    (the page then shows the English words, marked as English, rather than half a translation)."""
+    out = []
+    for part in detail.split("; ") if "Input should" in detail or "Field required" in detail else [detail]:
+        for pattern, arabic in _DETAILS:
+            found = pattern.match(part.strip())
+            if found:
+                names = {key: _parameter(value) if key == "p" else value for key, value in found.groupdict().items()}
+                out.append(arabic.format(**names))
+                break
+        else:
+            return None
+    return "؛ ".join(out)
+
+
+RELATED_REASONS = {
+    "the archive holds no other article": "لا مقال آخر في الأرشيف",
+    "no other article shares its words": "لا مقال آخر يشاركه كلماته",
+}
+
+
+def arabic_related_reason(reason: str | None) -> str | None:
+    """Why an article has no related articles, in Arabic (``None``: not known, shown in English)."""
+    if reason is None:
+        return None
+    if reason.endswith("has no searchable words to compare"):
+        return "ليس في المقال كلمات يُقارن بها"
+    return RELATED_REASONS.get(reason)
+
+
+LOCAL_MODEL = re.compile(r"st:(?P<path>(?:/|~|\.{1,2}/|[A-Za-z]:[\\/])[^|\s'\";,)]*)")
+"""A sentence-transformers encoder loaded from a local directory (``st:/home/…/model``): its spec
+names a directory of the server."""
+
+
+def without_local_models(text: str) -> str:
+    """``text`` with each local model directory in an encoder's name cut to its last part
+    (``st:/srv/models/e5`` → ``st:…/e5``): the model's name is worth showing, its place on the server is not."""
+    def shorten(found: re.Match[str]) -> str:
+        parts = [p for p in re.split(r"[\\/]", found.group("path").rstrip("/\\")) if p not in ("", ".", "..", "~")]
+        keep = 2 if parts and parts[-1].startswith("sentence-transformers-") else 1  # the name's library version
+        return "st:…/" + "/".join(parts[-keep:]) if parts else "st:…"
+
+    return LOCAL_MODEL.sub(shorten, text)
 
 
 def prefers_english(accept_language: str) -> bool:

@@ -34,6 +34,23 @@ def marked_html(text: str, marks: Sequence[tuple[int, int]] | Sequence[Sequence[
     return Markup("").join(out)
 
 
+def split_marks(texts: Sequence[str], marks: Sequence[tuple[int, int]], sep: int = 1) -> list[list[tuple[int, int]]]:
+    """The ``marks`` of ``texts`` joined by a ``sep``-character separator, given back to each text
+    (offsets in it); a mark across a separator is dropped."""
+    out: list[list[tuple[int, int]]] = [[] for _ in texts]
+    starts, position = [], 0
+    for text in texts:
+        starts.append(position)
+        position += len(text) + sep
+    i = 0
+    for start, end in sorted(marks):
+        while i + 1 < len(texts) and start >= starts[i + 1]:
+            i += 1
+        if end <= starts[i] + len(texts[i]):
+            out[i].append((start - starts[i], end - starts[i]))
+    return out
+
+
 def paragraphs_html(text: str, marks: Sequence[tuple[int, int]]) -> list[Markup]:
     """``text`` marked (as :func:`marked_html`) and cut into paragraphs at its line breaks."""
     out: list[Markup] = []
@@ -101,74 +118,64 @@ def month_series(months: Mapping[str, int]) -> list[tuple[str, int]]:
 
 
 @dataclass(frozen=True, slots=True)
-class Bar:
-    """One bar of the month histogram (SVG user units; ``href`` narrows the search to its month)."""
-
-    month: str
-    count: int
-    x: float
-    y: float
-    width: float
-    height: float
-    href: str
-
-
-@dataclass(frozen=True, slots=True)
-class Histogram:
-    """An inline SVG histogram's geometry: earliest month on the right (the page reads right to left)."""
-
-    bars: list[Bar] = field(default_factory=list)
-    width: float = 0.0
-    height: float = 0.0
-    first: str = ""
-    last: str = ""
-    peak: int = 0
-
-
-HIST_HEIGHT = 80.0
-HIST_BAR = 12.0
-HIST_GAP = 2.0
-HIST_WIDTH = 720.0
-
-
-def histogram(months: Mapping[str, int], params: Params) -> Histogram:
-    """Bars of the matching articles by month; each links to the same search within that month."""
-    series = month_series(months)
-    if not series:
-        return Histogram()
-    step = max(HIST_WIDTH / len(series), 1.0)
-    bar = max(min(HIST_BAR, step - HIST_GAP), 1.0)
-    peak = max(count for _, count in series)
-    width = step * len(series)
-    bars = []
-    for i, (month, count) in enumerate(series):
-        height = 0.0 if not count else max(HIST_HEIGHT * count / peak, 2.0)
-        since, until = month_bounds(month)
-        x = width - (i + 1) * step + (step - bar) / 2  # right to left
-        bars.append(Bar(month, count, round(x, 2), round(HIST_HEIGHT - height, 2), round(bar, 2), round(height, 2),
-                        query_string(params, since=since, until=until, page=None)))
-    return Histogram(bars, round(width, 2), HIST_HEIGHT, series[0][0], series[-1][0], peak)
-
-
-@dataclass(frozen=True, slots=True)
 class PageLink:
+    """One page in the pager: its number, its URL, and whether it is the page shown."""
+
     number: int
     href: str
     current: bool
 
 
-def pager(
-    total: int | None, shown: int, page: int, k: int, params: Params, *, last_page: int
-) -> list[PageLink]:
-    """Links to the pages around ``page``, up to ``last_page`` (the library answers up to its depth).
+@dataclass(frozen=True, slots=True)
+class Pager:
+    """The pager under the results: previous / next (``""`` at either end) and the numbered pages,
+    ``None`` standing for an ellipsis (``1 … 4 5 6 … 19``)."""
 
-    ``total`` is the number of matches (``None`` for a search by meaning, which has no edge: then
-    a next page is offered while this one is full, ``shown == k``).
+    previous: str = ""
+    next: str = ""
+    pages: list[PageLink | None] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return len([p for p in self.pages if p is not None]) > 1
+
+
+def page_numbers(page: int, pages: int, around: int = 1) -> list[int | None]:
+    """The numbers a pager shows on ``page`` of ``pages``: the first, the last, and ``around`` on each
+    side of ``page``; ``None`` where pages are left out (an ellipsis), but never for a single page,
+    which is shown instead (``1 2 3 4 …``, not ``1 … 3 4 …``)."""
+    pages = max(pages, page, 1)
+    shown = sorted({1, pages, *range(max(1, page - around), min(pages, page + around) + 1)})
+    out: list[int | None] = []
+    previous = 0
+    for number in shown:
+        if number - previous == 2:
+            out.append(number - 1)
+        elif number - previous > 2:
+            out.append(None)
+        out.append(number)
+        previous = number
+    return out
+
+
+def page_count(total: int | None, shown: int, page: int, k: int, *, last_page: int) -> int:
+    """How many pages of ``k`` the search has, up to ``last_page`` (the library answers up to its depth).
+
+    ``total`` is the number of matches (``None`` when the search does not know it: then a next page is
+    offered while this one is full, ``shown == k``).
     """
     if total is None:
         pages = page + 1 if shown == k else page
     else:
         pages = max((total + k - 1) // k, 1)
-    pages = min(pages, last_page)
-    numbers = sorted({1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)})
-    return [PageLink(n, query_string(params, page=str(n) if n > 1 else None), n == page) for n in numbers]
+    return max(min(pages, last_page), 1)
+
+
+def pager(total: int | None, shown: int, page: int, k: int, params: Params, *, last_page: int) -> Pager:
+    """The pager of ``page`` (see :func:`page_count` and :func:`page_numbers`); each link keeps the search."""
+    pages = page_count(total, shown, page, k, last_page=last_page)
+
+    def href(number: int) -> str:
+        return query_string(params, page=str(number) if number > 1 else None)
+
+    links = [None if n is None else PageLink(n, href(n), n == page) for n in page_numbers(page, pages)]
+    return Pager(href(page - 1) if page > 1 else "", href(page + 1) if page < pages else "", links)

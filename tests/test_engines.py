@@ -232,3 +232,24 @@ def test_the_command_line_takes_and_shows_the_engine(tmp_path: Path) -> None:
     # One command's --engine ends with it: the next command is back to auto.
     after = json.loads(runner.invoke(app, ["stats", "--index", str(index), "--json"]).output)
     assert after["engine"] == select.RUNTIMES[select.choose()]
+
+
+def test_the_server_starts_the_fast_engine_before_the_first_query(tmp_path: Path) -> None:
+    tiers = _tiers_here()
+    if not tiers:
+        pytest.skip("no OpenVINO tier on this machine")
+    import time
+
+    from starlette.testclient import TestClient
+
+    from archive.web.app import create_app
+
+    Archive.build([*read_file(SEEDS / f"{SEED_ID}.txt")], tmp_path / "index", encoder="e5-small").close()
+    with Archive.open(tmp_path / "index") as archive, TestClient(create_app(archive)):
+        deadline = time.monotonic() + 60
+        while (archive.loaded_encoder is None or archive.loaded_encoder._fast is None) and time.monotonic() < deadline:  # noqa: SLF001
+            time.sleep(0.1)
+        encoder = archive.loaded_encoder
+        assert encoder is not None and encoder._fast is not None  # noqa: SLF001 - loaded with no query asked
+        assert archive.search(QUERY, mode="semantic", k=1)[0].id == SEED_ID
+        assert encoder.ran == [encoder.engine_runtime]  # the query ran on the warm fast engine

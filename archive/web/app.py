@@ -418,7 +418,6 @@ def create_app(
     return app
 
 
-@contextmanager
 def _warm(reading: Callable[[], Any]) -> None:
     """Load the encoder and its engine while the server starts; a failure waits for the first
     search by meaning, which reports it as usual."""
@@ -429,6 +428,7 @@ def _warm(reading: Callable[[], Any]) -> None:
         pass
 
 
+@contextmanager
 def _as_is(archive: Archive) -> Iterator[Archive]:
     yield archive
 

@@ -368,6 +368,7 @@ class Archive:
         fusion: FusionMethod | str = DEFAULT_FUSION,
         alpha: float | None = None,
         offset: int = 0,
+        fold: bool = True,
     ) -> Hits:
         """The ``k`` best documents for ``query``, best first (or by date, see ``sort``).
 
@@ -400,6 +401,12 @@ class Archive:
         scores the same whatever filter or operator
         restricts the matches. A query with no searchable word returns no hits
         and says why in ``Hits.reason``.
+        ``fold`` (the default) shows one hit per story: of the articles that are
+        near copies of one another (the same wire story under another headline,
+        a paragraph dropped; :mod:`archive.writing.folding`), the best-ranked,
+        its ``Hit.versions`` naming the others; ``Hits.total`` then counts
+        stories (a group of copies once) and ``Hits.articles`` every article.
+        ``fold=False`` returns every copy, and ``total`` counts articles.
         """
         self._ensure_open()
         query, k = check_query(query), check_k(k)
@@ -407,7 +414,9 @@ class Archive:
         mode, sort, method, alpha, offset = check_options(mode, sort, fusion, alpha, offset)
         filters = make_filters(source, category, since, until, author)
         mode = self._usable_mode(mode)
-        args = (query, k, offset, mode, sort, filters, method, alpha)
+        if not isinstance(fold, bool):
+            raise QueryError(f"fold must be True or False, not {fold!r}")
+        args = (query, k, offset, mode, sort, filters, method, alpha, fold)
         try:
             return self._searcher.search(*args)
         except Exception:

@@ -208,6 +208,7 @@ def _check_sides(generation: Path, manifest: Manifest, report: CheckReport) -> N
                 report.problems.append(Problem(generation / "dense", f"holds {leads} article leads, {leads_pending} "
                                                f"of them to embed; the manifest says {manifest.leads}, "
                                                f"{manifest.leads_pending} of them to embed"))
+    _check_near(generation, report, ids)
     for side, found in ids.items():
         report.counts[side] = len(found)
         if len(found) != manifest.documents:
@@ -231,7 +232,19 @@ def _check_sides(generation: Path, manifest: Manifest, report: CheckReport) -> N
             report.problems.append(Problem(generation / _WHERE[side], "; ".join(parts)))
 
 
-_WHERE = {"store": "docs.sqlite", "whoosh": "lexical", "terms": "terms", "dense": "dense"}
+_WHERE = {"store": "docs.sqlite", "whoosh": "lexical", "terms": "terms", "dense": "dense", "near": "near"}
+
+
+def _check_near(generation: Path, report: CheckReport, ids: dict[str, set[str]]) -> None:
+    """The near-copies store (:mod:`archive.index.near`): readable, consistent, one row per indexed article."""
+    from .near import NEAR_DIR, NearStore
+
+    near = _side(report, generation / NEAR_DIR, lambda: NearStore.read(generation))
+    if near is not None:
+        ids["near"] = set(near.ids)
+    elif not (generation / NEAR_DIR).exists():
+        report.notes.append(f"{generation / NEAR_DIR}: no near copies store (built before copies were folded): "
+                            "searches show every copy until the next build, add or delete writes it")
 
 
 def _few(ids: list[str]) -> str:

@@ -1,0 +1,159 @@
+"""Near copies of one story (an outlet's own headline, a dropped paragraph) fold into one hit."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from archive import Archive, BuildReport, Document
+from archive.errors import IndexDamagedError
+from archive.index.check import check_index
+from archive.index.layout import current_generation
+from archive.index.near import NEAR_DIR, NearStore
+from archive.writing.folding import SETTINGS, shingles
+
+PARAGRAPHS = [
+    "ضرب زلزال بقوة ست درجات على مقياس ريختر ولاية ملاطية في جنوب شرق تركيا فجر الأربعاء، وأعلنت هيئة "
+    "إدارة الكوارث والطوارئ التركية أن مركزه كان على عمق عشرة كيلومترات قرب بلدة يشيل يورت.",
+    "وقال وزير الداخلية في مؤتمر صحفي إن فرق الإنقاذ انتشلت ثلاثة أشخاص أحياء من تحت أنقاض مبنى سكني "
+    "قديم، وإن أكثر من أربعين شخصا أصيبوا بجروح طفيفة أثناء محاولتهم الفرار من منازلهم في الظلام.",
+    "وأضاف الوزير أن السلطات فتحت المدارس والمساجد لإيواء العائلات التي تضررت منازلها، وأرسلت الخيام "
+    "والبطانيات إلى القرى الجبلية التي يصعب الوصول إليها بسبب انهيارات أرضية قطعت الطرق.",
+    "وكانت المنطقة نفسها قد تعرضت في فبراير من العام الماضي لزلزالين مدمرين أوقعا عشرات الآلاف من "
+    "القتلى في تركيا وسوريا، ولا يزال آلاف من سكانها يعيشون في مساكن مؤقتة من الحاويات.",
+]
+
+
+def _utc(day: int, hour: int = 8) -> datetime:
+    return datetime(2024, 10, day, hour, 0, tzinfo=timezone.utc)
+
+
+WIRE = Document(
+    id="quake-afp", title="زلزال بقوة 6 درجات يضرب ملاطية التركية", body="\n".join(PARAGRAPHS),
+    published=_utc(16), source="France 24", category="world", url="https://example.org/quake-afp",
+)
+COPY = Document(  # another outlet's headline, the last paragraph dropped, a few words edited
+    id="quake-sky", title="إصابة العشرات في هزة أرضية جنوب شرق تركيا",
+    body="\n".join([
+        PARAGRAPHS[0].replace("الأربعاء", "اليوم الأربعاء"),
+        PARAGRAPHS[1].replace("في مؤتمر صحفي", "للصحفيين"),
+        PARAGRAPHS[2],
+    ]),
+    published=_utc(16, 10), source="Sky News Arabia", category="middle-east", url="https://example.org/quake-sky",
+)
+LATE_COPY = Document(  # a third outlet, added later by an increment
+    id="quake-bbc", title="تركيا: إنقاذ ثلاثة أشخاص من تحت الأنقاض بعد زلزال ملاطية",
+    body="\n".join([PARAGRAPHS[0], PARAGRAPHS[1], PARAGRAPHS[3].replace("الحاويات", "حاويات")]),
+    published=_utc(17), source="BBC", category="world", url="https://example.org/quake-bbc",
+)
+UNRELATED = Document(  # the same week, the same country, another story
+    id="lira", title="الليرة التركية تتراجع إلى مستوى قياسي جديد أمام الدولار",
+    body="تراجعت الليرة التركية الأربعاء إلى أدنى مستوى لها على الإطلاق أمام الدولار الأمريكي، بعد أن "
+    "أبقى البنك المركزي سعر الفائدة دون تغيير خلافا لتوقعات المستثمرين.\nوقال محللون إن ارتفاع التضخم "
+    "وتراجع احتياطي العملات الأجنبية يزيدان الضغط على العملة، فيما دعت أحزاب المعارضة الحكومة إلى "
+    "مراجعة سياستها الاقتصادية قبل موسم الشتاء وارتفاع أسعار الطاقة والمواد الغذائية.",
+    published=_utc(16, 12), source="BBC", category="economy", url="https://example.org/lira",
+)
+
+
+def _build(tmp_path: Path, docs: list[Document]) -> Path:
+    root = tmp_path / "index"
+    Archive.build(docs, root, encoder=None, procs=1).close()
+    return root
+
+
+def test_wire_copies_with_different_headlines_fold_and_an_unrelated_article_does_not(tmp_path: Path) -> None:
+    root = _build(tmp_path, [WIRE, COPY, UNRELATED])
+    with Archive.open(root) as archive:
+        hits = archive.search("زلزال تركيا", mode="lexical")
+        assert [h.id for h in hits] == ["quake-afp"] or [h.id for h in hits] == ["quake-sky"]
+        (hit,) = hits
+        assert [v.id for v in hit.versions] == [({"quake-afp", "quake-sky"} - {hit.id}).pop()]
+        assert hit.versions[0].source in {"France 24", "Sky News Arabia"}
+        assert (hits.total, hits.articles, hits.folded) == (1, 2, True)
+        assert hits.headline() == "2 articles contain these words (1 story: copies folded)"
+        turkey = archive.search("التركية", mode="lexical")  # all three hold the word
+        assert {h.id for h in turkey} >= {"lira"} and len(turkey) == 2
+        lira = next(h for h in turkey if h.id == "lira")
+        assert lira.versions == ()
+        assert (turkey.total, turkey.articles) == (2, 3)
+        assert "3 articles contain these words (2 stories: copies folded)" in turkey.headline()
+
+
+def test_no_fold_shows_every_copy(tmp_path: Path) -> None:
+    root = _build(tmp_path, [WIRE, COPY, UNRELATED])
+    with Archive.open(root) as archive:
+        every = archive.search("التركية", mode="lexical", fold=False)
+        assert {h.id for h in every} == {"quake-afp", "quake-sky", "lira"}
+        assert all(h.versions == () for h in every)
+        assert (every.total, every.articles, every.folded) == (3, 3, False)
+        by_date = archive.search("التركية", mode="lexical", sort="date")
+        assert [h.id for h in by_date] == ["quake-afp", "lira"]  # the oldest copy stands for its story
+        folded = [h.id for h in archive.search("التركية", mode="lexical")]
+        pages = [archive.search("التركية", mode="lexical", k=1, offset=n) for n in range(3)]
+        assert [h.id for page in pages for h in page] == folded and len(folded) == 2  # pages cut from stories
+        assert [page.total for page in pages] == [2, 2, 2]
+
+
+def test_an_increment_that_adds_a_copy_joins_the_cluster(tmp_path: Path) -> None:
+    root = _build(tmp_path, [WIRE, COPY, UNRELATED])
+    before = NearStore.read(current_generation(root))
+    assert before is not None
+    report = BuildReport()
+    with Archive.update(root, add=[LATE_COPY], report=report) as archive:
+        assert (report.copies, report.stories) == (3, 1)
+        hits = archive.search("زلزال ملاطية", mode="lexical")
+        assert len(hits) == 1 and hits.articles == 3
+        assert {hits[0].id, *(v.id for v in hits[0].versions)} == {"quake-afp", "quake-sky", "quake-bbc"}
+    after = NearStore.read(current_generation(root))
+    assert after is not None and after.ids[:3] == before.ids  # stored signatures kept, the new one appended
+    assert np.array_equal(after.signatures[:3], before.signatures)
+    assert check_index(root).healthy
+
+
+def test_deleting_the_representative_promotes_another(tmp_path: Path) -> None:
+    root = _build(tmp_path, [WIRE, COPY, LATE_COPY, UNRELATED])
+    with Archive.open(root) as archive:
+        first = archive.search("زلزال ملاطية", mode="lexical")[0]
+    with Archive.update(root, delete=[first.id]) as archive:
+        hits = archive.search("زلزال ملاطية", mode="lexical")
+        assert len(hits) == 1 and hits[0].id != first.id
+        assert {hits[0].id, *(v.id for v in hits[0].versions)} == {"quake-afp", "quake-sky", "quake-bbc"} - {first.id}
+        second = hits[0].id
+    with Archive.update(root, delete=[second]) as archive:
+        (last,) = archive.search("زلزال ملاطية", mode="lexical")
+        assert last.versions == () and archive.search("زلزال ملاطية", mode="lexical").total == 1
+    assert check_index(root).healthy
+
+
+def test_shingles_ignore_spelling_variants_the_archive_normalizes() -> None:
+    assert np.array_equal(shingles("أعلنت الهيئة التركية أن الزلزال"), shingles("اعلنت الهيئه التركيه ان الزلزال"))
+    assert len(shingles("كلمة")) == 1 and len(shingles("")) == 0
+
+
+def test_check_names_a_damaged_or_missing_near_store(tmp_path: Path) -> None:
+    root = _build(tmp_path, [WIRE, COPY, UNRELATED])
+    generation = current_generation(root)
+    meta = generation / NEAR_DIR / "near.json"
+    data = json.loads(meta.read_text(encoding="utf-8"))
+    assert data["format"] == 1 and data["settings"] == SETTINGS
+    data["ids"] = data["ids"][:2]
+    meta.write_text(json.dumps(data), encoding="utf-8")
+    report = check_index(root)
+    assert not report.healthy
+    assert any(NEAR_DIR in str(p.path) for p in report.problems)
+    with pytest.raises(IndexDamagedError, match="signatures"):
+        NearStore.read(generation)
+    shutil.rmtree(generation / NEAR_DIR)
+    manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
+    manifest["files"] = {name: entry for name, entry in manifest["files"].items() if not name.startswith(NEAR_DIR)}
+    (generation / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    report = check_index(root)
+    assert report.healthy and any("near copies" in note for note in report.notes)
+    with Archive.open(root) as archive:  # an index built before folding: every copy shown, nothing fails
+        assert len(archive.search("التركية", mode="lexical")) == 3

@@ -550,6 +550,9 @@ def _summary(report, archive, index: Path, problems: list[str], started: float) 
     copies = archive.manifest.aliases
     _echo(f"the archive holds {plural(len(archive), 'article')}"
           + (f" and {plural(copies, 'folded duplicate')} (identical text)" if copies else ""))
+    if report.written and report.copies:
+        _echo(f"near copies: {plural(report.copies, 'article')} tell {report.stories} {'story' if report.stories == 1 else 'stories'}; searches show "
+              f"one per story (--no-fold: every copy); found in {report.folding_seconds:.1f} s")
     if report.written and archive.manifest.encoder:
         _echo(f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused from the cache) "
               f"with {archive.manifest.encoder}")
@@ -631,6 +634,10 @@ def search(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per hit, then a summary object.")] = False,
     with_body: Annotated[bool, typer.Option("--with-body", help="With --json: each hit's whole article text.")] = False,
+    no_fold: Annotated[
+        bool, typer.Option("--no-fold", help="Show every copy of a story (by default one hit per story, "
+                                             "its other versions named under it; the total counts stories).")
+    ] = False,
     bidi: BidiOption = Bidi.auto,
     index: IndexOption = Path("index"),
 ) -> None:
@@ -645,6 +652,7 @@ def search(
             filters = {"source": source, "category": category, "author": author, "since": since, "until": until}
             hits = archive.search(
                 query, k=k, mode=mode.value, offset=offset, sort=sort.value, **filters, **tuning,  # type: ignore[arg-type]
+                fold=not no_fold,
             )
             counts = archive.facets(query, **filters, mode=hits.mode) if facets else None  # type: ignore[arg-type]
             took_ms = (time.perf_counter() - started) * 1000
@@ -658,6 +666,8 @@ def search(
                 "published": hit.published.isoformat() if hit.published else None,
                 "source": hit.source, "category": hit.category, "url": hit.url,
                 "snippet": hit.snippet, "marks": [list(m) for m in hit.marks],
+                "versions": [{"id": v.id, "source": v.source, "published": v.published.isoformat() if v.published
+                              else None} for v in hit.versions],
             }
             if with_body:
                 record["body"] = bodies[hit.id]
@@ -683,6 +693,11 @@ def search(
     reorder = wants_reordering(bidi.value, is_terminal=console.is_terminal, env=os.environ)
     console.print(hits_table(hits, console, first_rank=offset + 1, reorder=reorder, title=hits.headline(),
                              caption=hits.page_line(offset)))
+    for rank, hit in enumerate(hits, offset + 1):
+        if hit.versions:
+            outlets = ", ".join(dict.fromkeys(v.source or "?" for v in hit.versions))
+            _echo(f"{rank}. {hit.id}: {plural(len(hit.versions), 'other version')} ({outlets}): "
+                  + ", ".join(v.id for v in hit.versions))
 
 
 def _print_facets(counts) -> None:  # noqa: ANN001 - archive.index.columns.Facets

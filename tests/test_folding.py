@@ -157,3 +157,47 @@ def test_check_names_a_damaged_or_missing_near_store(tmp_path: Path) -> None:
     assert report.healthy and any("near copies" in note for note in report.notes)
     with Archive.open(root) as archive:  # an index built before folding: every copy shown, nothing fails
         assert len(archive.search("التركية", mode="lexical")) == 3
+
+
+def test_command_line_folds_by_default_and_no_fold_lists_every_copy(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from archive.cli import app
+
+    root = _build(tmp_path, [WIRE, COPY, UNRELATED])
+    runner = CliRunner()
+    folded = runner.invoke(app, ["search", "التركية", "--mode", "lexical", "--json", "--index", str(root)])
+    assert folded.exit_code == 0, folded.output
+    *records, summary = [json.loads(line) for line in folded.output.splitlines()]
+    assert len(records) == 2 and summary["summary"]["total"] == 2 and summary["summary"]["articles"] == 3
+    quake = next(r for r in records if r["id"].startswith("quake"))
+    assert [v["id"] for v in quake["versions"]] == [({"quake-afp", "quake-sky"} - {quake["id"]}).pop()]
+    every = runner.invoke(app, ["search", "التركية", "--mode", "lexical", "--json", "--no-fold", "--index", str(root)])
+    *records, summary = [json.loads(line) for line in every.output.splitlines()]
+    assert {r["id"] for r in records} == {"quake-afp", "quake-sky", "lira"}
+    assert all(r["versions"] == [] for r in records) and summary["summary"]["total"] == 3
+    table = runner.invoke(app, ["search", "زلزال", "--mode", "lexical", "--index", str(root)])
+    assert table.exit_code == 0 and "1 other version (" in table.output
+
+
+def test_web_page_and_api_carry_the_versions_and_fold_0_shows_every_copy(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from archive.web.app import create_app
+
+    root = _build(tmp_path, [WIRE, COPY, UNRELATED])
+    with Archive.open(root) as archive, TestClient(create_app(archive)) as client:
+        api = client.get("/api/search", params={"q": "التركية", "mode": "lexical"}).json()
+        assert (api["total"], api["articles"], api["folded"]) == (2, 3, True)
+        quake = next(h for h in api["hits"] if h["id"].startswith("quake"))
+        (version,) = quake["versions"]
+        assert version["source"] in {"France 24", "Sky News Arabia"} and version["title"]
+        every = client.get("/api/search", params={"q": "التركية", "mode": "lexical", "fold": 0}).json()
+        assert len(every["hits"]) == 3 and every["total"] == 3 and not every["folded"]
+        assert client.get("/api/search", params={"q": "التركية", "fold": 2}).status_code == 400
+        page = client.get("/", params={"q": "التركية", "mode": "lexical"}).text
+        assert page.count('<details class="versions">') == 1 and "نسخة أخرى" in page
+        assert f"id={version['id']}" in page  # the other copy is linked
+        assert "fold=0" in page  # and every copy is one click away
+        whole = client.get("/", params={"q": "التركية", "mode": "lexical", "fold": 0}).text
+        assert '<details class="versions">' not in whole and whole.count('<li class="hit">') == 3

@@ -178,7 +178,7 @@ def test_api_article_related_and_stats(client: TestClient, archive: Archive) -> 
     spec = client.get("/api/openapi.json").json()
     assert set(spec["paths"]) == {"/api/search", "/api/articles/{doc_id}", "/api/related/{doc_id}", "/api/stats"}
     params = {p["name"] for p in spec["paths"]["/api/search"]["get"]["parameters"]}
-    assert params == {"q", "k", "page", "mode", "sort", "source", "category", "since", "until"}
+    assert params == {"q", "k", "page", "mode", "sort", "source", "category", "since", "until", "fold"}
 
 
 def test_ids_with_slashes_and_reserved_characters(tmp_path: Path) -> None:

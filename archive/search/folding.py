@@ -22,11 +22,12 @@ T = TypeVar("T", bound=tuple)
 
 
 class Version(NamedTuple):
-    """Another copy of a hit's story: its id, outlet and publication date."""
+    """Another copy of a hit's story: its id, outlet and publication date (and its own headline)."""
 
     id: str
     source: str
     published: datetime | None
+    title: str = ""
 
 
 class Folding:

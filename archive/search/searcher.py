@@ -151,7 +151,7 @@ class Searcher:
         docs = self.store.get_many(i for ids in others.values() for i in ids)
         versions = {}
         for ordinal, ids in others.items():
-            found = [Version(i, docs[i].source, docs[i].published) for i in ids if i in docs]
+            found = [Version(i, docs[i].source, docs[i].published, docs[i].title) for i in ids if i in docs]
             found.sort(key=lambda v: (v.published is None, v.published.timestamp() if v.published else 0.0, v.id))
             if found:
                 versions[ordinal] = tuple(found)

@@ -201,3 +201,23 @@ def test_web_page_and_api_carry_the_versions_and_fold_0_shows_every_copy(tmp_pat
         assert "fold=0" in page  # and every copy is one click away
         whole = client.get("/", params={"q": "التركية", "mode": "lexical", "fold": 0}).text
         assert '<details class="versions">' not in whole and whole.count('<li class="hit">') == 3
+
+
+def test_judged_ant_pairs_score_the_archive_settings() -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from fold_eval import Rule, by_rule, read_pairs
+
+    from archive.writing import folding
+
+    pairs = read_pairs()
+    assert len(pairs) == 184 and {p.label for p in pairs} == {0, 1, 2}
+    for p in pairs:  # every pair's cell is as large as its judged pairs at least
+        assert p.cell_pairs >= sum(q.cell == p.cell for q in pairs) or p.cell.startswith("transitive/")
+    rule = Rule(folding.THRESHOLD, folding.SAME_SOURCE_THRESHOLD, folding.MAX_DAYS, folding.MIN_SHINGLES)
+    test = [p for p in pairs if p.half == "test" and not p.cell.startswith("transitive/")]
+    scored = by_rule(test, rule)
+    assert scored["precision"] >= 0.95 and scored["recall"] > 0.85  # docs/evaluation.md: 0.976, 0.883
+    one_rule = Rule(0.5, 0.5, folding.MAX_DAYS, folding.MIN_SHINGLES)  # one threshold for every pair
+    assert by_rule(test, one_rule)["precision"] < 0.8  # an outlet's updates are other stories

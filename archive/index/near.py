@@ -15,7 +15,7 @@ append the new ones, and look for pairs of the new rows only.
 
 On disk (no pickle, nothing that can make the program run code):
 ``near.json`` (format version, the settings that made the signatures, the
-article ids in row order), ``signatures.npy`` (uint32, one row of
+article ids in row order and their outlets), ``signatures.npy`` (uint32, one row of
 ``num_perm`` values per article), ``sizes.npy`` (int32 shingles per article),
 ``published.npy`` (int64 seconds since the epoch, :data:`NO_DATE` for none),
 ``pairs.npy`` (int32 row pairs ``i < j``) and ``similarity.npy`` (float32,
@@ -49,6 +49,8 @@ class NearStore:
     settings: dict[str, object]
     """How the signatures were made and pairs judged (:data:`archive.writing.folding.SETTINGS`)."""
     ids: list[str]
+    sources: list[str]
+    """Each article's outlet, case-folded (two copies from one outlet are judged more strictly)."""
     signatures: np.ndarray
     sizes: np.ndarray
     published: np.ndarray
@@ -58,7 +60,7 @@ class NearStore:
     @classmethod
     def empty(cls, settings: dict[str, object], num_perm: int) -> NearStore:
         """A store holding no article."""
-        return cls(dict(settings), [], np.zeros((0, num_perm), np.uint32), np.zeros(0, np.int32),
+        return cls(dict(settings), [], [], np.zeros((0, num_perm), np.uint32), np.zeros(0, np.int32),
                    np.zeros(0, np.int64), np.zeros((0, 2), np.int32), np.zeros(0, np.float32))
 
     def __len__(self) -> int:
@@ -73,18 +75,19 @@ class NearStore:
         new_row = np.cumsum(keep) - 1
         pair_kept = keep[self.pairs[:, 0]] & keep[self.pairs[:, 1]] if len(self.pairs) else np.zeros(0, bool)
         return NearStore(
-            self.settings, [i for i, k in zip(self.ids, keep.tolist()) if k], self.signatures[keep],
+            self.settings, [i for i, k in zip(self.ids, keep.tolist()) if k],
+            [s for s, k in zip(self.sources, keep.tolist()) if k], self.signatures[keep],
             self.sizes[keep], self.published[keep], new_row[self.pairs[pair_kept]].astype(np.int32),
             self.similarity[pair_kept],
         )
 
     def appended(
-        self, ids: Sequence[str], signatures: np.ndarray, sizes: np.ndarray, published: np.ndarray,
+        self, ids: Sequence[str], sources: Sequence[str], signatures: np.ndarray, sizes: np.ndarray, published: np.ndarray,
         pairs: np.ndarray, similarity: np.ndarray,
     ) -> NearStore:
         """This store with rows for ``ids`` appended and ``pairs`` (rows of the result) added."""
         return NearStore(
-            self.settings, [*self.ids, *ids], np.concatenate([self.signatures, signatures]),
+            self.settings, [*self.ids, *ids], [*self.sources, *sources], np.concatenate([self.signatures, signatures]),
             np.concatenate([self.sizes, sizes]), np.concatenate([self.published, published]),
             np.concatenate([self.pairs, pairs.reshape(-1, 2)]).astype(np.int32),
             np.concatenate([self.similarity, similarity]).astype(np.float32),
@@ -122,7 +125,7 @@ class NearStore:
         }
         for name, array in arrays.items():
             np.save(directory / f"{name}.npy", array, allow_pickle=False)
-        meta = {"format": NEAR_FORMAT, "settings": self.settings, "ids": self.ids}
+        meta = {"format": NEAR_FORMAT, "settings": self.settings, "ids": self.ids, "sources": self.sources}
         (directory / "near.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
@@ -145,9 +148,10 @@ class NearStore:
         if meta["format"] > NEAR_FORMAT:
             raise IndexFormatError(f"{meta_path}: near-copies format {meta['format']}, newer than this archive "
                                    f"reads ({NEAR_FORMAT}). Fix: upgrade news-archive, or archive build --full")
-        ids, settings = meta.get("ids"), meta.get("settings")
-        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-            raise IndexDamagedError(f"{meta_path}: the field 'ids' is not a list of texts. {_FIX}")
+        ids, sources, settings = meta.get("ids"), meta.get("sources"), meta.get("settings")
+        for name, values in (("ids", ids), ("sources", sources)):
+            if not isinstance(values, list) or not all(isinstance(i, str) for i in values):
+                raise IndexDamagedError(f"{meta_path}: the field {name!r} is not a list of texts. {_FIX}")
         if not isinstance(settings, dict):
             raise IndexDamagedError(f"{meta_path}: the field 'settings' is not an object. {_FIX}")
         arrays = {}
@@ -157,7 +161,7 @@ class NearStore:
                 arrays[name] = np.load(path, allow_pickle=False)
             except (OSError, ValueError) as exc:
                 raise IndexDamagedError(f"{path}: unreadable ({exc}). {_FIX}") from None
-        store = cls(settings, ids, **arrays)
+        store = cls(settings, ids, sources, **arrays)
         problem = store.problem()
         if problem:
             raise IndexDamagedError(f"{directory}: {problem}. {_FIX}")
@@ -174,7 +178,7 @@ class NearStore:
         for name, (array, dtype, ndim) in expected.items():
             if array.dtype != dtype or array.ndim != ndim:
                 return f"{name}.npy holds {array.dtype} in {array.ndim} dimension(s), expected {np.dtype(dtype)} in {ndim}"
-        if len(self.signatures) != n or len(self.sizes) != n or len(self.published) != n:
+        if len(self.signatures) != n or len(self.sizes) != n or len(self.published) != n or len(self.sources) != n:
             return f"holds {len(self.signatures)} signatures for {n} ids"
         if len(set(self.ids)) != n:
             return "names an article twice"

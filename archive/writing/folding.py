@@ -3,10 +3,12 @@
 Two articles are copies of one story when the sets of their word shingles
 (:data:`SHINGLE` consecutive words of the normalized body, headlines left
 out: each outlet writes its own) have an estimated Jaccard similarity of at
-least :data:`THRESHOLD`, both hold at least :data:`MIN_SHINGLES` shingles (a
-two-line caption is not judged), and, where both are dated, they were
-published at most :data:`MAX_DAYS` apart (a weekly market report keeps its
-wording from week to week). Candidates come from datasketch's
+least :data:`THRESHOLD` (from two outlets) or :data:`SAME_SOURCE_THRESHOLD`
+(from one: an outlet's update of a developing story keeps most of its text
+under a new lead, and is another story), both hold at least
+:data:`MIN_SHINGLES` shingles (a two-line caption is not judged), and, where
+both are dated, they were published at most :data:`MAX_DAYS` apart (a weekly
+market report keeps its wording from week to week). Candidates come from datasketch's
 :class:`~datasketch.MinHashLSH` at a lower threshold, so a pair is never missed
 by the banding alone; each candidate is then judged on its signatures.
 The settings were chosen on a judged sample of ANT pairs (docs/evaluation.md).
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from functools import lru_cache
 
 import numpy as np
 
@@ -33,34 +34,49 @@ SHINGLE = 3
 NUM_PERM = 128
 """MinHash permutations: the similarity of a pair is estimated within about ±0.04 near 0.5."""
 SEED = 1
-THRESHOLD = 0.5
-"""Estimated Jaccard similarity of two articles' shingles from which they are copies of one story."""
-LSH_THRESHOLD = 0.4
-"""The LSH index's threshold: below :data:`THRESHOLD`, so that banding loses no pair worth judging."""
+THRESHOLD = 0.4
+"""Estimated Jaccard similarity of two outlets' articles' shingles from which they are copies of one story."""
+SAME_SOURCE_THRESHOLD = 0.8
+"""The same for two articles of one outlet (a re-filing under another headline, not an update)."""
+LSH_THRESHOLD = 0.2
+"""The LSH index's threshold: below :data:`THRESHOLD`, so that banding loses almost no pair worth
+judging (datasketch's bands for it find a pair of similarity 0.4 with probability 0.99)."""
 MIN_SHINGLES = 20
 """Articles with fewer shingles (about 20 words) are never folded: too short to tell copies apart."""
 MAX_DAYS = 3
 """Two dated articles published further apart than this are never copies."""
+MAX_BUCKET = 1_000
+"""LSH buckets holding more articles than this are not read (a million pairs of one band, most of
+them unrelated: articles sharing a boilerplate); their pairs are found through other bands or not at all."""
 SETTINGS: dict[str, object] = {
     "shingle": SHINGLE, "num_perm": NUM_PERM, "seed": SEED, "scheme": "affine32", "threshold": THRESHOLD,
-    "lsh_threshold": LSH_THRESHOLD, "min_shingles": MIN_SHINGLES, "max_days": MAX_DAYS,
+    "same_source_threshold": SAME_SOURCE_THRESHOLD, "lsh_threshold": LSH_THRESHOLD, "min_shingles": MIN_SHINGLES, "max_days": MAX_DAYS,
 }
 """What a store's signatures and pairs were made with: a store made otherwise is rebuilt whole."""
 
 _MASK = np.uint64(0xFFFFFFFF)
 
 
-@lru_cache(maxsize=1_000_000)
+_WORD_HASHES: dict[str, int] = {}
+"""Raw word → its 32-bit hash (:func:`_word_hash`): words repeat across articles, so each is hashed once."""
+_WORD_HASHES_MAX = 2_000_000
+
+
 def _word_hash(token: str) -> int:
     """A 32-bit hash of one raw word, normalized and lowercased (the same in every process: Python's
-    own ``hash`` is salted); cached, as words repeat across articles."""
+    own ``hash`` is salted)."""
     return zlib.crc32(folded(token).encode("utf-8"))
 
 
 def shingles(text: str, size: int = SHINGLE) -> np.ndarray:
     """The distinct 32-bit hashes of the ``size``-word shingles of ``text``, normalized and lowercased."""
     words = tokens(text)
-    hashes = np.fromiter(map(_word_hash, words), dtype=np.uint64, count=len(words))
+    known = _WORD_HASHES
+    if len(known) > _WORD_HASHES_MAX:
+        known.clear()
+    for word in set(words).difference(known):
+        known[word] = _word_hash(word)
+    hashes = np.fromiter(map(known.__getitem__, words), dtype=np.uint64, count=len(words))
     if len(hashes) < size:
         return np.unique(hashes[:0] if not len(hashes) else _mix(hashes[:1]))
     span = len(hashes) - size + 1
@@ -115,8 +131,20 @@ def near_store(documents: Sequence[Document]) -> NearStore:
     signer = Signer()
     signatures, sizes, dates, minhashes = signer.sign(documents)
     store = NearStore.empty(SETTINGS, NUM_PERM)
-    pairs, similarity = _judged(signer, signatures, sizes, dates, np.arange(len(documents)), minhashes)
-    return store.appended([d.id for d in documents], signatures, sizes, dates, pairs, similarity)
+    sources = _outlets(documents)
+    pairs, similarity = _judged(signer, signatures, sizes, dates, _codes(sources), np.arange(len(documents)),
+                                minhashes)
+    return store.appended([d.id for d in documents], sources, signatures, sizes, dates, pairs, similarity)
+
+
+def _outlets(documents: Sequence[Document]) -> list[str]:
+    """Each article's outlet as copies are compared: case-folded, stripped."""
+    return [d.source.strip().casefold() for d in documents]
+
+
+def _codes(sources: Sequence[str]) -> np.ndarray:
+    """One integer per distinct outlet (equal outlets, equal codes)."""
+    return np.unique(np.array(sources, dtype=object), return_inverse=True)[1] if sources else np.zeros(0, int)
 
 
 def updated_near_store(
@@ -137,18 +165,20 @@ def updated_near_store(
         return base
     signer = Signer()
     signatures, sizes, dates, _ = signer.sign(added)
+    sources = _outlets(added)
     n = len(base)
     every_signature = np.concatenate([base.signatures, signatures])
     every_size = np.concatenate([base.sizes, sizes])
     every_date = np.concatenate([base.published, dates])
     new_rows = np.arange(n, n + len(added))
-    pairs, similarity = _judged(signer, every_signature, every_size, every_date, new_rows)
-    return base.appended([d.id for d in added], signatures, sizes, dates, pairs, similarity)
+    pairs, similarity = _judged(signer, every_signature, every_size, every_date, _codes([*base.sources, *sources]),
+                                new_rows)
+    return base.appended([d.id for d in added], sources, signatures, sizes, dates, pairs, similarity)
 
 
 def _judged(
-    signer: Signer, signatures: np.ndarray, sizes: np.ndarray, dates: np.ndarray, new: np.ndarray,
-    minhashes: Sequence[object] | None = None,
+    signer: Signer, signatures: np.ndarray, sizes: np.ndarray, dates: np.ndarray, outlets: np.ndarray,
+    new: np.ndarray, minhashes: Sequence[object] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The pairs ``(i < j)`` of rows, one of them in ``new``, that are copies, and their estimated similarity.
 
@@ -168,7 +198,7 @@ def _judged(
         found = _band_pairs(signatures, signable, new, lsh.b, lsh.r)
     if not len(found):
         return np.zeros((0, 2), np.int32), np.zeros(0, np.float32)
-    similarity, ok = copies(signatures, sizes, dates, found)
+    similarity, ok = copies(signatures, sizes, dates, outlets, found)
     return found[ok].astype(np.int32), similarity[ok].astype(np.float32)
 
 
@@ -185,7 +215,7 @@ def _bucket_pairs(
     for table in lsh.hashtables:  # type: ignore[attr-defined]
         for key in table.keys():
             bucket = table.get(key)
-            if len(bucket) > 1:
+            if 1 < len(bucket) <= MAX_BUCKET:
                 rows = np.sort(np.fromiter(bucket, dtype=np.int64, count=len(bucket)))
                 first, second = np.triu_indices(len(rows), 1)
                 found.append(rows[first] * n + rows[second])
@@ -207,7 +237,7 @@ def _band_pairs(signatures: np.ndarray, signable: np.ndarray, new: np.ndarray, b
 
 
 def copies(
-    signatures: np.ndarray, sizes: np.ndarray, dates: np.ndarray, pairs: np.ndarray,
+    signatures: np.ndarray, sizes: np.ndarray, dates: np.ndarray, outlets: np.ndarray, pairs: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(estimated Jaccard similarity, is a copy)`` of each row pair in ``pairs`` (see the module docstring)."""
     a, b = pairs[:, 0], pairs[:, 1]
@@ -215,5 +245,6 @@ def copies(
     dated = (dates[a] != NO_DATE) & (dates[b] != NO_DATE)
     apart = np.abs(np.where(dated, dates[a], 0) - np.where(dated, dates[b], 0))
     near_in_time = ~dated | (apart <= MAX_DAYS * 86_400)
-    ok = (similarity >= THRESHOLD) & (sizes[a] >= MIN_SHINGLES) & (sizes[b] >= MIN_SHINGLES) & near_in_time
+    needed = np.where(outlets[a] == outlets[b], SAME_SOURCE_THRESHOLD, THRESHOLD)
+    ok = (similarity >= needed) & (sizes[a] >= MIN_SHINGLES) & (sizes[b] >= MIN_SHINGLES) & near_in_time
     return similarity, ok

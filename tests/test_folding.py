@@ -221,3 +221,19 @@ def test_judged_ant_pairs_score_the_archive_settings() -> None:
     assert scored["precision"] >= 0.95 and scored["recall"] > 0.85  # docs/evaluation.md: 0.976, 0.883
     one_rule = Rule(0.5, 0.5, folding.MAX_DAYS, folding.MIN_SHINGLES)  # one threshold for every pair
     assert by_rule(test, one_rule)["precision"] < 0.8  # an outlet's updates are other stories
+
+
+def test_an_outlets_update_under_a_new_lead_is_another_story_but_another_outlets_edit_folds() -> None:
+    from archive.writing.folding import near_store
+
+    lead = ("أعلنت السلطات التركية مساء الخميس ارتفاع عدد المصابين في زلزال ملاطية إلى أكثر من مئة شخص، "
+            "بعد أن عثرت فرق الإنقاذ على عائلة كاملة تحت أنقاض منزل في قرية جبلية نائية.")
+    update = Document(id="quake-sky-update", title="ارتفاع عدد المصابين في زلزال ملاطية",
+                      body="\n".join([lead, *PARAGRAPHS[1:]]), published=_utc(17), source="Sky News Arabia")
+    earlier = Document(id="quake-sky-first", title=COPY.title, body=WIRE.body, published=_utc(16),
+                       source="Sky News Arabia")
+    same_text_elsewhere = Document(id="quake-f24-update", title="تركيا: أكثر من مئة مصاب",
+                                   body=update.body, published=_utc(17, 12), source="France 24")
+    store = near_store([earlier, update])
+    assert store.clusters() == []  # one outlet, a new lead over its earlier text: another story
+    assert store.clusters() != near_store([earlier, same_text_elsewhere]).clusters()  # two outlets: one story

@@ -100,7 +100,8 @@ def weighted(pairs: list[Pair], folded: dict[tuple[str, str], bool]) -> dict[str
 
     return {
         "precision": ratio(sums["story"], sums["folded"]), "precision_strict": ratio(sums["copy"], sums["folded"]),
-        "recall": ratio(sums["found_copies"], sums["copies"]), "recall_loose": ratio(sums["found_stories"], sums["stories"]),
+        "recall": ratio(sums["found_copies"], sums["copies"]),
+        "recall_loose": ratio(sums["found_stories"], sums["stories"]),
         "pairs": len(pairs), "folded_pairs": sum(folded[(p.a, p.b)] for p in pairs),
         "copy_pairs": sum(p.label == 2 for p in pairs),
     }
@@ -201,7 +202,8 @@ def main() -> None:
         _show(half, by_rule(halves[half], rule))
         if args.intervals:
             ci = interval(halves[half], {(p.a, p.b): rule.folds(p) for p in halves[half]})
-            print("  95 % intervals: precision {:.3f}–{:.3f}, recall {:.3f}–{:.3f}".format(*ci["precision"], *ci["recall"]))
+            (p_low, p_high), (r_low, r_high) = ci["precision"], ci["recall"]
+            print(f"  95 % intervals: precision {p_low:.3f}–{p_high:.3f}, recall {r_low:.3f}–{r_high:.3f}")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
 Opening an index checks only file sizes (fast); this reads everything: the
 pointer names a committed generation, every file has its recorded size and
-checksum (:mod:`archive.index.integrity`), and the four sides agree: the document
-store, the Whoosh index, the term index and the dense index hold the same
-articles, as many as the manifest says. Deleted articles keep their ordinals
+checksum (:mod:`archive.index.integrity`), and the sides agree: the document
+store, the Whoosh index, the term index, the dense index and the near-copies
+store (:mod:`archive.index.near`) hold the same articles, as many as the
+manifest says. Deleted articles keep their ordinals
 until a compaction (the term index's live mask): the live ones are the
 store's, each id live at one ordinal at most, and the columns and vectors
 number every ordinal alike, with no vector or pending passage on a dead one. Each problem is reported with its

@@ -82,8 +82,8 @@ class NearStore:
         )
 
     def appended(
-        self, ids: Sequence[str], sources: Sequence[str], signatures: np.ndarray, sizes: np.ndarray, published: np.ndarray,
-        pairs: np.ndarray, similarity: np.ndarray,
+        self, ids: Sequence[str], sources: Sequence[str], signatures: np.ndarray, sizes: np.ndarray,
+        published: np.ndarray, pairs: np.ndarray, similarity: np.ndarray,
     ) -> NearStore:
         """This store with rows for ``ids`` appended and ``pairs`` (rows of the result) added."""
         return NearStore(
@@ -177,7 +177,8 @@ class NearStore:
         }
         for name, (array, dtype, ndim) in expected.items():
             if array.dtype != dtype or array.ndim != ndim:
-                return f"{name}.npy holds {array.dtype} in {array.ndim} dimension(s), expected {np.dtype(dtype)} in {ndim}"
+                return (f"{name}.npy holds {array.dtype} in {array.ndim} dimension(s), "
+                        f"expected {np.dtype(dtype)} in {ndim}")
         if len(self.signatures) != n or len(self.sizes) != n or len(self.published) != n or len(self.sources) != n:
             return f"holds {len(self.signatures)} signatures for {n} ids"
         if len(set(self.ids)) != n:

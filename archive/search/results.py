@@ -56,7 +56,8 @@ class Hits(list[Hit]):
         self.articles = total if articles is None else articles
         """How many articles the search found, every copy counted (``total`` when nothing was folded)."""
         self.folded = folded
-        """True when copies of a story were folded into one hit (:mod:`archive.search.folding`)."""
+        """True when the search folded copies of a story into one hit (asked to, and the archive has groups
+        of copies: :mod:`archive.search.folding`); ``total`` then counts stories."""
         self.words = words
         """How many of them hold the query's words (``None`` in semantic mode)."""
         self.meaning = meaning

@@ -25,9 +25,9 @@ from ..index.columns import NO_VALUE, Facets, Filters, fold
 from ..index.lexical import LexicalIndex
 from ..index.manifest import Manifest
 from ..index.matching import Match
+from ..index.near import NearStore
 from ..index.store import DocumentStore
 from .floor import NO_FLOOR_NOTICE, encoder_floor
-from ..index.near import NearStore
 from .folding import Folding, Version
 from .fusion import FusionMethod
 from .query import ParsedQuery, parse_query, plain_text
@@ -100,7 +100,7 @@ class Searcher:
         """The hits of one search (see :meth:`archive.Archive.search`); ``fold``: one hit per story."""
         parsed, match = self._parse(query)
         if match is None:  # nothing to search for, by words or by meaning
-            return Hits(reason=parsed.reason, mode=mode, total=0, notice=self.notice(mode), folded=fold)
+            return Hits(reason=parsed.reason, mode=mode, total=0, notice=self.notice(mode))
         request = Request(
             text=plain_text(query) or query, match=match, within=self.lexical.columns.mask(filters), k=k, mode=mode,
             sort=sort, fusion=fusion, alpha=alpha, offset=offset,
@@ -121,7 +121,7 @@ class Searcher:
         found = ranked.found
         return Hits(hits, reason=self._reason(mode, found, bool(hits), offset, filters), mode=mode,
                     total=total, notice=self.notice(mode), words=found.words, meaning=found.meaning,
-                    floor=self.floor if mode != "lexical" else None, articles=found.total, folded=fold)
+                    floor=self.floor if mode != "lexical" else None, articles=found.total, folded=bool(folding))
 
     def folding(self) -> Folding | None:
         """The groups of copies of this generation (``None`` for an index built before folding)."""

@@ -9,8 +9,8 @@ under a new lead, and is another story), both hold at least
 :data:`MIN_SHINGLES` shingles (a two-line caption is not judged), and, where
 both are dated, they were published at most :data:`MAX_DAYS` apart (a weekly
 market report keeps its wording from week to week). Candidates come from datasketch's
-:class:`~datasketch.MinHashLSH` at a lower threshold, so a pair is never missed
-by the banding alone; each candidate is then judged on its signatures.
+:class:`~datasketch.MinHashLSH` at a lower threshold, so that the banding alone
+rarely loses a pair; each candidate is then judged on its signatures.
 The settings were chosen on a judged sample of ANT pairs (docs/evaluation.md).
 
 A full build signs every indexed article (:func:`near_store`); an increment
@@ -50,7 +50,8 @@ MAX_BUCKET = 1_000
 them unrelated: articles sharing a boilerplate); their pairs are found through other bands or not at all."""
 SETTINGS: dict[str, object] = {
     "shingle": SHINGLE, "num_perm": NUM_PERM, "seed": SEED, "scheme": "affine32", "threshold": THRESHOLD,
-    "same_source_threshold": SAME_SOURCE_THRESHOLD, "lsh_threshold": LSH_THRESHOLD, "min_shingles": MIN_SHINGLES, "max_days": MAX_DAYS,
+    "same_source_threshold": SAME_SOURCE_THRESHOLD, "lsh_threshold": LSH_THRESHOLD, "min_shingles": MIN_SHINGLES,
+    "max_days": MAX_DAYS,
 }
 """What a store's signatures and pairs were made with: a store made otherwise is rebuilt whole."""
 
@@ -138,7 +139,8 @@ def near_store(documents: Sequence[Document]) -> NearStore:
 
 
 def _outlets(documents: Sequence[Document]) -> list[str]:
-    """Each article's outlet as copies are compared: case-folded, stripped."""
+    """Each article's outlet as copies are compared: case-folded, stripped (articles without one are
+    taken as one outlet: judged as strictly as an outlet's own re-filings)."""
     return [d.source.strip().casefold() for d in documents]
 
 

@@ -28,6 +28,7 @@ from .index.integrity import verify_sizes
 from .index.manifest import Manifest
 from .index.scoring import Scoring
 from .search.arguments import MAX_K, MODES, Mode, Sort, check_k, check_options, check_query, make_filters
+from .search.folding import Version
 from .search.fusion import FusionMethod
 from .search.ranking import DEFAULT_FUSION, default_alpha
 from .search.results import Hit, Hits
@@ -550,6 +551,15 @@ class Archive:
         """Ids of the articles folded into ``doc_id`` because their bodies are identical."""
         self._ensure_open()
         return self._searcher.store.aliases_of(doc_id)
+
+    def versions_of(self, doc_id: str) -> list[Version]:
+        """The other copies of ``doc_id``'s story (near copies: another outlet's headline, a paragraph
+        cut), oldest first, as a search's ``Hit.versions``; a folded duplicate's id gives those of the
+        article it was folded into. :class:`DocumentNotFoundError` for an unknown id."""
+        self._ensure_open()
+        self.get(doc_id)
+        indexed = self._searcher.store.canonical_of(doc_id) or doc_id
+        return [v for v in self._searcher.versions_of(indexed) if v.id != doc_id]
 
     def duplicate_of(self, doc_id: str) -> str | None:
         """The indexed article ``doc_id`` was folded into, or ``None`` if it is indexed itself."""

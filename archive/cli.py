@@ -733,6 +733,7 @@ def show(
             doc = archive.get(doc_id)
             duplicate_of = archive.duplicate_of(doc_id)
             duplicates = archive.duplicates_of(doc_id)
+            versions = archive.versions_of(doc_id)
     except ArchiveError as exc:
         raise _fail(exc) from None
     if as_json:
@@ -741,6 +742,8 @@ def show(
             "source": doc.source, "author": doc.author, "category": doc.category, "url": doc.url,
             "language": doc.language,
             "body": doc.body, "duplicate_of": duplicate_of, "duplicates": duplicates,
+            "versions": [{"id": v.id, "source": v.source, "published": v.published.isoformat() if v.published
+                          else None, "title": v.title} for v in versions],
         }
         typer.echo(json.dumps(record, ensure_ascii=False))
         return
@@ -753,6 +756,8 @@ def show(
         _echo(f"duplicate of: {duplicate_of} (same text; searches return that one)")
     if duplicates:
         _echo(f"duplicates: {', '.join(duplicates)}")
+    if versions:
+        _echo("other versions: " + ", ".join(f"{v.id} ({v.source or '?'}, {_date(v.published)})" for v in versions))
     _echo("")
     console = _console()
     if not console.is_terminal:  # piped: the text as stored

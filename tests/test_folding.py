@@ -201,6 +201,8 @@ def test_web_page_and_api_carry_the_versions_and_fold_0_shows_every_copy(tmp_pat
         assert "fold=0" in page  # and every copy is one click away
         whole = client.get("/", params={"q": "التركية", "mode": "lexical", "fold": 0}).text
         assert '<details class="versions">' not in whole and whole.count('<li class="hit">') == 3
+        assert '<input type="hidden" name="fold" value="0">' in whole  # a new search keeps every copy shown
+        assert 'name="fold"' not in page
 
 
 def test_judged_ant_pairs_score_the_archive_settings() -> None:
@@ -237,3 +239,22 @@ def test_an_outlets_update_under_a_new_lead_is_another_story_but_another_outlets
     store = near_store([earlier, update])
     assert store.clusters() == []  # one outlet, a new lead over its earlier text: another story
     assert store.clusters() != near_store([earlier, same_text_elsewhere]).clusters()  # two outlets: one story
+
+
+def test_show_and_versions_of_name_the_other_copies(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from archive.cli import app
+    from archive.errors import DocumentNotFoundError
+
+    root = _build(tmp_path, [WIRE, COPY, UNRELATED])
+    with Archive.open(root) as archive:
+        assert [v.id for v in archive.versions_of("quake-sky")] == ["quake-afp"]
+        assert [(v.source, v.title) for v in archive.versions_of("quake-afp")] == [("Sky News Arabia", COPY.title)]
+        assert archive.versions_of("lira") == []
+        with pytest.raises(DocumentNotFoundError):
+            archive.versions_of("no-such-id")
+    shown = CliRunner().invoke(app, ["show", "quake-afp", "--json", "--index", str(root)])
+    assert [v["id"] for v in json.loads(shown.output)["versions"]] == ["quake-sky"]
+    plain = CliRunner().invoke(app, ["show", "quake-afp", "--index", str(root)])
+    assert "other versions: quake-sky (Sky News Arabia, 2024-10-16)" in plain.output

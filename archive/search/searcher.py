@@ -133,6 +133,14 @@ class Searcher:
                                      if store is not None else False)
         return self._folding or None
 
+    def versions_of(self, doc_id: str) -> tuple[Version, ...]:
+        """The other copies of the story of the indexed article ``doc_id``, oldest first."""
+        folding = self.folding()
+        ordinal = self.lexical.ordinal_of(doc_id)
+        if folding is None or ordinal is None:
+            return ()
+        return self._versions(folding, [(ordinal, doc_id)]).get(ordinal, ())
+
     def _folded(self, request: Request, folding: Folding) -> tuple[Ranked, list[tuple[int, float, Span | None]]]:
         """The page of ``request`` with one hit per story: ranked deeper until the folded list fills
         the page (or the ranking ends)."""

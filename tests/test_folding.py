@@ -258,3 +258,18 @@ def test_show_and_versions_of_name_the_other_copies(tmp_path: Path) -> None:
     assert [v["id"] for v in json.loads(shown.output)["versions"]] == ["quake-sky"]
     plain = CliRunner().invoke(app, ["show", "quake-afp", "--index", str(root)])
     assert "other versions: quake-sky (Sky News Arabia, 2024-10-16)" in plain.output
+
+
+def test_an_increment_on_an_index_built_before_folding_signs_every_article(tmp_path: Path) -> None:
+    root = _build(tmp_path, [WIRE, COPY, UNRELATED])
+    generation = current_generation(root)
+    shutil.rmtree(generation / NEAR_DIR)
+    manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
+    manifest["files"] = {name: entry for name, entry in manifest["files"].items() if not name.startswith(NEAR_DIR)}
+    (generation / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with Archive.update(root, add=[LATE_COPY]) as archive:
+        (hit,) = archive.search("زلزال ملاطية", mode="lexical")
+        assert len(hit.versions) == 2
+    store = NearStore.read(current_generation(root))
+    assert store is not None and sorted(store.ids) == ["lira", "quake-afp", "quake-bbc", "quake-sky"]
+    assert check_index(root).healthy

@@ -24,6 +24,7 @@ _EXPORTS = {
     "BuildReport": "archive",
     "Hit": "archive",
     "Hits": "archive",
+    "Version": "archive",
     "CheckReport": "index.check",
     "check_index": "index.check",
     "Document": "document",
@@ -49,7 +50,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from .archive import Archive, ArchiveStats, BuildReport, Hit, Hits
+    from .archive import Archive, ArchiveStats, BuildReport, Hit, Hits, Version
     from .index.check import CheckReport, check_index
     from .document import Document
     from .following import LiveArchive

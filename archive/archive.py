@@ -28,6 +28,7 @@ from .index.integrity import verify_sizes
 from .index.manifest import Manifest
 from .index.scoring import Scoring
 from .search.arguments import MAX_K, MODES, Mode, Sort, check_k, check_options, check_query, make_filters
+from .search.folding import Version
 from .search.fusion import FusionMethod
 from .search.ranking import DEFAULT_FUSION, default_alpha
 from .search.results import Hit, Hits
@@ -382,6 +383,7 @@ class Archive:
         fusion: FusionMethod | str = DEFAULT_FUSION,
         alpha: float | None = None,
         offset: int = 0,
+        fold: bool = True,
     ) -> Hits:
         """The ``k`` best documents for ``query``, best first (or by date, see ``sort``).
 
@@ -414,6 +416,12 @@ class Archive:
         scores the same whatever filter or operator
         restricts the matches. A query with no searchable word returns no hits
         and says why in ``Hits.reason``.
+        ``fold`` (the default) shows one hit per story: of the articles that are
+        near copies of one another (the same wire story under another headline,
+        a paragraph dropped; :mod:`archive.writing.folding`), the best-ranked,
+        its ``Hit.versions`` naming the others; ``Hits.total`` then counts
+        stories (a group of copies once) and ``Hits.articles`` every article.
+        ``fold=False`` returns every copy, and ``total`` counts articles.
         """
         self._ensure_open()
         query, k = check_query(query), check_k(k)
@@ -421,7 +429,9 @@ class Archive:
         mode, sort, method, alpha, offset = check_options(mode, sort, fusion, alpha, offset)
         filters = make_filters(source, category, since, until, author)
         mode = self._usable_mode(mode)
-        args = (query, k, offset, mode, sort, filters, method, alpha)
+        if not isinstance(fold, bool):
+            raise QueryError(f"fold must be True or False, not {fold!r}")
+        args = (query, k, offset, mode, sort, filters, method, alpha, fold)
         try:
             return self._searcher.search(*args)
         except Exception:
@@ -574,6 +584,15 @@ class Archive:
         """Ids of the articles folded into ``doc_id`` because their bodies are identical."""
         self._ensure_open()
         return self._searcher.store.aliases_of(doc_id)
+
+    def versions_of(self, doc_id: str) -> list[Version]:
+        """The other copies of ``doc_id``'s story (near copies: another outlet's headline, a paragraph
+        cut), oldest first, as a search's ``Hit.versions``; a folded duplicate's id gives those of the
+        article it was folded into. :class:`DocumentNotFoundError` for an unknown id."""
+        self._ensure_open()
+        self.get(doc_id)
+        indexed = self._searcher.store.canonical_of(doc_id) or doc_id
+        return [v for v in self._searcher.versions_of(indexed) if v.id != doc_id]
 
     def duplicate_of(self, doc_id: str) -> str | None:
         """The indexed article ``doc_id`` was folded into, or ``None`` if it is indexed itself."""

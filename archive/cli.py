@@ -597,6 +597,9 @@ def _summary(report, archive, index: Path, problems: list[str], started: float) 
     copies = archive.manifest.aliases
     _echo(f"the archive holds {plural(len(archive), 'article')}"
           + (f" and {plural(copies, 'folded duplicate')} (identical text)" if copies else ""))
+    if report.written and report.copies:
+        _echo(f"near copies: {plural(report.copies, 'article')} tell {report.stories} {'story' if report.stories == 1 else 'stories'}; searches show "
+              f"one per story (--no-fold: every copy); found in {report.folding_seconds:.1f} s")
     if report.written and archive.manifest.encoder:
         _echo(f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused from the cache) "
               f"with {archive.manifest.encoder}")
@@ -705,6 +708,10 @@ def search(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per hit, then a summary object.")] = False,
     with_body: Annotated[bool, typer.Option("--with-body", help="With --json: each hit's whole article text.")] = False,
+    no_fold: Annotated[
+        bool, typer.Option("--no-fold", help="Show every copy of a story (by default one hit per story, "
+                                             "its other versions named under it; the total counts stories).")
+    ] = False,
     bidi: BidiOption = Bidi.auto,
     index: IndexOption = Path("index"),
     engine: EngineOption = None,
@@ -720,6 +727,7 @@ def search(
             filters = {"source": source, "category": category, "author": author, "since": since, "until": until}
             hits = archive.search(
                 query, k=k, mode=mode.value, offset=offset, sort=sort.value, **filters, **tuning,  # type: ignore[arg-type]
+                fold=not no_fold,
             )
             counts = archive.facets(query, **filters, mode=hits.mode) if facets else None  # type: ignore[arg-type]
             took_ms = (time.perf_counter() - started) * 1000
@@ -818,6 +826,7 @@ def show(
             doc = archive.get(doc_id)
             duplicate_of = archive.duplicate_of(doc_id)
             duplicates = archive.duplicates_of(doc_id)
+            versions = archive.versions_of(doc_id)
     except ArchiveError as exc:
         raise _fail(exc) from None
     if as_json:
@@ -826,6 +835,8 @@ def show(
             "source": doc.source, "author": doc.author, "category": doc.category, "url": doc.url,
             "language": doc.language,
             "body": doc.body, "duplicate_of": duplicate_of, "duplicates": duplicates,
+            "versions": [{"id": v.id, "source": v.source, "published": v.published.isoformat() if v.published
+                          else None, "title": v.title} for v in versions],
         }
         typer.echo(json.dumps(record, ensure_ascii=False))
         return
@@ -838,6 +849,8 @@ def show(
         _echo(f"duplicate of: {duplicate_of} (same text; searches return that one)")
     if duplicates:
         _echo(f"duplicates: {', '.join(duplicates)}")
+    if versions:
+        _echo("other versions: " + ", ".join(f"{v.id} ({v.source or '?'}, {_date(v.published)})" for v in versions))
     _echo("")
     console = _console()
     if not console.is_terminal:  # piped: the text as stored

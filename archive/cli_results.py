@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from .cli_report import plural
+
 if TYPE_CHECKING:
     from .search.results import Hit, Hits
 
@@ -30,6 +32,8 @@ def hit_record(hit: Hit, rank: int, body: str | None = None) -> dict[str, object
         "published": hit.published.isoformat() if hit.published else None,
         "source": hit.source, "category": hit.category, "url": hit.url,
         "snippet": hit.snippet, "marks": [list(m) for m in hit.marks],
+        "versions": [{"id": v.id, "source": v.source, "published": v.published.isoformat() if v.published else None}
+                     for v in hit.versions],
     }
     if body is not None:
         record["body"] = body
@@ -59,3 +63,8 @@ def print_table(hits: Hits, index: Path, *, what: str, title: str, caption: str,
     remembered = remember(index, what, [hit.id for hit in hits], first_rank)
     caption = f"{caption}; {SHOW_HINT}" if remembered else caption
     console.print(hits_table(hits, console, first_rank=first_rank, reorder=reorder, title=title, caption=caption))
+    for rank, hit in enumerate(hits, first_rank):  # folded copies of a story: one line under the table each
+        if hit.versions:
+            outlets = ", ".join(dict.fromkeys(v.source or "?" for v in hit.versions))
+            typer.echo(f"{rank}. {hit.id}: {plural(len(hit.versions), 'other version')} ({outlets}): "
+                       + ", ".join(v.id for v in hit.versions))

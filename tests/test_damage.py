@@ -261,7 +261,7 @@ def test_check_reports_sides_that_disagree(case: Path) -> None:
 
 def test_check_of_a_healthy_index(built: Path) -> None:
     report = Archive.check(built / "index")
-    assert report.healthy and report.counts == dict.fromkeys(["manifest", "store", "whoosh", "terms", "dense"], len(NEWS))
+    assert report.healthy and report.counts == dict.fromkeys(["manifest", "store", "whoosh", "terms", "dense", "near"], len(NEWS))
     result = _run(built, ["check"])
     assert result.exit_code == 0, result.output
     assert "healthy" in result.stdout and f"store {len(NEWS)}, whoosh {len(NEWS)}" in result.stdout

@@ -178,7 +178,7 @@ def test_api_article_related_and_stats(client: TestClient, archive: Archive) -> 
     spec = client.get("/api/openapi.json").json()
     assert set(spec["paths"]) == {"/api/search", "/api/articles/{doc_id}", "/api/related/{doc_id}", "/api/stats"}
     params = {p["name"] for p in spec["paths"]["/api/search"]["get"]["parameters"]}
-    assert params == {"q", "k", "page", "mode", "sort", "source", "category", "since", "until"}
+    assert params == {"q", "k", "page", "mode", "sort", "source", "category", "since", "until", "fold"}
 
 
 def test_ids_with_slashes_and_reserved_characters(tmp_path: Path) -> None:
@@ -693,12 +693,12 @@ def test_a_story_spread_over_years_is_drawn_by_month_with_edge_bars(spread: Test
 
 
 def test_the_pager_has_previous_next_and_ellipses(spread: TestClient) -> None:
-    page = spread.get("/", params={"q": "سد النهضة", "mode": "lexical", "k": 3, "page": 5}).text
+    page = spread.get("/", params={"q": "سد النهضة", "mode": "lexical", "k": 3, "page": 5, "fold": 0}).text
     nav = page[page.index('<nav class="pager"'):page.index("</nav>")]
     shown = re.sub(r"<[^>]+>", " ", nav.split(">", 1)[1])
     assert " ".join(shown.split()) == "السابقة 1 … 4 5 6 … 21 التالية"
     assert 'rel="prev"' in nav and "page=4" in nav and 'rel="next"' in nav and "page=6" in nav
-    first = spread.get("/", params={"q": "سد النهضة", "mode": "lexical", "k": 3}).text
+    first = spread.get("/", params={"q": "سد النهضة", "mode": "lexical", "k": 3, "fold": 0}).text
     assert '<span class="step off">السابقة</span>' in first and 'rel="next"' in first
 
 

@@ -2,9 +2,10 @@
 
 Opening an index checks only file sizes (fast); this reads everything: the
 pointer names a committed generation, every file has its recorded size and
-checksum (:mod:`archive.index.integrity`), and the four sides agree: the document
-store, the Whoosh index, the term index and the dense index hold the same
-articles, as many as the manifest says. Deleted articles keep their ordinals
+checksum (:mod:`archive.index.integrity`), and the sides agree: the document
+store, the Whoosh index, the term index, the dense index and the near-copies
+store (:mod:`archive.index.near`) hold the same articles, as many as the
+manifest says. Deleted articles keep their ordinals
 until a compaction (the term index's live mask): the live ones are the
 store's, each id live at one ordinal at most, and the columns and vectors
 number every ordinal alike, with no vector or pending passage on a dead one. Each problem is reported with its
@@ -208,6 +209,7 @@ def _check_sides(generation: Path, manifest: Manifest, report: CheckReport) -> N
                 report.problems.append(Problem(generation / "dense", f"holds {leads} article leads, {leads_pending} "
                                                f"of them to embed; the manifest says {manifest.leads}, "
                                                f"{manifest.leads_pending} of them to embed"))
+    _check_near(generation, report, ids)
     for side, found in ids.items():
         report.counts[side] = len(found)
         if len(found) != manifest.documents:
@@ -231,7 +233,19 @@ def _check_sides(generation: Path, manifest: Manifest, report: CheckReport) -> N
             report.problems.append(Problem(generation / _WHERE[side], "; ".join(parts)))
 
 
-_WHERE = {"store": "docs.sqlite", "whoosh": "lexical", "terms": "terms", "dense": "dense"}
+_WHERE = {"store": "docs.sqlite", "whoosh": "lexical", "terms": "terms", "dense": "dense", "near": "near"}
+
+
+def _check_near(generation: Path, report: CheckReport, ids: dict[str, set[str]]) -> None:
+    """The near-copies store (:mod:`archive.index.near`): readable, consistent, one row per indexed article."""
+    from .near import NEAR_DIR, NearStore
+
+    near = _side(report, generation / NEAR_DIR, lambda: NearStore.read(generation))
+    if near is not None:
+        ids["near"] = set(near.ids)
+    elif not (generation / NEAR_DIR).exists():
+        report.notes.append(f"{generation / NEAR_DIR}: no near copies store (built before copies were folded): "
+                            "searches show every copy until the next build, add or delete writes it")
 
 
 def _few(ids: list[str]) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..document import Document
+from .folding import Version
 from .snippets import Snippet, make_snippet
 
 
@@ -24,6 +25,9 @@ class Hit:
     snippet: str
     marks: tuple[tuple[int, int], ...] = ()
     author: str = ""
+    versions: tuple[Version, ...] = ()
+    """The other copies of this story (same wire story, another headline or small edits), oldest
+    first: ``(id, source, published)`` each; folded into this hit unless the search asked for every copy."""
 
     def marked_snippet(self, open_mark: str = "«", close_mark: str = "»") -> str:
         """The snippet with matched words wrapped in marks."""
@@ -36,6 +40,7 @@ class Hits(list[Hit]):
     def __init__(
         self, hits: Iterable[Hit] = (), *, reason: str | None = None, mode: str = "lexical", total: int | None = None,
         notice: str | None = None, words: int | None = None, meaning: int | None = None, floor: float | None = None,
+        articles: int | None = None, folded: bool = False,
     ) -> None:
         super().__init__(hits)
         self.reason = reason
@@ -43,9 +48,16 @@ class Hits(list[Hit]):
         (``"no article contains these words; nearest by meaning:"``); ``None`` for plain matches."""
         self.mode = mode
         self.total = total
-        """How many articles the search found inside the filters, every page together: in lexical mode
-        those holding the query's words, in semantic mode those at or above the similarity floor
-        (:mod:`archive.search.floor`), in hybrid mode either (``None`` only for related articles)."""
+        """How many results the search found inside the filters, every page together: in lexical mode
+        the articles holding the query's words, in semantic mode those at or above the similarity floor
+        (:mod:`archive.search.floor`), in hybrid mode either (``None`` only for related articles).
+        When ``folded``, copies of one story count once (a story is one result: pages are cut from
+        these); ``articles`` counts every article."""
+        self.articles = total if articles is None else articles
+        """How many articles the search found, every copy counted (``total`` when nothing was folded)."""
+        self.folded = folded
+        """True when the search folded copies of a story into one hit (asked to, and the archive has groups
+        of copies: :mod:`archive.search.folding`); ``total`` then counts stories."""
         self.words = words
         """How many of them hold the query's words (``None`` in semantic mode)."""
         self.meaning = meaning
@@ -59,7 +71,7 @@ class Hits(list[Hit]):
     def headline(self) -> str:
         """What the search found, in one line (the command line's table title): the reason first
         when the hits are not matches of the words."""
-        total = self.total if self.total is not None else len(self)
+        total = self.articles if self.articles is not None else len(self)
         found = f"{total:,} article{'' if total == 1 else 's'}"
         if self.mode == "lexical":
             line = f"{found} contain{'s' if total == 1 else ''} these words"
@@ -70,6 +82,8 @@ class Hits(list[Hit]):
             line = f"{found} found"
         else:
             line = f"{found} found: {self.words:,} with these words, {self.meaning:,} near by meaning"
+        if self.folded and self.total is not None and self.total != total:
+            line += f" ({self.total:,} {'story' if self.total == 1 else 'stories'}: copies folded)"
         return f"{self.reason}\n{line}" if self.reason else line
 
     def page_line(self, offset: int = 0) -> str:
@@ -79,12 +93,13 @@ class Hits(list[Hit]):
 
     def summary(self) -> dict[str, object]:
         """The counts, reason and notice as plain values (the command line's and the API's summary)."""
-        return {"mode": self.mode, "total": self.total, "words": self.words, "meaning": self.meaning,
-                "floor": self.floor, "reason": self.reason, "notice": self.notice}
+        return {"mode": self.mode, "total": self.total, "articles": self.articles, "folded": self.folded,
+                "words": self.words, "meaning": self.meaning, "floor": self.floor, "reason": self.reason,
+                "notice": self.notice}
 
 
-def make_hit(doc: Document, score: float, snippet: Snippet) -> Hit:
-    """The hit of ``doc`` with its score and snippet."""
+def make_hit(doc: Document, score: float, snippet: Snippet, versions: tuple[Version, ...] = ()) -> Hit:
+    """The hit of ``doc`` with its score, snippet and the other copies of its story."""
     return Hit(
         id=doc.id,
         title=doc.title,
@@ -96,6 +111,7 @@ def make_hit(doc: Document, score: float, snippet: Snippet) -> Hit:
         snippet=snippet.text,
         marks=snippet.marks,
         author=doc.author,
+        versions=versions,
     )
 
 

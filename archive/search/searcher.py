@@ -26,11 +26,13 @@ from ..index.columns import NO_VALUE, Facets, Filters, fold
 from ..index.lexical import LexicalIndex
 from ..index.manifest import Manifest
 from ..index.matching import Match
+from ..index.near import NearStore
 from ..index.store import DocumentStore
 from .floor import NO_FLOOR_NOTICE, encoder_floor
+from .folding import Folding, Version
 from .fusion import FusionMethod
 from .query import ParsedQuery, parse_query, plain_text
-from .ranking import Found, Ranker, Request
+from .ranking import Found, Ranked, Ranker, Request, Span
 from .results import Hits, best_snippet, make_hit
 from .snippets import Snippet, make_snippet, mark_text
 
@@ -62,6 +64,7 @@ class Searcher:
         self.floor = encoder_floor(manifest) if self.has_dense else None
         self.ranker = Ranker(self.lexical, lambda: self.dense, encoder, self.floor)
         self._names: dict[str, dict[str, str]] | None = None
+        self._folding: Folding | bool | None = None
 
     @property
     def dense(self) -> DenseIndex:
@@ -93,9 +96,9 @@ class Searcher:
 
     def search(
         self, query: str, k: int, offset: int, mode: str, sort: str, filters: Filters, fusion: FusionMethod,
-        alpha: float,
+        alpha: float, fold: bool = True,
     ) -> Hits:
-        """The hits of one search (see :meth:`archive.Archive.search`)."""
+        """The hits of one search (see :meth:`archive.Archive.search`); ``fold``: one hit per story."""
         parsed, match = self._parse(query)
         if match is None:  # nothing to search for, by words or by meaning
             return Hits(reason=parsed.reason, mode=mode, total=0, notice=self.notice(mode))
@@ -103,14 +106,65 @@ class Searcher:
             text=plain_text(query) or query, match=match, within=self.lexical.columns.mask(filters), k=k, mode=mode,
             sort=sort, fusion=fusion, alpha=alpha, offset=offset,
         )
-        ranked = self.ranker.rank(request)
-        docs = self._by_ordinal(o for o, _, _ in ranked.items)
-        hits = [make_hit(docs[o], score, best_snippet(docs[o], passage, parsed.terms))
-                for o, score, passage in ranked.items]
+        folding = self.folding() if fold else None
+        if folding:
+            ranked, items = self._folded(request, folding)
+            mask = ranked.found.mask if ranked.found.mask is not None else self.ranker.found(request).mask
+            assert mask is not None
+            total = folding.stories(mask)
+        else:
+            ranked = self.ranker.rank(request)
+            items, total = ranked.items, ranked.found.total
+        docs = self._by_ordinal(o for o, _, _ in items)
+        versions = self._versions(folding, [(o, docs[o].id) for o, _, _ in items]) if folding else {}
+        hits = [make_hit(docs[o], score, best_snippet(docs[o], passage, parsed.terms), versions.get(o, ()))
+                for o, score, passage in items]
         found = ranked.found
         return Hits(hits, reason=self._reason(mode, found, bool(hits), offset, filters), mode=mode,
-                    total=found.total, notice=self.notice(mode), words=found.words, meaning=found.meaning,
-                    floor=self.floor if mode != "lexical" else None)
+                    total=total, notice=self.notice(mode), words=found.words, meaning=found.meaning,
+                    floor=self.floor if mode != "lexical" else None, articles=found.total, folded=bool(folding))
+
+    def folding(self) -> Folding | None:
+        """The groups of copies of this generation (``None`` for an index built before folding)."""
+        if self._folding is None:
+            with self._opening:
+                if self._folding is None:
+                    store = NearStore.read(self.generation)
+                    self._folding = (Folding(store, self.lexical.ids, self.lexical.live_mask())
+                                     if store is not None else False)
+        return self._folding or None
+
+    def versions_of(self, doc_id: str) -> tuple[Version, ...]:
+        """The other copies of the story of the indexed article ``doc_id``, oldest first."""
+        folding = self.folding()
+        ordinal = self.lexical.ordinal_of(doc_id)
+        if folding is None or ordinal is None:
+            return ()
+        return self._versions(folding, [(ordinal, doc_id)]).get(ordinal, ())
+
+    def _folded(self, request: Request, folding: Folding) -> tuple[Ranked, list[tuple[int, float, Span | None]]]:
+        """The page of ``request`` with one hit per story: ranked deeper until the folded list fills
+        the page (or the ranking ends)."""
+        want = request.offset + request.k
+        depth = want
+        while True:
+            ranked = self.ranker.rank(replace(request, k=depth, offset=0))
+            kept = folding.fold(ranked.items)
+            if len(kept) >= want or len(ranked.items) < depth or depth >= len(self.lexical.ids):
+                return ranked, kept[request.offset : want]
+            depth *= 4
+
+    def _versions(self, folding: Folding, hits: list[tuple[int, str]]) -> dict[int, tuple[Version, ...]]:
+        """The other copies of each hit's story, oldest first (undated last), keyed by the hit's ordinal."""
+        others = {o: folding.others(o, doc_id) for o, doc_id in hits}
+        docs = self.store.get_many(i for ids in others.values() for i in ids)
+        versions = {}
+        for ordinal, ids in others.items():
+            found = [Version(i, docs[i].source, docs[i].published, docs[i].title) for i in ids if i in docs]
+            found.sort(key=lambda v: (v.published is None, v.published.timestamp() if v.published else 0.0, v.id))
+            if found:
+                versions[ordinal] = tuple(found)
+        return versions
 
     def _reason(self, mode: str, found: Found, shown: bool, offset: int, filters: Filters) -> str | None:
         """What the hits are when it is not plain: none (and why), or meaning neighbours only."""

@@ -90,6 +90,8 @@ class SearchParams:
     category: list[str]
     since: str
     until: str
+    fold: bool = True
+    """One hit per story (its other copies named under it); ``fold=0`` in the URL shows every copy."""
 
     @property
     def offset(self) -> int:
@@ -109,6 +111,8 @@ class SearchParams:
             params["k"] = str(self.k)
         if self.page > 1:
             params["page"] = str(self.page)
+        if not self.fold:
+            params["fold"] = "0"
         return {name: value for name, value in params.items() if value}
 
 
@@ -125,6 +129,8 @@ async def search_params(
     category: Annotated[list[str], Query(description="Only these categories (any of them; repeatable).")] = [],  # noqa: B006
     since: Annotated[str, Query(description="Published on or after (YYYY-MM-DD, YYYY-MM or YYYY: from its first day).", max_length=40)] = "",
     until: Annotated[str, Query(description="Published on or before (YYYY-MM-DD, YYYY-MM or YYYY: through its last day).", max_length=40)] = "",
+    fold: Annotated[int, Query(ge=0, le=1, description="1: one hit per story, its other copies listed as its "
+                                                       "versions (total counts stories); 0: every copy.")] = 1,
 ) -> SearchParams:
     """The search parameters of a request, within the server's limits (else a 400 naming the parameter)."""
     for name, values in (("source", source), ("category", category)):
@@ -134,7 +140,7 @@ async def search_params(
             raise QueryError(f"{name}: a value is at most {MAX_VALUE_LENGTH} characters")
     if page * k > MAX_K:
         raise QueryError(f"page {page} of {k} hits reaches past the first {MAX_K:,} hits; narrow the search instead")
-    return SearchParams(q, k, page, mode, sort, source, category, since, until)
+    return SearchParams(q, k, page, mode, sort, source, category, since, until, bool(fold))
 
 
 Search = Annotated[SearchParams, Depends(search_params)]
@@ -146,6 +152,8 @@ def hit_json(hit: Hit, rank: int) -> dict[str, Any]:
         "published": hit.published.isoformat() if hit.published else None,
         "source": hit.source, "category": hit.category, "author": hit.author, "url": hit.url,
         "score": round(hit.score, 6), "snippet": hit.snippet, "marks": [list(m) for m in hit.marks],
+        "versions": [{"id": v.id, "source": v.source, "published": v.published.isoformat() if v.published else None,
+                      "title": v.title} for v in hit.versions],
     }
 
 
@@ -283,7 +291,7 @@ def create_app(
         def work(archive: Archive) -> JSONResponse:
             started = time.perf_counter()
             hits = archive.search(params.q, k=params.k, mode=params.mode, sort=params.sort,  # type: ignore[arg-type]
-                                  offset=params.offset, **params.filters())
+                                  offset=params.offset, fold=params.fold, **params.filters())
             facets = archive.facets(params.q, **params.filters(), mode=hits.mode)  # type: ignore[arg-type]
             took_ms = (time.perf_counter() - started) * 1000
             return JSONResponse({
@@ -354,7 +362,7 @@ def create_app(
             hits: Hits | None = None
             if params.q.strip():
                 hits = archive.search(params.q, k=params.k, mode=params.mode, sort=params.sort,  # type: ignore[arg-type]
-                                      offset=params.offset, **params.filters())
+                                      offset=params.offset, fold=params.fold, **params.filters())
             counted = _facet_counts(archive, params, hits.mode if hits is not None else "lexical")
             url = params.url_params()
             drawn = histograms.histogram(counted["all"].months, url, edges=(t("before"), t("after")),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +34,10 @@ from ..errors import ArchiveError, IndexFormatError
 from ..index.integrity import file_table, verify_sizes
 from ..index.lexical import write_index
 from ..index.manifest import FORMAT_VERSION, Manifest
+from ..index.near import NearStore
 from ..index.store import DocumentStore
 from .choices import EmbeddingEstimate
+from .folding import near_store
 
 CACHE_NAME = "embeddings.sqlite"
 EMBED_INLINE_MAX = 256
@@ -102,6 +105,12 @@ class BuildReport:
     """Generations committed while passages were being embedded (:mod:`archive.writing.embedding`)."""
     seconds: float = 0.0
     """Wall time of the whole write, from the first article read to the last commit (embedding included)."""
+    copies: int = 0
+    """Indexed articles that are near copies of another (same story, small edits), once the write is done:
+    grouped into ``stories`` groups (:mod:`archive.writing.folding`); searches show one per group."""
+    stories: int = 0
+    folding_seconds: float = 0.0
+    """Wall time spent finding the near copies (signing the articles and judging the pairs)."""
     @property
     def skipped_count(self) -> int:
         """Read articles not added, updated or unchanged: folded copies, duplicate ids, deleted earlier."""
@@ -356,6 +365,7 @@ def write_generation(
         report.indexed = write_index(generation / "lexical", _counted(canonical, progress), procs=procs)
         if progress is not None:
             progress("index", report.indexed, report.indexed)
+        write_near(generation, report, lambda store: near_store(canonical))
         manifest = Manifest(documents=report.indexed, aliases=len(aliases), sources=list(sources),
                             embedding_rate=embedding_rate)
         if built_at:
@@ -375,6 +385,19 @@ def write_generation(
         layout.discard_generation(generation)
         raise
     report.written = True
+
+
+def write_near(generation: Path, report: BuildReport, make: Callable[[NearStore | None], NearStore],
+               live: Path | None = None) -> None:
+    """Write ``generation``'s near-copies store, made by ``make`` from ``live``'s (when given), and
+    count its copies and stories in ``report`` (:mod:`archive.writing.folding`)."""
+    started = time.perf_counter()
+    store = make(NearStore.read(live) if live is not None else None)
+    store.write(generation)
+    clusters = store.clusters()
+    report.stories = len(clusters)
+    report.copies = sum(len(c) for c in clusters)
+    report.folding_seconds += time.perf_counter() - started
 
 
 def write_dense_side(

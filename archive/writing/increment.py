@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..index import layout
-from .building import BuildReport, Progress, write_dense_side
+from .building import BuildReport, Progress, write_dense_side, write_near
+from .folding import updated_near_store
 from ..document import Document
 from ..encoders.base import Encoder
 from ..index.integrity import file_table, verify_checksums
@@ -185,6 +186,8 @@ def write_increment(
         report.renumbered = change.renumbered
         if progress is not None:
             progress("index", len(to_index_docs), len(to_index_docs))
+        write_near(generation, report, lambda near: updated_near_store(
+            near, plan.unindex, to_index_docs, lambda: _indexed(generation)), live=live)
         manifest.documents = report.indexed
         manifest.aliases = plan.aliases
         manifest.sources = [*manifest.sources, *new_sources]
@@ -199,3 +202,12 @@ def write_increment(
         layout.discard_generation(generation)
         raise
     report.written = True
+
+
+def _indexed(generation: Path) -> list[Document]:
+    """Every indexed article of ``generation`` (being written: its store is committed)."""
+    store = DocumentStore.open(generation / "docs.sqlite")
+    try:
+        return list(store.documents())
+    finally:
+        store.close()

@@ -1,0 +1,252 @@
+"""Finding the near copies of a story at build time: MinHash signatures and LSH (datasketch).
+
+Two articles are copies of one story when the sets of their word shingles
+(:data:`SHINGLE` consecutive words of the normalized body, headlines left
+out: each outlet writes its own) have an estimated Jaccard similarity of at
+least :data:`THRESHOLD` (from two outlets) or :data:`SAME_SOURCE_THRESHOLD`
+(from one: an outlet's update of a developing story keeps most of its text
+under a new lead, and is another story), both hold at least
+:data:`MIN_SHINGLES` shingles (a two-line caption is not judged), and, where
+both are dated, they were published at most :data:`MAX_DAYS` apart (a weekly
+market report keeps its wording from week to week). Candidates come from datasketch's
+:class:`~datasketch.MinHashLSH` at a lower threshold, so that the banding alone
+rarely loses a pair; each candidate is then judged on its signatures.
+The settings were chosen on a judged sample of ANT pairs (docs/evaluation.md).
+
+A full build signs every indexed article (:func:`near_store`); an increment
+signs only the articles it indexes and looks for the copies of those alone
+(:func:`updated_near_store`), so ``add`` does not rehash the archive.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+
+from ..document import Document
+from ..index.near import NO_DATE, NearStore
+from ..text.analysis import folded, tokens
+
+SHINGLE = 3
+"""Words per shingle."""
+NUM_PERM = 128
+"""MinHash permutations: the similarity of a pair is estimated within about ±0.04 near 0.5."""
+SEED = 1
+THRESHOLD = 0.4
+"""Estimated Jaccard similarity of two outlets' articles' shingles from which they are copies of one story."""
+SAME_SOURCE_THRESHOLD = 0.8
+"""The same for two articles of one outlet (a re-filing under another headline, not an update)."""
+LSH_THRESHOLD = 0.2
+"""The LSH index's threshold: below :data:`THRESHOLD`, so that banding loses almost no pair worth
+judging (datasketch's bands for it find a pair of similarity 0.4 with probability 0.99)."""
+MIN_SHINGLES = 20
+"""Articles with fewer shingles (about 20 words) are never folded: too short to tell copies apart."""
+MAX_DAYS = 3
+"""Two dated articles published further apart than this are never copies."""
+MAX_BUCKET = 1_000
+"""LSH buckets holding more articles than this are not read (a million pairs of one band, most of
+them unrelated: articles sharing a boilerplate); their pairs are found through other bands or not at all."""
+SETTINGS: dict[str, object] = {
+    "shingle": SHINGLE, "num_perm": NUM_PERM, "seed": SEED, "scheme": "affine32", "threshold": THRESHOLD,
+    "same_source_threshold": SAME_SOURCE_THRESHOLD, "lsh_threshold": LSH_THRESHOLD, "min_shingles": MIN_SHINGLES,
+    "max_days": MAX_DAYS,
+}
+"""What a store's signatures and pairs were made with: a store made otherwise is rebuilt whole."""
+
+_MASK = np.uint64(0xFFFFFFFF)
+
+
+_WORD_HASHES: dict[str, int] = {}
+"""Raw word → its 32-bit hash (:func:`_word_hash`): words repeat across articles, so each is hashed once."""
+_WORD_HASHES_MAX = 2_000_000
+
+
+def _word_hash(token: str) -> int:
+    """A 32-bit hash of one raw word, normalized and lowercased (the same in every process: Python's
+    own ``hash`` is salted)."""
+    return zlib.crc32(folded(token).encode("utf-8"))
+
+
+def shingles(text: str, size: int = SHINGLE) -> np.ndarray:
+    """The distinct 32-bit hashes of the ``size``-word shingles of ``text``, normalized and lowercased."""
+    words = tokens(text)
+    known = _WORD_HASHES
+    if len(known) > _WORD_HASHES_MAX:
+        known.clear()
+    for word in set(words).difference(known):
+        known[word] = _word_hash(word)
+    hashes = np.fromiter(map(known.__getitem__, words), dtype=np.uint64, count=len(words))
+    if len(hashes) < size:
+        return np.unique(hashes[:0] if not len(hashes) else _mix(hashes[:1]))
+    span = len(hashes) - size + 1
+    acc = np.zeros(span, dtype=np.uint64)
+    for i in range(size):  # a polynomial over the words' hashes, kept to 48 bits, then mixed down
+        acc = (acc * np.uint64(1_000_003) + hashes[i : i + span]) & np.uint64(0xFFFFFFFFFFFF)
+    return np.unique(_mix(acc))
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    return ((values ^ (values >> np.uint64(29))) & _MASK).astype(np.uint32)
+
+
+class Signer:
+    """MinHash signatures (datasketch, ``affine32``) sharing one set of permutations."""
+
+    def __init__(self, num_perm: int = NUM_PERM, seed: int = SEED) -> None:
+        from datasketch import MinHash
+
+        self._minhash = MinHash
+        self.num_perm = num_perm
+        self._permutations = MinHash(num_perm=num_perm, seed=seed).permutations
+
+    def minhash(self, values: np.ndarray | None = None, signature: np.ndarray | None = None):  # noqa: ANN201
+        """A datasketch MinHash of shingle ``values``, or one holding a stored ``signature``."""
+        if signature is not None:
+            return self._minhash(hashvalues=signature, permutations=self._permutations, scheme="affine32")
+        mh = self._minhash(num_perm=self.num_perm, hashfunc=int, permutations=self._permutations, scheme="affine32")
+        if values is not None and len(values):
+            mh.update_batch(values.tolist())
+        return mh
+
+    def sign(self, documents: Sequence[Document]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[object]]:
+        """``(signatures, shingle counts, dates, MinHash objects)`` of ``documents``, one row each."""
+        signatures = np.empty((len(documents), self.num_perm), dtype=np.uint32)
+        sizes = np.empty(len(documents), dtype=np.int32)
+        minhashes = []
+        for row, doc in enumerate(documents):
+            values = shingles(doc.body)
+            sizes[row] = len(values)
+            minhashes.append(mh := self.minhash(values))
+            signatures[row] = mh.hashvalues
+        return signatures, sizes, _dates(documents), minhashes
+
+
+def _dates(documents: Sequence[Document]) -> np.ndarray:
+    return np.array([int(d.published.timestamp()) if d.published else NO_DATE for d in documents], dtype=np.int64)
+
+
+def near_store(documents: Sequence[Document]) -> NearStore:
+    """The near-copies store of ``documents`` (the indexed articles of a generation)."""
+    signer = Signer()
+    signatures, sizes, dates, minhashes = signer.sign(documents)
+    store = NearStore.empty(SETTINGS, NUM_PERM)
+    sources = _outlets(documents)
+    pairs, similarity = _judged(signer, signatures, sizes, dates, _codes(sources), np.arange(len(documents)),
+                                minhashes)
+    return store.appended([d.id for d in documents], sources, signatures, sizes, dates, pairs, similarity)
+
+
+def _outlets(documents: Sequence[Document]) -> list[str]:
+    """Each article's outlet as copies are compared: case-folded, stripped (articles without one are
+    taken as one outlet: judged as strictly as an outlet's own re-filings)."""
+    return [d.source.strip().casefold() for d in documents]
+
+
+def _codes(sources: Sequence[str]) -> np.ndarray:
+    """One integer per distinct outlet (equal outlets, equal codes)."""
+    return np.unique(np.array(sources, dtype=object), return_inverse=True)[1] if sources else np.zeros(0, int)
+
+
+def updated_near_store(
+    store: NearStore | None, removed: Iterable[str], added: Sequence[Document],
+    everything: Callable[[], Sequence[Document]],
+) -> NearStore:
+    """``store`` without the ``removed`` ids, with ``added`` signed and their copies found.
+
+    ``everything`` gives every indexed article after the change: read only when
+    ``store`` is missing (an index built before folding) or was made with other
+    settings, which signs them all.
+    """
+    if store is None or store.settings != SETTINGS:
+        return near_store(everything())
+    added_ids = {d.id for d in added}
+    base = store.without([*removed, *added_ids])
+    if not added:
+        return base
+    signer = Signer()
+    signatures, sizes, dates, _ = signer.sign(added)
+    sources = _outlets(added)
+    n = len(base)
+    every_signature = np.concatenate([base.signatures, signatures])
+    every_size = np.concatenate([base.sizes, sizes])
+    every_date = np.concatenate([base.published, dates])
+    new_rows = np.arange(n, n + len(added))
+    pairs, similarity = _judged(signer, every_signature, every_size, every_date, _codes([*base.sources, *sources]),
+                                new_rows)
+    return base.appended([d.id for d in added], sources, signatures, sizes, dates, pairs, similarity)
+
+
+def _judged(
+    signer: Signer, signatures: np.ndarray, sizes: np.ndarray, dates: np.ndarray, outlets: np.ndarray,
+    new: np.ndarray, minhashes: Sequence[object] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs ``(i < j)`` of rows, one of them in ``new``, that are copies, and their estimated similarity.
+
+    Candidates are the pairs that share a band of datasketch's :class:`~datasketch.MinHashLSH`
+    (its bands and rows per band for :data:`LSH_THRESHOLD`); each is judged on the signatures
+    (:func:`copies`). When every row is new (a full build), the rows go into the LSH index and
+    its buckets give the candidates; when a few rows are new (an increment), their bands are
+    compared with every stored row's (the same rule, without indexing the archive again).
+    """
+    from datasketch import MinHashLSH
+
+    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=signer.num_perm)
+    signable = sizes >= MIN_SHINGLES
+    if len(new) == len(signatures):
+        found = _bucket_pairs(lsh, signer, signatures, signable, minhashes)
+    else:
+        found = _band_pairs(signatures, signable, new, lsh.b, lsh.r)
+    if not len(found):
+        return np.zeros((0, 2), np.int32), np.zeros(0, np.float32)
+    similarity, ok = copies(signatures, sizes, dates, outlets, found)
+    return found[ok].astype(np.int32), similarity[ok].astype(np.float32)
+
+
+def _bucket_pairs(
+    lsh: object, signer: Signer, signatures: np.ndarray, signable: np.ndarray, minhashes: Sequence[object] | None,
+) -> np.ndarray:
+    """Every pair of rows sharing an LSH bucket: each row inserted once, the buckets then read."""
+    with lsh.insertion_session() as session:  # type: ignore[attr-defined]
+        for row in np.flatnonzero(signable).tolist():
+            mh = minhashes[row] if minhashes is not None else signer.minhash(signature=signatures[row])
+            session.insert(row, mh, check_duplication=False)
+    found = [np.zeros(0, np.int64)]
+    n = np.int64(len(signatures))
+    for table in lsh.hashtables:  # type: ignore[attr-defined]
+        for key in table.keys():
+            bucket = table.get(key)
+            if 1 < len(bucket) <= MAX_BUCKET:
+                rows = np.sort(np.fromiter(bucket, dtype=np.int64, count=len(bucket)))
+                first, second = np.triu_indices(len(rows), 1)
+                found.append(rows[first] * n + rows[second])
+    codes = np.unique(np.concatenate(found))
+    return np.stack([codes // n, codes % n], axis=1)
+
+
+def _band_pairs(signatures: np.ndarray, signable: np.ndarray, new: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """The pairs of a ``new`` row and any other that agree on all ``rows`` values of some band."""
+    used = signatures[:, : bands * rows].reshape(len(signatures), bands, rows)
+    found: set[tuple[int, int]] = set()
+    for row in new.tolist():
+        if not signable[row]:
+            continue
+        same = (used == used[row]).all(axis=2).any(axis=1) & signable
+        same[row] = False
+        found.update((min(row, o), max(row, o)) for o in np.flatnonzero(same).tolist())
+    return np.array(sorted(found), dtype=np.int64).reshape(-1, 2)
+
+
+def copies(
+    signatures: np.ndarray, sizes: np.ndarray, dates: np.ndarray, outlets: np.ndarray, pairs: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(estimated Jaccard similarity, is a copy)`` of each row pair in ``pairs`` (see the module docstring)."""
+    a, b = pairs[:, 0], pairs[:, 1]
+    similarity = (signatures[a] == signatures[b]).mean(axis=1)
+    dated = (dates[a] != NO_DATE) & (dates[b] != NO_DATE)
+    apart = np.abs(np.where(dated, dates[a], 0) - np.where(dated, dates[b], 0))
+    near_in_time = ~dated | (apart <= MAX_DAYS * 86_400)
+    needed = np.where(outlets[a] == outlets[b], SAME_SOURCE_THRESHOLD, THRESHOLD)
+    ok = (similarity >= needed) & (sizes[a] >= MIN_SHINGLES) & (sizes[b] >= MIN_SHINGLES) & near_in_time
+    return similarity, ok

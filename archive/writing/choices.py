@@ -22,14 +22,18 @@ from pathlib import Path
 
 from ..document import Document
 from ..encoders.base import Encoder
-from ..encoders.registry import DEFAULT_ENCODER, KEEP_ENCODER, canonical_spec, get_encoder
+from ..encoders.registry import DEFAULT_ENCODER, KEEP_ENCODER, canonical_spec, engine_here, get_encoder
 from ..errors import ArchiveError, SettingChangeError
 from ..index import layout
 from ..index.manifest import MANIFEST_NAME
 
 DEFAULT_RATES = {"e5-small": 18.0, "use-multilingual": 200.0, "hashing": 20000.0}
-"""Passages embedded per second when the archive has no measured rate of its own: e5-small and
-USE as README.md gives them for this kind of machine (2 cores); ``hashing`` is a test toy."""
+"""Passages embedded per second when the archive has no measured rate of its own: e5-small (on
+its numpy engine) and USE as README.md gives them for this kind of machine (2 cores); ``hashing``
+is a test toy."""
+E5_ENGINE_RATES = {"openvino-bf16": 60.0, "openvino-int8": 30.0, "numpy": 18.0}
+"""e5-small's default rate by the engine that runs it here (docs/performance.md, "Encoder engines":
+medians on this kind of machine under load, rounded down); a GPU's rate is unknown until measured."""
 MIN_MEASURED = 64
 """Passages an embedding must have encoded before its rate is recorded (fewer say little)."""
 
@@ -47,6 +51,8 @@ class Previous:
     embedding_rate: float
     max_passages: int | None
     """The passage policy (``None`` when the manifest records none)."""
+    engine: str | None = None
+    """What last embedded into the archive (the rate was measured on it); ``None``: not recorded."""
 
     def describe(self) -> str:
         return _describe(self.spec or self.encoder)
@@ -65,12 +71,15 @@ def previous_choices(root: Path) -> Previous | None:
     rate = data.get("embedding_rate")
     settings = data.get("passage_settings")
     policy = settings.get("max_passages") if isinstance(settings, dict) else None
+    engines = data.get("engines")
+    engine = engines[-1] if isinstance(engines, list) and engines and isinstance(engines[-1], str) else None
     return Previous(
         encoder if isinstance(encoder, str) else None,
         spec if isinstance(spec, str) and isinstance(encoder, str) else None,
         sum(c for c in counts if isinstance(c, int) and not isinstance(c, bool) and c > 0),
         float(rate) if isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0 else 0.0,
         policy if isinstance(policy, int) and not isinstance(policy, bool) and policy >= 1 else None,
+        engine,
     )
 
 
@@ -164,9 +173,13 @@ def estimate(
     _, texts = plan_passages(documents, 0, max_passages)
     distinct = len(set(texts))
     cached = count_cached(root / CACHE_NAME, name, texts)
-    if previous is not None and previous.embedding_rate and previous.encoder == name:
+    engine = engine_here(spec)
+    if (previous is not None and previous.embedding_rate and previous.encoder == name
+            and previous.engine in (engine, None)):
         rate, rate_from = previous.embedding_rate, "measured"
-    elif canonical_spec(spec) in DEFAULT_RATES:
+    elif canonical_spec(spec) == DEFAULT_ENCODER and engine in E5_ENGINE_RATES:
+        rate, rate_from = E5_ENGINE_RATES[engine], "default"
+    elif canonical_spec(spec) in DEFAULT_RATES and canonical_spec(spec) != DEFAULT_ENCODER:
         rate, rate_from = DEFAULT_RATES[canonical_spec(spec) or ""], "default"
     else:
         rate, rate_from = None, "unknown"

@@ -156,6 +156,7 @@ class E5Network:
         weights = Path(weights)
         self._file = np.memmap(weights, dtype=np.uint8, mode="r")
         header = read_header(self._file)
+        self._header = header
         self.vocabulary = header.vocabulary
         self.hidden, self.heads, self.ff = header.hidden, header.heads, header.ff
         self.max_positions, self.eps = header.max_positions, header.eps
@@ -203,6 +204,20 @@ class E5Network:
         heads = scores @ v
         heads /= scores.sum(axis=2, keepdims=True)
         ctx.reshape(n, self.heads, self.head_dim)[:] = heads.transpose(1, 0, 2)
+
+    def q4_matrix(self, layer: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """One layer matrix (``name`` one of q, k, v, ao, fi, fo) as the file holds it: 4-bit codes
+        ``uint8 [out, in]`` (0..15, the weight is ``(code - 8) * scale``) and the float32 scale of
+        each block of 32 codes ``[out, in/32]`` (for an engine that keeps the weights 4-bit)."""
+        dtype, count, offset = self._header.tensors[f"l{layer}.{name}.w"]
+        if dtype != _Q4:
+            raise E5FormatError(f"tensor l{layer}.{name}.w is not 4-bit")
+        cols = self.ff if name == "fo" else self.hidden
+        blocks = self._file[offset : offset + count // QK * _BLOCK_BYTES].reshape(count // cols, cols // QK, _BLOCK_BYTES)
+        scales = blocks[..., :2].copy().view("<f2")[..., 0].astype(np.float32)
+        nibbles = blocks[..., 2:]
+        codes = np.concatenate([nibbles & 0x0F, nibbles >> 4], axis=-1).reshape(count // cols, cols)
+        return codes, scales
 
     def embeddings(self, ids: np.ndarray) -> np.ndarray:
         """``[B, L]`` piece ids (each row a window from position 0) → word + position + type

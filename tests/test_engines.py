@@ -253,3 +253,16 @@ def test_the_server_starts_the_fast_engine_before_the_first_query(tmp_path: Path
         assert encoder is not None and encoder._fast is not None  # noqa: SLF001 - loaded with no query asked
         assert archive.search(QUERY, mode="semantic", k=1)[0].id == SEED_ID
         assert encoder.ran == [encoder.engine_runtime]  # the query ran on the warm fast engine
+
+
+def test_a_cold_query_never_imports_a_runtime() -> None:
+    """A fresh process that encodes one query (what a cold `archive search` does) stays on numpy
+    and never imports OpenVINO or torch, whatever this machine has."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from archive.encoders import get_encoder; e = get_encoder('e5-small');"
+            f"e.encode_queries([{QUERY!r}]); print(e.ran, 'openvino' in sys.modules, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout.split()
+    assert out == ["['numpy']", "False", "False"], out

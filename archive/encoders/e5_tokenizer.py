@@ -50,7 +50,7 @@ class E5Tokenizer:
         self._scores = vocabulary.scores.tolist()
         self._unk_score = min(self._scores) - _UNK_PENALTY
         self._longest = max(map(len, vocabulary.pieces))
-        self._specials = [p for p in vocabulary.pieces if p.startswith("<") and p.endswith(">")]
+        self._specials = list(vocabulary.specials) or [p for p in vocabulary.pieces if p.startswith("<") and p.endswith(">")]
         self._lookup: dict[str, int] | None = None  # built on first need
         self._model_path = sentencepiece_model
         self._fast = None  # loaded on the first call with FAST_MIN_CHARS characters or more

@@ -69,14 +69,28 @@ def serving(app: object) -> Iterator[int]:
         sock.close()
 
 
+class Release(threading.Event):
+    """Set it to let the held searches finish; ``entered`` counts the searches that have begun."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Semaphore(0)
+
+    def wait_entered(self, count: int = 1) -> None:
+        """Blocks until ``count`` slow searches are inside the archive (a sleep races a loaded machine)."""
+        for _ in range(count):
+            assert self.entered.acquire(timeout=30), "the slow search never began"
+
+
 @contextmanager
-def slow_searches(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+def slow_searches(monkeypatch: pytest.MonkeyPatch) -> Iterator[Release]:
     """Makes a search for :data:`SLOW` wait (up to 30 s) until the yielded event is set."""
-    release = threading.Event()
+    release = Release()
     search = Archive.search
 
     def waiting(self: Archive, query: str, *args: object, **kwargs: object) -> object:
         if query == SLOW:
+            release.entered.release()
             release.wait(30)
         return search(self, query, *args, **kwargs)  # type: ignore[arg-type]
 
@@ -310,7 +324,7 @@ def test_a_request_reads_one_generation_while_writes_commit(tmp_path: Path, monk
         slow = threading.Thread(target=lambda: answers.append(client.get(
             "/api/search", params={"q": SLOW, "mode": "lexical"})))
         slow.start()
-        time.sleep(0.5)  # the slow request holds its handle
+        release.wait_entered()  # the slow request holds its handle
         first = live.current().generation
         for n, body in enumerate(("هطلت أمطار غزيرة على جدة", "افتتح معرض الكتاب في الرياض")):
             Archive.update(root, add=[Document(id=f"w{n}", body=body)]).close()
@@ -336,7 +350,8 @@ def test_an_unrelated_request_is_answered_while_four_slow_ones_run(archive: Arch
         threads = [threading.Thread(target=lambda: results.append(get(port, slow_path)[0])) for _ in range(4)]
         for thread in threads:
             thread.start()
-        time.sleep(1.0)  # the four hold every turn, then step aside
+        release.wait_entered(4)
+        time.sleep(0.5)  # past the time after which the four step aside
         status, body = get(port, "/api/search?" + urllib.parse.urlencode({"q": "كورسك", "mode": "lexical"}),
                            timeout=10)
         assert status == 200 and body["hits"]
@@ -369,7 +384,7 @@ def test_a_request_that_cannot_start_within_the_limit_is_503(archive: Archive, m
         holder = threading.Thread(target=lambda: first.append(client.get(
             "/api/search", params={"q": SLOW, "mode": "lexical"})))
         holder.start()
-        time.sleep(0.3)
+        release.wait_entered()
         waiting = client.get("/api/search", params={"q": "كورسك", "mode": "lexical"})
         assert waiting.status_code == 503 and waiting.json()["error"] == "Busy"
         assert "try again" in waiting.json()["message"]

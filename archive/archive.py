@@ -384,6 +384,7 @@ class Archive:
         alpha: float | None = None,
         offset: int = 0,
         fold: bool = True,
+        facets: bool = False,
     ) -> Hits:
         """The ``k`` best documents for ``query``, best first (or by date, see ``sort``).
 
@@ -422,6 +423,10 @@ class Archive:
         its ``Hit.versions`` naming the others; ``Hits.total`` then counts
         stories (a group of copies once) and ``Hits.articles`` every article.
         ``fold=False`` returns every copy, and ``total`` counts articles.
+        ``facets=True`` also counts what the search found by source, category
+        and month (``Hits.facets``, as :meth:`facets` counts them, and
+        ``Hits.open_facets``) from the same parse and match: a page that shows
+        hits and counts interprets its query once.
         """
         self._ensure_open()
         query, k = check_query(query), check_k(k)
@@ -429,9 +434,10 @@ class Archive:
         mode, sort, method, alpha, offset = check_options(mode, sort, fusion, alpha, offset)
         filters = make_filters(source, category, since, until, author)
         mode = self._usable_mode(mode)
-        if not isinstance(fold, bool):
-            raise QueryError(f"fold must be True or False, not {fold!r}")
-        args = (query, k, offset, mode, sort, filters, method, alpha, fold)
+        for name, flag in (("fold", fold), ("facets", facets)):
+            if not isinstance(flag, bool):
+                raise QueryError(f"{name} must be True or False, not {flag!r}")
+        args = (query, k, offset, mode, sort, filters, method, alpha, fold, facets)
         try:
             return self._searcher.search(*args)
         except Exception:

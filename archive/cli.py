@@ -24,6 +24,8 @@ from .version import __version__
 from .cli_help import PlainGroup
 from .cli_report import counts_line, estimate_line, plural, tombstoned_line
 from .errors import ArchiveError, NothingToIndexError, SourceError
+from .search.fusion import FusionMethod
+from .search.options import MODES, SORTS
 
 if TYPE_CHECKING:
     from .document import Document
@@ -48,22 +50,10 @@ IndexOption = Annotated[
 ENCODER_CHOICES = "e5-small (default), use-multilingual, st:MODEL (a sentence-transformers model), none (lexical only)"
 
 
-class Mode(str, Enum):
-    hybrid = "hybrid"
-    lexical = "lexical"
-    semantic = "semantic"
-
-
-class Fusion(str, Enum):
-    convex_z = "convex-z"
-    convex = "convex"
-    rrf = "rrf"
-
-
-class SortOrder(str, Enum):
-    relevance = "relevance"
-    date = "date"
-    oldest = "-date"
+Mode = Enum("Mode", {value: value for value in MODES}, type=str)  # type: ignore[misc]
+"""The ``--mode`` choices (:data:`archive.search.options.MODES`)."""
+SortOrder = Enum("SortOrder", {v.replace("-", "newest_"): v for v in SORTS}, type=str)  # type: ignore[misc]
+"""The ``--sort`` choices (:data:`archive.search.options.SORTS`)."""
 
 
 class Bidi(str, Enum):
@@ -700,7 +690,7 @@ def search(
     facets: Annotated[
         bool, typer.Option("--facets", help="Also count every match by source, category and month.")
     ] = False,
-    fusion: Annotated[Optional[Fusion], typer.Option(help="Hybrid fusion (default: tuned).")] = None,
+    fusion: Annotated[Optional[FusionMethod], typer.Option(help="Hybrid fusion (default: tuned).")] = None,
     alpha: Annotated[
         Optional[float],
         typer.Option(help="Weight of the lexical side (word and 3-gram BM25) in convex fusion, 0..1 (default: tuned).",
@@ -727,20 +717,20 @@ def search(
             filters = {"source": source, "category": category, "author": author, "since": since, "until": until}
             hits = archive.search(
                 query, k=k, mode=mode.value, offset=offset, sort=sort.value, **filters, **tuning,  # type: ignore[arg-type]
-                fold=not no_fold,
+                fold=not no_fold, facets=facets,
             )
-            counts = archive.facets(query, **filters, mode=hits.mode) if facets else None  # type: ignore[arg-type]
+            counts = hits.facets
             took_ms = (time.perf_counter() - started) * 1000
             bodies = {hit.id: archive.get(hit.id).body for hit in hits} if as_json and with_body else {}
     except ArchiveError as exc:
         raise _fail(exc) from None
     from .cli_results import print_json, print_table
+    from .search.records import facets_record
 
     if as_json:
         summary: dict[str, object] = {"query": query, **hits.summary(), "took_ms": round(took_ms, 1)}
         if counts is not None:
-            summary["facets"] = {"matches": counts.total, "sources": counts.sources,
-                                 "categories": counts.categories, "months": counts.months}
+            summary["facets"] = facets_record(counts)
         if page > 1:
             summary["page"] = page
         print_json(hits, summary, first_rank=offset + 1, bodies=bodies)

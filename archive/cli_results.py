@@ -18,26 +18,12 @@ from typing import TYPE_CHECKING
 import typer
 
 from .cli_report import plural
+from .search.records import hit_record
 
 if TYPE_CHECKING:
     from .search.results import Hit, Hits
 
 SHOW_HINT = "archive show N opens result N"
-
-
-def hit_record(hit: Hit, rank: int, body: str | None = None) -> dict[str, object]:
-    """One hit as the JSON object ``--json`` prints (``body`` added when given)."""
-    record: dict[str, object] = {
-        "rank": rank, "id": hit.id, "score": round(hit.score, 6), "title": hit.title,
-        "published": hit.published.isoformat() if hit.published else None,
-        "source": hit.source, "category": hit.category, "url": hit.url,
-        "snippet": hit.snippet, "marks": [list(m) for m in hit.marks],
-        "versions": [{"id": v.id, "source": v.source, "published": v.published.isoformat() if v.published else None}
-                     for v in hit.versions],
-    }
-    if body is not None:
-        record["body"] = body
-    return record
 
 
 def print_json(hits: Hits, summary: Mapping[str, object], *, first_rank: int = 1,

@@ -158,6 +158,7 @@ def test_a_local_models_directory_is_cut_from_what_the_server_says(archive: Arch
     import dataclasses
 
     from archive.search.floor import NO_FLOOR_NOTICE
+    from archive.index.columns import Facets
     from archive.search.results import Hits
 
     model = "/srv/private/models/arabic-e5"
@@ -165,9 +166,14 @@ def test_a_local_models_directory_is_cut_from_what_the_server_says(archive: Arch
 
     monkeypatch.setattr(Archive, "stats", lambda self: dataclasses.replace(
         stats(self), encoder=f"st:{model}/sentence-transformers-6.2.0"))
-    monkeypatch.setattr(Archive, "search", lambda self, *args, **kwargs: Hits(
-        mode="lexical", total=0, reason="no article contains these words",
-        notice=NO_FLOOR_NOTICE.format(name=f"st:{model}")))
+    def search(self: Archive, *args: object, **kwargs: object) -> Hits:
+        hits = Hits(mode="lexical", total=0, reason="no article contains these words",
+                    notice=NO_FLOOR_NOTICE.format(name=f"st:{model}"))
+        hits.facets = Facets(total=0)
+        hits.open_facets = {"source": hits.facets, "category": hits.facets}
+        return hits
+
+    monkeypatch.setattr(Archive, "search", search)
     client = TestClient(create_app(archive))
     assert client.get("/api/stats").json()["encoder"] == "st:…/arabic-e5/sentence-transformers-6.2.0"
     body = client.get("/api/search", params={"q": "كورسك"}).json()

@@ -57,7 +57,7 @@ def plan(query: Query, terms: TermIndex, columns: Columns, whoosh_mask: WhooshMa
     """
     query, filters = _hoist_filters(query, terms, columns)
     # Repeated words count each time they are written (as Lucene sums repeated clauses).
-    pairs = tuple(_positive_pairs(query)) if query is not None else ()
+    pairs = tuple(positive_pairs(query)) if query is not None else ()
     if query is None:  # only filters: every article they allow matches, scoring 0
         return Match((), terms.live_mask(), filters, constrained)
     if not constrained and plain_terms(query) is not None:
@@ -142,17 +142,22 @@ def _text(term: Term) -> str:
     return term.text if isinstance(term.text, str) else bytes(term.text).decode("utf-8")
 
 
-def _positive_pairs(node: Query) -> list[tuple[str, str]]:
-    """``(field, term)`` of the searched fields outside NOT and the excluded side of AndNot."""
-    if isinstance(node, Not):
-        return []
-    if isinstance(node, AndNot):
-        return _positive_pairs(node.a)
-    if node.is_leaf():
-        return [(f, t if isinstance(t, str) else bytes(t).decode("utf-8")) for f, t in node.terms() if f in FIELDS]
+def positive_pairs(query: Query) -> list[tuple[str, str]]:
+    """``(field, term)`` of the searched fields outside NOT and the excluded side of AndNot, in the
+    query's order: the words a match is scored on and a snippet marks (the one walker of the tree;
+    not recursive, since a parsed query may nest deeply)."""
     out: list[tuple[str, str]] = []
-    for child in node.children():
-        out += _positive_pairs(child)
+    stack = [query]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Not):
+            continue
+        if isinstance(node, AndNot):
+            stack.append(node.a)
+        elif node.is_leaf():
+            out += [(f, t if isinstance(t, str) else bytes(t).decode("utf-8")) for f, t in node.terms() if f in FIELDS]
+        else:
+            stack.extend(reversed(list(node.children())))
     return out
 
 

@@ -10,16 +10,13 @@ import calendar
 import re
 from collections.abc import Sequence
 from datetime import date, datetime, time as dtime, timezone
-from typing import Literal
 
 from ..errors import QueryError
 from ..index.columns import Filters
 from .fusion import FusionMethod
-from .ranking import SORTS
+from .options import MODES, SORTS, Mode, Sort
 
-Mode = Literal["lexical", "semantic", "hybrid"]
-MODES: tuple[str, ...] = ("lexical", "semantic", "hybrid")
-Sort = Literal["relevance", "date", "-date"]
+__all__ = ["MAX_K", "MODES", "SORTS", "Mode", "Sort", "check_k", "check_options", "check_query", "make_filters"]
 MAX_K = 1_000
 
 
@@ -50,7 +47,8 @@ def check_options(
     try:
         method = FusionMethod(fusion)
     except ValueError:
-        raise QueryError(f"unknown fusion {fusion!r}; choose one of: rrf, convex, convex-z") from None
+        raise QueryError(f"unknown fusion {fusion!r}; choose one of: "
+                         + ", ".join(m.value for m in FusionMethod)) from None
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
         raise QueryError(f"alpha must be between 0 and 1, not {alpha!r}")
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:

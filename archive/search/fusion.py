@@ -30,9 +30,9 @@ class FusionMethod(str, Enum):
     scoring 0. ``rrf``: ranks only.
     """
 
-    RRF = "rrf"
+    CONVEX_Z = "convex-z"  # listed first: the default
     CONVEX = "convex"
-    CONVEX_Z = "convex-z"
+    RRF = "rrf"
 
 
 def _sorted(scores: dict[str, float], k: int | None) -> list[tuple[str, float]]:

@@ -37,6 +37,7 @@ from whoosh.query import AndNot, Not, NullQuery, Or, Phrase, Query, Term
 from whoosh.query.ranges import RangeMixin
 
 from ..errors import QueryError
+from ..index.matching import positive_pairs
 from ..text.analysis import iter_terms
 
 SEARCH_FIELDS = ("title", "body")
@@ -71,6 +72,9 @@ class ParsedQuery:
     """True when the query has phrases, +must, -exclude, field:value or boolean operators."""
     reason: str | None = None
     """Why ``query`` is ``None``, in words for the user."""
+    words: str = ""
+    """The query's words without its syntax (:func:`plain_text`), for encoders and character grams
+    (the raw text when nothing is left): worked out once, with the parse."""
 
 
 def _parser(schema: Schema) -> qparser.QueryParser:
@@ -85,21 +89,7 @@ def _parser(schema: Schema) -> qparser.QueryParser:
 
 def _positive_terms(q: Query) -> set[str]:
     """Terms of ``q`` outside NOT / AndNot negations, searched fields only."""
-    if isinstance(q, Not):
-        return set()
-    if isinstance(q, AndNot):
-        return _positive_terms(q.a)
-    if isinstance(q, Term):
-        return {q.text} if q.fieldname in SEARCH_FIELDS else set()
-    found: set[str] = set()
-    if q.is_leaf():
-        for fieldname, text in q.terms():
-            if fieldname in SEARCH_FIELDS:
-                found.add(text if isinstance(text, str) else text.decode("utf-8"))
-        return found
-    for child in q.children():
-        found |= _positive_terms(child)
-    return found
+    return {term for _, term in positive_pairs(q)}
 
 
 def _any_terms(q: Query) -> bool:
@@ -166,6 +156,7 @@ def parse_query(text: str, schema: Schema) -> ParsedQuery:
     cleaned = _CONTROL_RE.sub(" ", text)[:MAX_QUERY_CHARS].strip()
     if not cleaned:
         return ParsedQuery(text, None, reason="the query is empty")
+    words = plain_text(text) or text
     constrained = bool(_OPERATOR_RE.search(cleaned))
     cleaned = _join_hyphenated(_BINARY_NOT_RE.sub(r"\1-", cleaned))
     query: Query | None
@@ -178,16 +169,18 @@ def parse_query(text: str, schema: Schema) -> ParsedQuery:
         _refuse_unbounded(query)
     if query is not None and query is not NullQuery and not _positive_terms(query):
         if _only_excludes(query):
-            return ParsedQuery(text, None, reason="the query only excludes words; add a word to search for")
+            return ParsedQuery(text, None, reason="the query only excludes words; add a word to search for",
+                               words=words)
         if not _any_terms(query):
             query = None
     if query is NullQuery and _EXCLUDES_ONLY_RE.fullmatch(cleaned):
-        return ParsedQuery(text, None, reason="the query only excludes words; add a word to search for")
+        return ParsedQuery(text, None, reason="the query only excludes words; add a word to search for",
+                           words=words)
     if query is None or query is NullQuery:
         query = _plain(plain_text(cleaned))  # the words, not the operators the parser could not take
         constrained = False
     if query is None:
         return ParsedQuery(
-            text, None, reason="the query has no searchable words (only stop words or punctuation)"
+            text, None, reason="the query has no searchable words (only stop words or punctuation)", words=words
         )
-    return ParsedQuery(text, query, frozenset(_positive_terms(query)), constrained)
+    return ParsedQuery(text, query, frozenset(_positive_terms(query)), constrained, words=words)

@@ -41,8 +41,6 @@ side alone is much weaker than e5's, and at 0.5 the hybrid fell below lexical al
 EVIDENCE_DEPTH = 10
 """Word candidates whose titles measure a query's title evidence
 (:attr:`archive.index.scoring.Scoring.title_evidence`)."""
-SORTS = ("relevance", "date", "-date")
-"""``relevance`` (best first), ``date`` (oldest first) and ``-date`` (newest first: a minus means descending)."""
 MEANING_CACHE = 8
 """Queries whose vector and article cosines a ranker keeps (a page asks for one query's facets
 under several filters, and its search, at once)."""

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..document import Document
+from ..index.columns import Facets
 from .folding import Version
-from .snippets import Snippet, make_snippet
+from .snippets import Snippet, make_snippet, mark_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ class Hits(list[Hit]):
     def __init__(
         self, hits: Iterable[Hit] = (), *, reason: str | None = None, mode: str = "lexical", total: int | None = None,
         notice: str | None = None, words: int | None = None, meaning: int | None = None, floor: float | None = None,
-        articles: int | None = None, folded: bool = False,
+        articles: int | None = None, folded: bool = False, terms: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(hits)
         self.reason = reason
@@ -67,6 +68,19 @@ class Hits(list[Hit]):
         self.notice = notice
         """Something the reader of these hits should know (meaning search over a partly embedded archive,
         or with an encoder that has no calibrated floor)."""
+        self.terms = terms
+        """The analyzed words the search looked for (what its snippets mark; empty for related articles)."""
+        self.facets: Facets | None = None
+        """Counts of every article the search found (``articles`` of them) by source, category and
+        month, when the search was asked for them (``facets=True``); else ``None``."""
+        self.open_facets: dict[str, Facets] = {}
+        """With ``facets``: for ``"source"`` and ``"category"``, the counts with that field's own filter
+        lifted (what choosing another value would give; ``facets`` itself when it was not filtered)."""
+
+    def mark(self, text: str) -> Snippet:
+        """``text`` whole with the words this search looked for marked, as its snippets mark them
+        (a page marks its titles so, without parsing the query again)."""
+        return mark_text(text, self.terms)
 
     def headline(self) -> str:
         """What the search found, in one line (the command line's table title): the reason first

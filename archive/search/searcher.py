@@ -31,7 +31,7 @@ from ..index.store import DocumentStore
 from .floor import NO_FLOOR_NOTICE, encoder_floor
 from .folding import Folding, Version
 from .fusion import FusionMethod
-from .query import ParsedQuery, parse_query, plain_text
+from .query import ParsedQuery, parse_query
 from .ranking import Found, Ranked, Ranker, Request, Span
 from .results import Hits, best_snippet, make_hit
 from .snippets import Snippet, make_snippet, mark_text
@@ -96,14 +96,16 @@ class Searcher:
 
     def search(
         self, query: str, k: int, offset: int, mode: str, sort: str, filters: Filters, fusion: FusionMethod,
-        alpha: float, fold: bool = True,
+        alpha: float, fold: bool = True, facets: bool = False,
     ) -> Hits:
-        """The hits of one search (see :meth:`archive.Archive.search`); ``fold``: one hit per story."""
+        """The hits of one search (see :meth:`archive.Archive.search`); ``fold``: one hit per story;
+        ``facets``: the counts of what it found too, from the same parse and match."""
         parsed, match = self._parse(query)
         if match is None:  # nothing to search for, by words or by meaning
-            return Hits(reason=parsed.reason, mode=mode, total=0, notice=self.notice(mode))
+            hits = Hits(reason=parsed.reason, mode=mode, total=0, notice=self.notice(mode))
+            return self._counted(hits, None, filters) if facets else hits
         request = Request(
-            text=plain_text(query) or query, match=match, within=self.lexical.columns.mask(filters), k=k, mode=mode,
+            text=parsed.words, match=match, within=self.lexical.columns.mask(filters), k=k, mode=mode,
             sort=sort, fusion=fusion, alpha=alpha, offset=offset,
         )
         folding = self.folding() if fold else None
@@ -120,9 +122,33 @@ class Searcher:
         hits = [make_hit(docs[o], score, best_snippet(docs[o], passage, parsed.terms), versions.get(o, ()))
                 for o, score, passage in items]
         found = ranked.found
-        return Hits(hits, reason=self._reason(mode, found, bool(hits), offset, filters), mode=mode,
-                    total=total, notice=self.notice(mode), words=found.words, meaning=found.meaning,
-                    floor=self.floor if mode != "lexical" else None, articles=found.total, folded=bool(folding))
+        result = Hits(hits, reason=self._reason(mode, found, bool(hits), offset, filters), mode=mode,
+                      total=total, notice=self.notice(mode), words=found.words, meaning=found.meaning,
+                      floor=self.floor if mode != "lexical" else None, articles=found.total, folded=bool(folding),
+                      terms=parsed.terms)
+        return self._counted(result, request, filters, found.mask) if facets else result
+
+    def _counted(self, hits: Hits, request: Request | None, filters: Filters, mask: np.ndarray | None = None) -> Hits:
+        """``hits`` with :attr:`Hits.facets` and :attr:`Hits.open_facets` counted from ``request``'s one
+        match (``mask``: what the search already found inside ``filters``, when it has it)."""
+        whole = self._facets_within(request, filters, mask)
+        hits.facets = whole
+        hits.open_facets = {
+            "source": self._facets_within(request, replace(filters, sources=())) if filters.sources else whole,
+            "category": self._facets_within(request, replace(filters, categories=())) if filters.categories else whole,
+        }
+        return hits
+
+    def _facets_within(self, request: Request | None, filters: Filters, mask: np.ndarray | None = None) -> Facets:
+        """Counts of what ``request`` finds inside ``filters`` (everything they allow when there is no request)."""
+        if mask is None:
+            within = self.lexical.columns.mask(filters)
+            if request is None:
+                mask = within if within is not None else self.lexical.live_mask()
+            else:
+                mask = self.ranker.found(replace(request, within=within)).mask
+        assert mask is not None
+        return self.spelled(self.lexical.columns.facets(mask))
 
     def folding(self) -> Folding | None:
         """The groups of copies of this generation (``None`` for an index built before folding)."""
@@ -185,16 +211,11 @@ class Searcher:
     def facets(self, query: str, filters: Filters, mode: str = "lexical") -> Facets:
         """Counts by source, category and month of what a search of ``query`` in ``mode`` finds inside
         ``filters`` (:class:`~archive.search.ranking.Found`), values spelled as the articles have them."""
-        within = self.lexical.columns.mask(filters)
         parsed, match = self._parse(query)
-        if match is None:
-            mask = within if within is not None else self.lexical.live_mask()
-        else:
-            request = Request(text=plain_text(query) or query, match=match, within=within, k=1, mode=mode,
-                              sort="relevance", fusion=FusionMethod.CONVEX_Z, alpha=0.5)
-            mask = self.ranker.found(request).mask
-            assert mask is not None
-        return self.spelled(self.lexical.columns.facets(mask))
+        request = None if match is None else Request(
+            text=parsed.words, match=match, within=None, k=1, mode=mode, sort="relevance",
+            fusion=FusionMethod.CONVEX_Z, alpha=0.5)
+        return self._facets_within(request, filters)
 
     def spelled(self, facets: Facets) -> Facets:
         """``facets`` with each value as the articles spell it (the columns keep it folded)."""
@@ -265,7 +286,7 @@ class Searcher:
         if match is None:
             raise QueryError(f"nothing to export: {parsed.reason}")
         request = Request(
-            text=plain_text(query) or query, match=match, within=self.lexical.columns.mask(filters),
+            text=parsed.words, match=match, within=self.lexical.columns.mask(filters),
             k=limit or max(self.lexical.live_count, 1), mode=mode, sort=sort, fusion=fusion, alpha=alpha,
         )
         return self._in_order([o for o, _, _ in self.ranker.rank(request).items])

@@ -46,6 +46,8 @@ from starlette.types import Scope
 
 from ..archive import MAX_K, Archive, ArchiveStats, Hit, Hits
 from ..index.columns import NO_VALUE, Facets, fold
+from ..search.options import MODES, SORTS
+from ..search.records import facets_record, hit_record
 from ..errors import ArchiveError, DocumentNotFoundError, QueryError, UsageError
 from ..following import LiveArchive
 from ..version import __version__
@@ -73,8 +75,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
-MODES = ("hybrid", "lexical", "semantic")
-SORTS = ("relevance", "date", "-date")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,22 +144,6 @@ async def search_params(
 
 
 Search = Annotated[SearchParams, Depends(search_params)]
-
-
-def hit_json(hit: Hit, rank: int) -> dict[str, Any]:
-    return {
-        "rank": rank, "id": hit.id, "title": hit.title,
-        "published": hit.published.isoformat() if hit.published else None,
-        "source": hit.source, "category": hit.category, "author": hit.author, "url": hit.url,
-        "score": round(hit.score, 6), "snippet": hit.snippet, "marks": [list(m) for m in hit.marks],
-        "versions": [{"id": v.id, "source": v.source, "published": v.published.isoformat() if v.published else None,
-                      "title": v.title} for v in hit.versions],
-    }
-
-
-def facets_json(facets: Facets) -> dict[str, Any]:
-    return {"total": facets.total, "sources": facets.sources, "categories": facets.categories,
-            "months": facets.months}
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -291,14 +275,15 @@ def create_app(
         def work(archive: Archive) -> JSONResponse:
             started = time.perf_counter()
             hits = archive.search(params.q, k=params.k, mode=params.mode, sort=params.sort,  # type: ignore[arg-type]
-                                  offset=params.offset, fold=params.fold, **params.filters())
-            facets = archive.facets(params.q, **params.filters(), mode=hits.mode)  # type: ignore[arg-type]
+                                  offset=params.offset, fold=params.fold, facets=True, **params.filters())
+            facets = hits.facets
+            assert facets is not None
             took_ms = (time.perf_counter() - started) * 1000
             return JSONResponse({
                 "query": params.q, "page": params.page, "k": params.k, **_public(hits.summary()),
                 "took_ms": round(took_ms, 2),
-                "hits": [hit_json(hit, rank) for rank, hit in enumerate(hits, params.offset + 1)],
-                "facets": facets_json(facets),
+                "hits": [hit_record(hit, rank) for rank, hit in enumerate(hits, params.offset + 1)],
+                "facets": facets_record(facets),
                 "histogram": [{"month": month, "count": count} for month, count in pages.month_series(facets.months)],
             })
 
@@ -310,7 +295,7 @@ def create_app(
             with _known(doc_id):
                 hits = archive.related(doc_id, k=k)
             return JSONResponse({"id": doc_id, "mode": hits.mode, "reason": hits.reason,
-                                 "hits": [hit_json(hit, rank) for rank, hit in enumerate(hits, 1)]})
+                                 "hits": [hit_record(hit, rank) for rank, hit in enumerate(hits, 1)]})
 
         return await run(work)
 
@@ -359,11 +344,14 @@ def create_app(
 
         def work(archive: Archive) -> HTMLResponse:
             known = facts(archive)
-            hits: Hits | None = None
-            if params.q.strip():
-                hits = archive.search(params.q, k=params.k, mode=params.mode, sort=params.sort,  # type: ignore[arg-type]
-                                      offset=params.offset, fold=params.fold, **params.filters())
-            counted = _facet_counts(archive, params, hits.mode if hits is not None else "lexical")
+            asked = bool(params.q.strip())
+            searched = archive.search(params.q, k=params.k, mode=params.mode if asked else "lexical",  # type: ignore[arg-type]
+                                      sort=params.sort, offset=params.offset, fold=params.fold, facets=True,  # type: ignore[arg-type]
+                                      **params.filters())
+            hits = searched if asked else None  # no query yet: the counts of what the filters allow
+            assert searched.facets is not None
+            counted = {"all": searched.facets, "sources": searched.open_facets["source"],
+                       "categories": searched.open_facets["category"]}
             url = params.url_params()
             drawn = histograms.histogram(counted["all"].months, url, edges=(t("before"), t("after")),
                                          rtl=not t.english)
@@ -376,7 +364,7 @@ def create_app(
                 meaning_only=hits is not None and bool(hits) and hits.mode == "hybrid" and not hits.words,
                 **_messages(archive, hits, params, t),
                 histogram=drawn, edge_first=_ltr(drawn.first), edge_last=_ltr(drawn.last),
-                titles=_titles(archive, hits, params.q),
+                titles=_titles(hits),
                 pager=pages.pager(total, len(hits), params.page, params.k, url, last_page=MAX_K // params.k)
                 if hits else pages.Pager(),
                 total=total, first_rank=params.offset + 1, modes=MODES, sorts=SORTS,
@@ -396,12 +384,15 @@ def create_app(
         def work(archive: Archive) -> HTMLResponse:
             with _known(id):
                 doc = archive.get(id)
-            marks = archive.highlight(doc.body, q).marks if q else ()
+            # title and body marked together: the query is parsed once a page
+            title_marks, marks = (pages.split_marks([doc.title, doc.body], archive.highlight(f"{doc.title}\n{doc.body}",
+                                                                                              q).marks)
+                                  if q else ([], []))
             related = archive.related(doc.id, k=RELATED_ON_PAGE)
             link = pages.back_link(back) or (pages.query_string({"q": q}) if q else "")
             return render(
                 archive, "article.html", t, doc=doc, q=q, paragraphs=pages.paragraphs_html(doc.body, marks),
-                title_html=pages.marked_html(doc.title, archive.highlight(doc.title, q).marks if q else ()),
+                title_html=pages.marked_html(doc.title, title_marks),
                 duplicate_of=archive.duplicate_of(doc.id), duplicates=archive.duplicates_of(doc.id),
                 related=related, related_reason=None if t.english else messages.arabic_related_reason(related.reason),
                 back=link, original=pages.safe_url(doc.url),
@@ -504,13 +495,13 @@ def _messages(archive: Archive, hits: Hits | None, params: SearchParams, t: Word
             "notices": messages.arabic_notices(mode=hits.mode, embedded=embedded, floor_missing=floor_missing)}
 
 
-def _titles(archive: Archive, hits: Hits | None, query: str) -> list[Markup]:
-    """Each hit's title with the query's words marked as in its snippet (its id when it has no title).
-    The titles are marked together, one per line, so the query is parsed once a page, not once a hit."""
+def _titles(hits: Hits | None) -> list[Markup]:
+    """Each hit's title with the query's words marked as in its snippet (its id when it has no title),
+    from the words the search looked for: the query is not parsed again."""
     if not hits:
         return []
     titles = [hit.title.replace("\n", " ") for hit in hits]
-    marks = pages.split_marks(titles, archive.highlight("\n".join(titles), query).marks)
+    marks = pages.split_marks(titles, hits.mark("\n".join(titles)).marks)
     return [pages.marked_html(title, spans) if title else Markup(escape(hit.id))
             for hit, title, spans in zip(hits, titles, marks)]
 
@@ -519,22 +510,6 @@ def _public(summary: dict[str, Any]) -> dict[str, Any]:
     """A search's summary as the API gives it: a local model's directory cut from the notice."""
     notice = summary.get("notice")
     return {**summary, "notice": messages.without_local_models(notice) if isinstance(notice, str) else notice}
-
-
-def _facet_counts(archive: Archive, params: SearchParams, mode: str) -> dict[str, Facets]:
-    """Counts for the page, over what the search in ``mode`` found: the whole filter (total,
-    histogram), and for each checkbox list the filter without its own field, so that other values
-    stay visible with what choosing them would give. Identical calls are made once."""
-    calls = {"all": params.filters(), "sources": params.filters(sources=False),
-             "categories": params.filters(categories=False)}
-    done: dict[str, Facets] = {}
-    out: dict[str, Facets] = {}
-    for name, filters in calls.items():
-        key = json.dumps(filters, sort_keys=True)
-        if key not in done:
-            done[key] = archive.facets(params.q, **filters, mode=mode)  # type: ignore[arg-type]
-        out[name] = done[key]
-    return out
 
 
 def _with_selected(

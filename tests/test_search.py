@@ -20,9 +20,11 @@ from archive.files.readers import read_documents
 from archive.index.scoring import Scoring
 
 
-@pytest.fixture()
-def news_archive(tmp_path: Path, news: list[Document], seed_document: Document) -> Archive:
-    archive = Archive.build([seed_document, *news], tmp_path / "index", procs=1, encoder=None)
+@pytest.fixture(scope="module")
+def news_archive(tmp_path_factory: pytest.TempPathFactory, news: list[Document], seed_document: Document) -> Archive:
+    """One archive of the seed and the hand-written news for every test that only reads it
+    (a test that writes builds its own)."""
+    archive = Archive.build([seed_document, *news], tmp_path_factory.mktemp("search") / "index", procs=1, encoder=None)
     yield archive
     archive.close()
 

@@ -101,6 +101,7 @@ def test_usage_error_exit_2(built: Path) -> None:
     assert result.exit_code == 2
 
 
+@pytest.mark.slow
 def test_build_lists_skipped_files(tmp_path: Path, seed_path: Path) -> None:
     sources = tmp_path / "sources"
     sources.mkdir()

@@ -37,6 +37,7 @@ def test_seed_only_archive_answers_the_mission_query(tmp_path: Path, seed_path: 
     assert any(hits[0].snippet[s:e] == "كورسك" for s, e in hits[0].marks)
 
 
+@pytest.mark.slow
 def test_mission_query_puts_seed_first_among_real_news(
     tmp_path: Path, seed_document: Document, shared_news: list[Document], news: list[Document]
 ) -> None:
@@ -101,6 +102,7 @@ def test_filters(news_archive: Archive, seed_document: Document) -> None:
     assert news_archive.search(q, source="nobody") == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("query", ["", "   ", "في من على", "؟!.،", '"', "((", "AND OR NOT", "\x00\x07"])
 def test_degenerate_queries_return_no_hits_with_a_reason(news_archive: Archive, query: str) -> None:
     hits = news_archive.search(query)

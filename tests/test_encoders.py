@@ -276,6 +276,7 @@ def planted_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return marker
 
 
+@pytest.mark.slow
 def test_st_model_naming_a_module_class_of_its_own_is_refused_before_any_import(
     st_model_dir: Path, tmp_path: Path, planted_module: Path
 ) -> None:
@@ -285,6 +286,7 @@ def test_st_model_naming_a_module_class_of_its_own_is_refused_before_any_import(
     assert not planted_module.exists()
 
 
+@pytest.mark.slow
 def test_an_index_manifest_cannot_make_search_load_a_models_code(
     st_model_dir: Path, tmp_path: Path, planted_module: Path
 ) -> None:

@@ -139,6 +139,7 @@ def test_filter_returns_only_allowed_rows_and_finds_them_all(
         assert (np.diff(s[:5]) <= 0).all() and np.isneginf(s[5:]).all()
 
 
+@pytest.mark.slow
 def test_filtered_hnsw_walk_matches_exact(
     monkeypatch: pytest.MonkeyPatch, random_hnsw: tuple[VectorIndex, np.ndarray, np.ndarray]
 ) -> None:
@@ -152,6 +153,7 @@ def test_filtered_hnsw_walk_matches_exact(
         assert _recall(rows, _truth(data, queries[:50], 10, allowed)) >= 0.95
 
 
+@pytest.mark.slow
 def test_filter_too_selective_for_the_walk_is_redone_exactly(
     monkeypatch: pytest.MonkeyPatch, random_hnsw: tuple[VectorIndex, np.ndarray, np.ndarray]
 ) -> None:
@@ -190,6 +192,7 @@ def test_flat_round_trip(tmp_path: Path, mmap: bool) -> None:
         assert (before[1] == after[1]).all() and (before[0] == after[0]).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mmap", [True, False])
 def test_hnsw_round_trip(
     tmp_path: Path, random_hnsw: tuple[VectorIndex, np.ndarray, np.ndarray], mmap: bool

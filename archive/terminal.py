@@ -2,7 +2,7 @@
 
 Arabic in terminals. Text is stored and printed in logical order (the order it
 is read); showing it right to left is the terminal's job, and terminals differ
-(docs in README "Arabic in the terminal"):
+(docs/cli.md, `archive search`, "Arabic in the terminal"):
 
 - VTE (GNOME Terminal, Tilix, xfce4-terminal...) applies the Unicode bidi
   algorithm by default since VTE 0.57.3 / GNOME Terminal 3.33.3 (2019);

@@ -60,6 +60,7 @@ def test_diacritics_do_not_split_words() -> None:
     assert terms("الْعَرَبِيَّةُ") == terms("العربية")
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.text())
 def test_never_raises_and_offsets_are_valid(text: str) -> None:

@@ -50,6 +50,7 @@ def _dense(root: Path) -> DenseIndex:
     return DenseIndex(current_generation(root) / "dense")
 
 
+@pytest.mark.slow
 def test_add_appends_new_vectors_to_the_graph(graph: Path) -> None:
     before = _dense(graph)
     assert before.kind == "hnsw" and len(before) == 1100
@@ -101,6 +102,7 @@ def _recall(index: vectors_module.VectorIndex, vectors: np.ndarray, queries: np.
     return found / (10 * len(queries))
 
 
+@pytest.mark.slow
 def test_appended_graph_finds_what_a_rebuilt_one_finds(graph: Path) -> None:
     Archive.update(graph, add=_articles(100, first=7000)).close()
     dense = _dense(graph)

@@ -105,6 +105,7 @@ def test_the_command_line_keeps_the_encoder_and_refuses_another_in_one_line(tmp_
     assert _manifest(index).encoder == HashingEncoder.name
 
 
+@pytest.mark.slow
 def test_a_dry_run_says_what_it_would_embed_with_which_encoder_and_how_long(tmp_path: Path, seed_path: Path) -> None:
     docs = _seed_articles(seed_path, 12)
     root = tmp_path / "index"
@@ -135,6 +136,7 @@ def test_a_dry_run_says_what_it_would_embed_with_which_encoder_and_how_long(tmp_
     assert "18.0 passages/s (the default rate for e5-small" in numpy.output, numpy.output  # the engine's own rate
 
 
+@pytest.mark.slow
 def test_the_measured_rate_is_recorded_and_used_by_the_dry_run(tmp_path: Path, seed_path: Path) -> None:
     docs = _seed_articles(seed_path, 120)  # more passages than a write embeds inline: they are embedded after
     root = tmp_path / "index"

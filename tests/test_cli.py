@@ -15,8 +15,11 @@ from archive.cli import app
 runner = CliRunner()
 
 
-@pytest.fixture()
-def built(tmp_path: Path, seed_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, seed_path: Path) -> Path:
+    """The seed and one more article, built once by ``archive build`` (the default encoder) for the
+    tests that only read it; a test that writes takes :func:`own_built`."""
+    tmp_path = tmp_path_factory.mktemp("cli")
     sources = tmp_path / "sources"
     sources.mkdir()
     shutil.copy(seed_path, sources)
@@ -30,6 +33,13 @@ def built(tmp_path: Path, seed_path: Path) -> Path:
     assert result.exit_code == 0, result.output
     assert "the archive holds 2 articles" in result.output, result.output
     return index
+
+
+@pytest.fixture()
+def own_built(built: Path, tmp_path: Path) -> Path:
+    """A private copy of :func:`built` (sources and index) for a test that writes to it."""
+    shutil.copytree(built.parent, tmp_path / "copy")
+    return tmp_path / "copy" / "index"
 
 
 def test_search_prints_a_table_with_the_seed_first(built: Path, seed_path: Path) -> None:
@@ -91,6 +101,7 @@ def test_usage_error_exit_2(built: Path) -> None:
     assert result.exit_code == 2
 
 
+@pytest.mark.slow
 def test_build_lists_skipped_files(tmp_path: Path, seed_path: Path) -> None:
     sources = tmp_path / "sources"
     sources.mkdir()
@@ -104,13 +115,14 @@ def test_build_lists_skipped_files(tmp_path: Path, seed_path: Path) -> None:
 
 
 def test_every_command_has_help_and_is_documented() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    """Help and a section in docs/cli.md for each command (every option there: tests/test_docs.py)."""
+    reference = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
     for command in app.registered_commands:
         name = command.name or command.callback.__name__
         result = runner.invoke(app, [name, "--help"])
         assert result.exit_code == 0
         assert (command.callback.__doc__ or "").strip(), name
-        assert f"archive {name}" in readme, f"README does not document `archive {name}`"
+        assert f"## `archive {name}`" in reference, f"docs/cli.md does not document `archive {name}`"
 
 
 def test_field_mapping_author_filter_and_show(tmp_path: Path) -> None:
@@ -154,7 +166,8 @@ def test_bad_field_mapping_is_a_usage_error(tmp_path: Path, value: str) -> None:
     assert not (tmp_path / "i").exists()
 
 
-def test_build_from_a_fifo_fails_without_touching_the_archive(tmp_path: Path, built: Path) -> None:
+def test_build_from_a_fifo_fails_without_touching_the_archive(tmp_path: Path, own_built: Path) -> None:
+    built = own_built
     import os
 
     fifo = tmp_path / "pipe"

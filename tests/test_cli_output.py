@@ -91,6 +91,7 @@ def test_shown_id_opens_with_show(index: Path) -> None:
     assert result.exit_code == 0 and "بيونغيانغ" in result.output
 
 
+@pytest.mark.slow
 def test_colour_terminal_marks_matches_and_bolds_only_the_title(index: Path) -> None:
     out = _in_terminal(["search", "النفط", "--index", str(index)])
     assert "\x1b[1;30;43mالنفط\x1b[0m" in out  # the match, coloured
@@ -101,6 +102,7 @@ def test_colour_terminal_marks_matches_and_bolds_only_the_title(index: Path) -> 
     assert "\x1b[1m" not in snippet_line.split("\x1b[1;30;43m")[0]  # the bold title does not run on
 
 
+@pytest.mark.slow
 def test_no_color_terminal_marks_matches_with_guillemets(index: Path) -> None:
     out = _in_terminal(["search", "النفط", "--index", str(index)], env={"NO_COLOR": "1"})
     assert "«النفط»" in out
@@ -128,6 +130,7 @@ def test_bidi_on_prints_display_order(index: Path) -> None:
     assert off.output == TABLE_80
 
 
+@pytest.mark.slow
 def test_bidi_auto_in_windows_terminal_reorders(index: Path) -> None:
     out = _in_terminal(["search", "النفط", "--index", str(index)], env={"WT_SESSION": "1", "NO_COLOR": "1"})
     assert "ارتفاع أسعار النفط"[::-1] in out
@@ -355,6 +358,7 @@ def test_choices_are_listed_and_checked(index: Path) -> None:
     assert result.exit_code == 2 and "'fuzzy' is not one of 'hybrid', 'lexical', 'semantic'" in result.output
 
 
+@pytest.mark.slow
 def test_help_has_no_programmer_tags() -> None:
     for name in ["", *[c.name or c.callback.__name__ for c in app.registered_commands]]:
         text = runner.invoke(app, [name, "--help"] if name else ["--help"], env={"COLUMNS": "200"}).output
@@ -362,6 +366,7 @@ def test_help_has_no_programmer_tags() -> None:
             assert tag not in text, (name, tag)
 
 
+@pytest.mark.slow
 def test_show_in_a_terminal_right_aligns_and_reorders_on_request(index: Path, news: list[Document]) -> None:
     body = next(d.body for d in news if d.id == "econ-1")
     piped = runner.invoke(app, ["show", "econ-1", "--index", str(index)])
@@ -374,6 +379,7 @@ def test_show_in_a_terminal_right_aligns_and_reorders_on_request(index: Path, ne
     assert "ارتفعت أسعار النفط"[::-1] in reordered
 
 
+@pytest.mark.slow
 def test_export_into_a_closed_pipe_ends_quietly(tmp_path: Path, news) -> None:  # noqa: ANN001
     """`archive export | head -1`: the reader stops early; no error, no traceback."""
     import os

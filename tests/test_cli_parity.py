@@ -128,6 +128,7 @@ def many(tmp_path_factory: pytest.TempPathFactory, shared_news: list[Document]) 
     return path
 
 
+@pytest.mark.slow
 def test_export_with_a_query_writes_every_result_not_one_page(many: Path) -> None:
     query = "وزارة"  # in 18 of the 60 articles
     with Archive(many) as arc:
@@ -268,6 +269,7 @@ def test_a_cache_that_cannot_be_written_only_loses_the_numbers(index: Path, tmp_
     assert "ارتفاع أسعار النفط" in result.output and "archive show N" not in result.output
 
 
+@pytest.mark.slow
 def test_numbers_work_on_a_read_only_index(news: list[Document]) -> None:
     """The index cannot be written by its reader (owned by root, read as nobody; or chmod a-w): the
     numbers live in the reader's own cache, so `archive show 2` still follows a search."""

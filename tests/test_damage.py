@@ -142,6 +142,7 @@ def _one_error_line(result: Result) -> str:
     return line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", list(COMMANDS))
 @pytest.mark.parametrize("damage", list(DAMAGE))
 def test_damage_is_one_line_naming_the_file_and_the_fix(case: Path, damage: str, command: str) -> None:
@@ -157,6 +158,7 @@ def test_damage_is_one_line_naming_the_file_and_the_fix(case: Path, damage: str,
     assert "Fix:" in line, line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", [d for d in DAMAGE if d != "index-is-a-file"])
 def test_build_full_recovers_from_the_damage(case: Path, damage: str) -> None:
     DAMAGE[damage][0](case / "index")
@@ -328,6 +330,7 @@ def read_only(built: Path) -> Path:
     shutil.rmtree(folder)
 
 
+@pytest.mark.slow
 def test_a_read_only_index_is_searchable_in_every_mode(read_only: Path) -> None:
     failed = {}
     for command in ("search-lexical", "search-operators", "search-filter", "search-semantic", "search-hybrid",
@@ -338,6 +341,7 @@ def test_a_read_only_index_is_searchable_in_every_mode(read_only: Path) -> None:
     assert not failed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["add", "delete", "build"])
 def test_writing_a_read_only_index_says_so(read_only: Path, command: str) -> None:
     args = [a.format(news=read_only / "news.jsonl", extra=read_only / "extra.jsonl") for a in COMMANDS[command]]

@@ -86,6 +86,7 @@ def test_exact_search_matches_numpy_and_survives_save_load(tmp_path: Path) -> No
     assert (rows2 == rows).all() and np.allclose(scores2, scores)
 
 
+@pytest.mark.slow
 def test_hnsw_recall_against_exact() -> None:
     rng = np.random.default_rng(1)
     data, queries = _unit(rng, 20_000, 48), _unit(rng, 100, 48)
@@ -97,6 +98,7 @@ def test_hnsw_recall_against_exact() -> None:
     assert recall >= 0.98
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("exact_max", [100_000, 100])
 def test_filtered_search_returns_only_allowed_rows(exact_max: int) -> None:
     rng = np.random.default_rng(2)
@@ -160,6 +162,7 @@ KURSK = "نشرت كوريا الشمالية آلاف الجنود في منط�
 FOOTBALL = "فاز نادي الهلال على النصر بهدفين مقابل هدف في مباراة الدوري السعودي لكرة القدم."
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["e5-small", "use-multilingual"])
 def test_paraphrase_outranks_unrelated(name: str) -> None:
     encoder = get_encoder(name)
@@ -230,6 +233,7 @@ def test_hybrid_constraints_hold_and_match_what_whoosh_matches(tmp_path: Path, n
     assert not set(h.id for h in archive.search("روسيا أوكرانيا كوريا -خاركيف", k=10)) & {"war-1"}
 
 
+@pytest.mark.slow
 def test_the_matcher_agrees_with_whoosh_after_updates(tmp_path: Path, shared_news: list[Document]) -> None:
     from archive.search.query import parse_query
 
@@ -264,6 +268,7 @@ def test_wrong_encoder_fails_with_a_fix(tmp_path: Path, news: list[Document]) ->
         Archive.open(tmp_path / "index", encoder=Other())
 
 
+@pytest.mark.slow
 def test_e5_archive_finds_the_seed_by_meaning_and_in_english(
     tmp_path: Path, seed_document: Document, shared_news: list[Document]
 ) -> None:
@@ -275,6 +280,7 @@ def test_e5_archive_finds_the_seed_by_meaning_and_in_english(
     assert archive.search("قوات كورية في كورسك")[0].id == seed_document.id  # hybrid default
 
 
+@pytest.mark.slow
 def test_sentence_transformers_model_built_locally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("sentence_transformers", reason="sentence-transformers not installed")
     tokenizers = pytest.importorskip("tokenizers")

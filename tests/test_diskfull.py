@@ -104,6 +104,7 @@ def test_every_write_on_a_full_disk_names_it_and_keeps_the_archive(full_disk_arc
         _assert_whole(index, 12)
 
 
+@pytest.mark.slow
 def test_the_command_line_says_disk_full_in_one_line_without_a_traceback(full_disk_archive, tmp_path: Path) -> None:
     index, docs = full_disk_archive
     new = tmp_path / "new.jsonl"

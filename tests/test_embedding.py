@@ -91,6 +91,7 @@ def _vectors_by_passage(root: Path) -> dict[tuple[str, int], np.ndarray]:
             for r, (o, s) in enumerate(zip(dense.rows.doc.tolist(), dense.rows.start)) if o >= 0}
 
 
+@pytest.mark.slow
 def test_words_commit_first_and_passages_follow_lead_first(tmp_path: Path, corpus: list[Document], deferred) -> None:  # noqa: ANN001
     root = tmp_path / "index"
     states: list[tuple[int, int, int]] = []
@@ -128,6 +129,7 @@ def _leads(archive: Archive, dense: DenseIndex) -> list[tuple[Document, int, int
     return out
 
 
+@pytest.mark.slow
 def test_interrupted_embedding_resumes_without_embedding_twice(tmp_path: Path, corpus: list[Document], deferred) -> None:  # noqa: ANN001
     root = tmp_path / "index"
     stopped = Recording(stop_after=3)
@@ -172,6 +174,7 @@ def test_an_article_without_vectors_can_top_a_hybrid_search(tmp_path: Path, corp
         assert hits.notice and "words only" in hits.notice
 
 
+@pytest.mark.slow
 def test_archive_embed_finishes_and_reports_coverage(tmp_path: Path, corpus: list[Document], deferred) -> None:  # noqa: ANN001
     root = tmp_path / "index"
     _interrupted_build(corpus, root, stop_after=2)
@@ -194,6 +197,7 @@ def test_archive_embed_finishes_and_reports_coverage(tmp_path: Path, corpus: lis
     assert "lexical only" in runner.invoke(app, ["embed", "--index", str(lexical)]).stdout
 
 
+@pytest.mark.slow
 def test_add_to_a_partly_embedded_archive_keeps_its_pending_passages(
     tmp_path: Path, corpus: list[Document], deferred  # noqa: ANN001
 ) -> None:
@@ -210,6 +214,7 @@ def test_add_to_a_partly_embedded_archive_keeps_its_pending_passages(
     assert got.keys() == want.keys() and all(np.array_equal(got[k], want[k]) for k in want)
 
 
+@pytest.mark.slow
 def test_passage_policy_is_remembered_and_a_change_rewrites(tmp_path: Path, corpus: list[Document]) -> None:
     root = tmp_path / "index"
     archive = Archive.build(corpus, root, encoder=HashingEncoder(), procs=1, passages="lead")
@@ -249,6 +254,7 @@ Archive.build(read_documents([sys.argv[1]]), sys.argv[2], encoder=Slow(), procs=
 """
 
 
+@pytest.mark.slow
 def test_kill_9_while_embedding_then_build_again(tmp_path: Path, corpus: list[Document]) -> None:
     source = tmp_path / "news.jsonl"
     with open(source, "w", encoding="utf-8") as fh:
@@ -350,6 +356,7 @@ def test_a_pending_passage_of_no_article_is_named_as_damage(tmp_path: Path, corp
     assert result.exit_code == 1 and "pending.npz: rows name articles" in result.output
 
 
+@pytest.mark.slow
 def test_related_articles_say_when_passages_wait(tmp_path: Path, corpus: list[Document], deferred) -> None:  # noqa: ANN001
     root = tmp_path / "index"
     _interrupted_build(corpus, root, stop_after=1)

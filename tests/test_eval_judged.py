@@ -67,6 +67,7 @@ def test_the_committed_set_is_complete():
     assert all(any(g > 0 for g in qrels[q].values()) for q, _, _ in queries)  # no query without an answer
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (DATA / "saudinewsnet").is_dir(), reason="shared SaudiNewsNet data not found at ../shared/data")
 def test_judged_ids_are_the_readers_ids():
     from archive.files.readers import read_documents

@@ -11,6 +11,7 @@ import random
 import zipfile
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from archive import Archive
@@ -108,6 +109,7 @@ def _random_arabic(chars: int, seed: int = 1) -> str:
     return " ".join(out)
 
 
+@pytest.mark.slow
 def test_a_zip_member_over_the_size_limit_is_not_inflated_past_it(tmp_path: Path) -> None:
     from archive.files.limits import MiB, ReadLimits
 
@@ -177,6 +179,7 @@ def test_duplicate_ids_are_summarized(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- item 13: one oversized article
+@pytest.mark.slow
 def test_an_article_over_the_size_limit_is_named_not_read(tmp_path: Path) -> None:
     path = tmp_path / "sheet.csv"
     huge = " ".join(WORDS) * 12_000  # ~1.3 million characters: over the default limit
@@ -218,6 +221,7 @@ def _page(path: Path, depth: int) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_page_nested_300_deep_is_read_whole(tmp_path: Path) -> None:
     warnings: list[str] = []
     (doc,) = read_file(_page(tmp_path / "deep.html", 300), on_warning=warnings.append)
@@ -225,6 +229,7 @@ def test_a_page_nested_300_deep_is_read_whole(tmp_path: Path) -> None:
     assert not warnings
 
 
+@pytest.mark.slow
 def test_a_page_nested_deeper_than_the_parser_reads_is_named(tmp_path: Path) -> None:
     from archive.files.pages import MAX_DEPTH
 

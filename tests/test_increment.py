@@ -32,6 +32,7 @@ def _many(n: int) -> list[Document]:
     ]
 
 
+@pytest.mark.slow
 def test_add_links_the_old_segments_and_leaves_the_live_generation_untouched(tmp_path: Path, news: list[Document]) -> None:
     root = tmp_path / "index"
     Archive.build([*news, *_many(300)], root, encoder=HashingEncoder(), procs=1).close()
@@ -58,6 +59,7 @@ def test_add_links_the_old_segments_and_leaves_the_live_generation_untouched(tmp
     archive.close()
 
 
+@pytest.mark.slow
 def test_increment_answers_like_a_full_build_of_the_same_articles(tmp_path: Path, news: list[Document]) -> None:
     start = [*news, *_many(40)]
     changed = Document(id="n3", title="خبر عن الطاقة الشمسية", body="افتتحت المملكة أكبر محطة للطاقة الشمسية في المنطقة.")
@@ -77,6 +79,7 @@ def test_increment_answers_like_a_full_build_of_the_same_articles(tmp_path: Path
     full.close()
 
 
+@pytest.mark.slow
 def test_duplicates_fold_and_promote_across_increments(tmp_path: Path, news: list[Document]) -> None:
     root = tmp_path / "index"
     Archive.build(news, root, encoder=HashingEncoder(), procs=1).close()
@@ -111,6 +114,7 @@ def test_plan_counts_and_keeps_the_indexed_copy() -> None:
     assert plan.canonical == {"b": None} and plan.store_delete == {"a", "c"}
 
 
+@pytest.mark.slow
 def test_a_large_change_rewrites_whole_and_a_small_one_does_not(tmp_path: Path) -> None:
     docs = _many(100)
     root = tmp_path / "index"
@@ -141,6 +145,7 @@ def test_an_index_of_the_previous_format_asks_for_a_full_build(tmp_path: Path, n
     assert len(Archive.open(root)) == len(news)
 
 
+@pytest.mark.slow
 def test_a_reader_keeps_its_generation_until_it_closes(tmp_path: Path, news: list[Document]) -> None:
     """An open handle pins its generation: commits meanwhile leave it on disk (its stats, which walk
     every file, failed with FileNotFoundError while a commit removed it), and the first commit

@@ -57,6 +57,7 @@ def test_build_reports_each_kind_of_change(tmp_path: Path, news: list[Document])
     assert "sport-1" not in archive and archive.search("معرض الكتاب")[0].id == "new-1"
 
 
+@pytest.mark.slow
 def test_add_and_delete_keep_both_sides_in_agreement(tmp_path: Path, news: list[Document]) -> None:
     encoder = HashingEncoder()
     Archive.build(news, tmp_path / "index", encoder=encoder, procs=1).close()
@@ -106,6 +107,7 @@ def _big_corpus(tmp_path: Path, n: int = 3000) -> Path:
     return _jsonl(tmp_path / "big.jsonl", docs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["build", "add"])
 def test_kill_9_leaves_the_previous_index_searchable(tmp_path: Path, news: list[Document], command: str) -> None:
     index = tmp_path / "index"
@@ -150,6 +152,7 @@ def test_kill_9_leaves_the_previous_index_searchable(tmp_path: Path, news: list[
     assert killed_before_commit >= 2
 
 
+@pytest.mark.slow
 def test_searches_keep_working_while_another_process_adds(tmp_path: Path, news: list[Document]) -> None:
     index = tmp_path / "index"
     Archive.build(news, index, encoder=None, procs=1).close()
@@ -190,6 +193,7 @@ def test_hostile_queries_never_raise(hostile_archive: Archive, query: str, mode:
     assert hits or hits.reason
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(max_size=300), st.sampled_from(["lexical", "semantic", "hybrid"]))
 def test_arbitrary_strings_in_every_mode(hostile_archive: Archive, query: str, mode: str) -> None:
@@ -197,6 +201,7 @@ def test_arbitrary_strings_in_every_mode(hostile_archive: Archive, query: str, m
     assert len(hits) <= 5
 
 
+@pytest.mark.slow
 def test_a_corpus_of_broken_files_builds_and_names_every_bad_one(tmp_path: Path, seed_path: Path) -> None:
     from typer.testing import CliRunner
 

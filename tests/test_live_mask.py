@@ -44,6 +44,7 @@ def _build(docs: list[Document], root: Path) -> Archive:
     return Archive.build(docs, root, encoder=HashingEncoder(), procs=1)
 
 
+@pytest.mark.slow
 def test_a_deleted_article_keeps_its_ordinal_and_is_never_found(tmp_path: Path, shared_news: list[Document]) -> None:
     root = tmp_path / "index"
     _build(shared_news, root).close()
@@ -76,6 +77,7 @@ def test_a_deleted_article_keeps_its_ordinal_and_is_never_found(tmp_path: Path, 
     archive.close()
 
 
+@pytest.mark.slow
 def test_scores_after_deletes_equal_a_fresh_build(tmp_path: Path, shared_news: list[Document]) -> None:
     gone = {shared_news[i].id for i in (0, 7, 19, 33, 41, 58)}  # six of sixty: below the compaction share
     kept = [d for d in shared_news if d.id not in gone]
@@ -101,6 +103,7 @@ def test_scores_after_deletes_equal_a_fresh_build(tmp_path: Path, shared_news: l
     full.close()
 
 
+@pytest.mark.slow
 def test_delete_then_add_the_same_id_and_update(tmp_path: Path, shared_news: list[Document]) -> None:
     root = tmp_path / "index"
     _build(shared_news[:50], root).close()
@@ -137,6 +140,7 @@ def test_delete_then_add_the_same_id_and_update(tmp_path: Path, shared_news: lis
     reopened.close()
 
 
+@pytest.mark.slow
 def test_compaction_past_a_fifth_renumbers_and_drops_the_mask(tmp_path: Path, shared_news: list[Document]) -> None:
     root = tmp_path / "index"
     _build(shared_news, root).close()
@@ -158,6 +162,7 @@ def test_compaction_past_a_fifth_renumbers_and_drops_the_mask(tmp_path: Path, sh
     full.close()
 
 
+@pytest.mark.slow
 def test_adding_articles_writes_what_a_fresh_build_writes(tmp_path: Path, shared_news: list[Document]) -> None:
     """New postings are merged into the posting lists in place of a sort: the same arrays, to the byte."""
     Archive.build(shared_news[:35], tmp_path / "inc", encoder=None, procs=1).close()
@@ -204,6 +209,7 @@ def _damage_live(root: Path, damage: str, *, keep_manifest_consistent: bool) -> 
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["length", "dtype", "truncated"])
 @pytest.mark.parametrize("consistent", [False, True], ids=["as-found", "manifest-updated"])
 def test_a_damaged_live_mask_is_named_with_its_fix(tmp_path: Path, shared_news: list[Document], damage: str,

@@ -190,6 +190,7 @@ def no_stray_workers() -> Iterator[None]:
     assert not stray, f"indexing workers left running: {stray}"
 
 
+@pytest.mark.slow
 def test_a_failed_write_stops_its_workers(tmp_path: Path, no_stray_workers: None) -> None:
     def failing() -> Iterator[Document]:
         for n, doc in enumerate(_articles(2000)):
@@ -202,6 +203,7 @@ def test_a_failed_write_stops_its_workers(tmp_path: Path, no_stray_workers: None
     assert not [p for p in multiprocessing.active_children() if p.is_alive()]
 
 
+@pytest.mark.slow
 def test_a_dead_worker_fails_the_build_and_keeps_the_previous_index(tmp_path: Path, no_stray_workers: None) -> None:
     index = tmp_path / "index"
     Archive.build(NEWS, index, encoder=None, procs=1).close()
@@ -258,6 +260,7 @@ def _run_until(proc: subprocess.Popen, point: str, index: Path, procs: int) -> d
     return seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("procs", "encoder", "point"),
     [
@@ -302,6 +305,7 @@ def test_kill_9_of_a_build_leaves_no_process_and_no_lock(
         assert archive.search("معرض الكتاب")[0].id == "extra-1"
 
 
+@pytest.mark.slow
 def test_workers_started_by_a_fork_server_index_everything(tmp_path: Path) -> None:
     """Under ``forkserver`` (Python 3.14's default) a worker's OS parent is not the writer: it must not take that for death."""
     code = textwrap.dedent(f"""

@@ -79,6 +79,7 @@ def test_the_lexical_signal_of_hybrid_is_the_lexical_score(archive: Archive, mon
             assert {ids[o]: s for o, s in seen[0]} == lexical, (query, filters)
 
 
+@pytest.mark.slow
 def test_every_side_numbers_the_articles_alike(tmp_path: Path, news: list[Document]) -> None:
     root = tmp_path / "index"
     numbering: list[str] = []

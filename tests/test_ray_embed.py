@@ -118,6 +118,7 @@ def test_without_ray_a_clear_error(corpus: list[Document], tmp_path: Path, monke
     assert not (tmp_path / "i2").exists()  # nothing was read or written
 
 
+@pytest.mark.slow
 def test_unreachable_or_malformed_address_fails_at_once(corpus: list[Document], tmp_path: Path) -> None:
     pytest.importorskip("ray", reason="ray is not installed (pip install 'news-archive[ray]')")
     with socket.socket() as closed:  # a port nothing listens on: bound, never listening
@@ -174,6 +175,7 @@ def _same_archive(a: Path, b: Path) -> None:
                 assert [(h.id, h.score, h.snippet) for h in hits_a] == [(h.id, h.score, h.snippet) for h in hits_b]
 
 
+@pytest.mark.slow
 def test_ray_build_equals_local_build(ray_cluster, corpus: list[Document], tmp_path: Path) -> None:
     _local_build(corpus, tmp_path / "local").close()
     stats = embed_build(corpus, tmp_path / "ray", "hashing", batch_size=2)
@@ -187,6 +189,7 @@ def test_ray_build_equals_local_build(ray_cluster, corpus: list[Document], tmp_p
     assert (again.embedded, again.workers) == (0, 0)
 
 
+@pytest.mark.slow
 def test_ray_with_use_matches_local_to_float_rounding(ray_cluster, corpus: list[Document], tmp_path: Path) -> None:
     """A real encoder: the vectors differ from a local build's only in float rounding.
 
@@ -227,6 +230,7 @@ def _dies_once(marker: Path) -> Callable[[str, int], HashingEncoder]:
     return make
 
 
+@pytest.mark.slow
 def test_dead_worker_batches_retried(ray_cluster, corpus: list[Document], tmp_path: Path) -> None:
     marker = tmp_path / "died"
     stats = embed_build(corpus, tmp_path / "ray", "hashing", batch_size=2, make_encoder=_dies_once(marker))
@@ -241,6 +245,7 @@ def test_dead_worker_batches_retried(ray_cluster, corpus: list[Document], tmp_pa
     np.testing.assert_array_equal(vectors, encoder.encode_passages(texts))
 
 
+@pytest.mark.slow
 def test_a_batch_that_always_kills_its_worker_stops_the_job(ray_cluster, tmp_path: Path) -> None:
     def make(spec: str, threads: int) -> HashingEncoder:
         class AlwaysDies(HashingEncoder):
@@ -259,6 +264,7 @@ def test_a_batch_that_always_kills_its_worker_stops_the_job(ray_cluster, tmp_pat
     assert found.tolist() == [True, False, True]  # what the other batches embedded is kept
 
 
+@pytest.mark.slow
 def test_worker_that_cannot_load_the_encoder_is_named(ray_cluster, tmp_path: Path) -> None:
     driver = os.getpid()
 
@@ -271,6 +277,7 @@ def test_worker_that_cannot_load_the_encoder_is_named(ray_cluster, tmp_path: Pat
         embed_texts(["نص"], "st:/nowhere/model", tmp_path / CACHE_NAME, make_encoder=make)
 
 
+@pytest.mark.slow
 def test_cli_build_and_embed_with_ray(
     ray_cluster, corpus: list[Document], tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
 ) -> None:

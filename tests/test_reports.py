@@ -55,6 +55,7 @@ def _check_sums(report: BuildReport) -> None:
     assert report.read == report.added + report.updated + report.unchanged + report.skipped_count, report
 
 
+@pytest.mark.slow
 def test_counts_of_real_repeated_articles_add_up(tmp_path: Path) -> None:
     records = _snn_records(60)
     docs = [Document(**r) for r in records]
@@ -102,6 +103,7 @@ def test_the_command_line_counts_add_up_and_name_each_skipped_kind(tmp_path: Pat
     assert f"the archive holds {held} articles and {copies} folded duplicates" in result.output
 
 
+@pytest.mark.slow
 def test_the_reported_time_is_the_wall_time_embedding_included(tmp_path: Path, seed_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Embedding after the words are committed is part of the build: its time is in the report."""

@@ -92,6 +92,7 @@ def test_every_encoder_has_a_rule_for_its_floor() -> None:
     assert all(0.0 < floor < 1.0 for floor in FLOORS.values())
 
 
+@pytest.mark.slow
 def test_a_query_with_nothing_near_finds_nothing_and_says_so(e5: Archive) -> None:
     for mode in ("semantic", "hybrid"):
         hits = e5.search("qwertyuiop", mode=mode)
@@ -138,6 +139,7 @@ def test_date_order_and_facets_run_over_what_was_found(e5: Archive) -> None:
         assert facets.months == {"2024-07": 1, "2024-11": 1}, mode
 
 
+@pytest.mark.slow
 def test_command_line_summary_and_table_say_what_was_found(e5: Archive) -> None:
     result = runner.invoke(app, ["search", "oil prices", "--json", "--index", str(e5.path)])
     assert result.exit_code == 0, result.output

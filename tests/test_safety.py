@@ -115,6 +115,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 # ------------------------------------------------------------------ the reported bypass
+@pytest.mark.slow
 def test_a_toc_schema_whose_column_imports_a_module_is_refused_and_build_full_recovers(tmp_path: Path, news: list[Document]) -> None:
     from whoosh.columns import CompressedBytesColumn
 
@@ -394,6 +395,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_sub_writers_started_as_fresh_interpreters_are_guarded_too(tmp_path: Path) -> None:
     import whoosh.multiproc
 
@@ -440,6 +442,7 @@ print(len(names), sorted(set(names)))
 """
 
 
+@pytest.mark.slow
 def test_no_pickle_read_of_an_index_resolves_a_name_outside_the_narrow_loaders(tmp_path: Path) -> None:
     """Python's own ``find_class`` (audited as ``pickle.find_class``) never runs in a build, update or search."""
     script = tmp_path / "audited.py"

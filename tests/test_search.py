@@ -20,9 +20,11 @@ from archive.files.readers import read_documents
 from archive.index.scoring import Scoring
 
 
-@pytest.fixture()
-def news_archive(tmp_path: Path, news: list[Document], seed_document: Document) -> Archive:
-    archive = Archive.build([seed_document, *news], tmp_path / "index", procs=1, encoder=None)
+@pytest.fixture(scope="module")
+def news_archive(tmp_path_factory: pytest.TempPathFactory, news: list[Document], seed_document: Document) -> Archive:
+    """One archive of the seed and the hand-written news for every test that only reads it
+    (a test that writes builds its own)."""
+    archive = Archive.build([seed_document, *news], tmp_path_factory.mktemp("search") / "index", procs=1, encoder=None)
     yield archive
     archive.close()
 
@@ -35,6 +37,7 @@ def test_seed_only_archive_answers_the_mission_query(tmp_path: Path, seed_path: 
     assert any(hits[0].snippet[s:e] == "كورسك" for s, e in hits[0].marks)
 
 
+@pytest.mark.slow
 def test_mission_query_puts_seed_first_among_real_news(
     tmp_path: Path, seed_document: Document, shared_news: list[Document], news: list[Document]
 ) -> None:
@@ -99,6 +102,7 @@ def test_filters(news_archive: Archive, seed_document: Document) -> None:
     assert news_archive.search(q, source="nobody") == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("query", ["", "   ", "في من على", "؟!.،", '"', "((", "AND OR NOT", "\x00\x07"])
 def test_degenerate_queries_return_no_hits_with_a_reason(news_archive: Archive, query: str) -> None:
     hits = news_archive.search(query)

@@ -93,6 +93,7 @@ def test_the_library_refuses_an_empty_build(tmp_path: Path, news: list[Document]
     assert len(Archive.open(tmp_path / "index")) == len(news)
 
 
+@pytest.mark.slow
 def test_build_after_add_keeps_the_added_articles_and_remembers_both_sources(tmp_path: Path, twenty) -> None:
     src, index = twenty
     more = _write_articles(tmp_path / "more", "m", 5)
@@ -145,6 +146,7 @@ def test_a_missing_source_folder_deletes_nothing(tmp_path: Path, twenty) -> None
     assert _state(index)[1] == 23
 
 
+@pytest.mark.slow
 def test_prune_removes_what_the_sources_do_not_hold_and_forgets_other_sources(tmp_path: Path, twenty) -> None:
     src, index = twenty
     more = _write_articles(tmp_path / "more", "m", 3)
@@ -203,6 +205,7 @@ def test_a_failed_first_build_or_a_mistyped_index_leaves_nothing_behind(tmp_path
     assert list(folder.iterdir()) == []  # the folder was the user's: it stays, empty, as it was
 
 
+@pytest.mark.slow
 def test_counts_are_true(tmp_path: Path, news: list[Document]) -> None:
     root = tmp_path / "index"
     copy = Document(id="econ-copy", body=news[1].body)

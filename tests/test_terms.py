@@ -40,6 +40,7 @@ def saudi(tmp_path_factory: pytest.TempPathFactory, shared_news: list[Document])
     return Archive.build(shared_news, tmp_path_factory.mktemp("terms") / "index", encoder=None, procs=1)
 
 
+@pytest.mark.slow
 def test_plain_queries_score_as_whoosh_does(saudi: Archive) -> None:
     compared = 0
     for query in QUERIES:
@@ -73,6 +74,7 @@ def test_lexical_search_takes_the_fast_path_only_for_plain_words(saudi: Archive)
     assert [h.id for h in hits][:2] == [d for d, _ in _whoosh(saudi, "ارتفاع أسعار النفط", 2)]
 
 
+@pytest.mark.slow
 def test_the_term_index_follows_adds_and_deletes(tmp_path: Path, shared_news: list[Document]) -> None:
     first, later = shared_news[:40], shared_news[40:]
     Archive.build(first, tmp_path / "inc", encoder=None, procs=1).close()

@@ -120,6 +120,7 @@ def test_an_explicit_add_brings_a_deleted_article_back(built: tuple[Path, Path],
     archive.close()
 
 
+@pytest.mark.slow
 def test_prune_removes_without_tombstones_and_never_restores(tmp_path: Path, built: tuple[Path, Path],
                                                              news: list[Document]) -> None:
     source, index = built

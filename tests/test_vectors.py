@@ -84,6 +84,7 @@ def test_bad_arguments() -> None:
 
 
 # ---------------------------------------------------------------------- HNSW
+@pytest.mark.slow
 def test_hnsw_recall_against_exact_on_random_vectors(random_hnsw: tuple[VectorIndex, np.ndarray, np.ndarray]) -> None:
     index, data, queries = random_hnsw
     assert index.params["efSearch"] in vectors_module.EF_LADDER
@@ -94,6 +95,7 @@ def test_hnsw_recall_against_exact_on_random_vectors(random_hnsw: tuple[VectorIn
     assert (single[0] == rows[0]).all()
 
 
+@pytest.mark.slow
 def test_hnsw_recall_against_exact_on_clustered_vectors() -> None:
     rng = np.random.default_rng(2)
     data = _clustered(rng, 8_000, 64)
@@ -104,6 +106,7 @@ def test_hnsw_recall_against_exact_on_clustered_vectors() -> None:
     assert _recall(rows, _truth(data, queries, 10)) >= 0.98
 
 
+@pytest.mark.slow
 def test_hnsw_that_cannot_reach_the_recall_stays_exact(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(vectors_module, "CALIBRATION_RECALL", 1.01)  # no efSearch can reach it
     rng = np.random.default_rng(3)
@@ -120,6 +123,7 @@ def test_small_inputs_are_always_exact() -> None:
 
 
 # -------------------------------------------------------------------- filter
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
 def test_filter_returns_only_allowed_rows_and_finds_them_all(
     kind: str, random_hnsw: tuple[VectorIndex, np.ndarray, np.ndarray]
@@ -135,6 +139,7 @@ def test_filter_returns_only_allowed_rows_and_finds_them_all(
         assert (np.diff(s[:5]) <= 0).all() and np.isneginf(s[5:]).all()
 
 
+@pytest.mark.slow
 def test_filtered_hnsw_walk_matches_exact(
     monkeypatch: pytest.MonkeyPatch, random_hnsw: tuple[VectorIndex, np.ndarray, np.ndarray]
 ) -> None:
@@ -148,6 +153,7 @@ def test_filtered_hnsw_walk_matches_exact(
         assert _recall(rows, _truth(data, queries[:50], 10, allowed)) >= 0.95
 
 
+@pytest.mark.slow
 def test_filter_too_selective_for_the_walk_is_redone_exactly(
     monkeypatch: pytest.MonkeyPatch, random_hnsw: tuple[VectorIndex, np.ndarray, np.ndarray]
 ) -> None:
@@ -186,6 +192,7 @@ def test_flat_round_trip(tmp_path: Path, mmap: bool) -> None:
         assert (before[1] == after[1]).all() and (before[0] == after[0]).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mmap", [True, False])
 def test_hnsw_round_trip(
     tmp_path: Path, random_hnsw: tuple[VectorIndex, np.ndarray, np.ndarray], mmap: bool
@@ -229,6 +236,7 @@ def _saved(tmp_path: Path, kind: str) -> Path:
     return tmp_path / "v"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "missing"])
 def test_corrupt_data_file_is_a_format_error(tmp_path: Path, kind: str, damage: str) -> None:
@@ -244,6 +252,7 @@ def test_corrupt_data_file_is_a_format_error(tmp_path: Path, kind: str, damage: 
             VectorIndex.load(directory, mmap=mmap)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -294,6 +303,7 @@ assert np.array_equal(matrix, data)
 """
 
 
+@pytest.mark.slow
 def test_hnsw_vectors_stay_readable_after_their_index_is_dropped(tmp_path: Path) -> None:
     # The matrix of a loaded graph was a bare view of FAISS memory: once the index was collected,
     # reading it hit unmapped memory and the process died (SIGSEGV), as in a helper keeping

@@ -405,6 +405,7 @@ def live_url(archive: Archive) -> Iterator[str]:
     sock.close()
 
 
+@pytest.mark.slow
 def test_concurrent_requests_equal_serial_ones(live_url: str) -> None:
     urls = []
     for query in (MISSION, "أسعار النفط", '"منطقة كورسك"', "كوريا -روسيا", "الهلال OR النصر", "حرب أوكرانيا"):

@@ -105,6 +105,7 @@ def _hit_ids(page) -> list[str]:
     return [urllib.parse.parse_qs(urllib.parse.urlsplit(h).query)["id"][0] for h in hrefs]
 
 
+@pytest.mark.slow
 def test_search_filter_sort_and_open_an_article(server: str, browser, tmp_path: Path) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ar")
     page.goto(server + "/")
@@ -179,6 +180,7 @@ def _visible_labels(page) -> list[dict[str, object]]:
                             cell: [...l.parentElement.parentElement.children].indexOf(l.parentElement)}; })""")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["390x844", "1280x900"])
 def test_histogram_axis_labels_stay_whole_and_apart(server: str, browser, viewport: dict[str, int]) -> None:
     """One report of 2013 and one of 2024 among sixty of 2018: twelve month bars of 2018 between a
@@ -213,6 +215,7 @@ def test_histogram_axis_labels_stay_whole_and_apart(server: str, browser, viewpo
     page.close()
 
 
+@pytest.mark.slow
 def test_on_a_phone_the_results_come_first(server: str, browser, tmp_path: Path) -> None:
     context = browser.new_context(viewport=PHONE, locale="ar", is_mobile=True, has_touch=True)
     page = context.new_page()
@@ -243,6 +246,7 @@ def test_on_a_phone_the_results_come_first(server: str, browser, tmp_path: Path)
     context.close()
 
 
+@pytest.mark.slow
 def test_on_a_wide_screen_the_filters_stand_open_beside_the_results(server: str, browser, tmp_path: Path) -> None:
     page = browser.new_page(viewport=LAPTOP, locale="ar")
     page.goto(server + "/?" + urllib.parse.urlencode({"q": DAM, "mode": "lexical"}))
@@ -259,6 +263,7 @@ def test_on_a_wide_screen_the_filters_stand_open_beside_the_results(server: str,
     page.close()
 
 
+@pytest.mark.slow
 def test_pager_reads_previous_numbers_with_ellipses_and_next(server: str, browser) -> None:
     page = browser.new_page(viewport=PHONE, locale="ar")
     page.goto(server + "/?" + urllib.parse.urlencode({"q": DAM, "mode": "lexical", "k": 3, "page": 5, "fold": 0}))

@@ -280,6 +280,7 @@ def test_serve_on_loopback_checks_the_host_and_not_on_another_address(monkeypatc
 
 
 # ----------------------------------------------------------- idle connections
+@pytest.mark.slow
 def test_a_connection_that_never_finishes_its_request_head_is_closed(archive: Archive,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(server, "HEAD_TIMEOUT", 0.5)
@@ -319,6 +320,7 @@ def test_bidi_overrides_are_not_echoed(client: TestClient) -> None:
 
 
 # ------------------------------------------------------------ writes meanwhile
+@pytest.mark.slow
 def test_a_request_reads_one_generation_while_writes_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A request that is still running when two writes commit finishes on the handle it started
     with (it was closed under it at the second swap), and that generation stays on disk."""
@@ -368,6 +370,7 @@ def test_an_unrelated_request_is_answered_while_four_slow_ones_run(archive: Arch
         assert results == [200] * 4
 
 
+@pytest.mark.slow
 def test_a_request_past_the_time_limit_is_504_with_the_reason(archive: Archive,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     app = create_app(archive, runner=Runner(time_limit=1.0, slow_after=0.2))

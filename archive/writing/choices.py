@@ -29,7 +29,7 @@ from ..index.manifest import MANIFEST_NAME
 
 DEFAULT_RATES = {"e5-small": 18.0, "use-multilingual": 200.0, "hashing": 20000.0}
 """Passages embedded per second when the archive has no measured rate of its own: e5-small (on
-its numpy engine) and USE as README.md gives them for this kind of machine (2 cores); ``hashing``
+its numpy engine) and USE as docs/performance.md gives them for this kind of machine (2 cores); ``hashing``
 is a test toy."""
 E5_ENGINE_RATES = {"openvino-bf16": 60.0, "openvino-int8": 30.0, "numpy": 18.0}
 """e5-small's default rate by the engine that runs it here (docs/performance.md, "Encoder engines":

@@ -39,13 +39,17 @@ def article_vector(dense: DenseIndex, ordinal: int) -> np.ndarray | None:
     return centre / norm
 
 
-def nearest_by_vectors(dense: DenseIndex, ordinal: int, k: int) -> list[tuple[int, float, Span]] | None:
+def nearest_by_vectors(
+    dense: DenseIndex, ordinal: int, k: int, within: np.ndarray | None = None
+) -> list[tuple[int, float, Span]] | None:
     """The ``k`` articles nearest to the article at ``ordinal``, best first, itself excluded:
-    ``(ordinal, cosine, span of the nearest passage)``; ``None`` when it has no passage vector."""
+    ``(ordinal, cosine, span of the nearest passage)``; ``None`` when it has no passage vector.
+    ``within``: only the articles this boolean mask over ordinals allows (a filtered story)."""
     centre = article_vector(dense, ordinal)
     if centre is None:
         return None
-    return [hit for hit in dense.search(centre, k + 1) if hit[0] != ordinal][:k]
+    allowed = None if within is None else dense.rows_of(within)
+    return [hit for hit in dense.search(centre, k + 1, allowed=allowed) if hit[0] != ordinal][:k]
 
 
 def lead_query(doc: Document) -> str:

@@ -1,0 +1,262 @@
+"""A story's timeline: the articles about one story, grouped into events along time.
+
+The articles come from the archive's own machinery (:meth:`archive.Archive.story`
+gathers them): from an article, its nearest articles (:mod:`archive.search.related`);
+from a query, what the search finds, best first. Here they are grouped into
+*events*: articles close in meaning and in date. Nothing is computed at build
+time; grouping a few hundred articles costs a few milliseconds.
+
+How articles are compared. On an archive with vectors, an article is the unit
+mean of its passage vectors (:func:`archive.search.related.article_vector`);
+on a lexical-only archive, the TF-IDF of the stemmed words of its title and
+lead (:func:`word_vectors`). Either way the vectors are *centred* on the
+story's own mean before their cosines are taken: every article of a story is
+about the story, so what tells its events apart is what an article says beyond
+the rest (the same reason the word weights' IDF is counted within the story).
+
+How events are formed. Average-linkage hierarchical clustering (SciPy's
+:func:`scipy.cluster.hierarchy.linkage`) over a distance that adds the two
+sides, ``(1 - centred cosine) + days apart / DAY_SCALE``, cut at :data:`CUT`;
+then each cluster is split wherever its dates leave a gap of more than
+:data:`GAP_DAYS` days, so that an event is one stretch of time. Average
+linkage (rather than single) keeps a daily thread of loosely connected
+reports from chaining into one event. Undated articles cannot be placed on a
+timeline: they are listed apart (:attr:`Story.undated`).
+
+An event is shown as its date range, its *best title* (the title of the
+article nearest the event's centre, the one the others resemble most) and
+its outlets (most articles first); events are listed oldest first, and each
+holds its articles oldest first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from ..errors import QueryError
+from ..text.analysis import terms
+
+DEFAULT_LIMIT = 100
+"""Articles a story considers when the caller does not say (the seed article aside)."""
+MAX_LIMIT = 500
+"""The most articles a story considers: grouping compares every pair (500 articles: 124,750 pairs)."""
+CUT = 1.0
+"""Where the clustering tree is cut: an event is a group whose average distance is at most this, the
+distance of two typical articles of the story published on the same day."""
+Z_SCALE = 2.0
+"""Standard scores of similarity (:func:`standardized`) at which two articles count as saying the same
+(meaning distance 0); a typical pair of the story is at 1."""
+DAY_SCALE = 7.0
+"""Days apart that weigh as much as the meaning distance of two typical articles of the story (1.0):
+articles a week apart join one event only when they say the same."""
+GAP_DAYS = 10.0
+"""An event is split where its dates leave more days than this without an article."""
+LEAD_WORDS = 80
+"""Words of the body that, with the title, represent an article on a lexical-only archive."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoryArticle:
+    """One article of a story: what a timeline line shows, and how near it is to the seed or query."""
+
+    id: str
+    title: str
+    published: datetime | None
+    source: str
+    url: str = ""
+    score: float | None = None
+    """The related or search score that brought it in (``None`` for the seed article itself)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "published": _iso(self.published), "source": self.source,
+                "url": self.url, "score": None if self.score is None else round(self.score, 6)}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Articles close in meaning and date: one line of a timeline."""
+
+    articles: tuple[StoryArticle, ...]
+    """Oldest first."""
+    title: str
+    """The best title: that of the article nearest the event's centre (its id when it has none)."""
+    headline_id: str
+    """The article whose title :attr:`title` is."""
+
+    @property
+    def start(self) -> datetime | None:
+        return self.articles[0].published
+
+    @property
+    def end(self) -> datetime | None:
+        return self.articles[-1].published
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The outlets that reported it, most articles first (then by name); an article without one adds none."""
+        counts = Counter(a.source for a in self.articles if a.source)
+        return tuple(name for name, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0].casefold())))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"start": _iso(self.start), "end": _iso(self.end), "title": self.title,
+                "headline_id": self.headline_id, "sources": list(self.sources),
+                "articles": [a.as_dict() for a in self.articles]}
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """A story's timeline: its events oldest first, and how its articles were found and grouped."""
+
+    events: tuple[Event, ...]
+    seed: str | None
+    """The article the story was asked for (``None`` for a query's story)."""
+    query: str | None
+    """The query the story was asked for (``None`` for an article's story)."""
+    mode: str
+    """How the articles were found: ``"semantic"`` (nearest by meaning), ``"lexical"`` (by words) or ``"hybrid"``."""
+    grouping: str
+    """What the events were grouped by besides dates: ``"meaning"`` (passage vectors) or ``"words"``."""
+    limit: int
+    """The most articles considered (the seed aside): :data:`DEFAULT_LIMIT`, at most :data:`MAX_LIMIT`."""
+    undated: tuple[StoryArticle, ...] = ()
+    """Articles of the story without a date (they cannot be placed in time)."""
+    reason: str | None = None
+    """Why the story holds no event, else ``None``."""
+    notice: str | None = None
+    """What else a reader should know (meaning search over a partly embedded archive)."""
+
+    @property
+    def considered(self) -> int:
+        """How many articles the story holds, dated or not (the seed included)."""
+        return sum(len(e.articles) for e in self.events) + len(self.undated)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The story as plain values (``archive story --json`` and ``/api/story``)."""
+        return {"seed": self.seed, "query": self.query, "mode": self.mode, "grouping": self.grouping,
+                "limit": self.limit, "considered": self.considered, "reason": self.reason, "notice": self.notice,
+                "events": [e.as_dict() for e in self.events], "undated": [a.as_dict() for a in self.undated]}
+
+
+def word_vectors(texts: Sequence[str]) -> np.ndarray:
+    """Unit TF-IDF rows of the stemmed words of ``texts`` (log term frequency; IDF counted among
+    ``texts`` themselves, so the words every article of a story shares weigh little)."""
+    counted = [Counter(terms(text)) for text in texts]
+    vocabulary: dict[str, int] = {}
+    for counts in counted:
+        for word in counts:
+            vocabulary.setdefault(word, len(vocabulary))
+    matrix = np.zeros((len(texts), len(vocabulary)), dtype=np.float32)
+    for row, counts in enumerate(counted):
+        for word, n in counts.items():
+            matrix[row, vocabulary[word]] = 1.0 + math.log(n)
+    df = np.count_nonzero(matrix, axis=0)
+    matrix *= np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0
+    return _unit(matrix)
+
+
+def article_text(title: str, body: str) -> str:
+    """What represents an article on a lexical-only archive: its title and the first :data:`LEAD_WORDS` words."""
+    return f"{title}\n{' '.join(body.split()[:LEAD_WORDS])}"
+
+
+def group(vectors: np.ndarray, days: np.ndarray, *, cut: float = CUT, day_scale: float = DAY_SCALE,
+          z_scale: float = Z_SCALE, gap_days: float = GAP_DAYS) -> np.ndarray:
+    """The event of each article, numbered from 0: ``vectors`` one row per article (a row of zeros:
+    unknown meaning), ``days`` each article's date in days. See the module's docstring for how."""
+    n = len(days)
+    if len(vectors) != n:
+        raise ValueError(f"{len(vectors)} vectors for {n} dates")
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if n == 1:
+        labels = np.zeros(1, dtype=np.int64)
+    else:
+        from scipy.cluster.hierarchy import fcluster, linkage
+        from scipy.spatial.distance import squareform
+
+        meaning = np.maximum(0.0, 1.0 - standardized(vectors) / z_scale)
+        distance = meaning + np.abs(days[:, None] - days[None, :]) / day_scale
+        np.fill_diagonal(distance, 0.0)
+        tree = linkage(squareform(distance, checks=False), method="average")
+        labels = fcluster(tree, t=cut, criterion="distance").astype(np.int64) - 1
+    return _split_at_gaps(labels, days, gap_days)
+
+
+def standardized(vectors: np.ndarray) -> np.ndarray:
+    """The cosine of every pair of rows as standard scores among the pairs (0: a typical pair of
+    these articles; 2: two standard deviations nearer). A row of zeros (no vector) is typical with
+    every other; fewer than three articles with vectors give 0 throughout (too few to tell a typical
+    pair), and pairs all alike give infinity (they all say the same)."""
+    rows = _unit(np.asarray(vectors, dtype=np.float64))
+    known = np.any(rows != 0, axis=1)
+    n = len(rows)
+    if n < 3 or known.sum() < 3:
+        return np.zeros((n, n))
+    cosine = rows @ rows.T
+    pairs = np.outer(known, known) & ~np.eye(n, dtype=bool)
+    mean, spread = float(cosine[pairs].mean()), float(cosine[pairs].std())
+    scores = np.full((n, n), np.inf) if spread <= 1e-9 else (cosine - mean) / spread
+    scores[~np.outer(known, known)] = 0.0
+    return scores
+
+
+def timeline(articles: Sequence[StoryArticle], vectors: np.ndarray) -> tuple[list[Event], list[StoryArticle]]:
+    """``articles`` (one row of ``vectors`` each) grouped into events, oldest first, and the undated ones."""
+    dated = [i for i, a in enumerate(articles) if a.published is not None]
+    undated = [articles[i] for i, a in enumerate(articles) if a.published is None]
+    if not dated:
+        return [], undated
+    rows = np.asarray(vectors, dtype=np.float32)[dated]
+    days = np.array([articles[i].published.timestamp() / 86400.0 for i in dated])  # type: ignore[union-attr]
+    labels = group(rows, days)
+    similarity = _unit(rows) @ _unit(rows).T
+    events = []
+    for label in np.unique(labels).tolist():
+        members = np.flatnonzero(labels == label)
+        central = members[int(np.argmax(similarity[np.ix_(members, members)].sum(axis=1)))]
+        head = articles[dated[central]]
+        ordered = sorted((articles[dated[m]] for m in members), key=_when)
+        events.append(Event(tuple(ordered), head.title or head.id, head.id))
+    events.sort(key=lambda e: (_when(e.articles[0]), _when(e.articles[-1]), e.headline_id))
+    return events, undated
+
+
+def check_limit(limit: object) -> int:
+    """``limit`` if it is a whole number from 1 to :data:`MAX_LIMIT`, else a :class:`QueryError` naming it."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"limit (articles a story considers) must be a whole number from 1 to {MAX_LIMIT}, "
+                         f"not {limit!r}")
+    return limit
+
+
+def _when(article: StoryArticle) -> tuple[float, str]:
+    return (article.published.timestamp() if article.published else math.inf, article.id)
+
+
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def _split_at_gaps(labels: np.ndarray, days: np.ndarray, gap_days: float) -> np.ndarray:
+    """``labels`` with each group cut where its sorted dates leave more than ``gap_days`` days empty."""
+    out = np.empty_like(labels)
+    next_label = 0
+    for label in np.unique(labels).tolist():
+        members = np.flatnonzero(labels == label)
+        members = members[np.argsort(days[members], kind="stable")]
+        breaks = np.concatenate([[0], np.cumsum(np.diff(days[members]) > gap_days)])
+        out[members] = next_label + breaks
+        next_label += int(breaks[-1]) + 1
+    return out
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -244,3 +245,74 @@ def test_cli_errors(meaning_archive: Archive) -> None:
 def test_cli_help_states_the_librarys_bounds() -> None:
     result = CliRunner().invoke(app, ["story", "--help"], env={"COLUMNS": "200"})
     assert f"default {DEFAULT_LIMIT}, at most {MAX_LIMIT}" in " ".join(result.stdout.split())
+
+
+# --------------------------------------------------------------------------- the web
+@pytest.fixture(scope="module")
+def client(meaning_archive: Archive) -> Iterator[object]:
+    from fastapi.testclient import TestClient
+
+    from archive.web.app import create_app
+
+    with TestClient(create_app(meaning_archive)) as test_client:
+        yield test_client
+
+
+def test_api_story_is_the_librarys_story(client, meaning_archive: Archive, seed_document: Document) -> None:
+    answer = client.get("/api/story", params={"id": seed_document.id})
+    assert answer.status_code == 200
+    assert answer.json() == json.loads(json.dumps(meaning_archive.story(seed_document.id).as_dict()))
+    answer = client.get("/api/story", params={"q": QUERY, "limit": 4, "since": "2024-12"})
+    record = answer.json()
+    assert record["query"] == QUERY and record["considered"] <= 4 and record["limit"] == 4
+    assert all(e["start"] >= "2024-12" for e in record["events"])
+
+
+def test_api_story_refusals_name_the_problem_and_no_path(client, meaning_archive: Archive) -> None:
+    root = str(meaning_archive.path)
+    cases = [({"id": "nope"}, 404, "no article with id 'nope'"), ({}, 400, "exactly one"),
+             ({"id": "nk-sent-bbc", "q": QUERY}, 400, "exactly one"),
+             ({"id": "nk-sent-bbc", "limit": MAX_LIMIT + 1}, 400, f"limit: Input should be less than or equal to {MAX_LIMIT}"),
+             ({"q": QUERY, "until": "2024-99"}, 400, "until")]
+    for params, status, words in cases:
+        answer = client.get("/api/story", params=params)
+        assert answer.status_code == status and words in answer.json()["message"], (params, answer.text)
+        page = client.get("/story", params=params)
+        assert page.status_code == status and 'lang="ar"' in page.text
+        assert root not in answer.text and root not in page.text
+
+
+def test_story_page_lists_events_oldest_first_and_opens_to_articles(client, seed_document: Document) -> None:
+    page = client.get("/story", params={"id": seed_document.id})
+    assert page.status_code == 200 and 'dir="rtl"' in page.text and "الخط الزمني لقصة" in page.text
+    starts = re.findall(r'<span class="when"><bdi dir="ltr"><time datetime="([^"]+)"', page.text)
+    assert len(starts) >= 4 and starts == sorted(starts)
+    assert "2024-12-15</time> – <time" in page.text and "3 مقالات" in page.text
+    assert 'class="seed"' in page.text and "هذا المقال" in page.text
+    assert f'href="/article?id={seed_document.id}"' in page.text
+    english = client.get("/story", params={"q": QUERY}, headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert 'dir="ltr"' in english.text and "Timeline of the news about" in english.text
+
+
+def test_article_and_results_pages_link_to_their_story(client, seed_document: Document) -> None:
+    article = client.get("/article", params={"id": seed_document.id})
+    assert f'href="/story?id={seed_document.id}" id="story-link"' in article.text
+    results = client.get("/", params={"q": QUERY, "source": "BBC", "since": "2024-10"})
+    (link,) = re.findall(r'href="(/story\?[^"]+)" id="story-link"', results.text)
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(link.replace("&amp;", "&")).query)
+    assert query == {"q": [QUERY], "source": ["BBC"], "since": ["2024-10"]}
+    assert 'id="story-link"' not in client.get("/").text  # no search, no story to link
+
+
+def test_story_page_of_a_lexical_only_archive_says_how_it_grouped(words_archive: Archive,
+                                                                  seed_document: Document) -> None:
+    from fastapi.testclient import TestClient
+
+    from archive.web.app import create_app
+
+    with TestClient(create_app(words_archive)) as words_client:
+        page = words_client.get("/story", params={"id": seed_document.id})
+        assert page.status_code == 200 and "جُمعت حسب الكلمات والتاريخ" in page.text
+        assert words_client.get("/api/story", params={"q": QUERY}).json()["grouping"] == "words"
+        empty = words_client.get("/story", params={"q": QUERY, "since": "2030"})
+        assert 'id="no-events"' in empty.text and "لا مقال يحوي هذه الكلمات ضمن الحدود المختارة" in empty.text

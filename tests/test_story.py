@@ -189,14 +189,18 @@ def test_grouping_two_topics_a_month_apart() -> None:
 
 
 def test_an_event_is_cut_where_its_dates_leave_a_gap() -> None:
-    """One topic, said the same way, in two stretches 12 days apart: two events."""
-    vectors = np.ones((4, 8))
-    labels = group(vectors, _days("2024-10-01", "2024-10-02", "2024-10-14", "2024-10-15"), day_scale=1e9)
-    assert labels.tolist() == [0, 0, 1, 1]
+    """One topic in two stretches 12 days apart, where the days weigh nothing: two events all the same."""
+    rng = np.random.default_rng(2)
+    topic, other = rng.normal(size=16), rng.normal(size=16)
+    vectors = np.array([topic + 0.05 * rng.normal(size=16) for _ in range(4)] + [other])
+    days = _days("2024-10-01", "2024-10-02", "2024-10-14", "2024-10-15", "2024-10-15")
+    labels = group(vectors, days, day_scale=1e9)
+    assert labels[0] == labels[1] != labels[2] == labels[3] != labels[4]
 
 
 def test_standard_scores_of_similarity() -> None:
     assert standardized(np.ones((2, 4))).tolist() == [[0.0, 0.0], [0.0, 0.0]]  # too few to judge
+    assert not standardized(np.eye(4)).any()  # no pair stands out
     vectors = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.0, 0.0]])
     scores = standardized(vectors)
     assert scores[0, 1] > 1 and scores[0, 2] < 0 and scores[3].tolist() == [0.0, 0.0, 0.0, 0.0]
@@ -316,3 +320,12 @@ def test_story_page_of_a_lexical_only_archive_says_how_it_grouped(words_archive:
         assert words_client.get("/api/story", params={"q": QUERY}).json()["grouping"] == "words"
         empty = words_client.get("/story", params={"q": QUERY, "since": "2030"})
         assert 'id="no-events"' in empty.text and "لا مقال يحوي هذه الكلمات ضمن الحدود المختارة" in empty.text
+
+
+def test_near_copies_of_one_story_are_one_event() -> None:
+    """The build's near copies (folding's groups) join one event whatever their vectors say."""
+    vectors = np.eye(5)  # five articles that share nothing
+    days = _days("2024-12-15", "2024-12-16", "2024-12-17", "2024-12-18", "2024-12-19")
+    assert len(set(group(vectors, days).tolist())) == 5
+    labels = group(vectors, days, np.array([0, -1, -1, 0, -1]))
+    assert labels[0] == labels[3] and len(set(labels.tolist())) == 4

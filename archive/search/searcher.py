@@ -296,7 +296,9 @@ class Searcher:
         else:
             grouping = "words"
             vectors = word_vectors([article_text(docs[o].title, docs[o].body) for o, _ in scored])
-        events, undated = timeline(articles, vectors)
+        folding = self.folding()
+        copies = folding.label[[o for o, _ in scored]] if folding is not None else None
+        events, undated = timeline(articles, vectors, copies)
         return Story(tuple(events), seed.id if seed is not None else None, query, mode, grouping, limit,
                      tuple(undated), reason, self.notice(mode))
 

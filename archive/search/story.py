@@ -166,13 +166,15 @@ def article_text(title: str, body: str) -> str:
     return f"{title}\n{' '.join(body.split()[:LEAD_WORDS])}"
 
 
-def group(vectors: np.ndarray, days: np.ndarray, *, cut: float = CUT, day_scale: float = DAY_SCALE,
-          z_scale: float = Z_SCALE, gap_days: float = GAP_DAYS) -> np.ndarray:
+def group(vectors: np.ndarray, days: np.ndarray, copies: np.ndarray | None = None, *, cut: float = CUT,
+          day_scale: float = DAY_SCALE, z_scale: float = Z_SCALE, gap_days: float = GAP_DAYS) -> np.ndarray:
     """The event of each article, numbered from 0: ``vectors`` one row per article (a row of zeros:
-    unknown meaning), ``days`` each article's date in days. See the module's docstring for how."""
+    unknown meaning), ``days`` each article's date in days, ``copies`` each article's group of near
+    copies (:mod:`archive.search.folding`; -1: none), whose members are at distance 0 from one
+    another. See the module's docstring for how."""
     n = len(days)
-    if len(vectors) != n:
-        raise ValueError(f"{len(vectors)} vectors for {n} dates")
+    if len(vectors) != n or (copies is not None and len(copies) != n):
+        raise ValueError(f"{len(vectors)} vectors and {n if copies is None else len(copies)} copy groups for {n} dates")
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     if n == 1:
@@ -183,6 +185,8 @@ def group(vectors: np.ndarray, days: np.ndarray, *, cut: float = CUT, day_scale:
 
         meaning = np.maximum(0.0, 1.0 - standardized(vectors) / z_scale)
         distance = meaning + np.abs(days[:, None] - days[None, :]) / day_scale
+        if copies is not None:  # copies of one story (at most 3 days apart: folding's own bound) are one event
+            distance[(copies[:, None] == copies[None, :]) & (copies[:, None] >= 0)] = 0.0
         np.fill_diagonal(distance, 0.0)
         tree = linkage(squareform(distance, checks=False), method="average")
         labels = fcluster(tree, t=cut, criterion="distance").astype(np.int64) - 1
@@ -192,8 +196,8 @@ def group(vectors: np.ndarray, days: np.ndarray, *, cut: float = CUT, day_scale:
 def standardized(vectors: np.ndarray) -> np.ndarray:
     """The cosine of every pair of rows as standard scores among the pairs (0: a typical pair of
     these articles; 2: two standard deviations nearer). A row of zeros (no vector) is typical with
-    every other; fewer than three articles with vectors give 0 throughout (too few to tell a typical
-    pair), and pairs all alike give infinity (they all say the same)."""
+    every other; fewer than three articles with vectors, or pairs all alike, give 0 throughout
+    (no pair stands out)."""
     rows = _unit(np.asarray(vectors, dtype=np.float64))
     known = np.any(rows != 0, axis=1)
     n = len(rows)
@@ -202,20 +206,24 @@ def standardized(vectors: np.ndarray) -> np.ndarray:
     cosine = rows @ rows.T
     pairs = np.outer(known, known) & ~np.eye(n, dtype=bool)
     mean, spread = float(cosine[pairs].mean()), float(cosine[pairs].std())
-    scores = np.full((n, n), np.inf) if spread <= 1e-9 else (cosine - mean) / spread
+    if spread <= 1e-9:
+        return np.zeros((n, n))
+    scores = (cosine - mean) / spread
     scores[~np.outer(known, known)] = 0.0
     return scores
 
 
-def timeline(articles: Sequence[StoryArticle], vectors: np.ndarray) -> tuple[list[Event], list[StoryArticle]]:
-    """``articles`` (one row of ``vectors`` each) grouped into events, oldest first, and the undated ones."""
+def timeline(articles: Sequence[StoryArticle], vectors: np.ndarray,
+             copies: np.ndarray | None = None) -> tuple[list[Event], list[StoryArticle]]:
+    """``articles`` (one row of ``vectors`` each, and of ``copies`` when given: see :func:`group`) grouped
+    into events, oldest first, and the undated ones."""
     dated = [i for i, a in enumerate(articles) if a.published is not None]
     undated = [articles[i] for i, a in enumerate(articles) if a.published is None]
     if not dated:
         return [], undated
     rows = np.asarray(vectors, dtype=np.float32)[dated]
     days = np.array([articles[i].published.timestamp() / 86400.0 for i in dated])  # type: ignore[union-attr]
-    labels = group(rows, days)
+    labels = group(rows, days, None if copies is None else np.asarray(copies)[dated])
     similarity = _unit(rows) @ _unit(rows).T
     events = []
     for label in np.unique(labels).tolist():

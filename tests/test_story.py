@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from archive import Archive, Document, DocumentNotFoundError, QueryError
 from archive.cli import app
-from archive.search.story import DEFAULT_LIMIT, MAX_LIMIT, Event, Story, group, standardized
+from archive.search.story import DEFAULT_LIMIT, MAX_LIMIT, Event, Story, cosines, group, standardized, word_vectors
 
 from .storydata import CAPTURED, CASUALTIES, SEED_DATE, SENT, story_documents
 
@@ -184,7 +184,7 @@ def test_grouping_two_topics_a_month_apart() -> None:
     rng = np.random.default_rng(1)
     a, b = rng.normal(size=16), rng.normal(size=16)
     vectors = np.array([a + 0.1 * rng.normal(size=16) for _ in range(3)] + [b + 0.1 * rng.normal(size=16) for _ in range(3)])
-    labels = group(vectors, _days("2024-10-01", "2024-10-02", "2024-10-03", "2024-11-01", "2024-11-02", "2024-11-04"))
+    labels = group(cosines(vectors), _days("2024-10-01", "2024-10-02", "2024-10-03", "2024-11-01", "2024-11-02", "2024-11-04"))
     assert labels.tolist() == [0, 0, 0, 1, 1, 1]
 
 
@@ -194,15 +194,15 @@ def test_an_event_is_cut_where_its_dates_leave_a_gap() -> None:
     topic, other = rng.normal(size=16), rng.normal(size=16)
     vectors = np.array([topic + 0.05 * rng.normal(size=16) for _ in range(4)] + [other])
     days = _days("2024-10-01", "2024-10-02", "2024-10-14", "2024-10-15", "2024-10-15")
-    labels = group(vectors, days, day_scale=1e9)
+    labels = group(cosines(vectors), days, day_scale=1e9)
     assert labels[0] == labels[1] != labels[2] == labels[3] != labels[4]
 
 
 def test_standard_scores_of_similarity() -> None:
-    assert standardized(np.ones((2, 4))).tolist() == [[0.0, 0.0], [0.0, 0.0]]  # too few to judge
-    assert not standardized(np.eye(4)).any()  # no pair stands out
+    assert standardized(cosines(np.ones((2, 4)))).tolist() == [[0.0, 0.0], [0.0, 0.0]]  # too few to judge
+    assert not standardized(cosines(np.eye(4))).any()  # no pair stands out
     vectors = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.0, 0.0]])
-    scores = standardized(vectors)
+    scores = standardized(cosines(vectors))
     assert scores[0, 1] > 1 and scores[0, 2] < 0 and scores[3].tolist() == [0.0, 0.0, 0.0, 0.0]
 
 
@@ -326,6 +326,16 @@ def test_near_copies_of_one_story_are_one_event() -> None:
     """The build's near copies (folding's groups) join one event whatever their vectors say."""
     vectors = np.eye(5)  # five articles that share nothing
     days = _days("2024-12-15", "2024-12-16", "2024-12-17", "2024-12-18", "2024-12-19")
-    assert len(set(group(vectors, days).tolist())) == 5
-    labels = group(vectors, days, np.array([0, -1, -1, 0, -1]))
+    assert len(set(group(cosines(vectors), days).tolist())) == 5
+    labels = group(cosines(vectors), days, np.array([0, -1, -1, 0, -1]))
     assert labels[0] == labels[3] and len(set(labels.tolist())) == 4
+
+
+def test_word_vectors_weigh_what_sets_an_article_apart(seed_document: Document) -> None:
+    """TF-IDF within the story: two reports of the casualties are nearer each other than either is to a
+    report of the capture, though all share "كوريا الشمالية" and "كورسك"."""
+    texts = [f"{d.title}\n{d.body}" for d in (*CASUALTIES, *CAPTURED)]
+    similarity = cosines(word_vectors(texts))
+    assert np.allclose(np.diagonal(similarity), 1.0)
+    assert similarity[0, 1] > max(similarity[0, 3], similarity[1, 3])
+    assert not cosines(word_vectors(["", "كورسك"]))[0].any()  # no words: no similarity

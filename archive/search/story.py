@@ -36,12 +36,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import QueryError
 from ..text.analysis import terms
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
 
 DEFAULT_LIMIT = 100
 """Articles a story considers when the caller does not say (the seed article aside)."""
@@ -144,37 +147,52 @@ class Story:
                 "events": [e.as_dict() for e in self.events], "undated": [a.as_dict() for a in self.undated]}
 
 
-def word_vectors(texts: Sequence[str]) -> np.ndarray:
-    """Unit TF-IDF rows of the stemmed words of ``texts`` (log term frequency; IDF counted among
-    ``texts`` themselves, so the words every article of a story shares weigh little)."""
-    counted = [Counter(terms(text)) for text in texts]
+def word_vectors(texts: Sequence[str]) -> csr_matrix:
+    """Unit TF-IDF rows of the stemmed words of ``texts``, sparse (log term frequency; IDF counted
+    among ``texts`` themselves, so the words every article of a story shares weigh little)."""
+    from scipy.sparse import csr_matrix
+
     vocabulary: dict[str, int] = {}
-    for counts in counted:
-        for word in counts:
-            vocabulary.setdefault(word, len(vocabulary))
-    matrix = np.zeros((len(texts), len(vocabulary)), dtype=np.float32)
-    for row, counts in enumerate(counted):
-        for word, n in counts.items():
-            matrix[row, vocabulary[word]] = 1.0 + math.log(n)
-    df = np.count_nonzero(matrix, axis=0)
-    matrix *= np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0
-    return _unit(matrix)
+    columns: list[int] = []
+    values: list[float] = []
+    starts = [0]
+    for text in texts:
+        for word, n in Counter(terms(text)).items():
+            columns.append(vocabulary.setdefault(word, len(vocabulary)))
+            values.append(1.0 + math.log(n))
+        starts.append(len(columns))
+    matrix = csr_matrix((np.asarray(values, dtype=np.float64), np.asarray(columns, dtype=np.int64), starts),
+                        shape=(len(texts), len(vocabulary)))
+    df = np.bincount(matrix.indices, minlength=len(vocabulary))
+    matrix = matrix.multiply(np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0).tocsr()
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    return csr_matrix(matrix.multiply(1.0 / np.where(norms > 0, norms, 1.0)[:, None]))
 
 
 def article_text(title: str, body: str) -> str:
     """What represents an article on a lexical-only archive: its title and the first :data:`LEAD_WORDS` words."""
-    return f"{title}\n{' '.join(body.split()[:LEAD_WORDS])}"
+    return f"{title}\n{' '.join(body.split(maxsplit=LEAD_WORDS)[:LEAD_WORDS])}"
 
 
-def group(vectors: np.ndarray, days: np.ndarray, copies: np.ndarray | None = None, *, cut: float = CUT,
+def cosines(vectors: np.ndarray | csr_matrix) -> np.ndarray:
+    """The cosine of every pair of rows of ``vectors`` (dense or sparse); a row of zeros has 0 with every row,
+    itself included."""
+    if not isinstance(vectors, np.ndarray):
+        return np.asarray((vectors @ vectors.T).toarray(), dtype=np.float64)
+    rows = _unit(np.asarray(vectors, dtype=np.float32))
+    return (rows @ rows.T).astype(np.float64)
+
+
+def group(cosine: np.ndarray, days: np.ndarray, copies: np.ndarray | None = None, *, cut: float = CUT,
           day_scale: float = DAY_SCALE, z_scale: float = Z_SCALE, gap_days: float = GAP_DAYS) -> np.ndarray:
-    """The event of each article, numbered from 0: ``vectors`` one row per article (a row of zeros:
-    unknown meaning), ``days`` each article's date in days, ``copies`` each article's group of near
-    copies (:mod:`archive.search.folding`; -1: none), whose members are at distance 0 from one
-    another. See the module's docstring for how."""
+    """The event of each article, numbered from 0: ``cosine`` the articles' similarities (:func:`cosines`;
+    a row of zeros: unknown meaning), ``days`` each article's date in days, ``copies`` each article's
+    group of near copies (:mod:`archive.search.folding`; -1: none), whose members are at distance 0
+    from one another. See the module's docstring for how."""
     n = len(days)
-    if len(vectors) != n or (copies is not None and len(copies) != n):
-        raise ValueError(f"{len(vectors)} vectors and {n if copies is None else len(copies)} copy groups for {n} dates")
+    if cosine.shape != (n, n) or (copies is not None and len(copies) != n):
+        raise ValueError(f"similarities {cosine.shape} and {n if copies is None else len(copies)} copy groups "
+                         f"for {n} dates")
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     if n == 1:
@@ -183,7 +201,7 @@ def group(vectors: np.ndarray, days: np.ndarray, copies: np.ndarray | None = Non
         from scipy.cluster.hierarchy import fcluster, linkage
         from scipy.spatial.distance import squareform
 
-        meaning = np.maximum(0.0, 1.0 - standardized(vectors) / z_scale)
+        meaning = np.maximum(0.0, 1.0 - standardized(cosine) / z_scale)
         distance = meaning + np.abs(days[:, None] - days[None, :]) / day_scale
         if copies is not None:  # copies of one story (at most 3 days apart: folding's own bound) are one event
             distance[(copies[:, None] == copies[None, :]) & (copies[:, None] >= 0)] = 0.0
@@ -193,38 +211,36 @@ def group(vectors: np.ndarray, days: np.ndarray, copies: np.ndarray | None = Non
     return _split_at_gaps(labels, days, gap_days)
 
 
-def standardized(vectors: np.ndarray) -> np.ndarray:
-    """The cosine of every pair of rows as standard scores among the pairs (0: a typical pair of
-    these articles; 2: two standard deviations nearer). A row of zeros (no vector) is typical with
-    every other; fewer than three articles with vectors, or pairs all alike, give 0 throughout
-    (no pair stands out)."""
-    rows = _unit(np.asarray(vectors, dtype=np.float64))
-    known = np.any(rows != 0, axis=1)
-    n = len(rows)
+def standardized(cosine: np.ndarray) -> np.ndarray:
+    """``cosine`` (:func:`cosines`) as standard scores among the pairs (0: a typical pair of these
+    articles; 2: two standard deviations nearer). An article without a vector (a row of zeros) is
+    typical with every other; fewer than three articles with vectors, or pairs all alike, give 0
+    throughout (no pair stands out)."""
+    n = len(cosine)
+    known = np.diagonal(cosine) > 0.5  # a unit row's own cosine is 1, a row of zeros' 0
     if n < 3 or known.sum() < 3:
         return np.zeros((n, n))
-    cosine = rows @ rows.T
-    pairs = np.outer(known, known) & ~np.eye(n, dtype=bool)
+    both = np.outer(known, known)
+    pairs = both & ~np.eye(n, dtype=bool)
     mean, spread = float(cosine[pairs].mean()), float(cosine[pairs].std())
     if spread <= 1e-9:
         return np.zeros((n, n))
     scores = (cosine - mean) / spread
-    scores[~np.outer(known, known)] = 0.0
+    scores[~both] = 0.0
     return scores
 
 
-def timeline(articles: Sequence[StoryArticle], vectors: np.ndarray,
+def timeline(articles: Sequence[StoryArticle], vectors: np.ndarray | csr_matrix,
              copies: np.ndarray | None = None) -> tuple[list[Event], list[StoryArticle]]:
-    """``articles`` (one row of ``vectors`` each, and of ``copies`` when given: see :func:`group`) grouped
-    into events, oldest first, and the undated ones."""
+    """``articles`` (one row of ``vectors`` each, dense or sparse, and of ``copies`` when given: see
+    :func:`group`) grouped into events, oldest first, and the undated ones."""
     dated = [i for i, a in enumerate(articles) if a.published is not None]
     undated = [articles[i] for i, a in enumerate(articles) if a.published is None]
     if not dated:
         return [], undated
-    rows = np.asarray(vectors, dtype=np.float32)[dated]
+    similarity = cosines(vectors[dated])
     days = np.array([articles[i].published.timestamp() / 86400.0 for i in dated])  # type: ignore[union-attr]
-    labels = group(rows, days, None if copies is None else np.asarray(copies)[dated])
-    similarity = _unit(rows) @ _unit(rows).T
+    labels = group(similarity, days, None if copies is None else np.asarray(copies)[dated])
     events = []
     for label in np.unique(labels).tolist():
         members = np.flatnonzero(labels == label)

@@ -339,3 +339,14 @@ def test_word_vectors_weigh_what_sets_an_article_apart(seed_document: Document) 
     assert np.allclose(np.diagonal(similarity), 1.0)
     assert similarity[0, 1] > max(similarity[0, 3], similarity[1, 3])
     assert not cosines(word_vectors(["", "كورسك"]))[0].any()  # no words: no similarity
+
+
+def test_article_vectors_in_one_gather_are_each_articles_own(meaning_archive: Archive) -> None:
+    from archive.search.related import article_vector, article_vectors
+
+    dense = meaning_archive._searcher.dense
+    ordinals = list(range(len(dense.ids)))[::-1]
+    together = article_vectors(dense, ordinals)
+    for row, ordinal in zip(together, ordinals):
+        alone = article_vector(dense, ordinal)
+        assert alone is not None and np.allclose(row, alone, atol=1e-6)

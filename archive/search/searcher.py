@@ -247,7 +247,7 @@ class Searcher:
               fusion: FusionMethod, alpha: float) -> Story:
         """The timeline of the indexed article ``seed``'s story, or of ``query``'s (see :mod:`archive.search.story`):
         at most ``limit`` articles inside ``filters`` besides the seed, nearest first, grouped into events."""
-        from .related import article_vector, lead_query, nearest_by_vectors
+        from .related import article_vectors, lead_query, nearest_by_vectors
         from .story import StoryArticle, article_text, timeline, word_vectors
 
         within = self.lexical.columns.mask(filters)
@@ -288,11 +288,7 @@ class Searcher:
                     for o, s in scored]
         if self.has_dense:
             grouping = "meaning"
-            vectors = np.zeros((len(scored), self.dense.dim), dtype=np.float32)
-            for row, (o, _) in enumerate(scored):
-                centre = article_vector(self.dense, o)
-                if centre is not None:
-                    vectors[row] = centre
+            vectors = article_vectors(self.dense, [o for o, _ in scored])
         else:
             grouping = "words"
             vectors = word_vectors([article_text(docs[o].title, docs[o].body) for o, _ in scored])

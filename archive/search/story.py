@@ -7,21 +7,24 @@ from a query, what the search finds, best first. Here they are grouped into
 time; grouping a few hundred articles costs a few milliseconds.
 
 How articles are compared. On an archive with vectors, an article is the unit
-mean of its passage vectors (:func:`archive.search.related.article_vector`);
+mean of its passage vectors (:func:`archive.search.related.article_vectors`);
 on a lexical-only archive, the TF-IDF of the stemmed words of its title and
-lead (:func:`word_vectors`). Either way the vectors are *centred* on the
-story's own mean before their cosines are taken: every article of a story is
-about the story, so what tells its events apart is what an article says beyond
-the rest (the same reason the word weights' IDF is counted within the story).
+lead (:func:`word_vectors`, its IDF counted within the story). Either way a
+pair's cosine is taken as a *standard score* among the story's pairs
+(:func:`standardized`): every article of a story is about the story, so what
+tells its events apart is how much nearer two articles are than its typical
+pair; and one scale then serves e5's narrow band of cosines and TF-IDF's wide one.
 
 How events are formed. Average-linkage hierarchical clustering (SciPy's
 :func:`scipy.cluster.hierarchy.linkage`) over a distance that adds the two
-sides, ``(1 - centred cosine) + days apart / DAY_SCALE``, cut at :data:`CUT`;
-then each cluster is split wherever its dates leave a gap of more than
-:data:`GAP_DAYS` days, so that an event is one stretch of time. Average
-linkage (rather than single) keeps a daily thread of loosely connected
+sides, ``max(0, 1 - z / Z_SCALE) + days apart / DAY_SCALE``, cut at :data:`CUT`;
+near copies of one story found at build time (:mod:`archive.search.folding`)
+are at distance 0. Each cluster is then split wherever its dates leave a gap
+of more than :data:`GAP_DAYS` days, so that an event is one stretch of time.
+Average linkage (rather than single) keeps a daily thread of loosely connected
 reports from chaining into one event. Undated articles cannot be placed on a
-timeline: they are listed apart (:attr:`Story.undated`).
+timeline: they are listed apart (:attr:`Story.undated`). The settings were
+chosen by reading timelines of ANT (docs/story.md), not on judged events.
 
 An event is shown as its date range, its *best title* (the title of the
 article nearest the event's centre, the one the others resemble most) and

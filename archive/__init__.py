@@ -25,6 +25,7 @@ _EXPORTS = {
     "Hit": "archive",
     "Hits": "archive",
     "Version": "archive",
+    "Story": "archive",
     "CheckReport": "index.check",
     "check_index": "index.check",
     "Document": "document",
@@ -50,7 +51,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from .archive import Archive, ArchiveStats, BuildReport, Hit, Hits, Version
+    from .archive import Archive, ArchiveStats, BuildReport, Hit, Hits, Story, Version
     from .index.check import CheckReport, check_index
     from .document import Document
     from .following import LiveArchive

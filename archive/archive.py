@@ -34,13 +34,15 @@ from .search.ranking import DEFAULT_FUSION, default_alpha
 from .search.results import Hit, Hits
 from .search.searcher import Searcher
 from .search.snippets import Snippet
+from .search.story import DEFAULT_LIMIT as DEFAULT_STORY_LIMIT
+from .search.story import Story, check_limit
 from .writing import operations
 from .writing.building import BuildReport, Progress
 
 if TYPE_CHECKING:
     from .index.check import CheckReport
 
-__all__ = ["MAX_K", "MODES", "Archive", "ArchiveStats", "BuildReport", "Hit", "Hits", "Mode", "Sort"]
+__all__ = ["MAX_K", "MODES", "Archive", "ArchiveStats", "BuildReport", "Hit", "Hits", "Mode", "Sort", "Story"]
 DEFAULT_INDEX = Path("index")
 
 
@@ -501,6 +503,43 @@ class Archive:
         check_k(k)
         doc = self.get(doc_id)
         return self._searcher.related(self.get(self.duplicate_of(doc.id) or doc.id), k)
+
+    def story(
+        self,
+        doc_id: str | None = None,
+        *,
+        query: str | None = None,
+        limit: int = DEFAULT_STORY_LIMIT,
+        source: str | Sequence[str] | None = None,
+        category: str | Sequence[str] | None = None,
+        since: datetime | date | str | None = None,
+        until: datetime | date | str | None = None,
+        author: str | Sequence[str] | None = None,
+    ) -> Story:
+        """The timeline of a story: the articles about the article ``doc_id``, or about ``query``, grouped
+        into events (close in meaning and in date), oldest first (see :mod:`archive.search.story`).
+
+        From an article: the article and its ``limit`` nearest articles, as :meth:`related` finds them
+        (by meaning, else by its title and lead); a folded duplicate's id gives the story of the article
+        it was folded into. From a query: the ``limit`` best articles :meth:`search` finds for it
+        (hybrid on an archive with vectors, else lexical), every copy of a story counted. ``limit`` is
+        at most :data:`archive.search.story.MAX_LIMIT`. The filters restrict the articles considered
+        (the seed article is always in its own story). On a lexical-only archive events are grouped by
+        the articles' words instead of their vectors (``Story.grouping``). Exactly one of ``doc_id`` and
+        ``query`` is given, else :class:`QueryError`; :class:`DocumentNotFoundError` for an unknown id.
+        """
+        self._ensure_open()
+        if (doc_id is None) == (query is None):
+            raise QueryError("a story is asked for an article id or a query: give exactly one of them")
+        limit = check_limit(limit)
+        filters = make_filters(source, category, since, until, author)
+        seed = None
+        if doc_id is not None:
+            doc = self.get(doc_id)
+            seed = self.get(self.duplicate_of(doc.id) or doc.id)
+        else:
+            query = check_query(query)
+        return self._searcher.story(seed, query, limit, filters, DEFAULT_FUSION, default_alpha(self.manifest.encoder))
 
     def highlight(self, text: str, query: str) -> Snippet:
         """``text`` whole, with the words of ``query`` marked as a search marks them in its snippets

@@ -1037,6 +1037,10 @@ def check(index: IndexOption = Path("index")) -> None:
     _echo("healthy: every file matches its checksum and every side holds the same articles")
 
 
+from .cli_story import story as _story  # noqa: E402 - archive story: a module of its own, registered here
+app.command(name="story")(_story)
+
+
 def main() -> None:
     """Entry point of the ``archive`` script and ``python -m archive``."""
     app()

@@ -176,7 +176,8 @@ def test_api_article_related_and_stats(client: TestClient, archive: Archive) -> 
     assert stats["documents"] == len(archive) and stats["encoder"] == "hashing/1"
     assert stats["folded_duplicates"] == 1 and "path" not in stats
     spec = client.get("/api/openapi.json").json()
-    assert set(spec["paths"]) == {"/api/search", "/api/articles/{doc_id}", "/api/related/{doc_id}", "/api/stats"}
+    assert set(spec["paths"]) == {"/api/search", "/api/articles/{doc_id}", "/api/related/{doc_id}", "/api/stats",
+                                  "/api/story"}
     params = {p["name"] for p in spec["paths"]["/api/search"]["get"]["parameters"]}
     assert params == {"q", "k", "page", "mode", "sort", "source", "category", "since", "until", "fold"}
 

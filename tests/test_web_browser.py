@@ -59,6 +59,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``archive serve`` on a free loopback port; yields its base URL."""
     index = tmp_path_factory.mktemp("browser") / "index"
     Archive.build([*web_documents(), *dam_documents()], index, encoder=None, procs=1).close()
+    yield from serving(index)
+
+
+def serving(index: Path) -> Iterator[str]:
+    """``archive serve`` of ``index`` on a free loopback port, until the generator is closed; yields its base URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -13,6 +13,7 @@ come back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -39,13 +40,33 @@ def article_vector(dense: DenseIndex, ordinal: int) -> np.ndarray | None:
     return centre / norm
 
 
-def nearest_by_vectors(dense: DenseIndex, ordinal: int, k: int) -> list[tuple[int, float, Span]] | None:
+def article_vectors(dense: DenseIndex, ordinals: Sequence[int]) -> np.ndarray:
+    """:func:`article_vector` of each of ``ordinals``, as rows (a row of zeros for an article without a
+    passage vector), read from the vector matrix in one gather (a story takes a hundred at once)."""
+    rows = [dense.rows_by_article(o) for o in ordinals]
+    sizes = np.array([len(r) for r in rows], dtype=np.int64)
+    out = np.zeros((len(rows), dense.dim), dtype=np.float32)
+    present = sizes > 0
+    if not present.any():
+        return out
+    gathered = np.asarray(dense.vectors()[np.concatenate(rows)], dtype=np.float32)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    out[present] = np.add.reduceat(gathered, starts[present], axis=0) / sizes[present, None]
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+
+
+def nearest_by_vectors(
+    dense: DenseIndex, ordinal: int, k: int, within: np.ndarray | None = None
+) -> list[tuple[int, float, Span]] | None:
     """The ``k`` articles nearest to the article at ``ordinal``, best first, itself excluded:
-    ``(ordinal, cosine, span of the nearest passage)``; ``None`` when it has no passage vector."""
+    ``(ordinal, cosine, span of the nearest passage)``; ``None`` when it has no passage vector.
+    ``within``: only the articles this boolean mask over ordinals allows (a filtered story)."""
     centre = article_vector(dense, ordinal)
     if centre is None:
         return None
-    return [hit for hit in dense.search(centre, k + 1) if hit[0] != ordinal][:k]
+    allowed = None if within is None else dense.rows_of(within)
+    return [hit for hit in dense.search(centre, k + 1, allowed=allowed) if hit[0] != ordinal][:k]
 
 
 def lead_query(doc: Document) -> str:

@@ -35,6 +35,7 @@ from .query import ParsedQuery, parse_query
 from .ranking import Found, Ranked, Ranker, Request, Span
 from .results import Hits, best_snippet, make_hit
 from .snippets import Snippet, make_snippet, mark_text
+from .story import Story
 
 if TYPE_CHECKING:
     from ..encoders.base import Encoder
@@ -262,6 +263,61 @@ class Searcher:
         hits = [make_hit(docs[o], s, make_snippet(docs[o].body, parsed.terms)) for o, s in ranked]
         return Hits(hits, mode="lexical", reason=None if hits else "no other article shares its words",
                     notice=self.notice("semantic") if self.has_dense else None)
+
+    def story(self, seed: Document | None, query: str | None, limit: int, filters: Filters,
+              fusion: FusionMethod, alpha: float) -> Story:
+        """The timeline of the indexed article ``seed``'s story, or of ``query``'s (see :mod:`archive.search.story`):
+        at most ``limit`` articles inside ``filters`` besides the seed, nearest first, grouped into events."""
+        from .related import article_vectors, lead_query, nearest_by_vectors
+        from .story import StoryArticle, article_text, timeline, word_vectors
+
+        within = self.lexical.columns.mask(filters)
+        scored: list[tuple[int, float | None]] = []
+        reason = None
+        if seed is not None:
+            ordinal = self.lexical.ordinal_of(seed.id)
+            if ordinal is None:  # pragma: no cover - the store and the term index hold the same articles
+                raise IndexFormatError(f"{self.generation}: {seed.id!r} is stored but not indexed. "
+                                       "Fix: archive build --full")
+            scored.append((ordinal, None))
+            nearest = nearest_by_vectors(self.dense, ordinal, limit, within) if self.has_dense else None
+            if nearest is not None:  # below the encoder's similarity floor is no neighbour (as in a search)
+                mode = "semantic"
+                scored += [(o, s) for o, s, _ in nearest if self.floor is None or s >= self.floor]
+            else:
+                mode = "lexical"
+                parsed, match = self._parse(lead_query(seed))
+                if match is not None:
+                    allowed = self.lexical.live_mask() if within is None else within.copy()
+                    allowed[ordinal] = False
+                    scored += self.lexical.rank(match, limit, allowed)[0]
+        else:
+            assert query is not None
+            mode = "hybrid" if self.has_dense else "lexical"
+            parsed, match = self._parse(query)
+            if match is None:
+                reason = parsed.reason
+            else:
+                request = Request(text=parsed.words, match=match, within=within, k=limit, mode=mode,
+                                  sort="relevance", fusion=fusion, alpha=alpha)
+                ranked = self.ranker.rank(request)
+                scored = [(o, s) for o, s, _ in ranked.items]
+                if not scored:
+                    reason = self._reason(mode, ranked.found, False, 0, filters)
+        docs = self._by_ordinal(o for o, _ in scored)
+        articles = [StoryArticle(docs[o].id, docs[o].title, docs[o].published, docs[o].source, docs[o].url, s)
+                    for o, s in scored]
+        if self.has_dense:
+            grouping = "meaning"
+            vectors = article_vectors(self.dense, [o for o, _ in scored])
+        else:
+            grouping = "words"
+            vectors = word_vectors([article_text(docs[o].title, docs[o].body) for o, _ in scored])
+        folding = self.folding()
+        copies = folding.label[[o for o, _ in scored]] if folding is not None else None
+        events, undated = timeline(articles, vectors, copies)
+        return Story(tuple(events), seed.id if seed is not None else None, query, mode, grouping, limit,
+                     tuple(undated), reason, self.notice(mode))
 
     def highlight(self, text: str, query: str) -> Snippet:
         """``text`` whole, with the words of ``query`` marked as its snippets mark them."""

@@ -45,6 +45,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
 from ..archive import MAX_K, Archive, ArchiveStats, Hit, Hits
+from ..search.story import DEFAULT_LIMIT as DEFAULT_STORY, MAX_LIMIT as MAX_STORY
 from ..index.columns import NO_VALUE, Facets, fold
 from ..search.options import MODES, SORTS
 from ..search.records import facets_record, hit_record
@@ -144,6 +145,52 @@ async def search_params(
 
 
 Search = Annotated[SearchParams, Depends(search_params)]
+
+
+@dataclass(frozen=True, slots=True)
+class StoryParams:
+    """A story as the URL asks for it: an article (``id``) or a query (``q``), the bound and the filters."""
+
+    id: str
+    q: str
+    limit: int
+    source: list[str]
+    category: list[str]
+    since: str
+    until: str
+
+    def arguments(self) -> dict[str, Any]:
+        """The library's arguments of :meth:`archive.Archive.story` (an empty ``id`` or ``q`` is not given)."""
+        return {"doc_id": self.id or None, "query": self.q or None, "limit": self.limit,
+                "source": self.source or None, "category": self.category or None,
+                "since": self.since or None, "until": self.until or None}
+
+    def search_url(self) -> str:
+        """The search page of the same query and filters (a query's story links back to it)."""
+        return pages.query_string({"q": self.q, "source": self.source, "category": self.category,
+                                   "since": self.since, "until": self.until})
+
+
+async def story_params(
+    id: Annotated[str, Query(max_length=1000, description="The article whose story is told (or give q).")] = "",  # noqa: A002
+    q: Annotated[str, Query(max_length=MAX_QUERY_LENGTH, description="The query whose news are told (or give id).")] = "",
+    limit: Annotated[int, Query(ge=1, le=MAX_STORY, description="Articles considered besides the article itself.")]
+    = DEFAULT_STORY,
+    source: Annotated[list[str], Query(description="Only these sources (any of them; repeatable).")] = [],  # noqa: B006
+    category: Annotated[list[str], Query(description="Only these categories (any of them; repeatable).")] = [],  # noqa: B006
+    since: Annotated[str, Query(description="Published on or after (YYYY-MM-DD, YYYY-MM or YYYY).", max_length=40)] = "",
+    until: Annotated[str, Query(description="Published on or before (YYYY-MM-DD, YYYY-MM or YYYY).", max_length=40)] = "",
+) -> StoryParams:
+    """The story parameters of a request, within the server's limits (else a 400 naming the parameter)."""
+    for name, values in (("source", source), ("category", category)):
+        if len(values) > MAX_VALUES:
+            raise QueryError(f"{name}: at most {MAX_VALUES} values in one search")
+        if any(len(v) > MAX_VALUE_LENGTH for v in values):
+            raise QueryError(f"{name}: a value is at most {MAX_VALUE_LENGTH} characters")
+    return StoryParams(id, q, limit, source, category, since, until)
+
+
+StoryRequest = Annotated[StoryParams, Depends(story_params)]
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -299,6 +346,16 @@ def create_app(
 
         return await run(work)
 
+    @app.get("/api/story", tags=["api"],
+             summary="A story's timeline: the articles about an article (id) or a query (q), grouped into events")
+    async def api_story(params: StoryRequest) -> JSONResponse:
+        def work(archive: Archive) -> JSONResponse:
+            with _known(params.id):
+                story = archive.story(**params.arguments())
+            return JSONResponse(_public(story.as_dict()))
+
+        return await run(work)
+
     @app.get("/api/articles/{doc_id:path}", tags=["api"],
              summary="One article (the whole rest of the path is its id, slashes included)")
     async def api_article(
@@ -400,6 +457,24 @@ def create_app(
 
         return await run(work)
 
+    @app.get("/story", response_class=HTMLResponse, include_in_schema=False)
+    async def story_page(params: StoryRequest, request: Request) -> HTMLResponse:
+        t = _words(request)
+
+        def work(archive: Archive) -> HTMLResponse:
+            with _known(params.id):
+                story = archive.story(**params.arguments())
+            seed = archive.get(story.seed) if story.seed is not None else None
+            reason = None
+            if story.reason and not t.english:
+                reason = messages.arabic_reason(story.reason, story.mode, total=0, offset=0,
+                                                filtered=any((params.source, params.category, params.since,
+                                                              params.until)))
+            return render(archive, "story.html", t, story=story, seed=seed, params=params, reason=reason,
+                          notices=_story_notices(archive, story, t))
+
+        return await run(work)
+
     @app.get("/static/site.css", include_in_schema=False)
     async def css() -> Response:
         return Response(stylesheet, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
@@ -493,6 +568,17 @@ def _messages(archive: Archive, hits: Hits | None, params: SearchParams, t: Word
         floor_missing = messages.without_local_models(manifest.encoder_spec or manifest.encoder)
     return {"reason": reason,
             "notices": messages.arabic_notices(mode=hits.mode, embedded=embedded, floor_missing=floor_missing)}
+
+
+def _story_notices(archive: Archive, story: Any, t: Words) -> list[str]:
+    """What a story page should say besides its events: meaning search over a partly embedded archive."""
+    if t.english:
+        return [messages.without_local_models(story.notice)] if story.notice else []
+    manifest = archive.manifest
+    if story.mode == "lexical" or manifest.embedding_done:
+        return []
+    embedded = (manifest.passages, manifest.planned_passages, manifest.embedded_leads, manifest.leads)
+    return messages.arabic_notices(mode=story.mode, embedded=embedded, floor_missing=None)
 
 
 def _titles(hits: Hits | None) -> list[Markup]:

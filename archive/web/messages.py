@@ -112,7 +112,8 @@ def without_paths(text: str, *paths: Path) -> str:
 
 PARAMETERS = {"q": "نص البحث", "k": "عدد النتائج في الصفحة", "page": "الصفحة", "mode": "طريقة البحث",
               "sort": "الترتيب", "source": "المصدر", "category": "التصنيف", "since": "من تاريخ",
-              "until": "إلى تاريخ", "id": "المعرّف", "back": "رابط العودة"}
+              "until": "إلى تاريخ", "id": "المعرّف", "back": "رابط العودة",
+              "limit": "أقصى عدد للمقالات"}
 """The search's parameters as the Arabic page names them (the URL's name follows, in Latin letters)."""
 
 
@@ -141,6 +142,8 @@ _DETAILS: list[tuple[re.Pattern[str], str]] = [(re.compile(pattern), arabic) for
      "البحث في نطاق ([a TO b]) غير مدعوم؛ ابحث عن الكلمات نفسها، وحدّد التواريخ بحقلي «من» و«إلى»"),
     (r"^at most (?P<n>\d+) quoted phrases in one query.*$",
      "{n} عبارات بين علامتي تنصيص على الأكثر في بحث واحد؛ قسّم البحث"),
+    (r"^a story is asked for an article id or a query: give exactly one of them$",
+     "يُطلب الخط الزمني لمقال (id) أو لبحث (q): أعطِ واحدًا منهما فقط"),
     (r"^the articles related to an article are at /api/related/ID.*$",
      "المقالات ذات الصلة بمقال في /api/related/ID (كل ما بعد /api/articles/ معرّف واحد)"),
 ]]

@@ -12,8 +12,12 @@ without its timestamps and its Whoosh entries; Whoosh's segment names are
 random, so its index is compared by content: every stored field, and every
 term with its document and total frequencies), and the top 10 ids and scores
 of ``--queries`` lexical searches (titles' first words, some as phrases, some
-with a date filter) run by each checkout on its own index. Prints one JSON
-report; exits 1 when anything differs.
+with a date filter) run by each checkout on its own index. Then the same for
+increments, on a copy of each index: ``archive add`` of the next 300 articles,
+``archive delete`` of 50 (deleted ordinals marked dead), then of a quarter of
+the articles (a compaction renumbers every store); the document store is
+compared by its rows there (a delete stamps the time). Prints one JSON report;
+exits 1 when anything differs.
 
 Each checkout runs in its own interpreter with ``-S`` (no ``.pth`` files, so
 no editable install decides which ``archive`` is imported) and
@@ -48,6 +52,13 @@ for query, since in json.load(open(sys.argv[2], encoding="utf-8")):
 json.dump(out, sys.stdout)
 """
 
+_IDS = r"""
+import json, sys
+from archive import Archive
+with Archive.open(sys.argv[1]) as archive:
+    print(json.dumps([d.id for d in archive]))
+"""
+
 _WHOOSH = r"""
 import hashlib, json, sys
 from pathlib import Path
@@ -75,12 +86,12 @@ def run(checkout: Path, args: list[str], **kwargs: object) -> subprocess.Complet
                           capture_output=True, text=True, **kwargs)
 
 
-def prepare(source: Path, out: Path, count: int) -> None:
-    """The first ``count`` article files of ``source`` (sorted), copied into ``out`` once."""
-    if out.is_dir() and sum(1 for _ in out.rglob("*.txt")) == count:
+def prepare(source: Path, out: Path, count: int, skip: int = 0) -> None:
+    """The article files ``skip`` to ``count`` of ``source`` (sorted), copied into ``out`` once."""
+    if out.is_dir() and sum(1 for _ in out.rglob("*.txt")) == count - skip:
         return
     shutil.rmtree(out, ignore_errors=True)
-    for path in sorted(source.rglob("*.txt"))[:count]:
+    for path in sorted(source.rglob("*.txt"))[skip:count]:
         target = out / path.relative_to(source)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
@@ -98,6 +109,13 @@ def generation(index: Path) -> Path:
     return index / (index / "CURRENT").read_text().strip()
 
 
+def increments(checkout: Path, index: Path, extra: Path, ids: list[str]) -> None:
+    """``add`` of ``extra``, a small ``delete``, then a compacting one, on ``index``."""
+    run(checkout, ["-m", "archive", "add", str(extra), "--index", str(index)])
+    run(checkout, ["-m", "archive", "delete", *ids[:50], "--index", str(index)])
+    run(checkout, ["-m", "archive", "delete", *ids[50:], "--index", str(index)])
+
+
 def files_differing(new: Path, old: Path) -> list[str]:
     """Files of the two live generations whose contents differ (Whoosh's compared apart, timestamps ignored)."""
     a, b = generation(new), generation(old)
@@ -109,6 +127,8 @@ def files_differing(new: Path, old: Path) -> list[str]:
             continue
         if name == "manifest.json":
             first, second = (_manifest(g / name) for g in (a, b))
+        elif name == "docs.sqlite":
+            first, second = (_rows(g / name) for g in (a, b))
         else:
             first, second = (_digest(g / name) for g in (a, b))
         if first != second:
@@ -122,6 +142,19 @@ def _manifest(path: Path) -> object:
         data.pop(name, None)
     data["files"] = {k: v for k, v in data.get("files", {}).items() if not k.startswith("lexical/")}
     return data
+
+
+def _rows(path: Path) -> object:
+    """The document store's articles and deleted ids (without when they were deleted)."""
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT * FROM documents ORDER BY rowid").fetchall()
+        tombstones = db.execute("SELECT id FROM tombstones ORDER BY id").fetchall()
+    finally:
+        db.close()
+    return rows, tombstones
 
 
 def _digest(path: Path) -> str | None:
@@ -154,7 +187,7 @@ def main() -> None:
     parser.add_argument("source", type=Path)
     parser.add_argument("workdir", type=Path)
     parser.add_argument("--articles", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="builds per checkout (0: compare the last ones)")
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
     articles = args.workdir / "articles"
@@ -164,29 +197,48 @@ def main() -> None:
     for _ in range(args.runs):
         for name, checkout in checkouts.items():
             times[name].append(build(checkout, articles, args.workdir / f"index-{name}"))
-    report: dict[str, object] = {
-        "articles": args.articles,
-        "build_seconds": {name: [round(t, 2) for t in ts] for name, ts in times.items()},
-        "build_median": {name: round(statistics.median(ts), 2) for name, ts in times.items()},
-    }
-    report["build_ratio_new_over_old"] = round(statistics.median(times["new"]) / statistics.median(times["old"]), 3)
-    new_index, old_index = args.workdir / "index-new", args.workdir / "index-old"
-    report["files_differing"] = files_differing(new_index, old_index)
-    whoosh = {name: json.loads(run(c, ["-c", _WHOOSH, str(args.workdir / f"index-{name}")]).stdout)
-              for name, c in checkouts.items()}
-    report["whoosh_same"] = whoosh["new"] == whoosh["old"]
-    report["whoosh"] = whoosh["new"]
+    report: dict[str, object] = {"articles": args.articles}
+    if args.runs:
+        report["build_seconds"] = {name: [round(t, 2) for t in ts] for name, ts in times.items()}
+        report["build_median"] = {name: round(statistics.median(ts), 2) for name, ts in times.items()}
+        report["build_ratio_new_over_old"] = round(statistics.median(times["new"]) / statistics.median(times["old"]),
+                                                   3)
+    new_index = args.workdir / "index-new"
     asked = queries(articles, args.queries)
     query_file = args.workdir / "queries.json"
     query_file.write_text(json.dumps(asked, ensure_ascii=False), encoding="utf-8")
-    results = {name: json.loads(run(c, ["-c", _SEARCH, str(args.workdir / f"index-{name}"), str(query_file)]).stdout)
-               for name, c in checkouts.items()}
-    differing = [asked[i][0] for i, (a, b) in enumerate(zip(results["new"], results["old"])) if a != b]
-    report["queries"] = len(asked)
-    report["queries_with_hits"] = sum(1 for r in results["new"] if r[-2])
-    report["queries_differing"] = differing
+    report["build"] = compared(checkouts, args.workdir, "index", query_file, asked)
+    extra = args.workdir / "extra"
+    prepare(args.source, extra, args.articles + 300, skip=args.articles)
+    ids = sorted(json.loads(run(checkouts["old"], ["-c", _IDS, str(new_index)]).stdout))
+    doomed = random.Random(3).sample(ids, len(ids) // 4)
+    for name, checkout in checkouts.items():
+        copy = args.workdir / f"changed-{name}"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(args.workdir / f"index-{name}", copy, symlinks=True)
+        increments(checkout, copy, extra, doomed)
+    report["increments"] = compared(checkouts, args.workdir, "changed", query_file, asked)
+    failed = any(part["queries_differing"] or part["files_differing"] or not part["whoosh_same"]
+                 for part in (report["build"], report["increments"]))
     print(json.dumps(report, ensure_ascii=False, indent=1))
-    sys.exit(1 if differing or report["files_differing"] or not report["whoosh_same"] else 0)
+    sys.exit(1 if failed else 0)
+
+
+def compared(checkouts: dict[str, Path], workdir: Path, prefix: str, query_file: Path,
+             asked: list[tuple[str, str | None]]) -> dict[str, object]:
+    """Files, Whoosh content and search results of ``WORKDIR/PREFIX-new`` against ``PREFIX-old``."""
+    indexes = {name: workdir / f"{prefix}-{name}" for name in checkouts}
+    whoosh = {name: json.loads(run(c, ["-c", _WHOOSH, str(indexes[name])]).stdout) for name, c in checkouts.items()}
+    results = {name: json.loads(run(c, ["-c", _SEARCH, str(indexes[name]), str(query_file)]).stdout)
+               for name, c in checkouts.items()}
+    return {
+        "files_differing": files_differing(indexes["new"], indexes["old"]),
+        "whoosh_same": whoosh["new"] == whoosh["old"],
+        "whoosh": whoosh["new"],
+        "queries": len(asked),
+        "queries_with_hits": sum(1 for r in results["new"] if r[-2]),
+        "queries_differing": [asked[i][0] for i, (a, b) in enumerate(zip(results["new"], results["old"])) if a != b],
+    }
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,11 +185,7 @@ def read_live(
         manifest = Manifest.read(generation, check=False)
         if manifest.format_version == FORMAT_VERSION:
             verify_sizes(generation, manifest.files)
-        store = DocumentStore.open(generation / "docs.sqlite")
-        try:
-            entries, files, tombstones = store.entries(), store.files(), store.tombstones()
-        finally:
-            store.close()
+        entries, files, tombstones = _stored_state(generation)
     except IndexFormatError:  # damage, or a store newer than this code: never replaced unasked
         if tolerate_damage:
             return None
@@ -206,6 +201,24 @@ def read_live(
     same_policy = max_passages is None or encoder is None or manifest.max_passages == max_passages
     return LiveState(generation, manifest, entries, files, tombstones,
                      settings_match and same_encoder and same_policy)
+
+
+def live_to_change(root: Path) -> LiveState:
+    """The live index of ``root`` for ``update``, ``delete`` and ``restore``: read once, manifest checked
+    against this code's settings, files checked by size (the increment checks their checksums)."""
+    generation = layout.current_generation(root)
+    manifest = Manifest.read(generation)
+    verify_sizes(generation, manifest.files)
+    return LiveState(generation, manifest, *_stored_state(generation), compatible=True)
+
+
+def _stored_state(generation: Path) -> tuple[list[tuple[str, str, str, str | None]], dict[str, str], dict[str, str]]:
+    """``(entries, files, tombstones)`` of ``generation``'s document store, read at once."""
+    store = DocumentStore.open(generation / "docs.sqlite")
+    try:
+        return store.entries(), store.files(), store.tombstones()
+    finally:
+        store.close()
 
 
 def salvaged_tombstones(root: Path) -> dict[str, str]:

@@ -50,13 +50,15 @@ def embed_pending(
     progress: Progress | None = None,
     *,
     checkpoint_seconds: float | None = None,
+    verified: bool = False,
 ) -> None:
     """Embed the live generation's pending passages lead first, committing checkpoints; see the module.
 
     The caller holds the writer lock and has checked that ``encoder`` is the
     archive's. Adds to ``report``'s embedded / reused / checkpoints counts and
     sets its passage counts to the last committed state. ``checkpoint_seconds``
-    defaults to :data:`CHECKPOINT_SECONDS`.
+    defaults to :data:`CHECKPOINT_SECONDS`. ``verified``: the live generation is one this operation
+    just wrote (its files' checksums were taken as it wrote them), so they are not read again.
     """
     from ..index.dense import DenseIndex
 
@@ -68,8 +70,8 @@ def embed_pending(
     pending = dense.pending
     if not len(pending):
         return
-    # Every file of the live generation is carried into each checkpoint: damage stops here.
-    verify_checksums(live, manifest.files)
+    if not verified:  # every file of the live generation is carried into each checkpoint: damage stops here
+        verify_checksums(live, manifest.files)
     order = _lead_first(pending)
     leads = pending.leads()
     checkpoint = _Checkpoints(root, live, manifest, pending, report)

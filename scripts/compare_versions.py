@@ -141,6 +141,8 @@ def _manifest(path: Path) -> object:
     for name in TIMESTAMPS:
         data.pop(name, None)
     data["files"] = {k: v for k, v in data.get("files", {}).items() if not k.startswith("lexical/")}
+    if "docs.sqlite" in data["files"]:  # its bytes hold the deletes' times: compared by its rows instead
+        data["files"]["docs.sqlite"] = {"size": data["files"]["docs.sqlite"]["size"]}
     return data
 
 

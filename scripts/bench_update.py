@@ -19,8 +19,9 @@ among the source's articles whose text occurs once (so each is indexed, not
 a folded copy); the 1,000 added ones are source articles under new ids with
 a changed first line (so none folds into the article it came from).
 
-``--lexical-only`` times the lexical side alone instead: ``update_index``
-(Whoosh, term index, filter columns) of the same change into a scratch
+``--lexical-only`` times the lexical side alone instead: Whoosh, the term
+index and the filter columns (``archive.index.stores.apply_all``; ``update_index``
+in code before it) of the same change into a scratch
 directory, in a new process per run, the process's start and imports not
 counted.
 """
@@ -74,7 +75,6 @@ import json, sys, time
 from pathlib import Path
 from archive.document import Document
 from archive.index.layout import current_generation
-from archive.index.lexical import update_index
 index, out, command = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
 add, delete = [], []
 if command[0] == "add":
@@ -82,8 +82,18 @@ if command[0] == "add":
 else:
     delete = command[1:]
 out.mkdir()
+live = current_generation(index)
+try:
+    from archive.index.lexical import update_index  # the code before archive.index.stores
+except ImportError:
+    from archive.index.stores import Change, FilterColumns, Terms, Whoosh, apply_all, numbering
+
+    def update_index(source, directory, add, delete):
+        keep, dead, gone, compact = numbering(source.parent, delete, len(add))
+        change = Change(source.parent, add, delete, keep, dead, gone, compact)
+        apply_all(directory.parent, change, [Whoosh(), Terms(), FilterColumns()])
 started = time.perf_counter()
-update_index(current_generation(index) / "lexical", out / "lexical", add, delete)
+update_index(live / "lexical", out / "lexical", add, delete)
 print(f" in {time.perf_counter() - started:.3f} s ")
 """
 

@@ -315,8 +315,8 @@ def test_ctrl_c_during_a_build_keeps_the_archive(tmp_path: Path, news: list[Docu
     def interrupted(*args: object, **kwargs: object) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("archive.writing.building.write_index", interrupted)  # build
-    monkeypatch.setattr("archive.writing.increment.update_index", interrupted)  # add
+    monkeypatch.setattr("archive.index.stores.Whoosh.writer", interrupted)  # build
+    monkeypatch.setattr("archive.index.stores.Whoosh.append", interrupted)  # add
     generations = sorted(p.name for p in index.iterdir())
     for command in (["build", str(source), "--full", "--encoder", "none"], ["add", str(source)]):
         result = runner.invoke(app, [*command, "--index", str(index)])

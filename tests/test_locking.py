@@ -24,7 +24,7 @@ import pytest
 from archive import Archive, Document, IndexLockedError
 from archive.encoders.hashing import HashingEncoder
 from archive.index.layout import LOCK, writer_lock
-from archive.index.lexical import write_index
+from archive.index.stores import FilterColumns, Full, Terms, Whoosh, write_all
 from archive.index.workers import IndexingWorkerError
 
 from .conftest import NEWS
@@ -199,7 +199,7 @@ def test_a_failed_write_stops_its_workers(tmp_path: Path, no_stray_workers: None
             yield doc
 
     with pytest.raises(RuntimeError, match="source went away"):
-        write_index(tmp_path / "lexical", failing(), procs=2)
+        write_all(tmp_path, Full([], {}, {}), failing(), [Whoosh(procs=2), Terms(), FilterColumns()])
     assert not [p for p in multiprocessing.active_children() if p.is_alive()]
 
 
@@ -313,9 +313,10 @@ def test_workers_started_by_a_fork_server_index_everything(tmp_path: Path) -> No
         from pathlib import Path
         if __name__ == "__main__":
             multiprocessing.set_start_method("forkserver")
-            from archive.index.lexical import write_index
+            from archive.index.stores import FilterColumns, Full, Terms, Whoosh, write_all
             from tests.test_locking import _articles
-            print(write_index(Path({str(tmp_path / "lexical")!r}), _articles(1200), procs=2))
+            every = [Whoosh(procs=2), Terms(), FilterColumns()]
+            print(write_all(Path({str(tmp_path)!r}), Full([], {{}}, {{}}), _articles(1200), every)["terms"].articles)
     """)
     script = tmp_path / "forkserver_build.py"
     script.write_text(code, encoding="utf-8")

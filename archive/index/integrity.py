@@ -29,6 +29,8 @@ CHECKSUM = "sha256"
 """Name of the checksum recorded per file (a :mod:`hashlib` algorithm; hex digest as ``sha256sum``)."""
 EXCLUDED = frozenset({"manifest.json"})
 """Files of a generation not listed (the manifest cannot list itself)."""
+FileTable = dict[str, dict[str, int | str]]
+"""``{relative path: {"size": bytes, CHECKSUM: hex}}``: a manifest's list of its generation's files."""
 FIX = "Fix: archive build --full (it rewrites the index from your sources, which it never changes)"
 
 

@@ -26,11 +26,14 @@ import uuid
 import warnings
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ..fsync import fsync_dir, fsync_tree
 from .diskfull import disk_full_named
+from .integrity import FileTable, file_table
+from .manifest import Manifest
 from ..errors import (
     IndexDamagedError,
     IndexLockedError,
@@ -303,6 +306,46 @@ def _remove_unpinned(generation: Path, trash: Path) -> None:
 def discard_generation(generation: Path) -> None:
     """Remove a generation that was never committed (a failed build)."""
     shutil.rmtree(generation, ignore_errors=True)
+
+
+@dataclass(slots=True)
+class Transaction:
+    """A generation being written by :func:`transaction`: its directory, and the manifest to commit it with."""
+
+    path: Path
+    """The new generation's directory (not live until the transaction commits)."""
+    manifest: Manifest | None = None
+    """Written into the generation, with its file table, when the ``with`` block ends without error."""
+    notes: list[str] = field(default_factory=list)
+    """What the commit moved or removed (:func:`commit_generation`), for the caller's report."""
+
+
+@contextmanager
+def transaction(
+    root: Path, manifest: Manifest | None = None, *, base: Path | None = None, base_files: FileTable | None = None
+) -> Iterator[Transaction]:
+    """Write a new generation of ``root`` inside the ``with`` block, and commit it when the block ends.
+
+    The one commit tail of every writer (a full build, an increment, an
+    embedding checkpoint): the file table of what the block wrote (files
+    hard-linked from ``base``, whose ``base_files`` the caller verified, take
+    their entries from there: :func:`archive.index.integrity.file_table`), then
+    the manifest (fsynced: it marks the generation complete), then the commit
+    pointer. An error anywhere, the commit included, discards the new generation
+    and leaves the live one as it was. The caller holds the writer lock and sets
+    ``Transaction.manifest`` before the block ends when it did not pass one.
+    """
+    tx = Transaction(new_generation(root), manifest)
+    try:
+        yield tx
+        if tx.manifest is None:
+            raise ValueError(f"{tx.path}: a generation committed without a manifest")
+        tx.manifest.files = file_table(tx.path, base, base_files)
+        tx.manifest.write(tx.path)
+        tx.notes.extend(commit_generation(root, tx.path))
+    except BaseException:
+        discard_generation(tx.path)
+        raise
 
 
 @contextmanager

@@ -12,18 +12,15 @@ share one analyzer (:mod:`archive.text.analysis`); the title is boosted.
 A delete marks ordinals dead in the term index's live mask, which the
 columns (and the vectors, whose rows of deleted articles are marked dead)
 follow, so the numbering all three share never moves until a compaction
-(:func:`update_index`); Whoosh keeps its own deletions, by id.
+(:mod:`archive.index.stores` writes them); Whoosh keeps its own deletions, by id.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -35,16 +32,13 @@ from whoosh.query import Query
 from whoosh.searching import Searcher
 
 from ..text.analysis import char_grams
-from .columns import Columns, ColumnsBuilder, author_keys
-from ..document import Document
+from .columns import Columns
 from ..errors import ArchiveError, IndexDamagedError, IndexFormatError
-from .layout import link_files
 from .matching import Match, plan
 from .scoring import DEFAULT_SCORING, Scoring
-from .terms import COMPACT_SHARE, TermIndex, TermIndexBuilder
+from .terms import TermIndex
 from .schema import make_schema
 from .whoosh_files import install as install_whoosh_guard
-from .workers import GuardedMpWriter
 
 install_whoosh_guard()  # before any index is opened: no Whoosh read of a file can run code
 
@@ -64,56 +58,7 @@ def open_whoosh(directory: Path) -> whoosh_index.FileIndex:
         raise IndexFormatError(f"{directory}: no lexical (Whoosh) index here. Fix: archive build --full") from None
 
 
-def _fields(doc: Document) -> dict[str, object]:
-    fields: dict[str, object] = {"id": doc.id, "title": doc.title, "body": doc.body}
-    if doc.published is not None:
-        fields["published"] = doc.published.replace(tzinfo=None) - (doc.published.utcoffset() or _ZERO)
-    if doc.source:
-        fields["source"] = doc.source.replace(",", " ")
-    if doc.category:
-        fields["category"] = doc.category.replace(",", " ")
-    if doc.author:
-        fields["author"] = ",".join(author_keys(doc.author))
-    return fields
-
-
-_ZERO = datetime(2000, 1, 1) - datetime(2000, 1, 1)
 T = TypeVar("T")
-
-
-def write_index(directory: Path, documents: Iterable[Document], *, procs: int | None = None) -> int:
-    """Create a Whoosh index in ``directory`` (which must be new) from ``documents``.
-
-    ``procs`` > 1 uses Whoosh's multiprocessing writer (one sub-writer per
-    core, segments left unmerged: merging costs more than it saves at query
-    time for a few segments). Segments are written as separate files, not
-    Whoosh's compound file: a reader copies a whole compound file into memory
-    (480 MB for 62k articles), while separate files are read as needed.
-    Also writes the :mod:`archive.index.terms` index. Returns the number of
-    documents written.
-    """
-    directory.mkdir(parents=True, exist_ok=False)
-    ix = whoosh_index.create_in(str(directory), make_schema())
-    procs = procs if procs is not None else min(2, os.cpu_count() or 1)
-    if procs > 1:
-        # Whoosh's MpWriter, with workers that die with this process (archive.index.workers)
-        writer = GuardedMpWriter(ix, procs=procs, limitmb=256, multisegment=True, batchsize=256, compound=False)
-    else:
-        writer = ix.writer(limitmb=256, compound=False)
-    terms = TermIndexBuilder()
-    columns = ColumnsBuilder()
-    try:
-        for doc in documents:
-            writer.add_document(**_fields(doc))
-            terms.add(doc)
-            columns.add(doc)
-    except BaseException:
-        writer.cancel()
-        raise
-    writer.commit()
-    terms.write(terms_directory(directory))
-    columns.write(columns_directory(directory))
-    return len(terms.ids)
 
 
 @contextmanager
@@ -150,78 +95,6 @@ def terms_directory(directory: Path) -> Path:
 def columns_directory(directory: Path) -> Path:
     """Where the :mod:`archive.index.columns` of the Whoosh index in ``directory`` live (beside it)."""
     return directory.parent / "columns"
-
-
-@dataclass(frozen=True, slots=True)
-class LexicalChange:
-    """What :func:`update_index` did to the numbering, for the dense side to do the same."""
-
-    count: int
-    """Live articles in the new index."""
-    keep: np.ndarray
-    """Per ordinal of the source index: the article stays (False for those deleted now or before)."""
-    compacted: bool
-    """The kept articles were renumbered 0, 1, ... in order and the dead ordinals dropped; else every
-    ordinal stayed and the deleted ones are dead."""
-    renumbered: int = 0
-    """Dead ordinals dropped by the compaction (0 when there was none)."""
-
-
-def compacts(dead: int, ordinals: int) -> bool:
-    """True when ``dead`` ordinals of ``ordinals`` pass :data:`archive.index.terms.COMPACT_SHARE`."""
-    return dead > COMPACT_SHARE * ordinals
-
-
-def update_index(source: Path, directory: Path, add: Iterable[Document], delete: Iterable[str]) -> LexicalChange:
-    """Write into ``directory`` (new) the index at ``source`` minus ``delete`` ids plus ``add``.
-
-    Whoosh never rewrites a file once written: a segment is immutable, its
-    deletions live in the table of contents, and a commit writes a new TOC
-    and new segments. So ``directory`` starts as hard links to ``source``'s
-    files (copies where the filesystem cannot link), and the change costs
-    what it adds and deletes, not the size of the index; ``source`` is left
-    exactly as it was, for the readers still using it. The term index and
-    the columns do the same: deleted articles are marked dead in the live
-    mask, new ones take the next ordinals (:meth:`TermIndex.appended`),
-    until the dead would pass :data:`~archive.index.terms.COMPACT_SHARE` of
-    the ordinals: then both are renumbered without them (:meth:`TermIndex.updated`).
-    """
-    add = list(add)
-    delete = list(delete)
-    open_whoosh(source)  # a damaged or tampered table of contents is named in the source, not its copy
-    link_files(Path(source), directory)
-    ix = open_whoosh(directory)
-    writer = ix.writer(limitmb=256, compound=False)
-    try:
-        for doc_id in delete:
-            writer.delete_by_term("id", doc_id)
-        for doc in add:
-            writer.add_document(**_fields(doc))
-    except BaseException:
-        writer.cancel()
-        raise
-    writer.commit()  # merges small segments into a new one; the big ones stay as they are
-    old_terms = TermIndex(terms_directory(source))
-    try:
-        ordinals = old_terms.ordinals()
-        dead = sorted({ordinals[i] for i in delete if i in ordinals})
-        keep = old_terms.live_mask()
-        keep[dead] = False
-        gone = len(keep) - int(np.count_nonzero(keep))
-        columns = Columns(columns_directory(source))
-        if compacts(gone, len(keep) + len(add)):
-            columns.updated(columns_directory(directory), keep, add)
-            count = old_terms.updated(terms_directory(directory), keep, add)
-            change = LexicalChange(count, keep, True, gone)
-        else:
-            columns.appended(columns_directory(directory), add)
-            count = old_terms.appended(terms_directory(directory), dead, add)
-            change = LexicalChange(count, keep, False)
-    finally:
-        old_terms.close()
-    if ix.doc_count() != count:  # from the new table of contents: no segment is opened
-        raise IndexFormatError(f"{source}: the Whoosh and term indexes disagree. Fix: archive build --full")
-    return change
 
 
 class LexicalIndex:

@@ -19,25 +19,20 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 from ..index import layout
 from ..document import Document
 from ..encoders.base import Encoder
 from ..encoders.registry import engines_run
 from ..errors import ArchiveError, IndexFormatError
-from ..index.integrity import file_table, verify_sizes
-from ..index.lexical import write_index
+from ..index.integrity import verify_sizes
 from ..index.manifest import FORMAT_VERSION, Manifest
-from ..index.near import NearStore
 from ..index.store import DocumentStore
+from ..index.stores import Full, Vectors, Written, stores, write_all
 from .choices import EmbeddingEstimate
-from .folding import near_store
 
 CACHE_NAME = "embeddings.sqlite"
 EMBED_INLINE_MAX = 256
@@ -190,11 +185,7 @@ def read_live(
         manifest = Manifest.read(generation, check=False)
         if manifest.format_version == FORMAT_VERSION:
             verify_sizes(generation, manifest.files)
-        store = DocumentStore.open(generation / "docs.sqlite")
-        try:
-            entries, files, tombstones = store.entries(), store.files(), store.tombstones()
-        finally:
-            store.close()
+        entries, files, tombstones = _stored_state(generation)
     except IndexFormatError:  # damage, or a store newer than this code: never replaced unasked
         if tolerate_damage:
             return None
@@ -210,6 +201,24 @@ def read_live(
     same_policy = max_passages is None or encoder is None or manifest.max_passages == max_passages
     return LiveState(generation, manifest, entries, files, tombstones,
                      settings_match and same_encoder and same_policy)
+
+
+def live_to_change(root: Path) -> LiveState:
+    """The live index of ``root`` for ``update``, ``delete`` and ``restore``: read once, manifest checked
+    against this code's settings, files checked by size (the increment checks their checksums)."""
+    generation = layout.current_generation(root)
+    manifest = Manifest.read(generation)
+    verify_sizes(generation, manifest.files)
+    return LiveState(generation, manifest, *_stored_state(generation), compatible=True)
+
+
+def _stored_state(generation: Path) -> tuple[list[tuple[str, str, str, str | None]], dict[str, str], dict[str, str]]:
+    """``(entries, files, tombstones)`` of ``generation``'s document store, read at once."""
+    store = DocumentStore.open(generation / "docs.sqlite")
+    try:
+        return store.entries(), store.files(), store.tombstones()
+    finally:
+        store.close()
 
 
 def salvaged_tombstones(root: Path) -> dict[str, str]:
@@ -323,13 +332,15 @@ def _under(file: str, sources: Sequence[str]) -> bool:
 
 
 def _counted(documents: Sequence[Document], progress: Progress | None) -> Iterator[Document]:
-    """``documents``, reporting ``progress("index", done, total)`` from the first one (every 100)."""
+    """``documents``, reporting ``progress("index", done, total)`` from the first one (every 100) to the last."""
     if progress is not None:
         progress("index", 0, len(documents))
     for n, doc in enumerate(documents, 1):
         if progress is not None and n % 100 == 0:
             progress("index", n, len(documents))
         yield doc
+    if progress is not None:
+        progress("index", len(documents), len(documents))
 
 
 def write_generation(
@@ -355,91 +366,48 @@ def write_generation(
     its deleted ids, carried over.
     """
     canonical, aliases = fold_duplicates(documents)
-    generation = layout.new_generation(root)
-    try:
-        store = DocumentStore.create(generation / "docs.sqlite")
-        store.add_many(documents, aliases)
-        store.add_tombstones(tombstones or {})
-        store.commit()
-        store.close()
-        report.indexed = write_index(generation / "lexical", _counted(canonical, progress), procs=procs)
-        if progress is not None:
-            progress("index", report.indexed, report.indexed)
-        write_near(generation, report, lambda store: near_store(canonical))
-        manifest = Manifest(documents=report.indexed, aliases=len(aliases), sources=list(sources),
-                            embedding_rate=embedding_rate)
-        if built_at:
-            manifest.built_at = built_at
-        if encoder is not None:
-            from ..index.dense import MAX_PASSAGES, passage_settings
+    manifest = Manifest(documents=0, aliases=len(aliases), sources=list(sources), embedding_rate=embedding_rate)
+    if built_at:
+        manifest.built_at = built_at
+    if encoder is not None:
+        from ..index.dense import MAX_PASSAGES, passage_settings
 
-            manifest.encoder = encoder.name
-            manifest.encoder_spec = encoder_spec or encoder.name
-            manifest.dim = encoder.dim
-            manifest.passage_settings = passage_settings(max_passages or MAX_PASSAGES)
-            write_dense_side(root, generation, canonical, encoder, report, progress, manifest=manifest)
-        manifest.files = file_table(generation)
-        manifest.write(generation)
-        report.warnings.extend(layout.commit_generation(root, generation))
-    except BaseException:
-        layout.discard_generation(generation)
-        raise
+        manifest.encoder = encoder.name
+        manifest.encoder_spec = encoder_spec or encoder.name
+        manifest.dim = encoder.dim
+        manifest.passage_settings = passage_settings(max_passages or MAX_PASSAGES)
+    every = stores(procs=procs, vectors=vectors_of(root, encoder, manifest, progress))
+    with layout.transaction(root, manifest) as tx:
+        full = Full(documents, aliases, tombstones or {})
+        record(write_all(tx.path, full, _counted(canonical, progress), every), manifest, report, encoder)
+    report.warnings.extend(tx.notes)
     report.written = True
 
 
-def write_near(generation: Path, report: BuildReport, make: Callable[[NearStore | None], NearStore],
-               live: Path | None = None) -> None:
-    """Write ``generation``'s near-copies store, made by ``make`` from ``live``'s (when given), and
-    count its copies and stories in ``report`` (:mod:`archive.writing.folding`)."""
-    started = time.perf_counter()
-    store = make(NearStore.read(live) if live is not None else None)
-    store.write(generation)
-    clusters = store.clusters()
-    report.stories = len(clusters)
-    report.copies = sum(len(c) for c in clusters)
-    report.folding_seconds += time.perf_counter() - started
+def vectors_of(root: Path, encoder: Encoder | None, manifest: Manifest, progress: Progress | None) -> Vectors | None:
+    """The vector store a write of ``root`` with ``encoder`` writes (``None``: lexical only): embeddings
+    through the cache beside the index, at most :data:`EMBED_INLINE_MAX` embedded before the commit."""
+    if encoder is None:
+        return None
+    return Vectors(root / CACHE_NAME, encoder, max_passages=manifest.max_passages, inline_max=EMBED_INLINE_MAX,
+                   progress=progress)
 
 
-def write_dense_side(
-    root: Path,
-    generation: Path,
-    documents: list[Document],
-    encoder: Encoder,
-    report: BuildReport,
-    progress: Progress | None,
-    *,
-    manifest: Manifest,
-    base: Path | None = None,
-    keep: np.ndarray | None = None,
-    renumber: bool = False,
-) -> None:
-    """Write ``generation``'s dense side: ``documents``, after ``base``'s articles when given (only those
-    ``keep`` leaves live, renumbered when the term index compacted: ``renumber``).
-
-    Embeddings go through the cache beside the index; at most
-    :data:`EMBED_INLINE_MAX` uncached passages are embedded here, more are
-    left pending. Fills the passage counts of ``report`` and ``manifest``.
-    """
-    from ..index.dense import DenseIndex, write_dense
-    from ..index.embcache import EmbeddingCache
-
-    def embed_progress(done: int, total: int) -> None:
-        if progress is not None:
-            progress("embed", done, total)
-
-    with EmbeddingCache(root / CACHE_NAME, encoder.name, encoder.dim) as cache:
-        result = write_dense(
-            generation / "dense", documents, encoder.encode_passages, cache,
-            dim=encoder.dim, max_passages=manifest.max_passages, inline_max=EMBED_INLINE_MAX,
-            progress=embed_progress, base=DenseIndex(base) if base is not None else None, keep=keep,
-            renumber=renumber,
-        )
-    if result.stats.embedded:
+def record(results: Mapping[str, Written], manifest: Manifest, report: BuildReport, encoder: Encoder | None) -> None:
+    """Fill ``manifest`` and ``report`` from what each store's write returned."""
+    report.indexed = manifest.documents = results["terms"].articles or 0
+    near = results["near"]
+    report.stories, report.copies = near.stories, near.copies
+    report.folding_seconds += near.seconds
+    dense = results["dense"].dense if "dense" in results else None
+    if dense is None:
+        return
+    if dense.stats.embedded and encoder is not None:
         manifest.record_engines(engines_run(encoder))
-    report.passages = manifest.passages = result.passages
-    report.pending = manifest.pending = result.pending
-    report.leads = manifest.leads = result.leads
-    report.leads_pending = manifest.leads_pending = result.leads_pending
-    report.embedded += result.stats.embedded
-    report.reused += result.stats.reused
-    report.compacted += result.compacted
+    report.passages = manifest.passages = dense.passages
+    report.pending = manifest.pending = dense.pending
+    report.leads = manifest.leads = dense.leads
+    report.leads_pending = manifest.leads_pending = dense.leads_pending
+    report.embedded += dense.stats.embedded
+    report.reused += dense.stats.reused
+    report.compacted += dense.compacted

@@ -32,7 +32,7 @@ from ..index.dense import DEAD, PassageRows, embedding_text, passage_source
 from ..index.embcache import EmbeddingCache, embed_with_cache
 from ..encoders.base import Encoder
 from ..encoders.registry import engines_run
-from ..index.integrity import file_table, verify_checksums
+from ..index.integrity import verify_checksums
 from ..index.manifest import MANIFEST_NAME, Manifest, utc_now
 from ..index.store import DocumentStore
 from .choices import MIN_MEASURED
@@ -50,13 +50,15 @@ def embed_pending(
     progress: Progress | None = None,
     *,
     checkpoint_seconds: float | None = None,
+    verified: bool = False,
 ) -> None:
     """Embed the live generation's pending passages lead first, committing checkpoints; see the module.
 
     The caller holds the writer lock and has checked that ``encoder`` is the
     archive's. Adds to ``report``'s embedded / reused / checkpoints counts and
     sets its passage counts to the last committed state. ``checkpoint_seconds``
-    defaults to :data:`CHECKPOINT_SECONDS`.
+    defaults to :data:`CHECKPOINT_SECONDS`. ``verified``: the live generation is one this operation
+    just wrote (its files' checksums were taken as it wrote them), so they are not read again.
     """
     from ..index.dense import DenseIndex
 
@@ -68,8 +70,8 @@ def embed_pending(
     pending = dense.pending
     if not len(pending):
         return
-    # Every file of the live generation is carried into each checkpoint: damage stops here.
-    verify_checksums(live, manifest.files)
+    if not verified:  # every file of the live generation is carried into each checkpoint: damage stops here
+        verify_checksums(live, manifest.files)
     order = _lead_first(pending)
     leads = pending.leads()
     checkpoint = _Checkpoints(root, live, manifest, pending, report)
@@ -188,8 +190,9 @@ class _Checkpoints:
         index, rows, _ = grown(live_dense, live_dense.rows, new_rows, np.concatenate([v for _, v in self._new]),
                                live_dense.dim)
         remaining = self.pending.take(np.flatnonzero(~self._done))
-        generation = layout.new_generation(self.root)
-        try:
+        manifest = self.manifest
+        with layout.transaction(self.root, manifest, base=self.live, base_files=dict(manifest.files)) as tx:
+            generation = tx.path
             layout.link_files(self.live, generation, skip={"dense", MANIFEST_NAME})
             dense = generation / "dense"
             dense.mkdir()
@@ -200,17 +203,11 @@ class _Checkpoints:
                 index.save(dense / "vectors")
             rows.save(dense / "passages.npz")
             remaining.save(dense / "pending.npz")
-            manifest = self.manifest
             manifest.passages = int(np.count_nonzero(rows.doc != DEAD))
             manifest.pending = len(remaining)
             manifest.leads_pending = remaining.leads()
             manifest.updated_at = utc_now()
-            manifest.files = file_table(generation, self.live, dict(manifest.files))
-            manifest.write(generation)
-            self.report.warnings.extend(layout.commit_generation(self.root, generation))
-        except BaseException:
-            layout.discard_generation(generation)
-            raise
+        self.report.warnings.extend(tx.notes)
         self.live, self._new = generation, []
         report = self.report
         report.passages, report.pending = manifest.passages, manifest.pending

@@ -26,14 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..index import layout
-from .building import BuildReport, Progress, write_dense_side, write_near
-from .folding import updated_near_store
+from .building import BuildReport, LiveState, Progress, record, vectors_of
 from ..document import Document
 from ..encoders.base import Encoder
-from ..index.integrity import file_table, verify_checksums
-from ..index.lexical import update_index
-from ..index.manifest import Manifest, utc_now
+from ..index.integrity import verify_checksums
+from ..index.manifest import utc_now
 from ..index.store import DocumentStore
+from ..index.stores import Change, apply_all, numbering, stores
 
 
 @dataclass(slots=True)
@@ -130,6 +129,7 @@ def plan_changes(
 
 def write_increment(
     root: Path,
+    live_state: LiveState,
     add: Sequence[Document],
     delete: Iterable[str],
     *,
@@ -142,72 +142,46 @@ def write_increment(
 ) -> None:
     """Apply ``add`` (unique ids) and ``delete`` to the live generation of ``root`` as a new one.
 
-    The caller holds the writer lock and has checked that the live index was
-    built with ``encoder`` and this code's settings. ``sources`` join the
-    manifest's list of sources. ``tombstone`` remembers the ``delete`` ids as
-    deleted by the user, with the time (``archive delete``: a build then skips
-    them); an added article that was deleted so is restored (its tombstone
-    lifted, counted in ``report.restored``), and so are the ids in ``forget``.
-    Writes nothing when the change set changes nothing (new sources included).
+    The caller holds the writer lock, read ``live_state`` under it and has
+    checked that the live index was built with ``encoder`` and this code's
+    settings. ``sources`` join the manifest's list of sources. ``tombstone``
+    remembers the ``delete`` ids as deleted by the user, with the time
+    (``archive delete``: a build then skips them); an added article that was
+    deleted so is restored (its tombstone lifted, counted in
+    ``report.restored``), and so are the ids in ``forget``. Writes nothing when
+    the change set changes nothing (new sources included).
     """
-    live = layout.current_generation(root)
-    manifest = Manifest.read(live)
+    live, manifest, tombstones = live_state.generation, live_state.manifest, live_state.tombstones
     # Every file of the live generation is carried into the new one (hard-linked segments,
     # the copied store, kept postings and vectors): damage must stop here, not live on.
     verify_checksums(live, manifest.files)
     live_files = dict(manifest.files)
+    plan = plan_changes(live_state.entries, add, delete, report)
+    lifted = {d.id for d in add if d.id in tombstones} | {i for i in forget if i in tombstones}
+    report.restored = len(lifted)
+    deleted_now = dict.fromkeys(sorted(set(delete)), utc_now()) if tombstone else {}
+    new_sources = [s for s in sources if s not in manifest.sources]
+    if not (plan.store_delete or plan.store_insert or new_sources or lifted):
+        return
+    inserted = {d.id: d for d in plan.store_insert}
     source = DocumentStore.open(live / "docs.sqlite")
     try:
-        plan = plan_changes(source.entries(), add, delete, report)
-        tombstones = source.tombstones()
-        lifted = {d.id for d in add if d.id in tombstones} | {i for i in forget if i in tombstones}
-        report.restored = len(lifted)
-        deleted_now = dict.fromkeys(sorted(set(delete)), utc_now()) if tombstone else {}
-        new_sources = [s for s in sources if s not in manifest.sources]
-        if not (plan.store_delete or plan.store_insert or new_sources or lifted):
-            return
-        inserted = {d.id: d for d in plan.store_insert}
         promoted = source.get_many(i for i in plan.index if i not in inserted)  # aliases taking over
-        to_index_docs = [inserted[i] if i in inserted else promoted[i] for i in plan.index]
     finally:
         source.close()
-    generation = layout.new_generation(root)
-    try:
-        store = DocumentStore.copy(live / "docs.sqlite", generation / "docs.sqlite")
-        store.delete_many(plan.store_delete)
-        store.add_many(plan.store_insert, plan.inserted_aliases)
-        store.set_canonical(plan.canonical)
-        store.remove_tombstones(lifted)
-        store.add_tombstones(deleted_now)
-        store.commit()
-        store.close()
-        change = update_index(live / "lexical", generation / "lexical", to_index_docs, sorted(plan.unindex))
-        report.indexed = change.count
-        report.renumbered = change.renumbered
+    to_index_docs = [inserted[i] if i in inserted else promoted[i] for i in plan.index]
+    unindex = sorted(plan.unindex)
+    keep, dead, gone, compact = numbering(live, unindex, len(to_index_docs))
+    change = Change(live, to_index_docs, unindex, keep, dead, gone, compact, plan.store_delete, plan.store_insert,
+                    plan.inserted_aliases, plan.canonical, lifted, deleted_now)
+    manifest.aliases = plan.aliases
+    manifest.sources = [*manifest.sources, *new_sources]
+    manifest.updated_at = utc_now()
+    with layout.transaction(root, manifest, base=live, base_files=live_files) as tx:
+        record(apply_all(tx.path, change, stores(vectors=vectors_of(root, encoder, manifest, progress))),
+               manifest, report, encoder)
+        report.renumbered = gone if compact else 0
         if progress is not None:
             progress("index", len(to_index_docs), len(to_index_docs))
-        write_near(generation, report, lambda near: updated_near_store(
-            near, plan.unindex, to_index_docs, lambda: _indexed(generation)), live=live)
-        manifest.documents = report.indexed
-        manifest.aliases = plan.aliases
-        manifest.sources = [*manifest.sources, *new_sources]
-        manifest.updated_at = utc_now()
-        if encoder is not None:
-            write_dense_side(root, generation, to_index_docs, encoder, report, progress, manifest=manifest,
-                             base=live / "dense", keep=change.keep, renumber=change.compacted)
-        manifest.files = file_table(generation, live, live_files)
-        manifest.write(generation)
-        report.warnings.extend(layout.commit_generation(root, generation))
-    except BaseException:
-        layout.discard_generation(generation)
-        raise
+    report.warnings.extend(tx.notes)
     report.written = True
-
-
-def _indexed(generation: Path) -> list[Document]:
-    """Every indexed article of ``generation`` (being written: its store is committed)."""
-    store = DocumentStore.open(generation / "docs.sqlite")
-    try:
-        return list(store.documents())
-    finally:
-        store.close()

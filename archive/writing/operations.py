@@ -32,6 +32,7 @@ from .building import (
     LiveState,
     Progress,
     fold_duplicates,
+    live_to_change,
     plan_build,
     read_live,
     salvaged_tombstones,
@@ -113,7 +114,8 @@ def _build(  # noqa: PLR0913 - build's arguments
         remembered = source_paths if prune or live is None else _union(live.manifest.sources, source_paths)
         if not _rewrites_whole(live, plan, full=full, remembered=remembered):
             if _changes(live, plan, remembered):
-                write_increment(root, plan.changes, plan.delete, encoder=enc, report=report,
+                assert live is not None  # an increment patches the live index
+                write_increment(root, live, plan.changes, plan.delete, encoder=enc, report=report,
                                 progress=progress, sources=source_paths)
         else:
             kept = _stored(live, plan.keep) if live is not None else []
@@ -127,7 +129,7 @@ def _build(  # noqa: PLR0913 - build's arguments
                              max_passages=policy, embedding_rate=rate,
                              tombstones=tombstones)
         if enc is not None:
-            embed_pending(root, enc, report, progress)
+            embed_pending(root, enc, report, progress, verified=report.written)
     return enc
 
 
@@ -212,23 +214,18 @@ def _update(
     add = checked_documents(add, "add")
     layout.current_generation(root)  # a missing index is named before any folder is made
     with layout.writer_lock(root, on_warning=report.warnings.append):
-        generation = layout.current_generation(root)
-        manifest = Manifest.read(generation)  # checks the index against this code's settings
-        verify_sizes(generation, manifest.files)
-        encoder = manifest.load_encoder(root)  # the one the archive was built with
+        live = live_to_change(root)  # checks the index against this code's settings
+        encoder = live.manifest.load_encoder(root)  # the one the archive was built with
         if delete:
-            store = DocumentStore.open(generation / "docs.sqlite")
-            try:
-                missing = sorted({doc_id for doc_id in delete if store.get(doc_id) is None})
-            finally:
-                store.close()
+            stored = {entry[0] for entry in live.entries}
+            missing = sorted({doc_id for doc_id in delete if doc_id not in stored})
             if missing:
                 raise DocumentNotFoundError(f"cannot delete {', '.join(map(repr, missing))}: no such document in {root}")
         added = unique_ids(add, report)
-        write_increment(root, added, delete, encoder=encoder, report=report,
+        write_increment(root, live, added, delete, encoder=encoder, report=report,
                         progress=progress, sources=source_paths_of(sources), tombstone=True)
         if encoder is not None and added:  # a delete alone never starts embedding what waits
-            embed_pending(root, encoder, report, progress)
+            embed_pending(root, encoder, report, progress, verified=report.written)
     return encoder
 
 
@@ -250,15 +247,10 @@ def _restore(
 ) -> Encoder | None:
     layout.current_generation(root)
     with layout.writer_lock(root, on_warning=report.warnings.append):
-        generation = layout.current_generation(root)
-        manifest = Manifest.read(generation)
-        verify_sizes(generation, manifest.files)
-        store = DocumentStore.open(generation / "docs.sqlite")
-        try:
-            tombstones = store.tombstones()
-            stored = {doc_id for doc_id in ids if doc_id not in tombstones and store.get(doc_id) is not None}
-        finally:
-            store.close()
+        live = live_to_change(root)
+        manifest, tombstones = live.manifest, live.tombstones
+        every = {entry[0] for entry in live.entries}
+        stored = {doc_id for doc_id in ids if doc_id not in tombstones and doc_id in every}
         unknown = [doc_id for doc_id in ids if doc_id not in tombstones]
         if unknown:
             what = ", ".join(f"{i!r} ({'in the archive, not deleted' if i in stored else 'never deleted here'})"
@@ -276,9 +268,9 @@ def _restore(
             report.warnings.append(
                 f"{doc_id}: not in the archive's sources any more; its deletion is forgotten, so a build "
                 "that reads it again adds it")
-        write_increment(root, found, [], encoder=encoder, report=report, progress=progress, forget=ids)
+        write_increment(root, live, found, [], encoder=encoder, report=report, progress=progress, forget=ids)
         if encoder is not None and found:
-            embed_pending(root, encoder, report, progress)
+            embed_pending(root, encoder, report, progress, verified=report.written)
     return encoder
 
 

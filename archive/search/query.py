@@ -71,6 +71,9 @@ class ParsedQuery:
     """True when the query has phrases, +must, -exclude, field:value or boolean operators."""
     reason: str | None = None
     """Why ``query`` is ``None``, in words for the user."""
+    exact: frozenset[str] = frozenset()
+    """Analyzed terms written inside ``"quotes"``: searched as written, never expanded to their
+    spelling variants (:mod:`archive.index.variants`)."""
 
 
 def _parser(schema: Schema) -> qparser.QueryParser:
@@ -124,6 +127,14 @@ def _plain(text: str) -> Query | None:
         return None
     unique = list(dict.fromkeys(words))
     return Or([Term(f, w) for w in unique for f in SEARCH_FIELDS])
+
+
+_QUOTED_RE = re.compile(r'"([^"]*)"')
+
+
+def quoted_terms(text: str) -> frozenset[str]:
+    """The analyzed terms of the ``"quoted"`` parts of ``text`` (an unclosed quote quotes nothing)."""
+    return frozenset(t for part in _QUOTED_RE.findall(text) for t, _, _ in iter_terms(part))
 
 
 _SYNTAX_RE = re.compile(r'"|(?:^|(?<=\s))[+-](?=\S)|\b\w+:(?=\S)|\b(?:AND|OR|NOT|ANDNOT)\b|[()\[\]{}]')
@@ -190,4 +201,4 @@ def parse_query(text: str, schema: Schema) -> ParsedQuery:
         return ParsedQuery(
             text, None, reason="the query has no searchable words (only stop words or punctuation)"
         )
-    return ParsedQuery(text, query, frozenset(_positive_terms(query)), constrained)
+    return ParsedQuery(text, query, frozenset(_positive_terms(query)), constrained, exact=quoted_terms(cleaned))

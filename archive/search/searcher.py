@@ -28,6 +28,7 @@ from ..index.manifest import Manifest
 from ..index.matching import Match
 from ..index.near import NearStore
 from ..index.store import DocumentStore
+from ..index.variants import VariantClasses
 from .floor import NO_FLOOR_NOTICE, encoder_floor
 from .folding import Folding, Version
 from .fusion import FusionMethod
@@ -61,6 +62,12 @@ class Searcher:
         self._dense_index: DenseIndex | None = None
         self._opening = threading.Lock()
         """Held while the vectors are loaded: searches on several threads load them once."""
+        try:
+            self.variants: VariantClasses | None = VariantClasses.read(generation)
+            """The spelling-variant classes (``None``: an index built before they were learned)."""
+        except BaseException:
+            self.close()
+            raise
         self.floor = encoder_floor(manifest) if self.has_dense else None
         self.ranker = Ranker(self.lexical, lambda: self.dense, encoder, self.floor)
         self._names: dict[str, dict[str, str]] | None = None
@@ -87,19 +94,22 @@ class Searcher:
         self.lexical.close()
         self.store.close()
 
-    def _parse(self, query: str) -> tuple[ParsedQuery, Match | None]:
-        """``query`` parsed, and what it matches (``None`` when it has no searchable word)."""
+    def _parse(self, query: str, variants: bool = True) -> tuple[ParsedQuery, Match | None]:
+        """``query`` parsed, and what it matches (``None`` when it has no searchable word); ``variants``:
+        its words (but the quoted ones) match their spelling variants too."""
         parsed = parse_query(query, self.lexical.schema)
         if parsed.query is None:
             return parsed, None
-        return parsed, self.lexical.match(parsed.query, constrained=parsed.constrained)
+        return parsed, self.lexical.match(parsed.query, constrained=parsed.constrained,
+                                          variants=self.variants if variants else None, exact=parsed.exact)
 
     def search(
         self, query: str, k: int, offset: int, mode: str, sort: str, filters: Filters, fusion: FusionMethod,
-        alpha: float, fold: bool = True,
+        alpha: float, fold: bool = True, variants: bool = True,
     ) -> Hits:
-        """The hits of one search (see :meth:`archive.Archive.search`); ``fold``: one hit per story."""
-        parsed, match = self._parse(query)
+        """The hits of one search (see :meth:`archive.Archive.search`); ``fold``: one hit per story;
+        ``variants``: words match their spelling variants too."""
+        parsed, match = self._parse(query, variants)
         if match is None:  # nothing to search for, by words or by meaning
             return Hits(reason=parsed.reason, mode=mode, total=0, notice=self.notice(mode))
         request = Request(
@@ -117,12 +127,14 @@ class Searcher:
             items, total = ranked.items, ranked.found.total
         docs = self._by_ordinal(o for o, _, _ in items)
         versions = self._versions(folding, [(o, docs[o].id) for o, _, _ in items]) if folding else {}
-        hits = [make_hit(docs[o], score, best_snippet(docs[o], passage, parsed.terms), versions.get(o, ()))
+        marked = parsed.terms | {v for others in match.variants.values() for v in others}
+        hits = [make_hit(docs[o], score, best_snippet(docs[o], passage, marked), versions.get(o, ()))
                 for o, score, passage in items]
         found = ranked.found
         return Hits(hits, reason=self._reason(mode, found, bool(hits), offset, filters), mode=mode,
                     total=total, notice=self.notice(mode), words=found.words, meaning=found.meaning,
-                    floor=self.floor if mode != "lexical" else None, articles=found.total, folded=bool(folding))
+                    floor=self.floor if mode != "lexical" else None, articles=found.total, folded=bool(folding),
+                    variants=match.variants if mode != "semantic" else {})
 
     def folding(self) -> Folding | None:
         """The groups of copies of this generation (``None`` for an index built before folding)."""
@@ -182,11 +194,11 @@ class Searcher:
             return f"no article is {near}{where}"
         return f"no article contains these words, and none is {near}{where}"
 
-    def facets(self, query: str, filters: Filters, mode: str = "lexical") -> Facets:
+    def facets(self, query: str, filters: Filters, mode: str = "lexical", variants: bool = True) -> Facets:
         """Counts by source, category and month of what a search of ``query`` in ``mode`` finds inside
         ``filters`` (:class:`~archive.search.ranking.Found`), values spelled as the articles have them."""
         within = self.lexical.columns.mask(filters)
-        parsed, match = self._parse(query)
+        parsed, match = self._parse(query, variants)
         if match is None:
             mask = within if within is not None else self.lexical.live_mask()
         else:
@@ -249,6 +261,7 @@ class Searcher:
     def export(
         self, query: str | None, filters: Filters, *, mode: str = "lexical", sort: str = "relevance",
         limit: int | None = None, fusion: FusionMethod = FusionMethod.CONVEX_Z, alpha: float = 0.5,
+        variants: bool = True,
     ) -> Iterator[Document]:
         """The articles an export writes (see :meth:`archive.Archive.export`), read as they are written."""
         if query is None:
@@ -261,7 +274,7 @@ class Searcher:
                 return islice((doc for doc in self.store.documents() if doc.id in allowed), limit)
             ordered = self.lexical.columns.by_date(np.flatnonzero(mask), newest_first=sort == "-date")
             return self._in_order(ordered[:limit].tolist())
-        parsed, match = self._parse(query)
+        parsed, match = self._parse(query, variants)
         if match is None:
             raise QueryError(f"nothing to export: {parsed.reason}")
         request = Request(

@@ -38,6 +38,7 @@ from ..index.near import NearStore
 from ..index.store import DocumentStore
 from .choices import EmbeddingEstimate
 from .folding import near_store
+from .variants import learn_generation
 
 CACHE_NAME = "embeddings.sqlite"
 EMBED_INLINE_MAX = 256
@@ -111,6 +112,10 @@ class BuildReport:
     stories: int = 0
     folding_seconds: float = 0.0
     """Wall time spent finding the near copies (signing the articles and judging the pairs)."""
+    variant_classes: int = 0
+    """Spelling-variant classes the archive holds once the write is done (:mod:`archive.writing.variants`)."""
+    variants_seconds: float = 0.0
+    """Wall time spent learning them (every write learns them again from the live articles)."""
     @property
     def skipped_count(self) -> int:
         """Read articles not added, updated or unchanged: folded copies, duplicate ids, deleted earlier."""
@@ -366,6 +371,7 @@ def write_generation(
         if progress is not None:
             progress("index", report.indexed, report.indexed)
         write_near(generation, report, lambda store: near_store(canonical))
+        write_variants(generation, report)
         manifest = Manifest(documents=report.indexed, aliases=len(aliases), sources=list(sources),
                             embedding_rate=embedding_rate)
         if built_at:
@@ -398,6 +404,14 @@ def write_near(generation: Path, report: BuildReport, make: Callable[[NearStore 
     report.stories = len(clusters)
     report.copies = sum(len(c) for c in clusters)
     report.folding_seconds += time.perf_counter() - started
+
+
+def write_variants(generation: Path, report: BuildReport) -> None:
+    """Learn ``generation``'s spelling-variant classes from its live articles and write them into it
+    (:mod:`archive.writing.variants`); count them and their cost in ``report``."""
+    classes, seconds = learn_generation(generation)
+    report.variant_classes = len(classes)
+    report.variants_seconds += seconds
 
 
 def write_dense_side(

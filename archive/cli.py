@@ -712,6 +712,10 @@ def search(
         bool, typer.Option("--no-fold", help="Show every copy of a story (by default one hit per story, "
                                              "its other versions named under it; the total counts stories).")
     ] = False,
+    exact: Annotated[
+        bool, typer.Option("--exact", "--no-variants", help="Search every word as written (by default a word "
+                                                           "also finds its spelling variants: ترمب finds ترامب).")
+    ] = False,
     bidi: BidiOption = Bidi.auto,
     index: IndexOption = Path("index"),
     engine: EngineOption = None,
@@ -727,9 +731,10 @@ def search(
             filters = {"source": source, "category": category, "author": author, "since": since, "until": until}
             hits = archive.search(
                 query, k=k, mode=mode.value, offset=offset, sort=sort.value, **filters, **tuning,  # type: ignore[arg-type]
-                fold=not no_fold,
+                fold=not no_fold, variants=not exact,
             )
-            counts = archive.facets(query, **filters, mode=hits.mode) if facets else None  # type: ignore[arg-type]
+            counts = (archive.facets(query, **filters, mode=hits.mode, variants=not exact)  # type: ignore[arg-type]
+                      if facets else None)
             took_ms = (time.perf_counter() - started) * 1000
             bodies = {hit.id: archive.get(hit.id).body for hit in hits} if as_json and with_body else {}
     except ArchiveError as exc:
@@ -749,6 +754,8 @@ def search(
         _echo(f"note: {hits.notice}", err=True)
     if counts is not None:
         _print_facets(counts)
+    if hits.variants_line():
+        _echo(hits.variants_line())
     if not hits:
         _echo(f"no results: {hits.reason}")
         return

@@ -92,6 +92,8 @@ class SearchParams:
     until: str
     fold: bool = True
     """One hit per story (its other copies named under it); ``fold=0`` in the URL shows every copy."""
+    variants: bool = True
+    """Words also find their spelling variants (:mod:`archive.index.variants`); ``variants=0``: as written."""
 
     @property
     def offset(self) -> int:
@@ -113,6 +115,8 @@ class SearchParams:
             params["page"] = str(self.page)
         if not self.fold:
             params["fold"] = "0"
+        if not self.variants:
+            params["variants"] = "0"
         return {name: value for name, value in params.items() if value}
 
 
@@ -131,6 +135,8 @@ async def search_params(
     until: Annotated[str, Query(description="Published on or before (YYYY-MM-DD, YYYY-MM or YYYY: through its last day).", max_length=40)] = "",
     fold: Annotated[int, Query(ge=0, le=1, description="1: one hit per story, its other copies listed as its "
                                                        "versions (total counts stories); 0: every copy.")] = 1,
+    variants: Annotated[int, Query(ge=0, le=1, description="1: words also find their spelling variants "
+                                                           "(ترمب finds ترامب); 0: every word as written.")] = 1,
 ) -> SearchParams:
     """The search parameters of a request, within the server's limits (else a 400 naming the parameter)."""
     for name, values in (("source", source), ("category", category)):
@@ -140,7 +146,7 @@ async def search_params(
             raise QueryError(f"{name}: a value is at most {MAX_VALUE_LENGTH} characters")
     if page * k > MAX_K:
         raise QueryError(f"page {page} of {k} hits reaches past the first {MAX_K:,} hits; narrow the search instead")
-    return SearchParams(q, k, page, mode, sort, source, category, since, until, bool(fold))
+    return SearchParams(q, k, page, mode, sort, source, category, since, until, bool(fold), bool(variants))
 
 
 Search = Annotated[SearchParams, Depends(search_params)]
@@ -291,8 +297,10 @@ def create_app(
         def work(archive: Archive) -> JSONResponse:
             started = time.perf_counter()
             hits = archive.search(params.q, k=params.k, mode=params.mode, sort=params.sort,  # type: ignore[arg-type]
-                                  offset=params.offset, fold=params.fold, **params.filters())
-            facets = archive.facets(params.q, **params.filters(), mode=hits.mode)  # type: ignore[arg-type]
+                                  offset=params.offset, fold=params.fold, variants=params.variants,
+                                  **params.filters())
+            facets = archive.facets(params.q, **params.filters(), mode=hits.mode,  # type: ignore[arg-type]
+                                    variants=params.variants)
             took_ms = (time.perf_counter() - started) * 1000
             return JSONResponse({
                 "query": params.q, "page": params.page, "k": params.k, **_public(hits.summary()),
@@ -362,7 +370,8 @@ def create_app(
             hits: Hits | None = None
             if params.q.strip():
                 hits = archive.search(params.q, k=params.k, mode=params.mode, sort=params.sort,  # type: ignore[arg-type]
-                                      offset=params.offset, fold=params.fold, **params.filters())
+                                      offset=params.offset, fold=params.fold, variants=params.variants,
+                                      **params.filters())
             counted = _facet_counts(archive, params, hits.mode if hits is not None else "lexical")
             url = params.url_params()
             drawn = histograms.histogram(counted["all"].months, url, edges=(t("before"), t("after")),
@@ -532,7 +541,8 @@ def _facet_counts(archive: Archive, params: SearchParams, mode: str) -> dict[str
     for name, filters in calls.items():
         key = json.dumps(filters, sort_keys=True)
         if key not in done:
-            done[key] = archive.facets(params.q, **filters, mode=mode)  # type: ignore[arg-type]
+            done[key] = archive.facets(params.q, **filters, mode=mode,  # type: ignore[arg-type]
+                                       variants=params.variants)
         out[name] = done[key]
     return out
 

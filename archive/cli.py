@@ -600,6 +600,9 @@ def _summary(report, archive, index: Path, problems: list[str], started: float) 
     if report.written and report.copies:
         _echo(f"near copies: {plural(report.copies, 'article')} tell {report.stories} {'story' if report.stories == 1 else 'stories'}; searches show "
               f"one per story (--no-fold: every copy); found in {report.folding_seconds:.1f} s")
+    if report.written and report.variant_classes:
+        _echo(f"spelling variants: {report.variant_classes} {'class' if report.variant_classes == 1 else 'classes'} learned in "
+              f"{report.variants_seconds:.1f} s (a word also finds its other spellings; --exact: as written)")
     if report.written and archive.manifest.encoder:
         _echo(f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused from the cache) "
               f"with {archive.manifest.encoder}")

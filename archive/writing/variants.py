@@ -11,7 +11,8 @@ Two index terms are taken for spellings of one word when three tests hold
    كتاباً / كتاب), and each is in at least :data:`MIN_DF` live articles.
 2. **Outlets**: which of the two an article uses depends on its outlet
    (the ``source`` column): a chi-square test of the outlet × spelling table,
-   significant at p < 0.001, with Cramér's V at least :data:`MIN_OUTLET_V`.
+   significant at p < 0.001, with Cramér's V at least :data:`MIN_OUTLET_V`,
+   and each spelling is the house style of some outlet (:data:`HOUSE_SHARE`).
    Spelling is a house style; morphology is not: a singular and its plural,
    a verb and its noun (طفل / أطفال, قتل / قتال, which share their contexts
    as much as two spellings do) are used by every outlet alike. An archive of
@@ -60,6 +61,9 @@ MAX_GROUP = 32
 """Terms compared within one skeleton at most (the most frequent): pairs grow with its square."""
 MIN_OUTLET_V = 0.5
 """Cramér's V of the outlet × spelling table at least this (1: each outlet writes one spelling only)."""
+HOUSE_SHARE = 0.7
+"""Each spelling must be some outlet's house style: at least this share of the pair's articles of one
+outlet, in at least :data:`MIN_DF` of them."""
 OUTLET_Z = 3.09
 """The chi-square test's one-sided normal quantile: p < 0.001 (Wilson–Hilferty approximation)."""
 FEATURES = 3000
@@ -73,7 +77,7 @@ PAIR_BLOCK = 4096
 SETTINGS: dict[str, object] = {
     "rule": "skeleton (ا و ي ء ئ ؤ dropped, غ=ج), same first and last letter; outlet chi-square; context halves",
     "min_df": MIN_DF, "min_skeleton": MIN_SKELETON, "max_group": MAX_GROUP, "min_outlet_v": MIN_OUTLET_V,
-    "outlet_z": OUTLET_Z, "features": FEATURES, "feature_share": FEATURE_SHARE,
+    "outlet_z": OUTLET_Z, "house_share": HOUSE_SHARE, "features": FEATURES, "feature_share": FEATURE_SHARE,
     "min_context_ratio": MIN_CONTEXT_RATIO, "max_class": MAX_CLASS,
 }
 _ARABIC_WORD = re.compile(r"[\u0621-\u064a]+")
@@ -188,7 +192,10 @@ def _outlet_test(by_outlet: np.ndarray, pairs: np.ndarray) -> np.ndarray:
             chi = np.where(expected > 0, (table - expected) ** 2 / expected, 0.0).sum(axis=(1, 2))
         dof = np.count_nonzero(columns, axis=1) - 1
         critical = np.array([_critical(int(k)) for k in dof])
-        out[start : start + len(block)] = (dof >= 1) & (chi >= critical) & (chi >= MIN_OUTLET_V**2 * total)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(columns[:, None, :] > 0, table / columns[:, None, :], 0.0)
+        house = ((share >= HOUSE_SHARE) & (table >= MIN_DF)).any(axis=2).all(axis=1)
+        out[start : start + len(block)] = (dof >= 1) & (chi >= critical) & (chi >= MIN_OUTLET_V**2 * total) & house
     return out
 
 

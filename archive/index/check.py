@@ -210,6 +210,7 @@ def _check_sides(generation: Path, manifest: Manifest, report: CheckReport) -> N
                                                f"of them to embed; the manifest says {manifest.leads}, "
                                                f"{manifest.leads_pending} of them to embed"))
     _check_near(generation, report, ids)
+    _check_variants(generation, report)
     for side, found in ids.items():
         report.counts[side] = len(found)
         if len(found) != manifest.documents:
@@ -246,6 +247,16 @@ def _check_near(generation: Path, report: CheckReport, ids: dict[str, set[str]])
     elif not (generation / NEAR_DIR).exists():
         report.notes.append(f"{generation / NEAR_DIR}: no near copies store (built before copies were folded): "
                             "searches show every copy until the next build, add or delete writes it")
+
+
+def _check_variants(generation: Path, report: CheckReport) -> None:
+    """The spelling-variant classes (:mod:`archive.index.variants`): readable and within their bounds."""
+    from .variants import VARIANTS_NAME, VariantClasses
+
+    path = generation / VARIANTS_NAME
+    if _side(report, path, lambda: VariantClasses.read(generation)) is None and not path.exists():
+        report.notes.append(f"{path}: no spelling variants (built before they were learned): words are searched "
+                            "as written until the next build, add or delete learns them")
 
 
 def _few(ids: list[str]) -> str:

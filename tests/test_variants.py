@@ -163,6 +163,7 @@ def test_a_word_finds_its_other_spelling_and_says_so(built: Path) -> None:
         # the variant is marked in the snippets of the articles that spell it the other way
         other = next(h for h in hits if h.source == "الوطن")
         assert "«ترامب»" in other.marked_snippet()
+        assert "ترامب" in [other.title[s:e] for s, e in archive.highlight(other.title, "ترمب").marks]
         exact = archive.search("ترمب", k=50, mode="lexical", variants=False)
         assert exact.articles == 10 and exact.variants == {} and {h.source for h in exact} == {"الشرق"}
         quoted = archive.search('"ترمب"', k=50, mode="lexical")

@@ -255,8 +255,11 @@ class Searcher:
                     notice=self.notice("semantic") if self.has_dense else None)
 
     def highlight(self, text: str, query: str) -> Snippet:
-        """``text`` whole, with the words of ``query`` marked as its snippets mark them."""
-        return mark_text(text, parse_query(query, self.lexical.schema).terms)
+        """``text`` whole, with the words of ``query`` (and the spelling variants a search of it also
+        matches) marked as its snippets mark them."""
+        parsed = parse_query(query, self.lexical.schema)
+        expanded = self.variants.expansions(sorted(parsed.terms), parsed.exact) if self.variants else {}
+        return mark_text(text, parsed.terms | {v for others in expanded.values() for v in others})
 
     def export(
         self, query: str | None, filters: Filters, *, mode: str = "lexical", sort: str = "relevance",

@@ -387,6 +387,7 @@ class Archive:
         offset: int = 0,
         fold: bool = True,
         facets: bool = False,
+        variants: bool = True,
     ) -> Hits:
         """The ``k`` best documents for ``query``, best first (or by date, see ``sort``).
 
@@ -429,6 +430,11 @@ class Archive:
         and month (``Hits.facets``, as :meth:`facets` counts them, and
         ``Hits.open_facets``) from the same parse and match: a page that shows
         hits and counts interprets its query once.
+        ``variants`` (the default) lets each word also match its spelling
+        variants learned from the archive (``ترمب`` finds ``ترامب``; a variant
+        scores less than the spelling typed; :mod:`archive.index.variants`),
+        except words in ``"quotes"``; ``Hits.variants`` names the ones used.
+        ``variants=False`` searches every word exactly as written.
         """
         self._ensure_open()
         query, k = check_query(query), check_k(k)
@@ -436,10 +442,9 @@ class Archive:
         mode, sort, method, alpha, offset = check_options(mode, sort, fusion, alpha, offset)
         filters = make_filters(source, category, since, until, author)
         mode = self._usable_mode(mode)
-        for name, flag in (("fold", fold), ("facets", facets)):
-            if not isinstance(flag, bool):
-                raise QueryError(f"{name} must be True or False, not {flag!r}")
-        args = (query, k, offset, mode, sort, filters, method, alpha, fold, facets)
+        for name, flag in (("fold", fold), ("facets", facets), ("variants", variants)):
+            _check_flag(name, flag)
+        args = (query, k, offset, mode, sort, filters, method, alpha, fold, facets, variants)
         try:
             return self._searcher.search(*args)
         except Exception:
@@ -471,6 +476,7 @@ class Archive:
         author: str | Sequence[str] | None = None,
         *,
         mode: Mode = "lexical",
+        variants: bool = True,
     ) -> Facets:
         """How many articles a search of ``query`` in ``mode`` finds inside the filters, by source,
         category and month: the set :meth:`search` counts in ``Hits.total`` (by default the
@@ -480,14 +486,15 @@ class Archive:
         with no searchable word counts what the filters alone allow. Values
         are spelled as the articles have them (the most common spelling when
         they differ only in case); articles without one are counted under
-        ``"(none)"`` (:data:`archive.index.columns.NO_VALUE`).
+        ``"(none)"`` (:data:`archive.index.columns.NO_VALUE`). ``variants`` as :meth:`search` takes it.
         """
         self._ensure_open()
         query = check_query(query)
+        _check_flag("variants", variants)
         if mode not in MODES:
             raise QueryError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
         filters = make_filters(source, category, since, until, author)
-        return self._searcher.facets(query, filters, self._usable_mode(mode))
+        return self._searcher.facets(query, filters, self._usable_mode(mode), variants)
 
     def related(self, doc_id: str, k: int = 10) -> Hits:
         """The ``k`` articles nearest to the article ``doc_id``, nearest first (see :mod:`archive.search.related`).
@@ -597,6 +604,7 @@ class Archive:
         fusion: FusionMethod | str = DEFAULT_FUSION,
         alpha: float | None = None,
         bom: bool = False,
+        variants: bool = True,
     ) -> int:
         """Write whole articles (body included) to ``out`` as JSON Lines or CSV; return how many.
 
@@ -610,6 +618,7 @@ class Archive:
         the first that many. ``bom`` starts a CSV with a UTF-8 byte order
         mark, which spreadsheet programs need to read its Arabic as UTF-8.
         Rows are written as they are read: the archive is never held in memory.
+        ``variants`` as :meth:`search` takes it.
         """
         from .files.export import write_documents
 
@@ -619,10 +628,11 @@ class Archive:
         alpha = default_alpha(self.manifest.encoder) if alpha is None else alpha
         mode, sort, method, alpha, _ = check_options(mode, sort, fusion, alpha, 0)
         filters = make_filters(source, category, since, until, author)
+        _check_flag("variants", variants)
         if query is not None:
             query, mode = check_query(query), self._usable_mode(mode)
         documents = self._searcher.export(query, filters, mode=mode, sort=sort, limit=limit, fusion=method,
-                                          alpha=alpha)
+                                          alpha=alpha, variants=variants)
         return write_documents(documents, out, format, bom=bom)
 
     def duplicates_of(self, doc_id: str) -> list[str]:
@@ -677,3 +687,9 @@ def _index_root(path: object) -> Path:
     if root.exists() and not root.is_dir():
         raise IndexNotFoundError(f"{root}: is a file, not an index directory. Fix: give --index a directory")
     return root
+
+
+def _check_flag(name: str, value: object) -> None:
+    """Raise :class:`QueryError` naming ``name`` unless ``value`` is True or False."""
+    if not isinstance(value, bool):
+        raise QueryError(f"{name} must be True or False, not {value!r}")

@@ -590,6 +590,9 @@ def _summary(report, archive, index: Path, problems: list[str], started: float) 
     if report.written and report.copies:
         _echo(f"near copies: {plural(report.copies, 'article')} tell {report.stories} {'story' if report.stories == 1 else 'stories'}; searches show "
               f"one per story (--no-fold: every copy); found in {report.folding_seconds:.1f} s")
+    if report.written and report.variant_classes:
+        _echo(f"spelling variants: {report.variant_classes} {'class' if report.variant_classes == 1 else 'classes'} learned in "
+              f"{report.variants_seconds:.1f} s (a word also finds its other spellings; --exact: as written)")
     if report.written and archive.manifest.encoder:
         _echo(f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused from the cache) "
               f"with {archive.manifest.encoder}")
@@ -702,6 +705,10 @@ def search(
         bool, typer.Option("--no-fold", help="Show every copy of a story (by default one hit per story, "
                                              "its other versions named under it; the total counts stories).")
     ] = False,
+    exact: Annotated[
+        bool, typer.Option("--exact", "--no-variants", help="Search every word as written (by default a word "
+                                                           "also finds its spelling variants: ترمب finds ترامب).")
+    ] = False,
     bidi: BidiOption = Bidi.auto,
     index: IndexOption = Path("index"),
     engine: EngineOption = None,
@@ -717,7 +724,7 @@ def search(
             filters = {"source": source, "category": category, "author": author, "since": since, "until": until}
             hits = archive.search(
                 query, k=k, mode=mode.value, offset=offset, sort=sort.value, **filters, **tuning,  # type: ignore[arg-type]
-                fold=not no_fold, facets=facets,
+        fold=not no_fold, facets=facets, variants=not exact,
             )
             counts = hits.facets
             took_ms = (time.perf_counter() - started) * 1000
@@ -739,6 +746,8 @@ def search(
         _echo(f"note: {hits.notice}", err=True)
     if counts is not None:
         _print_facets(counts)
+    if hits.variants_line():
+        _echo(hits.variants_line())
     if not hits:
         _echo(f"no results: {hits.reason}")
         return

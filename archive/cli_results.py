@@ -21,7 +21,7 @@ from .cli_report import plural
 from .search.records import hit_record
 
 if TYPE_CHECKING:
-    from .search.results import Hit, Hits
+    from .search.results import Hits
 
 SHOW_HINT = "archive show N opens result N"
 

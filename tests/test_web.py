@@ -179,7 +179,7 @@ def test_api_article_related_and_stats(client: TestClient, archive: Archive) -> 
     assert set(spec["paths"]) == {"/api/search", "/api/articles/{doc_id}", "/api/related/{doc_id}", "/api/stats",
                                   "/api/story"}
     params = {p["name"] for p in spec["paths"]["/api/search"]["get"]["parameters"]}
-    assert params == {"q", "k", "page", "mode", "sort", "source", "category", "since", "until", "fold"}
+    assert params == {"q", "k", "page", "mode", "sort", "source", "category", "since", "until", "fold", "variants"}
 
 
 def test_ids_with_slashes_and_reserved_characters(tmp_path: Path) -> None:

@@ -183,6 +183,10 @@ class Columns:
         """Rows: one per ordinal, deleted articles' included."""
         return len(self.published)
 
+    def codes(self, name: str) -> np.ndarray:
+        """One code per row of the text column ``name`` (an index into :meth:`values`)."""
+        return self._codes[name]
+
     def values(self, name: str) -> list[str]:
         """The distinct (folded) values of a text column."""
         return list(self._values[name])

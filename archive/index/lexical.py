@@ -37,6 +37,7 @@ from ..errors import ArchiveError, IndexDamagedError, IndexFormatError
 from .matching import Match, plan
 from .scoring import DEFAULT_SCORING, Scoring
 from .terms import TermIndex
+from .variants import VariantClasses
 from .schema import make_schema
 from .whoosh_files import install as install_whoosh_guard
 
@@ -158,10 +159,15 @@ class LexicalIndex:
         """The ordinal of the indexed article ``doc_id`` (``None`` if it is not indexed, or deleted)."""
         return self._terms.ordinals().get(doc_id)
 
-    def match(self, query: Query, *, constrained: bool = True) -> Match:
+    def match(
+        self, query: Query, *, constrained: bool = True, variants: VariantClasses | None = None,
+        exact: frozenset[str] = frozenset(),
+    ) -> Match:
         """What ``query`` matches and which of its terms score (see :mod:`archive.index.matching`);
-        ``constrained`` as :attr:`archive.search.query.ParsedQuery.constrained` says."""
-        return plan(query, self._terms, self.columns, self.whoosh_mask, constrained=constrained)
+        ``constrained`` as :attr:`archive.search.query.ParsedQuery.constrained` says; ``variants``
+        expands its words (but the ``exact`` ones) to their spelling variants."""
+        return plan(query, self._terms, self.columns, self.whoosh_mask, constrained=constrained,
+                    variants=variants, exact=exact)
 
     def rank(
         self, match: Match, k: int, within: np.ndarray | None = None, offset: int = 0, *, hybrid: bool = False
@@ -172,7 +178,7 @@ class LexicalIndex:
             within = match.filters if within is None else within & match.filters
         scoring = self.scoring.for_hybrid() if hybrid else self.scoring
         return self._terms.rank(match.pairs, k, scoring=scoring, candidates=match.candidates,
-                                within=within, offset=offset)
+                                within=within, offset=offset, variants=match.variants)
 
     def matches(self, match: Match, within: np.ndarray | None = None) -> np.ndarray:
         """Every live article ``match`` matches inside ``within``, as a boolean mask over ordinals."""
@@ -181,7 +187,7 @@ class LexicalIndex:
         else:
             found = np.zeros(len(self._terms), dtype=bool)
             for field, text in match.pairs:
-                found |= self._terms.term_mask(field, text)
+                found |= self._terms.term_mask(field, text, match.variants.get(text, ()))
         for mask in (match.filters, within, self._terms.live):
             if mask is not None:
                 found &= mask
@@ -189,7 +195,7 @@ class LexicalIndex:
 
     def scores(self, match: Match, ordinals: np.ndarray) -> list[float]:
         """The BM25F scores of ``ordinals`` for ``match`` (as :meth:`rank` gives them)."""
-        return self._terms.scores(match.pairs, ordinals, scoring=self.scoring)
+        return self._terms.scores(match.pairs, ordinals, scoring=self.scoring, variants=match.variants)
 
     @_names_damage
     def whoosh_mask(self, query: Query) -> np.ndarray:
@@ -211,7 +217,7 @@ class LexicalIndex:
 
     def title_coverage(self, match: Match, ordinals: Sequence[int]) -> float:
         """How much of ``match``'s terms one title of ``ordinals`` holds (:meth:`TermIndex.title_coverage`)."""
-        return self._terms.title_coverage(match.pairs, ordinals)
+        return self._terms.title_coverage(match.pairs, ordinals, match.variants)
 
     def gram_scores_at(self, text: str, ordinals: Sequence[int]) -> list[float]:
         """Character-gram BM25 of the articles at ``ordinals`` for the words of ``text`` (hybrid ranking)."""

@@ -18,13 +18,14 @@ words: ``كأس source:bbc`` means BBC articles about the cup, as the
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from whoosh.query import And, AndMaybe, AndNot, Not, NullQuery, Or, Query, Require, Term
 
 from .columns import AUTHOR, TEXT_COLUMNS, Columns
 from .terms import FIELDS, TermIndex
+from .variants import Expansions, VariantClasses
 
 FILTER_FIELDS = frozenset(TEXT_COLUMNS) | {AUTHOR, "id"}
 """Query fields that restrict what matches rather than add words to score."""
@@ -47,22 +48,45 @@ class Match:
     constrained: bool = False
     """The user wrote operators (phrases, +/-, AND/OR/NOT, ``field:``): the hybrid ranker keeps
     ``candidates`` on its dense side too."""
+    variants: Expansions = field(default_factory=dict)
+    """Query terms and the spelling variants they also match (:mod:`archive.index.variants`): each
+    term matches wherever it or a variant stands, and scores with its variants at a lower weight."""
 
 
-def plan(query: Query, terms: TermIndex, columns: Columns, whoosh_mask: WhooshMask, *, constrained: bool) -> Match:
+def plan(
+    query: Query, terms: TermIndex, columns: Columns, whoosh_mask: WhooshMask, *, constrained: bool,
+    variants: VariantClasses | None = None, exact: frozenset[str] = frozenset(),
+) -> Match:
     """The :class:`Match` of a parsed query (see the module docstring).
 
     ``constrained`` (the user wrote operators or field prefixes) makes even a
     plain OR of terms a constraint the hybrid ranker keeps (``title:a OR b``).
+    ``variants`` expands the query's words to their spelling variants, except the
+    ``exact`` ones (written in quotes), within :data:`archive.index.variants.MAX_EXPANSIONS`.
     """
     query, filters = _hoist_filters(query, terms, columns)
     # Repeated words count each time they are written (as Lucene sums repeated clauses).
     pairs = tuple(positive_pairs(query)) if query is not None else ()
     if query is None:  # only filters: every article they allow matches, scoring 0
         return Match((), terms.live_mask(), filters, constrained)
+    expanded = variants.expansions(_leaf_terms(query), exact) if variants is not None else {}
     if not constrained and plain_terms(query) is not None:
-        return Match(pairs, None, filters)
-    return Match(pairs, _evaluate(query, terms, columns, whoosh_mask), filters, constrained)
+        return Match(pairs, None, filters, variants=expanded)
+    return Match(pairs, _evaluate(query, terms, columns, whoosh_mask, expanded), filters, constrained, expanded)
+
+
+def _leaf_terms(query: Query) -> list[str]:
+    """The searched-field words of ``query`` as written, in order (left to right, depth first)."""
+    out: list[str] = []
+    stack = [query]
+    while stack:  # not recursive: a parsed query may nest deeply
+        node = stack.pop()
+        if type(node) is Term:
+            if node.fieldname in FIELDS:
+                out.append(_text(node))
+        elif not node.is_leaf():
+            stack.extend(reversed(list(node.children())))
+    return out
 
 
 def plain_terms(query: Query) -> list[tuple[str, str]] | None:
@@ -161,34 +185,37 @@ def positive_pairs(query: Query) -> list[tuple[str, str]]:
     return out
 
 
-def _evaluate(node: Query, terms: TermIndex, columns: Columns, whoosh_mask: WhooshMask) -> np.ndarray:
-    """The articles ``node`` matches, as a boolean mask over ordinals."""
+def _evaluate(
+    node: Query, terms: TermIndex, columns: Columns, whoosh_mask: WhooshMask, variants: Expansions | None = None
+) -> np.ndarray:
+    """The articles ``node`` matches, as a boolean mask over ordinals (a word: or one of its ``variants``)."""
+    variants = variants or {}
     n = len(terms)
     kind = type(node)
     if node is NullQuery:
         return np.zeros(n, dtype=bool)
     if kind is Term:
         if node.fieldname in FIELDS:
-            return terms.term_mask(node.fieldname, _text(node))
+            return terms.term_mask(node.fieldname, _text(node), variants.get(_text(node), ()))
         if node.fieldname in FILTER_FIELDS:
             return _field_mask(node.fieldname, {_text(node)}, terms, columns)
         return np.zeros(n, dtype=bool)  # a field the archive does not index: matches nothing
     if kind is Or and not node.minmatch:
         out = np.zeros(n, dtype=bool)
         for child in node.subqueries:
-            out |= _evaluate(child, terms, columns, whoosh_mask)
+            out |= _evaluate(child, terms, columns, whoosh_mask, variants)
         return out
     if kind is And:
         out = np.ones(n, dtype=bool)
         for child in node.subqueries:
-            out &= _evaluate(child, terms, columns, whoosh_mask)
+            out &= _evaluate(child, terms, columns, whoosh_mask, variants)
         return out
     if kind is Not:
-        return ~_evaluate(node.query, terms, columns, whoosh_mask)
+        return ~_evaluate(node.query, terms, columns, whoosh_mask, variants)
     if kind is AndNot:
-        return _evaluate(node.a, terms, columns, whoosh_mask) & ~_evaluate(node.b, terms, columns, whoosh_mask)
+        return _evaluate(node.a, terms, columns, whoosh_mask, variants) & ~_evaluate(node.b, terms, columns, whoosh_mask, variants)
     if kind is Require:
-        return _evaluate(node.a, terms, columns, whoosh_mask) & _evaluate(node.b, terms, columns, whoosh_mask)
+        return _evaluate(node.a, terms, columns, whoosh_mask, variants) & _evaluate(node.b, terms, columns, whoosh_mask, variants)
     if kind is AndMaybe:
-        return _evaluate(node.a, terms, columns, whoosh_mask)
+        return _evaluate(node.a, terms, columns, whoosh_mask, variants)
     return whoosh_mask(node)  # phrases (and anything else that needs positions): Whoosh decides

@@ -1,9 +1,10 @@
 """The stores of a generation behind one interface, so every writer and ``archive check`` loops over them.
 
-A generation holds six stores of the same articles: the document store
+A generation holds seven stores of the same articles: the document store
 (``docs.sqlite``, every article, folded copies included), Whoosh (word
 positions, for phrases), the term index (ranks every query, and owns the
-numbering: ordinals and the live mask), the filter columns, the near-copies
+numbering: ordinals and the live mask), the filter columns, the spelling
+variants learned from them, the near-copies
 store and, with an encoder, the passage vectors. Each implements
 :class:`Store`: written whole from the indexed articles (a full build), or
 carried over from the live generation with a :class:`Change` applied, either
@@ -35,6 +36,7 @@ from .lexical import open_whoosh
 from .schema import make_schema
 from .store import DocumentStore
 from .terms import COMPACT_SHARE, TermIndex, TermIndexBuilder
+from .variants import VARIANTS_NAME, VariantClasses
 from .workers import GuardedMpWriter
 
 if TYPE_CHECKING:
@@ -113,6 +115,7 @@ class Written:
     dense: DenseBuild | None = None
     stories: int = 0
     copies: int = 0
+    classes: int = 0
     seconds: float = 0.0
 
 
@@ -461,6 +464,48 @@ def _indexed(generation: Path) -> list[Document]:
         store.close()
 
 
+class _After:
+    """A sink that needs no article: it writes when closed, from the stores written before it."""
+
+    def __init__(self, finish: Callable[[], Written]) -> None:
+        self._finish = finish
+
+    def add(self, doc: Document) -> None:
+        pass
+
+    def close(self) -> Written:
+        return self._finish()
+
+    def cancel(self) -> None:
+        pass
+
+
+class SpellingVariants(_Base):
+    """The spelling-variant classes (:mod:`archive.index.variants`), learned from the generation's term
+    index and source column once they are written. Every write learns them again from the live
+    articles (an increment as a build does), so they never depend on the order articles came in."""
+
+    name = VARIANTS_NAME
+
+    def writer(self, generation: Path, full: Full) -> Sink:
+        return _After(lambda: self._learn(generation))
+
+    def append(self, generation: Path, change: Change) -> Written:
+        return self._learn(generation)
+
+    def _learn(self, generation: Path) -> Written:
+        from ..writing.variants import learn_generation
+
+        classes, seconds = learn_generation(generation)
+        return Written(classes=len(classes), seconds=seconds)
+
+    def verify(self, generation: Path, manifest: Manifest, sides: Sides) -> None:
+        path = generation / self.name
+        if sides.read(path, lambda: VariantClasses.read(generation)) is None and not path.exists():
+            sides.notes.append(f"{path}: no spelling variants (built before they were learned): words are "
+                               "searched as written until the next build, add or delete learns them")
+
+
 class Vectors(_Base):
     """The passage vectors (:mod:`archive.index.dense`), numbered as the term index numbers the articles.
 
@@ -544,9 +589,10 @@ class Vectors(_Base):
 def stores(*, procs: int | None = None, vectors: Vectors | None = None) -> list[Store]:
     """Every store of a generation, in the order they are written and verified: the document store
     first (the near-copies store reads it when rebuilt), the term index before the stores that follow
-    its numbering; the vectors when the archive has an encoder."""
-    return [Records(), Whoosh(procs), Terms(), FilterColumns(), *([vectors] if vectors is not None else []),
-            NearCopies()]
+    its numbering, the spelling variants after the term index and the columns they are learned from;
+    the vectors when the archive has an encoder."""
+    return [Records(), Whoosh(procs), Terms(), FilterColumns(), SpellingVariants(),
+            *([vectors] if vectors is not None else []), NearCopies()]
 
 
 def write_all(generation: Path, full: Full, indexed: Iterable[Document],

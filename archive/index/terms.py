@@ -65,6 +65,7 @@ from ..document import Document
 from ..errors import IndexDamagedError, IndexFormatError
 from .layout import link_file
 from .scoring import DEFAULT_SCORING, Scoring
+from .variants import VARIANT_WEIGHT, Expansions
 
 TERMS_FORMAT = 5
 """5: deletions as a live mask (``live.npy``), gram frequencies over live articles; 4: raw term counts
@@ -362,13 +363,50 @@ class TermIndex:
         """A new boolean mask over ordinals of the live articles."""
         return np.ones(len(self.ids), dtype=bool) if self.live is None else self.live.copy()
 
+    def field_postings(self, field: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(indptr, ordinals)`` of the live postings of a searched field, by term id: the articles
+        holding term ``t`` are ``ordinals[indptr[t]:indptr[t + 1]]``, ascending (deleted ones left out)."""
+        indptr, docs, _, _ = self._arrays[field]
+        indptr, docs = np.asarray(indptr), np.asarray(docs)
+        if self.live is None:
+            return indptr, docs
+        keep = self.live[docs]
+        owner = np.repeat(np.arange(len(self.terms), dtype=np.int64), np.diff(indptr))
+        live_indptr = np.zeros(len(self.terms) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owner[keep], minlength=len(self.terms)), out=live_indptr[1:])
+        return live_indptr, docs[keep]
+
     def close(self) -> None:
         """Close the files read with ``pread`` (the memory maps go with the object)."""
         for reader in self._gram_rows.values():
             reader.close()
 
-    def _postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """``(ordinals, counts, field lengths)`` of the term ``text`` in ``field``, or ``None`` where it is absent."""
+    def _postings(
+        self, field: str, text: str, variants: tuple[str, ...] = ()
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(ordinals, counts, field lengths)`` of the term ``text`` in ``field``, or ``None`` where it is absent.
+
+        With ``variants`` (spellings of the same word: :mod:`archive.index.variants`) the term and its
+        variants act as one term: it is in every article holding any of them, and a variant's
+        occurrence counts :data:`~archive.index.variants.VARIANT_WEIGHT` of the typed form's, so its
+        document frequency (and idf) is that of the union and the typed spelling ranks first.
+        """
+        own = self._one_postings(field, text)
+        if not variants:
+            return own
+        parts = [own] if own is not None else []
+        for variant in variants:
+            found = self._one_postings(field, variant)
+            if found is not None:
+                parts.append((found[0], found[1] * VARIANT_WEIGHT, found[2]))
+        if len(parts) <= 1:
+            return parts[0] if parts else None
+        rows, inverse = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
+        counts = np.bincount(inverse, weights=np.concatenate([p[1] for p in parts]), minlength=len(rows))
+        return rows, counts, self._arrays[field][3][rows]
+
+    def _one_postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """:meth:`_postings` of one term, without variants."""
         term_id = self.vocab.get(text)
         if term_id is None or field not in self._arrays:
             return None
@@ -384,18 +422,22 @@ class TermIndex:
                 return None
         return rows, counts.astype(np.float64), lengths[rows]
 
-    def _accumulate(self, pairs: Iterable[tuple[str, str]], scoring: Scoring) -> tuple[np.ndarray, np.ndarray]:
+    def _accumulate(
+        self, pairs: Iterable[tuple[str, str]], scoring: Scoring, variants: Expansions | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Per article: the word score over ``(field, term)`` pairs (Whoosh's idf), and how many pairs matched.
 
-        ``scoring.combine`` says how a term's fields add up (see :class:`archive.index.scoring.Scoring`).
+        ``scoring.combine`` says how a term's fields add up (see :class:`archive.index.scoring.Scoring`);
+        ``variants`` gives terms their spelling variants (see :meth:`_postings`).
         """
+        variants = variants or {}
         scores = np.zeros(len(self.ids), dtype=np.float64)
         matched = np.zeros(len(self.ids), dtype=np.int32)
         n = self.live_count
         k1 = scoring.k1
         by_term: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
         for field, text in pairs:
-            found = self._postings(field, text)
+            found = self._postings(field, text, variants.get(text, ()))
             if found is None:
                 continue
             rows, counts, lengths = found
@@ -418,7 +460,9 @@ class TermIndex:
             scores[rows] += idf * (tf * (k1 + 1.0)) / (tf + k1)
         return scores, matched
 
-    def title_coverage(self, pairs: Iterable[tuple[str, str]], ordinals: Sequence[int]) -> float:
+    def title_coverage(
+        self, pairs: Iterable[tuple[str, str]], ordinals: Sequence[int], variants: Expansions | None = None
+    ) -> float:
         """The largest idf-weighted share of the distinct terms of ``pairs`` that the title of one of
         ``ordinals`` holds (0 when no title holds any); a term's idf is the word signal's, over the
         live articles holding it in any of its fields."""
@@ -431,7 +475,7 @@ class TermIndex:
         held = np.zeros(len(wanted), dtype=np.float64)
         total = 0.0
         for text, fields in fields_of.items():
-            found = {field: self._postings(field, text) for field in fields}
+            found = {field: self._postings(field, text, (variants or {}).get(text, ())) for field in fields}
             rows = [f[0] for f in found.values() if f is not None]
             idf = _idf(self.live_count, len(np.unique(np.concatenate(rows))) if rows else 0)
             total += idf
@@ -459,18 +503,20 @@ class TermIndex:
         candidates: np.ndarray | None,
         within: np.ndarray | None = None,
         offset: int = 0,
+        variants: Expansions | None = None,
     ) -> tuple[list[tuple[int, float]], int]:
         """``([(ordinal, score)...], number of matches)``: ranks ``offset`` to ``offset + k`` by BM25F.
 
         The matches are ``candidates`` (a boolean mask a query's operators
         made) or, when it is ``None``, the articles holding any of ``pairs``;
-        either way only those in ``within`` (and live) count. Scores are BM25F
+        either way only those in ``within`` (and live) count; ``variants`` adds
+        terms' spelling variants (:meth:`_postings`). Scores are BM25F
         over ``pairs`` against the whole index's statistics, so an article
         scores the same whatever restricts the matches. Ties keep index order.
         """
         if not self.ids:
             return [], 0
-        scores, matched = self._accumulate(pairs, scoring)
+        scores, matched = self._accumulate(pairs, scoring, variants)
         keep = matched > 0 if candidates is None else candidates
         if within is not None:
             keep = keep & within
@@ -486,23 +532,26 @@ class TermIndex:
         return [(int(hits[i]), float(found[i])) for i in top], int(len(hits))
 
     def scores(
-        self, pairs: Sequence[tuple[str, str]], ordinals: np.ndarray, *, scoring: Scoring = DEFAULT_SCORING
+        self, pairs: Sequence[tuple[str, str]], ordinals: np.ndarray, *, scoring: Scoring = DEFAULT_SCORING,
+        variants: Expansions | None = None,
     ) -> list[float]:
         """BM25F over ``pairs`` of the articles ``ordinals`` (the score :meth:`rank` gives them)."""
         if not len(ordinals):
             return []
-        scores, _ = self._accumulate(pairs, scoring)
+        scores, _ = self._accumulate(pairs, scoring, variants)
         return scores[ordinals].tolist()
 
-    def term_mask(self, field: str, text: str) -> np.ndarray:
-        """The live articles whose ``field`` holds the analyzed term ``text``, as a boolean mask."""
+    def term_mask(self, field: str, text: str, variants: tuple[str, ...] = ()) -> np.ndarray:
+        """The live articles whose ``field`` holds the analyzed term ``text`` (or one of its ``variants``),
+        as a boolean mask."""
         mask = np.zeros(len(self.ids), dtype=bool)
-        term_id = self.vocab.get(text)
-        if term_id is not None and field in self._arrays:
-            indptr, docs, _, _ = self._arrays[field]
-            mask[docs[int(indptr[term_id]) : int(indptr[term_id + 1])]] = True
-            if self.live is not None:
-                mask &= self.live
+        for spelling in (text, *variants):
+            term_id = self.vocab.get(spelling)
+            if term_id is not None and field in self._arrays:
+                indptr, docs, _, _ = self._arrays[field]
+                mask[docs[int(indptr[term_id]) : int(indptr[term_id + 1])]] = True
+        if self.live is not None:
+            mask &= self.live
         return mask
 
     def ordinals(self) -> dict[str, int]:

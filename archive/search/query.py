@@ -75,6 +75,9 @@ class ParsedQuery:
     words: str = ""
     """The query's words without its syntax (:func:`plain_text`), for encoders and character grams
     (the raw text when nothing is left): worked out once, with the parse."""
+    exact: frozenset[str] = frozenset()
+    """Analyzed terms written inside ``"quotes"``: searched as written, never expanded to their
+    spelling variants (:mod:`archive.index.variants`)."""
 
 
 def _parser(schema: Schema) -> qparser.QueryParser:
@@ -114,6 +117,14 @@ def _plain(text: str) -> Query | None:
         return None
     unique = list(dict.fromkeys(words))
     return Or([Term(f, w) for w in unique for f in SEARCH_FIELDS])
+
+
+_QUOTED_RE = re.compile(r'"([^"]*)"')
+
+
+def quoted_terms(text: str) -> frozenset[str]:
+    """The analyzed terms of the ``"quoted"`` parts of ``text`` (an unclosed quote quotes nothing)."""
+    return frozenset(t for part in _QUOTED_RE.findall(text) for t, _, _ in iter_terms(part))
 
 
 _SYNTAX_RE = re.compile(r'"|(?:^|(?<=\s))[+-](?=\S)|\b\w+:(?=\S)|\b(?:AND|OR|NOT|ANDNOT)\b|[()\[\]{}]')
@@ -183,4 +194,5 @@ def parse_query(text: str, schema: Schema) -> ParsedQuery:
         return ParsedQuery(
             text, None, reason="the query has no searchable words (only stop words or punctuation)", words=words
         )
-    return ParsedQuery(text, query, frozenset(_positive_terms(query)), constrained, words=words)
+    return ParsedQuery(text, query, frozenset(_positive_terms(query)), constrained, words=words,
+                       exact=quoted_terms(cleaned))

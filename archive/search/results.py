@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,8 +42,13 @@ class Hits(list[Hit]):
         self, hits: Iterable[Hit] = (), *, reason: str | None = None, mode: str = "lexical", total: int | None = None,
         notice: str | None = None, words: int | None = None, meaning: int | None = None, floor: float | None = None,
         articles: int | None = None, folded: bool = False, terms: frozenset[str] = frozenset(),
+        variants: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         super().__init__(hits)
+        self.variants: dict[str, tuple[str, ...]] = {t: tuple(v) for t, v in (variants or {}).items()}
+        """The spelling variants the search also matched, per query term (index terms, normalized and
+        stemmed: :mod:`archive.index.variants`); empty when none was used (quoted words, ``variants=False``,
+        semantic mode, or an archive without variant classes)."""
         self.reason = reason
         """Why the list is empty, or what it holds when it is not matches of the words
         (``"no article contains these words; nearest by meaning:"``); ``None`` for plain matches."""
@@ -100,6 +105,11 @@ class Hits(list[Hit]):
             line += f" ({self.total:,} {'story' if self.total == 1 else 'stories'}: copies folded)"
         return f"{self.reason}\n{line}" if self.reason else line
 
+    def variants_line(self) -> str | None:
+        """The variants the search also matched, as the command line says them (``also: ترمب``)."""
+        used = [v for others in self.variants.values() for v in others]
+        return f"also: {', '.join(used)}" if used else None
+
     def page_line(self, offset: int = 0) -> str:
         """Which of the found articles these hits are (the table's caption)."""
         total = self.total if self.total is not None else offset + len(self)
@@ -109,7 +119,7 @@ class Hits(list[Hit]):
         """The counts, reason and notice as plain values (the command line's and the API's summary)."""
         return {"mode": self.mode, "total": self.total, "articles": self.articles, "folded": self.folded,
                 "words": self.words, "meaning": self.meaning, "floor": self.floor, "reason": self.reason,
-                "notice": self.notice}
+                "notice": self.notice, "variants": {t: list(v) for t, v in self.variants.items()}}
 
 
 def make_hit(doc: Document, score: float, snippet: Snippet, versions: tuple[Version, ...] = ()) -> Hit:

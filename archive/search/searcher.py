@@ -28,6 +28,7 @@ from ..index.manifest import Manifest
 from ..index.matching import Match
 from ..index.near import NearStore
 from ..index.store import DocumentStore
+from ..index.variants import VariantClasses
 from .floor import NO_FLOOR_NOTICE, encoder_floor
 from .folding import Folding, Version
 from .fusion import FusionMethod
@@ -62,6 +63,12 @@ class Searcher:
         self._dense_index: DenseIndex | None = None
         self._opening = threading.Lock()
         """Held while the vectors are loaded: searches on several threads load them once."""
+        try:
+            self.variants: VariantClasses | None = VariantClasses.read(generation)
+            """The spelling-variant classes (``None``: an index built before they were learned)."""
+        except BaseException:
+            self.close()
+            raise
         self.floor = encoder_floor(manifest) if self.has_dense else None
         self.ranker = Ranker(self.lexical, lambda: self.dense, encoder, self.floor)
         self._names: dict[str, dict[str, str]] | None = None
@@ -88,20 +95,23 @@ class Searcher:
         self.lexical.close()
         self.store.close()
 
-    def _parse(self, query: str) -> tuple[ParsedQuery, Match | None]:
-        """``query`` parsed, and what it matches (``None`` when it has no searchable word)."""
+    def _parse(self, query: str, variants: bool = True) -> tuple[ParsedQuery, Match | None]:
+        """``query`` parsed, and what it matches (``None`` when it has no searchable word); ``variants``:
+        its words (but the quoted ones) match their spelling variants too."""
         parsed = parse_query(query, self.lexical.schema)
         if parsed.query is None:
             return parsed, None
-        return parsed, self.lexical.match(parsed.query, constrained=parsed.constrained)
+        return parsed, self.lexical.match(parsed.query, constrained=parsed.constrained,
+                                          variants=self.variants if variants else None, exact=parsed.exact)
 
     def search(
         self, query: str, k: int, offset: int, mode: str, sort: str, filters: Filters, fusion: FusionMethod,
-        alpha: float, fold: bool = True, facets: bool = False,
+        alpha: float, fold: bool = True, facets: bool = False, variants: bool = True,
     ) -> Hits:
         """The hits of one search (see :meth:`archive.Archive.search`); ``fold``: one hit per story;
-        ``facets``: the counts of what it found too, from the same parse and match."""
-        parsed, match = self._parse(query)
+        ``facets``: the counts of what it found too, from the same parse and match; ``variants``: words
+        match their spelling variants too."""
+        parsed, match = self._parse(query, variants)
         if match is None:  # nothing to search for, by words or by meaning
             hits = Hits(reason=parsed.reason, mode=mode, total=0, notice=self.notice(mode))
             return self._counted(hits, None, filters) if facets else hits
@@ -120,13 +130,14 @@ class Searcher:
             items, total = ranked.items, ranked.found.total
         docs = self._by_ordinal(o for o, _, _ in items)
         versions = self._versions(folding, [(o, docs[o].id) for o, _, _ in items]) if folding else {}
-        hits = [make_hit(docs[o], score, best_snippet(docs[o], passage, parsed.terms), versions.get(o, ()))
+        marked = parsed.terms | {v for others in match.variants.values() for v in others}
+        hits = [make_hit(docs[o], score, best_snippet(docs[o], passage, marked), versions.get(o, ()))
                 for o, score, passage in items]
         found = ranked.found
         result = Hits(hits, reason=self._reason(mode, found, bool(hits), offset, filters), mode=mode,
                       total=total, notice=self.notice(mode), words=found.words, meaning=found.meaning,
                       floor=self.floor if mode != "lexical" else None, articles=found.total, folded=bool(folding),
-                      terms=parsed.terms)
+                      terms=marked, variants=match.variants if mode != "semantic" else {})
         return self._counted(result, request, filters, found.mask) if facets else result
 
     def _counted(self, hits: Hits, request: Request | None, filters: Filters, mask: np.ndarray | None = None) -> Hits:
@@ -209,10 +220,10 @@ class Searcher:
             return f"no article is {near}{where}"
         return f"no article contains these words, and none is {near}{where}"
 
-    def facets(self, query: str, filters: Filters, mode: str = "lexical") -> Facets:
+    def facets(self, query: str, filters: Filters, mode: str = "lexical", variants: bool = True) -> Facets:
         """Counts by source, category and month of what a search of ``query`` in ``mode`` finds inside
         ``filters`` (:class:`~archive.search.ranking.Found`), values spelled as the articles have them."""
-        parsed, match = self._parse(query)
+        parsed, match = self._parse(query, variants)
         request = None if match is None else Request(
             text=parsed.words, match=match, within=None, k=1, mode=mode, sort="relevance",
             fusion=FusionMethod.CONVEX_Z, alpha=0.5)
@@ -320,12 +331,16 @@ class Searcher:
                      tuple(undated), reason, self.notice(mode))
 
     def highlight(self, text: str, query: str) -> Snippet:
-        """``text`` whole, with the words of ``query`` marked as its snippets mark them."""
-        return mark_text(text, parse_query(query, self.lexical.schema).terms)
+        """``text`` whole, with the words of ``query`` (and the spelling variants a search of it also
+        matches) marked as its snippets mark them."""
+        parsed = parse_query(query, self.lexical.schema)
+        expanded = self.variants.expansions(sorted(parsed.terms), parsed.exact) if self.variants else {}
+        return mark_text(text, parsed.terms | {v for others in expanded.values() for v in others})
 
     def export(
         self, query: str | None, filters: Filters, *, mode: str = "lexical", sort: str = "relevance",
         limit: int | None = None, fusion: FusionMethod = FusionMethod.CONVEX_Z, alpha: float = 0.5,
+        variants: bool = True,
     ) -> Iterator[Document]:
         """The articles an export writes (see :meth:`archive.Archive.export`), read as they are written."""
         if query is None:
@@ -338,7 +353,7 @@ class Searcher:
                 return islice((doc for doc in self.store.documents() if doc.id in allowed), limit)
             ordered = self.lexical.columns.by_date(np.flatnonzero(mask), newest_first=sort == "-date")
             return self._in_order(ordered[:limit].tolist())
-        parsed, match = self._parse(query)
+        parsed, match = self._parse(query, variants)
         if match is None:
             raise QueryError(f"nothing to export: {parsed.reason}")
         request = Request(

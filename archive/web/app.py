@@ -26,7 +26,6 @@ server.
 
 from __future__ import annotations
 
-import json
 import time
 import functools
 import threading
@@ -44,9 +43,9 @@ from markupsafe import Markup, escape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
-from ..archive import MAX_K, Archive, ArchiveStats, Hit, Hits
+from ..archive import MAX_K, Archive, ArchiveStats, Hits
 from ..search.story import DEFAULT_LIMIT as DEFAULT_STORY, MAX_LIMIT as MAX_STORY
-from ..index.columns import NO_VALUE, Facets, fold
+from ..index.columns import NO_VALUE, fold
 from ..search.options import MODES, SORTS
 from ..search.records import facets_record, hit_record
 from ..errors import ArchiveError, DocumentNotFoundError, QueryError, UsageError
@@ -93,6 +92,8 @@ class SearchParams:
     until: str
     fold: bool = True
     """One hit per story (its other copies named under it); ``fold=0`` in the URL shows every copy."""
+    variants: bool = True
+    """Words also find their spelling variants (:mod:`archive.index.variants`); ``variants=0``: as written."""
 
     @property
     def offset(self) -> int:
@@ -114,6 +115,8 @@ class SearchParams:
             params["page"] = str(self.page)
         if not self.fold:
             params["fold"] = "0"
+        if not self.variants:
+            params["variants"] = "0"
         return {name: value for name, value in params.items() if value}
 
 
@@ -132,6 +135,8 @@ async def search_params(
     until: Annotated[str, Query(description="Published on or before (YYYY-MM-DD, YYYY-MM or YYYY: through its last day).", max_length=40)] = "",
     fold: Annotated[int, Query(ge=0, le=1, description="1: one hit per story, its other copies listed as its "
                                                        "versions (total counts stories); 0: every copy.")] = 1,
+    variants: Annotated[int, Query(ge=0, le=1, description="1: words also find their spelling variants "
+                                                           "(ترمب finds ترامب); 0: every word as written.")] = 1,
 ) -> SearchParams:
     """The search parameters of a request, within the server's limits (else a 400 naming the parameter)."""
     for name, values in (("source", source), ("category", category)):
@@ -141,7 +146,7 @@ async def search_params(
             raise QueryError(f"{name}: a value is at most {MAX_VALUE_LENGTH} characters")
     if page * k > MAX_K:
         raise QueryError(f"page {page} of {k} hits reaches past the first {MAX_K:,} hits; narrow the search instead")
-    return SearchParams(q, k, page, mode, sort, source, category, since, until, bool(fold))
+    return SearchParams(q, k, page, mode, sort, source, category, since, until, bool(fold), bool(variants))
 
 
 Search = Annotated[SearchParams, Depends(search_params)]
@@ -322,7 +327,8 @@ def create_app(
         def work(archive: Archive) -> JSONResponse:
             started = time.perf_counter()
             hits = archive.search(params.q, k=params.k, mode=params.mode, sort=params.sort,  # type: ignore[arg-type]
-                                  offset=params.offset, fold=params.fold, facets=True, **params.filters())
+                                  offset=params.offset, fold=params.fold, facets=True, variants=params.variants,
+                                  **params.filters())
             facets = hits.facets
             assert facets is not None
             took_ms = (time.perf_counter() - started) * 1000
@@ -404,7 +410,7 @@ def create_app(
             asked = bool(params.q.strip())
             searched = archive.search(params.q, k=params.k, mode=params.mode if asked else "lexical",  # type: ignore[arg-type]
                                       sort=params.sort, offset=params.offset, fold=params.fold, facets=True,  # type: ignore[arg-type]
-                                      **params.filters())
+                                      variants=params.variants, **params.filters())
             hits = searched if asked else None  # no query yet: the counts of what the filters allow
             assert searched.facets is not None
             counted = {"all": searched.facets, "sources": searched.open_facets["source"],

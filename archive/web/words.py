@@ -69,6 +69,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "before": ("قبل", "before"),
     "after": ("بعد", "after"),
     "no_results": ("لا نتائج: ", "No results: "),
+    "also_spelled": ("وتشمل النتائج تهجئة أخرى: {words}", "Also spelled: {words}"),
     "pages": ("صفحات النتائج", "Pages of results"),
     "previous": ("السابقة", "Previous"),
     "next": ("التالية", "Next"),

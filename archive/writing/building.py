@@ -32,6 +32,7 @@ from ..index.integrity import verify_sizes
 from ..index.manifest import FORMAT_VERSION, Manifest
 from ..index.store import DocumentStore
 from ..index.stores import Full, Vectors, Written, stores, write_all
+from ..index.variants import VARIANTS_NAME
 from .choices import EmbeddingEstimate
 
 CACHE_NAME = "embeddings.sqlite"
@@ -106,6 +107,10 @@ class BuildReport:
     stories: int = 0
     folding_seconds: float = 0.0
     """Wall time spent finding the near copies (signing the articles and judging the pairs)."""
+    variant_classes: int = 0
+    """Spelling-variant classes the archive holds once the write is done (:mod:`archive.writing.variants`)."""
+    variants_seconds: float = 0.0
+    """Wall time spent learning them (every write learns them again from the live articles)."""
     @property
     def skipped_count(self) -> int:
         """Read articles not added, updated or unchanged: folded copies, duplicate ids, deleted earlier."""
@@ -399,6 +404,9 @@ def record(results: Mapping[str, Written], manifest: Manifest, report: BuildRepo
     near = results["near"]
     report.stories, report.copies = near.stories, near.copies
     report.folding_seconds += near.seconds
+    variants = results[VARIANTS_NAME]
+    report.variant_classes = variants.classes
+    report.variants_seconds += variants.seconds
     dense = results["dense"].dense if "dense" in results else None
     if dense is None:
         return

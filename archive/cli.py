@@ -23,6 +23,7 @@ import typer
 from .version import __version__
 from .cli_help import PlainGroup
 from .cli_report import counts_line, estimate_line, plural, tombstoned_line
+from .cli_story import date_bound_option as _date_bound
 from .errors import ArchiveError, NothingToIndexError, SourceError
 from .search.fusion import FusionMethod
 from .search.options import MODES, SORTS
@@ -650,18 +651,6 @@ ModeOption = Annotated[Mode, typer.Option(help="hybrid: words and meaning; lexic
 SortOption = Annotated[
     SortOrder, typer.Option(help="relevance (best first), date (oldest first) or -date (newest first).")
 ]
-
-
-def _date_bound(param: typer.CallbackParam, value: str | None) -> str | None:
-    """A ``--since``/``--until`` value the library will take; any other is a usage error naming the option."""
-    if value is not None:
-        from .search.arguments import date_bound
-
-        try:
-            date_bound(value, end=param.name == "until")
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from None
-    return value
 
 
 SinceOption = Annotated[

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .search.story import Event, Story
 
 
-def _date_bound(param: typer.CallbackParam, value: str | None) -> str | None:
+def date_bound_option(param: typer.CallbackParam, value: str | None) -> str | None:
     """A ``--since``/``--until`` value the library takes; any other is a usage error naming the option."""
     if value is not None:
         from .search.arguments import date_bound
@@ -49,9 +49,9 @@ def story(
     category: Annotated[Optional[list[str]], typer.Option(
         "--category", metavar="NAME", help="Only articles of this category (repeat for any of several).")] = None,
     since: Annotated[Optional[str], typer.Option(
-        metavar="DATE", callback=_date_bound, help="Published on or after: YYYY-MM-DD, YYYY-MM or YYYY.")] = None,
+        metavar="DATE", callback=date_bound_option, help="Published on or after: YYYY-MM-DD, YYYY-MM or YYYY.")] = None,
     until: Annotated[Optional[str], typer.Option(
-        metavar="DATE", callback=_date_bound, help="Published on or before: YYYY-MM-DD, YYYY-MM or YYYY.")] = None,
+        metavar="DATE", callback=date_bound_option, help="Published on or before: YYYY-MM-DD, YYYY-MM or YYYY.")] = None,
     articles: Annotated[bool, typer.Option("--articles", help="List each event's articles under it.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="The story as one JSON object.")] = False,
     bidi: Annotated[str, typer.Option(

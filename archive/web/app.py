@@ -120,6 +120,15 @@ class SearchParams:
         return {name: value for name, value in params.items() if value}
 
 
+def _check_values(source: list[str], category: list[str]) -> None:
+    """Refuse more filter values, or longer ones, than the server takes (a 400 naming the parameter)."""
+    for name, values in (("source", source), ("category", category)):
+        if len(values) > MAX_VALUES:
+            raise QueryError(f"{name}: at most {MAX_VALUES} values in one search")
+        if any(len(v) > MAX_VALUE_LENGTH for v in values):
+            raise QueryError(f"{name}: a value is at most {MAX_VALUE_LENGTH} characters")
+
+
 async def search_params(
     q: Annotated[str, Query(max_length=MAX_QUERY_LENGTH,
                             description='Words, "phrases", AND/OR/NOT, +must, -exclude, field:value.')] = "",
@@ -139,11 +148,7 @@ async def search_params(
                                                            "(ترمب finds ترامب); 0: every word as written.")] = 1,
 ) -> SearchParams:
     """The search parameters of a request, within the server's limits (else a 400 naming the parameter)."""
-    for name, values in (("source", source), ("category", category)):
-        if len(values) > MAX_VALUES:
-            raise QueryError(f"{name}: at most {MAX_VALUES} values in one search")
-        if any(len(v) > MAX_VALUE_LENGTH for v in values):
-            raise QueryError(f"{name}: a value is at most {MAX_VALUE_LENGTH} characters")
+    _check_values(source, category)
     if page * k > MAX_K:
         raise QueryError(f"page {page} of {k} hits reaches past the first {MAX_K:,} hits; narrow the search instead")
     return SearchParams(q, k, page, mode, sort, source, category, since, until, bool(fold), bool(variants))
@@ -187,11 +192,7 @@ async def story_params(
     until: Annotated[str, Query(description="Published on or before (YYYY-MM-DD, YYYY-MM or YYYY).", max_length=40)] = "",
 ) -> StoryParams:
     """The story parameters of a request, within the server's limits (else a 400 naming the parameter)."""
-    for name, values in (("source", source), ("category", category)):
-        if len(values) > MAX_VALUES:
-            raise QueryError(f"{name}: at most {MAX_VALUES} values in one search")
-        if any(len(v) > MAX_VALUE_LENGTH for v in values):
-            raise QueryError(f"{name}: a value is at most {MAX_VALUE_LENGTH} characters")
+    _check_values(source, category)
     return StoryParams(id, q, limit, source, category, since, until)
 
 

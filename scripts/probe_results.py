@@ -116,8 +116,8 @@ def _facets(cli: Callable[..., object], index: Path) -> tuple[bool, str]:
     hits, summary = _search(cli, index, "أسعار النفط", "--mode", "semantic", "--facets", "-k", "100")
     facets = summary["facets"]
     sources = {h["source"] or "(none)" for h in hits}
-    ok = facets["matches"] == summary["total"] == len(hits) > 0 and set(facets["sources"]) == sources
-    return ok, f"matches {facets['matches']}, sources {facets['sources']}"
+    ok = facets["total"] == summary["total"] == len(hits) > 0 and set(facets["sources"]) == sources
+    return ok, f"total {facets['total']}, sources {facets['sources']}"
 
 
 def _spelling(cli: Callable[..., object], index: Path) -> tuple[bool, str]:

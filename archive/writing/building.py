@@ -22,6 +22,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..index import layout
 from ..document import Document
@@ -34,6 +35,9 @@ from ..index.store import DocumentStore
 from ..index.stores import Full, Vectors, Written, stores, write_all
 from ..index.variants import VARIANTS_NAME
 from .choices import EmbeddingEstimate
+
+if TYPE_CHECKING:
+    from .ray_embed import EmbedJobStats
 
 CACHE_NAME = "embeddings.sqlite"
 EMBED_INLINE_MAX = 256
@@ -119,6 +123,8 @@ class BuildReport:
     estimate: EmbeddingEstimate | None = None
     """What a planned build would embed and how long that takes (``Archive.plan``; ``None`` when it
     embeds nothing: a lexical-only archive)."""
+    ray: EmbedJobStats | None = None
+    """What the Ray job of a build or embed on Ray did (``ray=True``; ``None`` without one)."""
 
 
 def unique_ids(documents: Iterable[Document], report: BuildReport) -> list[Document]:

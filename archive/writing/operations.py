@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..document import Document
 from ..encoders.base import Encoder
@@ -43,6 +44,9 @@ from .choices import chosen_encoder, estimate, previous_choices, same_encoder
 from .embedding import embed_pending
 from .increment import write_increment
 
+if TYPE_CHECKING:
+    from .ray_embed import EmbedJobStats
+
 INCREMENT_MAX_SHARE = 0.25
 """A re-build whose changes (added + updated + deleted) exceed this share of its
 documents rewrites the index whole (the two-process writer is then faster
@@ -62,11 +66,40 @@ def build(  # noqa: PLR0913 - Archive.build's arguments, passed on
     prune: bool = False,
     before_commit: Callable[[BuildReport], None] | None = None,
     passages: int | str | None = None,
+    ray: bool = False,
+    ray_address: str | None = None,
 ) -> Encoder | None:
     """Bring the archive at ``root`` up to date with ``documents`` (see :meth:`archive.Archive.build`)."""
     with _timed(report):
+        if ray:  # before reading anything: Ray missing or its cluster unreachable is named at once
+            spec = ray_encoder(root, encoder, full=full, address=ray_address)
+            documents = list(documents)
+            report.ray = _embed_first(documents, root, spec, ray_address, passages, progress)
         return _build(documents, root, encoder=encoder, full=full, progress=progress, report=report, procs=procs,
                sources=sources, prune=prune, before_commit=before_commit, passages=passages)
+
+
+def ray_encoder(root: Path, encoder: str | Encoder | None, *, full: bool = False, address: str | None = None) -> str:
+    """The encoder a build of ``root`` on Ray embeds with, once Ray and the cluster at ``address`` are checked
+    (:class:`~archive.writing.ray_embed.RayUnavailableError`, :class:`~archive.writing.ray_embed.RayJobError`);
+    a lexical-only archive raises :class:`~archive.writing.ray_embed.NothingToEmbedError`."""
+    from .ray_embed import NothingToEmbedError, check_address, require_ray
+
+    spec = chosen_encoder(encoder, previous_choices(root), full=full, root=root)
+    if spec is None or (isinstance(spec, str) and spec.strip().lower() == "none"):
+        raise NothingToEmbedError("a lexical-only archive (--encoder none) has nothing to embed")
+    require_ray()
+    check_address(address)
+    return spec if isinstance(spec, str) else spec_of(spec)
+
+
+def _embed_first(documents: list[Document], root: Path, spec: str, address: str | None, passages: int | str | None,
+                 progress: Progress | None) -> EmbedJobStats:
+    """Embed on Ray the passages a build of ``documents`` needs and the cache lacks (the build then finds them)."""
+    from .ray_embed import embed_build
+
+    return embed_build(documents, root, spec, progress=progress, address=address,
+                       max_passages=passage_policy(passages))
 
 
 @contextmanager
@@ -156,11 +189,16 @@ def plan(
     encoder: str | Encoder | None = KEEP_ENCODER,
     full: bool = False,
     passages: int | str | None = None,
+    ray: bool = False,
+    ray_address: str | None = None,
 ) -> BuildReport:
     """What :func:`build` with the same arguments would do, and what it would embed; writes nothing.
 
-    Raises :class:`SettingChangeError` as the build would (another encoder without ``full``).
+    Raises :class:`SettingChangeError` as the build would (another encoder without ``full``), and with
+    ``ray`` what a build on Ray would raise before reading anything (:func:`ray_encoder`).
     """
+    if ray:
+        ray_encoder(root, encoder, full=full, address=ray_address)
     report = BuildReport()
     previous = previous_choices(root)
     chosen = chosen_encoder(encoder, previous, full=full, root=root)
@@ -284,10 +322,28 @@ def _ids(ids: Iterable[str], name: str) -> list[str]:
     return ids
 
 
-def embed(root: Path, *, progress: Progress | None = None, report: BuildReport) -> Encoder | None:
+def embed(root: Path, *, progress: Progress | None = None, report: BuildReport, ray: bool = False,
+          ray_address: str | None = None) -> Encoder | None:
     """Embed the passages that wait for a vector, lead first (see :meth:`archive.Archive.embed`)."""
     with _timed(report):
+        if ray:
+            report.ray = _embed_waiting_on_ray(root, ray_address, progress)
         return _embed(root, progress=progress, report=report)
+
+
+def _embed_waiting_on_ray(root: Path, address: str | None, progress: Progress | None) -> EmbedJobStats | None:
+    """Embed on Ray the passages the live generation waits for, into the cache (:func:`embed` then commits
+    them without encoding); ``None`` when nothing waits."""
+    from .building import CACHE_NAME
+    from .embedding import pending_texts
+    from .ray_embed import check_address, embed_texts, require_ray
+
+    require_ray()
+    check_address(address)
+    texts, spec = pending_texts(root)
+    if spec is None or not texts:
+        return None
+    return embed_texts(texts, spec, root / CACHE_NAME, address=address, progress=progress)
 
 
 def _embed(root: Path, *, progress: Progress | None, report: BuildReport) -> Encoder | None:

@@ -10,18 +10,17 @@ generation.
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from .document import Document
 from .encoders.base import Encoder
-from .encoders.registry import KEEP_ENCODER, engine_here
-from .errors import ArchiveClosedError, ArchiveError, DocumentNotFoundError, IndexNotFoundError, QueryError, UsageError
+from .encoders.registry import engine_here
+from .errors import ArchiveClosedError, DocumentNotFoundError, QueryError, UsageError
 from .index import layout
 from .index.columns import NO_VALUE, Facets
 from .index.integrity import verify_sizes
@@ -36,14 +35,10 @@ from .search.searcher import Searcher
 from .search.snippets import Snippet
 from .search.story import DEFAULT_LIMIT as DEFAULT_STORY_LIMIT
 from .search.story import Story, check_limit
-from .writing import operations
-from .writing.building import BuildReport, Progress
-
-if TYPE_CHECKING:
-    from .index.check import CheckReport
+from .writing.building import BuildReport
+from .writes import DEFAULT_INDEX, Writes, _index_root
 
 __all__ = ["MAX_K", "MODES", "Archive", "ArchiveStats", "BuildReport", "Hit", "Hits", "Mode", "Sort", "Story"]
-DEFAULT_INDEX = Path("index")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +70,7 @@ class ArchiveStats:
     """What ran the encoder for the archive's vectors, wherever they were made."""
 
 
-class Archive:
+class Archive(Writes):
     """A searchable Arabic news archive on disk (one committed index generation)."""
 
     def __init__(
@@ -131,198 +126,10 @@ class Archive:
             raise QueryError(f"scoring must be an archive.index.scoring.Scoring, not {type(value).__name__}")
         self._searcher.lexical.scoring = value
 
-    # ----------------------------------------------------------------- building
-    @classmethod
-    def build(
-        cls,
-        documents: Iterable[Document],
-        path: str | Path = DEFAULT_INDEX,
-        *,
-        encoder: str | Encoder | None = KEEP_ENCODER,
-        full: bool = False,
-        progress: Progress | None = None,
-        report: BuildReport | None = None,
-        procs: int | None = None,
-        sources: Sequence[str | Path] = (),
-        prune: bool = False,
-        before_commit: Callable[[BuildReport], None] | None = None,
-        passages: int | str | None = None,
-    ) -> Archive:
-        """Bring the archive at ``path`` up to date with ``documents``, and open it.
-
-        New and changed articles (matched by id, compared by content hash) are
-        written; unchanged ones are left alone, and when nothing changed
-        nothing is written (``full=True`` rewrites anyway). An article of the
-        archive that ``documents`` does not hold is removed only when
-        ``prune`` is set, or when its own source file lies under ``sources``
-        (the files and folders ``documents`` were read from) and is gone;
-        otherwise it is kept (``report.kept``). ``sources`` are remembered in
-        the manifest (see :meth:`sources`). ``before_commit`` sees the counts
-        (``report.deletions`` says what is removed, by file) before anything
-        is written.
-
-        ``encoder`` is an encoder name (see :func:`archive.encoders.get_encoder`),
-        an encoder object, or ``None``/``"none"`` for a lexical-only archive;
-        the default, ``"keep"``, is the encoder the archive was built with
-        (``"e5-small"`` for a new one). An archive's encoder is its own choice:
-        naming another one raises :class:`SettingChangeError` (nothing is
-        read or written) unless ``full=True`` asks to rebuild it with the new
-        encoder, re-embedding every passage (:mod:`archive.writing.choices`).
-        Passage vectors come from the embedding cache beside the index
-        whenever their text was embedded before. With many passages to embed,
-        the words are committed first (searchable at once) and the passages
-        are then embedded lead first, committed in checkpoints
-        (:mod:`archive.writing.embedding`); an interrupted build keeps what it
-        embedded, and the next build (or :meth:`embed`) goes on from there.
-        ``passages`` is the passage policy: ``"lead"``, ``"all"`` or how many
-        passages of each article to embed at most (default: the archive's, or
-        all); a change of policy rewrites the dense side.
-
-        A build that reads no article raises :class:`NothingToIndexError` and
-        changes nothing. The new index is written beside the live one and
-        swapped in only when complete: if the build fails or is killed, the
-        previous index stays live and untouched. Documents with an id already
-        seen are skipped and listed in ``report.skipped``; identical bodies are
-        folded (see :mod:`archive.writing.building`).
-        """
-        root = _index_root(path)
-        used = operations.build(documents, root, encoder=encoder, full=full, progress=progress,
-                                report=report if report is not None else BuildReport(), procs=procs, sources=sources,
-                                prune=prune, before_commit=before_commit, passages=passages)
-        return cls.open(root, encoder=used)
-
-    @classmethod
-    def plan(
-        cls,
-        documents: Iterable[Document],
-        path: str | Path = DEFAULT_INDEX,
-        *,
-        sources: Sequence[str | Path] = (),
-        prune: bool = False,
-        encoder: str | Encoder | None = KEEP_ENCODER,
-        full: bool = False,
-        passages: int | str | None = None,
-    ) -> BuildReport:
-        """What :meth:`build` with the same arguments would add, update, keep and delete; writes nothing.
-
-        The counts are against the live index as it is (an index of another
-        format included: a build would rewrite it whole). ``report.estimate``
-        says how many passages the build would embed (those in the embedding
-        cache excluded), with which encoder, and how long that takes at the
-        rate the archive's last embedding measured, else a default for the
-        encoder (:data:`archive.writing.choices.DEFAULT_RATES`). Raises
-        :class:`SettingChangeError` where the build would.
-        """
-        return operations.plan(documents, _index_root(path), sources=sources, prune=prune, encoder=encoder,
-                               full=full, passages=passages)
-
-    @classmethod
-    def update(
-        cls,
-        path: str | Path = DEFAULT_INDEX,
-        *,
-        add: Iterable[Document] = (),
-        delete: Iterable[str] = (),
-        progress: Progress | None = None,
-        report: BuildReport | None = None,
-        procs: int | None = None,  # noqa: ARG003 - an update writes only its changes, in this process
-        sources: Sequence[str | Path] = (),
-    ) -> Archive:
-        """Add or replace ``add`` (matched by id) and remove ``delete`` ids, as one atomic change.
-
-        Uses the encoder the archive was built with. Unknown ids in
-        ``delete`` raise :class:`DocumentNotFoundError` before anything is
-        written. Deleted ids are remembered with the date (tombstones): a later
-        :meth:`build` does not bring them back; :meth:`restore` does, and so
-        does adding the article here again (``report.restored``). ``sources`` (where ``add`` was read from) join the archive's
-        remembered sources, so a later ``archive build`` re-reads them too.
-        Readers keep seeing the old state until the change commits. Many new
-        passages are embedded after the words are committed, as in :meth:`build`
-        (together with any passages still waiting from before).
-        """
-        root = _index_root(path)
-        used = operations.update(root, add=add, delete=delete, progress=progress,
-                                 report=report if report is not None else BuildReport(), sources=sources)
-        return cls.open(root, encoder=used)
-
-    @classmethod
-    def restore(
-        cls,
-        path: str | Path = DEFAULT_INDEX,
-        ids: Iterable[str] = (),
-        *,
-        documents: Iterable[Document] | None = None,
-        progress: Progress | None = None,
-        report: BuildReport | None = None,
-    ) -> Archive:
-        """Bring back articles removed with :meth:`update` ``delete=`` (``archive delete``).
-
-        A delete is remembered (a tombstone per id, with its date, in the
-        document store), so a later :meth:`build` from the same sources does
-        not bring the article back (it counts it in ``report.tombstoned``).
-        This lifts the tombstones of ``ids`` and adds their articles as
-        ``documents`` has them (default: read from the archive's remembered
-        sources; an id no longer there is named in ``report.warnings``, and
-        a later build that reads it adds it). An id that was not deleted
-        raises :class:`DocumentNotFoundError` before anything is written.
-        :meth:`update` ``add=`` of an article restores it too.
-        """
-        root = _index_root(path)
-        used = operations.restore(root, ids, documents=documents, progress=progress,
-                                  report=report if report is not None else BuildReport())
-        return cls.open(root, encoder=used)
-
-    @classmethod
-    def embed(
-        cls,
-        path: str | Path = DEFAULT_INDEX,
-        *,
-        progress: Progress | None = None,
-        report: BuildReport | None = None,
-    ) -> Archive:
-        """Embed the passages of the archive at ``path`` that have no vector yet, lead first.
-
-        What a build does after committing the words, on its own: it resumes
-        a build that was interrupted while embedding (Ctrl-C, ``kill -9``), from
-        the embedding cache, so no passage is embedded twice. Commits
-        checkpoints as it goes (see :mod:`archive.writing.embedding`); does nothing on
-        a lexical-only or fully embedded archive.
-        """
-        root = _index_root(path)
-        used = operations.embed(root, progress=progress, report=report if report is not None else BuildReport())
-        return cls.open(root, encoder=used)
-
-    # ------------------------------------------------------------------ opening
-    @classmethod
-    def open(cls, path: str | Path = DEFAULT_INDEX, *, encoder: Encoder | None = None) -> Archive:
-        """Open the archive at ``path`` (read-only); fails clearly if it is missing or incompatible.
-
-        The encoder the index was built with is loaded on the first semantic
-        or hybrid search (lexical searches never pay for it); pass ``encoder``
-        to supply an instance yourself.
-        """
-        return cls(_index_root(path), encoder=encoder)
-
-    @classmethod
-    def sources_of(cls, path: str | Path = DEFAULT_INDEX) -> list[str]:
-        """The sources the archive at ``path`` remembers (``[]`` when there is no manifest to read)."""
-        try:
-            return list(Manifest.read(layout.current_generation(_index_root(path)), check=False).sources)
-        except ArchiveError:
-            return []
-
     @property
     def sources(self) -> list[str]:
         """The files and folders this archive reads (absolute paths), as remembered by builds and adds."""
         return list(self.manifest.sources)
-
-    @staticmethod
-    def check(path: str | Path = DEFAULT_INDEX) -> CheckReport:
-        """Verify the index at ``path`` without changing it: every file's size and checksum, and
-        the store, Whoosh, term and dense sides holding the same articles (:mod:`archive.index.check`)."""
-        from .index.check import check_index
-
-        return check_index(path)
 
     def warm(self) -> None:
         """Load the archive's encoder and start its engine now, so the first search by meaning
@@ -674,19 +481,6 @@ class Archive:
 def _named(counts: dict[str, int]) -> dict[str, int]:
     """Counts with the articles that have no value under :data:`NO_VALUE`, as facets have them."""
     return {value or NO_VALUE: n for value, n in counts.items()}
-
-
-def _index_root(path: object) -> Path:
-    """``path`` as an index directory path, or a typed error naming what is wrong with it."""
-    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
-        raise UsageError(
-            f"an index path must be a str or a Path, not {type(path).__name__} "
-            "(to make an archive from documents: Archive.build(documents, path))"
-        )
-    root = Path(path)
-    if root.exists() and not root.is_dir():
-        raise IndexNotFoundError(f"{root}: is a file, not an index directory. Fix: give --index a directory")
-    return root
 
 
 def _check_flag(name: str, value: object) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the command line imports nothing heavy before a command needs it
+    from .index.manifest import Manifest
     from .writing.building import BuildReport
     from .writing.choices import EmbeddingEstimate
 
@@ -60,3 +61,13 @@ def tombstoned_line(report: BuildReport) -> str:
     shown = " ".join(report.tombstoned_ids[:3]) + (" ..." if report.tombstoned > 3 else "")
     return (f"skipped {plural(report.tombstoned, 'article')} deleted earlier with archive delete "
             f"(not brought back); archive restore {shown} brings them back")
+
+
+def coverage_line(manifest: Manifest) -> str:
+    """How much of the archive is searchable by meaning, in one line."""
+    planned, leads = manifest.planned_passages, manifest.embedded_leads
+    if manifest.pending == 0:
+        return f"meaning: all {planned:,} passages embedded ({manifest.leads:,} article leads)"
+    lead_part = f"all {manifest.leads:,} leads" if leads == manifest.leads else f"{leads:,} of {manifest.leads:,} leads"
+    return (f"meaning: {lead_part} and {manifest.passages:,} of {planned:,} passages embedded; "
+            "archive embed adds the rest")

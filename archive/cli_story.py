@@ -16,24 +16,13 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from .cli_common import date_bound_option
 from .errors import ArchiveError
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from .search.story import Event, Story
-
-
-def date_bound_option(param: typer.CallbackParam, value: str | None) -> str | None:
-    """A ``--since``/``--until`` value the library takes; any other is a usage error naming the option."""
-    if value is not None:
-        from .search.arguments import date_bound
-
-        try:
-            date_bound(value, end=param.name == "until")
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from None
-    return value
 
 
 def story(

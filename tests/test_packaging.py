@@ -1,5 +1,6 @@
 """Every third-party module the package imports is declared in pyproject.toml (issue 12:
-``threadpoolctl`` was imported by the USE encoder but reached only through the test extras)."""
+``threadpoolctl`` was imported by the USE encoder but reached only through the test extras),
+and no module of the package grows past :data:`MAX_MODULE_LINES` (issue 23: small modules, one job each)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+MAX_MODULE_LINES = 600
+"""The longest a module of ``archive/`` may be: past it, split it by job (see docs/architecture.md)."""
 
 
 def _imported_modules() -> set[str]:
@@ -52,3 +55,23 @@ def test_runtime_dependencies_are_ranges_and_constraints_pin_them() -> None:
         name = re.split(r"[<>=]", requirement, maxsplit=1)[0]
         lower = re.search(r">=([^,]+)", requirement).group(1)  # type: ignore[union-attr]
         assert re.search(rf"^{re.escape(name)}=={re.escape(lower)}$", constraints, re.M | re.I), requirement
+
+
+
+def _long_modules(package: Path, most: int) -> dict[str, int]:
+    """``{path: lines}`` of the modules under ``package`` longer than ``most`` lines."""
+    lengths = {path.relative_to(package.parent).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
+               for path in package.rglob("*.py")}
+    return {path: n for path, n in sorted(lengths.items()) if n > most}
+
+
+def test_no_module_is_over_600_lines() -> None:
+    assert _long_modules(ROOT / "archive", MAX_MODULE_LINES) == {}
+
+
+def test_the_line_bound_finds_a_long_module(tmp_path: Path) -> None:
+    package = tmp_path / "archive"
+    (package / "index").mkdir(parents=True)
+    (package / "index" / "long.py").write_text("x = 1\n" * (MAX_MODULE_LINES + 1), encoding="utf-8")
+    (package / "short.py").write_text("x = 1\n" * MAX_MODULE_LINES, encoding="utf-8")
+    assert _long_modules(package, MAX_MODULE_LINES) == {"archive/index/long.py": MAX_MODULE_LINES + 1}

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 import archive.writing.operations as operations
 import archive.writing.building as building
-from archive import Archive
+from archive import Archive, BuildReport
 from archive.writing.building import CACHE_NAME
 from archive.cli import app
 from archive.index.dense import DenseIndex
@@ -30,6 +30,7 @@ from archive.encoders.hashing import HashingEncoder
 from archive.index.layout import current_generation
 from archive.writing.ray_embed import (
     INSTALL_HINT,
+    NothingToEmbedError,
     RayJobError,
     RayUnavailableError,
     check_address,
@@ -136,6 +137,42 @@ def test_unreachable_or_malformed_address_fails_at_once(corpus: list[Document], 
         check_address("seeds/")
 
 
+def test_library_build_on_ray_without_ray_a_clear_error_before_reading(
+    corpus: list[Document], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ray is an option of the library's build, embed and plan: without ray installed each names the fix,
+    before one article is read or one file written."""
+    monkeypatch.setitem(sys.modules, "ray", None)
+    read: list[str] = []
+
+    def documents() -> Iterator[Document]:
+        for doc in corpus:
+            read.append(doc.id)
+            yield doc
+
+    hint = INSTALL_HINT.replace("[", r"\[").replace("]", r"\]")
+    with pytest.raises(RayUnavailableError, match=hint):
+        Archive.build(documents(), tmp_path / "index", encoder="hashing", ray=True)
+    assert read == [] and not (tmp_path / "index").exists()
+    with pytest.raises(RayUnavailableError, match=hint):
+        Archive.plan(documents(), tmp_path / "index", encoder="hashing", ray=True)
+    assert read == []
+    _local_build(corpus, tmp_path / "local").close()
+    with pytest.raises(RayUnavailableError, match=hint):
+        Archive.embed(tmp_path / "local", ray=True)
+
+
+def test_library_build_on_ray_of_a_lexical_archive_is_refused(corpus: list[Document], tmp_path: Path) -> None:
+    with pytest.raises(NothingToEmbedError, match="lexical-only archive .* has nothing to embed"):
+        Archive.build(corpus, tmp_path / "index", encoder="none", ray=True)
+    assert not (tmp_path / "index").exists()
+    sources = tmp_path / "news.jsonl"
+    sources.write_text("\n".join(_jsonl(d) for d in corpus), encoding="utf-8")
+    result = runner.invoke(app, ["build", str(sources), "--index", str(tmp_path / "i2"), "--encoder", "none", "--ray"])
+    said = " ".join(result.output.translate(str.maketrans("│╭╮╰╯─", "      ")).split())  # rich's box, unwrapped
+    assert result.exit_code == 2 and "--ray" in said and "nothing to embed" in said, said
+
+
 def test_nothing_missing_needs_no_ray(corpus: list[Document], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _local_build(corpus, tmp_path / "index").close()
     monkeypatch.setitem(sys.modules, "ray", None)
@@ -187,6 +224,16 @@ def test_ray_build_equals_local_build(ray_cluster, corpus: list[Document], tmp_p
     _same_archive(tmp_path / "local", tmp_path / "ray")
     again = embed_build(corpus, tmp_path / "ray", "hashing")  # everything cached: no job at all
     assert (again.embedded, again.workers) == (0, 0)
+
+
+@pytest.mark.slow
+def test_library_build_with_ray_equals_local_build(ray_cluster, corpus: list[Document], tmp_path: Path) -> None:
+    _local_build(corpus, tmp_path / "local").close()
+    report = BuildReport()
+    Archive.build(corpus, tmp_path / "ray", encoder="hashing", procs=1, ray=True, report=report).close()
+    assert report.ray is not None and report.ray.embedded == len(set(passage_texts(corpus)))
+    assert report.embedded == 0  # the build found every passage in the cache the Ray job filled
+    _same_archive(tmp_path / "local", tmp_path / "ray")
 
 
 @pytest.mark.slow

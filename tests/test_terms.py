@@ -120,6 +120,7 @@ def test_gram_rows_are_the_same_whatever_order_the_triplets_come_in(tmp_path: Pa
     import numpy as np
 
     from archive.index import terms as terms_module
+    from archive.index import terms_build
 
     builder = terms_module.TermIndexBuilder()
     for doc in news:
@@ -129,13 +130,13 @@ def test_gram_rows_are_the_same_whatever_order_the_triplets_come_in(tmp_path: Pa
     gram_terms, gram_docs, gram_weights = postings[terms_module.GRAMS]
     shuffled = np.random.default_rng(7).permutation(len(gram_docs))
     postings[terms_module.GRAMS] = (gram_terms[shuffled], gram_docs[shuffled], gram_weights[shuffled])
-    terms_module._write(tmp_path / "shuffled", list(builder.vocab), builder.ids, postings, lengths)  # noqa: SLF001
+    terms_build.write_arrays(tmp_path / "shuffled", list(builder.vocab), builder.ids, postings, lengths)
     ordered = terms_module.TermIndex(tmp_path / "in-order")
     mixed = terms_module.TermIndex(tmp_path / "shuffled")
     try:
         ids = [doc.id for doc in news]
         for query in ("كورية كورسك", "أسعار النفط", "الهلال"):
-            grams = terms_module.word_grams  # the query's grams, as the hybrid ranker makes them
+            grams = terms_build.word_grams  # the query's grams, as the hybrid ranker makes them
             query_grams = [g for word in query.split() for g in grams(word)]
             expected = ordered.gram_scores(query_grams, ids, scoring=GRAMS_1_2)
             assert any(expected)

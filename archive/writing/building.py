@@ -1,4 +1,4 @@
-"""Writing whole index generations: deduplication, change counts, lexical and dense sides.
+"""Writing whole index generations: the write's report, deduplication, what one write did (:class:`Wrote`).
 
 A first build, ``--full``, and a re-build that changes more than a quarter of
 the archive write one complete new generation from the full set of documents
@@ -17,23 +17,24 @@ store as aliases of it, listed by ``archive show`` and counted by ``stats``.
 
 from __future__ import annotations
 
-import os
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..index import layout
 from ..document import Document
 from ..encoders.base import Encoder
 from ..encoders.registry import engines_run
-from ..errors import ArchiveError, IndexFormatError
-from ..index.integrity import verify_sizes
-from ..index.manifest import FORMAT_VERSION, Manifest
-from ..index.store import DocumentStore
+from ..index.manifest import Manifest
 from ..index.stores import Full, Vectors, Written, stores, write_all
 from ..index.variants import VARIANTS_NAME
 from .choices import EmbeddingEstimate
+
+if TYPE_CHECKING:
+    from ..index.dense import DenseBuild
+    from .planning import Counts
+    from .ray_embed import EmbedJobStats
 
 CACHE_NAME = "embeddings.sqlite"
 EMBED_INLINE_MAX = 256
@@ -111,6 +112,32 @@ class BuildReport:
     """Spelling-variant classes the archive holds once the write is done (:mod:`archive.writing.variants`)."""
     variants_seconds: float = 0.0
     """Wall time spent learning them (every write learns them again from the live articles)."""
+    def counted(self, counts: Counts) -> None:
+        """Take the counts of the write's plan (:mod:`archive.writing.planning`)."""
+        self.added, self.updated, self.unchanged = counts.added, counts.updated, counts.unchanged
+        self.deleted, self.kept, self.folded, self.restored = counts.deleted, counts.kept, counts.folded, counts.restored
+        if counts.tombstoned_ids:
+            self.tombstoned, self.tombstoned_ids = len(counts.tombstoned_ids), list(counts.tombstoned_ids)
+        self.deletions = dict(counts.deletions)
+
+    def took(self, wrote: Wrote) -> None:
+        """Take what writing a generation did (:class:`Wrote`)."""
+        self.written = True
+        self.indexed = wrote.manifest.documents
+        self.stories, self.copies = wrote.stories, wrote.copies
+        self.folding_seconds += wrote.folding_seconds
+        self.variant_classes = wrote.variant_classes
+        self.variants_seconds += wrote.variants_seconds
+        if wrote.dense is not None:
+            manifest = wrote.manifest
+            self.passages, self.pending = manifest.passages, manifest.pending
+            self.leads, self.leads_pending = manifest.leads, manifest.leads_pending
+            self.embedded += wrote.dense.stats.embedded
+            self.reused += wrote.dense.stats.reused
+            self.compacted += wrote.dense.compacted
+        self.renumbered = wrote.renumbered
+        self.warnings.extend(wrote.notes)
+
     @property
     def skipped_count(self) -> int:
         """Read articles not added, updated or unchanged: folded copies, duplicate ids, deleted earlier."""
@@ -119,6 +146,8 @@ class BuildReport:
     estimate: EmbeddingEstimate | None = None
     """What a planned build would embed and how long that takes (``Archive.plan``; ``None`` when it
     embeds nothing: a lexical-only archive)."""
+    ray: EmbedJobStats | None = None
+    """What the Ray job of a build or embed on Ray did (``ray=True``; ``None`` without one)."""
 
 
 def unique_ids(documents: Iterable[Document], report: BuildReport) -> list[Document]:
@@ -157,185 +186,6 @@ def fold_duplicates(documents: list[Document]) -> tuple[list[Document], dict[str
     return canonical, aliases
 
 
-@dataclass(slots=True)
-class LiveState:
-    """What a build needs of the live index: its manifest and every stored article's state."""
-
-    generation: Path
-    manifest: Manifest
-    entries: list[tuple[str, str, str, str | None]]
-    """``(id, content hash, body key, canonical id)`` (:meth:`DocumentStore.entries`)."""
-    files: dict[str, str]
-    tombstones: dict[str, str]
-    """``{id: when}`` of the articles the user deleted (a build does not bring them back)."""
-    compatible: bool
-    """Written with this code's settings, the build's encoder and passage settings: it can be patched."""
-
-
-def read_live(
-    root: Path, encoder: str | None, *, tolerate_damage: bool = False, max_passages: int | None = None
-) -> LiveState | None:
-    """The live index of ``root`` as a build sees it, or ``None`` when there is none it can read.
-
-    ``encoder`` is the full name of the build's encoder (``None``: lexical only).
-    An index of another format or encoder is still read (``compatible`` is
-    then False): the build rewrites it whole, but counts against it and keeps
-    the articles no source re-reads. A damaged one raises
-    :class:`IndexDamagedError` (a plain build never writes over it silently:
-    its articles from ``add`` could be lost), unless ``tolerate_damage``
-    (``build --full``, the fix the error names) makes it count as absent.
-    """
-    try:
-        generation = layout.current_generation(root)
-        manifest = Manifest.read(generation, check=False)
-        if manifest.format_version == FORMAT_VERSION:
-            verify_sizes(generation, manifest.files)
-        entries, files, tombstones = _stored_state(generation)
-    except IndexFormatError:  # damage, or a store newer than this code: never replaced unasked
-        if tolerate_damage:
-            return None
-        raise
-    except (ArchiveError, sqlite3.Error):
-        return None
-    try:
-        manifest.check(generation)
-        settings_match = True
-    except IndexFormatError:
-        settings_match = False
-    same_encoder = manifest.encoder == encoder
-    same_policy = max_passages is None or encoder is None or manifest.max_passages == max_passages
-    return LiveState(generation, manifest, entries, files, tombstones,
-                     settings_match and same_encoder and same_policy)
-
-
-def live_to_change(root: Path) -> LiveState:
-    """The live index of ``root`` for ``update``, ``delete`` and ``restore``: read once, manifest checked
-    against this code's settings, files checked by size (the increment checks their checksums)."""
-    generation = layout.current_generation(root)
-    manifest = Manifest.read(generation)
-    verify_sizes(generation, manifest.files)
-    return LiveState(generation, manifest, *_stored_state(generation), compatible=True)
-
-
-def _stored_state(generation: Path) -> tuple[list[tuple[str, str, str, str | None]], dict[str, str], dict[str, str]]:
-    """``(entries, files, tombstones)`` of ``generation``'s document store, read at once."""
-    store = DocumentStore.open(generation / "docs.sqlite")
-    try:
-        return store.entries(), store.files(), store.tombstones()
-    finally:
-        store.close()
-
-
-def salvaged_tombstones(root: Path) -> dict[str, str]:
-    """The deletes remembered by the live generation's store, read even when the rest of it is damaged.
-
-    ``build --full`` rewrites a damaged index as if there were none; the
-    user's deletes must survive that (a damaged live mask or vectors do not
-    make the store unreadable). Empty when the store itself cannot be read.
-    """
-    try:
-        store = DocumentStore.open(layout.current_generation(root) / "docs.sqlite")
-        try:
-            return store.tombstones()
-        finally:
-            store.close()
-    except (ArchiveError, sqlite3.Error, OSError):
-        return {}
-
-
-@dataclass(slots=True)
-class BuildPlan:
-    """What a build changes against the live index."""
-
-    changes: list[Document]
-    """Read documents that are new or differ from their stored copy."""
-    documents: list[Document]
-    """Read documents the build takes (those the user deleted left out)."""
-    delete: list[str]
-    """Ids of stored articles to remove."""
-    keep: list[str]
-    """Ids of stored articles no source re-read, kept as they are."""
-
-
-def plan_build(
-    documents: Sequence[Document],
-    live: LiveState | None,
-    report: BuildReport,
-    *,
-    sources: Sequence[str] = (),
-    prune: bool = False,
-    tombstones: Mapping[str, str] | None = None,
-) -> BuildPlan:
-    """Compare what a build read with the live index, and fill ``report``'s counts.
-
-    A stored article that this build did not read is removed only when
-    ``prune`` asks for it, or when its own source file lies under one of
-    ``sources`` (the paths this build read) and no longer exists: a file or
-    a folder that could not be read this time, or articles that came from
-    elsewhere (``archive add`` of another folder), are never a reason to
-    delete anything. An article the user deleted (a tombstone in the live
-    store) is skipped, counted in ``report.tombstoned``: reading its source
-    again does not bring it back. ``tombstones`` defaults to the live
-    store's (a ``build --full`` over a damaged index passes those it could
-    still read: see :func:`salvaged_tombstones`).
-    """
-    if tombstones is None:
-        tombstones = live.tombstones if live is not None else {}
-    if tombstones:
-        deleted = [d.id for d in documents if d.id in tombstones]
-        if deleted:
-            report.tombstoned, report.tombstoned_ids = len(deleted), deleted
-            documents = [d for d in documents if d.id not in tombstones]
-    if live is None:
-        report.folded = len(documents) - len({d.body_key for d in documents})
-        report.added = len(documents) - report.folded
-        return BuildPlan(list(documents), list(documents), [], [])
-    previous = {doc_id: digest for doc_id, digest, _, _ in live.entries}
-    changes = [d for d in documents if previous.get(d.id) != d.content_hash]
-    read = {d.id for d in documents}
-    delete: list[str] = []
-    keep: list[str] = []
-    for doc_id in previous:
-        if doc_id in read:
-            continue
-        file = live.files.get(doc_id, "")
-        if prune:
-            reason = f"{file or '(no source file)'} (not read by this build: --prune)"
-        elif file and _under(file, sources) and not os.path.lexists(file):
-            reason = f"{file} (file gone)"
-        else:
-            keep.append(doc_id)
-            continue
-        delete.append(doc_id)
-        report.deletions[reason] = report.deletions.get(reason, 0) + 1
-    report.added = sum(1 for d in changes if d.id not in previous)
-    report.updated = len(changes) - report.added
-    report.deleted = len(delete)
-    report.kept = len(keep)
-    report.unchanged = len(documents) - len(changes)  # the tombstoned ones are out of documents now
-    report.folded = _new_copies(changes, live, previous, delete)
-    report.added -= report.folded
-    return BuildPlan(changes, list(documents), delete, keep)
-
-
-def _new_copies(changes: Sequence[Document], live: LiveState, previous: dict[str, str], delete: list[str]) -> int:
-    """How many new articles of ``changes`` are copies of an article before them (folded, not indexed)."""
-    changed = {d.id for d in changes}
-    gone = set(delete)
-    seen = {key for doc_id, _, key, _ in live.entries if doc_id not in changed and doc_id not in gone}
-    copies = 0
-    for doc in changes:
-        key = doc.body_key
-        copies += doc.id not in previous and key in seen
-        seen.add(key)
-    return copies
-
-
-def _under(file: str, sources: Sequence[str]) -> bool:
-    """True when ``file`` is one of ``sources`` or lies in one of those folders."""
-    return any(file == s or file.startswith(s.rstrip(os.sep) + os.sep) for s in sources)
-
-
 def _counted(documents: Sequence[Document], progress: Progress | None) -> Iterator[Document]:
     """``documents``, reporting ``progress("index", done, total)`` from the first one (every 100) to the last."""
     if progress is not None:
@@ -354,7 +204,6 @@ def write_generation(
     *,
     encoder: Encoder | None,
     encoder_spec: str | None,
-    report: BuildReport,
     progress: Progress | None = None,
     procs: int | None = None,
     built_at: str | None = None,
@@ -362,8 +211,8 @@ def write_generation(
     max_passages: int | None = None,
     embedding_rate: float = 0.0,
     tombstones: dict[str, str] | None = None,
-) -> None:
-    """Write ``documents`` (unique ids) as a new generation of ``root`` and commit it.
+) -> Wrote:
+    """Write ``documents`` (unique ids) as a new generation of ``root``, commit it, and say what it wrote.
 
     The caller holds the writer lock. On any failure the new generation is
     discarded and the live one is untouched. ``sources`` are recorded in the
@@ -384,9 +233,9 @@ def write_generation(
     every = stores(procs=procs, vectors=vectors_of(root, encoder, manifest, progress))
     with layout.transaction(root, manifest) as tx:
         full = Full(documents, aliases, tombstones or {})
-        record(write_all(tx.path, full, _counted(canonical, progress), every), manifest, report, encoder)
-    report.warnings.extend(tx.notes)
-    report.written = True
+        results = write_all(tx.path, full, _counted(canonical, progress), every)
+        record(results, manifest, encoder)
+    return wrote(tx.path, results, manifest, tx.notes)
 
 
 def vectors_of(root: Path, encoder: Encoder | None, manifest: Manifest, progress: Progress | None) -> Vectors | None:
@@ -398,24 +247,42 @@ def vectors_of(root: Path, encoder: Encoder | None, manifest: Manifest, progress
                    progress=progress)
 
 
-def record(results: Mapping[str, Written], manifest: Manifest, report: BuildReport, encoder: Encoder | None) -> None:
-    """Fill ``manifest`` and ``report`` from what each store's write returned."""
-    report.indexed = manifest.documents = results["terms"].articles or 0
-    near = results["near"]
-    report.stories, report.copies = near.stories, near.copies
-    report.folding_seconds += near.seconds
-    variants = results[VARIANTS_NAME]
-    report.variant_classes = variants.classes
-    report.variants_seconds += variants.seconds
+def record(results: Mapping[str, Written], manifest: Manifest, encoder: Encoder | None) -> None:
+    """Fill ``manifest`` from what each store's write returned."""
+    manifest.documents = results["terms"].articles or 0
     dense = results["dense"].dense if "dense" in results else None
     if dense is None:
         return
     if dense.stats.embedded and encoder is not None:
         manifest.record_engines(engines_run(encoder))
-    report.passages = manifest.passages = dense.passages
-    report.pending = manifest.pending = dense.pending
-    report.leads = manifest.leads = dense.leads
-    report.leads_pending = manifest.leads_pending = dense.leads_pending
-    report.embedded += dense.stats.embedded
-    report.reused += dense.stats.reused
-    report.compacted += dense.compacted
+    manifest.passages, manifest.pending = dense.passages, dense.pending
+    manifest.leads, manifest.leads_pending = dense.leads, dense.leads_pending
+
+
+@dataclass(frozen=True, slots=True)
+class Wrote:
+    """What writing one generation did (whole, or an increment); the operation's report takes it
+    (:meth:`BuildReport.took`), and the embedding that follows starts from its manifest."""
+
+    generation: Path
+    """The generation committed."""
+    manifest: Manifest
+    """Its manifest, as committed (file table included)."""
+    stories: int = 0
+    copies: int = 0
+    folding_seconds: float = 0.0
+    variant_classes: int = 0
+    variants_seconds: float = 0.0
+    dense: DenseBuild | None = None
+    """What the vector store's write did (``None``: lexical only)."""
+    renumbered: int = 0
+    notes: list[str] = field(default_factory=list)
+    """What the commit noted (a generation it could not remove yet)."""
+
+
+def wrote(generation: Path, results: Mapping[str, Written], manifest: Manifest, notes: Sequence[str],
+          renumbered: int = 0) -> Wrote:
+    """The :class:`Wrote` of a committed generation from what each store's write returned."""
+    near, variants = results["near"], results[VARIANTS_NAME]
+    return Wrote(generation, manifest, near.stories, near.copies, near.seconds, variants.classes, variants.seconds,
+                 results["dense"].dense if "dense" in results else None, renumbered, list(notes))

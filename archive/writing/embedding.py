@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..index import layout
-from .building import CACHE_NAME, BuildReport, Progress
+from .building import CACHE_NAME, BuildReport, Progress, Wrote
 from ..index.dense import DEAD, PassageRows, embedding_text, passage_source
 from ..index.embcache import EmbeddingCache, embed_with_cache
 from ..encoders.base import Encoder
@@ -50,31 +50,39 @@ def embed_pending(
     progress: Progress | None = None,
     *,
     checkpoint_seconds: float | None = None,
-    verified: bool = False,
+    written: Wrote | None = None,
+    live: tuple[Path, Manifest] | None = None,
 ) -> None:
     """Embed the live generation's pending passages lead first, committing checkpoints; see the module.
 
     The caller holds the writer lock and has checked that ``encoder`` is the
     archive's. Adds to ``report``'s embedded / reused / checkpoints counts and
     sets its passage counts to the last committed state. ``checkpoint_seconds``
-    defaults to :data:`CHECKPOINT_SECONDS`. ``verified``: the live generation is one this operation
-    just wrote (its files' checksums were taken as it wrote them), so they are not read again.
+    defaults to :data:`CHECKPOINT_SECONDS`. ``written``: the live generation is the one this
+    operation just wrote, with its manifest (its files' checksums were taken as it wrote them,
+    so they are not read again); ``live``: the live generation and its manifest as the operation
+    read them (the files are verified here); neither: read here.
     """
     from ..index.dense import DenseIndex
 
-    live = layout.current_generation(root)
-    manifest = Manifest.read(live)
+    if written is not None:
+        generation, manifest = written.generation, written.manifest
+    elif live is not None:
+        generation, manifest = live
+    else:
+        generation = layout.current_generation(root)
+        manifest = Manifest.read(generation)
     if manifest.pending == 0:
         return
-    dense = DenseIndex(live / "dense")
+    dense = DenseIndex(generation / "dense")
     pending = dense.pending
     if not len(pending):
         return
-    if not verified:  # every file of the live generation is carried into each checkpoint: damage stops here
-        verify_checksums(live, manifest.files)
+    if written is None:  # every file of the live generation is carried into each checkpoint: damage stops here
+        verify_checksums(generation, manifest.files)
     order = _lead_first(pending)
     leads = pending.leads()
-    checkpoint = _Checkpoints(root, live, manifest, pending, report)
+    checkpoint = _Checkpoints(root, generation, manifest, pending, report)
     ids = dense.ids
     done = 0
     last = time.monotonic()

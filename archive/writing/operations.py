@@ -1,12 +1,14 @@
 """The four ways an archive changes: build (or plan one), update, and embed what waits.
 
-Each takes the writer lock, reads the live generation, decides what to write
-(:func:`archive.writing.building.plan_build` is the one place changes are
-planned), writes a new generation beside the live one (whole:
+Each takes the writer lock, reads the live generation once, plans the write
+once (:mod:`archive.writing.planning`: the plan's counts are the report's),
+writes a new generation beside the live one (whole:
 :mod:`archive.writing.building`, or only the changes:
-:mod:`archive.writing.increment`) and embeds the passages still waiting
+:mod:`archive.writing.increment`; each returns what it wrote, which the report
+takes) and embeds the passages still waiting, from the manifest it committed
 (:mod:`archive.writing.embedding`). They return the encoder they used, so the
-front door can open the result without loading it again.
+front door can open the result without loading it again. A build can embed on
+a Ray cluster first (``ray=True``: :mod:`archive.writing.ray_embed`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..document import Document
 from ..encoders.base import Encoder
@@ -26,27 +29,15 @@ from ..index.integrity import verify_sizes
 from ..index.manifest import Manifest
 from ..index.dense import MAX_PASSAGES, passage_policy
 from ..index.store import DocumentStore
-from .building import (
-    BuildPlan,
-    BuildReport,
-    LiveState,
-    Progress,
-    fold_duplicates,
-    live_to_change,
-    plan_build,
-    read_live,
-    salvaged_tombstones,
-    unique_ids,
-    write_generation,
-)
+from .building import BuildReport, Progress, fold_duplicates, unique_ids, write_generation
 from .choices import chosen_encoder, estimate, previous_choices, same_encoder
 from .embedding import embed_pending
 from .increment import write_increment
+from .planning import LiveState, live_to_change, plan_build, plan_update, read_live, salvaged_tombstones
 
-INCREMENT_MAX_SHARE = 0.25
-"""A re-build whose changes (added + updated + deleted) exceed this share of its
-documents rewrites the index whole (the two-process writer is then faster
-than patching); below it, only the changes are written (:mod:`archive.writing.increment`)."""
+if TYPE_CHECKING:
+    from .ray_embed import EmbedJobStats
+
 
 
 def build(  # noqa: PLR0913 - Archive.build's arguments, passed on
@@ -62,11 +53,40 @@ def build(  # noqa: PLR0913 - Archive.build's arguments, passed on
     prune: bool = False,
     before_commit: Callable[[BuildReport], None] | None = None,
     passages: int | str | None = None,
+    ray: bool = False,
+    ray_address: str | None = None,
 ) -> Encoder | None:
     """Bring the archive at ``root`` up to date with ``documents`` (see :meth:`archive.Archive.build`)."""
     with _timed(report):
+        if ray:  # before reading anything: Ray missing or its cluster unreachable is named at once
+            spec = ray_encoder(root, encoder, full=full, address=ray_address)
+            documents = list(documents)
+            report.ray = _embed_first(documents, root, spec, ray_address, passages, progress)
         return _build(documents, root, encoder=encoder, full=full, progress=progress, report=report, procs=procs,
                sources=sources, prune=prune, before_commit=before_commit, passages=passages)
+
+
+def ray_encoder(root: Path, encoder: str | Encoder | None, *, full: bool = False, address: str | None = None) -> str:
+    """The encoder a build of ``root`` on Ray embeds with, once Ray and the cluster at ``address`` are checked
+    (:class:`~archive.writing.ray_embed.RayUnavailableError`, :class:`~archive.writing.ray_embed.RayJobError`);
+    a lexical-only archive raises :class:`~archive.writing.ray_embed.NothingToEmbedError`."""
+    from .ray_embed import NothingToEmbedError, check_address, require_ray
+
+    spec = chosen_encoder(encoder, previous_choices(root), full=full, root=root)
+    if spec is None or (isinstance(spec, str) and spec.strip().lower() == "none"):
+        raise NothingToEmbedError("a lexical-only archive (--encoder none) has nothing to embed")
+    require_ray()
+    check_address(address)
+    return spec if isinstance(spec, str) else spec_of(spec)
+
+
+def _embed_first(documents: list[Document], root: Path, spec: str, address: str | None, passages: int | str | None,
+                 progress: Progress | None) -> EmbedJobStats:
+    """Embed on Ray the passages a build of ``documents`` needs and the cache lacks (the build then finds them)."""
+    from .ray_embed import embed_build
+
+    return embed_build(documents, root, spec, progress=progress, address=address,
+                       max_passages=passage_policy(passages))
 
 
 @contextmanager
@@ -108,15 +128,15 @@ def _build(  # noqa: PLR0913 - build's arguments
         spec = chosen if isinstance(chosen, str) else spec_of(enc)
         live = read_live(root, enc.name if enc else None, tolerate_damage=full, max_passages=policy)
         tombstones = live.tombstones if live is not None else salvaged_tombstones(root) if full else {}
-        plan = plan_build(docs, live, report, sources=source_paths, prune=prune, tombstones=tombstones)
+        plan = plan_build(docs, live, sources=source_paths, prune=prune, tombstones=tombstones, full=full)
+        report.counted(plan.counts)
         if before_commit is not None:
             before_commit(report)
-        remembered = source_paths if prune or live is None else _union(live.manifest.sources, source_paths)
-        if not _rewrites_whole(live, plan, full=full, remembered=remembered):
-            if _changes(live, plan, remembered):
+        result = None
+        if not plan.whole:
+            if plan.increment is not None:
                 assert live is not None  # an increment patches the live index
-                write_increment(root, live, plan.changes, plan.delete, encoder=enc, report=report,
-                                progress=progress, sources=source_paths)
+                result = write_increment(root, live, plan.increment, encoder=enc, progress=progress)
         else:
             kept = _stored(live, plan.keep) if live is not None else []
             rate = 0.0
@@ -124,27 +144,14 @@ def _build(  # noqa: PLR0913 - build's arguments
                 rate = live.manifest.embedding_rate  # the same encoder on the same machine: still a measure
                 if policy is None:
                     policy = live.manifest.max_passages  # the archive keeps its passage policy
-            write_generation(root, [*kept, *plan.documents], encoder=enc, encoder_spec=spec, report=report,
-                             progress=progress, procs=procs, sources=remembered,
-                             max_passages=policy, embedding_rate=rate,
-                             tombstones=tombstones)
+            result = write_generation(root, [*kept, *plan.documents], encoder=enc, encoder_spec=spec,
+                                      progress=progress, procs=procs, sources=plan.remembered,
+                                      max_passages=policy, embedding_rate=rate, tombstones=tombstones)
+        if result is not None:
+            report.took(result)
         if enc is not None:
-            embed_pending(root, enc, report, progress, verified=report.written)
+            embed_pending(root, enc, report, progress, written=result)
     return enc
-
-
-def _changes(live: LiveState | None, plan: BuildPlan, remembered: Sequence[str]) -> bool:
-    """True when a build changes something: articles, or the sources it remembers."""
-    return bool(plan.changes or plan.delete or (live is not None and remembered != live.manifest.sources))
-
-
-def _rewrites_whole(live: LiveState | None, plan: BuildPlan, *, full: bool, remembered: Sequence[str]) -> bool:
-    """True when a build writes a whole new generation rather than patching the live one: no usable
-    live index, another encoder or setting, ``full``, or changes beyond :data:`INCREMENT_MAX_SHARE`."""
-    if live is None or not live.compatible or full:
-        return True
-    small = len(plan.changes) + len(plan.delete) <= INCREMENT_MAX_SHARE * len(live.entries)
-    return not small and _changes(live, plan, remembered)
 
 
 def plan(
@@ -156,11 +163,16 @@ def plan(
     encoder: str | Encoder | None = KEEP_ENCODER,
     full: bool = False,
     passages: int | str | None = None,
+    ray: bool = False,
+    ray_address: str | None = None,
 ) -> BuildReport:
     """What :func:`build` with the same arguments would do, and what it would embed; writes nothing.
 
-    Raises :class:`SettingChangeError` as the build would (another encoder without ``full``).
+    Raises :class:`SettingChangeError` as the build would (another encoder without ``full``), and with
+    ``ray`` what a build on Ray would raise before reading anything (:func:`ray_encoder`).
     """
+    if ray:
+        ray_encoder(root, encoder, full=full, address=ray_address)
     report = BuildReport()
     previous = previous_choices(root)
     chosen = chosen_encoder(encoder, previous, full=full, root=root)
@@ -169,13 +181,12 @@ def plan(
     name = previous.encoder if same and previous is not None else "(another encoder)"
     policy = passage_policy(passages)
     live = read_live(root, name if chosen is not None else None, max_passages=policy)
-    source_paths = source_paths_of(sources)
-    build_plan = plan_build(docs, live, report, sources=source_paths, prune=prune)
+    build_plan = plan_build(docs, live, sources=source_paths_of(sources), prune=prune, full=full)
+    report.counted(build_plan.counts)
     if chosen is not None:
         if policy is None:
             policy = (previous.max_passages if previous is not None and same else None) or MAX_PASSAGES
-        remembered = source_paths if prune or live is None else _union(live.manifest.sources, source_paths)
-        if _rewrites_whole(live, build_plan, full=full, remembered=remembered):
+        if build_plan.whole:
             kept = _stored(live, build_plan.keep) if live is not None else []
             to_embed, waiting = fold_duplicates([*kept, *build_plan.documents])[0], 0
         else:
@@ -222,10 +233,13 @@ def _update(
             if missing:
                 raise DocumentNotFoundError(f"cannot delete {', '.join(map(repr, missing))}: no such document in {root}")
         added = unique_ids(add, report)
-        write_increment(root, live, added, delete, encoder=encoder, report=report,
-                        progress=progress, sources=source_paths_of(sources), tombstone=True)
+        plan = plan_update(live, added, delete, sources=source_paths_of(sources), tombstone=True)
+        report.counted(plan.counts)
+        result = write_increment(root, live, plan.increment, encoder=encoder, progress=progress)
+        if result is not None:
+            report.took(result)
         if encoder is not None and added:  # a delete alone never starts embedding what waits
-            embed_pending(root, encoder, report, progress, verified=report.written)
+            embed_pending(root, encoder, report, progress, written=result)
     return encoder
 
 
@@ -268,9 +282,13 @@ def _restore(
             report.warnings.append(
                 f"{doc_id}: not in the archive's sources any more; its deletion is forgotten, so a build "
                 "that reads it again adds it")
-        write_increment(root, live, found, [], encoder=encoder, report=report, progress=progress, forget=ids)
+        plan = plan_update(live, found, [], forget=ids)
+        report.counted(plan.counts)
+        result = write_increment(root, live, plan.increment, encoder=encoder, progress=progress)
+        if result is not None:
+            report.took(result)
         if encoder is not None and found:
-            embed_pending(root, encoder, report, progress, verified=report.written)
+            embed_pending(root, encoder, report, progress, written=result)
     return encoder
 
 
@@ -284,10 +302,28 @@ def _ids(ids: Iterable[str], name: str) -> list[str]:
     return ids
 
 
-def embed(root: Path, *, progress: Progress | None = None, report: BuildReport) -> Encoder | None:
+def embed(root: Path, *, progress: Progress | None = None, report: BuildReport, ray: bool = False,
+          ray_address: str | None = None) -> Encoder | None:
     """Embed the passages that wait for a vector, lead first (see :meth:`archive.Archive.embed`)."""
     with _timed(report):
+        if ray:
+            report.ray = _embed_waiting_on_ray(root, ray_address, progress)
         return _embed(root, progress=progress, report=report)
+
+
+def _embed_waiting_on_ray(root: Path, address: str | None, progress: Progress | None) -> EmbedJobStats | None:
+    """Embed on Ray the passages the live generation waits for, into the cache (:func:`embed` then commits
+    them without encoding); ``None`` when nothing waits."""
+    from .building import CACHE_NAME
+    from .embedding import pending_texts
+    from .ray_embed import check_address, embed_texts, require_ray
+
+    require_ray()
+    check_address(address)
+    texts, spec = pending_texts(root)
+    if spec is None or not texts:
+        return None
+    return embed_texts(texts, spec, root / CACHE_NAME, address=address, progress=progress)
 
 
 def _embed(root: Path, *, progress: Progress | None, report: BuildReport) -> Encoder | None:
@@ -300,7 +336,7 @@ def _embed(root: Path, *, progress: Progress | None, report: BuildReport) -> Enc
         report.passages, report.pending = manifest.passages, manifest.pending
         report.leads, report.leads_pending = manifest.leads, manifest.leads_pending
         if encoder is not None:
-            embed_pending(root, encoder, report, progress)
+            embed_pending(root, encoder, report, progress, live=(generation, manifest))
     return encoder
 
 
@@ -323,10 +359,6 @@ def source_paths_of(sources: Sequence[str | Path]) -> list[str]:
     if isinstance(sources, (str, bytes, os.PathLike)):
         sources = [sources]  # type: ignore[list-item]
     return [os.path.abspath(os.fspath(s)) for s in sources]
-
-
-def _union(first: Sequence[str], second: Sequence[str]) -> list[str]:
-    return [*first, *(s for s in second if s not in first)]
 
 
 def _from(sources: Sequence[str]) -> str:

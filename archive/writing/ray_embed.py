@@ -52,7 +52,7 @@ from ..index.embcache import EmbeddingCache
 from ..encoders.base import Encoder
 from ..encoders.engines.select import requested
 from ..encoders.registry import get_encoder
-from ..errors import ArchiveError, EncoderError
+from ..errors import ArchiveError, EncoderError, UsageError
 
 INSTALL_HINT = "pip install 'news-archive[ray]'"
 BATCH_SIZE = 64
@@ -74,6 +74,10 @@ Progress = Callable[[str, int, int | None], None]
 
 class RayUnavailableError(ArchiveError):
     """Ray is not installed (the message says how to install it)."""
+
+
+class NothingToEmbedError(UsageError):
+    """Ray was asked to embed for a lexical-only archive (``encoder="none"``): it has no passages to embed."""
 
 
 class RayJobError(ArchiveError):

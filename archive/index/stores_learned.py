@@ -1,0 +1,107 @@
+"""The stores learned from the indexed articles: the near copies and the spelling-variant classes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..document import Document
+from .store import DocumentStore
+from .store_protocol import BaseStore, Change, Collected, Full, Sink, Written
+from .stores_keyed import Records
+from .variants import VARIANTS_NAME, VariantClasses
+
+if TYPE_CHECKING:
+    from .check import Sides
+    from .manifest import Manifest
+
+
+class NearCopies(BaseStore):
+    """The near-copies store (:mod:`archive.index.near`), keyed by id: one row per indexed article."""
+
+    name = "near"
+
+    def writer(self, generation: Path, full: Full) -> Sink:
+        from ..writing.folding import near_store
+
+        return Collected(lambda docs: self._write(generation, lambda _: near_store(docs), None))
+
+    def append(self, generation: Path, change: Change) -> Written:
+        from ..writing.folding import updated_near_store
+
+        return self._write(generation, lambda near: updated_near_store(
+            near, change.unindex, change.index, lambda: _indexed(generation)), change.live)
+
+    def _write(self, generation: Path, make: Callable[[object], object], live: Path | None) -> Written:
+        from .near import NearStore
+
+        started = time.perf_counter()
+        store = make(NearStore.read(live) if live is not None else None)
+        store.write(generation)  # type: ignore[attr-defined]
+        clusters = store.clusters()  # type: ignore[attr-defined]
+        return Written(stories=len(clusters), copies=sum(len(c) for c in clusters),
+                       seconds=time.perf_counter() - started)
+
+    def verify(self, generation: Path, manifest: Manifest, sides: Sides) -> None:
+        from .near import NearStore
+
+        near = sides.read(generation / self.name, lambda: NearStore.read(generation))
+        if near is not None:
+            sides.ids["near"] = set(near.ids)
+        elif not (generation / self.name).exists():
+            sides.notes.append(f"{generation / self.name}: no near copies store (built before copies were folded): "
+                               "searches show every copy until the next build, add or delete writes it")
+
+
+def _indexed(generation: Path) -> list[Document]:
+    """Every indexed article of ``generation`` (being written: its document store is written first)."""
+    store = DocumentStore.open(generation / Records.name)
+    try:
+        return list(store.documents())
+    finally:
+        store.close()
+
+
+class After:
+    """A sink that needs no article: it writes when closed, from the stores written before it."""
+
+    def __init__(self, finish: Callable[[], Written]) -> None:
+        self._finish = finish
+
+    def add(self, doc: Document) -> None:
+        pass
+
+    def close(self) -> Written:
+        return self._finish()
+
+    def cancel(self) -> None:
+        pass
+
+
+class SpellingVariants(BaseStore):
+    """The spelling-variant classes (:mod:`archive.index.variants`), learned from the generation's term
+    index and source column once they are written. Every write learns them again from the live
+    articles (an increment as a build does), so they never depend on the order articles came in."""
+
+    name = VARIANTS_NAME
+
+    def writer(self, generation: Path, full: Full) -> Sink:
+        return After(lambda: self._learn(generation))
+
+    def append(self, generation: Path, change: Change) -> Written:
+        return self._learn(generation)
+
+    def _learn(self, generation: Path) -> Written:
+        from ..writing.variants import learn_generation
+
+        classes, seconds = learn_generation(generation)
+        return Written(classes=len(classes), seconds=seconds)
+
+    def verify(self, generation: Path, manifest: Manifest, sides: Sides) -> None:
+        path = generation / self.name
+        if sides.read(path, lambda: VariantClasses.read(generation)) is None and not path.exists():
+            sides.notes.append(f"{path}: no spelling variants (built before they were learned): words are "
+                               "searched as written until the next build, add or delete learns them")
+

@@ -1,0 +1,381 @@
+"""The one planner: what a write changes, from what it read and what is live.
+
+Every write of an archive is planned here, once, under the writer lock:
+:func:`plan_build` for a build (what it read against the live index: each
+article added, updated, unchanged, deleted or kept; tombstones respected;
+whether the change is written whole or as an increment) and
+:func:`plan_update` for ``update`` and ``restore`` (the ids given). Both return
+a :class:`Plan` whose :class:`Counts` are the write's report, and, for an
+increment, the :class:`ChangePlan` of how the change falls on the live store
+(:func:`plan_changes`: promotions of copies, rows to index and to take out),
+which :func:`archive.writing.increment.write_increment` applies as it is.
+The live index is read once per write (:func:`read_live`, :func:`live_to_change`).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..document import Document
+from ..errors import ArchiveError, IndexFormatError
+from ..index import layout
+from ..index.integrity import verify_sizes
+from ..index.manifest import FORMAT_VERSION, Manifest
+from ..index.store import DocumentStore
+
+INCREMENT_MAX_SHARE = 0.25
+"""A re-build whose changes (added + updated + deleted) exceed this share of its
+documents rewrites the index whole (the two-process writer is then faster
+than patching); below it, only the changes are written (:mod:`archive.writing.increment`)."""
+
+
+@dataclass(slots=True)
+class LiveState:
+    """What a build needs of the live index: its manifest and every stored article's state."""
+
+    generation: Path
+    manifest: Manifest
+    entries: list[tuple[str, str, str, str | None]]
+    """``(id, content hash, body key, canonical id)`` (:meth:`DocumentStore.entries`)."""
+    files: dict[str, str]
+    tombstones: dict[str, str]
+    """``{id: when}`` of the articles the user deleted (a build does not bring them back)."""
+    compatible: bool
+    """Written with this code's settings, the build's encoder and passage settings: it can be patched."""
+
+
+def read_live(
+    root: Path, encoder: str | None, *, tolerate_damage: bool = False, max_passages: int | None = None
+) -> LiveState | None:
+    """The live index of ``root`` as a build sees it, or ``None`` when there is none it can read.
+
+    ``encoder`` is the full name of the build's encoder (``None``: lexical only).
+    An index of another format or encoder is still read (``compatible`` is
+    then False): the build rewrites it whole, but counts against it and keeps
+    the articles no source re-reads. A damaged one raises
+    :class:`IndexDamagedError` (a plain build never writes over it silently:
+    its articles from ``add`` could be lost), unless ``tolerate_damage``
+    (``build --full``, the fix the error names) makes it count as absent.
+    """
+    try:
+        generation = layout.current_generation(root)
+        manifest = Manifest.read(generation, check=False)
+        if manifest.format_version == FORMAT_VERSION:
+            verify_sizes(generation, manifest.files)
+        entries, files, tombstones = _stored_state(generation)
+    except IndexFormatError:  # damage, or a store newer than this code: never replaced unasked
+        if tolerate_damage:
+            return None
+        raise
+    except (ArchiveError, sqlite3.Error):
+        return None
+    try:
+        manifest.check(generation)
+        settings_match = True
+    except IndexFormatError:
+        settings_match = False
+    same_encoder = manifest.encoder == encoder
+    same_policy = max_passages is None or encoder is None or manifest.max_passages == max_passages
+    return LiveState(generation, manifest, entries, files, tombstones,
+                     settings_match and same_encoder and same_policy)
+
+
+def live_to_change(root: Path) -> LiveState:
+    """The live index of ``root`` for ``update``, ``delete`` and ``restore``: read once, manifest checked
+    against this code's settings, files checked by size (the increment checks their checksums)."""
+    generation = layout.current_generation(root)
+    manifest = Manifest.read(generation)
+    verify_sizes(generation, manifest.files)
+    return LiveState(generation, manifest, *_stored_state(generation), compatible=True)
+
+
+def _stored_state(generation: Path) -> tuple[list[tuple[str, str, str, str | None]], dict[str, str], dict[str, str]]:
+    """``(entries, files, tombstones)`` of ``generation``'s document store, read at once."""
+    store = DocumentStore.open(generation / "docs.sqlite")
+    try:
+        return store.entries(), store.files(), store.tombstones()
+    finally:
+        store.close()
+
+
+def salvaged_tombstones(root: Path) -> dict[str, str]:
+    """The deletes remembered by the live generation's store, read even when the rest of it is damaged.
+
+    ``build --full`` rewrites a damaged index as if there were none; the
+    user's deletes must survive that (a damaged live mask or vectors do not
+    make the store unreadable). Empty when the store itself cannot be read.
+    """
+    try:
+        store = DocumentStore.open(layout.current_generation(root) / "docs.sqlite")
+        try:
+            return store.tombstones()
+        finally:
+            store.close()
+    except (ArchiveError, sqlite3.Error, OSError):
+        return {}
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """What a planned write does to the articles, as its report gives it (:class:`~archive.writing.building.BuildReport`)."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    kept: int = 0
+    folded: int = 0
+    restored: int = 0
+    tombstoned_ids: tuple[str, ...] = ()
+    """Read articles left out because the user deleted them."""
+    deletions: Mapping[str, int] = field(default_factory=dict)
+    """How many articles are removed, by their source file (and why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one write changes against the live index."""
+
+    counts: Counts
+    documents: list[Document]
+    """Read documents the write takes (those the user deleted left out)."""
+    changes: list[Document]
+    """Read documents that are new or differ from their stored copy."""
+    delete: list[str]
+    """Ids of stored articles to remove."""
+    keep: list[str]
+    """Ids of stored articles no source re-read, kept as they are."""
+    whole: bool
+    """The write makes a whole new generation (no usable live index, another setting, ``full``, or
+    changes past :data:`INCREMENT_MAX_SHARE`) rather than patching the live one."""
+    increment: ChangePlan | None = None
+    """How the change falls on the live store, when it is written as an increment that changes something."""
+    remembered: list[str] = field(default_factory=list)
+    """The sources the archive remembers after the write."""
+
+
+def plan_build(
+    documents: Sequence[Document],
+    live: LiveState | None,
+    *,
+    sources: Sequence[str] = (),
+    prune: bool = False,
+    tombstones: Mapping[str, str] | None = None,
+    full: bool = False,
+) -> Plan:
+    """Compare what a build read with the live index (see the module).
+
+    A stored article that this build did not read is removed only when
+    ``prune`` asks for it, or when its own source file lies under one of
+    ``sources`` (the paths this build read) and no longer exists: a file or
+    a folder that could not be read this time, or articles that came from
+    elsewhere (``archive add`` of another folder), are never a reason to
+    delete anything. An article the user deleted (a tombstone in the live
+    store) is skipped, counted in ``tombstoned_ids``: reading its source
+    again does not bring it back. ``tombstones`` defaults to the live
+    store's (a ``build --full`` over a damaged index passes those it could
+    still read: see :func:`salvaged_tombstones`).
+    """
+    if tombstones is None:
+        tombstones = live.tombstones if live is not None else {}
+    tombstoned: list[str] = []
+    if tombstones:
+        tombstoned = [d.id for d in documents if d.id in tombstones]
+        if tombstoned:
+            documents = [d for d in documents if d.id not in tombstones]
+    remembered = list(sources) if prune or live is None else _union(live.manifest.sources, sources)
+    if live is None:
+        folded = len(documents) - len({d.body_key for d in documents})
+        counts = Counts(added=len(documents) - folded, folded=folded, tombstoned_ids=tuple(tombstoned))
+        return Plan(counts, list(documents), list(documents), [], [], True, remembered=remembered)
+    previous = {doc_id: digest for doc_id, digest, _, _ in live.entries}
+    changes = [d for d in documents if previous.get(d.id) != d.content_hash]
+    read = {d.id for d in documents}
+    delete: list[str] = []
+    keep: list[str] = []
+    deletions: dict[str, int] = {}
+    for doc_id in previous:
+        if doc_id in read:
+            continue
+        file = live.files.get(doc_id, "")
+        if prune:
+            reason = f"{file or '(no source file)'} (not read by this build: --prune)"
+        elif file and _under(file, sources) and not os.path.lexists(file):
+            reason = f"{file} (file gone)"
+        else:
+            keep.append(doc_id)
+            continue
+        delete.append(doc_id)
+        deletions[reason] = deletions.get(reason, 0) + 1
+    changed = bool(changes or delete or remembered != live.manifest.sources)
+    small = len(changes) + len(delete) <= INCREMENT_MAX_SHARE * len(live.entries)
+    whole = not live.compatible or full or (not small and changed)
+    unchanged = len(documents) - len(changes)  # the tombstoned ones are out of documents now
+    increment = None
+    if not whole and changed:  # how the changes fall on the live store: its counts are the report's
+        increment = plan_changes(live.entries, changes, delete)
+        increment.new_sources = [s for s in sources if s not in live.manifest.sources]
+        added, updated, folded = increment.added, increment.updated, increment.folded
+    else:
+        added = sum(1 for d in changes if d.id not in previous)
+        updated = len(changes) - added
+        folded = _new_copies(changes, live, previous, delete)
+        added -= folded
+    counts = Counts(added=added, updated=updated, unchanged=unchanged, deleted=len(delete), kept=len(keep),
+                    folded=folded, tombstoned_ids=tuple(tombstoned), deletions=deletions)
+    return Plan(counts, list(documents), changes, delete, keep, whole, increment, remembered)
+
+
+def plan_update(
+    live: LiveState,
+    add: Sequence[Document],
+    delete: Sequence[str],
+    *,
+    sources: Sequence[str] = (),
+    tombstone: bool = False,
+    forget: Collection[str] = (),
+) -> Plan:
+    """Plan ``update`` (add or replace ``add``, unique ids; remove ``delete``) or ``restore`` as an increment
+    of the live index. ``tombstone`` remembers the ``delete`` ids as deleted by the user (``archive
+    delete``: a build then skips them); an added article that was deleted so is restored (its tombstone
+    lifted), and so are the ids in ``forget``. ``sources`` join the archive's remembered ones."""
+    increment = plan_changes(live.entries, add, delete)
+    tombstones = live.tombstones
+    increment.lifted = {d.id for d in add if d.id in tombstones} | {i for i in forget if i in tombstones}
+    increment.tombstone = sorted(set(delete)) if tombstone else []
+    increment.new_sources = [s for s in sources if s not in live.manifest.sources]
+    counts = Counts(added=increment.added, updated=increment.updated, unchanged=increment.unchanged,
+                    deleted=increment.deleted, folded=increment.folded, restored=len(increment.lifted))
+    return Plan(counts, list(add), list(increment.store_insert), list(delete), [], False, increment,
+                [*live.manifest.sources, *increment.new_sources])
+
+
+def _new_copies(changes: Sequence[Document], live: LiveState, previous: dict[str, str], delete: list[str]) -> int:
+    """How many new articles of ``changes`` are copies of an article before them (folded, not indexed)."""
+    changed = {d.id for d in changes}
+    gone = set(delete)
+    seen = {key for doc_id, _, key, _ in live.entries if doc_id not in changed and doc_id not in gone}
+    copies = 0
+    for doc in changes:
+        key = doc.body_key
+        copies += doc.id not in previous and key in seen
+        seen.add(key)
+    return copies
+
+
+def _under(file: str, sources: Sequence[str]) -> bool:
+    """True when ``file`` is one of ``sources`` or lies in one of those folders."""
+    return any(file == s or file.startswith(s.rstrip(os.sep) + os.sep) for s in sources)
+
+
+def _union(first: Sequence[str], second: Sequence[str]) -> list[str]:
+    return [*first, *(s for s in second if s not in first)]
+
+
+@dataclass(slots=True)
+class ChangePlan:
+    """What an increment does to the live generation: its rows, its indexed articles, its tombstones and sources."""
+
+    store_delete: set[str] = field(default_factory=set)
+    """Rows removed from the store (deleted ids, and the old rows of changed ones)."""
+    store_insert: list[Document] = field(default_factory=list)
+    """New and changed documents."""
+    canonical: dict[str, str | None] = field(default_factory=dict)
+    """Unchanged rows whose canonical id changes (promotions, new aliases)."""
+    inserted_aliases: dict[str, str] = field(default_factory=dict)
+    """Inserted documents that are copies of another: ``{id: canonical id}``."""
+    unindex: set[str] = field(default_factory=set)
+    """Ids removed from the lexical and dense indexes."""
+    index: list[str] = field(default_factory=list)
+    """Ids (re)indexed, in order."""
+    aliases: int = 0
+    """Documents that are copies of an indexed one, after the change."""
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    folded: int = 0
+    lifted: set[str] = field(default_factory=set)
+    """Tombstones lifted: deleted articles added again, or restored."""
+    tombstone: list[str] = field(default_factory=list)
+    """Ids the user deletes now (``archive delete``): remembered, so that a build skips them."""
+    new_sources: list[str] = field(default_factory=list)
+    """Sources that join the archive's remembered ones."""
+
+    @property
+    def changes_anything(self) -> bool:
+        """False when the increment would write a generation equal to the live one."""
+        return bool(self.store_delete or self.store_insert or self.new_sources or self.lifted)
+
+
+def plan_changes(
+    entries: Sequence[tuple[str, str, str, str | None]],
+    add: Sequence[Document],
+    delete: Iterable[str],
+) -> ChangePlan:
+    """How ``add`` and ``delete`` fall on the live store's ``entries`` (``DocumentStore.entries``): which
+    rows go and come, which articles are (re)indexed or taken out, which copies are promoted.
+
+    ``add`` holds unique ids; an added document with an existing id and the
+    same content hash is unchanged. The plan's counts: added counts the new
+    articles indexed, folded the new ones stored as a copy of an indexed
+    article, unchanged those of ``add`` identical to their stored version.
+    """
+    state: dict[str, tuple[str, str]] = {doc_id: (digest, key) for doc_id, digest, key, _ in entries}
+    old_key = {doc_id: key for doc_id, _, key, _ in entries}
+    was_indexed = {doc_id for doc_id, _, _, canonical in entries if canonical is None}
+    old_canonical = {doc_id: canonical for doc_id, _, _, canonical in entries}
+    plan = ChangePlan()
+    for doc_id in delete:
+        if state.pop(doc_id, None) is not None:
+            plan.store_delete.add(doc_id)
+            plan.deleted += 1
+    changed: set[str] = set()
+    for doc in add:
+        digest = doc.content_hash
+        previous = state.pop(doc.id, None)
+        if previous is not None and previous[0] == digest:
+            state[doc.id] = previous  # unchanged: keeps its place
+            plan.unchanged += 1
+            continue
+        if previous is None:
+            plan.added += 1
+        else:
+            plan.updated += 1
+            plan.store_delete.add(doc.id)
+        state[doc.id] = (digest, doc.body_key)  # a changed article moves to the end of the order
+        changed.add(doc.id)
+        plan.store_insert.append(doc)
+
+    groups: dict[str, list[str]] = {}
+    for doc_id, (_, key) in state.items():
+        groups.setdefault(key, []).append(doc_id)
+    new_canonical: dict[str, str | None] = {}
+    for key, members in groups.items():
+        # the indexed copy stays indexed unless its body changed (a corrected title keeps it)
+        stable = [m for m in members if m in was_indexed and (m not in changed or old_key[m] == key)]
+        head = stable[0] if stable else members[0]
+        for member in members:
+            new_canonical[member] = None if member == head else head
+
+    plan.unindex = {
+        doc_id for doc_id in was_indexed
+        if doc_id not in state or doc_id in changed or new_canonical[doc_id] is not None
+    }
+    plan.index = [
+        doc_id for doc_id, canonical in new_canonical.items()
+        if canonical is None and (doc_id not in was_indexed or doc_id in changed)
+    ]
+    plan.canonical = {
+        doc_id: canonical for doc_id, canonical in new_canonical.items()
+        if doc_id not in changed and old_canonical[doc_id] != canonical
+    }
+    plan.inserted_aliases = {i: c for i in changed if (c := new_canonical[i]) is not None}
+    plan.aliases = sum(1 for c in new_canonical.values() if c is not None)
+    plan.folded = sum(1 for i in changed if i not in old_canonical and new_canonical[i] is not None)
+    plan.added -= plan.folded
+    return plan

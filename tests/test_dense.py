@@ -323,6 +323,22 @@ def test_best_passages_agree_with_the_exact_search(tmp_path: Path, news: list[Do
     archive.close()
 
 
+def test_article_scores_are_each_articles_best_passage_on_one_blas_thread(tmp_path: Path, news: list[Document]) -> None:
+    from threadpoolctl import threadpool_info
+
+    archive = Archive.build(news, tmp_path / "index", encoder=HashingEncoder(), procs=1)
+    dense = archive._searcher.dense  # noqa: SLF001 - the dense side under test
+    vector = HashingEncoder().encode_queries(["أسعار النفط وأوبك"])[0]
+    before = [lib["num_threads"] for lib in threadpool_info()]
+    scores = dense.article_scores(vector)
+    assert [lib["num_threads"] for lib in threadpool_info()] == before  # the limit is lifted afterwards
+    sims = dense.vectors().astype(np.float64) @ vector.astype(np.float64)
+    for ordinal in range(len(dense.ids)):
+        rows = dense.rows_by_article(ordinal)
+        assert scores[ordinal] == pytest.approx(sims[rows].max(), abs=1e-6) if len(rows) else scores[ordinal] == -np.inf
+    archive.close()
+
+
 def test_hybrid_weight_defaults_to_the_one_tuned_for_the_encoder(tmp_path: Path, news: list[Document]) -> None:
     class FastEncoder(HashingEncoder):
         name = "use-multilingual-v3/test"

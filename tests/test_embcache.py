@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from archive.index.embcache import EmbeddingCache, EmbedStats, embed_with_cache
+from archive.index.embcache import BATCH, EmbeddingCache, EmbedStats, embed_with_cache
 from archive.errors import EncoderError, IndexFormatError
 
 DIM = 16
@@ -115,6 +115,20 @@ def test_batches_and_progress(cache_path: Path) -> None:
     assert stats == EmbedStats(embedded=7, reused=3)
     assert [len(b) for b in encoder.batches] == [3, 3, 3, 1]
     assert calls == [(0, 7), (3, 7), (6, 7), (7, 7)]  # texts to embed: the total first, then after each batch
+
+
+def test_default_calls_hold_batch_texts_each_stored_before_the_next(cache_path: Path) -> None:
+    """The default call size is :data:`BATCH` (large calls keep the fast engines' streams full);
+    an interruption in the second call keeps the whole first call."""
+    texts = [f"المقطع رقم {i} من خبر عن كورسك" for i in range(BATCH + 10)]
+    with EmbeddingCache(cache_path, NAME, DIM) as cache:
+        encoder = FakeEncoder()
+        embed_with_cache(texts, encoder, cache)
+        assert [len(b) for b in encoder.batches] == [BATCH, 10]
+    with EmbeddingCache(cache_path.with_name("fresh.sqlite"), NAME, DIM) as cache:
+        with pytest.raises(KeyboardInterrupt):
+            embed_with_cache(texts, FakeEncoder(fail_on_batch=1), cache)
+        assert len(cache) == BATCH
 
 
 def test_interrupted_build_keeps_finished_batches(cache_path: Path) -> None:

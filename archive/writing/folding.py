@@ -101,7 +101,10 @@ def _word_hash(token: str) -> int:
 
 def shingles(text: str, size: int = SHINGLE) -> np.ndarray:
     """The distinct 32-bit hashes of the ``size``-word shingles of ``text``, normalized and lowercased."""
-    words = tokens(text)
+    return _shingles(tokens(text), size)
+
+
+def _shingles(words: list[str], size: int = SHINGLE) -> np.ndarray:
     known = _WORD_HASHES
     if len(known) > _WORD_HASHES_MAX:
         known.clear()
@@ -137,20 +140,29 @@ def skeleton(token: str) -> str:
 def lead_shingles(text: str, words: int = LEAD_WORDS, size: int = LEAD_SHINGLE) -> np.ndarray:
     """The distinct 32-bit hashes of the ``size``-word shingles of the first ``words`` words of ``text``,
     each word as its :func:`skeleton` (a hashtag's words apart: ``#كوريا_الشمالية`` is two words)."""
-    raw = [part for token in tokens(text[: words * 20]) for part in token.split("_") if part][:words]
+    return np.array(_lead_shingles(tokens(text[: words * 20])[:words], words, size), dtype=np.uint32)
+
+
+def _lead_shingles(first: list[str], words: int = LEAD_WORDS, size: int = LEAD_SHINGLE) -> list[int]:
+    """:func:`lead_shingles` of a text's first ``words`` raw tokens, sorted: in plain Python, which for some
+    60 words costs a tenth of numpy's calls (the same polynomial and mixing as :func:`shingles`)."""
+    raw = [part for token in first for part in (token.split("_") if "_" in token else (token,)) if part][:words]
     known = _SKELETON_HASHES
     if len(known) > _WORD_HASHES_MAX:
         known.clear()
     for word in set(raw).difference(known):
         known[word] = zlib.crc32(skeleton(word).encode("utf-8"))
-    hashes = np.fromiter(map(known.__getitem__, raw), dtype=np.uint64, count=len(raw))
+    hashes = [known[word] for word in raw]
     if len(hashes) < size:
-        return np.unique(_mix(hashes))
-    span = len(hashes) - size + 1
-    acc = np.zeros(span, dtype=np.uint64)
-    for i in range(size):
-        acc = (acc * np.uint64(1_000_003) + hashes[i : i + span]) & np.uint64(0xFFFFFFFFFFFF)
-    return np.unique(_mix(acc))
+        values = hashes
+    else:
+        values = []
+        for start in range(len(hashes) - size + 1):
+            acc = 0
+            for h in hashes[start : start + size]:
+                acc = (acc * 1_000_003 + h) & 0xFFFFFFFFFFFF
+            values.append(acc)
+    return sorted({(v ^ (v >> 29)) & 0xFFFFFFFF for v in values})
 
 
 def _mix(values: np.ndarray) -> np.ndarray:
@@ -185,11 +197,15 @@ class Signer:
         sizes = np.empty(len(documents), dtype=np.int32)
         minhashes = []
         for row, doc in enumerate(documents):
-            values = shingles(doc.body)
+            words = tokens(doc.body)  # one tokenizing for the body's shingles and the lead's
+            values = _shingles(words)
             sizes[row] = len(values)
             minhashes.append(mh := self.minhash(values))
             signatures[row, : self.num_perm] = mh.hashvalues
-            signatures[row, self.num_perm :] = self.minhash(lead_shingles(doc.body)).hashvalues
+            lead, lead_values = self.minhash(), _lead_shingles(words[:LEAD_WORDS])
+            if lead_values:
+                lead.update_batch(lead_values)
+            signatures[row, self.num_perm :] = lead.hashvalues
         return signatures, sizes, _dates(documents), minhashes
 
 
@@ -271,7 +287,10 @@ def _judged(
         found = _bucket_pairs(lsh, signer, body, signable, minhashes)
     else:
         found = _band_pairs(body, signable, new, lsh.b, lsh.r)
-    found = np.unique(np.concatenate([found, _band_pairs(lead, signable, new, LEAD_BANDS, LEAD_ROWS)]), axis=0)
+    both = np.concatenate([found, _band_pairs(lead, signable, new, LEAD_BANDS, LEAD_ROWS)]).astype(np.int64)
+    n = np.int64(len(signatures))
+    codes = _distinct(both[:, 0] * n + both[:, 1])
+    found = np.stack([codes // n, codes % n], axis=1)
     kept, similarities = [np.zeros((0, 2), np.int32)], [np.zeros(0, np.float32)]
     for start in range(0, len(found), JUDGED_AT_ONCE):
         step = found[start : start + JUDGED_AT_ONCE]
@@ -298,7 +317,7 @@ def _bucket_pairs(
                 rows = np.sort(np.fromiter(bucket, dtype=np.int64, count=len(bucket)))
                 first, second = np.triu_indices(len(rows), 1)
                 found.append(rows[first] * n + rows[second])
-    codes = np.unique(np.concatenate(found))
+    codes = _distinct(np.concatenate(found))
     return np.stack([codes // n, codes % n], axis=1)
 
 
@@ -326,7 +345,12 @@ def _band_pairs(signatures: np.ndarray, signable: np.ndarray, new: np.ndarray, b
         sorted_keys = keys[order, band]
         starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
         sizes = np.diff(np.r_[starts, len(order)])
-        for start, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist()):
+        pair_starts = starts[sizes == 2]  # most buckets hold two rows: their pairs at once
+        first, second = candidates[order[pair_starts]], candidates[order[pair_starts + 1]]
+        keep = is_new[first] | is_new[second]
+        low, high = np.minimum(first[keep], second[keep]), np.maximum(first[keep], second[keep])
+        found.append(low.astype(np.int64) * n + high)
+        for start, size in zip(starts[sizes > 2].tolist(), sizes[sizes > 2].tolist()):
             members = candidates[order[start : start + size]]
             fresh = members[is_new[members]]
             if not len(fresh) or size > MAX_BUCKET:
@@ -335,8 +359,14 @@ def _band_pairs(signatures: np.ndarray, signable: np.ndarray, new: np.ndarray, b
             keep = first != second
             low, high = np.minimum(first[keep], second[keep]), np.maximum(first[keep], second[keep])
             found.append(low.astype(np.int64) * n + high)
-    codes = np.unique(np.concatenate(found))
+    codes = _distinct(np.concatenate(found))
     return np.stack([codes // n, codes % n], axis=1)
+
+
+def _distinct(codes: np.ndarray) -> np.ndarray:
+    """``codes`` sorted, each once (as ``np.unique``; sorting is faster than its hashing for millions)."""
+    codes = np.sort(codes)
+    return codes[np.r_[True, codes[1:] != codes[:-1]]] if len(codes) else codes
 
 
 def copies(

@@ -1,15 +1,16 @@
 """Precision and recall of near-copy folding, from the judged ANT pairs (``eval/folding/ant-pairs.tsv``).
 
 The pairs were drawn at random from cells of the pairs of ANT articles that are close (estimated
-Jaccard similarity of 3-word shingles at least 0.2, or headlines sharing 40 % of their words
-within 3 days), by similarity bin and by whether both come from one outlet; each row carries its
-cell's size, so every figure here is weighted back to the population of close pairs. Labels: 2 a
+Jaccard similarity of the bodies' 3-word shingles at least 0.2; or, within 3 days, of the leads'
+at least 0.2, or headlines sharing 40 % of their words: ``scripts/fold_sample.py``), by bin and by
+whether both come from one outlet; each row carries its cell's size, so every figure here is
+weighted back to the population of close pairs. Labels: 2 a
 copy (the same story, largely the same text), 1 the same story in the outlet's own words, 0
 another story. A folded pair is correct when it tells one story (label >= 1; ``strict``: a copy);
 recall is over the copies (label 2). See eval/folding/README.md and docs/evaluation.md.
 
     python scripts/fold_eval.py                      # the archive's settings, on each half
-    python scripts/fold_eval.py --tune               # choose settings on the tune half, report on test
+    python scripts/fold_eval.py --tune               # choose settings on the dev half, report on both
     python scripts/fold_eval.py --index DIR --half test   # what an index built with them folded
 """
 
@@ -36,6 +37,7 @@ class Pair:
     b: str
     same_source: bool
     similarity: float
+    lead: float
     days: float | None
     shingles: int
     label: int
@@ -44,16 +46,20 @@ class Pair:
 @dataclass(frozen=True)
 class Rule:
     """A pair is folded when both have ``min_shingles``, are at most ``max_days`` apart and their
-    similarity reaches ``cross`` (two outlets) or ``same`` (one outlet)."""
+    bodies' similarity reaches ``cross`` (two outlets) or ``same`` (one outlet), or, from two outlets,
+    their leads' reaches ``lead`` (None: leads not compared)."""
 
     cross: float
     same: float
     max_days: float
     min_shingles: int
+    lead: float | None = None
 
     def folds(self, pair: Pair) -> bool:
         if pair.shingles < self.min_shingles or (pair.days is not None and pair.days > self.max_days):
             return False
+        if self.lead is not None and not pair.same_source and pair.lead >= self.lead:
+            return True
         return pair.similarity >= (self.same if pair.same_source else self.cross)
 
 
@@ -69,6 +75,7 @@ def read_pairs(path: Path = PAIRS) -> list[Pair]:
                 pairs.append(Pair(
                     half=row["half"], cell=row["cell"], cell_pairs=int(row["cell_pairs"]), a=row["a"], b=row["b"],
                     same_source=row["source_a"] == row["source_b"], similarity=float(row["similarity"]),
+                    lead=float(row["lead"]),
                     days=float(row["days_apart"]) if row["days_apart"] else None,
                     shingles=min(int(row["shingles_a"]), int(row["shingles_b"])), label=label,
                 ))
@@ -131,8 +138,8 @@ def interval(pairs: list[Pair], folded: dict[tuple[str, str], bool], rounds: int
         drawn = [q for members in cells.values() for q in rng.choices(members, k=len(members))]
         # a pair drawn twice counts twice: key the draws apart
         marks = {(i, q.a, q.b): folded[(q.a, q.b)] for i, q in enumerate(drawn)}
-        renamed = [Pair(q.half, q.cell, q.cell_pairs, f"{i}:{q.a}", q.b, q.same_source, q.similarity, q.days,
-                        q.shingles, q.label) for i, q in enumerate(drawn)]
+        renamed = [Pair(q.half, q.cell, q.cell_pairs, f"{i}:{q.a}", q.b, q.same_source, q.similarity, q.lead,
+                        q.days, q.shingles, q.label) for i, q in enumerate(drawn)]
         m = weighted(renamed, {(r.a, r.b): marks[(i, q.a, q.b)] for i, (r, q) in enumerate(zip(renamed, drawn))})
         for name in seen:
             if m[name] == m[name]:
@@ -148,9 +155,9 @@ def tune(pairs: list[Pair], floor: float = 0.95) -> Rule:
     """The rule of highest recall whose precision reaches ``floor`` on ``pairs`` (ties: higher precision)."""
     best: tuple[float, float, Rule] | None = None
     grid = itertools.product([x / 100 for x in range(25, 71, 5)], [x / 100 for x in range(50, 96, 5)],
-                             [1, 2, 3, 7], [20])
-    for cross, same, days, shingles in grid:
-        rule = Rule(cross, same, days, shingles)
+                             [1, 2, 3, 7], [20], [None, *(x / 100 for x in range(20, 61, 5))])
+    for cross, same, days, shingles, lead in grid:
+        rule = Rule(cross, same, days, shingles, lead)
         m = by_rule(pairs, rule)
         if m["precision"] >= floor and (best is None or (m["recall"], m["precision"]) > best[:2]):
             best = (m["recall"], m["precision"], rule)
@@ -178,27 +185,28 @@ def by_index(pairs: list[Pair], index: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=Path, default=PAIRS)
-    parser.add_argument("--tune", action="store_true", help="choose the settings on the tune half")
+    parser.add_argument("--tune", action="store_true", help="choose the settings on the dev half")
     parser.add_argument("--index", type=Path, help="score what this index folded instead of a rule")
-    parser.add_argument("--half", choices=("tune", "test", "both"), default="both")
+    parser.add_argument("--half", choices=("dev", "test", "both"), default="both")
     parser.add_argument("--intervals", action="store_true", help="bootstrap 95 %% intervals (pairs resampled per cell)")
     args = parser.parse_args()
     pairs = [p for p in read_pairs(args.pairs) if not p.cell.startswith("transitive/")]
-    halves = {"tune": [p for p in pairs if p.half == "tune"], "test": [p for p in pairs if p.half == "test"],
+    halves = {"dev": [p for p in pairs if p.half == "dev"], "test": [p for p in pairs if p.half == "test"],
               "both": pairs}
     if args.index is not None:
-        for half in ("tune", "test", "both") if args.half == "both" else (args.half,):
+        for half in ("dev", "test", "both") if args.half == "both" else (args.half,):
             _show(f"index {args.index}, {half}", by_index(halves[half], args.index))
         return
     if args.tune:
-        rule = tune(halves["tune"])
-        print(f"chosen on the tune half: {rule}")
+        rule = tune(halves["dev"])
+        print(f"chosen on the dev half: {rule}")
     else:
         from archive.writing import folding
 
-        rule = Rule(folding.THRESHOLD, folding.SAME_SOURCE_THRESHOLD, folding.MAX_DAYS, folding.MIN_SHINGLES)
+        rule = Rule(folding.THRESHOLD, folding.SAME_SOURCE_THRESHOLD, folding.MAX_DAYS, folding.MIN_SHINGLES,
+                    folding.LEAD_THRESHOLD)
         print(f"the archive's settings: {rule}")
-    for half in ("tune", "test", "both"):
+    for half in ("dev", "test", "both"):
         _show(half, by_rule(halves[half], rule))
         if args.intervals:
             ci = interval(halves[half], {(p.a, p.b): rule.folds(p) for p in halves[half]})

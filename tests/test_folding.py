@@ -210,19 +210,78 @@ def test_judged_ant_pairs_score_the_archive_settings() -> None:
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     from fold_eval import Rule, by_rule, read_pairs
+    from fold_sample import half
 
     from archive.writing import folding
 
     pairs = read_pairs()
-    assert len(pairs) == 184 and {p.label for p in pairs} == {0, 1, 2}
+    assert len(pairs) == 257 and {p.label for p in pairs} == {0, 1, 2}
+    assert all(p.half == half(p.a, p.b) for p in pairs)  # the dev / test rule of eval/folding/README.md
+    assert len({(p.a, p.b) for p in pairs}) == len(pairs)
     for p in pairs:  # every pair's cell is as large as its judged pairs at least
         assert p.cell_pairs >= sum(q.cell == p.cell for q in pairs) or p.cell.startswith("transitive/")
-    rule = Rule(folding.THRESHOLD, folding.SAME_SOURCE_THRESHOLD, folding.MAX_DAYS, folding.MIN_SHINGLES)
+    rule = Rule(folding.THRESHOLD, folding.SAME_SOURCE_THRESHOLD, folding.MAX_DAYS, folding.MIN_SHINGLES,
+                folding.LEAD_THRESHOLD)
     test = [p for p in pairs if p.half == "test" and not p.cell.startswith("transitive/")]
     scored = by_rule(test, rule)
-    assert scored["precision"] >= 0.95 and scored["recall"] > 0.85  # docs/evaluation.md: 0.976, 0.883
+    assert scored["precision"] >= 0.95 and scored["recall"] >= 0.9  # docs/evaluation.md: 0.983, 0.916
+    without_leads = Rule(folding.THRESHOLD, folding.SAME_SOURCE_THRESHOLD, folding.MAX_DAYS, folding.MIN_SHINGLES)
+    assert by_rule(test, without_leads)["recall"] < 0.85  # copies cut short or given their own background
     one_rule = Rule(0.5, 0.5, folding.MAX_DAYS, folding.MIN_SHINGLES)  # one threshold for every pair
     assert by_rule(test, one_rule)["precision"] < 0.8  # an outlet's updates are other stories
+
+
+WIRE_LEAD = (
+    "أعلن الرئيس الأميركي دونالد ترمب، الثلاثاء، انسحاب الولايات المتحدة من الاتفاق النووي الذي وقعته القوى "
+    "الكبرى مع إيران عام 2015، وقال في كلمة متلفزة من البيت الأبيض إن الاتفاق كان كارثيا ولم يحقق السلام. "
+    "وأضاف ترمب أنه سيوقع مذكرة لإعادة فرض أقسى العقوبات على النظام الإيراني خلال ساعات."
+)
+LONG_BACKGROUND = [
+    "وكانت الدول الأوروبية الثلاث الموقعة على الاتفاق، فرنسا وبريطانيا وألمانيا، قد حاولت على مدى أشهر إقناع "
+    "الإدارة الأميركية بالإبقاء عليه، وعرضت التفاوض على ملحق يتناول برنامج الصواريخ الباليستية ونفوذ طهران "
+    "في المنطقة، لكن هذه المساعي لم تفلح في تغيير موقف البيت الأبيض.",
+    "ويقضي الاتفاق برفع العقوبات الدولية عن إيران مقابل تقييد برنامجها لتخصيب اليورانيوم وإخضاع منشآتها "
+    "لتفتيش الوكالة الدولية للطاقة الذرية، التي أكدت في تقاريرها المتتالية التزام طهران ببنوده.",
+    "وتراجعت أسعار الأسهم في بورصة طهران عقب الإعلان، فيما هبط سعر صرف الريال إلى مستوى قياسي جديد أمام الدولار "
+    "في السوق الموازية، وسط مخاوف التجار من عودة القيود على المصارف وصادرات النفط.",
+]
+SHORT_BACKGROUND = [
+    "وسارعت إسرائيل والسعودية إلى الترحيب بالقرار الأميركي، بينما أعرب الاتحاد الأوروبي عن أسفه وأكد تمسكه "
+    "بالاتفاق ما دامت إيران ملتزمة به، ودعا الرئيس الإيراني حسن روحاني حكومته إلى الاستعداد لاستئناف التخصيب.",
+]
+
+
+def test_a_wire_lead_cut_short_under_each_outlets_background_folds_by_its_lead() -> None:
+    from archive.writing.folding import THRESHOLD, Signer, near_store
+
+    afp = Document(id="deal-afp", title="ترمب ينسحب من الاتفاق النووي مع إيران",
+                   body="\n".join([WIRE_LEAD, *LONG_BACKGROUND]), published=_utc(8, 18), source="Al Arabiya")
+    sky = Document(  # another outlet: its house spelling of the name, its own last paragraph, the rest cut
+        id="deal-sky", title="ترامب يعلن الانسحاب من الاتفاق مع طهران",
+        body="\n".join([WIRE_LEAD.replace("ترمب", "ترامب").replace("الأميركي", "الأمريكي"), *SHORT_BACKGROUND]),
+        published=_utc(8, 21), source="Sky News Arabia",
+    )
+    signatures, *_ = Signer().sign([afp, sky])
+    assert (signatures[0, :128] == signatures[1, :128]).mean() < THRESHOLD  # the bodies alone are not copies
+    assert near_store([afp, sky]).clusters() == [["deal-afp", "deal-sky"]]
+    update = Document(id="deal-arabia-update", title="ترمب ينسحب.. وأوروبا تأسف", source="Al Arabiya",
+                      body="\n".join([WIRE_LEAD, *SHORT_BACKGROUND]), published=_utc(8, 23))
+    assert near_store([afp, update]).clusters() == []  # one outlet, one lead, the rest another story
+    days_later = Document(id="deal-sky-late", title=sky.title, body=sky.body, published=_utc(11, 21),
+                          source="Sky News Arabia")
+    assert near_store([afp, days_later]).clusters() == []  # three days apart: not one day's wire copy
+
+
+def test_lead_shingles_meet_across_house_spellings_and_hashtags() -> None:
+    from archive.writing.folding import lead_shingles, skeleton
+
+    assert skeleton("ترمب") == skeleton("ترامب") and skeleton("كابول") == skeleton("كابل")
+    assert skeleton("نتنياهو") == skeleton("نتانياهو") and skeleton("حوالى") == skeleton("حوالي")
+    assert skeleton("مصر") != skeleton("مطر")
+    assert np.array_equal(lead_shingles("قالت #كوريا_الشمالية إنها ستغلق موقع التجارب"),
+                          lead_shingles("قالت كوريا الشمالية إنها ستغلق موقع التجارب"))
+    words = " ".join(f"كلمة{n}" for n in range(100))
+    assert len(lead_shingles(words)) == 59 and len(lead_shingles("")) == 0  # the first 60 words only
 
 
 def test_an_outlets_update_under_a_new_lead_is_another_story_but_another_outlets_edit_folds() -> None:
@@ -235,7 +294,7 @@ def test_an_outlets_update_under_a_new_lead_is_another_story_but_another_outlets
     earlier = Document(id="quake-sky-first", title=COPY.title, body=WIRE.body, published=_utc(16),
                        source="Sky News Arabia")
     same_text_elsewhere = Document(id="quake-f24-update", title="تركيا: أكثر من مئة مصاب",
-                                   body=update.body, published=_utc(17, 12), source="France 24")
+                                   body=update.body, published=_utc(16, 20), source="France 24")
     store = near_store([earlier, update])
     assert store.clusters() == []  # one outlet, a new lead over its earlier text: another story
     assert store.clusters() != near_store([earlier, same_text_elsewhere]).clusters()  # two outlets: one story

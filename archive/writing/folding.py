@@ -1,17 +1,29 @@
 """Finding the near copies of a story at build time: MinHash signatures and LSH (datasketch).
 
-Two articles are copies of one story when the sets of their word shingles
-(:data:`SHINGLE` consecutive words of the normalized body, headlines left
-out: each outlet writes its own) have an estimated Jaccard similarity of at
-least :data:`THRESHOLD` (from two outlets) or :data:`SAME_SOURCE_THRESHOLD`
-(from one: an outlet's update of a developing story keeps most of its text
-under a new lead, and is another story), both hold at least
-:data:`MIN_SHINGLES` shingles (a two-line caption is not judged), and, where
-both are dated, they were published at most :data:`MAX_DAYS` apart (a weekly
-market report keeps its wording from week to week). Candidates come from datasketch's
-:class:`~datasketch.MinHashLSH` at a lower threshold, so that the banding alone
-rarely loses a pair; each candidate is then judged on its signatures.
-The settings were chosen on a judged sample of ANT pairs (docs/evaluation.md).
+Two articles are copies of one story when, where both are dated, they were
+published at most :data:`MAX_DAYS` apart (a weekly market report keeps its
+wording from week to week), both hold at least :data:`MIN_SHINGLES` shingles
+(a two-line caption is not judged), and
+
+- the sets of their word shingles (:data:`SHINGLE` consecutive words of the
+  normalized body, headlines left out: each outlet writes its own) have an
+  estimated Jaccard similarity of at least :data:`THRESHOLD` (from two outlets)
+  or :data:`SAME_SOURCE_THRESHOLD` (from one: an outlet's update of a developing
+  story keeps most of its text under a new lead, and is another story); or
+- from two outlets, their **leads** (the first :data:`LEAD_WORDS` words, as
+  spelling skeletons: :func:`lead_shingles`) reach :data:`LEAD_THRESHOLD`. Two
+  outlets often print one wire lead, then cut the text at different lengths or
+  add their own background: the bodies' similarity is then low (a copy cut to a
+  third of the other is at most 0.33) while the leads are nearly the same. The
+  skeleton also lets one wire text in two house spellings (ترمب/ترامب,
+  نتنياهو/نتانياهو, كابول/كابل) match.
+
+Candidates come from banding the signatures (datasketch's
+:class:`~datasketch.MinHashLSH` for the bodies, at a lower threshold, so that
+the banding alone rarely loses a pair; :data:`LEAD_BANDS` bands of two values
+over the leads' signatures); each candidate is then judged on its signatures. The settings
+were chosen on the dev half of the judged ANT pairs (eval/folding/README.md,
+docs/evaluation.md).
 
 A full build signs every indexed article (:func:`near_store`); an increment
 signs only the articles it indexes and looks for the copies of those alone
@@ -20,6 +32,7 @@ signs only the articles it indexes and looks for the copies of those alone
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 
@@ -27,7 +40,7 @@ import numpy as np
 
 from ..document import Document
 from ..index.near import NO_DATE, NearStore
-from ..text.analysis import folded, tokens
+from ..text.analysis import folded, stem, tokens
 
 SHINGLE = 3
 """Words per shingle."""
@@ -43,17 +56,34 @@ LSH_THRESHOLD = 0.2
 judging (datasketch's bands for it find a pair of similarity 0.4 with probability 0.99)."""
 MIN_SHINGLES = 20
 """Articles with fewer shingles (about 20 words) are never folded: too short to tell copies apart."""
-MAX_DAYS = 3
+MAX_DAYS = 1
 """Two dated articles published further apart than this are never copies."""
 MAX_BUCKET = 1_000
 """LSH buckets holding more articles than this are not read (a million pairs of one band, most of
 them unrelated: articles sharing a boilerplate); their pairs are found through other bands or not at all."""
+LEAD_WORDS = 60
+"""Words of a body's lead: about its first two sentences, what a wire text and its copies share whatever
+each outlet cuts or adds after them."""
+LEAD_SHINGLE = 2
+"""Words per shingle of a lead (shorter than the body's: a lead is short, and edited word by word)."""
+LEAD_THRESHOLD = 0.25
+"""Estimated Jaccard similarity of two outlets' leads from which they are copies of one story."""
+LEAD_BANDS, LEAD_ROWS = 64, 2
+"""The leads' bands: every one of the signature's values used, two to a band, so that a pair of leads at
+:data:`LEAD_THRESHOLD` is a candidate with probability 0.98 (0.93 at 0.2); datasketch's bands for a
+threshold of 0.2 (28 of 2) use 56 values and find it with probability 0.84."""
+JUDGED_AT_ONCE = 50_000
+"""Candidate pairs compared in one step: each takes two rows of signatures (2 KB), so a step holds about
+100 MB however many candidates a large archive has."""
 SETTINGS: dict[str, object] = {
     "shingle": SHINGLE, "num_perm": NUM_PERM, "seed": SEED, "scheme": "affine32", "threshold": THRESHOLD,
     "same_source_threshold": SAME_SOURCE_THRESHOLD, "lsh_threshold": LSH_THRESHOLD, "min_shingles": MIN_SHINGLES,
-    "max_days": MAX_DAYS,
+    "max_days": MAX_DAYS, "lead_words": LEAD_WORDS, "lead_shingle": LEAD_SHINGLE, "lead_threshold": LEAD_THRESHOLD,
+    "lead_bands": [LEAD_BANDS, LEAD_ROWS], "lead_skeleton": 1,
 }
 """What a store's signatures and pairs were made with: a store made otherwise is rebuilt whole."""
+WIDTH = 2 * NUM_PERM
+"""Columns of a store's signatures: the body's :data:`NUM_PERM`, then the lead's as many."""
 
 _MASK = np.uint64(0xFFFFFFFF)
 
@@ -71,7 +101,10 @@ def _word_hash(token: str) -> int:
 
 def shingles(text: str, size: int = SHINGLE) -> np.ndarray:
     """The distinct 32-bit hashes of the ``size``-word shingles of ``text``, normalized and lowercased."""
-    words = tokens(text)
+    return _shingles(tokens(text), size)
+
+
+def _shingles(words: list[str], size: int = SHINGLE) -> np.ndarray:
     known = _WORD_HASHES
     if len(known) > _WORD_HASHES_MAX:
         known.clear()
@@ -85,6 +118,51 @@ def shingles(text: str, size: int = SHINGLE) -> np.ndarray:
     for i in range(size):  # a polynomial over the words' hashes, kept to 48 bits, then mixed down
         acc = (acc * np.uint64(1_000_003) + hashes[i : i + span]) & np.uint64(0xFFFFFFFFFFFF)
     return np.unique(_mix(acc))
+
+
+_LONG_VOWELS = re.compile("[اويى]")
+_ARABIC = re.compile("[\u0621-\u064a]")
+_SKELETON_HASHES: dict[str, int] = {}
+"""Raw word → the 32-bit hash of its skeleton (:func:`skeleton`)."""
+
+
+def skeleton(token: str) -> str:
+    """A word's spelling skeleton: normalized, lowercased, light-stemmed, and, for Arabic, its long vowels
+    (ا و ي ى) after the first letter dropped, so that house spellings of one name or word meet
+    (ترمب/ترامب, كابول/كابل, حوالى/حوالي)."""
+    word = folded(token)
+    if len(word) > 1 and _ARABIC.search(word):
+        word = stem(word)
+        word = word[0] + _LONG_VOWELS.sub("", word[1:])
+    return word
+
+
+def lead_shingles(text: str, words: int = LEAD_WORDS, size: int = LEAD_SHINGLE) -> np.ndarray:
+    """The distinct 32-bit hashes of the ``size``-word shingles of the first ``words`` words of ``text``,
+    each word as its :func:`skeleton` (a hashtag's words apart: ``#كوريا_الشمالية`` is two words)."""
+    return np.array(_lead_shingles(tokens(text[: words * 20])[:words], words, size), dtype=np.uint32)
+
+
+def _lead_shingles(first: list[str], words: int = LEAD_WORDS, size: int = LEAD_SHINGLE) -> list[int]:
+    """:func:`lead_shingles` of a text's first ``words`` raw tokens, sorted: in plain Python, which for some
+    60 words costs a tenth of numpy's calls (the same polynomial and mixing as :func:`shingles`)."""
+    raw = [part for token in first for part in (token.split("_") if "_" in token else (token,)) if part][:words]
+    known = _SKELETON_HASHES
+    if len(known) > _WORD_HASHES_MAX:
+        known.clear()
+    for word in set(raw).difference(known):
+        known[word] = zlib.crc32(skeleton(word).encode("utf-8"))
+    hashes = [known[word] for word in raw]
+    if len(hashes) < size:
+        values = hashes
+    else:
+        values = []
+        for start in range(len(hashes) - size + 1):
+            acc = 0
+            for h in hashes[start : start + size]:
+                acc = (acc * 1_000_003 + h) & 0xFFFFFFFFFFFF
+            values.append(acc)
+    return sorted({(v ^ (v >> 29)) & 0xFFFFFFFF for v in values})
 
 
 def _mix(values: np.ndarray) -> np.ndarray:
@@ -111,15 +189,23 @@ class Signer:
         return mh
 
     def sign(self, documents: Sequence[Document]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[object]]:
-        """``(signatures, shingle counts, dates, MinHash objects)`` of ``documents``, one row each."""
-        signatures = np.empty((len(documents), self.num_perm), dtype=np.uint32)
+        """``(signatures, shingle counts, dates, MinHash objects)`` of ``documents``, one row each: a row is
+        the body's signature then the lead's (:data:`WIDTH` columns); the counts and MinHash objects are
+        the bodies'. (An article of at least :data:`MIN_SHINGLES` body shingles has about as many lead
+        shingles, so the body's count also says whether a lead is long enough to compare.)"""
+        signatures = np.empty((len(documents), 2 * self.num_perm), dtype=np.uint32)
         sizes = np.empty(len(documents), dtype=np.int32)
         minhashes = []
         for row, doc in enumerate(documents):
-            values = shingles(doc.body)
+            words = tokens(doc.body)  # one tokenizing for the body's shingles and the lead's
+            values = _shingles(words)
             sizes[row] = len(values)
             minhashes.append(mh := self.minhash(values))
-            signatures[row] = mh.hashvalues
+            signatures[row, : self.num_perm] = mh.hashvalues
+            lead, lead_values = self.minhash(), _lead_shingles(words[:LEAD_WORDS])
+            if lead_values:
+                lead.update_batch(lead_values)
+            signatures[row, self.num_perm :] = lead.hashvalues
         return signatures, sizes, _dates(documents), minhashes
 
 
@@ -131,7 +217,7 @@ def near_store(documents: Sequence[Document]) -> NearStore:
     """The near-copies store of ``documents`` (the indexed articles of a generation)."""
     signer = Signer()
     signatures, sizes, dates, minhashes = signer.sign(documents)
-    store = NearStore.empty(SETTINGS, NUM_PERM)
+    store = NearStore.empty(SETTINGS, WIDTH)
     sources = _outlets(documents)
     pairs, similarity = _judged(signer, signatures, sizes, dates, _codes(sources), np.arange(len(documents)),
                                 minhashes)
@@ -185,23 +271,33 @@ def _judged(
     """The pairs ``(i < j)`` of rows, one of them in ``new``, that are copies, and their estimated similarity.
 
     Candidates are the pairs that share a band of datasketch's :class:`~datasketch.MinHashLSH`
-    (its bands and rows per band for :data:`LSH_THRESHOLD`); each is judged on the signatures
+    (its bands and rows per band for :data:`LSH_THRESHOLD`), or one of :data:`LEAD_BANDS` bands of
+    their leads' signatures; each is judged on the signatures
     (:func:`copies`). When every row is new (a full build), the rows go into the LSH index and
     its buckets give the candidates; when a few rows are new (an increment), their bands are
     compared with every stored row's (the same rule, without indexing the archive again).
     """
     from datasketch import MinHashLSH
 
-    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=signer.num_perm)
+    width = signer.num_perm
+    body, lead = signatures[:, :width], signatures[:, width:]
+    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=width)
     signable = sizes >= MIN_SHINGLES
     if len(new) == len(signatures):
-        found = _bucket_pairs(lsh, signer, signatures, signable, minhashes)
+        found = _bucket_pairs(lsh, signer, body, signable, minhashes)
     else:
-        found = _band_pairs(signatures, signable, new, lsh.b, lsh.r)
-    if not len(found):
-        return np.zeros((0, 2), np.int32), np.zeros(0, np.float32)
-    similarity, ok = copies(signatures, sizes, dates, outlets, found)
-    return found[ok].astype(np.int32), similarity[ok].astype(np.float32)
+        found = _band_pairs(body, signable, new, lsh.b, lsh.r)
+    both = np.concatenate([found, _band_pairs(lead, signable, new, LEAD_BANDS, LEAD_ROWS)]).astype(np.int64)
+    n = np.int64(len(signatures))
+    codes = _distinct(both[:, 0] * n + both[:, 1])
+    found = np.stack([codes // n, codes % n], axis=1)
+    kept, similarities = [np.zeros((0, 2), np.int32)], [np.zeros(0, np.float32)]
+    for start in range(0, len(found), JUDGED_AT_ONCE):
+        step = found[start : start + JUDGED_AT_ONCE]
+        similarity, ok = copies(signatures, sizes, dates, outlets, step)
+        kept.append(step[ok].astype(np.int32))
+        similarities.append(similarity[ok].astype(np.float32))
+    return np.concatenate(kept), np.concatenate(similarities)
 
 
 def _bucket_pairs(
@@ -221,7 +317,7 @@ def _bucket_pairs(
                 rows = np.sort(np.fromiter(bucket, dtype=np.int64, count=len(bucket)))
                 first, second = np.triu_indices(len(rows), 1)
                 found.append(rows[first] * n + rows[second])
-    codes = np.unique(np.concatenate(found))
+    codes = _distinct(np.concatenate(found))
     return np.stack([codes // n, codes % n], axis=1)
 
 
@@ -249,7 +345,12 @@ def _band_pairs(signatures: np.ndarray, signable: np.ndarray, new: np.ndarray, b
         sorted_keys = keys[order, band]
         starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
         sizes = np.diff(np.r_[starts, len(order)])
-        for start, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist()):
+        pair_starts = starts[sizes == 2]  # most buckets hold two rows: their pairs at once
+        first, second = candidates[order[pair_starts]], candidates[order[pair_starts + 1]]
+        keep = is_new[first] | is_new[second]
+        low, high = np.minimum(first[keep], second[keep]), np.maximum(first[keep], second[keep])
+        found.append(low.astype(np.int64) * n + high)
+        for start, size in zip(starts[sizes > 2].tolist(), sizes[sizes > 2].tolist()):
             members = candidates[order[start : start + size]]
             fresh = members[is_new[members]]
             if not len(fresh) or size > MAX_BUCKET:
@@ -258,19 +359,29 @@ def _band_pairs(signatures: np.ndarray, signable: np.ndarray, new: np.ndarray, b
             keep = first != second
             low, high = np.minimum(first[keep], second[keep]), np.maximum(first[keep], second[keep])
             found.append(low.astype(np.int64) * n + high)
-    codes = np.unique(np.concatenate(found))
+    codes = _distinct(np.concatenate(found))
     return np.stack([codes // n, codes % n], axis=1)
+
+
+def _distinct(codes: np.ndarray) -> np.ndarray:
+    """``codes`` sorted, each once (as ``np.unique``; sorting is faster than its hashing for millions)."""
+    codes = np.sort(codes)
+    return codes[np.r_[True, codes[1:] != codes[:-1]]] if len(codes) else codes
 
 
 def copies(
     signatures: np.ndarray, sizes: np.ndarray, dates: np.ndarray, outlets: np.ndarray, pairs: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(estimated Jaccard similarity, is a copy)`` of each row pair in ``pairs`` (see the module docstring)."""
+    """``(estimated Jaccard similarity of the bodies, is a copy)`` of each row pair in ``pairs`` (see the
+    module docstring); ``signatures`` as :meth:`Signer.sign` makes them (the body's, then the lead's)."""
     a, b = pairs[:, 0], pairs[:, 1]
-    similarity = (signatures[a] == signatures[b]).mean(axis=1)
+    width = signatures.shape[1] // 2
+    similarity = (signatures[a, :width] == signatures[b, :width]).mean(axis=1)
+    lead = (signatures[a, width:] == signatures[b, width:]).mean(axis=1)
     dated = (dates[a] != NO_DATE) & (dates[b] != NO_DATE)
     apart = np.abs(np.where(dated, dates[a], 0) - np.where(dated, dates[b], 0))
     near_in_time = ~dated | (apart <= MAX_DAYS * 86_400)
-    needed = np.where(outlets[a] == outlets[b], SAME_SOURCE_THRESHOLD, THRESHOLD)
-    ok = (similarity >= needed) & (sizes[a] >= MIN_SHINGLES) & (sizes[b] >= MIN_SHINGLES) & near_in_time
+    same = outlets[a] == outlets[b]
+    alike = (similarity >= np.where(same, SAME_SOURCE_THRESHOLD, THRESHOLD)) | (~same & (lead >= LEAD_THRESHOLD))
+    ok = alike & (sizes[a] >= MIN_SHINGLES) & (sizes[b] >= MIN_SHINGLES) & near_in_time
     return similarity, ok

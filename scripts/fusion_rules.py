@@ -58,7 +58,7 @@ def family(name: str, p: dict) -> Callable[[QueryDump, np.ndarray], np.ndarray]:
             te = p["te_q"]
         if e["question"] and "alpha_q" in p:
             alpha = p["alpha_q"]
-        a = alpha + te * (1 - alpha) * e["title"]
+        a = alpha + te * (1 - alpha) * e["title"] ** p.get("power", 1)
         if "latin_meaning" in p and e["latin"] and (p["latin_meaning"] == 1 or not e["words_found"]):
             a = 0.0
         if "latin_share" in p and e["latin"]:
@@ -102,6 +102,8 @@ FAMILIES: dict[str, list[dict]] = {
     "latin-script query no article holds: meaning only": [{"latin_meaning": 2}],
     "latin-script query: grams off": [{"latin_share": 0.0}],
     "title evidence, questions apart": [{"te": t, "te_q": tq} for t in (0.6, 0.8, 1.0) for tq in (0.0, 0.3, 0.6)],
+    "title evidence, sharper (c^p)": [{"te": t, "power": pw} for t in (0.6, 0.7, 0.8, 0.9) for pw in (2, 3)],
+    "latin + sharper title evidence": [{"latin_meaning": 1, "te": t, "power": pw} for t in (0.6, 0.7, 0.8) for pw in (1, 2)],
     "rm3 (word side)": [{"rm3": lam} for lam in (0.1, 0.2, 0.3, 0.5)],
     "rocchio (vectors)": [{"rocchio": key} for key in cv.ROCCHIO],
 }

@@ -39,6 +39,18 @@ def test_a_headline_of_the_querys_words_leans_on_the_words() -> None:
     assert named.grams / (named.words + named.grams) == pytest.approx(DEFAULT_SCORING.gram_share)
 
 
+def test_a_sharper_title_evidence_counts_full_headlines_more_than_partial_ones() -> None:
+    sharp = DEFAULT_SCORING.with_options("title_evidence=0.7,title_evidence_power=2")
+    full = signal_weights(0.5, Evidence(title=1.0, latin=False), sharp)
+    half = signal_weights(0.5, Evidence(title=0.5, latin=False), sharp)
+    assert full.meaning == pytest.approx(1 - (0.5 + 0.7 * 0.5))
+    assert half.meaning == pytest.approx(1 - (0.5 + 0.7 * 0.5 * 0.25))
+    linear = signal_weights(0.5, Evidence(title=0.5, latin=False), DEFAULT_SCORING)
+    assert half.meaning > linear.meaning  # a half-covering headline moves less than at the default
+    with pytest.raises(ScoringError, match="title_evidence_power"):
+        DEFAULT_SCORING.with_options("title_evidence_power=0")
+
+
 def test_a_query_in_latin_letters_leaves_meaning_alone() -> None:
     # an English name over Arabic news: even a title holding the word does not bring the words back
     assert signal_weights(0.5, Evidence(title=1.0, latin=True), DEFAULT_SCORING) == Weights(0.0, 0.0, 1.0)

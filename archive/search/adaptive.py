@@ -13,7 +13,8 @@ one they cannot answer leans on meaning. The rule, in order:
    ``alpha + t (1 - alpha) c``, where ``c`` is the largest idf-weighted share of the query's
    terms that one title of the word side's first candidates holds (a headline holding the
    query's words is strong evidence the words alone find the story) and ``t`` is
-   :attr:`~archive.index.scoring.Scoring.title_evidence`.
+   :attr:`~archive.index.scoring.Scoring.title_evidence` (``c`` may be raised to a power,
+   :attr:`~archive.index.scoring.Scoring.title_evidence_power`, 1 by default).
 
 The lexical weight is then split between word BM25 and the grams by
 :attr:`~archive.index.scoring.Scoring.gram_share`; meaning gets the rest. Each step was kept
@@ -74,6 +75,6 @@ def signal_weights(alpha: float, evidence: Evidence, scoring: Scoring) -> Weight
         raise ValueError(f"alpha must be between 0 and 1, not {alpha!r}")
     if scoring.adaptive and evidence.latin:
         return Weights(0.0, 0.0, 1.0)
-    lexical = alpha + scoring.title_evidence * (1.0 - alpha) * evidence.title
+    lexical = alpha + scoring.title_evidence * (1.0 - alpha) * evidence.title ** scoring.title_evidence_power
     share = scoring.gram_share
     return Weights(lexical * (1.0 - share), lexical * share, 1.0 - lexical)

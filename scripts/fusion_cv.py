@@ -34,11 +34,9 @@ AICCSA 2017; research use).
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import math
 import pickle
-import statistics
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -313,15 +311,20 @@ def default_rule(alpha: float = 0.5, te: float = 0.6) -> Rule:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["dump", "cv"])
-    parser.add_argument("--data", type=Path, default=evaluate.DEFAULT_DATA)
-    parser.add_argument("--cache", type=Path, default=evaluate.DEFAULT_CACHE)
-    parser.add_argument("--dumps", type=Path, default=DUMPS)
-    parser.add_argument("--ant-index", type=Path, default=Path("/tmp/antonly/index"))
-    parser.add_argument("--bench", action="append")
-    parser.add_argument("--json", type=Path)
+    parser.add_argument("--data", type=Path, default=evaluate.DEFAULT_DATA, help="the shared data directory")
+    parser.add_argument("--cache", type=Path, default=evaluate.DEFAULT_CACHE,
+                        help="where scripts/evaluate.py keeps its indexes and embeddings")
+    parser.add_argument("--dumps", type=Path, default=DUMPS, help="where the dumps are written and read")
+    parser.add_argument("--ant-index", type=Path, default=Path("/tmp/antonly/index"),
+                        help="an ANT archive with every passage embedded (opened read-only), for --bench ant-news")
+    parser.add_argument("--bench", action="append",
+                        help="dump: benchmark(s) (arcd-train, xquad, snn-news-pool, arcd-test, ant-news)")
+    parser.add_argument("--json", type=Path, help="cv: also write every figure to this JSON file")
     args = parser.parse_args()
     args.dumps.mkdir(parents=True, exist_ok=True, mode=0o700)
     if args.command == "dump":
+        if not args.bench:
+            parser.error("dump needs --bench")
         for name in args.bench:
             archive, queries, judged = load_set(name, args)
             dumps = dump_queries(archive, queries)

@@ -7,7 +7,6 @@ with the best mean score over the three other dev sets, and the held-out set sco
 
 from __future__ import annotations
 
-import itertools
 import os
 import json
 import pickle

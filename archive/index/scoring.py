@@ -66,14 +66,27 @@ class Scoring:
     holds every word of a keyword query is strong evidence the words alone find; a paraphrase
     or a question meets few title words and keeps the dense side's full weight, as does every
     article without a title. 0: one weight for every query."""
+    title_evidence_power: float = 1.0
+    """The power ``p`` the title coverage is raised to in :attr:`title_evidence` (``coverage ** p``):
+    above 1, a headline holding all of a query's words counts much more than one holding most
+    (docs/evaluation.md: 2 with title evidence 0.7 won leave-one-set-out on the mean but lowers
+    ANT keyword topics, so 1 stays the default)."""
+    adaptive: bool = True
+    """Hybrid weights that read the query beyond its titles (:mod:`archive.search.adaptive`): a query
+    written in Latin letters only is ranked by meaning alone. Off: the fixed weights and title
+    evidence only."""
 
     def __post_init__(self) -> None:
         for name in ("combine", "hybrid_combine"):
             if getattr(self, name) not in COMBINES:
                 raise ScoringError(f"scoring {name} {getattr(self, name)!r}: choose one of {', '.join(COMBINES)}")
+        if not 0.5 <= self.title_evidence_power <= 4.0:
+            raise ScoringError(f"scoring title_evidence_power must be between 0.5 and 4, not {self.title_evidence_power!r}")
         for name in ("title_weight", "k1", "gram_k1"):
             if not getattr(self, name) >= 0:
                 raise ScoringError(f"scoring {name} must be >= 0, not {getattr(self, name)!r}")
+        if not isinstance(self.adaptive, bool):
+            raise ScoringError(f"scoring adaptive must be true or false, not {self.adaptive!r}")
         for name in ("b", "title_b", "gram_b", "gram_share", "title_evidence"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ScoringError(f"scoring {name} must be between 0 and 1, not {getattr(self, name)!r}")
@@ -97,6 +110,12 @@ class Scoring:
             name = name.strip().replace("-", "_")
             if not sep or name not in types:
                 raise ScoringError(f"scoring option {part!r}: write name=value with a name among {', '.join(types)}")
+            if types[name] is bool:
+                word = value.strip().lower()
+                if word not in ("true", "false", "1", "0", "on", "off"):
+                    raise ScoringError(f"scoring option {part!r}: {value.strip()!r} is not true or false")
+                changes[name] = word in ("true", "1", "on")
+                continue
             try:
                 changes[name] = types[name](value.strip())
             except ValueError:

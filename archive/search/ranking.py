@@ -10,7 +10,7 @@ term index's BM25F, in every mode and whatever restricts the matches.
 
 Hybrid ranking fuses three signals of every candidate of either side (word
 BM25F, character 3-gram BM25 and the best passage's cosine), each z-scored,
-with weights chosen on dev data (docs/evaluation.md).
+with weights set per query from what it measured (:mod:`archive.search.adaptive`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .adaptive import Evidence, is_latin, signal_weights
 from .fusion import FusionMethod, convex_combination, reciprocal_rank_fusion, weighted_z_fusion
 from ..index.lexical import LexicalIndex
 from ..index.matching import Match
@@ -255,7 +256,8 @@ class Ranker:
         words, a third column weighted ``alpha * gram_share``
         (:attr:`archive.index.scoring.Scoring.gram_share`: grams find the inflected
         and attached forms the light stemmer misses, word BM25F keeps
-        exact-term precision).
+        exact-term precision). The three weights are set for this query from
+        its evidence (:func:`archive.search.adaptive.signal_weights`).
         """
         dense = self._dense()
         lexical_scores = dict(lexical)
@@ -273,11 +275,10 @@ class Ranker:
             _known([dense_scores[o] for o in ordinals]),
         ]
         scoring = self._lexical.scoring
-        alpha, share = request.alpha, scoring.gram_share
-        if scoring.title_evidence and lexical:
-            coverage = self._lexical.title_coverage(request.match, [o for o, _ in lexical[:EVIDENCE_DEPTH]])
-            alpha += scoring.title_evidence * (1.0 - alpha) * coverage
-        weights = [alpha * (1.0 - share), alpha * share, 1.0 - alpha]
+        coverage = (self._lexical.title_coverage(request.match, [o for o, _ in lexical[:EVIDENCE_DEPTH]])
+                    if lexical and scoring.title_evidence else 0.0)
+        evidence = Evidence(title=min(max(coverage, 0.0), 1.0), latin=is_latin(request.text))
+        weights = signal_weights(request.alpha, evidence, scoring).as_list()
         # Ties break on the id (as every fusion does), so fuse over ids and map back.
         by_id = weighted_z_fusion([ids[o] for o in ordinals], columns, weights, k=k)
         ordinal_of = {ids[o]: o for o in ordinals}

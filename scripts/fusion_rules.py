@@ -1,0 +1,203 @@
+"""The replay half of scripts/fusion_cv.py: weight rules and feedback variants, leave-one-set-out.
+
+Run through ``python scripts/fusion_cv.py cv`` (see its docstring). Every rule is a family
+with a small grid of parameters; for each held-out dev set a family's parameters are the ones
+with the best mean score over the three other dev sets, and the held-out set scores them.
+"""
+
+from __future__ import annotations
+
+import os
+import json
+import pickle
+import re
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+import fusion_cv as cv
+from archive.index.scoring import DEFAULT_SCORING
+from archive.search.adaptive import Evidence, is_latin, signal_weights
+from archive.search.query import plain_text
+from fusion_cv import QueryDump, fused, rank, word_coverage
+
+
+
+QUESTION = re.compile(r"[؟?]\s*$|^\s*(?:من|ما|ماذا|لماذا|لما|كم|هل|متى|أين|اين|كيف|أي|اي|ماهي|ماهو)\s")
+"""A query asked as a question (tried, not adopted: docs/evaluation.md)."""
+
+
+def is_question(text: str) -> bool:
+    return bool(QUESTION.search(text))
+
+
+def evidence(q: QueryDump, sel: np.ndarray) -> dict[str, float]:
+    """What the rules may read of a query at query time."""
+    known = float(q.idf[q.df > 0].sum() / q.idf.sum()) if len(q.idf) and q.idf.sum() > 0 else 0.0
+    return {
+        "title": word_coverage(q, sel, title=True),
+        "cover": word_coverage(q, sel),
+        "known": known,
+        "question": is_question(q.text),
+        "latin": is_latin(q.text),
+        "words_found": bool((sel & (q.lex_rank < cv.DEPTH)).any()),
+    }
+
+
+def family(name: str, p: dict) -> Callable[[QueryDump, np.ndarray], np.ndarray]:
+    """The fusion of a rule family ``name`` at parameters ``p``."""
+
+    def fuse(q: QueryDump, sel: np.ndarray) -> np.ndarray:
+        e = evidence(q, sel)
+        alpha = p.get("alpha", 0.5)
+        te = p.get("te", 0.6)
+        if e["question"] and "te_q" in p:
+            te = p["te_q"]
+        if e["question"] and "alpha_q" in p:
+            alpha = p["alpha_q"]
+        a = alpha + te * (1 - alpha) * e["title"] ** p.get("power", 1)
+        if "latin_meaning" in p and e["latin"] and (p["latin_meaning"] == 1 or not e["words_found"]):
+            a = 0.0
+        if "latin_share" in p and e["latin"]:
+            share_latin = p["latin_share"]
+        else:
+            share_latin = None
+        if "known" in p and not e["words_found"]:
+            a = 0.0  # the archive holds (almost) none of the query's words: meaning alone
+        word = None
+        if "rm3" in p and q.rm3.size:
+            lam = p["rm3"]
+            n_terms = max(len(q.idf), 1)
+            word = (1 - lam) * q.word / n_terms + lam * (q.rm3 @ (q.rm3_weight / q.rm3_weight.sum()))
+        cos = q.rocchio[p["rocchio"]] if "rocchio" in p else None
+        return fused(q, sel, a, share_latin if share_latin is not None else p.get("share", 0.8), word=word, cos=cos)
+
+    return fuse
+
+
+def archive_rule(q: QueryDump, sel: np.ndarray) -> np.ndarray:
+    """The archive's own rule (:func:`archive.search.adaptive.signal_weights` at the default scoring)."""
+    e = evidence(q, sel)
+    w = signal_weights(0.5, Evidence(min(e["title"], 1.0), is_latin(plain_text(q.text) or q.text)), DEFAULT_SCORING)
+    return w.words * cv._z(q.word[sel]) + w.grams * cv._z(q.grams[sel]) + w.meaning * cv._z(q.cos[sel])
+
+
+def pool_of(p: dict) -> str:
+    if "rocchio" in p:
+        return "rocchio:" + json.dumps(list(p["rocchio"]))
+    return "all" if "rm3" in p else "base"
+
+
+FAMILIES: dict[str, list[dict]] = {
+    "default": [{}],
+    "alpha+title evidence": [{"alpha": a, "te": t} for a in (0.4, 0.5, 0.6) for t in (0.0, 0.3, 0.6, 0.9)],
+    "no known word: meaning only": [{"known": 0.0}],
+    "questions: title evidence": [{"te_q": tq} for tq in (0.0, 0.2, 0.4)],
+    "questions: title evidence + alpha": [{"te_q": tq, "alpha_q": aq} for tq in (0.0, 0.2, 0.4) for aq in (0.3, 0.4, 0.5)],
+    "no known word + questions": [{"known": 0.0, "te_q": tq} for tq in (0.0, 0.2, 0.4)],
+    "latin-script query: meaning only": [{"latin_meaning": 1}],
+    "latin-script query no article holds: meaning only": [{"latin_meaning": 2}],
+    "latin-script query: grams off": [{"latin_share": 0.0}],
+    "title evidence, questions apart": [{"te": t, "te_q": tq} for t in (0.6, 0.8, 1.0) for tq in (0.0, 0.3, 0.6)],
+    "title evidence, sharper (c^p)": [{"te": t, "power": pw} for t in (0.6, 0.7, 0.8, 0.9) for pw in (2, 3)],
+    "latin + sharper title evidence": [{"latin_meaning": 1, "te": t, "power": pw} for t in (0.6, 0.7, 0.8) for pw in (1, 2)],
+    "rm3 (word side)": [{"rm3": lam} for lam in (0.1, 0.2, 0.3, 0.5)],
+    "rocchio (vectors)": [{"rocchio": key} for key in cv.ROCCHIO],
+}
+
+
+def load(dumps: Path) -> dict[str, tuple[list[QueryDump], Callable]]:
+    """The dumped sets, the ANT set split into its dev and test halves."""
+    sets = {}
+    for path in sorted(dumps.glob("*.pkl")):
+        queries, judged = pickle.loads(path.read_bytes())
+        judge = cv.judge_of(path.stem, judged)
+        if path.stem == "ant-news":
+            sets["ant-dev"] = ([q for q in queries if int(q.qid[1:]) % 2], judge)
+            sets["ant-test"] = ([q for q in queries if not int(q.qid[1:]) % 2], judge)
+        else:
+            sets[path.stem] = (queries, judge)
+    return sets
+
+
+def per_query(sets: dict, fam: str, p: dict) -> dict[str, list[tuple[str, float]]]:
+    """``{set: [(kind, nDCG@10) per query]}`` of a family at ``p``."""
+    fuse, pool = family(fam, p), pool_of(p)
+    return {name: [(q.kind, judge(q, rank(q, fuse, pool))) for q in queries] for name, (queries, judge) in sets.items()}
+
+
+def set_score(rows: list[tuple[str, float]]) -> float:
+    """A set's figure: the mean over its kinds of the kinds' mean nDCG@10."""
+    kinds = sorted({k for k, _ in rows})
+    return statistics.fmean(statistics.fmean(s for k, s in rows if k == kind) for kind in kinds)
+
+
+def by_kind(rows: list[tuple[str, float]]) -> dict[str, float]:
+    return {kind: statistics.fmean(s for k, s in rows if k == kind) for kind in sorted({k for k, _ in rows})}
+
+
+def run(args) -> None:
+    sets = load(args.dumps)
+    dev = [s for s in cv.DEV if s in sets]
+    print(f"dev sets: {', '.join(dev)}; report: {', '.join(s for s in cv.REPORT if s in sets)}", flush=True)
+    singles = {name: {mode: [(q.kind, judge(q, getattr(q, f"{mode}_top"))) for q in queries]
+                      for mode in ("lexical", "semantic")} for name, (queries, judge) in sets.items()}
+    cache: dict[tuple[str, str], dict] = {}
+
+    def rows_of(fam: str, p: dict) -> dict:
+        key = (fam, json.dumps(p, sort_keys=True, default=str))
+        if key not in cache:
+            cache[key] = per_query(sets, fam, p)
+        return cache[key]
+
+    base = rows_of("default", {})
+    report: dict = {"singles": {n: {m: {"all": set_score(r), **by_kind(r)} for m, r in modes.items()}
+                                for n, modes in singles.items()},
+                    "default": {n: {"all": set_score(r), **by_kind(r)} for n, r in base.items()}, "families": {}}
+    only = os.environ.get("FUSION_FAMILIES")
+    for fam, grid in FAMILIES.items():
+        if only and fam not in only.split("|"):
+            continue
+        if fam == "default":
+            continue
+        scored = [(p, rows_of(fam, p)) for p in grid]
+        loso = {}
+        for held in dev:
+            train = [s for s in dev if s != held]
+            p, rows = max(scored, key=lambda pr: statistics.fmean(set_score(pr[1][s]) for s in train))
+            gain = [a - b for (_, a), (_, b) in zip(rows[held], base[held])]
+            loso[held] = {"params": p, "held-out": set_score(rows[held]), "default": set_score(base[held]),
+                          "gain": set_score(rows[held]) - set_score(base[held]),
+                          "gain_se": statistics.stdev(gain) / len(gain) ** 0.5 if len(gain) > 1 else 0.0}
+        p_all, rows_all = max(scored, key=lambda pr: statistics.fmean(set_score(pr[1][s]) for s in dev))
+        wins = sum(v["gain"] > 1e-4 for v in loso.values())
+        losses = sum(v["gain"] < -1e-4 for v in loso.values())
+        report["families"][fam] = {"loso": loso, "wins": wins, "losses": losses, "chosen on all dev": p_all,
+                                   "sets": {n: {"all": set_score(r), **by_kind(r)} for n, r in rows_all.items()}}
+        print(f"\n## {fam}: LOSO wins {wins}, losses {losses}, ties {len(dev) - wins - losses}; on all dev sets: {p_all}")
+        for held, v in loso.items():
+            print(f"  held out {held:14s} {v['held-out']:.4f} vs default {v['default']:.4f} "
+                  f"gain {v['gain']:+.4f} ± {v['gain_se']:.4f}  params {v['params']}")
+        for n, r in rows_all.items():
+            print(f"  {n:14s} {set_score(r):.4f} (default {set_score(base[n]):.4f})  "
+                  + " ".join(f"{k[:4]}={v:.3f}" for k, v in by_kind(r).items()))
+    adopted = {name: [(q.kind, judge(q, rank(q, archive_rule))) for q in queries]
+               for name, (queries, judge) in sets.items()}
+    report["archive default"] = {}
+    print("\n## the archive's rule (this branch's defaults) against the better single mode, per kind")
+    for n in sets:
+        kinds = by_kind(adopted[n])
+        best = {k: max(by_kind(singles[n]["lexical"])[k], by_kind(singles[n]["semantic"])[k]) for k in kinds}
+        report["archive default"][n] = {"all": set_score(adopted[n]), **kinds,
+                                        "margin": {k: kinds[k] - best[k] for k in kinds}}
+        print(f"  {n:14s} {set_score(adopted[n]):.4f} (old default {set_score(base[n]):.4f})  "
+              + " ".join(f"{k[:4]}={v:.4f} ({v - best[k]:+.4f})" for k, v in kinds.items()))
+    print("\n## single modes and default")
+    for n in sets:
+        for m in ("lexical", "semantic"):
+            print(f"  {n:14s} {m:9s} " + " ".join(f"{k[:4]}={v:.3f}" for k, v in by_kind(singles[n][m]).items()))
+        print(f"  {n:14s} {'default':9s} " + " ".join(f"{k[:4]}={v:.3f}" for k, v in by_kind(base[n]).items()))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")

@@ -1,0 +1,123 @@
+"""Hybrid weights that read the query (archive.search.adaptive): the rule, and what it does to rankings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from archive import Archive, Document
+from archive.index.scoring import DEFAULT_SCORING, ScoringError
+from archive.search.adaptive import Evidence, Weights, is_latin, signal_weights
+
+
+@pytest.mark.parametrize("query", ["Khashoggi", "Cambridge Analytica", "Windows 10 release", "Skripal?"])
+def test_queries_in_latin_letters_are_recognized(query: str) -> None:
+    assert is_latin(query)
+
+
+@pytest.mark.parametrize("query", [
+    "العقوبات الأمريكية على إيران", "ترمب", "iPhone ابل",  # Arabic, or Arabic with a Latin word
+    "2018", "", "   ", "Путин",  # no letter at all, or another script
+])
+def test_arabic_and_letterless_queries_are_not_latin(query: str) -> None:
+    assert not is_latin(query)
+
+
+def _sums_to_one(w: Weights) -> bool:
+    return abs(sum(w.as_list()) - 1.0) < 1e-12 and min(w.as_list()) >= 0.0
+
+
+def test_a_headline_of_the_querys_words_leans_on_the_words() -> None:
+    # an exact, rare name every word of which stands in a title: the words weigh more than at rest
+    named = signal_weights(0.5, Evidence(title=1.0, latin=False), DEFAULT_SCORING)
+    plain = signal_weights(0.5, Evidence(title=0.0, latin=False), DEFAULT_SCORING)
+    assert _sums_to_one(named) and _sums_to_one(plain)
+    assert named.words + named.grams == pytest.approx(0.5 + DEFAULT_SCORING.title_evidence * 0.5)
+    assert named.meaning < plain.meaning == pytest.approx(0.5)
+    assert named.grams / (named.words + named.grams) == pytest.approx(DEFAULT_SCORING.gram_share)
+
+
+def test_a_sharper_title_evidence_counts_full_headlines_more_than_partial_ones() -> None:
+    sharp = DEFAULT_SCORING.with_options("title_evidence=0.7,title_evidence_power=2")
+    full = signal_weights(0.5, Evidence(title=1.0, latin=False), sharp)
+    half = signal_weights(0.5, Evidence(title=0.5, latin=False), sharp)
+    assert full.meaning == pytest.approx(1 - (0.5 + 0.7 * 0.5))
+    assert half.meaning == pytest.approx(1 - (0.5 + 0.7 * 0.5 * 0.25))
+    linear = signal_weights(0.5, Evidence(title=0.5, latin=False), DEFAULT_SCORING)
+    assert half.meaning > linear.meaning  # a half-covering headline moves less than at the default
+    with pytest.raises(ScoringError, match="title_evidence_power"):
+        DEFAULT_SCORING.with_options("title_evidence_power=0")
+
+
+def test_a_query_in_latin_letters_leaves_meaning_alone() -> None:
+    # an English name over Arabic news: even a title holding the word does not bring the words back
+    assert signal_weights(0.5, Evidence(title=1.0, latin=True), DEFAULT_SCORING) == Weights(0.0, 0.0, 1.0)
+    fixed = signal_weights(0.5, Evidence(title=0.0, latin=True), DEFAULT_SCORING.with_options("adaptive=false"))
+    assert fixed.meaning == pytest.approx(0.5) and _sums_to_one(fixed)
+
+
+def test_bad_evidence_and_weights_are_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="evidence title"):
+        Evidence(title=1.5, latin=False)
+    with pytest.raises(ValueError, match="alpha"):
+        signal_weights(1.2, Evidence(title=0.0, latin=False), DEFAULT_SCORING)
+    with pytest.raises(ScoringError, match="true or false"):
+        DEFAULT_SCORING.with_options("adaptive=maybe")
+    assert DEFAULT_SCORING.with_options("adaptive=off").adaptive is False
+    assert DEFAULT_SCORING.with_options("adaptive=true").adaptive is True
+
+
+class _TopicEncoder:
+    """Every query means "oil"; a passage about crude or energy means oil, any other one something else."""
+
+    name = "topic/1"
+    dim = 3
+
+    def encode_queries(self, texts):
+        from archive.encoders.base import l2_normalize
+
+        return l2_normalize(np.asarray([[1.0, 0.4, 0.1] for _ in texts], dtype=np.float32).reshape(-1, 3))
+
+    def encode_passages(self, texts):
+        from archive.encoders.base import l2_normalize
+
+        rows = [[1.0, 0.1, 0.0] if ("الخام" in t or "الطاقة" in t) else [0.0, 1.0, 0.3] for t in texts]
+        return l2_normalize(np.asarray(rows, dtype=np.float32).reshape(-1, 3))
+
+
+NEWS = [
+    Document(id="headline", title="أسعار النفط في السوق السعودية",
+             body="قالت شركة أرامكو إنها رفعت أسعار النفط للمشترين في آسيا للشهر المقبل"),
+    Document(id="meaning", title="تراجع الخام الأمريكي",
+             body="هبط الخام الأمريكي في تعاملات اليوم مع ارتفاع المخزونات وتباطؤ الطلب على الطاقة والنفط"),
+    Document(id="stocks", title="الذهب يرتفع", body="ارتفع سعر الذهب في البورصة مع تراجع الدولار وفق Khan Capital"),
+    Document(id="league", title="الهلال يفوز", body="فاز الهلال على النصر في مباراة الدوري"),
+    Document(id="rain", title="أمطار على جدة", body="هطلت أمطار غزيرة على جدة وارتفعت أسعار الخضار"),
+]
+
+
+@pytest.fixture
+def archive(tmp_path: Path):
+    archive = Archive.build(NEWS, tmp_path / "index", encoder=_TopicEncoder(), procs=1)
+    yield archive
+    archive.close()
+
+
+def test_an_english_query_no_article_holds_ranks_as_meaning_does(archive: Archive) -> None:
+    # "Khashoggi" is in no article; its character grams (#kh, kha) meet only "Khan" in the stocks report
+    semantic = [h.id for h in archive.search("Khashoggi", mode="semantic")]
+    assert [h.id for h in archive.search("Khashoggi", mode="hybrid")] == semantic
+    archive.scoring = DEFAULT_SCORING.with_options("adaptive=false")  # the grams' noise lifts the stocks report
+    fixed = [h.id for h in archive.search("Khashoggi", mode="hybrid")]
+    assert fixed != semantic and fixed.index("stocks") < semantic.index("stocks")
+
+
+def test_an_arabic_query_keeps_its_words_and_grams(archive: Archive) -> None:
+    # the words make a headline: the hybrid follows them, with or without the query-reading rule
+    assert archive.search("أسعار النفط", mode="semantic")[0].id == "meaning"
+    assert archive.search("أسعار النفط", mode="hybrid")[0].id == "headline"
+    ranked = [(h.id, h.score) for h in archive.search("أسعار النفط", mode="hybrid")]
+    archive.scoring = DEFAULT_SCORING.with_options("adaptive=false")
+    assert [(h.id, h.score) for h in archive.search("أسعار النفط", mode="hybrid")] == ranked

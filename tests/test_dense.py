@@ -339,6 +339,28 @@ def test_article_scores_are_each_articles_best_passage_on_one_blas_thread(tmp_pa
     archive.close()
 
 
+def test_nearest_articles_are_the_exact_search_read_from_every_articles_best_cosine(
+    tmp_path: Path, news: list[Document]
+) -> None:
+    long_doc = Document(id="long", title="تقرير طويل", body=ARTICLE * 3)
+    archive = Archive.build([*news, long_doc], tmp_path / "index", encoder=HashingEncoder(), procs=1)
+    dense = archive._searcher.dense  # noqa: SLF001 - the dense side under test
+    vector = HashingEncoder().encode_queries(["أسعار النفط وأوبك"])[0]
+    scores = dense.article_scores(vector)
+    everything = dense.search(vector, len(dense.ids), depth=len(dense))  # exact: the graph is flat here
+    for k in (1, 3, len(dense.ids) + 5):
+        near = dense.nearest(vector, scores, k)
+        assert [o for o, _, _ in near] == [o for o, _, _ in everything[:k]]
+        assert [span for _, _, span in near] == [span for _, _, span in everything[:k]]
+        assert [s for _, s, _ in near] == pytest.approx([s for _, s, _ in everything[:k]], abs=1e-6)
+    allowed = np.zeros(len(dense.ids), dtype=bool)
+    allowed[[o for o, _, _ in everything[1::2]]] = True  # every other article, from the second
+    assert [o for o, _, _ in dense.nearest(vector, scores, 3, allowed=allowed)] == [o for o, _, _ in everything[1:7:2]]
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        dense.nearest(vector, scores, 0)
+    archive.close()
+
+
 def test_hybrid_weight_defaults_to_the_one_tuned_for_the_encoder(tmp_path: Path, news: list[Document]) -> None:
     class FastEncoder(HashingEncoder):
         name = "use-multilingual-v3/test"

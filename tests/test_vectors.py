@@ -316,3 +316,60 @@ def test_hnsw_vectors_stay_readable_after_their_index_is_dropped(tmp_path: Path)
                             env={"PYTHONPATH": str(root)},
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+_MAPPED = """
+import sys
+import numpy as np
+import archive.index.vectors as vectors
+loaded = vectors.VectorIndex.load(sys.argv[1])
+assert loaded.kind == "hnsw" and "faiss" not in sys.modules, "opening an HNSW index imported FAISS"
+matrix = np.array(loaded.matrix())
+np.save(sys.argv[2], matrix)
+scores, rows = loaded.search(matrix[:3], 1)  # a graph search reads the graph now
+assert "faiss" in sys.modules and rows[:, 0].tolist() == [0, 1, 2], rows
+"""
+
+
+@pytest.mark.slow
+def test_hnsw_vectors_are_mapped_without_faiss_and_the_graph_read_when_searched(tmp_path: Path) -> None:
+    # A cold semantic query needs only the vectors (its nearest articles come from every article's
+    # exact best cosine): they are mapped from the end of the FAISS file, FAISS is not imported.
+    import subprocess
+    import sys
+
+    directory = _saved(tmp_path, "hnsw")
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", _MAPPED, str(directory), str(tmp_path / "m.npy")], check=False,
+                            env={"PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert np.array_equal(np.load(tmp_path / "m.npy"), VectorIndex.load(directory, mmap=False).matrix())
+
+
+@pytest.mark.slow
+def test_a_damaged_graph_behind_sound_vectors_is_a_format_error_when_read(tmp_path: Path) -> None:
+    directory = _saved(tmp_path, "hnsw")
+    data = directory / "index.faiss"
+    content = bytearray(data.read_bytes())
+    content[16:64] = b"\xff" * 48  # the graph's first fields, after the header the mapping checks
+    data.write_bytes(bytes(content))
+    loaded = VectorIndex.load(directory)  # the vectors at the end are intact: they map
+    assert loaded.matrix().shape == (1_500, 8)
+    with pytest.raises(IndexFormatError, match="archive build --full"):
+        loaded.graph()
+
+
+@pytest.mark.parametrize("change", ["fourcc", "count"])
+def test_an_unexpected_layout_is_read_by_faiss_instead(tmp_path: Path, change: str) -> None:
+    from archive.index.vectors import _tail_vectors
+
+    directory = _saved(tmp_path, "hnsw")
+    data = directory / "index.faiss"
+    assert _tail_vectors(data, 1_500, 8) is not None
+    if change == "fourcc":
+        data.write_bytes(b"IHNx" + data.read_bytes()[4:])
+        assert _tail_vectors(data, 1_500, 8) is None
+        with pytest.raises(IndexFormatError):
+            VectorIndex.load(directory)
+    else:
+        assert _tail_vectors(data, 1_499, 8) is None and _tail_vectors(data, 1_500, 9) is None

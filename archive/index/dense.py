@@ -314,6 +314,12 @@ class DenseIndex:
         """Rows of deleted articles, still in the vector graph until the next compaction."""
         self._live_rows = np.flatnonzero(self._doc != DEAD) if self.dead else None
 
+    def with_graph(self) -> DenseIndex:
+        """This index with its HNSW graph read now (a search reads it when first needed):
+        ``archive check`` opens it so, so that a damaged graph is found (:class:`IndexFormatError`)."""
+        self._vectors.graph()
+        return self
+
     def __len__(self) -> int:
         """Vector rows, the dead ones (:attr:`dead`) included."""
         return len(self._doc)
@@ -394,6 +400,29 @@ class DenseIndex:
             sims = (self.vectors() @ np.asarray(query_vector, dtype=np.float32))[order]
         out[present] = np.maximum.reduceat(sims, bounds[:-1][present])
         return out
+
+    def nearest(
+        self, query_vector: np.ndarray, scores: np.ndarray, k: int, *, allowed: np.ndarray | None = None,
+    ) -> list[tuple[int, float, Span]]:
+        """The ``k`` best articles by ``scores`` (:meth:`article_scores` of ``query_vector``):
+        ``(ordinal, best passage cosine, its span)``, best first, ties by article id.
+
+        Exact, and it needs no graph: a semantic or hybrid query has every article's
+        best cosine already (the similarity floor is taken over all of them), so its
+        nearest articles are read from those instead of walking the HNSW graph.
+        ``allowed`` is a boolean mask over ordinals (``None``: all).
+        """
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        if allowed is not None:
+            scores = np.where(allowed, scores, -np.inf)
+        ordinals = np.flatnonzero(np.isfinite(scores))
+        if len(ordinals) > k:  # every article tied with the k-th stays, so the id breaks the tie
+            kth = np.partition(scores[ordinals], len(ordinals) - k)[len(ordinals) - k]
+            ordinals = ordinals[scores[ordinals] >= kth]
+        ranked = sorted(zip(self.best_passages(query_vector, ordinals.tolist()), ordinals.tolist()),
+                        key=lambda item: (-item[0][0], self._ids[item[1]]))[:k]
+        return [(o, score, span) for (score, span), o in ranked if span is not None]
 
     @property
     def ids(self) -> list[str]:

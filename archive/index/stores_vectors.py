@@ -72,7 +72,7 @@ class Vectors(BaseStore):
         from .dense import DEAD, DenseIndex
 
         path = generation / self.name
-        dense = sides.read(path, lambda: DenseIndex(path))
+        dense = sides.read(path, lambda: DenseIndex(path).with_graph())
         if dense is None:
             return
         sides.ids["dense"] = set(dense.ids)

@@ -23,7 +23,11 @@
   (file in the OS cache, as for any search after the first); the pages are
   the OS cache's, shared by every process searching the same index, and an
   index is never written in place (a new generation is a new file), so a
-  mapping stays valid while it is open.
+  mapping stays valid while it is open. A new process maps only the vectors at
+  the end of the file at first, without importing FAISS (:func:`_tail_vectors`):
+  semantic and hybrid queries take their nearest articles from the exact scores
+  of every passage, and the graph is read when a search needs it (related
+  articles, :meth:`VectorIndex.search`), from the file held open since.
 
 Filtered search takes the rows a filter allows. An allowed set of at most
 :data:`FILTER_EXACT_MAX` rows is scored exactly (complete, and cheap). A larger
@@ -87,18 +91,38 @@ class VectorIndex:
 
     def __init__(
         self, *, vectors: np.ndarray | None = None, hnsw: faiss.IndexHNSWFlat | None = None,
-        params: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None, graph_file: _HeldFile | None = None,
     ) -> None:
-        """Use :meth:`build` or :meth:`load`: either the matrix, or an HNSW index and its parameters."""
+        """Use :meth:`build` or :meth:`load`: either the matrix, or an HNSW index and its parameters,
+        or the matrix mapped from an HNSW file (``graph_file``) whose graph is read on first use."""
         self._hnsw = hnsw
+        self._graph_file = graph_file
         self.params: dict[str, Any] = dict(params or {})
         """What the sidecar records: for HNSW, M, efConstruction, efSearch and the calibration recall."""
         if hnsw is not None:
             vectors = _graph_vectors(hnsw)
         assert vectors is not None
         self._vectors = vectors
-        self.kind = "flat" if hnsw is None else "hnsw"
+        self.kind = "flat" if hnsw is None and graph_file is None else "hnsw"
         self.dim = int(vectors.shape[1])
+
+    def graph(self) -> faiss.IndexHNSWFlat | None:
+        """The HNSW graph (``None`` for an exact index), read from its file on first use.
+
+        Raises :class:`IndexFormatError` when the file holds no inner-product HNSW graph of
+        these vectors.
+        """
+        held = self._graph_file
+        if self._hnsw is None and held is not None:
+            loaded = _load_hnsw(held.path, self.params, mmap=True, name=held.readable_name())
+            if (loaded.dim, len(loaded)) != (self.dim, len(self)):
+                raise IndexFormatError(f"{held.path}: the graph holds {len(loaded)} x {loaded.dim} vectors, "
+                                       f"the file's vectors are {len(self)} x {self.dim}. Fix: archive build --full")
+            self._hnsw = loaded._hnsw
+            self._vectors = loaded._vectors
+            self._graph_file = None
+            held.close()
+        return self._hnsw
 
     def __len__(self) -> int:
         return int(self._vectors.shape[0])
@@ -152,11 +176,12 @@ class VectorIndex:
             raise ValueError(f"vectors must be [n, {self.dim}], got shape {vectors.shape}")
         if not len(vectors):
             return
-        if self._hnsw is None:
+        graph = self.graph()
+        if graph is None:
             self._vectors = np.concatenate([self._vectors, vectors])
             return
-        self._hnsw.add(vectors)  # may move the storage: earlier views of it are not used again
-        self._vectors = _graph_vectors(self._hnsw)
+        graph.add(vectors)  # may move the storage: earlier views of it are not used again
+        self._vectors = _graph_vectors(graph)
         self.params["appended"] = int(self.params.get("appended", 0)) + len(vectors)
 
     # ----------------------------------------------------------------- search
@@ -175,14 +200,15 @@ class VectorIndex:
             raise ValueError(f"k must be at least 1, got {k}")
         if allowed is not None:
             allowed = _check_allowed(allowed, len(self))
-        if self._hnsw is None or (allowed is not None and len(allowed) <= FILTER_EXACT_MAX):
+        if self.kind == "flat" or (allowed is not None and len(allowed) <= FILTER_EXACT_MAX):
             return _exact(self._vectors, queries, k, allowed)
         return self._search_hnsw(queries, k, allowed)
 
     def _search_hnsw(self, queries: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         import faiss
 
-        assert self._hnsw is not None
+        graph = self.graph()
+        assert graph is not None
         params = faiss.SearchParametersHNSW()
         params.efSearch = max(self.ef_search, 2 * k)
         if allowed is not None:
@@ -192,7 +218,7 @@ class VectorIndex:
             bitmap[allowed] = True
             bits = np.packbits(bitmap, bitorder="little")  # kept alive until the search returns
             params.sel = faiss.IDSelectorBitmap(len(self), faiss.swig_ptr(bits))
-        scores, rows = self._hnsw.search(queries, k, params=params)
+        scores, rows = graph.search(queries, k, params=params)
         scores[rows < 0] = -np.inf
         if allowed is not None:  # a filter can starve the graph walk: redo short answers exactly
             short = np.flatnonzero((rows >= 0).sum(axis=1) < min(k, len(allowed)))
@@ -208,12 +234,13 @@ class VectorIndex:
         tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
         try:
             _readable_by_all_who_may(tmp)
-            if self._hnsw is None:
+            graph = self.graph()
+            if graph is None:
                 np.save(tmp / _NPY, np.asarray(self._vectors), allow_pickle=False)
             else:
                 import faiss
 
-                faiss.write_index(self._hnsw, str(tmp / _FAISS))
+                faiss.write_index(graph, str(tmp / _FAISS))
             meta = {"format": VECTORS_FORMAT, "kind": self.kind, "dim": self.dim, "count": len(self),
                     "params": self.params}
             (tmp / _META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
@@ -243,7 +270,12 @@ class VectorIndex:
         if kind == "flat":
             index = _load_flat(directory / _NPY, mmap)
         elif kind == "hnsw":
-            index = _load_hnsw(directory / _FAISS, params, mmap)
+            tail = _tail_vectors(directory / _FAISS, count, dim) if mmap else None
+            if tail is not None:  # the graph is read when a search needs it (see _tail_vectors)
+                _check_ef_search(directory / _FAISS, params)
+                index = cls(vectors=tail, params=params, graph_file=_HeldFile(directory / _FAISS))
+            else:
+                index = _load_hnsw(directory / _FAISS, params, mmap)
         else:
             raise IndexFormatError(f"{directory}: unknown vector index kind {kind!r}. {fix}")
         if (index.dim, len(index)) != (dim, count):
@@ -251,6 +283,37 @@ class VectorIndex:
                 f"{directory}: vector file holds {len(index)} x {index.dim}, metadata says {count} x {dim}. {fix}"
             )
         return index
+
+
+_HNSW_FLAT_FOURCC = b"IHNf"
+
+
+def _tail_vectors(path: Path, count: int, dim: int) -> np.ndarray | None:
+    """The vectors of an HNSW file as a read-only mapping, without importing FAISS; ``None`` when the
+    file is not laid out as expected (the caller then reads it with FAISS).
+
+    Why: a semantic or hybrid query scores every passage for the similarity floor and takes its
+    nearest articles from those exact scores, so a new process needs only the vectors; importing
+    FAISS and mapping the graph cost more than the rest of a cold query's semantic side. FAISS writes
+    an ``IndexHNSWFlat`` as its four-letter code, ``d`` (int32) and ``ntotal`` (int64), the graph,
+    then the flat storage, whose codes end the file preceded by their float count (uint64): all
+    four are checked here, so another layout (or another FAISS version's) falls back to FAISS.
+    """
+    floats = count * dim
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(16)
+            if size < 16 + 8 + 4 * floats:
+                return None
+            f.seek(size - 4 * floats - 8)
+            stated = int.from_bytes(f.read(8), "little")
+    except OSError:
+        return None
+    if (head[:4] != _HNSW_FLAT_FOURCC or int.from_bytes(head[4:8], "little", signed=True) != dim
+            or int.from_bytes(head[8:16], "little", signed=True) != count or stated != floats or not floats):
+        return None
+    return np.asarray(np.memmap(path, dtype=np.float32, mode="r", offset=size - 4 * floats, shape=(count, dim)))
 
 
 def _graph_vectors(hnsw: faiss.IndexHNSWFlat) -> np.ndarray:
@@ -297,18 +360,45 @@ def _load_flat(path: Path, mmap: bool) -> VectorIndex:
     return VectorIndex(vectors=np.asarray(vectors))
 
 
-def _load_hnsw(path: Path, params: dict[str, Any], mmap: bool) -> VectorIndex:
+def _check_ef_search(path: Path, params: dict[str, Any]) -> None:
+    if not isinstance(params.get("efSearch"), int) or params["efSearch"] < 1:
+        raise IndexFormatError(f"{path}: the metadata gives no efSearch. Fix: archive build --full")
+
+
+class _HeldFile:
+    """A file kept open from when an index is opened, so that its graph can still be read after a
+    newer generation has deleted the file (as its mapped vectors can): read through
+    ``/proc/self/fd`` where the system has it, else by its path."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = os.open(path, os.O_RDONLY)
+
+    def readable_name(self) -> str:
+        proc = f"/proc/self/fd/{self._fd}"
+        return proc if self._fd is not None and os.path.exists(proc) else str(self.path)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _load_hnsw(path: Path, params: dict[str, Any], mmap: bool, *, name: str | None = None) -> VectorIndex:
+    """Read an HNSW file with FAISS (``name``: where to read it from, when not ``path``)."""
     import faiss
 
     try:
-        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)  # see the module docstring
+        index = faiss.read_index(name or str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)  # see the module docstring
     except RuntimeError as exc:
         reason = re.sub(r"^Error in .*? at \S+:\d+: ", "", str(exc).strip()) or "unreadable"
         raise IndexFormatError(f"{path}: not a readable FAISS index ({reason}). Fix: archive build --full") from None
     if not isinstance(index, faiss.IndexHNSWFlat) or index.metric_type != faiss.METRIC_INNER_PRODUCT:
         raise IndexFormatError(f"{path}: holds a {type(index).__name__}, expected an inner-product IndexHNSWFlat")
-    if not isinstance(params.get("efSearch"), int) or params["efSearch"] < 1:
-        raise IndexFormatError(f"{path}: the metadata gives no efSearch. Fix: archive build --full")
+    _check_ef_search(path, params)
     return VectorIndex(hnsw=index, params=params)
 
 

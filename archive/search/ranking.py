@@ -201,7 +201,7 @@ class Ranker:
         allowed = self._allowed(request)
         want = request.offset + request.k
         depth = want if request.mode == "semantic" else max(want, self._lexical.scoring.depth)
-        near = dense.search(vector, depth, allowed=dense.rows_of(allowed) if allowed is not None else None)
+        near = dense.nearest(vector, cosines, depth, allowed=allowed)
         spans: dict[int, Span] = {o: span for o, _, span in near}
         if request.mode == "semantic":
             fused = [(o, s) for o, s, _ in near]

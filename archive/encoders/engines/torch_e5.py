@@ -40,7 +40,8 @@ class TorchE5:
             self.dtype = torch.float32
 
         def tensor(array: np.ndarray):
-            return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(self.device, self.dtype)
+            # a copy: the weights may be a read-only file mapping, which torch must not share
+            return torch.from_numpy(np.array(array, dtype=np.float32, order="C")).to(self.device, self.dtype)
 
         self._emb_ln = tuple(tensor(a) for a in network._emb_ln)
         self._layers = [

@@ -9,6 +9,11 @@ counts, and empty ``mark`` / ``note`` columns. Only index terms and counts are w
 ``recall INDEX WORD...``: for each word, the articles a lexical search finds with the variants off and
 on (``Hits.articles``, copies not folded), and the variants it used.
 
+``relearn INDEX JUDGED.tsv``: learn the classes of the index's live generation with the code as it is now
+(without writing them) and compare them with a judged sample of the classes it holds: which judged
+classes are kept and which dropped, with their marks, the precision of the kept ones, and any new class
+(to be judged by reading).
+
 ``cost INDEX [RUNS]``: the wall time of learning the classes from the index's live generation (median
 of RUNS, default 5), without writing them.
 """
@@ -66,6 +71,29 @@ def recall(index: Path, words: list[str]) -> None:
             print(f"{word}\t{off.articles}\t{on.articles}\t+{on.articles / max(off.articles, 1) - 1:.0%}\t{used}")
 
 
+def relearn(index: Path, judged: Path) -> None:
+    generation = current_generation(index)
+    terms = TermIndex(generation / "terms")
+    try:
+        learned = {tuple(c) for c in learn(terms, Columns(generation / "columns").codes("source")).classes}
+    finally:
+        terms.close()
+    with open(judged, encoding="utf-8", newline="") as fh:
+        marks = {tuple(row["class"].split(" / ")): row["mark"] for row in csv.DictReader(fh, delimiter="\t")}
+    kept = [c for c in marks if c in learned]
+    for name, chosen in (("kept", kept), ("dropped", [c for c in marks if c not in learned])):
+        print(f"{name}: {len(chosen)} ({sum(marks[c] == 'true' for c in chosen)} true)")
+        for c in chosen:
+            print(f"  {marks[c]}\t{' / '.join(c)}")
+    new = sorted(learned - set(marks))
+    print(f"new: {len(new)}")
+    for c in new:
+        print(f"  \t{' / '.join(c)}")
+    true = sum(marks[c] == "true" for c in kept)
+    print(f"judged classes kept: {true} of {len(kept)} true, precision {true / max(len(kept), 1):.1%}; "
+          f"true classes lost: {sum(m == 'true' for m in marks.values()) - true}; {len(learned)} classes learned")
+
+
 def cost(index: Path, runs: int) -> None:
     generation = current_generation(index)
     times = []
@@ -87,6 +115,8 @@ if __name__ == "__main__":
         precision(Path(rest[0]))
     elif command == "recall":
         recall(Path(rest[0]), rest[1:])
+    elif command == "relearn":
+        relearn(Path(rest[0]), Path(rest[1]))
     elif command == "cost":
         cost(Path(rest[0]), int(rest[1]) if len(rest) > 1 else 5)
     else:

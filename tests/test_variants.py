@@ -10,6 +10,7 @@ other writes about trains, so only their contexts tell them apart.
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 
@@ -19,8 +20,10 @@ from typer.testing import CliRunner
 from archive import Archive, Document, IndexFormatError
 from archive.cli import app
 from archive.errors import IndexDamagedError
+from archive.index.columns import Columns
 from archive.index.layout import current_generation
 from archive.index.manifest import Manifest
+from archive.index.terms import TermIndex
 from archive.index.variants import MAX_CLASS, MAX_EXPANSIONS, VARIANTS_NAME, VariantClasses
 from archive.writing import variants as learning
 
@@ -143,6 +146,42 @@ def test_a_build_learns_the_house_styles_and_keeps_qatar_apart_from_a_train(buil
     assert learning.skeleton("قطر") == learning.skeleton("قطار")
     assert classes.others("قطر") == () and classes.others("قطار") == ()
     assert len(classes) == 3, classes.classes
+
+
+# Two native words of one skeleton (تمل) and the same edges: تمول (funds) and تميل (tends). One outlet
+# writes the first, the other the second, each in a sentence of its own added to every article of the
+# topics both outlets cover, as a frequent word is spread over all kinds of news.
+NATIVE = {
+    "الوطن": [f"قالت إنها تمول {w}" for w in ("المدارس", "المستشفيات", "الجمعيات", "المزارعين")],
+    "الشرق": [f"قالت إنها تميل إلى {w}" for w in ("العزلة", "الهدوء", "الحذر", "التفاؤل")],
+}
+
+
+def test_two_native_words_that_follow_the_outlet_are_told_apart_by_their_contexts_within_each_outlet(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = []
+    for n, doc in enumerate(corpus()):
+        if not doc.id.startswith(("qatar", "train")):  # topics one outlet alone covers
+            doc = Document(id=doc.id, title=doc.title, body=f"{doc.body} {NATIVE[doc.source][n % 4]}.",
+                           source=doc.source)
+        docs.append(doc)
+    root = tmp_path / "index"
+    Archive.build(docs, root, encoder=None, procs=1).close()
+    classes = _classes(root)
+    assert classes.others("تمول") == () and classes.others("تميل") == ()
+    assert classes.others("ترمب") == ("ترامب",) and classes.others("اميركا") == ("امريكا",)
+    assert len(classes) == 3, classes.classes
+    assert classes.settings["min_outlet_context_ratio"] == learning.MIN_OUTLET_CONTEXT_RATIO
+    # The form, the outlet test and the contexts as they are all take them for one word: only their
+    # departures from their outlets' average article (what each is about) tell them apart.
+    generation = current_generation(root)
+    terms = TermIndex(generation / "terms")
+    try:
+        outlets = Columns(generation / "columns").codes("source")
+        monkeypatch.setattr(learning, "MIN_OUTLET_CONTEXT_RATIO", -math.inf)
+        assert ("تمول", "تميل") in learning.learn(terms, outlets).classes
+    finally:
+        terms.close()
 
 
 def test_the_variants_file_is_a_listed_file_of_the_generation(built: Path) -> None:

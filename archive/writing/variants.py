@@ -27,6 +27,17 @@ Two index terms are taken for spellings of one word when three tests hold
    (the ratio is 1 up to noise), two related words are not (كاتب / كتاب:
    0.83), whatever their frequency, since both cosines are measured at the
    same sample size.
+   The ratio is taken twice: of the profiles as they are, and of their
+   departures from their own outlets' average article (each half's profile
+   less the mean profile of its articles' outlets, weighted by how many of
+   them each outlet wrote), which must reach :data:`MIN_OUTLET_CONTEXT_RATIO`.
+   Two frequent native words (سابق / سبق, تمول / تميل) share the vocabulary
+   of all news and look alike as they are; once the common vocabulary, and
+   each outlet's own, is taken away what is left is what the word is about,
+   and two spellings of one name still share it while two words do not. It is
+   taken per outlet rather than against the whole archive because the spelling
+   follows the outlet: against the archive's average, each spelling would keep
+   the vocabulary of the outlets that write it, and أمريكا / أميركا would part.
 
 Pairs that pass make classes by complete linkage, best ratio first: two
 classes join only when every pair across them passed, up to
@@ -71,14 +82,18 @@ FEATURES = 3000
 FEATURE_SHARE = 0.2
 MIN_CONTEXT_RATIO = 0.9
 """Cross-term over within-term cosine of the halves' contexts at least this."""
+MIN_OUTLET_CONTEXT_RATIO = 0.7
+"""The same ratio of the halves' profiles less their outlets' average article at least this."""
 PAIR_BLOCK = 4096
 """Pairs tested at once (memory: a block holds two rows per pair, one count per outlet)."""
 
 SETTINGS: dict[str, object] = {
-    "rule": "skeleton (ا و ي ء ئ ؤ dropped, غ=ج), same first and last letter; outlet chi-square; context halves",
+    "rule": "skeleton (ا و ي ء ئ ؤ dropped, غ=ج), same first and last letter; outlet chi-square; context halves, "
+            "as they are and less their outlets' average article",
     "min_df": MIN_DF, "min_skeleton": MIN_SKELETON, "max_group": MAX_GROUP, "min_outlet_v": MIN_OUTLET_V,
     "outlet_z": OUTLET_Z, "house_share": HOUSE_SHARE, "features": FEATURES, "feature_share": FEATURE_SHARE,
-    "min_context_ratio": MIN_CONTEXT_RATIO, "max_class": MAX_CLASS,
+    "min_context_ratio": MIN_CONTEXT_RATIO, "min_outlet_context_ratio": MIN_OUTLET_CONTEXT_RATIO,
+    "max_class": MAX_CLASS,
 }
 _ARABIC_WORD = re.compile(r"[\u0621-\u064a]+")
 _DROP = str.maketrans({c: None for c in "اويءئؤ"})
@@ -109,12 +124,12 @@ def learn(terms: TermIndex, outlets: np.ndarray) -> VariantClasses:
     candidates = [pair for pair, ok in zip(pairs, passed.tolist()) if ok]
     if not candidates:
         return VariantClasses((), dict(SETTINGS))
-    context = _Contexts(terms, indptr, docs, df, n, {i for pair in candidates for i in pair})
+    context = _Contexts(terms, indptr, docs, df, n, np.asarray(outlets), {i for pair in candidates for i in pair})
     group_of = {i: g for g in groups for i in g}
     edges = []
     for a, b in candidates:
-        ratio = context.ratio(a, b, group_of[a])
-        if ratio >= MIN_CONTEXT_RATIO:
+        ratio, within_outlets = context.ratios(a, b, group_of[a])
+        if ratio >= MIN_CONTEXT_RATIO and within_outlets >= MIN_OUTLET_CONTEXT_RATIO:
             edges.append((ratio, terms.terms[a], terms.terms[b]))
     return VariantClasses(_complete_linkage(edges), dict(SETTINGS))
 
@@ -208,10 +223,11 @@ def _critical(dof: int) -> float:
 
 
 class _Contexts:
-    """The context profiles of a few terms' half samples (see the module docstring, test 3)."""
+    """The context profiles of a few terms' half samples, and of their outlets' average articles (see the
+    module docstring, test 3)."""
 
     def __init__(self, terms: TermIndex, indptr: np.ndarray, docs: np.ndarray, df: np.ndarray, n: int,
-                 needed: set[int]) -> None:
+                 outlets: np.ndarray, needed: set[int]) -> None:
         vocabulary = terms.terms
         allowed = np.flatnonzero((df <= FEATURE_SHARE * n) & (df > 0))
         order = sorted(allowed.tolist(), key=lambda i: (-int(df[i]), vocabulary[i]))[:FEATURES]
@@ -230,11 +246,23 @@ class _Contexts:
         np.cumsum(np.bincount(rows, minlength=len(terms.ids)), out=self._row_start[1:])
         parity = np.fromiter((zlib.crc32(i.encode("utf-8")) & 1 for i in terms.ids), dtype=np.int8,
                              count=len(terms.ids))
+        # Each outlet's average article: its live articles' mean profile (articles without a feature count).
+        size = int(outlets.max()) + 1 if len(outlets) else 1
+        live = terms.live_mask()
+        owner = np.repeat(np.arange(len(terms.ids), dtype=np.int64), np.diff(self._row_start))
+        totals = np.bincount(outlets[owner].astype(np.int64) * self._size + self._row_features,
+                             minlength=size * self._size).reshape(size, self._size)
+        articles = np.bincount(outlets[live], minlength=size)
+        self._outlet_mean = totals * self._idf / np.maximum(articles, 1)[:, None]
+        self._outlets, self._outlet_count = outlets, size
         self._halves: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._backgrounds: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for i in needed:
             own = np.asarray(docs[indptr[i] : indptr[i + 1]])
             side = parity[own]
-            self._halves[i] = (self._profile(own[side == 0]), self._profile(own[side == 1]))
+            halves = own[side == 0], own[side == 1]
+            self._halves[i] = (self._profile(halves[0]), self._profile(halves[1]))
+            self._backgrounds[i] = (self._background(halves[0]), self._background(halves[1]))
 
     def _profile(self, rows: np.ndarray) -> np.ndarray:
         if not len(rows):
@@ -243,16 +271,31 @@ class _Contexts:
         found = self._row_features[_ranges(starts, self._row_start[rows + 1] - starts)]
         return np.bincount(found, minlength=self._size) * self._idf / len(rows)
 
-    def ratio(self, a: int, b: int, group: list[int]) -> float:
+    def _background(self, rows: np.ndarray) -> np.ndarray:
+        """The profile ``rows`` would have if each were its outlet's average article."""
+        if not len(rows):
+            return np.zeros(self._size)
+        return np.bincount(self._outlets[rows], minlength=self._outlet_count) @ self._outlet_mean / len(rows)
+
+    def ratios(self, a: int, b: int, group: list[int]) -> tuple[float, float]:
         """Cross-term over within-term mean cosine of the halves' profiles, the group's own terms left
-        out of the profiles (a spelling does not count as its own context)."""
+        out of the profiles (a spelling does not count as its own context): of the profiles as they
+        are, and of the profiles less their outlets' average article."""
         own = self._feature[group]
         own = own[own >= 0]
-        (a1, a2), (b1, b2) = ([np.delete(h, own) for h in self._halves[t]] for t in (a, b))
-        within = (_cosine(a1, a2) + _cosine(b1, b2)) / 2.0
-        if within <= 0.0:
-            return 0.0
-        return (_cosine(a1, b2) + _cosine(a2, b1) + _cosine(a1, b1) + _cosine(a2, b2)) / 4.0 / within
+        plain = [[np.delete(h, own) for h in self._halves[t]] for t in (a, b)]
+        backgrounds = [[np.delete(h, own) for h in self._backgrounds[t]] for t in (a, b)]
+        departures = [[h - g for h, g in zip(hs, gs)] for hs, gs in zip(plain, backgrounds)]
+        return _ratio(*plain), _ratio(*departures)
+
+
+def _ratio(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    """Cross-term over within-term mean cosine of two terms' two halves (0 when the halves share nothing)."""
+    (a1, a2), (b1, b2) = a, b
+    within = (_cosine(a1, a2) + _cosine(b1, b2)) / 2.0
+    if within <= 0.0:
+        return 0.0
+    return (_cosine(a1, b2) + _cosine(a2, b1) + _cosine(a1, b1) + _cosine(a2, b2)) / 4.0 / within
 
 
 def _cosine(x: np.ndarray, y: np.ndarray) -> float:

@@ -93,6 +93,12 @@ def family(name: str, p: dict) -> Callable[[QueryDump, np.ndarray], np.ndarray]:
                 a *= p["long_scale"]  # a long query leans on meaning
             elif "agree_at" in p and e["agree"] >= p["agree_at"]:
                 a *= p["agree_scale"]
+        if "lift_on" in p and not (p.get("latin_meaning") and e["latin"]):
+            a += p["lift"] * (1 - a) * e[p["lift_on"]] ** p.get("lift_power", 1)  # evidence raises the words
+        if "drop_on" in p and not (p.get("latin_meaning") and e["latin"]):
+            a -= p["drop"] * a * e[p["drop_on"]]  # evidence lowers the words
+        if p.get("bm25f_words"):
+            word = q.bm25f
         if "rm3" in p and q.rm3.size:
             lam = p["rm3"]
             n_terms = max(len(q.idf), 1)
@@ -135,6 +141,17 @@ FAMILIES: dict[str, list[dict]] = {
         {"latin_meaning": 1, "alone": t, "alone_on": on, "alone_a": a, "alone_share": sh, "alone_bm25f": bm}
         for on in ("title_depth", "depth") for t in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
         for a in (0.9, 1.0) for sh in (0.0, 0.2) for bm in (0, 1)],
+    "latin + words raised by the share of titles holding every term": [
+        {"latin_meaning": 1, "lift_on": on, "lift": g, "lift_power": pw}
+        for on in ("title_depth", "depth") for g in (0.1, 0.2, 0.3, 0.5) for pw in (1, 2)],
+    "latin + words raised by the two sides' agreement": [
+        {"latin_meaning": 1, "lift_on": "agree", "lift": g, "lift_power": pw} for g in (0.1, 0.2, 0.3, 0.5) for pw in (1, 2)],
+    "latin + words lowered by the two sides' agreement": [
+        {"latin_meaning": 1, "drop_on": "agree", "drop": g} for g in (0.1, 0.2, 0.3, 0.5)],
+    "latin + BM25F proper as the hybrid's word signal": [
+        {"latin_meaning": 1, "bm25f_words": 1, "te": te, "share": sh} for te in (0.3, 0.6, 0.9) for sh in (0.5, 0.8)],
+    "latin + words alone + sharper title evidence (c^p)": [
+        {"latin_meaning": 1, "alone": 0.5, "te": t, "power": pw} for t in (0.6, 0.7, 0.8, 0.9) for pw in (1, 2, 3)],
     "latin + words alone + long queries lean on meaning": [
         {"latin_meaning": 1, "alone": 0.5, "long_terms": n, "long_scale": sc} for n in (4, 5, 6, 7) for sc in (0.6, 0.8, 0.9)],
     "latin + words alone + sides agreeing lean on meaning": [
@@ -147,8 +164,12 @@ FAMILIES: dict[str, list[dict]] = {
 CURRENT = "latin-script query: meaning only"
 """The family whose one setting was the default before the rules built on it (the previous default
 is the ``default`` family): those rules are scored against it (:data:`AGAINST`)."""
-AGAINST = {fam: CURRENT for fam in FAMILIES if fam.startswith("latin + ") and "alone" in fam}
-"""Families scored against :data:`CURRENT` rather than the previous default."""
+WORDS_ALONE = "latin + titles holding every query term: words alone"
+"""The family of today's default (:data:`CURRENT` and rule 2 of :mod:`archive.search.adaptive`)."""
+AGAINST = {fam: CURRENT for fam in FAMILIES
+           if fam.startswith("latin + ") and fam not in ("latin + sharper title evidence",)}
+AGAINST["latin + words alone + sharper title evidence (c^p)"] = WORDS_ALONE
+"""Families scored against :data:`CURRENT` (or today's default) rather than the previous default."""
 
 
 def load(dumps: Path) -> dict[str, tuple[list[QueryDump], Callable]]:
@@ -206,7 +227,10 @@ def run(args) -> None:
         if fam == "default":
             continue
         scored = [(p, rows_of(fam, p)) for p in grid]
-        against = rows_of(AGAINST[fam], FAMILIES[AGAINST[fam]][0]) if fam in AGAINST else base
+        against = base
+        if fam in AGAINST:
+            setting = {"latin_meaning": 1, "alone": 0.5} if AGAINST[fam] == WORDS_ALONE else FAMILIES[AGAINST[fam]][0]
+            against = rows_of(AGAINST[fam], setting)
         loso = {}
         for held in dev:
             train = [s for s in dev if s != held]

@@ -8,14 +8,15 @@
 query and its match, the word list, the dense list, the honest "found" set, exactly as
 :class:`archive.search.ranking.Ranker` fetches them at depth 100) and records, for every
 candidate of either side, every signal a fusion could use: word BM25 (the hybrid's per-field
-sum, spelling variants included), character-gram BM25, best passage cosine, its rank on each
-side, which query terms it holds (title or body, and title alone), whether the search would
-show it; and each query's term idfs and the top 100 cosines over the whole archive. It also
-records the lexical and semantic modes' own top 100 (``Archive.search``), and the archive's
-hybrid top 100 to check the replay against. For feedback it adds: Rocchio cosines (the query
-vector moved towards the best passages of the default hybrid's top ``k`` articles) with their
-own top 100 as extra candidates, and RM3 expansion terms (drawn from the default hybrid's top
-10 articles' words) with each candidate's BM25 for each.
+sum, spelling variants included, and lexical mode's BM25F proper), character-gram BM25, best
+passage cosine, its rank on each side, which query terms it holds (title or body, and title
+alone), whether the search would show it; and each query's term idfs and the top 100 cosines
+over the whole archive. It also records the lexical and semantic modes' own top 100
+(``Archive.search``), and the archive's hybrid top 100 to check the replay against. For
+feedback it adds: Rocchio cosines (the query vector moved towards the best passages of the
+default hybrid's top ``k`` articles) with their own top 100 as extra candidates, and RM3
+expansion terms (drawn from the default hybrid's top 10 articles' words) with each
+candidate's BM25 for each.
 
 ``cv`` replays fusions in memory over the dumps (no search is run again): the current
 default, query-adaptive weight rules with a small grid each, and the feedback variants. A
@@ -78,6 +79,7 @@ class QueryDump:
     base: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # in the default's candidate union
     shown: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # in the search's found set
     word: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    bm25f: np.ndarray = field(default_factory=lambda: np.zeros(0))  # lexical mode's score (BM25F proper)
     grams: np.ndarray = field(default_factory=lambda: np.zeros(0))
     cos: np.ndarray = field(default_factory=lambda: np.zeros(0))
     lex_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -213,6 +215,7 @@ def dump_queries(archive: Archive, queries: list[tuple[str, str, str]]) -> list[
         q.base = np.isin(allc, list(base))
         q.shown = found.mask[allc].copy()
         q.word, q.grams, q.cos = word, grams, cos
+        q.bm25f = np.asarray(lexical.scores(match, np.asarray(allc, dtype=np.int64)))
         q.lex_rank, q.dense_rank = lex_rank[allc], dense_rank[allc]
         for key, sc in rocchio_cos.items():
             q.rocchio[key] = sc[allc].astype(np.float64)

@@ -33,9 +33,23 @@ def is_question(text: str) -> bool:
     return bool(QUESTION.search(text))
 
 
+def holding_all(q: QueryDump, sel: np.ndarray, m: int = 10, title: bool = True) -> float:
+    """The share of the word side's top ``m`` (out of ``m``) whose titles (``title``) or any field
+    hold every term of the query (:attr:`archive.search.adaptive.Evidence.title_depth`)."""
+    idx = np.flatnonzero(sel & (q.lex_rank < cv.DEPTH))
+    top = idx[np.argsort(q.lex_rank[idx], kind="stable")][:m]
+    if not len(top) or not len(q.idf):
+        return 0.0
+    return float((q.title_holds if title else q.holds)[top].all(axis=1).sum()) / m
+
+
 def evidence(q: QueryDump, sel: np.ndarray) -> dict[str, float]:
     """What the rules may read of a query at query time."""
     known = float(q.idf[q.df > 0].sum() / q.idf.sum()) if len(q.idf) and q.idf.sum() > 0 else 0.0
+    idx = np.flatnonzero(sel & (q.lex_rank < cv.DEPTH))
+    words_top = set(idx[np.argsort(q.lex_rank[idx], kind="stable")][:10].tolist())
+    idx = np.flatnonzero(sel & (q.dense_rank < cv.DEPTH))
+    meaning_top = set(idx[np.argsort(q.dense_rank[idx], kind="stable")][:10].tolist())
     return {
         "title": word_coverage(q, sel, title=True),
         "cover": word_coverage(q, sel),
@@ -43,6 +57,10 @@ def evidence(q: QueryDump, sel: np.ndarray) -> dict[str, float]:
         "question": is_question(q.text),
         "latin": is_latin(q.text),
         "words_found": bool((sel & (q.lex_rank < cv.DEPTH)).any()),
+        "title_depth": holding_all(q, sel),
+        "depth": holding_all(q, sel, title=False),
+        "agree": len(words_top & meaning_top) / 10,
+        "terms": float(len(q.idf)),
     }
 
 
@@ -67,6 +85,20 @@ def family(name: str, p: dict) -> Callable[[QueryDump, np.ndarray], np.ndarray]:
         if "known" in p and not e["words_found"]:
             a = 0.0  # the archive holds (almost) none of the query's words: meaning alone
         word = None
+        if "alone" in p and not (p.get("latin_meaning") and e["latin"]):
+            if e[p.get("alone_on", "title_depth")] >= p["alone"]:  # headlines of the query's words
+                a, share_latin = p.get("alone_a", 1.0), p.get("alone_share", 0.0)
+                word = q.bm25f if p.get("alone_bm25f", 1) else None
+            elif "long_terms" in p and e["terms"] >= p["long_terms"]:
+                a *= p["long_scale"]  # a long query leans on meaning
+            elif "agree_at" in p and e["agree"] >= p["agree_at"]:
+                a *= p["agree_scale"]
+        if "lift_on" in p and not (p.get("latin_meaning") and e["latin"]):
+            a += p["lift"] * (1 - a) * e[p["lift_on"]] ** p.get("lift_power", 1)  # evidence raises the words
+        if "drop_on" in p and not (p.get("latin_meaning") and e["latin"]):
+            a -= p["drop"] * a * e[p["drop_on"]]  # evidence lowers the words
+        if p.get("bm25f_words"):
+            word = q.bm25f
         if "rm3" in p and q.rm3.size:
             lam = p["rm3"]
             n_terms = max(len(q.idf), 1)
@@ -80,8 +112,10 @@ def family(name: str, p: dict) -> Callable[[QueryDump, np.ndarray], np.ndarray]:
 def archive_rule(q: QueryDump, sel: np.ndarray) -> np.ndarray:
     """The archive's own rule (:func:`archive.search.adaptive.signal_weights` at the default scoring)."""
     e = evidence(q, sel)
-    w = signal_weights(0.5, Evidence(min(e["title"], 1.0), is_latin(plain_text(q.text) or q.text)), DEFAULT_SCORING)
-    return w.words * cv._z(q.word[sel]) + w.grams * cv._z(q.grams[sel]) + w.meaning * cv._z(q.cos[sel])
+    w = signal_weights(0.5, Evidence(min(e["title"], 1.0), is_latin(plain_text(q.text) or q.text), e["title_depth"]),
+                       DEFAULT_SCORING)
+    word = q.bm25f if w.lexical_words else q.word
+    return w.words * cv._z(word[sel]) + w.grams * cv._z(q.grams[sel]) + w.meaning * cv._z(q.cos[sel])
 
 
 def pool_of(p: dict) -> str:
@@ -103,9 +137,39 @@ FAMILIES: dict[str, list[dict]] = {
     "title evidence, questions apart": [{"te": t, "te_q": tq} for t in (0.6, 0.8, 1.0) for tq in (0.0, 0.3, 0.6)],
     "title evidence, sharper (c^p)": [{"te": t, "power": pw} for t in (0.6, 0.7, 0.8, 0.9) for pw in (2, 3)],
     "latin + sharper title evidence": [{"latin_meaning": 1, "te": t, "power": pw} for t in (0.6, 0.7, 0.8) for pw in (1, 2)],
+    "latin + titles holding every query term: words alone": [
+        {"latin_meaning": 1, "alone": t, "alone_on": on, "alone_a": a, "alone_share": sh, "alone_bm25f": bm}
+        for on in ("title_depth", "depth") for t in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+        for a in (0.9, 1.0) for sh in (0.0, 0.2) for bm in (0, 1)],
+    "latin + words raised by the share of titles holding every term": [
+        {"latin_meaning": 1, "lift_on": on, "lift": g, "lift_power": pw}
+        for on in ("title_depth", "depth") for g in (0.1, 0.2, 0.3, 0.5) for pw in (1, 2)],
+    "latin + words raised by the two sides' agreement": [
+        {"latin_meaning": 1, "lift_on": "agree", "lift": g, "lift_power": pw} for g in (0.1, 0.2, 0.3, 0.5) for pw in (1, 2)],
+    "latin + words lowered by the two sides' agreement": [
+        {"latin_meaning": 1, "drop_on": "agree", "drop": g} for g in (0.1, 0.2, 0.3, 0.5)],
+    "latin + BM25F proper as the hybrid's word signal": [
+        {"latin_meaning": 1, "bm25f_words": 1, "te": te, "share": sh} for te in (0.3, 0.6, 0.9) for sh in (0.5, 0.8)],
+    "latin + words alone + sharper title evidence (c^p)": [
+        {"latin_meaning": 1, "alone": 0.5, "te": t, "power": pw} for t in (0.6, 0.7, 0.8, 0.9) for pw in (1, 2, 3)],
+    "latin + words alone + long queries lean on meaning": [
+        {"latin_meaning": 1, "alone": 0.5, "long_terms": n, "long_scale": sc} for n in (4, 5, 6, 7) for sc in (0.6, 0.8, 0.9)],
+    "latin + words alone + sides agreeing lean on meaning": [
+        {"latin_meaning": 1, "alone": 0.5, "agree_at": g, "agree_scale": sc} for g in (0.2, 0.4, 0.6) for sc in (0.6, 0.8, 0.9)],
     "rm3 (word side)": [{"rm3": lam} for lam in (0.1, 0.2, 0.3, 0.5)],
     "rocchio (vectors)": [{"rocchio": key} for key in cv.ROCCHIO],
 }
+
+
+CURRENT = "latin-script query: meaning only"
+"""The family whose one setting was the default before the rules built on it (the previous default
+is the ``default`` family): those rules are scored against it (:data:`AGAINST`)."""
+WORDS_ALONE = "latin + titles holding every query term: words alone"
+"""The family of today's default (:data:`CURRENT` and rule 2 of :mod:`archive.search.adaptive`)."""
+AGAINST = {fam: CURRENT for fam in FAMILIES
+           if fam.startswith("latin + ") and fam not in ("latin + sharper title evidence",)}
+AGAINST["latin + words alone + sharper title evidence (c^p)"] = WORDS_ALONE
+"""Families scored against :data:`CURRENT` (or today's default) rather than the previous default."""
 
 
 def load(dumps: Path) -> dict[str, tuple[list[QueryDump], Callable]]:
@@ -163,25 +227,31 @@ def run(args) -> None:
         if fam == "default":
             continue
         scored = [(p, rows_of(fam, p)) for p in grid]
+        against = base
+        if fam in AGAINST:
+            setting = {"latin_meaning": 1, "alone": 0.5} if AGAINST[fam] == WORDS_ALONE else FAMILIES[AGAINST[fam]][0]
+            against = rows_of(AGAINST[fam], setting)
         loso = {}
         for held in dev:
             train = [s for s in dev if s != held]
             p, rows = max(scored, key=lambda pr: statistics.fmean(set_score(pr[1][s]) for s in train))
-            gain = [a - b for (_, a), (_, b) in zip(rows[held], base[held])]
-            loso[held] = {"params": p, "held-out": set_score(rows[held]), "default": set_score(base[held]),
-                          "gain": set_score(rows[held]) - set_score(base[held]),
+            gain = [a - b for (_, a), (_, b) in zip(rows[held], against[held])]
+            loso[held] = {"params": p, "held-out": set_score(rows[held]), "default": set_score(against[held]),
+                          "gain": set_score(rows[held]) - set_score(against[held]),
                           "gain_se": statistics.stdev(gain) / len(gain) ** 0.5 if len(gain) > 1 else 0.0}
         p_all, rows_all = max(scored, key=lambda pr: statistics.fmean(set_score(pr[1][s]) for s in dev))
         wins = sum(v["gain"] > 1e-4 for v in loso.values())
         losses = sum(v["gain"] < -1e-4 for v in loso.values())
         report["families"][fam] = {"loso": loso, "wins": wins, "losses": losses, "chosen on all dev": p_all,
+                                   "against": AGAINST.get(fam, "default"),
                                    "sets": {n: {"all": set_score(r), **by_kind(r)} for n, r in rows_all.items()}}
-        print(f"\n## {fam}: LOSO wins {wins}, losses {losses}, ties {len(dev) - wins - losses}; on all dev sets: {p_all}")
+        print(f"\n## {fam}: LOSO wins {wins}, losses {losses}, ties {len(dev) - wins - losses} "
+              f"(against {AGAINST.get(fam, 'default')}); on all dev sets: {p_all}")
         for held, v in loso.items():
             print(f"  held out {held:14s} {v['held-out']:.4f} vs default {v['default']:.4f} "
                   f"gain {v['gain']:+.4f} ± {v['gain_se']:.4f}  params {v['params']}")
         for n, r in rows_all.items():
-            print(f"  {n:14s} {set_score(r):.4f} (default {set_score(base[n]):.4f})  "
+            print(f"  {n:14s} {set_score(r):.4f} (against {set_score(against[n]):.4f})  "
                   + " ".join(f"{k[:4]}={v:.3f}" for k, v in by_kind(r).items()))
     adopted = {name: [(q.kind, judge(q, rank(q, archive_rule))) for q in queries]
                for name, (queries, judge) in sets.items()}

@@ -121,3 +121,54 @@ def test_an_arabic_query_keeps_its_words_and_grams(archive: Archive) -> None:
     ranked = [(h.id, h.score) for h in archive.search("أسعار النفط", mode="hybrid")]
     archive.scoring = DEFAULT_SCORING.with_options("adaptive=false")
     assert [(h.id, h.score) for h in archive.search("أسعار النفط", mode="hybrid")] == ranked
+
+
+def test_headlines_holding_every_query_word_rank_by_the_words_alone() -> None:
+    # half the word side's first candidates are headlines made of the query's words: the words alone rank
+    alone = signal_weights(0.5, Evidence(title=1.0, latin=False, title_depth=0.5), DEFAULT_SCORING)
+    assert alone == Weights(1.0, 0.0, 0.0, lexical_words=True)
+    # fewer such headlines, or the rule off: the title-evidence weights, the word signal as the hybrid scores it
+    fewer = signal_weights(0.5, Evidence(title=1.0, latin=False, title_depth=0.4), DEFAULT_SCORING)
+    off = signal_weights(0.5, Evidence(title=1.0, latin=False, title_depth=1.0),
+                         DEFAULT_SCORING.with_options("words_alone=0"))
+    assert fewer == off and not off.lexical_words and _sums_to_one(off)
+    assert off.meaning == pytest.approx(1 - (0.5 + DEFAULT_SCORING.title_evidence * 0.5))
+    # a query in Latin letters still goes to meaning, however many titles hold it
+    assert signal_weights(0.5, Evidence(title=1.0, latin=True, title_depth=1.0), DEFAULT_SCORING) == Weights(0.0, 0.0, 1.0)
+    with pytest.raises(ValueError, match="evidence title_depth"):
+        Evidence(title=1.0, latin=False, title_depth=1.5)
+    with pytest.raises(ScoringError, match="words_alone"):
+        DEFAULT_SCORING.with_options("words_alone=1.5")
+
+
+OIL_HEADLINES = [
+    Document(id="h1", title="أسعار النفط ترتفع", body="ارتفعت أسعار النفط اليوم وقال متعاملون إن أسعار النفط تلقى دعما"),
+    Document(id="h2", title="أسعار النفط في آسيا",
+             body="رفعت أرامكو أسعار النفط للمشترين في آسيا وسط توقعات بتحسن الطلب على الخام والطاقة في الصين والهند"),
+    Document(id="h3", title="أسعار النفط تتراجع", body="تراجعت أسعار النفط مع صعود الدولار"),
+    Document(id="h4", title="أسعار النفط والموازنة",
+             body="قال وزير المالية إن الموازنة بنيت على أسعار النفط الحالية وإن قطاع الطاقة يموّل نصف الإنفاق"),
+    Document(id="h5", title="أسعار النفط بعد اجتماع أوبك", body="استقرت أسعار النفط بعد اجتماع أوبك في فيينا"),
+    Document(id="h6", title="مستقبل أسعار النفط", body="يتوقع محللون أن تبقى أسعار النفط قرب مستواها الحالي"),
+    Document(id="m1", title="الخام الأمريكي يهبط", body="هبط الخام الأمريكي مع ارتفاع المخزونات وتباطؤ الطلب على الطاقة"),
+    Document(id="m2", title="صادرات الخام", body="زادت صادرات الخام من موانئ الخليج الشهر الماضي وفق بيانات الطاقة"),
+    Document(id="x1", title="الهلال يفوز", body="فاز الهلال على النصر في مباراة الدوري"),
+    Document(id="x2", title="أمطار على جدة", body="هطلت أمطار غزيرة على جدة وارتفعت أسعار الخضار"),
+]
+
+
+def test_a_keyword_topic_of_many_headlines_ranks_as_lexical_mode_does(tmp_path: Path) -> None:
+    # six of the word side's candidates carry "أسعار النفط" in their titles: the hybrid lists them in
+    # lexical mode's order, and the reports on crude that never name "أسعار النفط" come after them
+    archive = Archive.build(OIL_HEADLINES, tmp_path / "index", encoder=_TopicEncoder(), procs=1)
+    try:
+        lexical = [h.id for h in archive.search("أسعار النفط", mode="lexical", k=20)]
+        assert set(lexical[:6]) == {"h1", "h2", "h3", "h4", "h5", "h6"}
+        hybrid = [h.id for h in archive.search("أسعار النفط", mode="hybrid", k=20)]
+        assert hybrid[:6] == lexical[:6]
+        assert {"m1", "m2"} <= set(hybrid[6:])  # near by meaning, found, below every headline
+        archive.scoring = DEFAULT_SCORING.with_options("words_alone=0")  # meaning reorders the headlines
+        fused = [h.id for h in archive.search("أسعار النفط", mode="hybrid", k=20)]
+        assert fused[:6] != lexical[:6]
+    finally:
+        archive.close()

@@ -219,6 +219,10 @@ class LexicalIndex:
         """How much of ``match``'s terms one title of ``ordinals`` holds (:meth:`TermIndex.title_coverage`)."""
         return self._terms.title_coverage(match.pairs, ordinals, match.variants)
 
+    def title_coverages(self, match: Match, ordinals: Sequence[int]) -> np.ndarray:
+        """How much of ``match``'s terms the title of each of ``ordinals`` holds (:meth:`TermIndex.title_coverages`)."""
+        return self._terms.title_coverages(match.pairs, ordinals, match.variants)
+
     def gram_scores_at(self, text: str, ordinals: Sequence[int]) -> list[float]:
         """Character-gram BM25 of the articles at ``ordinals`` for the words of ``text`` (hybrid ranking)."""
         return self._terms.gram_scores_at(char_grams(text), ordinals, scoring=self.scoring)

@@ -286,13 +286,21 @@ class TermIndex:
         """The largest idf-weighted share of the distinct terms of ``pairs`` that the title of one of
         ``ordinals`` holds (0 when no title holds any); a term's idf is the word signal's, over the
         live articles holding it in any of its fields."""
+        shares = self.title_coverages(pairs, ordinals, variants)
+        return float(shares.max()) if len(shares) else 0.0
+
+    def title_coverages(
+        self, pairs: Iterable[tuple[str, str]], ordinals: Sequence[int], variants: Expansions | None = None
+    ) -> np.ndarray:
+        """For each of ``ordinals``, the idf-weighted share of the distinct terms of ``pairs`` its title
+        holds, in [0, 1] (1: the title holds every term; all 0 when the query has no term)."""
         fields_of: dict[str, list[str]] = {}
         for field, text in pairs:
             fields_of.setdefault(text, []).append(field)
-        if not fields_of or not len(ordinals):
-            return 0.0
         wanted = np.asarray(ordinals, dtype=np.int64)
         held = np.zeros(len(wanted), dtype=np.float64)
+        if not fields_of or not len(wanted):
+            return held
         total = 0.0
         for text, fields in fields_of.items():
             found = {field: self._postings(field, text, (variants or {}).get(text, ())) for field in fields}
@@ -301,7 +309,7 @@ class TermIndex:
             total += idf
             if found.get("title") is not None:
                 held += idf * np.isin(wanted, found["title"][0])
-        return float(held.max() / total) if total > 0 else 0.0
+        return np.minimum(held / total, 1.0) if total > 0 else held
 
     def search(
         self, pairs: Sequence[tuple[str, str]], k: int, *, scoring: Scoring = DEFAULT_SCORING,

@@ -9,7 +9,14 @@ one they cannot answer leans on meaning. The rule, in order:
    ``Cambridge Analytica``) is ranked by meaning alone: over Arabic news its words and their
    character grams meet only stray English words, while the multilingual encoder still
    places it near the story.
-2. **Title evidence**: otherwise the lexical weight ``alpha`` grows to
+2. **Headlines made of the query's words**: when at least a share
+   :attr:`~archive.index.scoring.Scoring.words_alone` (a half by default) of the word side's
+   first candidates have titles holding every term of the query, the query is ranked by its
+   words alone, scored as lexical mode scores them (BM25F proper). So many such headlines
+   mean the archive holds the story under the query's own words (a keyword topic: ``انهيار
+   الليرة التركية``); there the meaning side and the character grams mostly bring in articles
+   near the topic that do not name it, and push down ones that do.
+3. **Title evidence**: otherwise the lexical weight ``alpha`` grows to
    ``alpha + t (1 - alpha) c``, where ``c`` is the largest idf-weighted share of the query's
    terms that one title of the word side's first candidates holds (a headline holding the
    query's words is strong evidence the words alone find the story) and ``t`` is
@@ -20,7 +27,7 @@ The lexical weight is then split between word BM25 and the grams by
 :attr:`~archive.index.scoring.Scoring.gram_share`; meaning gets the rest. Each step was kept
 only because it won leave-one-set-out over the dev sets (docs/evaluation.md), where other
 evidence (no query word in the archive, questions, the two sides' agreement, the peak of the
-cosines) did not.
+cosines, the number of query terms) did not.
 """
 
 from __future__ import annotations
@@ -46,10 +53,14 @@ class Evidence:
     """The title coverage ``c``, in [0, 1]."""
     latin: bool
     """The query is written in Latin letters only (:func:`is_latin`)."""
+    title_depth: float = 0.0
+    """The share of the word side's first candidates whose titles hold every term of the query, in [0, 1]."""
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.title <= 1.0:
-            raise ValueError(f"evidence title must be between 0 and 1, not {self.title!r}")
+        for name in ("title", "title_depth"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"evidence {name} must be between 0 and 1, not {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +70,9 @@ class Weights:
     words: float
     grams: float
     meaning: float
+    lexical_words: bool = False
+    """The word signal is scored as lexical mode scores it (BM25F proper), not as the hybrid's
+    per-field sum (:attr:`archive.index.scoring.Scoring.hybrid_combine`): rule 2 of the module docstring."""
 
     def as_list(self) -> list[float]:
         return [self.words, self.grams, self.meaning]
@@ -68,13 +82,15 @@ def signal_weights(alpha: float, evidence: Evidence, scoring: Scoring) -> Weight
     """The weights of word BM25, character grams and meaning for a query with ``evidence``.
 
     ``alpha`` is the archive's (or the caller's) base lexical weight, in [0, 1];
-    ``scoring.adaptive`` off skips step 1 of the module docstring (title evidence stays,
-    set by ``scoring.title_evidence``).
+    ``scoring.adaptive`` off skips step 1 of the module docstring, ``scoring.words_alone`` 0
+    skips step 2 (title evidence stays, set by ``scoring.title_evidence``).
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be between 0 and 1, not {alpha!r}")
     if scoring.adaptive and evidence.latin:
         return Weights(0.0, 0.0, 1.0)
+    if scoring.words_alone > 0.0 and evidence.title_depth >= scoring.words_alone:
+        return Weights(1.0, 0.0, 0.0, lexical_words=True)
     lexical = alpha + scoring.title_evidence * (1.0 - alpha) * evidence.title ** scoring.title_evidence_power
     share = scoring.gram_share
     return Weights(lexical * (1.0 - share), lexical * share, 1.0 - lexical)

@@ -41,7 +41,7 @@ ENCODER_ALPHA = {"use-multilingual": 0.8}
 side alone is much weaker than e5's, and at 0.5 the hybrid fell below lexical alone."""
 EVIDENCE_DEPTH = 10
 """Word candidates whose titles measure a query's title evidence
-(:attr:`archive.index.scoring.Scoring.title_evidence`)."""
+(:attr:`archive.index.scoring.Scoring.title_evidence` and :attr:`~archive.index.scoring.Scoring.words_alone`)."""
 MEANING_CACHE = 8
 """Queries whose vector and article cosines a ranker keeps (a page asks for one query's facets
 under several filters, and its search, at once)."""
@@ -257,7 +257,9 @@ class Ranker:
         (:attr:`archive.index.scoring.Scoring.gram_share`: grams find the inflected
         and attached forms the light stemmer misses, word BM25F keeps
         exact-term precision). The three weights are set for this query from
-        its evidence (:func:`archive.search.adaptive.signal_weights`).
+        its evidence (:func:`archive.search.adaptive.signal_weights`); when they
+        say the words rank alone, the word column is every candidate's BM25F as
+        lexical mode scores it, a dense candidate's included.
         """
         dense = self._dense()
         lexical_scores = dict(lexical)
@@ -275,12 +277,18 @@ class Ranker:
             _known([dense_scores[o] for o in ordinals]),
         ]
         scoring = self._lexical.scoring
-        coverage = (self._lexical.title_coverage(request.match, [o for o, _ in lexical[:EVIDENCE_DEPTH]])
-                    if lexical and scoring.title_evidence else 0.0)
-        evidence = Evidence(title=min(max(coverage, 0.0), 1.0), latin=is_latin(request.text))
-        weights = signal_weights(request.alpha, evidence, scoring).as_list()
+        titles = (self._lexical.title_coverages(request.match, [o for o, _ in lexical[:EVIDENCE_DEPTH]])
+                  if lexical and (scoring.title_evidence or scoring.words_alone) else np.zeros(0))
+        evidence = Evidence(
+            title=min(max(float(titles.max()), 0.0), 1.0) if len(titles) and scoring.title_evidence else 0.0,
+            latin=is_latin(request.text),
+            title_depth=int(np.count_nonzero(titles >= 1.0 - 1e-9)) / EVIDENCE_DEPTH,
+        )
+        weights = signal_weights(request.alpha, evidence, scoring)
+        if weights.lexical_words:
+            columns[0] = self._lexical.scores(request.match, np.asarray(ordinals, dtype=np.int64))
         # Ties break on the id (as every fusion does), so fuse over ids and map back.
-        by_id = weighted_z_fusion([ids[o] for o in ordinals], columns, weights, k=k)
+        by_id = weighted_z_fusion([ids[o] for o in ordinals], columns, weights.as_list(), k=k)
         ordinal_of = {ids[o]: o for o in ordinals}
         return [(ordinal_of[i], s) for i, s in by_id]
 

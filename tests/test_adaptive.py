@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from archive import Archive, Document
 from archive.index.scoring import DEFAULT_SCORING, ScoringError
 from archive.search.adaptive import Evidence, Weights, is_latin, signal_weights
+
+from .test_scoring import _TopicEncoder  # one topic encoder for the title and the fusion tests
 
 
 @pytest.mark.parametrize("query", ["Khashoggi", "Cambridge Analytica", "Windows 10 release", "Skripal?"])
@@ -67,25 +68,6 @@ def test_bad_evidence_and_weights_are_refused_by_name() -> None:
         DEFAULT_SCORING.with_options("adaptive=maybe")
     assert DEFAULT_SCORING.with_options("adaptive=off").adaptive is False
     assert DEFAULT_SCORING.with_options("adaptive=true").adaptive is True
-
-
-class _TopicEncoder:
-    """Every query means "oil"; a passage about crude or energy means oil, any other one something else."""
-
-    name = "topic/1"
-    dim = 3
-
-    def encode_queries(self, texts):
-        from archive.encoders.base import l2_normalize
-
-        return l2_normalize(np.asarray([[1.0, 0.4, 0.1] for _ in texts], dtype=np.float32).reshape(-1, 3))
-
-    def encode_passages(self, texts):
-        from archive.encoders.base import l2_normalize
-
-        rows = [[1.0, 0.1, 0.0] if ("الخام" in t or "الطاقة" in t) else [0.0, 1.0, 0.3] for t in texts]
-        return l2_normalize(np.asarray(rows, dtype=np.float32).reshape(-1, 3))
-
 
 NEWS = [
     Document(id="headline", title="أسعار النفط في السوق السعودية",

@@ -9,8 +9,9 @@ once into ``WORKDIR/articles``) with ``--encoder none``, ``--runs`` times,
 alternating new and old (the machine drifts: only neighbouring runs compare).
 Then it compares what the last builds wrote, file by file (``manifest.json``
 without its timestamps and its Whoosh entries; Whoosh's segment names are
-random, so its index is compared by content: every stored field, and every
-term with its document and total frequencies), and the top 10 ids and scores
+random, so its index is compared by content: every stored field, every
+term with its document and total frequencies, and every posting's word
+positions, by article id), and the top 10 ids and scores
 of ``--queries`` lexical searches (titles' first words, some as phrases, some
 with a date filter) run by each checkout on its own index. Then the same for
 increments, on a copy of each index: ``archive add`` of the next 300 articles,
@@ -68,14 +69,21 @@ ix = open_whoosh(current_generation(Path(sys.argv[1])) / "lexical")
 reader = ix.reader()
 stored = sorted(json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False)
                 for fields in reader.all_stored_fields())
+ids = {n: fields["id"] for n, fields in reader.iter_docs()}
 terms = hashlib.sha256()
-count = 0
+count = positions = 0
 for field, text in reader.all_terms():
     info = reader.term_info(field, text)
     terms.update(repr((field, text, info.doc_frequency(), info.weight())).encode())
     count += 1
+    if field in ("title", "body"):  # every posting's positions, by article id (docnums vary with the workers)
+        for docnum, where in reader.postings(field, text).items_as("positions"):
+            if docnum not in ids:  # deleted
+                continue
+            item = repr((field, text, ids[docnum], tuple(where))).encode()
+            positions = (positions + int.from_bytes(hashlib.blake2b(item, digest_size=8).digest(), "big")) % (1 << 64)
 print(json.dumps({"docs": reader.doc_count(), "stored": hashlib.sha256("\n".join(stored).encode()).hexdigest(),
-                  "terms": count, "term_stats": terms.hexdigest()}))
+                  "terms": count, "term_stats": terms.hexdigest(), "positions": f"{positions:016x}"}))
 """
 
 

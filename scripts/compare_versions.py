@@ -6,11 +6,14 @@
 For a refactor that must change nothing: each checkout builds the same
 articles (the first ``--articles`` files of ``SOURCE`` in sorted order, copied
 once into ``WORKDIR/articles``) with ``--encoder none``, ``--runs`` times,
-alternating new and old (the machine drifts: only neighbouring runs compare).
+alternating new and old (the machine drifts: only neighbouring runs compare),
+timed as wall seconds and as CPU seconds of the build and its indexing
+processes (steadier than wall time on a shared machine).
 Then it compares what the last builds wrote, file by file (``manifest.json``
 without its timestamps and its Whoosh entries; Whoosh's segment names are
-random, so its index is compared by content: every stored field, and every
-term with its document and total frequencies), and the top 10 ids and scores
+random, so its index is compared by content: every stored field, every
+term with its document and total frequencies, and every posting's word
+positions, by article id), and the top 10 ids and scores
 of ``--queries`` lexical searches (titles' first words, some as phrases, some
 with a date filter) run by each checkout on its own index. Then the same for
 increments, on a copy of each index: ``archive add`` of the next 300 articles,
@@ -31,6 +34,7 @@ import hashlib
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -68,14 +72,21 @@ ix = open_whoosh(current_generation(Path(sys.argv[1])) / "lexical")
 reader = ix.reader()
 stored = sorted(json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False)
                 for fields in reader.all_stored_fields())
+ids = {n: fields["id"] for n, fields in reader.iter_docs()}
 terms = hashlib.sha256()
-count = 0
+count = positions = 0
 for field, text in reader.all_terms():
     info = reader.term_info(field, text)
     terms.update(repr((field, text, info.doc_frequency(), info.weight())).encode())
     count += 1
+    if field in ("title", "body"):  # every posting's positions, by article id (docnums vary with the workers)
+        for docnum, where in reader.postings(field, text).items_as("positions"):
+            if docnum not in ids:  # deleted
+                continue
+            item = repr((field, text, ids[docnum], tuple(where))).encode()
+            positions = (positions + int.from_bytes(hashlib.blake2b(item, digest_size=8).digest(), "big")) % (1 << 64)
 print(json.dumps({"docs": reader.doc_count(), "stored": hashlib.sha256("\n".join(stored).encode()).hexdigest(),
-                  "terms": count, "term_stats": terms.hexdigest()}))
+                  "terms": count, "term_stats": terms.hexdigest(), "positions": f"{positions:016x}"}))
 """
 
 
@@ -97,12 +108,16 @@ def prepare(source: Path, out: Path, count: int, skip: int = 0) -> None:
         shutil.copyfile(path, target)
 
 
-def build(checkout: Path, articles: Path, index: Path) -> float:
-    """Seconds ``archive build`` of ``articles`` into a new ``index`` takes (lexical only)."""
+def build(checkout: Path, articles: Path, index: Path) -> tuple[float, float]:
+    """Seconds ``archive build`` of ``articles`` into a new ``index`` takes (lexical only): wall time, and
+    CPU time (user + system) of the build and its Whoosh indexing processes."""
     shutil.rmtree(index, ignore_errors=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     run(checkout, ["-m", "archive", "build", str(articles), "--index", str(index), "--encoder", "none"])
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def generation(index: Path) -> Path:
@@ -196,15 +211,18 @@ def main() -> None:
     prepare(args.source, articles, args.articles)
     checkouts = {"new": args.new.resolve(), "old": args.old.resolve()}
     times: dict[str, list[float]] = {name: [] for name in checkouts}
+    cpu: dict[str, list[float]] = {name: [] for name in checkouts}
     for _ in range(args.runs):
         for name, checkout in checkouts.items():
-            times[name].append(build(checkout, articles, args.workdir / f"index-{name}"))
+            wall, used = build(checkout, articles, args.workdir / f"index-{name}")
+            times[name].append(wall)
+            cpu[name].append(used)
     report: dict[str, object] = {"articles": args.articles}
-    if args.runs:
-        report["build_seconds"] = {name: [round(t, 2) for t in ts] for name, ts in times.items()}
-        report["build_median"] = {name: round(statistics.median(ts), 2) for name, ts in times.items()}
-        report["build_ratio_new_over_old"] = round(statistics.median(times["new"]) / statistics.median(times["old"]),
-                                                   3)
+    for key, seconds in (("build", times), ("build_cpu", cpu)) if args.runs else ():
+        report[f"{key}_seconds"] = {name: [round(t, 2) for t in ts] for name, ts in seconds.items()}
+        report[f"{key}_median"] = {name: round(statistics.median(ts), 2) for name, ts in seconds.items()}
+        report[f"{key}_ratio_new_over_old"] = round(statistics.median(seconds["new"]) /
+                                                    statistics.median(seconds["old"]), 3)
     new_index = args.workdir / "index-new"
     asked = queries(articles, args.queries)
     query_file = args.workdir / "queries.json"

@@ -69,7 +69,7 @@ def check_index(path: str | Path) -> CheckReport:
     """
     root = Path(path)
     report = CheckReport(root)
-    _leftovers(root, report)
+    report.notes.extend(layout.leftovers(root))
     try:
         generation = layout.current_generation(root)
     except IndexNotFoundError:
@@ -106,7 +106,7 @@ def _problem(path: Path, exc: ArchiveError) -> Problem:
 @dataclass(slots=True)
 class Sides:
     """What the stores' :meth:`~archive.index.stores.Store.verify` found: the articles each holds (by the
-    names of :data:`_WHERE`), the generation's numbering (from the term index), and the problems."""
+    names of ``report.counts``), the generation's numbering (from the term index), and the problems."""
 
     report: CheckReport
     ids: dict[str, set[str]] = field(default_factory=dict)
@@ -139,13 +139,15 @@ def _check_sides(generation: Path, manifest: Manifest, report: CheckReport) -> N
 
     sides = Sides(report)
     report.counts["manifest"] = manifest.documents
+    where: dict[str, Path] = {}  # side -> the files of the store that holds it
     for store in stores(vectors=Vectors() if manifest.encoder is not None else None):
         store.verify(generation, manifest, sides)
+        where.update({side: generation / store.name for side in sides.ids if side not in where})
     ids, order = sides.ids, sides.order
     for side, found in ids.items():
         report.counts[side] = len(found)
         if len(found) != manifest.documents:
-            sides.problem(generation / _WHERE[side], f"holds {len(found)} articles, the manifest says {manifest.documents}")
+            sides.problem(where[side], f"holds {len(found)} articles, the manifest says {manifest.documents}")
     if "store" not in ids:
         return
     for side, found in ids.items():
@@ -162,26 +164,4 @@ def _check_sides(generation: Path, manifest: Manifest, report: CheckReport) -> N
             parts.append(f"lacks {len(missing)} stored article(s) ({few(missing)})")
         if extra:
             parts.append(f"has {len(extra)} article(s) the store does not ({few(extra)})")
-        sides.problem(generation / _WHERE[side], "; ".join(parts))
-
-
-_WHERE = {"store": "docs.sqlite", "whoosh": "lexical", "terms": "terms", "dense": "dense", "near": "near"}
-
-
-def _leftovers(root: Path, report: CheckReport) -> None:
-    """Notes on what lies beside the generations: not damage, but worth knowing."""
-    if not root.is_dir():
-        return
-    for child in sorted(root.iterdir()):
-        name = child.name
-        if name.startswith(f"{layout.POINTER}.aside-"):
-            report.notes.append(f"{child}: a directory once found where {layout.POINTER} belongs, moved aside "
-                                "by a build; the archive does not use it (look inside, then remove it yourself)")
-        elif name.startswith(f".{layout.POINTER}."):
-            report.notes.append(f"{child}: left by an interrupted commit; the next build removes it")
-        elif name.startswith(layout.TRASH_PREFIX):
-            report.notes.append(f"{child}: a superseded generation whose removal was interrupted; "
-                                "the next commit removes it")
-        elif name.startswith(layout.GEN_PREFIX) and child.is_dir() and not (child / MANIFEST_NAME).is_file():
-            report.notes.append(f"{child}: a generation never committed (a build was interrupted); "
-                                "the archive does not use it")
+        sides.problem(where[side], "; ".join(parts))

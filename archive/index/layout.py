@@ -33,7 +33,7 @@ from pathlib import Path
 from ..fsync import fsync_dir, fsync_tree
 from .diskfull import disk_full_named
 from .integrity import FileTable, file_table
-from .manifest import Manifest
+from .manifest import MANIFEST_NAME, Manifest
 from ..errors import (
     IndexDamagedError,
     IndexLockedError,
@@ -173,6 +173,7 @@ def commit_generation(root: Path, generation: Path) -> list[str]:
 
 
 _POINTER_TMP = f".{POINTER}."
+_ASIDE = f"{POINTER}.aside-"
 
 
 def _clear_pointer_path(root: Path) -> list[str]:
@@ -190,9 +191,29 @@ def _clear_pointer_path(root: Path) -> list[str]:
             notes.append(f"{pointer}: was an empty directory; removed it to write the pointer file")
         except OSError:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-            aside = root / f"{POINTER}.aside-{stamp}-{uuid.uuid4().hex[:4]}"
+            aside = root / f"{_ASIDE}{stamp}-{uuid.uuid4().hex[:4]}"
             os.rename(pointer, aside)
             notes.append(f"{pointer}: was a directory holding files; moved it aside to {aside} (nothing deleted)")
+    return notes
+
+
+def leftovers(root: Path) -> list[str]:
+    """Notes on what lies beside the generations of ``root`` (``archive check`` lists them): not damage,
+    but worth knowing: what an interrupted commit, removal or build left, a pointer directory moved aside."""
+    notes = []
+    for child in sorted(root.iterdir()) if root.is_dir() else []:
+        name = child.name
+        if name.startswith(_ASIDE):
+            notes.append(f"{child}: a directory once found where {POINTER} belongs, moved aside "
+                         "by a build; the archive does not use it (look inside, then remove it yourself)")
+        elif name.startswith(_POINTER_TMP):
+            notes.append(f"{child}: left by an interrupted commit; the next build removes it")
+        elif name.startswith(TRASH_PREFIX):
+            notes.append(f"{child}: a superseded generation whose removal was interrupted; "
+                         "the next commit removes it")
+        elif name.startswith(GEN_PREFIX) and child.is_dir() and not (child / MANIFEST_NAME).is_file():
+            notes.append(f"{child}: a generation never committed (a build was interrupted); "
+                         "the archive does not use it")
     return notes
 
 

@@ -20,10 +20,13 @@ rank: the title weight of ranking is :attr:`archive.index.scoring.Scoring.title_
 
 
 class ArabicTokenizer(Tokenizer):
-    """Whoosh adapter over :func:`archive.text.analysis.iter_terms`.
+    """Whoosh adapter over :func:`archive.text.analysis.iter_terms`: it analyzes the text of queries.
 
     Stop words take no position, so a phrase query written with or without
-    them (``قوات في كورسك`` / ``قوات كورسك``) matches the same text.
+    them (``قوات في كورسك`` / ``قوات كورسك``) matches the same text. A write
+    gives Whoosh each title and body already analyzed, as its list of terms
+    (:func:`archive.index.stores_keyed.whoosh_fields`), which Whoosh indexes
+    with the positions this tokenizer would give them.
     """
 
     def __call__(  # noqa: PLR0913 - Whoosh's tokenizer protocol

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from ..document import Document
+from ..text.analysis import DocumentWords
 from .terms import COMPACT_SHARE, TermIndex
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ class Change:
     """Tombstones lifted (restored articles)."""
     tombstoned: Mapping[str, str] = field(default_factory=dict)
     """Tombstones added: ``{id: when}``."""
+    words: Sequence[DocumentWords] = ()
+    """``index`` analyzed, one per article (:func:`~archive.index.stores.apply_all` makes them once)."""
 
 
 def numbering(live: Path, unindex: Sequence[str], added: int) -> tuple[np.ndarray, list[int], int, bool]:
@@ -101,9 +104,10 @@ class Written:
 
 
 class Sink(Protocol):
-    """A store being written whole: given the indexed articles one by one, then closed (or cancelled)."""
+    """A store being written whole: given the indexed articles one by one, each with its words
+    (analyzed once for every store), then closed (or cancelled)."""
 
-    def add(self, doc: Document) -> None: ...
+    def add(self, doc: Document, words: DocumentWords) -> None: ...
     def close(self) -> Written: ...
     def cancel(self) -> None: ...
 
@@ -160,7 +164,7 @@ class Collected:
         self.documents: list[Document] = []
         self._finish = finish
 
-    def add(self, doc: Document) -> None:
+    def add(self, doc: Document, words: DocumentWords) -> None:  # noqa: ARG002 - the protocol's
         self.documents.append(doc)
 
     def close(self) -> Written:

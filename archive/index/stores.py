@@ -19,9 +19,11 @@ over :func:`stores`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ..document import Document
+from ..text.analysis import analyze_document
 from ..errors import IndexFormatError
 from .store_protocol import Change, Full, Sink, Store, Written, few, numbering
 from .stores_keyed import Records, Whoosh, whoosh_fields
@@ -44,16 +46,17 @@ def stores(*, procs: int | None = None, vectors: Vectors | None = None) -> list[
 
 def write_all(generation: Path, full: Full, indexed: Iterable[Document],
               every: Sequence[Store]) -> dict[str, Written]:
-    """Write ``every`` store whole into ``generation``: ``indexed`` (an iterable of the indexed articles)
-    goes to each store in one pass (Whoosh's workers analyze while the term index does), then each
-    store is closed in order. Every sink is cancelled if anything fails."""
+    """Write ``every`` store whole into ``generation``: each of ``indexed`` (an iterable of the indexed
+    articles) is analyzed once and goes with its words to each store in one pass, then each store is
+    closed in order. Every sink is cancelled if anything fails."""
     open_sinks: list[tuple[str, Sink]] = []
     try:
         for store in every:
             open_sinks.append((store.name, store.writer(generation, full)))
         for doc in indexed:
+            words = analyze_document(doc.title, doc.body)
             for _, sink in open_sinks:
-                sink.add(doc)
+                sink.add(doc, words)
         results = {}
         while open_sinks:
             name, sink = open_sinks[0]
@@ -68,7 +71,10 @@ def write_all(generation: Path, full: Full, indexed: Iterable[Document],
 
 def apply_all(generation: Path, change: Change, every: Sequence[Store]) -> dict[str, Written]:
     """Carry ``every`` store of ``change.live`` into ``generation`` with ``change`` applied, appended or
-    compacted as ``change.compact`` says; fails when the stores that count their articles disagree."""
+    compacted as ``change.compact`` says, the articles it indexes analyzed once for every store; fails
+    when the stores that count their articles disagree."""
+    if len(change.words) != len(change.index):
+        change = replace(change, words=[analyze_document(d.title, d.body) for d in change.index])
     results = {store.name: (store.compact if change.compact else store.append)(generation, change)
                for store in every}
     counts = {name: r.articles for name, r in results.items() if r.articles is not None}

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..document import Document
+from ..text.analysis import DocumentWords, analyze_document
 from .columns import author_keys
 from .layout import link_files
 from .lexical import open_whoosh
@@ -68,9 +69,14 @@ class Records(BaseStore):
 _ZERO = datetime(2000, 1, 1) - datetime(2000, 1, 1)
 
 
-def whoosh_fields(doc: Document) -> dict[str, object]:
-    """The fields Whoosh indexes of ``doc`` (:func:`archive.index.schema.make_schema`)."""
-    fields: dict[str, object] = {"id": doc.id, "title": doc.title, "body": doc.body}
+def whoosh_fields(doc: Document, words: DocumentWords | None = None) -> dict[str, object]:
+    """The fields Whoosh indexes of ``doc`` (:func:`archive.index.schema.make_schema`). The title and body
+    go as their terms (``words``, analyzed once per write, or analyzed here): Whoosh takes a list as
+    a field's tokens in order, positions counted from 0, as its analyzer
+    (:class:`~archive.index.schema.ArabicTokenizer`) would have made them from the text."""
+    if words is None:
+        words = analyze_document(doc.title, doc.body)
+    fields: dict[str, object] = {"id": doc.id, "title": words.title.terms, "body": words.body.terms}
     if doc.published is not None:
         fields["published"] = doc.published.replace(tzinfo=None) - (doc.published.utcoffset() or _ZERO)
     if doc.source:
@@ -119,8 +125,8 @@ class Whoosh(BaseStore):
         try:
             for doc_id in change.unindex:
                 writer.delete_by_term("id", doc_id)
-            for doc in change.index:
-                writer.add_document(**whoosh_fields(doc))
+            for doc, words in zip(change.index, change.words, strict=True):
+                writer.add_document(**whoosh_fields(doc, words))
         except BaseException:
             writer.cancel()
             raise
@@ -147,8 +153,8 @@ class _WhooshSink:
         self._writer = writer
         self._count = 0
 
-    def add(self, doc: Document) -> None:
-        self._writer.add_document(**whoosh_fields(doc))  # type: ignore[attr-defined]
+    def add(self, doc: Document, words: DocumentWords) -> None:
+        self._writer.add_document(**whoosh_fields(doc, words))  # type: ignore[attr-defined]
         self._count += 1
 
     def close(self) -> Written:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..document import Document
+from ..text.analysis import DocumentWords
 from .store import DocumentStore
 from .store_protocol import BaseStore, Change, Collected, Full, Sink, Written
 from .stores_keyed import Records
@@ -70,7 +71,7 @@ class After:
     def __init__(self, finish: Callable[[], Written]) -> None:
         self._finish = finish
 
-    def add(self, doc: Document) -> None:
+    def add(self, doc: Document, words: DocumentWords) -> None:
         pass
 
     def close(self) -> Written:

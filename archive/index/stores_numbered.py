@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..document import Document
+from ..text.analysis import DocumentWords
 from .columns import Columns, ColumnsBuilder
 from .store_protocol import BaseStore, Change, Full, Sink, Written, few
 from .terms import TermIndex, TermIndexBuilder
@@ -26,7 +28,7 @@ class Terms(BaseStore):
         builder = TermIndexBuilder()
 
         class _Sink:
-            add = staticmethod(builder.add)
+            add = staticmethod(builder.add)  # with the words the write analyzed
 
             def close(self) -> Written:
                 builder.write(generation / Terms.name)
@@ -38,10 +40,10 @@ class Terms(BaseStore):
         return _Sink()
 
     def append(self, generation: Path, change: Change) -> Written:
-        return Written(self._live(change, lambda t: t.appended(generation / self.name, change.dead, change.index)))
+        return Written(self._live(change, lambda t: t.appended(generation / self.name, change.dead, change.index, change.words)))
 
     def compact(self, generation: Path, change: Change) -> Written:
-        return Written(self._live(change, lambda t: t.updated(generation / self.name, change.keep, change.index)))
+        return Written(self._live(change, lambda t: t.updated(generation / self.name, change.keep, change.index, change.words)))
 
     def _live(self, change: Change, write: Callable[[TermIndex], int]) -> int:
         terms = TermIndex(change.live / self.name)
@@ -82,7 +84,8 @@ class FilterColumns(BaseStore):
         builder = ColumnsBuilder()
 
         class _Sink:
-            add = staticmethod(builder.add)
+            def add(self, doc: Document, words: DocumentWords) -> None:  # noqa: ARG002 - no text in a column
+                builder.add(doc)
 
             def close(self) -> Written:
                 builder.write(generation / FilterColumns.name)

@@ -56,7 +56,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..text.analysis import GRAM_SETTINGS
+from ..text.analysis import GRAM_SETTINGS, DocumentWords
 from ..document import Document
 from ..errors import IndexDamagedError, IndexFormatError
 from .layout import link_file
@@ -435,9 +435,11 @@ class TermIndex:
         out[slots] = np.bincount(owner, weights=idf * tf * (k1 + 1.0) / (tf + norm), minlength=len(rows))
         return out.tolist()
 
-    def updated(self, directory: Path, keep: np.ndarray, add: Iterable[Document]) -> int:
+    def updated(self, directory: Path, keep: np.ndarray, add: Sequence[Document],
+                words: Sequence[DocumentWords] | None = None) -> int:
         """Write into ``directory`` (new) this index with only the ``keep`` ordinals, renumbered in
-        order, and ``add`` after them; the number of articles (all live: no mask is written).
+        order, and ``add`` (analyzed as ``words`` when given) after them; the number of articles
+        (all live: no mask is written).
 
         The compaction of :data:`COMPACT_SHARE`: kept articles are not analyzed
         again, their postings are filtered and renumbered with numpy, and the
@@ -446,8 +448,8 @@ class TermIndex:
         renumber = (np.cumsum(keep) - 1).astype(np.int32)
         builder = TermIndexBuilder(dict(self.vocab))
         builder.ids = [i for i, kept in zip(self.ids, keep.tolist()) if kept]
-        for doc in add:
-            builder.add(doc)
+        for doc, analyzed in zip(add, words if words is not None else [None] * len(add), strict=True):
+            builder.add(doc, analyzed)
         new_postings, new_lengths = builder.arrays(), builder.lengths()
         postings: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         lengths: dict[str, np.ndarray] = {}
@@ -474,9 +476,10 @@ class TermIndex:
         write_arrays(directory, list(builder.vocab), builder.ids, postings, lengths)
         return len(builder.ids)
 
-    def appended(self, directory: Path, dead: Sequence[int], add: Iterable[Document]) -> int:
+    def appended(self, directory: Path, dead: Sequence[int], add: Sequence[Document],
+                 words: Sequence[DocumentWords] | None = None) -> int:
         """Write into ``directory`` (new) this index with the ordinals ``dead`` deleted and ``add``
-        appended after the last ordinal; the number of live articles.
+        (analyzed as ``words`` when given) appended after the last ordinal; the number of live articles.
 
         Nothing is renumbered: the deleted articles are marked in the live mask
         and their character grams taken out of the grams' frequencies (read
@@ -493,8 +496,8 @@ class TermIndex:
         live[dead_rows] = False
         builder = TermIndexBuilder(dict(self.vocab))
         builder.ids = list(self.ids)
-        for doc in add:
-            builder.add(doc)
+        for doc, analyzed in zip(add, words if words is not None else [None] * len(add), strict=True):
+            builder.add(doc, analyzed)
         vocab_size, added = len(builder.vocab), len(builder.ids) - n
         g_indptr, _, _, _, g_df = self._grams
         gone = self._gram_rows["terms"].rows(np.asarray(g_indptr[dead_rows]), np.asarray(g_indptr[dead_rows + 1]))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..document import Document
-from ..text.analysis import GRAM_SETTINGS, term, tokens, word_grams
+from ..text.analysis import GRAM_SETTINGS, DocumentWords, analyze_document, word_grams
 
 TERMS_FORMAT = 5
 """5: deletions as a live mask (``live.npy``), gram frequencies over live articles; 4: raw term counts
@@ -68,16 +68,18 @@ class TermIndexBuilder:
         self._gram_ids = _GramIds(self.vocab)
         self._grams: list[tuple[np.ndarray, np.ndarray]] = []  # per article added: (gram ids, counts)
 
-    def add(self, doc: Document) -> None:
-        """Analyze ``doc`` and append its postings."""
+    def add(self, doc: Document, words: DocumentWords | None = None) -> None:
+        """Append the postings of ``doc``, from ``words`` (its analysis, which a write makes once for
+        every store: :func:`~archive.text.analysis.analyze_document`) or, without them, analyzed here."""
         ordinal = len(self.ids)
         self.ids.append(doc.id)
         vocab = self.vocab
-        # One tokenization per field serves both the words and the grams; terms and
-        # gram ids come from per-token caches, so the loops below run in C.
-        field_tokens = {"title": tokens(doc.title), "body": tokens(doc.body)}
-        for field in FIELDS:
-            counts = Counter(filter(None, map(term, field_tokens[field])))
+        if words is None:
+            words = analyze_document(doc.title, doc.body)
+        # One tokenization per field serves both the words and the grams; gram ids come from a
+        # per-token cache, so the loops below run in C.
+        for field, analyzed in zip(FIELDS, words):
+            counts = Counter(analyzed.terms)
             postings = self._postings[field]
             new = [t for t in counts if t not in vocab]  # new terms: the next ids, in order of appearance
             if new:
@@ -90,7 +92,8 @@ class TermIndexBuilder:
         # Grams: ~5 per word, so no Python loop per gram: token → gram ids is a dict
         # lookup chained in C, and numpy counts them (3x faster than a Counter of strings).
         grams = np.fromiter(
-            chain.from_iterable(map(self._gram_ids.__getitem__, chain(*field_tokens.values()))), dtype=np.int32
+            chain.from_iterable(map(self._gram_ids.__getitem__, chain(words.title.tokens, words.body.tokens))),
+            dtype=np.int32,
         )
         gram_ids, counts = np.unique(grams, return_counts=True)
         self._grams.append((gram_ids, counts.astype(np.float32)))  # held until written: 4 bytes, not 8

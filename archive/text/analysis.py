@@ -20,6 +20,8 @@ train this scores as well as the package's 10k list of affixed forms (MRR@10
 
 Every token is analyzed once per process: :func:`term` is cached, which is what
 makes indexing tens of thousands of articles cheap (news vocabulary repeats).
+Every indexed article is analyzed once per write (:func:`analyze_document`): its
+words feed the term index and Whoosh alike.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 from itertools import chain
+from typing import NamedTuple
 
 # The classified base list only: importing arabicstopwords.arabicstopwords also
 # loads its 10k affixed forms (45 ms of every cold start) that we do not use.
@@ -120,6 +123,34 @@ def iter_terms(text: str) -> Iterator[tuple[str, int, int]]:
         t = term(match.group())
         if t:
             yield t, match.start(), match.end()
+
+
+class FieldWords(NamedTuple):
+    """One field's text analyzed: what every index of it needs."""
+
+    tokens: list[str]
+    """The raw word tokens (:func:`tokens`): the character grams are made from them."""
+    terms: list[str]
+    """The index terms in order, stop words dropped (:func:`terms`): a term's place here is its position."""
+
+
+class DocumentWords(NamedTuple):
+    """An article's title and body analyzed once (:func:`analyze_document`)."""
+
+    title: FieldWords
+    body: FieldWords
+
+
+def analyze(text: str) -> FieldWords:
+    """The raw tokens and the index terms of ``text``, from one tokenization."""
+    raw = tokens(text)
+    return FieldWords(raw, [t for t in map(term, raw) if t])
+
+
+def analyze_document(title: str, body: str) -> DocumentWords:
+    """An article's words, made once per write and given to every index of it (the term index and
+    Whoosh), so no store analyzes the text again."""
+    return DocumentWords(analyze(title), analyze(body))
 
 
 def terms(text: str) -> list[str]:

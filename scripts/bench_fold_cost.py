@@ -4,7 +4,8 @@ Builds ANT (``--ant``, unpacked: SOURCE/CATEGORY/*.txt) lexically (``encoder=Non
 ``archive build --encoder none``) into a fresh folder, ``--runs`` times each way, alternating so that
 both see the same load: *with* folding is the build as it ships; *without*, the near-copies store is
 written empty (:func:`archive.writing.folding.near_store` replaced by a store of no articles: no
-shingle, signature, band or pair is computed, and no signature written). Each build reads the articles from the files, as the
+shingle, signature, band or pair is computed, and no signature written; the folding process
+(:func:`archive.writing.folding.start_near_store`) still starts, under ``fork``, and answers at once). Each build reads the articles from the files, as the
 command does. Prints each run's wall and CPU time (this process's, every thread, and its worker processes'), the medians, their
 ratio, and the load average before and after; ``--out`` writes them as JSON. ``--only with`` (or
 ``without``) builds one way only, for a driver alternating two versions of the code (a copy of this

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import shutil
+import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,7 +19,8 @@ from archive.errors import IndexDamagedError
 from archive.index.check import check_index
 from archive.index.layout import current_generation
 from archive.index.near import NEAR_DIR, NearStore
-from archive.writing.folding import SETTINGS, shingles
+from archive.writing import folding
+from archive.writing.folding import SETTINGS, FoldingProcessError, shingles
 
 PARAGRAPHS = [
     "ضرب زلزال بقوة ست درجات على مقياس ريختر ولاية ملاطية في جنوب شرق تركيا فجر الأربعاء، وأعلنت هيئة "
@@ -332,3 +337,61 @@ def test_an_increment_on_an_index_built_before_folding_signs_every_article(tmp_p
     store = NearStore.read(current_generation(root))
     assert store is not None and sorted(store.ids) == ["lira", "quake-afp", "quake-bbc", "quake-sky"]
     assert check_index(root).healthy
+
+
+def _needs_fork() -> None:
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("the folding process sees this test's stand-in for near_store only when started by fork")
+
+
+def test_a_build_folds_in_a_process_of_its_own_the_same_pairs_as_in_the_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reprint = replace(WIRE, id="quake-afp-reprint", url="https://example.org/quake-afp-2")  # the same body: an alias
+    docs = [WIRE, COPY, UNRELATED, reprint, LATE_COPY]
+    inline = _build(tmp_path / "inline", docs)  # fewer than BACKGROUND_MIN articles: folded in the writer
+    monkeypatch.setattr(folding, "BACKGROUND_MIN", 0)
+    processes = []
+    result = folding.NearJob.result
+    monkeypatch.setattr(folding.NearJob, "result", lambda job: (processes.append(job._process), result(job))[1])
+    background = _build(tmp_path / "background", docs)
+    assert len(processes) == 1 and processes[0] is not None and processes[0].exitcode == 0
+    a, b = NearStore.read(current_generation(inline)), NearStore.read(current_generation(background))
+    assert a is not None and b is not None
+    assert a.ids == b.ids == ["quake-afp", "quake-sky", "lira", "quake-bbc"]  # the reprint is an alias, not signed
+    for name in ("signatures", "sizes", "published", "pairs", "similarity"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert b.clusters() == [["quake-afp", "quake-sky", "quake-bbc"]]
+    assert check_index(background).healthy
+
+
+def test_a_folding_process_that_dies_or_fails_fails_the_build_and_the_live_index_stays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _needs_fork()
+    root = _build(tmp_path, [WIRE, COPY, UNRELATED])
+    live = current_generation(root)
+    monkeypatch.setattr(folding, "BACKGROUND_MIN", 0)
+    monkeypatch.setattr(folding, "near_store", lambda docs: os._exit(3))
+    with pytest.raises(FoldingProcessError, match=r"died \(exit 3\) before handing them back; nothing was committed"):
+        Archive.build([WIRE, COPY, UNRELATED, LATE_COPY], root, encoder=None, procs=1, full=True).close()
+
+    def fails(docs: list[Document]) -> NearStore:
+        raise ValueError("signatures of 4 articles")
+
+    monkeypatch.setattr(folding, "near_store", fails)
+    with pytest.raises(ValueError, match="signatures of 4 articles"):
+        Archive.build([WIRE, COPY, UNRELATED, LATE_COPY], root, encoder=None, procs=1, full=True).close()
+    assert current_generation(root) == live
+    with Archive.open(root) as archive:
+        assert archive.search("زلزال ملاطية", mode="lexical").articles == 2
+
+
+def test_a_cancelled_folding_job_stops_its_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    _needs_fork()
+    monkeypatch.setattr(folding, "BACKGROUND_MIN", 0)
+    monkeypatch.setattr(folding, "near_store", lambda docs: time.sleep(60))
+    job = folding.start_near_store([WIRE, COPY])
+    assert job._process is not None and job._process.is_alive()
+    job.cancel()
+    assert not job._process.is_alive()

@@ -15,6 +15,7 @@ from .stores_keyed import Records
 from .variants import VARIANTS_NAME, VariantClasses
 
 if TYPE_CHECKING:
+    from ..writing.folding import NearJob
     from .check import Sides
     from .manifest import Manifest
 
@@ -25,9 +26,11 @@ class NearCopies(BaseStore):
     name = "near"
 
     def writer(self, generation: Path, full: Full) -> Sink:
-        from ..writing.folding import near_store
+        from ..writing.folding import start_near_store
 
-        return Collected(lambda docs: self._write(generation, lambda _: near_store(docs), None))
+        indexed = [d for d in full.documents if d.id not in full.aliases]  # what the build indexes, in order
+        job = start_near_store(indexed)
+        return _Folding(job, lambda docs: self._write(generation, lambda _: _folded(job, docs), None, job))
 
     def append(self, generation: Path, change: Change) -> Written:
         from ..writing.folding import updated_near_store
@@ -35,7 +38,8 @@ class NearCopies(BaseStore):
         return self._write(generation, lambda near: updated_near_store(
             near, change.unindex, change.index, lambda: _indexed(generation)), change.live)
 
-    def _write(self, generation: Path, make: Callable[[object], object], live: Path | None) -> Written:
+    def _write(self, generation: Path, make: Callable[[object], object], live: Path | None,
+               job: NearJob | None = None) -> Written:
         from .near import NearStore
 
         started = time.perf_counter()
@@ -43,7 +47,7 @@ class NearCopies(BaseStore):
         store.write(generation)  # type: ignore[attr-defined]
         clusters = store.clusters()  # type: ignore[attr-defined]
         return Written(stories=len(clusters), copies=sum(len(c) for c in clusters),
-                       seconds=time.perf_counter() - started)
+                       seconds=job.seconds if job is not None else time.perf_counter() - started)
 
     def verify(self, generation: Path, manifest: Manifest, sides: Sides) -> None:
         from .near import NearStore
@@ -54,6 +58,35 @@ class NearCopies(BaseStore):
         elif not (generation / self.name).exists():
             sides.notes.append(f"{generation / self.name}: no near copies store (built before copies were folded): "
                                "searches show every copy until the next build, add or delete writes it")
+
+
+class _Folding(Collected):
+    """The near-copies sink of a full build: its articles, known from :class:`Full` when the write starts,
+    are folded by a :class:`~archive.writing.folding.NearJob` while the other stores index them; the
+    articles streamed in are kept to check, at close, that they are the ones folded."""
+
+    def __init__(self, job: NearJob, finish: Callable[[list[Document]], Written]) -> None:
+        super().__init__(finish)
+        self.job = job
+
+    def cancel(self) -> None:
+        self.job.cancel()
+        super().cancel()
+
+
+def _folded(job: NearJob, streamed: list[Document]) -> object:
+    """The job's store when it folded the ``streamed`` articles (the same ids in the same order); otherwise
+    (a writer streaming other articles than :class:`Full` lists) the job is dropped and they are folded here."""
+    from ..writing.folding import near_store
+
+    if [d.id for d in job.documents] == [d.id for d in streamed]:
+        return job.result()
+    job.cancel()
+    job.seconds = 0.0
+    started = time.perf_counter()
+    store = near_store(streamed)
+    job.seconds = time.perf_counter() - started
+    return store
 
 
 def _indexed(generation: Path) -> list[Document]:

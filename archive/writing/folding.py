@@ -25,20 +25,29 @@ over the leads' signatures); each candidate is then judged on its signatures. Th
 were chosen on the dev half of the judged ANT pairs (eval/folding/README.md,
 docs/evaluation.md).
 
-A full build signs every indexed article (:func:`near_store`); an increment
-signs only the articles it indexes and looks for the copies of those alone
-(:func:`updated_near_store`), so ``add`` does not rehash the archive.
+A full build signs every indexed article (:func:`near_store`), in a process of
+its own started with the build (:func:`start_near_store`): the articles are
+known before they are indexed, so they are folded while the other stores index
+them rather than on one core after them. An increment signs only the articles
+it indexes and looks for the copies of those alone (:func:`updated_near_store`),
+so ``add`` does not rehash the archive.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
+import signal
+import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
+from multiprocessing.connection import Connection
 
 import numpy as np
 
 from ..document import Document
+from ..errors import ArchiveError
 from ..index.near import NO_DATE, NearStore
 from ..text.analysis import folded, stem, tokens
 
@@ -222,6 +231,104 @@ def near_store(documents: Sequence[Document]) -> NearStore:
     pairs, similarity = _judged(signer, signatures, sizes, dates, _codes(sources), np.arange(len(documents)),
                                 minhashes)
     return store.appended([d.id for d in documents], sources, signatures, sizes, dates, pairs, similarity)
+
+
+BACKGROUND_MIN = 1_000
+"""Full builds of at least this many indexed articles fold in a process of their own
+(:func:`start_near_store`); smaller ones fold in the writing process when the other stores are written
+(starting a process, under ``spawn`` or ``forkserver`` an interpreter, costs more than folding them)."""
+POLL_SECONDS = 1.0
+"""How often the writer, waiting for the folding process, checks that it still runs."""
+
+
+class FoldingProcessError(ArchiveError):
+    """The process finding the near copies died before handing back its store; nothing was committed."""
+
+
+class NearJob:
+    """The near-copies store of a full build, being found while the other stores are written.
+
+    From :data:`BACKGROUND_MIN` articles a child process computes :func:`near_store`
+    (started with multiprocessing's default method, as Whoosh's indexing workers are;
+    under ``fork`` it reads the articles from this process's memory, else they are
+    pickled to it). It dies with the writer (:func:`archive.index.workers.die_with_parent`),
+    is terminated by :meth:`cancel`, and a death before it answers fails the write.
+    """
+
+    def __init__(self, documents: Sequence[Document]) -> None:
+        self.documents = documents
+        self.seconds = 0.0
+        """Wall time the near copies took (in the child, from its start to its answer)."""
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._answer: Connection | None = None
+        if len(documents) >= BACKGROUND_MIN:
+            from datasketch import MinHash, MinHashLSH  # noqa: F401 - imported before the fork, not in the child
+
+            ctx = multiprocessing.get_context()
+            self._answer, answer = ctx.Pipe(duplex=False)
+            self._process = ctx.Process(target=_fold_in_child, args=(documents, answer, os.getpid()),
+                                        name="archive-folding", daemon=True)
+            self._process.start()
+            answer.close()  # the child's end: its death then reads as the end of the pipe here
+
+    def result(self) -> NearStore:
+        """The store (waiting for the child if it has not answered; computed here below :data:`BACKGROUND_MIN`)."""
+        if self._process is None:
+            started = time.perf_counter()
+            store = near_store(self.documents)
+            self.seconds = time.perf_counter() - started
+            return store
+        assert self._answer is not None
+        try:
+            while not self._answer.poll(POLL_SECONDS):
+                if not self._process.is_alive() and not self._answer.poll(0):
+                    break
+            kind, value, seconds = self._answer.recv()
+        except (EOFError, OSError):
+            self._process.join(POLL_SECONDS)
+            raise FoldingProcessError(
+                f"the process finding the near copies died (exit {self._process.exitcode}) before handing them "
+                "back; nothing was committed. Fix: run the command again (more memory if it keeps happening)"
+            ) from None
+        finally:
+            self._answer.close()
+        self._process.join()
+        if kind == "error":
+            raise value if isinstance(value, BaseException) else FoldingProcessError(str(value))
+        self.seconds = seconds
+        return value
+
+    def cancel(self) -> None:
+        """Stop the child, if any (a failed or cancelled write)."""
+        if self._process is not None and self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+        if self._answer is not None:
+            self._answer.close()
+
+
+def start_near_store(documents: Sequence[Document]) -> NearJob:
+    """Start finding the near-copies store of ``documents`` (the indexed articles of a full build, in
+    order); :meth:`NearJob.result` gives it, the same store as :func:`near_store`."""
+    return NearJob(documents)
+
+
+def _fold_in_child(documents: Sequence[Document], answer: Connection, parent_pid: int) -> None:
+    from ..index.workers import die_with_parent
+
+    die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the writer, which owns the write, cancels this process
+    started = time.perf_counter()
+    try:
+        store = near_store(documents)  # the module's, looked up now (a benchmark replaces it)
+    except BaseException as exc:  # noqa: BLE001 - handed to the writer, which raises it
+        try:
+            answer.send(("error", exc, 0.0))
+        except Exception:  # noqa: BLE001 - an exception that does not pickle
+            answer.send(("error", f"finding the near copies failed: {exc!r}", 0.0))
+    else:
+        answer.send(("ok", store, time.perf_counter() - started))
+    answer.close()
 
 
 def _outlets(documents: Sequence[Document]) -> list[str]:

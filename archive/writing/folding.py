@@ -313,11 +313,17 @@ def start_near_store(documents: Sequence[Document]) -> NearJob:
     return NearJob(documents)
 
 
+FOLDING_NICENESS = 10
+"""How much lower the folding process's scheduling priority is than the writer's and its indexing processes'."""
+
+
 def _fold_in_child(documents: Sequence[Document], answer: Connection, parent_pid: int) -> None:
     from ..index.workers import die_with_parent
 
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the writer, which owns the write, cancels this process
+    if hasattr(os, "nice"):  # the indexing is the build's critical path: folding takes the cores it leaves idle
+        os.nice(FOLDING_NICENESS)
     started = time.perf_counter()
     try:
         store = near_store(documents)  # the module's, looked up now (a benchmark replaces it)

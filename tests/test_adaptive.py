@@ -10,6 +10,7 @@ from archive import Archive, Document
 from archive.index.scoring import DEFAULT_SCORING, ScoringError
 from archive.search.adaptive import Evidence, Weights, is_latin, signal_weights
 
+from .test_scoring import NEWS as SCORING_NEWS
 from .test_scoring import _TopicEncoder  # one topic encoder for the title and the fusion tests
 
 
@@ -69,15 +70,10 @@ def test_bad_evidence_and_weights_are_refused_by_name() -> None:
     assert DEFAULT_SCORING.with_options("adaptive=off").adaptive is False
     assert DEFAULT_SCORING.with_options("adaptive=true").adaptive is True
 
-NEWS = [
-    Document(id="headline", title="أسعار النفط في السوق السعودية",
-             body="قالت شركة أرامكو إنها رفعت أسعار النفط للمشترين في آسيا للشهر المقبل"),
-    Document(id="meaning", title="تراجع الخام الأمريكي",
-             body="هبط الخام الأمريكي في تعاملات اليوم مع ارتفاع المخزونات وتباطؤ الطلب على الطاقة والنفط"),
-    Document(id="stocks", title="الذهب يرتفع", body="ارتفع سعر الذهب في البورصة مع تراجع الدولار وفق Khan Capital"),
-    Document(id="league", title="الهلال يفوز", body="فاز الهلال على النصر في مباراة الدوري"),
-    Document(id="rain", title="أمطار على جدة", body="هطلت أمطار غزيرة على جدة وارتفعت أسعار الخضار"),
-]
+
+# The title tests' news, the gold report naming a firm in Latin letters (its grams meet "Khashoggi"'s).
+NEWS = [Document(id="stocks", title=d.title, body=f"{d.body} وفق Khan Capital") if d.id == "gold" else d
+        for d in SCORING_NEWS]
 
 
 @pytest.fixture

@@ -67,8 +67,9 @@ def population(documents: list) -> tuple[dict[tuple[int, int], dict], list, np.n
 
     canon, _ = fold_duplicates(documents)
     signer = folding.Signer()
-    signatures, sizes, dates, minhashes = signer.sign(canon)
+    signatures, sizes, dates = signer.sign(canon)
     width = signer.num_perm
+    minhashes = [signer.minhash(signature=row[:width]) for row in signatures]
     n = len(canon)
     lsh = MinHashLSH(threshold=0.15, num_perm=width)
     with lsh.insertion_session() as session:

@@ -395,3 +395,34 @@ def test_a_cancelled_folding_job_stops_its_process(monkeypatch: pytest.MonkeyPat
     assert job._process is not None and job._process.is_alive()
     job.cancel()
     assert not job._process.is_alive()
+
+
+def test_signatures_signed_many_at_once_equal_datasketchs_minhash_of_each_article(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The batched signing computes datasketch's own ``affine32`` MinHash of each body's shingles and each
+    lead's: articles long and short, empty, a hashtag, and steps that split the articles."""
+    from archive.writing.folding import LEAD_WORDS, NUM_PERM, Signer, lead_shingles
+
+    texts = [
+        "\n".join([WIRE_LEAD, *LONG_BACKGROUND]),
+        WIRE_LEAD.replace("ترمب", "ترامب"),
+        "قالت #كوريا_الشمالية إنها ستغلق موقع التجارب",
+        "زلزال",  # one word: one shingle
+        "زلزال ملاطية",  # fewer words than a shingle
+        "",  # no words: datasketch's empty signature
+        *SHORT_BACKGROUND,
+    ]
+    documents = [Document(id=f"a{i}", title="عنوان", body=text) for i, text in enumerate(texts)]
+    signer = Signer()
+    expected_body = [signer.minhash(shingles(t)).hashvalues for t in texts]
+    expected_lead = [signer.minhash(lead_shingles(t, LEAD_WORDS)).hashvalues for t in texts]
+    for at_once in (len(texts), 3, 1):
+        monkeypatch.setattr(folding, "SIGNED_AT_ONCE", at_once)
+        signatures, sizes, _ = signer.sign(documents)
+        assert np.array_equal(signatures[:, :NUM_PERM], np.array(expected_body))
+        assert np.array_equal(signatures[:, NUM_PERM:], np.array(expected_lead))
+        assert sizes.tolist() == [len(shingles(t)) for t in texts]
+    assert sizes[3] == sizes[4] == 1 and sizes[5] == 0
+    assert (signatures[5] == np.iinfo(np.uint32).max).all()
+    assert not np.array_equal(signatures[0], signatures[1])  # the house spelling changes the body's shingles

@@ -18,8 +18,8 @@ wording from week to week), both hold at least :data:`MIN_SHINGLES` shingles
   skeleton also lets one wire text in two house spellings (ترمب/ترامب,
   نتنياهو/نتانياهو, كابول/كابل) match.
 
-Candidates come from banding the signatures (datasketch's
-:class:`~datasketch.MinHashLSH` for the bodies, at a lower threshold, so that
+Candidates come from banding the signatures (the bands datasketch's
+:class:`~datasketch.MinHashLSH` chooses for the bodies at a lower threshold, so that
 the banding alone rarely loses a pair; :data:`LEAD_BANDS` bands of two values
 over the leads' signatures); each candidate is then judged on its signatures. The settings
 were chosen on the dev half of the judged ANT pairs (eval/folding/README.md,
@@ -35,6 +35,7 @@ so ``add`` does not rehash the archive.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import re
@@ -99,7 +100,13 @@ _MASK = np.uint64(0xFFFFFFFF)
 
 _WORD_HASHES: dict[str, int] = {}
 """Raw word → its 32-bit hash (:func:`_word_hash`): words repeat across articles, so each is hashed once."""
+_SKELETON_HASHES: dict[str, int] = {}
+"""Raw word → the 32-bit hash of its skeleton (:func:`skeleton`)."""
 _WORD_HASHES_MAX = 2_000_000
+SIGNED_AT_ONCE = 2_000
+"""Articles signed in one step: their words' and shingles' hashes (a few MB) are held together, so
+that numpy's calls are made per step rather than per article (a call costs as much as hashing a
+short article's shingles)."""
 
 
 def _word_hash(token: str) -> int:
@@ -108,31 +115,18 @@ def _word_hash(token: str) -> int:
     return zlib.crc32(folded(token).encode("utf-8"))
 
 
+def _skeleton_hash(token: str) -> int:
+    """A 32-bit hash of one raw word's :func:`skeleton`."""
+    return zlib.crc32(skeleton(token).encode("utf-8"))
+
+
 def shingles(text: str, size: int = SHINGLE) -> np.ndarray:
     """The distinct 32-bit hashes of the ``size``-word shingles of ``text``, normalized and lowercased."""
-    return _shingles(tokens(text), size)
-
-
-def _shingles(words: list[str], size: int = SHINGLE) -> np.ndarray:
-    known = _WORD_HASHES
-    if len(known) > _WORD_HASHES_MAX:
-        known.clear()
-    for word in set(words).difference(known):
-        known[word] = _word_hash(word)
-    hashes = np.fromiter(map(known.__getitem__, words), dtype=np.uint64, count=len(words))
-    if len(hashes) < size:
-        return np.unique(hashes[:0] if not len(hashes) else _mix(hashes[:1]))
-    span = len(hashes) - size + 1
-    acc = np.zeros(span, dtype=np.uint64)
-    for i in range(size):  # a polynomial over the words' hashes, kept to 48 bits, then mixed down
-        acc = (acc * np.uint64(1_000_003) + hashes[i : i + span]) & np.uint64(0xFFFFFFFFFFFF)
-    return np.unique(_mix(acc))
+    return _distinct_shingles([tokens(text)], _WORD_HASHES, _word_hash, size)[1]
 
 
 _LONG_VOWELS = re.compile("[اويى]")
 _ARABIC = re.compile("[\u0621-\u064a]")
-_SKELETON_HASHES: dict[str, int] = {}
-"""Raw word → the 32-bit hash of its skeleton (:func:`skeleton`)."""
 
 
 def skeleton(token: str) -> str:
@@ -149,29 +143,45 @@ def skeleton(token: str) -> str:
 def lead_shingles(text: str, words: int = LEAD_WORDS, size: int = LEAD_SHINGLE) -> np.ndarray:
     """The distinct 32-bit hashes of the ``size``-word shingles of the first ``words`` words of ``text``,
     each word as its :func:`skeleton` (a hashtag's words apart: ``#كوريا_الشمالية`` is two words)."""
-    return np.array(_lead_shingles(tokens(text[: words * 20])[:words], words, size), dtype=np.uint32)
+    return _distinct_shingles([_lead(tokens(text[: words * 20]), words)], _SKELETON_HASHES, _skeleton_hash, size)[1]
 
 
-def _lead_shingles(first: list[str], words: int = LEAD_WORDS, size: int = LEAD_SHINGLE) -> list[int]:
-    """:func:`lead_shingles` of a text's first ``words`` raw tokens, sorted: in plain Python, which for some
-    60 words costs a tenth of numpy's calls (the same polynomial and mixing as :func:`shingles`)."""
-    raw = [part for token in first for part in (token.split("_") if "_" in token else (token,)) if part][:words]
-    known = _SKELETON_HASHES
+def _lead(words: list[str], count: int = LEAD_WORDS) -> list[str]:
+    """The first ``count`` words of a body's raw tokens, a hashtag's words apart."""
+    parts = (part for token in words[:count] for part in (token.split("_") if "_" in token else (token,)) if part)
+    return list(itertools.islice(parts, count))
+
+
+def _hashes(groups: Sequence[list[str]], known: dict[str, int], hashed: Callable[[str], int]) -> np.ndarray:
+    """The hash of every word of ``groups``, one after another; ``known`` keeps each word's hash."""
     if len(known) > _WORD_HASHES_MAX:
         known.clear()
-    for word in set(raw).difference(known):
-        known[word] = zlib.crc32(skeleton(word).encode("utf-8"))
-    hashes = [known[word] for word in raw]
-    if len(hashes) < size:
-        values = hashes
-    else:
-        values = []
-        for start in range(len(hashes) - size + 1):
-            acc = 0
-            for h in hashes[start : start + size]:
-                acc = (acc * 1_000_003 + h) & 0xFFFFFFFFFFFF
-            values.append(acc)
-    return sorted({(v ^ (v >> 29)) & 0xFFFFFFFF for v in values})
+    words = list(itertools.chain.from_iterable(groups))
+    for word in set(words).difference(known):
+        known[word] = hashed(word)
+    return np.fromiter(map(known.__getitem__, words), dtype=np.uint64, count=len(words))
+
+
+def _distinct_shingles(
+    groups: Sequence[list[str]], known: dict[str, int], hashed: Callable[[str], int], size: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(group, value)`` of each distinct ``size``-word shingle of each group of words, sorted: a shingle's
+    value is a polynomial over its words' hashes, kept to 48 bits, then mixed down to 32; a group of fewer
+    than ``size`` words has one shingle, its first word."""
+    hashes = _hashes(groups, known, hashed)
+    counts = np.fromiter(map(len, groups), dtype=np.int64, count=len(groups))
+    group_of = np.repeat(np.arange(len(groups), dtype=np.uint64), counts)
+    span = max(len(hashes) - size + 1, 0)
+    acc = np.zeros(span, dtype=np.uint64)
+    for i in range(size):
+        acc = (acc * np.uint64(1_000_003) + hashes[i : i + span]) & np.uint64(0xFFFFFFFFFFFF)
+    within = group_of[:span] == group_of[size - 1 : size - 1 + span]  # the shingle's words are one group's
+    short = np.flatnonzero((counts > 0) & (counts < size))
+    first = (np.cumsum(counts) - counts)[short]
+    keys = np.concatenate([group_of[:span][within], short.astype(np.uint64)]) << np.uint64(32)
+    keys |= _mix(np.concatenate([acc[within], hashes[first]])).astype(np.uint64)
+    keys = _distinct(keys)
+    return (keys >> np.uint64(32)).astype(np.int64), (keys & _MASK).astype(np.uint32)
 
 
 def _mix(values: np.ndarray) -> np.ndarray:
@@ -179,12 +189,22 @@ def _mix(values: np.ndarray) -> np.ndarray:
 
 
 class Signer:
-    """MinHash signatures (datasketch, ``affine32``) sharing one set of permutations."""
+    """MinHash signatures (datasketch, ``affine32``) sharing one set of permutations.
+
+    :meth:`sign` computes datasketch's ``affine32`` signatures (its MurmurHash3 mix of each value, then
+    ``a * h + b`` modulo 2**32 per permutation, the minimum kept) for many articles at once, one
+    permutation over every shingle of a step of :data:`SIGNED_AT_ONCE` articles per numpy call:
+    datasketch's :meth:`~datasketch.MinHash.update_batch` takes one article and converts each value in
+    Python, which made signing cost more than everything else in folding. The signatures are equal to
+    datasketch's (``tests/test_folding.py`` checks it); its permutations and mix are used as they are.
+    """
 
     def __init__(self, num_perm: int = NUM_PERM, seed: int = SEED) -> None:
         from datasketch import MinHash
+        from datasketch.minhash import _fmix
 
         self._minhash = MinHash
+        self._fmix = _fmix
         self.num_perm = num_perm
         self._permutations = MinHash(num_perm=num_perm, seed=seed).permutations
 
@@ -197,25 +217,36 @@ class Signer:
             mh.update_batch(values.tolist())
         return mh
 
-    def sign(self, documents: Sequence[Document]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[object]]:
-        """``(signatures, shingle counts, dates, MinHash objects)`` of ``documents``, one row each: a row is
-        the body's signature then the lead's (:data:`WIDTH` columns); the counts and MinHash objects are
-        the bodies'. (An article of at least :data:`MIN_SHINGLES` body shingles has about as many lead
-        shingles, so the body's count also says whether a lead is long enough to compare.)"""
-        signatures = np.empty((len(documents), 2 * self.num_perm), dtype=np.uint32)
+    def signatures(self, groups: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
+        """The signatures of ``count`` sets given as ``(group, value)`` pairs sorted by group (a set
+        without values keeps datasketch's empty signature, every value the largest)."""
+        out = np.full((self.num_perm, count), np.iinfo(np.uint32).max, dtype=np.uint32)
+        if len(values):
+            firsts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+            mixed = self._fmix(values.astype(np.uint32), 32)
+            for k, (a, b) in enumerate(zip(*self._permutations)):
+                out[k, groups[firsts]] = np.minimum.reduceat(mixed * a + b, firsts)
+        return out.T
+
+    def sign(self, documents: Sequence[Document]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(signatures, shingle counts, dates)`` of ``documents``, one row each: a row is the body's
+        signature then the lead's (:data:`WIDTH` columns); the counts are the bodies'. (An article of at
+        least :data:`MIN_SHINGLES` body shingles has about as many lead shingles, so the body's count
+        also says whether a lead is long enough to compare.)"""
+        width = self.num_perm
+        signatures = np.empty((len(documents), 2 * width), dtype=np.uint32)
         sizes = np.empty(len(documents), dtype=np.int32)
-        minhashes = []
-        for row, doc in enumerate(documents):
-            words = tokens(doc.body)  # one tokenizing for the body's shingles and the lead's
-            values = _shingles(words)
-            sizes[row] = len(values)
-            minhashes.append(mh := self.minhash(values))
-            signatures[row, : self.num_perm] = mh.hashvalues
-            lead, lead_values = self.minhash(), _lead_shingles(words[:LEAD_WORDS])
-            if lead_values:
-                lead.update_batch(lead_values)
-            signatures[row, self.num_perm :] = lead.hashvalues
-        return signatures, sizes, _dates(documents), minhashes
+        for start in range(0, len(documents), SIGNED_AT_ONCE):
+            step = documents[start : start + SIGNED_AT_ONCE]
+            rows = slice(start, start + len(step))
+            words = [tokens(d.body) for d in step]  # one tokenizing for the body's shingles and the lead's
+            groups, values = _distinct_shingles(words, _WORD_HASHES, _word_hash, SHINGLE)
+            sizes[rows] = np.bincount(groups, minlength=len(step))
+            signatures[rows, :width] = self.signatures(groups, values, len(step))
+            leads = [_lead(w) for w in words]
+            groups, values = _distinct_shingles(leads, _SKELETON_HASHES, _skeleton_hash, LEAD_SHINGLE)
+            signatures[rows, width:] = self.signatures(groups, values, len(step))
+        return signatures, sizes, _dates(documents)
 
 
 def _dates(documents: Sequence[Document]) -> np.ndarray:
@@ -225,11 +256,10 @@ def _dates(documents: Sequence[Document]) -> np.ndarray:
 def near_store(documents: Sequence[Document]) -> NearStore:
     """The near-copies store of ``documents`` (the indexed articles of a generation)."""
     signer = Signer()
-    signatures, sizes, dates, minhashes = signer.sign(documents)
+    signatures, sizes, dates = signer.sign(documents)
     store = NearStore.empty(SETTINGS, WIDTH)
     sources = _outlets(documents)
-    pairs, similarity = _judged(signer, signatures, sizes, dates, _codes(sources), np.arange(len(documents)),
-                                minhashes)
+    pairs, similarity = _judged(signer, signatures, sizes, dates, _codes(sources), np.arange(len(documents)))
     return store.appended([d.id for d in documents], sources, signatures, sizes, dates, pairs, similarity)
 
 
@@ -365,7 +395,7 @@ def updated_near_store(
     if not added:
         return base
     signer = Signer()
-    signatures, sizes, dates, _ = signer.sign(added)
+    signatures, sizes, dates = signer.sign(added)
     sources = _outlets(added)
     n = len(base)
     every_signature = np.concatenate([base.signatures, signatures])
@@ -379,16 +409,16 @@ def updated_near_store(
 
 def _judged(
     signer: Signer, signatures: np.ndarray, sizes: np.ndarray, dates: np.ndarray, outlets: np.ndarray,
-    new: np.ndarray, minhashes: Sequence[object] | None = None,
+    new: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The pairs ``(i < j)`` of rows, one of them in ``new``, that are copies, and their estimated similarity.
 
-    Candidates are the pairs that share a band of datasketch's :class:`~datasketch.MinHashLSH`
-    (its bands and rows per band for :data:`LSH_THRESHOLD`), or one of :data:`LEAD_BANDS` bands of
-    their leads' signatures; each is judged on the signatures
-    (:func:`copies`). When every row is new (a full build), the rows go into the LSH index and
-    its buckets give the candidates; when a few rows are new (an increment), their bands are
-    compared with every stored row's (the same rule, without indexing the archive again).
+    Candidates are the pairs that agree on a band of the bodies' signatures (the bands and rows per band
+    datasketch's :class:`~datasketch.MinHashLSH` chooses for :data:`LSH_THRESHOLD`), or on one of
+    :data:`LEAD_BANDS` bands of their leads' signatures (:func:`_band_pairs`); each is judged on the
+    signatures (:func:`copies`). The bands are matched by sorting rather than by inserting each row into
+    datasketch's index, whose per-row Python work cost more than the rest of the judging; the candidates
+    are the same.
     """
     from datasketch import MinHashLSH
 
@@ -396,11 +426,8 @@ def _judged(
     body, lead = signatures[:, :width], signatures[:, width:]
     lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=width)
     signable = sizes >= MIN_SHINGLES
-    if len(new) == len(signatures):
-        found = _bucket_pairs(lsh, signer, body, signable, minhashes)
-    else:
-        found = _band_pairs(body, signable, new, lsh.b, lsh.r)
-    both = np.concatenate([found, _band_pairs(lead, signable, new, LEAD_BANDS, LEAD_ROWS)]).astype(np.int64)
+    found = [_band_pairs(body, signable, new, lsh.b, lsh.r), _band_pairs(lead, signable, new, LEAD_BANDS, LEAD_ROWS)]
+    both = np.concatenate(found).astype(np.int64)
     n = np.int64(len(signatures))
     codes = _distinct(both[:, 0] * n + both[:, 1])
     found = np.stack([codes // n, codes % n], axis=1)
@@ -411,27 +438,6 @@ def _judged(
         kept.append(step[ok].astype(np.int32))
         similarities.append(similarity[ok].astype(np.float32))
     return np.concatenate(kept), np.concatenate(similarities)
-
-
-def _bucket_pairs(
-    lsh: object, signer: Signer, signatures: np.ndarray, signable: np.ndarray, minhashes: Sequence[object] | None,
-) -> np.ndarray:
-    """Every pair of rows sharing an LSH bucket: each row inserted once, the buckets then read."""
-    with lsh.insertion_session() as session:  # type: ignore[attr-defined]
-        for row in np.flatnonzero(signable).tolist():
-            mh = minhashes[row] if minhashes is not None else signer.minhash(signature=signatures[row])
-            session.insert(row, mh, check_duplication=False)
-    found = [np.zeros(0, np.int64)]
-    n = np.int64(len(signatures))
-    for table in lsh.hashtables:  # type: ignore[attr-defined]
-        for key in table.keys():
-            bucket = table.get(key)
-            if 1 < len(bucket) <= MAX_BUCKET:
-                rows = np.sort(np.fromiter(bucket, dtype=np.int64, count=len(bucket)))
-                first, second = np.triu_indices(len(rows), 1)
-                found.append(rows[first] * n + rows[second])
-    codes = _distinct(np.concatenate(found))
-    return np.stack([codes // n, codes % n], axis=1)
 
 
 def _band_pairs(signatures: np.ndarray, signable: np.ndarray, new: np.ndarray, bands: int, rows: int) -> np.ndarray:

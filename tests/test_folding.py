@@ -417,7 +417,7 @@ def test_signatures_signed_many_at_once_equal_datasketchs_minhash_of_each_articl
     signer = Signer()
     expected_body = [signer.minhash(shingles(t)).hashvalues for t in texts]
     expected_lead = [signer.minhash(lead_shingles(t, LEAD_WORDS)).hashvalues for t in texts]
-    for at_once in (len(texts), 3, 1):
+    for at_once in (10**9, 400, 1):  # characters a step holds: all at once, a few articles, one by one
         monkeypatch.setattr(folding, "SIGNED_AT_ONCE", at_once)
         signatures, sizes, _ = signer.sign(documents)
         assert np.array_equal(signatures[:, :NUM_PERM], np.array(expected_body))

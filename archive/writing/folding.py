@@ -42,7 +42,7 @@ import re
 import signal
 import time
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from multiprocessing.connection import Connection
 
 import numpy as np
@@ -103,10 +103,10 @@ _WORD_HASHES: dict[str, int] = {}
 _SKELETON_HASHES: dict[str, int] = {}
 """Raw word → the 32-bit hash of its skeleton (:func:`skeleton`)."""
 _WORD_HASHES_MAX = 2_000_000
-SIGNED_AT_ONCE = 2_000
-"""Articles signed in one step: their words' and shingles' hashes (a few MB) are held together, so
-that numpy's calls are made per step rather than per article (a call costs as much as hashing a
-short article's shingles)."""
+SIGNED_AT_ONCE = 4_000_000
+"""Characters of bodies signed in one step (about 1,600 news articles; one article at least): their words
+and shingles' hashes (some 50 MB) are held together, so that numpy's calls are made per step rather than
+per article (a call costs as much as hashing a short article's shingles)."""
 
 
 def _word_hash(token: str) -> int:
@@ -193,7 +193,7 @@ class Signer:
 
     :meth:`sign` computes datasketch's ``affine32`` signatures (its MurmurHash3 mix of each value, then
     ``a * h + b`` modulo 2**32 per permutation, the minimum kept) for many articles at once, one
-    permutation over every shingle of a step of :data:`SIGNED_AT_ONCE` articles per numpy call:
+    permutation over every shingle of a step of :data:`SIGNED_AT_ONCE` characters per numpy call:
     datasketch's :meth:`~datasketch.MinHash.update_batch` takes one article and converts each value in
     Python, which made signing cost more than everything else in folding. The signatures are equal to
     datasketch's (``tests/test_folding.py`` checks it); its permutations and mix are used as they are.
@@ -236,9 +236,8 @@ class Signer:
         width = self.num_perm
         signatures = np.empty((len(documents), 2 * width), dtype=np.uint32)
         sizes = np.empty(len(documents), dtype=np.int32)
-        for start in range(0, len(documents), SIGNED_AT_ONCE):
-            step = documents[start : start + SIGNED_AT_ONCE]
-            rows = slice(start, start + len(step))
+        for rows in _steps(documents, SIGNED_AT_ONCE):
+            step = documents[rows]
             words = [tokens(d.body) for d in step]  # one tokenizing for the body's shingles and the lead's
             groups, values = _distinct_shingles(words, _WORD_HASHES, _word_hash, SHINGLE)
             sizes[rows] = np.bincount(groups, minlength=len(step))
@@ -247,6 +246,19 @@ class Signer:
             groups, values = _distinct_shingles(leads, _SKELETON_HASHES, _skeleton_hash, LEAD_SHINGLE)
             signatures[rows, width:] = self.signatures(groups, values, len(step))
         return signatures, sizes, _dates(documents)
+
+
+def _steps(documents: Sequence[Document], characters: int) -> Iterator[slice]:
+    """Consecutive runs of ``documents`` whose bodies hold about ``characters`` characters (one article
+    at least)."""
+    start = held = 0
+    for row, doc in enumerate(documents):
+        held += len(doc.body)
+        if held >= characters:
+            yield slice(start, row + 1)
+            start, held = row + 1, 0
+    if start < len(documents):
+        yield slice(start, len(documents))
 
 
 def _dates(documents: Sequence[Document]) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The judged ANT news set (``eval/ant-news``): nDCG@10 per search mode and query kind, dev and test halves.
 
-    python scripts/ant_news.py --index /tmp/antonly/index --json docs/ant-news.json
+    python scripts/ant_news.py --index /tmp/antonly/index --json docs/evaluation-ant-news.json
     python scripts/ant_news.py --index DIR --mode hybrid --alpha 0.4    # one hybrid setting
 
 The set is 104 hand-written news queries over the ANT corpus (AlArabiya, BBC, CNN,

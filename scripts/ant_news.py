@@ -2,6 +2,7 @@
 
     python scripts/ant_news.py --index /tmp/antonly/index --json docs/evaluation-ant-news.json
     python scripts/ant_news.py --index DIR --mode hybrid --alpha 0.4    # one hybrid setting
+    python scripts/ant_news.py --index /tmp/antonly/index --set eval/ant-questions   # the held-out questions
 
 The set is 104 hand-written news queries over the ANT corpus (AlArabiya, BBC, CNN,
 France24, SkyNews Arabic, Feb-Oct 2018), 26 of each kind (keyword topic, paraphrase,
@@ -12,6 +13,12 @@ built from ANT (``archive build /tmp/ant --encoder e5-small``), opened read-only
 
 Halves: a query whose number is odd (``k01``, ``p03``) is in the dev half, even in the
 test half, so each half holds 13 queries of each kind. Tune on dev; report test.
+
+``--set eval/ant-questions`` scores the held-out set of 40 questions instead (ids ``aq01``..:
+an ``a`` before the kind letter marks a held-out query, all in the ``report`` half: never
+tuned on, reported only; see eval/ant-questions/README.md). When hybrid and semantic are
+both run, each half also gets their paired comparison (per-query nDCG@10 differences, a
+sign test and a paired bootstrap); ``--per-query`` lists the differences query by query.
 
 Scoring reuses scripts/snn_news.py: graded nDCG@10 (gain = grade), MRR@10 and R@10 with
 grade >= 1 relevant, judged@10; copies with an identical body count once. R@100 is added
@@ -25,6 +32,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import random
 import re
 import statistics
 import sys
@@ -39,11 +48,16 @@ from archive import Archive  # noqa: E402
 import snn_news  # noqa: E402
 
 JUDGED_DIR = Path(__file__).resolve().parents[1] / "eval" / "ant-news"
+QUESTIONS_DIR = Path(__file__).resolve().parents[1] / "eval" / "ant-questions"
 MODES = ("lexical", "semantic", "hybrid")
 HALVES = ("dev", "test")
+REPORT = "report"
+"""The half of every held-out query (an id starting with ``a``): scored, never tuned on."""
 DEEP_K = 100
 """Hits asked of every search: R@100 needs the first 100."""
-_QUERY_ID = re.compile(r"^[kpqv](\d{2,})$")
+BOOTSTRAP_SAMPLES = 10_000
+"""Resamples of the paired bootstrap; seeded, so the p-value is the same on every run."""
+_QUERY_ID = re.compile(r"^(a?)([kpqv])(\d{2,})$")
 _PREFIX = {"keyword": "k", "paraphrase": "p", "question": "q", "variant": "v"}
 
 
@@ -58,22 +72,25 @@ class Query:
 
 
 def half_of(query_id: str) -> str:
-    """``"dev"`` for an odd query number (``k01``), ``"test"`` for an even one (``k02``).
+    """``"dev"`` for an odd query number (``k01``), ``"test"`` for an even one (``k02``), ``"report"`` for a held-out id (``aq01``).
 
     The rule is fixed and per kind (ids are numbered within their kind), so each half has
-    the same share of every kind; a malformed id is refused, naming it.
+    the same share of every kind; a held-out query (``a`` before the kind letter) is in no
+    tuning half at all. A malformed id is refused, naming it.
     """
     match = _QUERY_ID.match(query_id)
     if not match:
-        raise snn_news.JudgedSetError(f"query id {query_id!r} is not a kind letter (k, p, q, v) and a number")
-    return "dev" if int(match.group(1)) % 2 else "test"
+        raise snn_news.JudgedSetError(f"query id {query_id!r} is not an optional 'a', a kind letter (k, p, q, v) and a number")
+    if match.group(1):
+        return REPORT
+    return "dev" if int(match.group(3)) % 2 else "test"
 
 
 def read_queries(directory: Path = JUDGED_DIR) -> list[Query]:
     """The queries of ``directory/queries.tsv`` with their halves; an id whose letter does not match its kind is refused."""
     queries = []
     for qid, kind, text in snn_news.read_queries(directory / "queries.tsv"):
-        if not qid.startswith(_PREFIX[kind]):
+        if not qid.removeprefix("a").startswith(_PREFIX[kind]):
             raise snn_news.JudgedSetError(f"{directory / 'queries.tsv'}: query {qid!r} of kind {kind!r} must start with {_PREFIX[kind]!r}")
         queries.append(Query(qid, kind, half_of(qid), text))
     return queries
@@ -93,6 +110,30 @@ def mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
     out = {key: statistics.fmean(r[key] for r in rows) for key in rows[0]}
     out["queries"] = len(rows)
     return out
+
+
+def paired(first: dict[str, float], second: dict[str, float], *, seed: int = 0) -> dict[str, float]:
+    """How ``first`` compares with ``second`` over the same queries (per-query scores, e.g. nDCG@10).
+
+    The mean difference, wins, ties and losses, a two-sided exact sign test (ties dropped)
+    and a paired bootstrap: the queries' differences resampled ``BOOTSTRAP_SAMPLES`` times
+    (seeded), giving a 95% interval of the mean difference and a two-sided p-value (twice
+    the share of resampled means on the far side of zero, capped at 1). Queries missing
+    from either side are refused, naming them.
+    """
+    if set(first) != set(second) or not first:
+        raise ValueError(f"paired scores need the same non-empty queries; differ on {sorted(set(first) ^ set(second))[:5]}")
+    diffs = [first[q] - second[q] for q in sorted(first)]
+    wins, losses = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
+    n = wins + losses
+    tail = sum(math.comb(n, i) for i in range(min(wins, losses) + 1)) / 2**n if n else 1.0
+    rng = random.Random(seed)
+    means = sorted(statistics.fmean(rng.choices(diffs, k=len(diffs))) for _ in range(BOOTSTRAP_SAMPLES))
+    below = sum(m <= 0 for m in means) / len(means)
+    above = sum(m >= 0 for m in means) / len(means)
+    return {"mean": statistics.fmean(diffs), "wins": wins, "ties": len(diffs) - n, "losses": losses,
+            "sign_p": min(1.0, 2 * tail), "ci_low": means[int(0.025 * len(means))],
+            "ci_high": means[int(0.975 * len(means)) - 1], "bootstrap_p": min(1.0, 2 * min(below, above))}
 
 
 def evaluate(archive: Archive, queries: list[Query], judged: snn_news.Judged, mode: str, *, fold: bool = False,
@@ -117,33 +158,53 @@ def main() -> None:
     parser.add_argument("--fold", action="store_true", help="search with folding on (default: off, as pooled)")
     parser.add_argument("--alpha", type=float, help="hybrid lexical weight (default: the archive's)")
     parser.add_argument("--json", type=Path, help="also write the results (and per-query nDCG@10) to this JSON file")
+    parser.add_argument("--set", type=Path, default=JUDGED_DIR,
+                        help="the judged set's folder (default eval/ant-news; eval/ant-questions is the held-out questions)")
+    parser.add_argument("--per-query", action="store_true", help="list hybrid minus semantic nDCG@10 query by query")
     args = parser.parse_args()
-    queries = read_queries()
+    queries = read_queries(args.set)
     archive = Archive.open(args.index)
-    judged = snn_news.load(list(archive.documents(duplicates=True)), JUDGED_DIR)
-    unknown = sorted({doc for grades in snn_news.read_qrels(JUDGED_DIR / "qrels.tsv").values() for doc in grades}
+    judged = snn_news.load(list(archive.documents(duplicates=True)), args.set)
+    unknown = sorted({doc for grades in snn_news.read_qrels(args.set / "qrels.tsv").values() for doc in grades}
                      - set(judged.group_of))
     if unknown:
         sys.exit(f"{len(unknown)} judged articles are not in {args.index} (first: {unknown[:3]}): is it built from ANT?")
     manifest = archive.manifest
     coverage = {"passages": manifest.passages, "pending": manifest.pending, "documents": manifest.documents}
-    results = {"index": str(args.index), "coverage": coverage, "fold": args.fold, "alpha": args.alpha, "modes": {}}
+    results = {"index": str(args.index), "set": str(args.set), "coverage": coverage, "fold": args.fold, "alpha": args.alpha,
+               "modes": {}}
     for mode in args.mode or MODES:
         started = time.perf_counter()
         summary, per_query = evaluate(archive, queries, judged, mode, fold=args.fold, alpha=args.alpha)
         results["modes"][mode] = {"summary": summary, "per_query_nDCG@10": {q: r["nDCG@10"] for q, r in per_query.items()},
                                   "seconds": round(time.perf_counter() - started, 1)}
     archive.close()
-    kinds = snn_news.KINDS
+    kinds = [k for k in snn_news.KINDS if any(q.kind == k for q in queries)]
+    halves = [h for h in (*HALVES, REPORT) if any(q.half == h for q in queries)]
     print(f"{coverage['passages']:,} passages embedded, {coverage['pending']:,} pending; fold={'on' if args.fold else 'off'}\n")
     print("| half | mode | nDCG@10 | " + " | ".join(kinds) + " | MRR@10 | R@100 | judged@10 |")
     print("|---|---|---|" + "---|" * len(kinds) + "---|---|---|")
-    for half in HALVES:
+    for half in halves:
         for mode, result in results["modes"].items():
             s = result["summary"]
-            per_kind = " | ".join(f"{s[f'{half} {k}']['nDCG@10']:.3f}" for k in kinds)
+            per_kind = " | ".join(f"{s[f'{half} {k}']['nDCG@10']:.3f}" if f"{half} {k}" in s else "-" for k in kinds)
             print(f"| {half} | {mode} | {s[half]['nDCG@10']:.3f} | {per_kind} | {s[half]['MRR@10']:.3f} | "
                   f"{s[half]['R@100']:.3f} | {s[half]['judged@10']:.3f} |")
+    if {"hybrid", "semantic"} <= set(results["modes"]):
+        hybrid, semantic = (results["modes"][m]["per_query_nDCG@10"] for m in ("hybrid", "semantic"))
+        results["hybrid_vs_semantic"] = {}
+        print("\nhybrid minus semantic, nDCG@10 per query:")
+        for half in halves:
+            ids = [q.id for q in queries if q.half == half]
+            test = paired({q: hybrid[q] for q in ids}, {q: semantic[q] for q in ids})
+            results["hybrid_vs_semantic"][half] = test
+            print(f"- {half} ({len(ids)} queries): mean {test['mean']:+.3f} (95% bootstrap interval {test['ci_low']:+.3f} "
+                  f"to {test['ci_high']:+.3f}, p = {test['bootstrap_p']:.3f}); {test['wins']} better, {test['ties']} tied, "
+                  f"{test['losses']} worse (sign test p = {test['sign_p']:.3f})")
+        if args.per_query:
+            for query in sorted(queries, key=lambda q: hybrid[q.id] - semantic[q.id]):
+                print(f"| {query.id} | {hybrid[query.id] - semantic[query.id]:+.3f} | {semantic[query.id]:.3f} | "
+                      f"{hybrid[query.id]:.3f} | {query.text} |")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

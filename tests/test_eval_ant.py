@@ -93,3 +93,56 @@ def test_judged_ids_are_ant_articles():
         docnos = {Path(name).stem for name in tar.getnames() if name.endswith(".txt")}
     judged = {doc for grades in _qrels().values() for doc in grades}
     assert judged <= docnos
+
+
+# The held-out questions (eval/ant-questions): report-only, never tuned on.
+
+def test_the_held_out_questions_are_forty_judged_questions_in_the_report_half():
+    queries = ant_news.read_queries(ant_news.QUESTIONS_DIR)
+    qrels = snn_news.read_qrels(ant_news.QUESTIONS_DIR / "qrels.tsv")
+    assert [q.id for q in queries] == [f"aq{i:02d}" for i in range(1, 41)]
+    assert {q.kind for q in queries} == {"question"} and {q.half for q in queries} == {ant_news.REPORT}
+    assert {q.id for q in queries} == set(qrels)
+    for query in queries:
+        assert any(grade == 2 for grade in qrels[query.id].values()), f"{query.id} has no answering article"
+        assert set(qrels[query.id].values()) <= {0, 1, 2}
+    # New questions: none repeats a query of the tuning set.
+    tuned = {q.text for q in ant_news.read_queries()}
+    assert not tuned & {q.text for q in queries}
+
+
+def test_the_held_out_pool_is_fully_judged_with_urls_and_ant_ids():
+    with (ant_news.QUESTIONS_DIR / "qrels.tsv").open(encoding="utf-8", newline="") as handle:
+        lines = list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+    assert all(len(line) == 5 and line[1] == "0" and DOCNO.match(line[2]) for line in lines)
+    assert all(line[4].startswith("http") for line in lines)  # the url kept beside each id
+    with (ant_news.QUESTIONS_DIR / "pool.tsv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+    assert {(row["qid"], row["docid"]) for row in rows} == {(line[0], line[2]) for line in lines}
+    assert len(rows) == len(lines)
+    assert all(re.fullmatch(r"[lsh]([1-9]|10)(,[lsh]([1-9]|10))*", row["runs"]) for row in rows)  # top 10 only
+
+
+def test_a_held_out_id_is_in_the_report_half_and_still_matches_its_kind(tmp_path):
+    assert [ant_news.half_of(q) for q in ("aq01", "aq02", "ak07")] == [ant_news.REPORT] * 3
+    with pytest.raises(snn_news.JudgedSetError, match="'bq01'"):
+        ant_news.half_of("bq01")
+    (tmp_path / "queries.tsv").write_text("id\tkind\tquery\naq01\tkeyword\tمن هداف كأس العالم 2018\n", encoding="utf-8")
+    with pytest.raises(snn_news.JudgedSetError, match="'aq01' of kind 'keyword'"):
+        ant_news.read_queries(tmp_path)
+
+
+def test_the_paired_comparison_counts_wins_and_tests_them():
+    first = {"aq01": 1.0, "aq02": 1.0, "aq03": 0.5}
+    second = {"aq01": 0.0, "aq02": 0.5, "aq03": 0.5}
+    result = ant_news.paired(first, second)
+    assert (result["wins"], result["ties"], result["losses"]) == (2, 1, 0)
+    assert result["mean"] == pytest.approx(0.5)
+    assert result["sign_p"] == pytest.approx(0.5)  # two wins, no loss: 2 * (1/2)**2
+    assert 0.0 <= result["ci_low"] <= result["mean"] <= result["ci_high"] <= 1.0
+    # A resample is <= 0 only when it draws aq03 three times (1/27): p near 2/27.
+    assert result["bootstrap_p"] == pytest.approx(2 / 27, abs=0.02)
+    assert ant_news.paired(first, second) == result  # seeded: the same on every run
+    assert ant_news.paired(second, first)["losses"] == 2
+    with pytest.raises(ValueError, match="aq03"):
+        ant_news.paired(first, {"aq01": 0.0, "aq02": 0.5})

@@ -18,7 +18,7 @@ store as aliases of it, listed by ``archive show`` and counted by ``stats``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,10 +30,10 @@ from ..index.manifest import Manifest
 from ..index.stores import Full, Vectors, Written, stores, write_all
 from ..index.variants import VARIANTS_NAME
 from .choices import EmbeddingEstimate
+from .planning import Counts
 
 if TYPE_CHECKING:
     from ..index.dense import DenseBuild
-    from .planning import Counts
     from .ray_embed import EmbedJobStats
 
 CACHE_NAME = "embeddings.sqlite"
@@ -46,8 +46,9 @@ Progress = Callable[[str, int, int | None], None]
 
 
 @dataclass(slots=True)
-class BuildReport:
-    """What a write did: counts, and every input it could not take, with the reason.
+class BuildReport(Counts):
+    """What a write did: the counts of its plan (:class:`~archive.writing.planning.Counts`), what it
+    wrote, and every input it could not take, with the reason.
 
     The articles read add up: ``read == added + updated + unchanged + skipped_count``, where
     the skipped are named: ``folded`` (identical text to an indexed article: stored as its copy),
@@ -59,29 +60,8 @@ class BuildReport:
     """Articles the archive indexes once the write is done (folded copies not counted)."""
     read: int = 0
     """Articles this write was given (read from the sources), every one counted below."""
-    added: int = 0
-    """Read articles new to the archive, indexed as articles of their own."""
-    updated: int = 0
-    """Read articles whose stored version differed: replaced."""
-    unchanged: int = 0
-    """Read articles identical to their stored version: left as they were."""
     duplicate_ids: int = 0
     """Read articles skipped because an earlier one had the same id (listed in ``skipped``)."""
-    tombstoned: int = 0
-    """Read articles a build skipped because the user deleted them (``archive delete``): their ids
-    are in ``tombstoned_ids``; ``Archive.restore`` (``archive restore ID``) brings one back."""
-    tombstoned_ids: list[str] = field(default_factory=list)
-    restored: int = 0
-    """Articles deleted earlier that this write brought back (``restore``, or an explicit ``add``)."""
-    deleted: int = 0
-    kept: int = 0
-    """Articles no source of this build holds, kept (their files are not under its sources, or
-    still exist); ``prune`` removes them."""
-    deletions: dict[str, int] = field(default_factory=dict)
-    """How many articles are removed, by their source file (and why), for the messages."""
-    folded: int = 0
-    """Read articles new to the archive whose text is identical to an indexed article's: stored
-    as its copy (``archive show`` lists them), not indexed again."""
     written: bool = False
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -114,11 +94,8 @@ class BuildReport:
     """Wall time spent learning them (every write learns them again from the live articles)."""
     def counted(self, counts: Counts) -> None:
         """Take the counts of the write's plan (:mod:`archive.writing.planning`)."""
-        self.added, self.updated, self.unchanged = counts.added, counts.updated, counts.unchanged
-        self.deleted, self.kept, self.folded, self.restored = counts.deleted, counts.kept, counts.folded, counts.restored
-        if counts.tombstoned_ids:
-            self.tombstoned, self.tombstoned_ids = len(counts.tombstoned_ids), list(counts.tombstoned_ids)
-        self.deletions = dict(counts.deletions)
+        for count in fields(Counts):
+            setattr(self, count.name, getattr(counts, count.name))
 
     def took(self, wrote: Wrote) -> None:
         """Take what writing a generation did (:class:`Wrote`)."""
@@ -129,14 +106,17 @@ class BuildReport:
         self.variant_classes = wrote.variant_classes
         self.variants_seconds += wrote.variants_seconds
         if wrote.dense is not None:
-            manifest = wrote.manifest
-            self.passages, self.pending = manifest.passages, manifest.pending
-            self.leads, self.leads_pending = manifest.leads, manifest.leads_pending
+            self.covered(wrote.manifest)
             self.embedded += wrote.dense.stats.embedded
             self.reused += wrote.dense.stats.reused
             self.compacted += wrote.dense.compacted
         self.renumbered = wrote.renumbered
         self.warnings.extend(wrote.notes)
+
+    def covered(self, manifest: Manifest) -> None:
+        """Take the passage counts of ``manifest``, the last generation committed."""
+        self.passages, self.pending = manifest.passages, manifest.pending
+        self.leads, self.leads_pending = manifest.leads, manifest.leads_pending
 
     @property
     def skipped_count(self) -> int:

@@ -23,6 +23,7 @@ jump between copies from one day to the next.
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 
 from ..index import layout
@@ -60,11 +61,8 @@ def write_increment(
         return None
     deleted_now = dict.fromkeys(plan.tombstone, utc_now())
     inserted = {d.id: d for d in plan.store_insert}
-    source = DocumentStore.open(live / "docs.sqlite")
-    try:
+    with closing(DocumentStore.open(live / "docs.sqlite")) as source:
         promoted = source.get_many(i for i in plan.index if i not in inserted)  # aliases taking over
-    finally:
-        source.close()
     to_index_docs = [inserted[i] if i in inserted else promoted[i] for i in plan.index]
     unindex = sorted(plan.unindex)
     keep, dead, gone, compact = numbering(live, unindex, len(to_index_docs))

@@ -2,13 +2,10 @@
 
 A first build, ``--full``, and a re-build that changes more than a quarter of
 the archive write one complete new generation from the full set of documents
-here, and commit it atomically (:mod:`archive.index.layout`): the two-process
-Whoosh writer does ~800 ANT articles/s and the dense side reuses every cached
-embedding. Smaller changes (``add``, ``delete``, a daily re-build) go through
-:mod:`archive.writing.increment`, which patches a copy of the live generation instead.
-Either way the lexical and dense sides come from the same document list in
-the same generation, so they never disagree; when nothing changed, nothing
-is written.
+here, and commit it atomically (:mod:`archive.index.layout`); smaller changes
+(``add``, ``delete``, a daily re-build) patch a copy of the live generation
+(:mod:`archive.writing.increment`). Either way every side of a generation comes
+from the same document list, so they never disagree.
 
 Duplicates: documents whose bodies are identical after normalization are
 folded: the first one (in input order) is indexed, the others are kept in the
@@ -33,7 +30,6 @@ from .choices import EmbeddingEstimate
 from .planning import Counts
 
 if TYPE_CHECKING:
-    from ..index.dense import DenseBuild
     from .ray_embed import EmbedJobStats
 
 CACHE_NAME = "embeddings.sqlite"
@@ -92,6 +88,12 @@ class BuildReport(Counts):
     """Spelling-variant classes the archive holds once the write is done (:mod:`archive.writing.variants`)."""
     variants_seconds: float = 0.0
     """Wall time spent learning them (every write learns them again from the live articles)."""
+    estimate: EmbeddingEstimate | None = None
+    """What a planned build would embed and how long that takes (``Archive.plan``; ``None`` when it
+    embeds nothing: a lexical-only archive)."""
+    ray: EmbedJobStats | None = None
+    """What the Ray job of a build or embed on Ray did (``ray=True``; ``None`` without one)."""
+
     def counted(self, counts: Counts) -> None:
         """Take the counts of the write's plan (:mod:`archive.writing.planning`)."""
         for count in fields(Counts):
@@ -101,15 +103,17 @@ class BuildReport(Counts):
         """Take what writing a generation did (:class:`Wrote`)."""
         self.written = True
         self.indexed = wrote.manifest.documents
-        self.stories, self.copies = wrote.stories, wrote.copies
-        self.folding_seconds += wrote.folding_seconds
-        self.variant_classes = wrote.variant_classes
-        self.variants_seconds += wrote.variants_seconds
-        if wrote.dense is not None:
+        near, variants = wrote.results["near"], wrote.results[VARIANTS_NAME]
+        self.stories, self.copies = near.stories, near.copies
+        self.folding_seconds += near.seconds
+        self.variant_classes = variants.classes
+        self.variants_seconds += variants.seconds
+        dense = wrote.results["dense"].dense if "dense" in wrote.results else None
+        if dense is not None:
             self.covered(wrote.manifest)
-            self.embedded += wrote.dense.stats.embedded
-            self.reused += wrote.dense.stats.reused
-            self.compacted += wrote.dense.compacted
+            self.embedded += dense.stats.embedded
+            self.reused += dense.stats.reused
+            self.compacted += dense.compacted
         self.renumbered = wrote.renumbered
         self.warnings.extend(wrote.notes)
 
@@ -122,12 +126,6 @@ class BuildReport(Counts):
     def skipped_count(self) -> int:
         """Read articles not added, updated or unchanged: folded copies, duplicate ids, deleted earlier."""
         return self.folded + self.duplicate_ids + self.tombstoned
-
-    estimate: EmbeddingEstimate | None = None
-    """What a planned build would embed and how long that takes (``Archive.plan``; ``None`` when it
-    embeds nothing: a lexical-only archive)."""
-    ray: EmbedJobStats | None = None
-    """What the Ray job of a build or embed on Ray did (``ray=True``; ``None`` without one)."""
 
 
 def unique_ids(documents: Iterable[Document], report: BuildReport) -> list[Document]:
@@ -215,7 +213,7 @@ def write_generation(
         full = Full(documents, aliases, tombstones or {})
         results = write_all(tx.path, full, _counted(canonical, progress), every)
         record(results, manifest, encoder)
-    return wrote(tx.path, results, manifest, tx.notes)
+    return Wrote(tx.path, manifest, results, tx.notes)
 
 
 def vectors_of(root: Path, encoder: Encoder | None, manifest: Manifest, progress: Progress | None) -> Vectors | None:
@@ -248,21 +246,8 @@ class Wrote:
     """The generation committed."""
     manifest: Manifest
     """Its manifest, as committed (file table included)."""
-    stories: int = 0
-    copies: int = 0
-    folding_seconds: float = 0.0
-    variant_classes: int = 0
-    variants_seconds: float = 0.0
-    dense: DenseBuild | None = None
-    """What the vector store's write did (``None``: lexical only)."""
-    renumbered: int = 0
-    notes: list[str] = field(default_factory=list)
+    results: Mapping[str, Written]
+    """What each store's write returned, by store name."""
+    notes: Sequence[str] = ()
     """What the commit noted (a generation it could not remove yet)."""
-
-
-def wrote(generation: Path, results: Mapping[str, Written], manifest: Manifest, notes: Sequence[str],
-          renumbered: int = 0) -> Wrote:
-    """The :class:`Wrote` of a committed generation from what each store's write returned."""
-    near, variants = results["near"], results[VARIANTS_NAME]
-    return Wrote(generation, manifest, near.stories, near.copies, near.seconds, variants.classes, variants.seconds,
-                 results["dense"].dense if "dense" in results else None, renumbered, list(notes))
+    renumbered: int = 0

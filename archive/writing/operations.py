@@ -33,7 +33,7 @@ from .building import BuildReport, Progress, Wrote, fold_duplicates, unique_ids,
 from .choices import chosen_encoder, estimate, previous_choices, same_encoder
 from .embedding import embed_pending
 from .increment import write_increment
-from .planning import LiveState, live_to_change, plan_build, plan_update, read_live, salvaged_tombstones
+from .planning import LiveState, Plan, live_to_change, plan_build, plan_update, read_live, salvaged_tombstones
 
 if TYPE_CHECKING:
     from .ray_embed import EmbedJobStats
@@ -69,8 +69,9 @@ def build(  # noqa: PLR0913 - Archive.build's arguments, passed on
         chosen = chosen_encoder(encoder, previous_choices(root), full=full, root=root)  # refused before reading
         docs = unique_ids(checked_documents(documents, "documents"), report)
         if not docs:
+            where = f" from {', '.join(source_paths)}" if source_paths else ""
             raise NothingToIndexError(
-                f"read no article{_from(source_paths)}, so {root} was left as it was"
+                f"read no article{where}, so {root} was left as it was"
                 + "".join(f"; {message}" for message in report.skipped[:3])
             )
         with layout.writing(root, on_warning=report.warnings.append):
@@ -87,13 +88,12 @@ def build(  # noqa: PLR0913 - Archive.build's arguments, passed on
                 assert live is not None  # an increment patches the live index
                 result = write_increment(root, live, plan.increment, encoder=enc, progress=progress)
             elif plan.whole:
-                kept = _stored(live, plan.keep) if live is not None else []
                 rate = 0.0
                 if live is not None and enc is not None and live.manifest.encoder == enc.name:
                     rate = live.manifest.embedding_rate  # the same encoder on the same machine: still a measure
                     if policy is None:
                         policy = live.manifest.max_passages  # the archive keeps its passage policy
-                result = write_generation(root, [*kept, *plan.documents], encoder=enc,
+                result = write_generation(root, _whole(live, plan), encoder=enc,
                                           encoder_spec=chosen if isinstance(chosen, str) else spec_of(enc),
                                           progress=progress, procs=procs, sources=plan.remembered,
                                           max_passages=policy, embedding_rate=rate, tombstones=tombstones)
@@ -167,8 +167,7 @@ def plan(
         if policy is None:
             policy = (previous.max_passages if previous is not None and same else None) or MAX_PASSAGES
         if build_plan.whole:
-            kept = _stored(live, build_plan.keep) if live is not None else []
-            to_embed, waiting = fold_duplicates([*kept, *build_plan.documents])[0], 0
+            to_embed, waiting = fold_duplicates(_whole(live, build_plan))[0], 0
         else:
             assert live is not None
             stored_keys = {key for _, _, key, _ in live.entries}
@@ -313,14 +312,10 @@ def source_paths_of(sources: Sequence[str | Path]) -> list[str]:
     return [os.path.abspath(os.fspath(s)) for s in sources]
 
 
-def _from(sources: Sequence[str]) -> str:
-    return f" from {', '.join(sources)}" if sources else ""
-
-
-def _stored(live: LiveState, ids: Sequence[str]) -> list[Document]:
-    """The stored documents ``ids`` of the live index, in its order (a whole rewrite keeps them)."""
-    if not ids:
-        return []
+def _whole(live: LiveState | None, plan: Plan) -> list[Document]:
+    """What a whole write of ``plan`` writes: the stored articles it keeps, in the live order, then those read."""
+    if live is None or not plan.keep:
+        return list(plan.documents)
     with closing(DocumentStore.open(live.generation / "docs.sqlite")) as store:
-        found = store.get_many(ids)
-    return [found[i] for i in ids if i in found]
+        found = store.get_many(plan.keep)
+    return [*(found[i] for i in plan.keep if i in found), *plan.documents]

@@ -1,15 +1,12 @@
 """The one planner: what a write changes, from what it read and what is live.
 
-Every write of an archive is planned here, once, under the writer lock:
-:func:`plan_build` for a build (what it read against the live index: each
-article added, updated, unchanged, deleted or kept; tombstones respected;
-whether the change is written whole or as an increment) and
-:func:`plan_update` for ``update`` and ``restore`` (the ids given). Both return
-a :class:`Plan` whose :class:`Counts` are the write's report, and, for an
-increment, the :class:`ChangePlan` of how the change falls on the live store
-(:func:`plan_changes`: promotions of copies, rows to index and to take out),
-which :func:`archive.writing.increment.write_increment` applies as it is.
-The live index is read once per write (:func:`read_live`, :func:`live_to_change`).
+Every write is planned here, once, under the writer lock, from the live index
+read once (:func:`read_live`, :func:`live_to_change`): :func:`plan_build` for a
+build (whole or an increment), :func:`plan_update` for ``update`` and
+``restore``. Both return a :class:`Plan` whose :class:`Counts` are the write's
+report, and, for an increment, the :class:`ChangePlan` of how the change falls
+on the live store (:func:`plan_changes`), which
+:func:`archive.writing.increment.write_increment` applies as it is.
 """
 
 from __future__ import annotations
@@ -155,8 +152,6 @@ class Plan:
     """Read documents the write takes (those the user deleted left out)."""
     changes: list[Document]
     """Read documents that are new or differ from their stored copy."""
-    delete: list[str]
-    """Ids of stored articles to remove."""
     keep: list[str]
     """Ids of stored articles no source re-read, kept as they are."""
     whole: bool
@@ -198,7 +193,7 @@ def plan_build(
     if live is None:
         folded = len(documents) - len({d.body_key for d in documents})
         counts = Counts(added=len(documents) - folded, folded=folded, tombstoned_ids=tombstoned)
-        return Plan(counts, list(documents), list(documents), [], [], True, remembered=list(sources))
+        return Plan(counts, list(documents), list(documents), [], True, remembered=list(sources))
     new_sources = [s for s in sources if s not in live.manifest.sources]
     remembered = list(sources) if prune else [*live.manifest.sources, *new_sources]
     previous = {doc_id: digest for doc_id, digest, _, _ in live.entries}
@@ -235,7 +230,7 @@ def plan_build(
     # the tombstoned ones are out of documents now
     counts = replace(counts, unchanged=len(documents) - len(changes), kept=len(keep), tombstoned_ids=tombstoned,
                      deletions=deletions)
-    return Plan(counts, list(documents), changes, delete, keep, whole, increment, remembered)
+    return Plan(counts, list(documents), changes, keep, whole, increment, remembered)
 
 
 def plan_update(
@@ -257,7 +252,7 @@ def plan_update(
     increment.tombstone = sorted(set(delete)) if tombstone else []
     increment.new_sources = [s for s in sources if s not in live.manifest.sources]
     counts = replace(increment.counts, restored=len(increment.lifted))
-    return Plan(counts, list(add), list(increment.store_insert), list(delete), [], False, increment,
+    return Plan(counts, list(add), list(increment.store_insert), [], False, increment,
                 [*live.manifest.sources, *increment.new_sources])
 
 
@@ -321,9 +316,7 @@ def plan_changes(
     rows go and come, which articles are (re)indexed or taken out, which copies are promoted.
 
     ``add`` holds unique ids; an added document with an existing id and the
-    same content hash is unchanged. The plan's counts: added counts the new
-    articles indexed, folded the new ones stored as a copy of an indexed
-    article, unchanged those of ``add`` identical to their stored version.
+    same content hash is unchanged (and counted so).
     """
     state: dict[str, tuple[str, str]] = {doc_id: (digest, key) for doc_id, digest, key, _ in entries}
     old_key = {doc_id: key for doc_id, _, key, _ in entries}

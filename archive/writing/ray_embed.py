@@ -16,10 +16,10 @@ Ray job never touches the index, and the archive it leads to is the same.
   out of memory) goes back to the head of the queue and is retried by any
   live worker; the dead actor is replaced by a new one (at most
   :data:`MAX_ATTEMPTS` replacements per worker), which gets work once it has
-  loaded its encoder.
-  A batch that fails :data:`MAX_ATTEMPTS` times, an error raised by the
-  encoder itself, or a pool with no live worker stops the job with
-  :class:`RayJobError` (the cache keeps what was done).
+  loaded its encoder (so one that cannot be placed holds no batch). A batch
+  that fails :data:`MAX_ATTEMPTS` times, an error raised by the encoder itself
+  (it would be on every node), or a pool with no live worker stops the job
+  with :class:`RayJobError` (the cache keeps what was done).
 - **Same encoder everywhere**: every actor reports its encoder's name and
   dimension, and they must equal this machine's (the cache key includes
   the name, so vectors of another version would never be found by the build).
@@ -33,7 +33,6 @@ sets ``RAY_USAGE_STATS_ENABLED``.
 from __future__ import annotations
 
 import functools
-
 import os
 import re
 import socket
@@ -257,11 +256,7 @@ class _Slot:
 
 
 class _Pool:
-    """The actors, kept at full strength: a dead one is replaced (up to a budget) and its batches requeued.
-
-    A new actor gets work only once it has reported its encoder, so a
-    replacement that cannot be placed holds no batch hostage.
-    """
+    """The actors, kept at full strength: a dead one is replaced and its batches requeued (see the module)."""
 
     def __init__(
         self, ray: Any, spec: str, make: EncoderFactory, expected: tuple[str, int], workers: int, cpus: int
@@ -287,11 +282,7 @@ class _Pool:
         return slot
 
     def _started(self, ref: Any, slot: _Slot) -> None:
-        """Check a new actor's encoder.
-
-        A worker whose encoder raised stops the job (it would on every node);
-        one that died while loading (killed, node lost) is replaced like any dead worker.
-        """
+        """Check a new actor's encoder: one that raised stops the job, a worker that died loading is replaced."""
         try:
             name, dim, host = self._ray.get(ref)
         except self._lost as exc:

@@ -2,13 +2,10 @@
 
 A first build, ``--full``, and a re-build that changes more than a quarter of
 the archive write one complete new generation from the full set of documents
-here, and commit it atomically (:mod:`archive.index.layout`): the two-process
-Whoosh writer does ~800 ANT articles/s and the dense side reuses every cached
-embedding. Smaller changes (``add``, ``delete``, a daily re-build) go through
-:mod:`archive.writing.increment`, which patches a copy of the live generation instead.
-Either way the lexical and dense sides come from the same document list in
-the same generation, so they never disagree; when nothing changed, nothing
-is written.
+here, and commit it atomically (:mod:`archive.index.layout`); smaller changes
+(``add``, ``delete``, a daily re-build) patch a copy of the live generation
+(:mod:`archive.writing.increment`). Either way every side of a generation comes
+from the same document list, so they never disagree.
 
 Duplicates: documents whose bodies are identical after normalization are
 folded: the first one (in input order) is indexed, the others are kept in the
@@ -18,7 +15,7 @@ store as aliases of it, listed by ``archive show`` and counted by ``stats``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,10 +27,9 @@ from ..index.manifest import Manifest
 from ..index.stores import Full, Vectors, Written, stores, write_all
 from ..index.variants import VARIANTS_NAME
 from .choices import EmbeddingEstimate
+from .planning import Counts
 
 if TYPE_CHECKING:
-    from ..index.dense import DenseBuild
-    from .planning import Counts
     from .ray_embed import EmbedJobStats
 
 CACHE_NAME = "embeddings.sqlite"
@@ -46,8 +42,9 @@ Progress = Callable[[str, int, int | None], None]
 
 
 @dataclass(slots=True)
-class BuildReport:
-    """What a write did: counts, and every input it could not take, with the reason.
+class BuildReport(Counts):
+    """What a write did: the counts of its plan (:class:`~archive.writing.planning.Counts`), what it
+    wrote, and every input it could not take, with the reason.
 
     The articles read add up: ``read == added + updated + unchanged + skipped_count``, where
     the skipped are named: ``folded`` (identical text to an indexed article: stored as its copy),
@@ -59,29 +56,8 @@ class BuildReport:
     """Articles the archive indexes once the write is done (folded copies not counted)."""
     read: int = 0
     """Articles this write was given (read from the sources), every one counted below."""
-    added: int = 0
-    """Read articles new to the archive, indexed as articles of their own."""
-    updated: int = 0
-    """Read articles whose stored version differed: replaced."""
-    unchanged: int = 0
-    """Read articles identical to their stored version: left as they were."""
     duplicate_ids: int = 0
     """Read articles skipped because an earlier one had the same id (listed in ``skipped``)."""
-    tombstoned: int = 0
-    """Read articles a build skipped because the user deleted them (``archive delete``): their ids
-    are in ``tombstoned_ids``; ``Archive.restore`` (``archive restore ID``) brings one back."""
-    tombstoned_ids: list[str] = field(default_factory=list)
-    restored: int = 0
-    """Articles deleted earlier that this write brought back (``restore``, or an explicit ``add``)."""
-    deleted: int = 0
-    kept: int = 0
-    """Articles no source of this build holds, kept (their files are not under its sources, or
-    still exist); ``prune`` removes them."""
-    deletions: dict[str, int] = field(default_factory=dict)
-    """How many articles are removed, by their source file (and why), for the messages."""
-    folded: int = 0
-    """Read articles new to the archive whose text is identical to an indexed article's: stored
-    as its copy (``archive show`` lists them), not indexed again."""
     written: bool = False
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -112,42 +88,44 @@ class BuildReport:
     """Spelling-variant classes the archive holds once the write is done (:mod:`archive.writing.variants`)."""
     variants_seconds: float = 0.0
     """Wall time spent learning them (every write learns them again from the live articles)."""
-    def counted(self, counts: Counts) -> None:
-        """Take the counts of the write's plan (:mod:`archive.writing.planning`)."""
-        self.added, self.updated, self.unchanged = counts.added, counts.updated, counts.unchanged
-        self.deleted, self.kept, self.folded, self.restored = counts.deleted, counts.kept, counts.folded, counts.restored
-        if counts.tombstoned_ids:
-            self.tombstoned, self.tombstoned_ids = len(counts.tombstoned_ids), list(counts.tombstoned_ids)
-        self.deletions = dict(counts.deletions)
-
-    def took(self, wrote: Wrote) -> None:
-        """Take what writing a generation did (:class:`Wrote`)."""
-        self.written = True
-        self.indexed = wrote.manifest.documents
-        self.stories, self.copies = wrote.stories, wrote.copies
-        self.folding_seconds += wrote.folding_seconds
-        self.variant_classes = wrote.variant_classes
-        self.variants_seconds += wrote.variants_seconds
-        if wrote.dense is not None:
-            manifest = wrote.manifest
-            self.passages, self.pending = manifest.passages, manifest.pending
-            self.leads, self.leads_pending = manifest.leads, manifest.leads_pending
-            self.embedded += wrote.dense.stats.embedded
-            self.reused += wrote.dense.stats.reused
-            self.compacted += wrote.dense.compacted
-        self.renumbered = wrote.renumbered
-        self.warnings.extend(wrote.notes)
-
-    @property
-    def skipped_count(self) -> int:
-        """Read articles not added, updated or unchanged: folded copies, duplicate ids, deleted earlier."""
-        return self.folded + self.duplicate_ids + self.tombstoned
-
     estimate: EmbeddingEstimate | None = None
     """What a planned build would embed and how long that takes (``Archive.plan``; ``None`` when it
     embeds nothing: a lexical-only archive)."""
     ray: EmbedJobStats | None = None
     """What the Ray job of a build or embed on Ray did (``ray=True``; ``None`` without one)."""
+
+    def counted(self, counts: Counts) -> None:
+        """Take the counts of the write's plan (:mod:`archive.writing.planning`)."""
+        for count in fields(Counts):
+            setattr(self, count.name, getattr(counts, count.name))
+
+    def took(self, wrote: Wrote) -> None:
+        """Take what writing a generation did (:class:`Wrote`)."""
+        self.written = True
+        self.indexed = wrote.manifest.documents
+        near, variants = wrote.results["near"], wrote.results[VARIANTS_NAME]
+        self.stories, self.copies = near.stories, near.copies
+        self.folding_seconds += near.seconds
+        self.variant_classes = variants.classes
+        self.variants_seconds += variants.seconds
+        dense = wrote.results["dense"].dense if "dense" in wrote.results else None
+        if dense is not None:
+            self.covered(wrote.manifest)
+            self.embedded += dense.stats.embedded
+            self.reused += dense.stats.reused
+            self.compacted += dense.compacted
+        self.renumbered = wrote.renumbered
+        self.warnings.extend(wrote.notes)
+
+    def covered(self, manifest: Manifest) -> None:
+        """Take the passage counts of ``manifest``, the last generation committed."""
+        self.passages, self.pending = manifest.passages, manifest.pending
+        self.leads, self.leads_pending = manifest.leads, manifest.leads_pending
+
+    @property
+    def skipped_count(self) -> int:
+        """Read articles not added, updated or unchanged: folded copies, duplicate ids, deleted earlier."""
+        return self.folded + self.duplicate_ids + self.tombstoned
 
 
 def unique_ids(documents: Iterable[Document], report: BuildReport) -> list[Document]:
@@ -235,7 +213,7 @@ def write_generation(
         full = Full(documents, aliases, tombstones or {})
         results = write_all(tx.path, full, _counted(canonical, progress), every)
         record(results, manifest, encoder)
-    return wrote(tx.path, results, manifest, tx.notes)
+    return Wrote(tx.path, manifest, results, tx.notes)
 
 
 def vectors_of(root: Path, encoder: Encoder | None, manifest: Manifest, progress: Progress | None) -> Vectors | None:
@@ -268,21 +246,8 @@ class Wrote:
     """The generation committed."""
     manifest: Manifest
     """Its manifest, as committed (file table included)."""
-    stories: int = 0
-    copies: int = 0
-    folding_seconds: float = 0.0
-    variant_classes: int = 0
-    variants_seconds: float = 0.0
-    dense: DenseBuild | None = None
-    """What the vector store's write did (``None``: lexical only)."""
-    renumbered: int = 0
-    notes: list[str] = field(default_factory=list)
+    results: Mapping[str, Written]
+    """What each store's write returned, by store name."""
+    notes: Sequence[str] = ()
     """What the commit noted (a generation it could not remove yet)."""
-
-
-def wrote(generation: Path, results: Mapping[str, Written], manifest: Manifest, notes: Sequence[str],
-          renumbered: int = 0) -> Wrote:
-    """The :class:`Wrote` of a committed generation from what each store's write returned."""
-    near, variants = results["near"], results[VARIANTS_NAME]
-    return Wrote(generation, manifest, near.stories, near.copies, near.seconds, variants.classes, variants.seconds,
-                 results["dense"].dense if "dense" in results else None, renumbered, list(notes))
+    renumbered: int = 0

@@ -22,6 +22,7 @@ it stopped, embedding no passage twice.
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -152,11 +153,8 @@ def _lead_first(pending: PassageRows) -> np.ndarray:
 
 def _texts(generation: Path, ids: list[str], part: PassageRows) -> list[str]:
     """What the encoder saw (or sees) for each passage of ``part``, read from the store."""
-    store = DocumentStore.open(generation / "docs.sqlite")
-    try:
+    with closing(DocumentStore.open(generation / "docs.sqlite")) as store:
         docs = store.get_many(ids[o] for o in np.unique(part.doc).tolist())
-    finally:
-        store.close()
     out = []
     for ordinal, start, end in zip(part.doc.tolist(), part.start.tolist(), part.end.tolist()):
         doc = docs[ids[ordinal]]
@@ -217,9 +215,7 @@ class _Checkpoints:
             manifest.updated_at = utc_now()
         self.report.warnings.extend(tx.notes)
         self.live, self._new = generation, []
-        report = self.report
-        report.passages, report.pending = manifest.passages, manifest.pending
-        report.leads, report.leads_pending = manifest.leads, manifest.leads_pending
-        report.checkpoints += 1
-        report.written = True
+        self.report.covered(manifest)
+        self.report.checkpoints += 1
+        self.report.written = True
         return time.perf_counter() - started

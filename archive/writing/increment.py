@@ -4,11 +4,9 @@ A full write (:func:`archive.writing.building.write_generation`) re-reads and
 re-indexes every article; this module makes ``add`` and small rebuilds cost
 what they change. The new generation starts as the live one (Whoosh files
 hard-linked, the SQLite store copied, passage vectors carried over) and
-receives only the changed articles (the spelling-variant classes are
-learned again from the new generation's live articles: a few seconds on
-30,000 articles, and the same classes a full build would learn); it is committed like any other
-generation, so a crash leaves the live one untouched and readers never see a
-half-applied change. A deleted article (and the old version of a changed
+receives only the changed articles (the spelling variants are learned again
+from its live articles, as a full build would); it is committed like any other
+generation, so a crash leaves the live one untouched. A deleted article (and the old version of a changed
 one) keeps its ordinal, marked dead (:mod:`archive.index.terms`), so a delete
 rewrites no posting list, column or vector; the new versions take the next
 ordinals. Once dead ordinals would pass a fifth of them, the change renumbers
@@ -23,10 +21,11 @@ jump between copies from one day to the next.
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 
 from ..index import layout
-from .building import Progress, Wrote, record, vectors_of, wrote
+from .building import Progress, Wrote, record, vectors_of
 from ..encoders.base import Encoder
 from ..index.integrity import verify_checksums
 from ..index.manifest import utc_now
@@ -60,11 +59,8 @@ def write_increment(
         return None
     deleted_now = dict.fromkeys(plan.tombstone, utc_now())
     inserted = {d.id: d for d in plan.store_insert}
-    source = DocumentStore.open(live / "docs.sqlite")
-    try:
+    with closing(DocumentStore.open(live / "docs.sqlite")) as source:
         promoted = source.get_many(i for i in plan.index if i not in inserted)  # aliases taking over
-    finally:
-        source.close()
     to_index_docs = [inserted[i] if i in inserted else promoted[i] for i in plan.index]
     unindex = sorted(plan.unindex)
     keep, dead, gone, compact = numbering(live, unindex, len(to_index_docs))
@@ -78,4 +74,4 @@ def write_increment(
         record(results, manifest, encoder)
         if progress is not None:
             progress("index", len(to_index_docs), len(to_index_docs))
-    return wrote(tx.path, results, manifest, tx.notes, renumbered=gone if compact else 0)
+    return Wrote(tx.path, manifest, results, tx.notes, renumbered=gone if compact else 0)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,15 +29,14 @@ from ..index.integrity import verify_sizes
 from ..index.manifest import Manifest
 from ..index.dense import MAX_PASSAGES, passage_policy
 from ..index.store import DocumentStore
-from .building import BuildReport, Progress, fold_duplicates, unique_ids, write_generation
+from .building import BuildReport, Progress, Wrote, fold_duplicates, unique_ids, write_generation
 from .choices import chosen_encoder, estimate, previous_choices, same_encoder
 from .embedding import embed_pending
 from .increment import write_increment
-from .planning import LiveState, live_to_change, plan_build, plan_update, read_live, salvaged_tombstones
+from .planning import LiveState, Plan, live_to_change, plan_build, plan_update, read_live, salvaged_tombstones
 
 if TYPE_CHECKING:
     from .ray_embed import EmbedJobStats
-
 
 
 def build(  # noqa: PLR0913 - Archive.build's arguments, passed on
@@ -59,11 +58,47 @@ def build(  # noqa: PLR0913 - Archive.build's arguments, passed on
     """Bring the archive at ``root`` up to date with ``documents`` (see :meth:`archive.Archive.build`)."""
     with _timed(report):
         if ray:  # before reading anything: Ray missing or its cluster unreachable is named at once
+            from .ray_embed import embed_build
+
             spec = ray_encoder(root, encoder, full=full, address=ray_address)
-            documents = list(documents)
-            report.ray = _embed_first(documents, root, spec, ray_address, passages, progress)
-        return _build(documents, root, encoder=encoder, full=full, progress=progress, report=report, procs=procs,
-               sources=sources, prune=prune, before_commit=before_commit, passages=passages)
+            documents = list(documents)  # embedded on Ray first (into the cache), then built here
+            report.ray = embed_build(documents, root, spec, progress=progress, address=ray_address,
+                                     max_passages=passage_policy(passages))
+        source_paths = source_paths_of(sources)
+        policy = passage_policy(passages)
+        chosen = chosen_encoder(encoder, previous_choices(root), full=full, root=root)  # refused before reading
+        docs = unique_ids(checked_documents(documents, "documents"), report)
+        if not docs:
+            where = f" from {', '.join(source_paths)}" if source_paths else ""
+            raise NothingToIndexError(
+                f"read no article{where}, so {root} was left as it was"
+                + "".join(f"; {message}" for message in report.skipped[:3])
+            )
+        with layout.writing(root, on_warning=report.warnings.append):
+            chosen = chosen_encoder(encoder, previous_choices(root), full=full, root=root)  # under the lock
+            enc = get_encoder(chosen) if isinstance(chosen, str) else chosen
+            live = read_live(root, enc.name if enc else None, tolerate_damage=full, max_passages=policy)
+            tombstones = live.tombstones if live is not None else salvaged_tombstones(root) if full else {}
+            plan = plan_build(docs, live, sources=source_paths, prune=prune, tombstones=tombstones, full=full)
+            report.counted(plan.counts)
+            if before_commit is not None:
+                before_commit(report)
+            result = None
+            if plan.increment is not None:  # not whole, and something changes
+                assert live is not None  # an increment patches the live index
+                result = write_increment(root, live, plan.increment, encoder=enc, progress=progress)
+            elif plan.whole:
+                rate = 0.0
+                if live is not None and enc is not None and live.manifest.encoder == enc.name:
+                    rate = live.manifest.embedding_rate  # the same encoder on the same machine: still a measure
+                    if policy is None:
+                        policy = live.manifest.max_passages  # the archive keeps its passage policy
+                result = write_generation(root, _whole(live, plan), encoder=enc,
+                                          encoder_spec=chosen if isinstance(chosen, str) else spec_of(enc),
+                                          progress=progress, procs=procs, sources=plan.remembered,
+                                          max_passages=policy, embedding_rate=rate, tombstones=tombstones)
+            _took(root, result, enc, report, progress)
+    return enc
 
 
 def ray_encoder(root: Path, encoder: str | Encoder | None, *, full: bool = False, address: str | None = None) -> str:
@@ -80,15 +115,6 @@ def ray_encoder(root: Path, encoder: str | Encoder | None, *, full: bool = False
     return spec if isinstance(spec, str) else spec_of(spec)
 
 
-def _embed_first(documents: list[Document], root: Path, spec: str, address: str | None, passages: int | str | None,
-                 progress: Progress | None) -> EmbedJobStats:
-    """Embed on Ray the passages a build of ``documents`` needs and the cache lacks (the build then finds them)."""
-    from .ray_embed import embed_build
-
-    return embed_build(documents, root, spec, progress=progress, address=address,
-                       max_passages=passage_policy(passages))
-
-
 @contextmanager
 def _timed(report: BuildReport) -> Iterator[None]:
     """Set ``report.seconds`` to the wall time of the write (what the user waited), failed or not."""
@@ -99,59 +125,13 @@ def _timed(report: BuildReport) -> Iterator[None]:
         report.seconds = time.perf_counter() - started
 
 
-def _build(  # noqa: PLR0913 - build's arguments
-    documents: Iterable[Document],
-    root: Path,
-    *,
-    encoder: str | Encoder | None,
-    full: bool,
-    progress: Progress | None,
-    report: BuildReport,
-    procs: int | None,
-    sources: Sequence[str | Path],
-    prune: bool,
-    before_commit: Callable[[BuildReport], None] | None,
-    passages: int | str | None,
-) -> Encoder | None:
-    source_paths = source_paths_of(sources)
-    policy = passage_policy(passages)
-    chosen = chosen_encoder(encoder, previous_choices(root), full=full, root=root)  # refused before reading
-    docs = unique_ids(checked_documents(documents, "documents"), report)
-    if not docs:
-        raise NothingToIndexError(
-            f"read no article{_from(source_paths)}, so {root} was left as it was"
-            + "".join(f"; {message}" for message in report.skipped[:3])
-        )
-    with layout.writing(root, on_warning=report.warnings.append):
-        chosen = chosen_encoder(encoder, previous_choices(root), full=full, root=root)  # under the lock
-        enc = get_encoder(chosen) if isinstance(chosen, str) else chosen
-        spec = chosen if isinstance(chosen, str) else spec_of(enc)
-        live = read_live(root, enc.name if enc else None, tolerate_damage=full, max_passages=policy)
-        tombstones = live.tombstones if live is not None else salvaged_tombstones(root) if full else {}
-        plan = plan_build(docs, live, sources=source_paths, prune=prune, tombstones=tombstones, full=full)
-        report.counted(plan.counts)
-        if before_commit is not None:
-            before_commit(report)
-        result = None
-        if not plan.whole:
-            if plan.increment is not None:
-                assert live is not None  # an increment patches the live index
-                result = write_increment(root, live, plan.increment, encoder=enc, progress=progress)
-        else:
-            kept = _stored(live, plan.keep) if live is not None else []
-            rate = 0.0
-            if live is not None and enc is not None and live.manifest.encoder == enc.name:
-                rate = live.manifest.embedding_rate  # the same encoder on the same machine: still a measure
-                if policy is None:
-                    policy = live.manifest.max_passages  # the archive keeps its passage policy
-            result = write_generation(root, [*kept, *plan.documents], encoder=enc, encoder_spec=spec,
-                                      progress=progress, procs=procs, sources=plan.remembered,
-                                      max_passages=policy, embedding_rate=rate, tombstones=tombstones)
-        if result is not None:
-            report.took(result)
-        if enc is not None:
-            embed_pending(root, enc, report, progress, written=result)
-    return enc
+def _took(root: Path, wrote: Wrote | None, encoder: Encoder | None, report: BuildReport, progress: Progress | None,
+          *, embed: bool = True) -> None:
+    """Give ``report`` what the write wrote (``None``: nothing), then embed the passages that wait (with ``embed``)."""
+    if wrote is not None:
+        report.took(wrote)
+    if encoder is not None and embed:
+        embed_pending(root, encoder, report, progress, written=wrote)
 
 
 def plan(
@@ -187,8 +167,7 @@ def plan(
         if policy is None:
             policy = (previous.max_passages if previous is not None and same else None) or MAX_PASSAGES
         if build_plan.whole:
-            kept = _stored(live, build_plan.keep) if live is not None else []
-            to_embed, waiting = fold_duplicates([*kept, *build_plan.documents])[0], 0
+            to_embed, waiting = fold_duplicates(_whole(live, build_plan))[0], 0
         else:
             assert live is not None
             stored_keys = {key for _, _, key, _ in live.entries}
@@ -209,37 +188,22 @@ def update(
 ) -> Encoder | None:
     """Add or replace ``add`` and remove ``delete`` as one change (see :meth:`archive.Archive.update`)."""
     with _timed(report):
-        return _update(root, add=add, delete=delete, progress=progress, report=report, sources=sources)
-
-
-def _update(
-    root: Path,
-    *,
-    add: Iterable[Document],
-    delete: Iterable[str],
-    progress: Progress | None,
-    report: BuildReport,
-    sources: Sequence[str | Path],
-) -> Encoder | None:
-    delete = _ids(delete, "delete")
-    add = checked_documents(add, "add")
-    layout.current_generation(root)  # a missing index is named before any folder is made
-    with layout.writer_lock(root, on_warning=report.warnings.append):
-        live = live_to_change(root)  # checks the index against this code's settings
-        encoder = live.manifest.load_encoder(root)  # the one the archive was built with
-        if delete:
-            stored = {entry[0] for entry in live.entries}
+        delete = _ids(delete, "delete")
+        add = checked_documents(add, "add")
+        layout.current_generation(root)  # a missing index is named before any folder is made
+        with layout.writer_lock(root, on_warning=report.warnings.append):
+            live = live_to_change(root)  # checks the index against this code's settings
+            encoder = live.manifest.load_encoder(root)  # the one the archive was built with
+            stored = {entry[0] for entry in live.entries} if delete else set()
             missing = sorted({doc_id for doc_id in delete if doc_id not in stored})
             if missing:
-                raise DocumentNotFoundError(f"cannot delete {', '.join(map(repr, missing))}: no such document in {root}")
-        added = unique_ids(add, report)
-        plan = plan_update(live, added, delete, sources=source_paths_of(sources), tombstone=True)
-        report.counted(plan.counts)
-        result = write_increment(root, live, plan.increment, encoder=encoder, progress=progress)
-        if result is not None:
-            report.took(result)
-        if encoder is not None and added:  # a delete alone never starts embedding what waits
-            embed_pending(root, encoder, report, progress, written=result)
+                raise DocumentNotFoundError(f"cannot delete {', '.join(map(repr, missing))}: no such document in "
+                                            f"{root}")
+            added = unique_ids(add, report)
+            plan = plan_update(live, added, delete, sources=source_paths_of(sources), tombstone=True)
+            report.counted(plan.counts)
+            result = write_increment(root, live, plan.increment, encoder=encoder, progress=progress)
+            _took(root, result, encoder, report, progress, embed=bool(added))  # a delete alone embeds nothing
     return encoder
 
 
@@ -253,42 +217,34 @@ def restore(
 ) -> Encoder | None:
     """Bring back articles the user deleted (see :meth:`archive.Archive.restore`)."""
     with _timed(report):
-        return _restore(root, _ids(ids, "ids"), documents=documents, progress=progress, report=report)
+        ids = _ids(ids, "ids")
+        layout.current_generation(root)
+        with layout.writer_lock(root, on_warning=report.warnings.append):
+            live = live_to_change(root)
+            manifest, tombstones = live.manifest, live.tombstones
+            every = {entry[0] for entry in live.entries}
+            stored = {doc_id for doc_id in ids if doc_id not in tombstones and doc_id in every}
+            unknown = [doc_id for doc_id in ids if doc_id not in tombstones]
+            if unknown:
+                what = ", ".join(f"{i!r} ({'in the archive, not deleted' if i in stored else 'never deleted here'})"
+                                 for i in unknown[:5])
+                raise DocumentNotFoundError(f"cannot restore {what}: only articles removed with archive delete can be")
+            encoder = manifest.load_encoder(root)
+            if documents is None:  # the archive's own sources, where a build would read them
+                from ..files.readers import read_documents
 
-
-def _restore(
-    root: Path, ids: list[str], *, documents: Iterable[Document] | None, progress: Progress | None, report: BuildReport
-) -> Encoder | None:
-    layout.current_generation(root)
-    with layout.writer_lock(root, on_warning=report.warnings.append):
-        live = live_to_change(root)
-        manifest, tombstones = live.manifest, live.tombstones
-        every = {entry[0] for entry in live.entries}
-        stored = {doc_id for doc_id in ids if doc_id not in tombstones and doc_id in every}
-        unknown = [doc_id for doc_id in ids if doc_id not in tombstones]
-        if unknown:
-            what = ", ".join(f"{i!r} ({'in the archive, not deleted' if i in stored else 'never deleted here'})"
-                             for i in unknown[:5])
-            raise DocumentNotFoundError(f"cannot restore {what}: only articles removed with archive delete can be")
-        encoder = manifest.load_encoder(root)
-        if documents is None:  # the archive's own sources, where a build would read them
-            from ..files.readers import read_documents
-
-            documents = read_documents(manifest.sources, on_error=lambda exc: report.skipped.append(str(exc)),
-                                       on_warning=report.warnings.append)
-        wanted = set(ids)
-        found = unique_ids((d for d in checked_documents(documents, "documents") if d.id in wanted), report)
-        for doc_id in sorted(wanted - {d.id for d in found}):
-            report.warnings.append(
-                f"{doc_id}: not in the archive's sources any more; its deletion is forgotten, so a build "
-                "that reads it again adds it")
-        plan = plan_update(live, found, [], forget=ids)
-        report.counted(plan.counts)
-        result = write_increment(root, live, plan.increment, encoder=encoder, progress=progress)
-        if result is not None:
-            report.took(result)
-        if encoder is not None and found:
-            embed_pending(root, encoder, report, progress, written=result)
+                documents = read_documents(manifest.sources, on_error=lambda exc: report.skipped.append(str(exc)),
+                                           on_warning=report.warnings.append)
+            wanted = set(ids)
+            found = unique_ids((d for d in checked_documents(documents, "documents") if d.id in wanted), report)
+            for doc_id in sorted(wanted - {d.id for d in found}):
+                report.warnings.append(
+                    f"{doc_id}: not in the archive's sources any more; its deletion is forgotten, so a build "
+                    "that reads it again adds it")
+            plan = plan_update(live, found, [], forget=ids)
+            report.counted(plan.counts)
+            result = write_increment(root, live, plan.increment, encoder=encoder, progress=progress)
+            _took(root, result, encoder, report, progress, embed=bool(found))
     return encoder
 
 
@@ -308,7 +264,16 @@ def embed(root: Path, *, progress: Progress | None = None, report: BuildReport, 
     with _timed(report):
         if ray:
             report.ray = _embed_waiting_on_ray(root, ray_address, progress)
-        return _embed(root, progress=progress, report=report)
+        layout.current_generation(root)
+        with layout.writer_lock(root, on_warning=report.warnings.append):
+            generation = layout.current_generation(root)
+            manifest = Manifest.read(generation)
+            verify_sizes(generation, manifest.files)
+            encoder = manifest.load_encoder(root)
+            report.covered(manifest)
+            if encoder is not None:
+                embed_pending(root, encoder, report, progress, live=(generation, manifest))
+    return encoder
 
 
 def _embed_waiting_on_ray(root: Path, address: str | None, progress: Progress | None) -> EmbedJobStats | None:
@@ -324,20 +289,6 @@ def _embed_waiting_on_ray(root: Path, address: str | None, progress: Progress | 
     if spec is None or not texts:
         return None
     return embed_texts(texts, spec, root / CACHE_NAME, address=address, progress=progress)
-
-
-def _embed(root: Path, *, progress: Progress | None, report: BuildReport) -> Encoder | None:
-    layout.current_generation(root)
-    with layout.writer_lock(root, on_warning=report.warnings.append):
-        generation = layout.current_generation(root)
-        manifest = Manifest.read(generation)
-        verify_sizes(generation, manifest.files)
-        encoder = manifest.load_encoder(root)
-        report.passages, report.pending = manifest.passages, manifest.pending
-        report.leads, report.leads_pending = manifest.leads, manifest.leads_pending
-        if encoder is not None:
-            embed_pending(root, encoder, report, progress, live=(generation, manifest))
-    return encoder
 
 
 def checked_documents(documents: object, name: str) -> Iterator[Document]:
@@ -361,17 +312,10 @@ def source_paths_of(sources: Sequence[str | Path]) -> list[str]:
     return [os.path.abspath(os.fspath(s)) for s in sources]
 
 
-def _from(sources: Sequence[str]) -> str:
-    return f" from {', '.join(sources)}" if sources else ""
-
-
-def _stored(live: LiveState, ids: Sequence[str]) -> list[Document]:
-    """The stored documents ``ids`` of the live index, in its order (a whole rewrite keeps them)."""
-    if not ids:
-        return []
-    store = DocumentStore.open(live.generation / "docs.sqlite")
-    try:
-        found = store.get_many(ids)
-    finally:
-        store.close()
-    return [found[i] for i in ids if i in found]
+def _whole(live: LiveState | None, plan: Plan) -> list[Document]:
+    """What a whole write of ``plan`` writes: the stored articles it keeps, in the live order, then those read."""
+    if live is None or not plan.keep:
+        return list(plan.documents)
+    with closing(DocumentStore.open(live.generation / "docs.sqlite")) as store:
+        found = store.get_many(plan.keep)
+    return [*(found[i] for i in plan.keep if i in found), *plan.documents]

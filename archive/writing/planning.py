@@ -1,15 +1,12 @@
 """The one planner: what a write changes, from what it read and what is live.
 
-Every write of an archive is planned here, once, under the writer lock:
-:func:`plan_build` for a build (what it read against the live index: each
-article added, updated, unchanged, deleted or kept; tombstones respected;
-whether the change is written whole or as an increment) and
-:func:`plan_update` for ``update`` and ``restore`` (the ids given). Both return
-a :class:`Plan` whose :class:`Counts` are the write's report, and, for an
-increment, the :class:`ChangePlan` of how the change falls on the live store
-(:func:`plan_changes`: promotions of copies, rows to index and to take out),
-which :func:`archive.writing.increment.write_increment` applies as it is.
-The live index is read once per write (:func:`read_live`, :func:`live_to_change`).
+Every write is planned here, once, under the writer lock, from the live index
+read once (:func:`read_live`, :func:`live_to_change`): :func:`plan_build` for a
+build (whole or an increment), :func:`plan_update` for ``update`` and
+``restore``. Both return a :class:`Plan` whose :class:`Counts` are the write's
+report, and, for an increment, the :class:`ChangePlan` of how the change falls
+on the live store (:func:`plan_changes`), which
+:func:`archive.writing.increment.write_increment` applies as it is.
 """
 
 from __future__ import annotations
@@ -17,7 +14,8 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from contextlib import closing
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..document import Document
@@ -95,11 +93,8 @@ def live_to_change(root: Path) -> LiveState:
 
 def _stored_state(generation: Path) -> tuple[list[tuple[str, str, str, str | None]], dict[str, str], dict[str, str]]:
     """``(entries, files, tombstones)`` of ``generation``'s document store, read at once."""
-    store = DocumentStore.open(generation / "docs.sqlite")
-    try:
+    with closing(DocumentStore.open(generation / "docs.sqlite")) as store:
         return store.entries(), store.files(), store.tombstones()
-    finally:
-        store.close()
 
 
 def salvaged_tombstones(root: Path) -> dict[str, str]:
@@ -110,30 +105,42 @@ def salvaged_tombstones(root: Path) -> dict[str, str]:
     make the store unreadable). Empty when the store itself cannot be read.
     """
     try:
-        store = DocumentStore.open(layout.current_generation(root) / "docs.sqlite")
-        try:
+        with closing(DocumentStore.open(layout.current_generation(root) / "docs.sqlite")) as store:
             return store.tombstones()
-        finally:
-            store.close()
     except (ArchiveError, sqlite3.Error, OSError):
         return {}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Counts:
-    """What a planned write does to the articles, as its report gives it (:class:`~archive.writing.building.BuildReport`)."""
+    """What a write does to the articles: counted once, by its plan; its report
+    (:class:`~archive.writing.building.BuildReport`, these counts and more) takes them as they are."""
 
     added: int = 0
+    """Read articles new to the archive, indexed as articles of their own."""
     updated: int = 0
+    """Read articles whose stored version differed: replaced."""
     unchanged: int = 0
+    """Read articles identical to their stored version: left as they were."""
     deleted: int = 0
     kept: int = 0
+    """Articles no source of this build holds, kept (their files are not under its sources, or
+    still exist); ``prune`` removes them."""
     folded: int = 0
+    """Read articles new to the archive whose text is identical to an indexed article's: stored
+    as its copy (``archive show`` lists them), not indexed again."""
     restored: int = 0
-    tombstoned_ids: tuple[str, ...] = ()
-    """Read articles left out because the user deleted them."""
-    deletions: Mapping[str, int] = field(default_factory=dict)
-    """How many articles are removed, by their source file (and why)."""
+    """Articles deleted earlier that this write brought back (``restore``, or an explicit ``add``)."""
+    tombstoned_ids: list[str] = field(default_factory=list)
+    """Read articles a build skipped because the user deleted them (``archive delete``);
+    ``Archive.restore`` (``archive restore ID``) brings one back."""
+    deletions: dict[str, int] = field(default_factory=dict)
+    """How many articles are removed, by their source file (and why), for the messages."""
+
+    @property
+    def tombstoned(self) -> int:
+        """How many read articles a build skipped because the user deleted them (:attr:`tombstoned_ids`)."""
+        return len(self.tombstoned_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +152,6 @@ class Plan:
     """Read documents the write takes (those the user deleted left out)."""
     changes: list[Document]
     """Read documents that are new or differ from their stored copy."""
-    delete: list[str]
-    """Ids of stored articles to remove."""
     keep: list[str]
     """Ids of stored articles no source re-read, kept as they are."""
     whole: bool
@@ -182,16 +187,15 @@ def plan_build(
     """
     if tombstones is None:
         tombstones = live.tombstones if live is not None else {}
-    tombstoned: list[str] = []
-    if tombstones:
-        tombstoned = [d.id for d in documents if d.id in tombstones]
-        if tombstoned:
-            documents = [d for d in documents if d.id not in tombstones]
-    remembered = list(sources) if prune or live is None else _union(live.manifest.sources, sources)
+    tombstoned = [d.id for d in documents if d.id in tombstones]
+    if tombstoned:
+        documents = [d for d in documents if d.id not in tombstones]
     if live is None:
         folded = len(documents) - len({d.body_key for d in documents})
-        counts = Counts(added=len(documents) - folded, folded=folded, tombstoned_ids=tuple(tombstoned))
-        return Plan(counts, list(documents), list(documents), [], [], True, remembered=remembered)
+        counts = Counts(added=len(documents) - folded, folded=folded, tombstoned_ids=tombstoned)
+        return Plan(counts, list(documents), list(documents), [], True, remembered=list(sources))
+    new_sources = [s for s in sources if s not in live.manifest.sources]
+    remembered = list(sources) if prune else [*live.manifest.sources, *new_sources]
     previous = {doc_id: digest for doc_id, digest, _, _ in live.entries}
     changes = [d for d in documents if previous.get(d.id) != d.content_hash]
     read = {d.id for d in documents}
@@ -214,20 +218,19 @@ def plan_build(
     changed = bool(changes or delete or remembered != live.manifest.sources)
     small = len(changes) + len(delete) <= INCREMENT_MAX_SHARE * len(live.entries)
     whole = not live.compatible or full or (not small and changed)
-    unchanged = len(documents) - len(changes)  # the tombstoned ones are out of documents now
     increment = None
     if not whole and changed:  # how the changes fall on the live store: its counts are the report's
         increment = plan_changes(live.entries, changes, delete)
-        increment.new_sources = [s for s in sources if s not in live.manifest.sources]
-        added, updated, folded = increment.added, increment.updated, increment.folded
+        increment.new_sources = new_sources
+        counts = increment.counts
     else:
-        added = sum(1 for d in changes if d.id not in previous)
-        updated = len(changes) - added
+        new = sum(1 for d in changes if d.id not in previous)
         folded = _new_copies(changes, live, previous, delete)
-        added -= folded
-    counts = Counts(added=added, updated=updated, unchanged=unchanged, deleted=len(delete), kept=len(keep),
-                    folded=folded, tombstoned_ids=tuple(tombstoned), deletions=deletions)
-    return Plan(counts, list(documents), changes, delete, keep, whole, increment, remembered)
+        counts = Counts(added=new - folded, updated=len(changes) - new, deleted=len(delete), folded=folded)
+    # the tombstoned ones are out of documents now
+    counts = replace(counts, unchanged=len(documents) - len(changes), kept=len(keep), tombstoned_ids=tombstoned,
+                     deletions=deletions)
+    return Plan(counts, list(documents), changes, keep, whole, increment, remembered)
 
 
 def plan_update(
@@ -248,9 +251,8 @@ def plan_update(
     increment.lifted = {d.id for d in add if d.id in tombstones} | {i for i in forget if i in tombstones}
     increment.tombstone = sorted(set(delete)) if tombstone else []
     increment.new_sources = [s for s in sources if s not in live.manifest.sources]
-    counts = Counts(added=increment.added, updated=increment.updated, unchanged=increment.unchanged,
-                    deleted=increment.deleted, folded=increment.folded, restored=len(increment.lifted))
-    return Plan(counts, list(add), list(increment.store_insert), list(delete), [], False, increment,
+    counts = replace(increment.counts, restored=len(increment.lifted))
+    return Plan(counts, list(add), list(increment.store_insert), [], False, increment,
                 [*live.manifest.sources, *increment.new_sources])
 
 
@@ -272,10 +274,6 @@ def _under(file: str, sources: Sequence[str]) -> bool:
     return any(file == s or file.startswith(s.rstrip(os.sep) + os.sep) for s in sources)
 
 
-def _union(first: Sequence[str], second: Sequence[str]) -> list[str]:
-    return [*first, *(s for s in second if s not in first)]
-
-
 @dataclass(slots=True)
 class ChangePlan:
     """What an increment does to the live generation: its rows, its indexed articles, its tombstones and sources."""
@@ -294,11 +292,8 @@ class ChangePlan:
     """Ids (re)indexed, in order."""
     aliases: int = 0
     """Documents that are copies of an indexed one, after the change."""
-    added: int = 0
-    updated: int = 0
-    deleted: int = 0
-    unchanged: int = 0
-    folded: int = 0
+    counts: Counts = field(default_factory=Counts)
+    """Added, updated, deleted, unchanged and folded (see :func:`plan_changes`)."""
     lifted: set[str] = field(default_factory=set)
     """Tombstones lifted: deleted articles added again, or restored."""
     tombstone: list[str] = field(default_factory=list)
@@ -321,9 +316,7 @@ def plan_changes(
     rows go and come, which articles are (re)indexed or taken out, which copies are promoted.
 
     ``add`` holds unique ids; an added document with an existing id and the
-    same content hash is unchanged. The plan's counts: added counts the new
-    articles indexed, folded the new ones stored as a copy of an indexed
-    article, unchanged those of ``add`` identical to their stored version.
+    same content hash is unchanged (and counted so).
     """
     state: dict[str, tuple[str, str]] = {doc_id: (digest, key) for doc_id, digest, key, _ in entries}
     old_key = {doc_id: key for doc_id, _, key, _ in entries}
@@ -333,21 +326,19 @@ def plan_changes(
     for doc_id in delete:
         if state.pop(doc_id, None) is not None:
             plan.store_delete.add(doc_id)
-            plan.deleted += 1
+    deleted, added, updated = len(plan.store_delete), 0, 0
     changed: set[str] = set()
     for doc in add:
-        digest = doc.content_hash
         previous = state.pop(doc.id, None)
-        if previous is not None and previous[0] == digest:
+        if previous is not None and previous[0] == doc.content_hash:
             state[doc.id] = previous  # unchanged: keeps its place
-            plan.unchanged += 1
             continue
         if previous is None:
-            plan.added += 1
+            added += 1
         else:
-            plan.updated += 1
+            updated += 1
             plan.store_delete.add(doc.id)
-        state[doc.id] = (digest, doc.body_key)  # a changed article moves to the end of the order
+        state[doc.id] = (doc.content_hash, doc.body_key)  # a changed article moves to the end of the order
         changed.add(doc.id)
         plan.store_insert.append(doc)
 
@@ -376,6 +367,7 @@ def plan_changes(
     }
     plan.inserted_aliases = {i: c for i in changed if (c := new_canonical[i]) is not None}
     plan.aliases = sum(1 for c in new_canonical.values() if c is not None)
-    plan.folded = sum(1 for i in changed if i not in old_canonical and new_canonical[i] is not None)
-    plan.added -= plan.folded
+    folded = sum(1 for i in changed if i not in old_canonical and new_canonical[i] is not None)
+    plan.counts = Counts(added=added - folded, updated=updated, deleted=deleted, unchanged=len(add) - len(changed),
+                         folded=folded)
     return plan

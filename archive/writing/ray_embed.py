@@ -16,10 +16,10 @@ Ray job never touches the index, and the archive it leads to is the same.
   out of memory) goes back to the head of the queue and is retried by any
   live worker; the dead actor is replaced by a new one (at most
   :data:`MAX_ATTEMPTS` replacements per worker), which gets work once it has
-  loaded its encoder.
-  A batch that fails :data:`MAX_ATTEMPTS` times, an error raised by the
-  encoder itself, or a pool with no live worker stops the job with
-  :class:`RayJobError` (the cache keeps what was done).
+  loaded its encoder (so one that cannot be placed holds no batch). A batch
+  that fails :data:`MAX_ATTEMPTS` times, an error raised by the encoder itself
+  (it would be on every node), or a pool with no live worker stops the job
+  with :class:`RayJobError` (the cache keeps what was done).
 - **Same encoder everywhere**: every actor reports its encoder's name and
   dimension, and they must equal this machine's (the cache key includes
   the name, so vectors of another version would never be found by the build).
@@ -33,7 +33,6 @@ sets ``RAY_USAGE_STATS_ENABLED``.
 from __future__ import annotations
 
 import functools
-
 import os
 import re
 import socket
@@ -46,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from .building import CACHE_NAME, BuildReport, fold_duplicates, unique_ids
+from .building import CACHE_NAME, BuildReport, Progress, fold_duplicates, unique_ids
 from ..document import Document
 from ..index.embcache import EmbeddingCache
 from ..encoders.base import Encoder
@@ -69,7 +68,6 @@ IN_FLIGHT = 2
 
 EncoderFactory = Callable[[str, int], Encoder | None]
 """``make(spec, threads)``: the encoder an actor loads (default: the registry's)."""
-Progress = Callable[[str, int, int | None], None]
 
 
 class RayUnavailableError(ArchiveError):
@@ -86,7 +84,7 @@ class RayJobError(ArchiveError):
 
 @dataclass(frozen=True, slots=True)
 class EmbedJobStats:
-    """What an embedding job did (on Ray, or here: ``workers`` 0)."""
+    """What an embedding job on Ray did (``workers`` 0: every text was cached, no worker started)."""
 
     embedded: int
     """Distinct texts embedded and stored in the cache."""
@@ -154,12 +152,6 @@ class EmbedWorker:
     def encode(self, texts: list[str]) -> tuple[str, np.ndarray]:
         """``(encoder name, vectors)``: the name is checked with every batch, as the cache key depends on it."""
         return self._encoder.name, np.asarray(self._encoder.encode_passages(texts), dtype=np.float32)
-
-
-def _worker_lost(ray: Any) -> tuple[type[BaseException], ...]:
-    """Ray's errors that mean a worker or its node went away (the batch itself is not at fault)."""
-    ex = ray.exceptions
-    return (ex.RayActorError, ex.WorkerCrashedError, ex.NodeDiedError, ex.OutOfMemoryError, ex.ObjectLostError)
 
 
 def check_address(address: str | None) -> None:
@@ -264,17 +256,15 @@ class _Slot:
 
 
 class _Pool:
-    """The actors, kept at full strength: a dead one is replaced (up to a budget) and its batches requeued.
-
-    A new actor gets work only once it has reported its encoder, so a
-    replacement that cannot be placed holds no batch hostage.
-    """
+    """The actors, kept at full strength: a dead one is replaced and its batches requeued (see the module)."""
 
     def __init__(
         self, ray: Any, spec: str, make: EncoderFactory, expected: tuple[str, int], workers: int, cpus: int
     ) -> None:
         self._ray = ray
-        self._lost = _worker_lost(ray)
+        ex = ray.exceptions  # the errors that mean a worker or its node went away (the batch is not at fault)
+        self._lost = (ex.RayActorError, ex.WorkerCrashedError, ex.NodeDiedError, ex.OutOfMemoryError,
+                      ex.ObjectLostError)
         self._spec = spec
         self._expected = expected
         actor_class = ray.remote(num_cpus=cpus, max_restarts=0)(EmbedWorker)
@@ -292,11 +282,7 @@ class _Pool:
         return slot
 
     def _started(self, ref: Any, slot: _Slot) -> None:
-        """Check a new actor's encoder.
-
-        A worker whose encoder raised stops the job (it would on every node);
-        one that died while loading (killed, node lost) is replaced like any dead worker.
-        """
+        """Check a new actor's encoder: one that raised stops the job, a worker that died loading is replaced."""
         try:
             name, dim, host = self._ray.get(ref)
         except self._lost as exc:
@@ -404,34 +390,14 @@ def embed_build(
     index: Path,
     encoder_spec: str,
     *,
-    on_ray: bool = True,
     progress: Progress | None = None,
     **options: Any,
 ) -> EmbedJobStats:
-    """Embed every passage a build of ``documents`` into ``index`` would embed and the cache lacks.
+    """Embed on Ray every passage a build of ``documents`` into ``index`` would embed and the cache lacks.
 
-    On Ray (``options`` go to :func:`embed_texts`), or with ``on_ray=False``
-    here, through the cache as a build embeds. Articles the archive keeps but
+    ``options`` go to :func:`embed_texts`. Articles the archive keeps but
     ``documents`` do not hold are left to the build (their vectors are
     normally cached already).
     """
     texts = passage_texts(documents, options.pop("max_passages", None))
-    cache_path = Path(index) / CACHE_NAME
-    if on_ray:
-        return embed_texts(texts, encoder_spec, cache_path, progress=progress, **options)
-    return _embed_here(texts, encoder_spec, cache_path, progress)
-
-
-def _embed_here(texts: list[str], encoder_spec: str, cache_path: Path, progress: Progress | None) -> EmbedJobStats:
-    """:func:`embed_texts` without Ray: this machine's encoder, in the build's batches."""
-    from ..index.embcache import BATCH, embed_with_cache
-
-    started = time.perf_counter()
-    encoder = get_encoder(encoder_spec)
-    if encoder is None:
-        raise EncoderError(f"encoder {encoder_spec!r} embeds nothing")
-    with EmbeddingCache(cache_path, encoder.name, encoder.dim) as cache:
-        _, stats = embed_with_cache(texts, encoder.encode_passages, cache,
-                                    progress=(lambda done, total: progress("embed", done, total)) if progress else None)
-    batches = -(-stats.embedded // BATCH)
-    return EmbedJobStats(stats.embedded, stats.reused, 0, batches, 0, time.perf_counter() - started)
+    return embed_texts(texts, encoder_spec, Path(index) / CACHE_NAME, progress=progress, **options)

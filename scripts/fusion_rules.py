@@ -43,6 +43,17 @@ def holding_all(q: QueryDump, sel: np.ndarray, m: int = 10, title: bool = True) 
     return float((q.title_holds if title else q.holds)[top].all(axis=1).sum()) / m
 
 
+def flatness(q: QueryDump, sel: np.ndarray, m: int = 10) -> float:
+    """How flat the word side's top ``m`` is: its ``m``-th word score over its first (1: ``m`` articles
+    match the query's words as well as the best does, as when a big story's reports all name its actors;
+    0 when fewer than ``m`` match)."""
+    idx = np.flatnonzero(sel & (q.lex_rank < cv.DEPTH))
+    top = idx[np.argsort(q.lex_rank[idx], kind="stable")][:m]
+    if len(top) < m or q.word[top[0]] <= 0:
+        return 0.0
+    return float(q.word[top[-1]] / q.word[top[0]])
+
+
 def evidence(q: QueryDump, sel: np.ndarray) -> dict[str, float]:
     """What the rules may read of a query at query time."""
     known = float(q.idf[q.df > 0].sum() / q.idf.sum()) if len(q.idf) and q.idf.sum() > 0 else 0.0
@@ -60,6 +71,7 @@ def evidence(q: QueryDump, sel: np.ndarray) -> dict[str, float]:
         "title_depth": holding_all(q, sel),
         "depth": holding_all(q, sel, title=False),
         "agree": len(words_top & meaning_top) / 10,
+        "flat": flatness(q, sel),
         "terms": float(len(q.idf)),
     }
 
@@ -91,6 +103,8 @@ def family(name: str, p: dict) -> Callable[[QueryDump, np.ndarray], np.ndarray]:
                 word = q.bm25f if p.get("alone_bm25f", 1) else None
             elif "long_terms" in p and e["terms"] >= p["long_terms"]:
                 a *= p["long_scale"]  # a long query leans on meaning
+            elif "flat_at" in p and e["flat"] >= p["flat_at"] and (e["question"] or not p.get("flat_q")):
+                a *= p["flat_scale"]  # many articles match the words as well as the best: meaning decides
             elif "agree_at" in p and e["agree"] >= p["agree_at"]:
                 a *= p["agree_scale"]
         if "lift_on" in p and not (p.get("latin_meaning") and e["latin"]):
@@ -156,6 +170,12 @@ FAMILIES: dict[str, list[dict]] = {
         {"latin_meaning": 1, "alone": 0.5, "long_terms": n, "long_scale": sc} for n in (4, 5, 6, 7) for sc in (0.6, 0.8, 0.9)],
     "latin + words alone + sides agreeing lean on meaning": [
         {"latin_meaning": 1, "alone": 0.5, "agree_at": g, "agree_scale": sc} for g in (0.2, 0.4, 0.6) for sc in (0.6, 0.8, 0.9)],
+    "latin + words alone + a flat word side leans on meaning": [
+        {"latin_meaning": 1, "alone": 0.5, "flat_at": f, "flat_scale": sc, "flat_q": fq}
+        for f in (0.6, 0.7, 0.8, 0.9) for sc in (0.5, 0.7, 0.85) for fq in (0, 1)],
+    "latin + words alone + questions with a flat word side lean on meaning": [
+        {"latin_meaning": 1, "alone": 0.5, "flat_at": f, "flat_scale": sc, "flat_q": 1}
+        for f in (0.6, 0.7, 0.8, 0.9) for sc in (0.5, 0.7, 0.85)],
     "rm3 (word side)": [{"rm3": lam} for lam in (0.1, 0.2, 0.3, 0.5)],
     "rocchio (vectors)": [{"rocchio": key} for key in cv.ROCCHIO],
 }
@@ -169,6 +189,8 @@ WORDS_ALONE = "latin + titles holding every query term: words alone"
 AGAINST = {fam: CURRENT for fam in FAMILIES
            if fam.startswith("latin + ") and fam not in ("latin + sharper title evidence",)}
 AGAINST["latin + words alone + sharper title evidence (c^p)"] = WORDS_ALONE
+AGAINST["latin + words alone + a flat word side leans on meaning"] = WORDS_ALONE
+AGAINST["latin + words alone + questions with a flat word side lean on meaning"] = WORDS_ALONE
 """Families scored against :data:`CURRENT` (or today's default) rather than the previous default."""
 
 

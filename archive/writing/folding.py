@@ -267,11 +267,10 @@ def _dates(documents: Sequence[Document]) -> np.ndarray:
 
 def near_store(documents: Sequence[Document]) -> NearStore:
     """The near-copies store of ``documents`` (the indexed articles of a generation)."""
-    signer = Signer()
-    signatures, sizes, dates = signer.sign(documents)
+    signatures, sizes, dates = Signer().sign(documents)
     store = NearStore.empty(SETTINGS, WIDTH)
     sources = _outlets(documents)
-    pairs, similarity = _judged(signer, signatures, sizes, dates, _codes(sources), np.arange(len(documents)))
+    pairs, similarity = _judged(signatures, sizes, dates, _codes(sources), np.arange(len(documents)))
     return store.appended([d.id for d in documents], sources, signatures, sizes, dates, pairs, similarity)
 
 
@@ -406,22 +405,20 @@ def updated_near_store(
     base = store.without([*removed, *added_ids])
     if not added:
         return base
-    signer = Signer()
-    signatures, sizes, dates = signer.sign(added)
+    signatures, sizes, dates = Signer().sign(added)
     sources = _outlets(added)
     n = len(base)
     every_signature = np.concatenate([base.signatures, signatures])
     every_size = np.concatenate([base.sizes, sizes])
     every_date = np.concatenate([base.published, dates])
     new_rows = np.arange(n, n + len(added))
-    pairs, similarity = _judged(signer, every_signature, every_size, every_date, _codes([*base.sources, *sources]),
+    pairs, similarity = _judged(every_signature, every_size, every_date, _codes([*base.sources, *sources]),
                                 new_rows)
     return base.appended([d.id for d in added], sources, signatures, sizes, dates, pairs, similarity)
 
 
 def _judged(
-    signer: Signer, signatures: np.ndarray, sizes: np.ndarray, dates: np.ndarray, outlets: np.ndarray,
-    new: np.ndarray,
+    signatures: np.ndarray, sizes: np.ndarray, dates: np.ndarray, outlets: np.ndarray, new: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The pairs ``(i < j)`` of rows, one of them in ``new``, that are copies, and their estimated similarity.
 
@@ -434,7 +431,7 @@ def _judged(
     """
     from datasketch import MinHashLSH
 
-    width = signer.num_perm
+    width = signatures.shape[1] // 2  # the body's signature, then the lead's
     body, lead = signatures[:, :width], signatures[:, width:]
     lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=width)
     signable = sizes >= MIN_SHINGLES

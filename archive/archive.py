@@ -229,7 +229,7 @@ class Archive(Writes):
         and says why in ``Hits.reason``.
         ``fold`` (the default) shows one hit per story: of the articles that are
         near copies of one another (the same wire story under another headline,
-        a paragraph dropped; :mod:`archive.writing.folding`), the best-ranked,
+        a paragraph dropped; :mod:`archive.index.near_build`), the best-ranked,
         its ``Hit.versions`` naming the others; ``Hits.total`` then counts
         stories (a group of copies once) and ``Hits.articles`` every article.
         ``fold=False`` returns every copy, and ``total`` counts articles.

@@ -158,7 +158,7 @@ def _build(
     archive.close()
 
 
-def _ray_done(stats) -> None:  # noqa: ANN001 - archive.writing.ray_embed.EmbedJobStats
+def _ray_done(stats) -> None:  # noqa: ANN001 - archive.writing.building.EmbedJobStats
     """Say what a Ray embedding job did (nothing when there was none)."""
     if stats is None:
         return

@@ -3,9 +3,9 @@
 Builds ANT (``--ant``, unpacked: SOURCE/CATEGORY/*.txt) lexically (``encoder=None``, as
 ``archive build --encoder none``) into a fresh folder, ``--runs`` times each way, alternating so that
 both see the same load: *with* folding is the build as it ships; *without*, the near-copies store is
-written empty (:func:`archive.writing.folding.near_store` replaced by a store of no articles: no
+written empty (:func:`archive.index.near_build.near_store` replaced by a store of no articles: no
 shingle, signature, band or pair is computed, and no signature written; the folding process
-(:func:`archive.writing.folding.start_near_store`) still starts, under ``fork``, and answers at once). Each build reads the articles from the files, as the
+(:func:`archive.index.near_build.start_near_store`) still starts, under ``fork``, and answers at once). Each build reads the articles from the files, as the
 command does. Prints each run's wall and CPU time (this process's, every thread, and its worker processes'), the medians, their
 ratio, and the load average before and after; ``--out`` writes them as JSON. ``--only with`` (or
 ``without``) builds one way only, for a driver alternating two versions of the code (a copy of this
@@ -35,7 +35,7 @@ from archive import Archive  # noqa: E402
 from archive.files.readers import read_documents  # noqa: E402
 from archive.index.layout import current_generation  # noqa: E402
 from archive.index.near import NEAR_DIR, NearStore  # noqa: E402
-from archive.writing import folding  # noqa: E402
+from archive.index import near_build as folding  # noqa: E402
 
 
 def _no_folding(documents):  # noqa: ANN001, ANN202 - the signature of folding.near_store

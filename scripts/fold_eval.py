@@ -201,7 +201,7 @@ def main() -> None:
         rule = tune(halves["dev"])
         print(f"chosen on the dev half: {rule}")
     else:
-        from archive.writing import folding
+        from archive.index import near_build as folding
 
         rule = Rule(folding.THRESHOLD, folding.SAME_SOURCE_THRESHOLD, folding.MAX_DAYS, folding.MIN_SHINGLES,
                     folding.LEAD_THRESHOLD)

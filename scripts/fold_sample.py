@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from archive.files.readers import read_documents  # noqa: E402
 from archive.index.near import NO_DATE  # noqa: E402
 from archive.text.analysis import terms  # noqa: E402
-from archive.writing import folding  # noqa: E402
+from archive.index import near_build as folding  # noqa: E402
 from archive.writing.building import fold_duplicates  # noqa: E402
 
 PAIRS = ROOT / "eval" / "folding" / "ant-pairs.tsv"

@@ -32,7 +32,7 @@ from archive.index.columns import Columns
 from archive.index.layout import current_generation
 from archive.index.terms import TermIndex
 from archive.index.variants import VariantClasses
-from archive.writing.variants import learn
+from archive.index.variants_build import learn
 
 SEED = 24
 SAMPLE = 100

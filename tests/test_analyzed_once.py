@@ -14,7 +14,7 @@ from archive import Archive, Document
 from archive.index.schema import make_schema
 from archive.index.stores_keyed import whoosh_fields
 from archive.text import analysis
-from archive.writing import folding
+from archive.index import near_build as folding
 
 
 def _digest(text: str) -> str:

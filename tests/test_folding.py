@@ -19,8 +19,8 @@ from archive.errors import IndexDamagedError
 from archive.index.check import check_index
 from archive.index.layout import current_generation
 from archive.index.near import NEAR_DIR, NearStore
-from archive.writing import folding
-from archive.writing.folding import SETTINGS, FoldingProcessError, shingles
+from archive.index import near_build as folding
+from archive.index.near_build import SETTINGS, FoldingProcessError, shingles
 
 PARAGRAPHS = [
     "ضرب زلزال بقوة ست درجات على مقياس ريختر ولاية ملاطية في جنوب شرق تركيا فجر الأربعاء، وأعلنت هيئة "
@@ -217,7 +217,7 @@ def test_judged_ant_pairs_score_the_archive_settings() -> None:
     from fold_eval import Rule, by_rule, read_pairs
     from fold_sample import half
 
-    from archive.writing import folding
+    from archive.index import near_build as folding
 
     pairs = read_pairs()
     assert len(pairs) == 257 and {p.label for p in pairs} == {0, 1, 2}
@@ -257,7 +257,7 @@ SHORT_BACKGROUND = [
 
 
 def test_a_wire_lead_cut_short_under_each_outlets_background_folds_by_its_lead() -> None:
-    from archive.writing.folding import THRESHOLD, Signer, near_store
+    from archive.index.near_build import THRESHOLD, Signer, near_store
 
     afp = Document(id="deal-afp", title="ترمب ينسحب من الاتفاق النووي مع إيران",
                    body="\n".join([WIRE_LEAD, *LONG_BACKGROUND]), published=_utc(8, 18), source="Al Arabiya")
@@ -278,7 +278,7 @@ def test_a_wire_lead_cut_short_under_each_outlets_background_folds_by_its_lead()
 
 
 def test_lead_shingles_meet_across_house_spellings_and_hashtags() -> None:
-    from archive.writing.folding import lead_shingles, skeleton
+    from archive.index.near_build import lead_shingles, skeleton
 
     assert skeleton("ترمب") == skeleton("ترامب") and skeleton("كابول") == skeleton("كابل")
     assert skeleton("نتنياهو") == skeleton("نتانياهو") and skeleton("حوالى") == skeleton("حوالي")
@@ -290,7 +290,7 @@ def test_lead_shingles_meet_across_house_spellings_and_hashtags() -> None:
 
 
 def test_an_outlets_update_under_a_new_lead_is_another_story_but_another_outlets_edit_folds() -> None:
-    from archive.writing.folding import near_store
+    from archive.index.near_build import near_store
 
     lead = ("أعلنت السلطات التركية مساء الخميس ارتفاع عدد المصابين في زلزال ملاطية إلى أكثر من مئة شخص، "
             "بعد أن عثرت فرق الإنقاذ على عائلة كاملة تحت أنقاض منزل في قرية جبلية نائية.")
@@ -402,7 +402,7 @@ def test_signatures_signed_many_at_once_equal_datasketchs_minhash_of_each_articl
 ) -> None:
     """The batched signing computes datasketch's own ``affine32`` MinHash of each body's shingles and each
     lead's: articles long and short, empty, a hashtag, and steps that split the articles."""
-    from archive.writing.folding import LEAD_WORDS, NUM_PERM, Signer, lead_shingles
+    from archive.index.near_build import LEAD_WORDS, NUM_PERM, Signer, lead_shingles
 
     texts = [
         "\n".join([WIRE_LEAD, *LONG_BACKGROUND]),

@@ -75,3 +75,52 @@ def test_the_line_bound_finds_a_long_module(tmp_path: Path) -> None:
     (package / "index" / "long.py").write_text("x = 1\n" * (MAX_MODULE_LINES + 1), encoding="utf-8")
     (package / "short.py").write_text("x = 1\n" * MAX_MODULE_LINES, encoding="utf-8")
     assert _long_modules(package, MAX_MODULE_LINES) == {"archive/index/long.py": MAX_MODULE_LINES + 1}
+
+
+LAYERS = ("text", "files", "encoders", "index", "writing", "search")
+"""The packages of ``archive/`` in the order of docs/architecture.md's table: each imports only from
+those before it (and from the foundations, the modules directly under ``archive/``)."""
+
+
+def _upward_imports(package: Path) -> list[str]:
+    """``"module -> layer"`` for every import (deferred and type-only ones included) of a later layer."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        here = parts[:-1]  # the package the module is in
+        layer = parts[1] if len(parts) > 2 and parts[1] in LAYERS else None
+        if layer is None:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                target = (*here[: len(here) - node.level + 1], *(node.module or "").split("."))
+                targets = [target] if node.module else [(*target[:-1], a.name) for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("archive."):
+                targets = [tuple(node.module.split("."))]  # type: ignore[union-attr]
+            elif isinstance(node, ast.Import):
+                targets = [tuple(a.name.split(".")) for a in node.names if a.name.startswith("archive.")]
+            else:
+                continue
+            for target in targets:
+                other = target[1] if len(target) > 1 else None
+                if other in LAYERS and LAYERS.index(other) > LAYERS.index(layer):
+                    found.append(f"{'/'.join(parts)}.py -> {other}")
+    return found
+
+
+def test_packages_import_only_from_the_layers_before_them() -> None:
+    """Data flows one way (docs/architecture.md): a store of ``index/`` importing ``writing/`` was the
+    last exception (the near-copy and variant learners now live beside their stores)."""
+    assert _upward_imports(ROOT / "archive") == []
+
+
+def test_an_upward_import_is_found_even_deferred(tmp_path: Path) -> None:
+    package = tmp_path / "archive"
+    for layer in ("index", "writing", "text"):
+        (package / layer).mkdir(parents=True)
+    (package / "index" / "stores.py").write_text("def f():\n    from ..writing.folding import near_store\n",
+                                                 encoding="utf-8")
+    (package / "index" / "fine.py").write_text("from ..text.analysis import tokens\nfrom . import layout\n",
+                                               encoding="utf-8")
+    (package / "text" / "up.py").write_text("import archive.search.query\n", encoding="utf-8")
+    assert _upward_imports(package) == ["archive/index/stores.py -> writing", "archive/text/up.py -> search"]

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 import archive.writing.operations as operations
 import archive.writing.building as building
 from archive import Archive, BuildReport
-from archive.writing.building import CACHE_NAME
+from archive.index.embcache import CACHE_NAME
 from archive.cli import app
 from archive.index.dense import DenseIndex
 from archive.document import Document

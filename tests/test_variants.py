@@ -25,7 +25,7 @@ from archive.index.layout import current_generation
 from archive.index.manifest import Manifest
 from archive.index.terms import TermIndex
 from archive.index.variants import MAX_CLASS, MAX_EXPANSIONS, VARIANTS_NAME, VariantClasses
-from archive.writing import variants as learning
+from archive.index import variants_build as learning
 
 SPELLINGS = {  # outlet → its house style
     "الوطن": {"trump": "ترامب", "america": "أمريكا", "democracy": "الديمقراطية"},

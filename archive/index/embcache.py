@@ -27,6 +27,8 @@ import numpy as np
 
 from ..errors import EncoderError, IndexFormatError
 
+CACHE_NAME = "embeddings.sqlite"
+"""The cache's file, beside the index's generations (it outlives them: vectors of unchanged text are reused)."""
 _CHUNK = 500
 """Keys per ``SELECT ... IN (...)``: well under SQLite's variable limit."""
 _PAGE_SIZE = 8192

@@ -3,7 +3,7 @@
 News archives hold the same wire story printed by several outlets, each with
 its own headline and small edits; identical bodies are folded at build time
 already (:mod:`archive.writing.building`), these are the near ones. A build
-finds them (:mod:`archive.writing.folding`) and keeps here, per indexed
+finds them (:mod:`archive.index.near_build`) and keeps here, per indexed
 article, its MinHash signature and shingle count, and the pairs of articles
 judged copies of one another. A *cluster* is a connected group of such pairs;
 a search shows its best-ranked member and names the others
@@ -47,7 +47,7 @@ class NearStore:
     """Signatures of the indexed articles and the pairs of them that are copies of one story."""
 
     settings: dict[str, object]
-    """How the signatures were made and pairs judged (:data:`archive.writing.folding.SETTINGS`)."""
+    """How the signatures were made and pairs judged (:data:`archive.index.near_build.SETTINGS`)."""
     ids: list[str]
     sources: list[str]
     """Each article's outlet, case-folded (two copies from one outlet are judged more strictly)."""

@@ -12,10 +12,13 @@ from ..text.analysis import DocumentWords
 from .store import DocumentStore
 from .store_protocol import BaseStore, Change, Collected, Full, Sink, Written
 from .stores_keyed import Records
+from .near import NearStore
+from . import near_build
+from .near_build import NearJob, start_near_store, updated_near_store
 from .variants import VARIANTS_NAME, VariantClasses
+from .variants_build import learn_generation
 
 if TYPE_CHECKING:
-    from ..writing.folding import NearJob
     from .check import Sides
     from .manifest import Manifest
 
@@ -26,22 +29,16 @@ class NearCopies(BaseStore):
     name = "near"
 
     def writer(self, generation: Path, full: Full) -> Sink:
-        from ..writing.folding import start_near_store
-
         indexed = [d for d in full.documents if d.id not in full.aliases]  # what the build indexes, in order
         job = start_near_store(indexed)
         return _Folding(job, lambda docs: self._write(generation, lambda _: _folded(job, docs), None, job))
 
     def append(self, generation: Path, change: Change) -> Written:
-        from ..writing.folding import updated_near_store
-
         return self._write(generation, lambda near: updated_near_store(
             near, change.unindex, change.index, lambda: _indexed(generation)), change.live)
 
     def _write(self, generation: Path, make: Callable[[object], object], live: Path | None,
                job: NearJob | None = None) -> Written:
-        from .near import NearStore
-
         started = time.perf_counter()
         store = make(NearStore.read(live) if live is not None else None)
         store.write(generation)  # type: ignore[attr-defined]
@@ -50,8 +47,6 @@ class NearCopies(BaseStore):
                        seconds=job.seconds if job is not None else time.perf_counter() - started)
 
     def verify(self, generation: Path, manifest: Manifest, sides: Sides) -> None:
-        from .near import NearStore
-
         near = sides.read(generation / self.name, lambda: NearStore.read(generation))
         if near is not None:
             sides.ids["near"] = set(near.ids)
@@ -62,7 +57,7 @@ class NearCopies(BaseStore):
 
 class _Folding(Collected):
     """The near-copies sink of a full build: its articles, known from :class:`Full` when the write starts,
-    are folded by a :class:`~archive.writing.folding.NearJob` while the other stores index them; the
+    are folded by a :class:`~archive.index.near_build.NearJob` while the other stores index them; the
     articles streamed in are kept to check, at close, that they are the ones folded."""
 
     def __init__(self, job: NearJob, finish: Callable[[list[Document]], Written]) -> None:
@@ -77,14 +72,12 @@ class _Folding(Collected):
 def _folded(job: NearJob, streamed: list[Document]) -> object:
     """The job's store when it folded the ``streamed`` articles (the same ids in the same order); otherwise
     (a writer streaming other articles than :class:`Full` lists) the job is dropped and they are folded here."""
-    from ..writing.folding import near_store
-
     if [d.id for d in job.documents] == [d.id for d in streamed]:
         return job.result()
     job.cancel()
     job.seconds = 0.0
     started = time.perf_counter()
-    store = near_store(streamed)
+    store = near_build.near_store(streamed)  # looked up when called: a benchmark swaps it for none
     job.seconds = time.perf_counter() - started
     return store
 
@@ -128,8 +121,6 @@ class SpellingVariants(BaseStore):
         return self._learn(generation)
 
     def _learn(self, generation: Path) -> Written:
-        from ..writing.variants import learn_generation
-
         classes, seconds = learn_generation(generation)
         return Written(classes=len(classes), seconds=seconds)
 

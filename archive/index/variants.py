@@ -4,7 +4,7 @@ News outlets transliterate names and loanwords each in their house style:
 ``ترامب`` and ``ترمب``, ``أمريكا`` and ``أميركا``. To the term index they are
 different words, so a reader who types one spelling misses the stories of
 the outlets that write the other. A build learns the classes from the
-archive itself (:mod:`archive.writing.variants`) and keeps them here, in
+archive itself (:mod:`archive.index.variants_build`) and keeps them here, in
 ``variants.json`` of the generation; a search expands a query term to the
 other members of its class, each occurrence of a variant counting
 :data:`VARIANT_WEIGHT` of one of the typed form (:mod:`archive.index.terms`),
@@ -59,7 +59,7 @@ class VariantClasses:
 
     classes: tuple[tuple[str, ...], ...]
     settings: dict[str, object] = field(default_factory=dict)
-    """How the classes were learned (:data:`archive.writing.variants.SETTINGS`), kept for the record."""
+    """How the classes were learned (:data:`archive.index.variants_build.SETTINGS`), kept for the record."""
     _others: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -17,28 +17,39 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..index import layout
 from ..document import Document
 from ..encoders.base import Encoder
 from ..encoders.registry import engines_run
+from ..index.embcache import CACHE_NAME
 from ..index.manifest import Manifest
 from ..index.stores import Full, Vectors, Written, stores, write_all
 from ..index.variants import VARIANTS_NAME
 from .choices import EmbeddingEstimate
 from .planning import Counts
 
-if TYPE_CHECKING:
-    from .ray_embed import EmbedJobStats
-
-CACHE_NAME = "embeddings.sqlite"
 EMBED_INLINE_MAX = 256
 """A write embeds this many uncached passages before it commits; with more to embed it commits
 the words first (searchable at once) and leaves the passages to :mod:`archive.writing.embedding`."""
 
 Progress = Callable[[str, int, int | None], None]
 """``progress(stage, done, total)``: called as a build advances (total None when unknown)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedJobStats:
+    """What an embedding job on Ray did (:mod:`archive.writing.ray_embed`) (``workers`` 0: every text was cached, no worker started)."""
+
+    embedded: int
+    """Distinct texts embedded and stored in the cache."""
+    cached: int
+    """Texts that were already in the cache (nothing sent for them)."""
+    workers: int
+    batches: int
+    retried: int
+    """Batches sent again because their worker died."""
+    seconds: float
 
 
 @dataclass(slots=True)
@@ -80,12 +91,12 @@ class BuildReport(Counts):
     """Wall time of the whole write, from the first article read to the last commit (embedding included)."""
     copies: int = 0
     """Indexed articles that are near copies of another (same story, small edits), once the write is done:
-    grouped into ``stories`` groups (:mod:`archive.writing.folding`); searches show one per group."""
+    grouped into ``stories`` groups (:mod:`archive.index.near_build`); searches show one per group."""
     stories: int = 0
     folding_seconds: float = 0.0
     """Wall time spent finding the near copies (signing the articles and judging the pairs)."""
     variant_classes: int = 0
-    """Spelling-variant classes the archive holds once the write is done (:mod:`archive.writing.variants`)."""
+    """Spelling-variant classes the archive holds once the write is done (:mod:`archive.index.variants_build`)."""
     variants_seconds: float = 0.0
     """Wall time spent learning them (every write learns them again from the live articles)."""
     estimate: EmbeddingEstimate | None = None
@@ -184,7 +195,6 @@ def write_generation(
     encoder_spec: str | None,
     progress: Progress | None = None,
     procs: int | None = None,
-    built_at: str | None = None,
     sources: Sequence[str] = (),
     max_passages: int | None = None,
     embedding_rate: float = 0.0,
@@ -199,8 +209,6 @@ def write_generation(
     """
     canonical, aliases = fold_duplicates(documents)
     manifest = Manifest(documents=0, aliases=len(aliases), sources=list(sources), embedding_rate=embedding_rate)
-    if built_at:
-        manifest.built_at = built_at
     if encoder is not None:
         from ..index.dense import MAX_PASSAGES, passage_settings
 

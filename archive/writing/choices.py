@@ -160,8 +160,7 @@ def estimate(
     """The embedding a build of ``documents`` (those it would split into passages) would do with
     ``encoder`` under ``max_passages``; ``waiting`` passages already pending are embedded too."""
     from ..index.dense import plan_passages
-    from ..index.embcache import count_cached
-    from .building import CACHE_NAME
+    from ..index.embcache import CACHE_NAME, count_cached
 
     if isinstance(encoder, Encoder):
         name, spec = encoder.name, getattr(encoder, "spec", None) or encoder.name

@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from ..index import layout
-from .building import CACHE_NAME, BuildReport, Progress, Wrote
+from .building import BuildReport, Progress
 from ..index.dense import DEAD, PassageRows, embedding_text, passage_source
-from ..index.embcache import EmbeddingCache, embed_with_cache
+from ..index.embcache import CACHE_NAME, EmbeddingCache, embed_with_cache
 from ..encoders.base import Encoder
 from ..encoders.registry import engines_run
 from ..index.integrity import verify_checksums
@@ -50,36 +50,27 @@ def embed_pending(
     report: BuildReport,
     progress: Progress | None = None,
     *,
-    checkpoint_seconds: float | None = None,
-    written: Wrote | None = None,
-    live: tuple[Path, Manifest] | None = None,
+    live: tuple[Path, Manifest],
+    verified: bool = False,
 ) -> None:
-    """Embed the live generation's pending passages lead first, committing checkpoints; see the module.
+    """Embed the pending passages of ``live`` (the live generation and its manifest) lead first, committing
+    checkpoints; see the module.
 
     The caller holds the writer lock and has checked that ``encoder`` is the
     archive's. Adds to ``report``'s embedded / reused / checkpoints counts and
-    sets its passage counts to the last committed state. ``checkpoint_seconds``
-    defaults to :data:`CHECKPOINT_SECONDS`. ``written``: the live generation is the one this
-    operation just wrote, with its manifest (its files' checksums were taken as it wrote them,
-    so they are not read again); ``live``: the live generation and its manifest as the operation
-    read them (the files are verified here); neither: read here.
+    sets its passage counts to the last committed state. ``verified``: the operation
+    just wrote ``live``, taking its files' checksums as it wrote them, so they are not read again.
     """
     from ..index.dense import DenseIndex
 
-    if written is not None:
-        generation, manifest = written.generation, written.manifest
-    elif live is not None:
-        generation, manifest = live
-    else:
-        generation = layout.current_generation(root)
-        manifest = Manifest.read(generation)
+    generation, manifest = live
     if manifest.pending == 0:
         return
     dense = DenseIndex(generation / "dense")
     pending = dense.pending
     if not len(pending):
         return
-    if written is None:  # every file of the live generation is carried into each checkpoint: damage stops here
+    if not verified:  # every file of the live generation is carried into each checkpoint: damage stops here
         verify_checksums(generation, manifest.files)
     order = _lead_first(pending)
     leads = pending.leads()
@@ -87,9 +78,7 @@ def embed_pending(
     ids = dense.ids
     done = 0
     last = time.monotonic()
-    if checkpoint_seconds is None:
-        checkpoint_seconds = CHECKPOINT_SECONDS
-    interval = checkpoint_seconds
+    interval = CHECKPOINT_SECONDS
 
     def advance(count: int) -> None:
         if progress is not None:
@@ -125,7 +114,7 @@ def embed_pending(
             if done < len(order) and (leads_just_done or time.monotonic() - last >= interval):
                 cost = checkpoint.commit()
                 last = time.monotonic()
-                interval = max(checkpoint_seconds, 10 * cost)
+                interval = max(CHECKPOINT_SECONDS, 10 * cost)
     checkpoint.commit()
 
 

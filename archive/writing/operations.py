@@ -18,25 +18,20 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..document import Document
 from ..encoders.base import Encoder
 from ..encoders.registry import KEEP_ENCODER, get_encoder, spec_of
 from ..errors import DocumentNotFoundError, NothingToIndexError, UsageError
 from ..index import layout
-from ..index.integrity import verify_sizes
-from ..index.manifest import Manifest
 from ..index.dense import MAX_PASSAGES, passage_policy
 from ..index.store import DocumentStore
-from .building import BuildReport, Progress, Wrote, fold_duplicates, unique_ids, write_generation
+from .building import BuildReport, EmbedJobStats, Progress, Wrote, fold_duplicates, unique_ids, write_generation
 from .choices import chosen_encoder, estimate, previous_choices, same_encoder
 from .embedding import embed_pending
 from .increment import write_increment
-from .planning import LiveState, Plan, live_to_change, plan_build, plan_update, read_live, salvaged_tombstones
-
-if TYPE_CHECKING:
-    from .ray_embed import EmbedJobStats
+from .planning import (LiveState, Plan, checked_live, live_to_change, plan_build, plan_update, read_live,
+                       salvaged_tombstones)
 
 
 def build(  # noqa: PLR0913 - Archive.build's arguments, passed on
@@ -131,7 +126,8 @@ def _took(root: Path, wrote: Wrote | None, encoder: Encoder | None, report: Buil
     if wrote is not None:
         report.took(wrote)
     if encoder is not None and embed:
-        embed_pending(root, encoder, report, progress, written=wrote)
+        live = (wrote.generation, wrote.manifest) if wrote is not None else checked_live(root)
+        embed_pending(root, encoder, report, progress, live=live, verified=wrote is not None)
 
 
 def plan(
@@ -187,23 +183,18 @@ def update(
     sources: Sequence[str | Path] = (),
 ) -> Encoder | None:
     """Add or replace ``add`` and remove ``delete`` as one change (see :meth:`archive.Archive.update`)."""
-    with _timed(report):
-        delete = _ids(delete, "delete")
-        add = checked_documents(add, "add")
-        layout.current_generation(root)  # a missing index is named before any folder is made
-        with layout.writer_lock(root, on_warning=report.warnings.append):
-            live = live_to_change(root)  # checks the index against this code's settings
-            encoder = live.manifest.load_encoder(root)  # the one the archive was built with
-            stored = {entry[0] for entry in live.entries} if delete else set()
-            missing = sorted({doc_id for doc_id in delete if doc_id not in stored})
-            if missing:
-                raise DocumentNotFoundError(f"cannot delete {', '.join(map(repr, missing))}: no such document in "
-                                            f"{root}")
-            added = unique_ids(add, report)
-            plan = plan_update(live, added, delete, sources=source_paths_of(sources), tombstone=True)
-            report.counted(plan.counts)
-            result = write_increment(root, live, plan.increment, encoder=encoder, progress=progress)
-            _took(root, result, encoder, report, progress, embed=bool(added))  # a delete alone embeds nothing
+    delete, add = _ids(delete, "delete"), checked_documents(add, "add")
+    with _changing(root, report) as live:  # checks the index against this code's settings
+        encoder = live.manifest.load_encoder(root)  # the one the archive was built with
+        stored = {entry[0] for entry in live.entries} if delete else set()
+        missing = sorted({doc_id for doc_id in delete if doc_id not in stored})
+        if missing:
+            raise DocumentNotFoundError(f"cannot delete {', '.join(map(repr, missing))}: no such document in {root}")
+        added = unique_ids(add, report)
+        plan = plan_update(live, added, delete, sources=source_paths_of(sources), tombstone=True)
+        report.counted(plan.counts)
+        result = write_increment(root, live, plan, encoder=encoder, progress=progress)
+        _took(root, result, encoder, report, progress, embed=bool(added))  # a delete alone embeds nothing
     return encoder
 
 
@@ -216,36 +207,43 @@ def restore(
     report: BuildReport,
 ) -> Encoder | None:
     """Bring back articles the user deleted (see :meth:`archive.Archive.restore`)."""
+    ids = _ids(ids, "ids")
+    with _changing(root, report) as live:
+        manifest, tombstones = live.manifest, live.tombstones
+        every = {entry[0] for entry in live.entries}
+        stored = {doc_id for doc_id in ids if doc_id not in tombstones and doc_id in every}
+        unknown = [doc_id for doc_id in ids if doc_id not in tombstones]
+        if unknown:
+            what = ", ".join(f"{i!r} ({'in the archive, not deleted' if i in stored else 'never deleted here'})"
+                             for i in unknown[:5])
+            raise DocumentNotFoundError(f"cannot restore {what}: only articles removed with archive delete can be")
+        encoder = manifest.load_encoder(root)
+        if documents is None:  # the archive's own sources, where a build would read them
+            from ..files.readers import read_documents
+
+            documents = read_documents(manifest.sources, on_error=lambda exc: report.skipped.append(str(exc)),
+                                       on_warning=report.warnings.append)
+        wanted = set(ids)
+        found = unique_ids((d for d in checked_documents(documents, "documents") if d.id in wanted), report)
+        for doc_id in sorted(wanted - {d.id for d in found}):
+            report.warnings.append(
+                f"{doc_id}: not in the archive's sources any more; its deletion is forgotten, so a build "
+                "that reads it again adds it")
+        plan = plan_update(live, found, [], forget=ids)
+        report.counted(plan.counts)
+        result = write_increment(root, live, plan, encoder=encoder, progress=progress)
+        _took(root, result, encoder, report, progress, embed=bool(found))
+    return encoder
+
+
+@contextmanager
+def _changing(root: Path, report: BuildReport) -> Iterator[LiveState]:
+    """The live index of ``root``, read once under its writer lock, for a change timed in ``report``
+    (a missing index is named before any folder is made)."""
     with _timed(report):
-        ids = _ids(ids, "ids")
         layout.current_generation(root)
         with layout.writer_lock(root, on_warning=report.warnings.append):
-            live = live_to_change(root)
-            manifest, tombstones = live.manifest, live.tombstones
-            every = {entry[0] for entry in live.entries}
-            stored = {doc_id for doc_id in ids if doc_id not in tombstones and doc_id in every}
-            unknown = [doc_id for doc_id in ids if doc_id not in tombstones]
-            if unknown:
-                what = ", ".join(f"{i!r} ({'in the archive, not deleted' if i in stored else 'never deleted here'})"
-                                 for i in unknown[:5])
-                raise DocumentNotFoundError(f"cannot restore {what}: only articles removed with archive delete can be")
-            encoder = manifest.load_encoder(root)
-            if documents is None:  # the archive's own sources, where a build would read them
-                from ..files.readers import read_documents
-
-                documents = read_documents(manifest.sources, on_error=lambda exc: report.skipped.append(str(exc)),
-                                           on_warning=report.warnings.append)
-            wanted = set(ids)
-            found = unique_ids((d for d in checked_documents(documents, "documents") if d.id in wanted), report)
-            for doc_id in sorted(wanted - {d.id for d in found}):
-                report.warnings.append(
-                    f"{doc_id}: not in the archive's sources any more; its deletion is forgotten, so a build "
-                    "that reads it again adds it")
-            plan = plan_update(live, found, [], forget=ids)
-            report.counted(plan.counts)
-            result = write_increment(root, live, plan.increment, encoder=encoder, progress=progress)
-            _took(root, result, encoder, report, progress, embed=bool(found))
-    return encoder
+            yield live_to_change(root)
 
 
 def _ids(ids: Iterable[str], name: str) -> list[str]:
@@ -266,9 +264,7 @@ def embed(root: Path, *, progress: Progress | None = None, report: BuildReport, 
             report.ray = _embed_waiting_on_ray(root, ray_address, progress)
         layout.current_generation(root)
         with layout.writer_lock(root, on_warning=report.warnings.append):
-            generation = layout.current_generation(root)
-            manifest = Manifest.read(generation)
-            verify_sizes(generation, manifest.files)
+            generation, manifest = checked_live(root)
             encoder = manifest.load_encoder(root)
             report.covered(manifest)
             if encoder is not None:
@@ -279,7 +275,7 @@ def embed(root: Path, *, progress: Progress | None = None, report: BuildReport, 
 def _embed_waiting_on_ray(root: Path, address: str | None, progress: Progress | None) -> EmbedJobStats | None:
     """Embed on Ray the passages the live generation waits for, into the cache (:func:`embed` then commits
     them without encoding); ``None`` when nothing waits."""
-    from .building import CACHE_NAME
+    from ..index.embcache import CACHE_NAME
     from .embedding import pending_texts
     from .ray_embed import check_address, embed_texts, require_ray
 

@@ -3,10 +3,10 @@
 Every write is planned here, once, under the writer lock, from the live index
 read once (:func:`read_live`, :func:`live_to_change`): :func:`plan_build` for a
 build (whole or an increment), :func:`plan_update` for ``update`` and
-``restore``. Both return a :class:`Plan` whose :class:`Counts` are the write's
-report, and, for an increment, the :class:`ChangePlan` of how the change falls
-on the live store (:func:`plan_changes`), which
-:func:`archive.writing.increment.write_increment` applies as it is.
+``restore``. Their :class:`Counts` are the write's report; an increment is
+planned as a :class:`ChangePlan` of how the change falls on the live store
+(:func:`plan_changes`), which :func:`archive.writing.increment.write_increment`
+applies as it is.
 """
 
 from __future__ import annotations
@@ -85,10 +85,17 @@ def read_live(
 def live_to_change(root: Path) -> LiveState:
     """The live index of ``root`` for ``update``, ``delete`` and ``restore``: read once, manifest checked
     against this code's settings, files checked by size (the increment checks their checksums)."""
+    generation, manifest = checked_live(root)
+    return LiveState(generation, manifest, *_stored_state(generation), compatible=True)
+
+
+def checked_live(root: Path) -> tuple[Path, Manifest]:
+    """The live generation of ``root`` and its manifest, checked against this code's settings and its
+    files by size."""
     generation = layout.current_generation(root)
     manifest = Manifest.read(generation)
     verify_sizes(generation, manifest.files)
-    return LiveState(generation, manifest, *_stored_state(generation), compatible=True)
+    return generation, manifest
 
 
 def _stored_state(generation: Path) -> tuple[list[tuple[str, str, str, str | None]], dict[str, str], dict[str, str]]:
@@ -241,7 +248,7 @@ def plan_update(
     sources: Sequence[str] = (),
     tombstone: bool = False,
     forget: Collection[str] = (),
-) -> Plan:
+) -> ChangePlan:
     """Plan ``update`` (add or replace ``add``, unique ids; remove ``delete``) or ``restore`` as an increment
     of the live index. ``tombstone`` remembers the ``delete`` ids as deleted by the user (``archive
     delete``: a build then skips them); an added article that was deleted so is restored (its tombstone
@@ -251,9 +258,8 @@ def plan_update(
     increment.lifted = {d.id for d in add if d.id in tombstones} | {i for i in forget if i in tombstones}
     increment.tombstone = sorted(set(delete)) if tombstone else []
     increment.new_sources = [s for s in sources if s not in live.manifest.sources]
-    counts = replace(increment.counts, restored=len(increment.lifted))
-    return Plan(counts, list(add), list(increment.store_insert), [], False, increment,
-                [*live.manifest.sources, *increment.new_sources])
+    increment.counts = replace(increment.counts, restored=len(increment.lifted))
+    return increment
 
 
 def _new_copies(changes: Sequence[Document], live: LiveState, previous: dict[str, str], delete: list[str]) -> int:

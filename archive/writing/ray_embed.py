@@ -45,9 +45,9 @@ from typing import Any
 
 import numpy as np
 
-from .building import CACHE_NAME, BuildReport, Progress, fold_duplicates, unique_ids
+from .building import BuildReport, EmbedJobStats, Progress, fold_duplicates, unique_ids
 from ..document import Document
-from ..index.embcache import EmbeddingCache
+from ..index.embcache import CACHE_NAME, EmbeddingCache
 from ..encoders.base import Encoder
 from ..encoders.engines.select import requested
 from ..encoders.registry import get_encoder
@@ -80,21 +80,6 @@ class NothingToEmbedError(UsageError):
 
 class RayJobError(ArchiveError):
     """The Ray job could not finish: no cluster, a worker that cannot load the encoder, too many failures."""
-
-
-@dataclass(frozen=True, slots=True)
-class EmbedJobStats:
-    """What an embedding job on Ray did (``workers`` 0: every text was cached, no worker started)."""
-
-    embedded: int
-    """Distinct texts embedded and stored in the cache."""
-    cached: int
-    """Texts that were already in the cache (nothing sent for them)."""
-    workers: int
-    batches: int
-    retried: int
-    """Batches sent again because their worker died."""
-    seconds: float
 
 
 def registry_encoder(spec: str, threads: int, engine: str | None = None) -> Encoder | None:

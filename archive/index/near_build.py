@@ -49,7 +49,7 @@ import numpy as np
 
 from ..document import Document
 from ..errors import ArchiveError
-from ..index.near import NO_DATE, NearStore
+from .near import NO_DATE, NearStore
 from ..text.analysis import folded, stem, tokens
 
 SHINGLE = 3
@@ -359,7 +359,7 @@ FOLDING_NICENESS = 10
 
 
 def _fold_in_child(documents: Sequence[Document], answer: Connection, parent_pid: int) -> None:
-    from ..index.workers import die_with_parent
+    from .workers import die_with_parent
 
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the writer, which owns the write, cancels this process

@@ -59,10 +59,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..index.columns import Columns
-from ..index.lexical import columns_directory, terms_directory
-from ..index.terms import TermIndex
-from ..index.variants import MAX_CLASS, VariantClasses
+from .columns import Columns
+from .lexical import columns_directory, terms_directory
+from .terms import TermIndex
+from .variants import MAX_CLASS, VariantClasses
 
 MIN_DF = 5
 """Live articles each term of a pair must be in: fewer give no evidence either way."""

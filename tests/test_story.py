@@ -18,9 +18,10 @@ from typer.testing import CliRunner
 
 from archive import Archive, Document, DocumentNotFoundError, QueryError
 from archive.cli import app
+from archive.search import related
 from archive.search.story import DEFAULT_LIMIT, MAX_LIMIT, Event, Story, cosines, group, standardized, word_vectors
 
-from .storydata import CAPTURED, CASUALTIES, SEED_DATE, SENT, story_documents
+from .storydata import BACKGROUND, CAPTURED, CASUALTIES, SEED_DATE, SENT, story_documents
 
 KILLED = {d.id for d in CASUALTIES}
 SENT_IDS = {d.id for d in SENT}
@@ -88,6 +89,65 @@ def test_far_unrelated_articles_stay_out_of_an_articles_story(meaning_archive: A
     """Neighbours below the encoder's similarity floor are not neighbours (as in a search by meaning)."""
     ids = {a.id for e in meaning_archive.story(seed_document.id).events for a in e.articles}
     assert not {"sport-1", "tech-1"} & ids  # the derby and a satellite launch
+
+
+@pytest.fixture(scope="module")
+def background_archive(tmp_path_factory: pytest.TempPathFactory, seed_document: Document) -> Iterator[Archive]:
+    """The story's articles among more unrelated news (:data:`tests.storydata.BACKGROUND`), e5-small."""
+    with Archive.build([*story_documents(seed_document), *BACKGROUND],
+                       tmp_path_factory.mktemp("story-background") / "index", encoder="e5-small", procs=1) as built:
+        yield built
+
+
+def test_an_articles_story_keeps_what_stands_out_from_the_archive_at_large(
+        background_archive: Archive, seed_document: Document, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reports that clear the search floor but are no nearer the seed than the archive's other news are
+    not its story (a heat wave warning, an asteroid probe...); every Kursk report stays."""
+    kursk = {seed_document.id, *SENT_IDS, *KILLED, *(d.id for d in CAPTURED)}
+    unrelated = {d.id for d in BACKGROUND} | {"health-1", "econ-1", "tech-1", "sport-1"}
+    unbounded = {a.id for e in background_archive.story(seed_document.id, limit=14).events for a in e.articles}
+    noise = unbounded & unrelated
+    assert noise and kursk <= unbounded  # 31 articles: too few to measure a background (BACKGROUND_MIN)
+    monkeypatch.setattr(related, "BACKGROUND_MIN", 8)  # the 16 articles outside the 14 nearest are enough here
+    story = background_archive.story(seed_document.id, limit=14)
+    ids = {a.id for e in story.events for a in e.articles}
+    assert kursk <= ids and not ids & unrelated
+    _assert_timeline(story)
+
+
+def test_the_story_bound_stands_on_the_background_without_the_storys_own_articles() -> None:
+    """:func:`archive.search.related.story_floor`: ``STORY_Z`` standard deviations above the seed's mean
+    similarity to a sample of the archive, the seed and its candidates left out, and no bound from too few."""
+    rng = np.random.default_rng(5)
+    dim, count = 16, 400
+    seed, topic = np.eye(dim, dtype=np.float32)[:2]
+    vectors = 0.3 * seed + topic + 0.05 * rng.normal(size=(count, dim)).astype(np.float32)  # news at large
+    vectors[:10] = seed + 0.1 * rng.normal(size=(10, dim))  # ten articles of the seed's story
+    vectors[0] = seed
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    class Dense:  # one passage per article: the rows are the ordinals
+        ids = [f"a{i}" for i in range(count)]
+
+        def passage_vectors(self, ordinal: int) -> np.ndarray:
+            return vectors[[ordinal]]
+
+        def rows_by_article(self, ordinal: int) -> np.ndarray:
+            return np.array([ordinal])
+
+        def vectors(self) -> np.ndarray:
+            return vectors
+
+    dense = Dense()
+    story = list(range(1, 10))
+    others = vectors[10:] @ seed
+    expected = float(others.mean() + related.STORY_Z * others.std())
+    assert related.story_floor(dense, 0, story) == pytest.approx(expected, abs=1e-5)  # type: ignore[arg-type]
+    with_story = related.story_floor(dense, 0, [])  # type: ignore[arg-type]
+    assert with_story is not None and with_story > expected + 0.05  # the story's own articles raise the bar
+    assert min(vectors[1:10] @ seed) > expected > max(others)
+    assert related.story_floor(dense, 0, range(1, count - related.BACKGROUND_MIN + 2)) is None  # type: ignore[arg-type]
+    assert related.story_floor(dense, 0, range(1, count - related.BACKGROUND_MIN)) is not None  # type: ignore[arg-type]
 
 
 def test_a_folded_copys_story_is_the_story_of_the_article_it_was_folded_into(

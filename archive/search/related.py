@@ -13,7 +13,7 @@ come back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,6 +26,16 @@ if TYPE_CHECKING:
 
 LEAD_WORDS = 40
 """Words of the body added to the title for the lexical fallback (the lead of a news story)."""
+BACKGROUND_ARTICLES = 2000
+"""Articles, evenly spaced over the ordinals, that stand for the archive at large in :func:`story_floor`:
+enough for a steady mean and spread, at a cost that does not grow with the archive."""
+BACKGROUND_MIN = 200
+"""Fewer articles than this left in the background (the sample without the story's candidates) measure
+no spread worth the name: the story is then bounded by the search floor alone."""
+STORY_Z = 4.15
+"""How many standard deviations above its mean similarity to the archive at large an article's similarity
+to the seed must stand for it to be in the seed's story (:func:`story_floor`; chosen on judged seeds of
+ANT: docs/story.md)."""
 
 
 def article_vector(dense: DenseIndex, ordinal: int) -> np.ndarray | None:
@@ -67,6 +77,40 @@ def nearest_by_vectors(
         return None
     allowed = None if within is None else dense.rows_of(within)
     return [hit for hit in dense.search(centre, k + 1, allowed=allowed) if hit[0] != ordinal][:k]
+
+
+def story_floor(dense: DenseIndex, ordinal: int, candidates: Collection[int], z: float = STORY_Z) -> float | None:
+    """The similarity an article needs to the article at ``ordinal`` to be in its story: ``z`` standard
+    deviations above the mean of its similarities to the archive at large (:func:`background`); ``None``
+    when there is no background to measure.
+
+    The encoder's search floor (:mod:`archive.search.floor`) is calibrated for a query against articles;
+    between two news articles the cosines lie in a narrow band whose level depends on the article (the
+    reports of one sport resemble each other more than two reports of politics do), so the story's bound
+    is measured against the article's own background rather than fixed.
+    """
+    spread = background(dense, ordinal, candidates)
+    return None if spread is None else spread[0] + z * spread[1]
+
+
+def background(dense: DenseIndex, ordinal: int, candidates: Collection[int]) -> tuple[float, float] | None:
+    """The mean and standard deviation of the similarities of the article at ``ordinal`` (its
+    :func:`article_vector`) to the archive at large, best passage each, as :func:`nearest_by_vectors`
+    scores: a sample of :data:`BACKGROUND_ARTICLES` articles without the seed and its ``candidates`` (a
+    story's own articles must not set its bar). ``None`` when the seed has no passage vector or fewer than
+    :data:`BACKGROUND_MIN` of the sample have one."""
+    centre = article_vector(dense, ordinal)
+    if centre is None:
+        return None
+    count = len(dense.ids)
+    skip = {ordinal, *candidates}
+    sample = np.unique(np.linspace(0, count - 1, min(count, BACKGROUND_ARTICLES)).astype(np.int64)).tolist()
+    rows = [r for o in sample if o not in skip and len(r := dense.rows_by_article(o))]
+    if len(rows) < BACKGROUND_MIN:
+        return None
+    sims = np.asarray(dense.vectors()[np.concatenate(rows)], dtype=np.float32) @ centre
+    best = np.maximum.reduceat(sims, np.cumsum([0] + [len(r) for r in rows[:-1]]))
+    return float(best.mean()), float(best.std())
 
 
 def lead_query(doc: Document) -> str:

@@ -279,7 +279,7 @@ class Searcher:
               fusion: FusionMethod, alpha: float) -> Story:
         """The timeline of the indexed article ``seed``'s story, or of ``query``'s (see :mod:`archive.search.story`):
         at most ``limit`` articles inside ``filters`` besides the seed, nearest first, grouped into events."""
-        from .related import article_vectors, lead_query, nearest_by_vectors
+        from .related import article_vectors, lead_query, nearest_by_vectors, story_floor
         from .story import StoryArticle, article_text, timeline, word_vectors
 
         within = self.lexical.columns.mask(filters)
@@ -292,9 +292,10 @@ class Searcher:
                                        "Fix: archive build --full")
             scored.append((ordinal, None))
             nearest = nearest_by_vectors(self.dense, ordinal, limit, within) if self.has_dense else None
-            if nearest is not None:  # below the encoder's similarity floor is no neighbour (as in a search)
+            if nearest is not None:  # a neighbour stands out from the seed's background and clears the search floor
                 mode = "semantic"
-                scored += [(o, s) for o, s, _ in nearest if self.floor is None or s >= self.floor]
+                bounds = [self.floor, story_floor(self.dense, ordinal, [o for o, _, _ in nearest])]
+                scored += [(o, s) for o, s, _ in nearest if all(b is None or s >= b for b in bounds)]
             else:
                 mode = "lexical"
                 parsed, match = self._parse(lead_query(seed))

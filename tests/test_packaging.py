@@ -124,3 +124,76 @@ def test_an_upward_import_is_found_even_deferred(tmp_path: Path) -> None:
                                                encoding="utf-8")
     (package / "text" / "up.py").write_text("import archive.search.query\n", encoding="utf-8")
     assert _upward_imports(package) == ["archive/index/stores.py -> writing", "archive/text/up.py -> search"]
+
+
+def _module_graph(package: Path) -> dict[str, set[str]]:
+    """``{module: the package's modules it imports}`` (deferred and type-only imports included; a
+    package's ``__init__`` stands for the package)."""
+    modules = {".".join(p.relative_to(package.parent).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in package.rglob("*.py")}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        here = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = here[: len(here) - node.level + 1] if node.level else []
+                target = ".".join([*base, *(node.module.split(".") if node.module else [])])
+                imported = [f"{target}.{a.name}" if f"{target}.{a.name}" in modules else target for a in node.names]
+            elif isinstance(node, ast.Import):
+                imported = [a.name for a in node.names]
+            else:
+                continue
+            graph[name].update(i for i in imported if i in modules and i != name)
+    return graph
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in graph[node]:
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_modules_import_each_other_in_a_circle() -> None:
+    """A module's imports (deferred ones too) never lead back to it: every module can be read knowing
+    only what it imports (docs/architecture.md). ``archive/__init__.py``, the library's face, hands
+    every public name on lazily and is left out."""
+    graph = _module_graph(ROOT / "archive")
+    graph = {name: {o for o in others if o != "archive"} for name, others in graph.items() if name != "archive"}
+    assert _circles(graph) == []
+
+
+def test_a_circle_of_deferred_imports_is_found(tmp_path: Path) -> None:
+    package = tmp_path / "archive"
+    (package / "index").mkdir(parents=True)
+    (package / "index" / "__init__.py").write_text("", encoding="utf-8")
+    (package / "index" / "layout.py").write_text("from .manifest import Manifest\n", encoding="utf-8")
+    (package / "index" / "manifest.py").write_text("def f():\n    from .dense import MAX\n", encoding="utf-8")
+    (package / "index" / "dense.py").write_text("from . import layout\n", encoding="utf-8")
+    (package / "index" / "links.py").write_text("import os\n", encoding="utf-8")
+    assert _circles(_module_graph(package)) == [["archive.index.dense", "archive.index.layout", "archive.index.manifest"]]

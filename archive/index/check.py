@@ -15,32 +15,14 @@ build never committed, a pointer directory moved aside) are listed as notes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
-
-import numpy as np
 
 from . import layout
 from ..errors import ArchiveError, IndexDamagedError, IndexNotFoundError
-from .integrity import FIX, checksum_problems
+from .integrity import checksum_problems
 from .manifest import MANIFEST_NAME, Manifest
-
-T = TypeVar("T")
-_FIX_COMMAND = FIX.removeprefix("Fix: ")
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with an index: where, what, and the command that fixes it."""
-
-    path: Path
-    reason: str
-    fix: str = _FIX_COMMAND
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}. Fix: {self.fix}"
+from .store_protocol import Problem, Sides, problem_of
 
 
 @dataclass(slots=True)
@@ -75,13 +57,13 @@ def check_index(path: str | Path) -> CheckReport:
     except IndexNotFoundError:
         raise
     except IndexDamagedError as exc:
-        report.problems.append(_problem(root / layout.POINTER, exc))
+        report.problems.append(problem_of(root / layout.POINTER, exc))
         return report
     report.generation = generation
     try:
         manifest = Manifest.read(generation)
     except ArchiveError as exc:
-        report.problems.append(_problem(generation / MANIFEST_NAME, exc))
+        report.problems.append(problem_of(generation / MANIFEST_NAME, exc))
         return report
     if not manifest.files:
         report.problems.append(Problem(generation / MANIFEST_NAME, "lists no files to verify"))
@@ -95,49 +77,11 @@ def check_index(path: str | Path) -> CheckReport:
     return report
 
 
-def _problem(path: Path, exc: ArchiveError) -> Problem:
-    """A problem from an error message that already names its file and fix."""
-    text = str(exc)
-    text = text.removeprefix(f"{path}: ")
-    reason, _, fix = text.partition(". Fix: ")
-    return Problem(path, reason.rstrip("."), fix or _FIX_COMMAND)
-
-
-@dataclass(slots=True)
-class Sides:
-    """What the stores' :meth:`~archive.index.stores.Store.verify` found: the articles each holds (by the
-    names of ``report.counts``), the generation's numbering (from the term index), and the problems."""
-
-    report: CheckReport
-    ids: dict[str, set[str]] = field(default_factory=dict)
-    order: list[str] | None = None
-    """The term index's numbering: ordinal -> id (deleted ones included)."""
-    live: np.ndarray | None = None
-    """Which ordinals are live."""
-
-    @property
-    def notes(self) -> list[str]:
-        return self.report.notes
-
-    def problem(self, path: Path, reason: str) -> None:
-        self.report.problems.append(Problem(path, reason))
-
-    def read(self, path: Path, read: Callable[[], T]) -> T | None:
-        """``read()``, or ``None`` with the failure recorded as a problem of ``path``."""
-        try:
-            return read()
-        except ArchiveError as exc:
-            self.report.problems.append(_problem(path, exc))
-        except Exception as exc:  # noqa: BLE001 - a damaged file can make any reader trip; name it, do not crash
-            self.problem(path, f"unreadable ({type(exc).__name__}: {exc})")
-        return None
-
-
 def _check_sides(generation: Path, manifest: Manifest, report: CheckReport) -> None:
     """Let each store verify itself, then compare their articles and counts."""
     from .stores import Vectors, few, stores
 
-    sides = Sides(report)
+    sides = Sides(report.problems, report.notes)
     report.counts["manifest"] = manifest.documents
     where: dict[str, Path] = {}  # side -> the files of the store that holds it
     for store in stores(vectors=Vectors() if manifest.encoder is not None else None):

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..document import Document
 from ..errors import IndexFormatError
-from .layout import link_files
+from .links import link_files
 
 COLUMNS_FORMAT = 1
 TEXT_COLUMNS = ("source", "category")

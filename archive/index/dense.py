@@ -29,7 +29,7 @@ from ..document import Document
 from .embcache import EmbeddingCache, EmbedStats, embed_with_cache
 from ..errors import IndexDamagedError, IndexFormatError, UsageError
 from ..text.passages import SPLITTER_VERSION, split_passages
-from .layout import link_files
+from .links import link_files
 from .vectors import VECTORS_FORMAT, VectorIndex
 
 PASSAGE_WORDS = 120

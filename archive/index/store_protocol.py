@@ -13,16 +13,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 
 from ..document import Document
+from ..errors import ArchiveError
 from ..text.analysis import DocumentWords
+from .integrity import FIX
 from .terms import COMPACT_SHARE, TermIndex
 
 if TYPE_CHECKING:
-    from .check import Sides
     from .dense import DenseBuild
     from .manifest import Manifest
 
@@ -174,7 +175,58 @@ class Collected:
         self.documents = []
 
 
-
 def few(ids: Sequence[str], shown: int = 5) -> str:
     """Up to ``shown`` ids, quoted, for a message."""
     return ", ".join(repr(i) for i in ids[:shown]) + (", ..." if len(ids) > shown else "")
+
+
+T = TypeVar("T")
+_FIX_COMMAND = FIX.removeprefix("Fix: ")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with an index: where, what, and the command that fixes it."""
+
+    path: Path
+    reason: str
+    fix: str = _FIX_COMMAND
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}. Fix: {self.fix}"
+
+
+def problem_of(path: Path, exc: ArchiveError) -> Problem:
+    """A problem from an error message that already names its file and fix."""
+    text = str(exc)
+    text = text.removeprefix(f"{path}: ")
+    reason, _, fix = text.partition(". Fix: ")
+    return Problem(path, reason.rstrip("."), fix or _FIX_COMMAND)
+
+
+@dataclass(slots=True)
+class Sides:
+    """What the stores' :meth:`Store.verify` found (``archive check``, :mod:`archive.index.check`): the
+    articles each holds (by the names of the report's counts), the generation's numbering (from the term
+    index), and the problems and notes, written into the check's own lists."""
+
+    problems: list[Problem]
+    notes: list[str]
+    ids: dict[str, set[str]] = field(default_factory=dict)
+    order: list[str] | None = None
+    """The term index's numbering: ordinal -> id (deleted ones included)."""
+    live: np.ndarray | None = None
+    """Which ordinals are live."""
+
+    def problem(self, path: Path, reason: str) -> None:
+        self.problems.append(Problem(path, reason))
+
+    def read(self, path: Path, read: Callable[[], T]) -> T | None:
+        """``read()``, or ``None`` with the failure recorded as a problem of ``path``."""
+        try:
+            return read()
+        except ArchiveError as exc:
+            self.problems.append(problem_of(path, exc))
+        except Exception as exc:  # noqa: BLE001 - a damaged file can make any reader trip; name it, do not crash
+            self.problem(path, f"unreadable ({type(exc).__name__}: {exc})")
+        return None

@@ -14,15 +14,14 @@ from typing import TYPE_CHECKING
 from ..document import Document
 from ..text.analysis import DocumentWords, analyze_document
 from .columns import author_keys
-from .layout import link_files
+from .links import link_files
 from .lexical import open_whoosh
 from .schema import make_schema
 from .store import DocumentStore
-from .store_protocol import BaseStore, Change, Collected, Full, Sink, Written
+from .store_protocol import BaseStore, Change, Collected, Full, Sides, Sink, Written
 from .workers import GuardedMpWriter
 
 if TYPE_CHECKING:
-    from .check import Sides
     from .manifest import Manifest
 
 

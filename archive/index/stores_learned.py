@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from ..document import Document
 from ..text.analysis import DocumentWords
 from .store import DocumentStore
-from .store_protocol import BaseStore, Change, Collected, Full, Sink, Written
+from .store_protocol import BaseStore, Change, Collected, Full, Sides, Sink, Written
 from .stores_keyed import Records
 from .near import NearStore
 from . import near_build
@@ -19,7 +19,6 @@ from .variants import VARIANTS_NAME, VariantClasses
 from .variants_build import learn_generation
 
 if TYPE_CHECKING:
-    from .check import Sides
     from .manifest import Manifest
 
 

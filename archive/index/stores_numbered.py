@@ -11,11 +11,10 @@ import numpy as np
 from ..document import Document
 from ..text.analysis import DocumentWords
 from .columns import Columns, ColumnsBuilder
-from .store_protocol import BaseStore, Change, Full, Sink, Written, few
+from .store_protocol import BaseStore, Change, Full, Sides, Sink, Written, few
 from .terms import TermIndex, TermIndexBuilder
 
 if TYPE_CHECKING:
-    from .check import Sides
     from .manifest import Manifest
 
 

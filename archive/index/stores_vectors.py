@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..document import Document
-from .store_protocol import BaseStore, Change, Collected, Full, Sink, Written
+from .store_protocol import BaseStore, Change, Collected, Full, Sides, Sink, Written
 
 if TYPE_CHECKING:
     from ..encoders.base import Encoder
-    from .check import Sides
     from .manifest import Manifest
 
 

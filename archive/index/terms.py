@@ -59,7 +59,7 @@ import numpy as np
 from ..text.analysis import GRAM_SETTINGS, DocumentWords
 from ..document import Document
 from ..errors import IndexDamagedError, IndexFormatError
-from .layout import link_file
+from .links import link_file
 from .scoring import DEFAULT_SCORING, Scoring
 from .terms_build import FIELDS, GRAMS, STORED, TERMS_FORMAT, TermIndexBuilder, append_npy, merged, write_arrays, write_meta
 from .variants import VARIANT_WEIGHT, Expansions

@@ -34,6 +34,7 @@ from ..index.embcache import CACHE_NAME, EmbeddingCache, embed_with_cache
 from ..encoders.base import Encoder
 from ..encoders.registry import engines_run
 from ..index.integrity import verify_checksums
+from ..index.links import link_file, link_files
 from ..index.manifest import MANIFEST_NAME, Manifest, utc_now
 from ..index.store import DocumentStore
 from .choices import MIN_MEASURED
@@ -188,12 +189,12 @@ class _Checkpoints:
         manifest = self.manifest
         with layout.transaction(self.root, manifest, base=self.live, base_files=dict(manifest.files)) as tx:
             generation = tx.path
-            layout.link_files(self.live, generation, skip={"dense", MANIFEST_NAME})
+            link_files(self.live, generation, skip={"dense", MANIFEST_NAME})
             dense = generation / "dense"
             dense.mkdir()
-            layout.link_file(self.live / "dense" / "ids.json", dense / "ids.json")
+            link_file(self.live / "dense" / "ids.json", dense / "ids.json")
             if index is None:  # nothing new after all: the graph as it was
-                layout.link_files(self.live / "dense" / "vectors", dense / "vectors")
+                link_files(self.live / "dense" / "vectors", dense / "vectors")
             else:
                 index.save(dense / "vectors")
             rows.save(dense / "passages.npz")

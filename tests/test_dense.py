@@ -370,3 +370,27 @@ def test_hybrid_weight_defaults_to_the_one_tuned_for_the_encoder(tmp_path: Path,
     assert default == [(h.id, h.score) for h in archive.search("أسعار النفط في الأسواق", k=6, alpha=0.8)]
     assert default != [(h.id, h.score) for h in archive.search("أسعار النفط في الأسواق", k=6, alpha=0.5)]
     archive.close()
+
+
+def test_a_sample_of_articles_holds_each_ones_rows_together_and_leaves_out_those_without_vectors(
+        tmp_path: Path) -> None:
+    """``DenseIndex.sample_rows``: evenly spaced articles, each one's rows (as ``rows_by_article``) in one
+    run from its start, articles without a vector (deleted, or not embedded yet) left out."""
+    from archive import Archive
+
+    docs = [Document(id=f"d{i}", title=f"خبر رقم {i}", body=" ".join(["كلمة"] * (40 + 150 * (i % 3))) + f" رقم {i}")
+            for i in range(12)]
+    Archive.build(docs, tmp_path / "index", encoder="hashing", procs=1).close()
+    Archive.update(tmp_path / "index", delete=["d4"])  # marked dead: its ordinal stays, its rows go
+    with Archive(tmp_path / "index") as archive:
+        dense = archive._searcher.dense
+        ordinals, rows, starts = dense.sample_rows(6)
+        dead = dense.ids.index("d4")  # the ids keep a deleted article's ordinal
+        assert not len(dense.rows_by_article(dead)) and dead not in ordinals.tolist()
+        assert len(ordinals) == len(starts) and 4 <= len(ordinals) <= 6
+        ends = [*starts[1:].tolist(), len(rows)]
+        for ordinal, start, end in zip(ordinals.tolist(), starts.tolist(), ends):
+            assert sorted(rows[start:end].tolist()) == sorted(dense.rows_by_article(ordinal).tolist())
+        every, _, _ = dense.sample_rows(100)
+        assert len(every) == 11  # every live article with a vector, once
+        assert dense.sample_rows(6) is dense.sample_rows(6)  # kept

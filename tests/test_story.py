@@ -132,8 +132,9 @@ def test_the_story_bound_stands_on_the_background_without_the_storys_own_article
         def passage_vectors(self, ordinal: int) -> np.ndarray:
             return vectors[[ordinal]]
 
-        def rows_by_article(self, ordinal: int) -> np.ndarray:
-            return np.array([ordinal])
+        def sample_rows(self, articles: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            picked = np.unique(np.linspace(0, count - 1, min(count, articles)).astype(np.int64))
+            return picked, picked, np.arange(len(picked))
 
         def vectors(self) -> np.ndarray:
             return vectors

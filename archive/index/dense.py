@@ -310,6 +310,7 @@ class DenseIndex:
                                         "Fix: archive build --full")
         self._waiting: np.ndarray | None = None
         self._groups: tuple[np.ndarray, np.ndarray] | None = None
+        self._samples: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.dead = int(np.count_nonzero(self._doc == DEAD))
         """Rows of deleted articles, still in the vector graph until the next compaction."""
         self._live_rows = np.flatnonzero(self._doc != DEAD) if self.dead else None
@@ -372,6 +373,22 @@ class DenseIndex:
             bounds = np.searchsorted(self._doc[order], np.arange(len(self._ids) + 1), side="left")
             self._groups = (order, bounds)
         return self._groups
+
+    def sample_rows(self, articles: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(ordinals, rows, starts)`` of up to ``articles`` articles evenly spaced over the ordinals,
+        those with a passage vector: their vector rows, article by article, and where each article's
+        rows start in them. Kept once computed (a generation's rows never change)."""
+        if articles not in self._samples:
+            order, bounds = self._grouped()
+            count = len(self._ids)
+            picked = np.unique(np.linspace(0, count - 1, min(count, articles)).astype(np.int64)) if count else \
+                np.zeros(0, dtype=np.int64)
+            sizes = bounds[picked + 1] - bounds[picked]
+            picked, sizes = picked[sizes > 0], sizes[sizes > 0]
+            starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+            rows = order[np.repeat(bounds[picked], sizes) + np.arange(int(sizes.sum())) - np.repeat(starts, sizes)]
+            self._samples[articles] = (picked, rows, starts)
+        return self._samples[articles]
 
     def rows_by_article(self, ordinal: int) -> np.ndarray:
         """The vector rows of the article at ``ordinal`` (any order on disk: appended rows come last)."""

@@ -102,14 +102,11 @@ def background(dense: DenseIndex, ordinal: int, candidates: Collection[int]) -> 
     centre = article_vector(dense, ordinal)
     if centre is None:
         return None
-    count = len(dense.ids)
-    skip = {ordinal, *candidates}
-    sample = np.unique(np.linspace(0, count - 1, min(count, BACKGROUND_ARTICLES)).astype(np.int64)).tolist()
-    rows = [r for o in sample if o not in skip and len(r := dense.rows_by_article(o))]
-    if len(rows) < BACKGROUND_MIN:
+    ordinals, rows, starts = dense.sample_rows(BACKGROUND_ARTICLES)
+    outside = ~np.isin(ordinals, [ordinal, *candidates])
+    if outside.sum() < BACKGROUND_MIN:
         return None
-    sims = np.asarray(dense.vectors()[np.concatenate(rows)], dtype=np.float32) @ centre
-    best = np.maximum.reduceat(sims, np.cumsum([0] + [len(r) for r in rows[:-1]]))
+    best = np.maximum.reduceat(np.asarray(dense.vectors()[rows], dtype=np.float32) @ centre, starts)[outside]
     return float(best.mean()), float(best.std())
 
 

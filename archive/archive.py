@@ -333,9 +333,10 @@ class Archive(Writes):
         """The timeline of a story: the articles about the article ``doc_id``, or about ``query``, grouped
         into events (close in meaning and in date), oldest first (see :mod:`archive.search.story`).
 
-        From an article: the article and its ``limit`` nearest articles, as :meth:`related` finds them
-        (by meaning, else by its title and lead); a folded duplicate's id gives the story of the article
-        it was folded into. From a query: the ``limit`` best articles :meth:`search` finds for it
+        From an article: the article and at most ``limit`` of its nearest articles, as :meth:`related`
+        finds them (by meaning, else by its title and lead), by meaning only those that stand out from the
+        archive at large (:func:`archive.search.related.story_floor`) and clear the search floor; a folded
+        duplicate's id gives the story of the article it was folded into. From a query: the ``limit`` best articles :meth:`search` finds for it
         (hybrid on an archive with vectors, else lexical), every copy of a story counted. ``limit`` is
         at most :data:`archive.search.story.MAX_LIMIT`. The filters restrict the articles considered
         (the seed article is always in its own story). On a lexical-only archive events are grouped by

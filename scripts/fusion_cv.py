@@ -89,6 +89,8 @@ class QueryDump:
     holds: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))
     title_holds: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))
     top_cos: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the archive's 100 best article cosines
+    bg_mean: float = 0.0  # the mean and spread of every article's cosine (the meaning side's background)
+    bg_std: float = 0.0
     n_docs: int = 0
     rocchio: dict = field(default_factory=dict)  # (k, beta) -> cosine of every candidate
     rocchio_top: dict = field(default_factory=dict)  # (k, beta) -> bool: in that run's top 100
@@ -143,6 +145,8 @@ def dump_queries(archive: Archive, queries: list[tuple[str, str, str]]) -> list[
         word_list, _ = lexical.rank(match, DEPTH, None, hybrid=True)
         finite = np.where(np.isfinite(cosines), cosines, -1.0)
         q.top_cos = np.sort(finite)[::-1][:DEPTH].astype(np.float64)
+        every = cosines[np.isfinite(cosines)]
+        q.bg_mean, q.bg_std = (float(every.mean()), float(every.std())) if len(every) else (0.0, 0.0)
         q.n_docs = n
         base = {o for o, _ in word_list} | {o for o, _, _ in near}
         # the default's own ranking, to draw feedback from (over the base union)

@@ -54,6 +54,15 @@ def flatness(q: QueryDump, sel: np.ndarray, m: int = 10) -> float:
     return float(q.word[top[-1]] / q.word[top[0]])
 
 
+def standing(q: QueryDump) -> float:
+    """How far the meaning side's best article stands out from the query's similarity to the archive at
+    large, in standard deviations (0 when the dump lacks the background: dumps made before it)."""
+    std = getattr(q, "bg_std", 0.0)
+    if not std or not len(q.top_cos):
+        return 0.0
+    return float((q.top_cos[0] - q.bg_mean) / std)
+
+
 def evidence(q: QueryDump, sel: np.ndarray) -> dict[str, float]:
     """What the rules may read of a query at query time."""
     known = float(q.idf[q.df > 0].sum() / q.idf.sum()) if len(q.idf) and q.idf.sum() > 0 else 0.0
@@ -73,6 +82,7 @@ def evidence(q: QueryDump, sel: np.ndarray) -> dict[str, float]:
         "agree": len(words_top & meaning_top) / 10,
         "flat": flatness(q, sel),
         "terms": float(len(q.idf)),
+        "stand": standing(q),
     }
 
 
@@ -107,6 +117,10 @@ def family(name: str, p: dict) -> Callable[[QueryDump, np.ndarray], np.ndarray]:
                 a *= p["flat_scale"]  # many articles match the words as well as the best: meaning decides
             elif "agree_at" in p and e["agree"] >= p["agree_at"]:
                 a *= p["agree_scale"]
+            elif "stand_at" in p and e["stand"] >= p["stand_at"] and (e["question"] or not p.get("stand_q")):
+                a *= p["stand_scale"]  # the meaning side's best stands far out of the archive: meaning decides
+            elif "weak_at" in p and 0 < e["stand"] < p["weak_at"] and (e["question"] or not p.get("weak_q")):
+                a += p["weak_lift"] * (1 - a)  # nothing stands out by meaning: the words decide more
         if "lift_on" in p and not (p.get("latin_meaning") and e["latin"]):
             a += p["lift"] * (1 - a) * e[p["lift_on"]] ** p.get("lift_power", 1)  # evidence raises the words
         if "drop_on" in p and not (p.get("latin_meaning") and e["latin"]):
@@ -176,6 +190,12 @@ FAMILIES: dict[str, list[dict]] = {
     "latin + words alone + questions with a flat word side lean on meaning": [
         {"latin_meaning": 1, "alone": 0.5, "flat_at": f, "flat_scale": sc, "flat_q": 1}
         for f in (0.6, 0.7, 0.8, 0.9) for sc in (0.5, 0.7, 0.85)],
+    "latin + words alone + meaning standing out leans on meaning": [
+        {"latin_meaning": 1, "alone": 0.5, "stand_at": t, "stand_scale": sc, "stand_q": sq}
+        for t in (4, 5, 6, 7, 8) for sc in (0.5, 0.7, 0.85) for sq in (0, 1)],
+    "latin + words alone + meaning not standing out leans on words": [
+        {"latin_meaning": 1, "alone": 0.5, "weak_at": t, "weak_lift": lift, "weak_q": wq}
+        for t in (3, 4, 5) for lift in (0.2, 0.4) for wq in (0, 1)],
     "rm3 (word side)": [{"rm3": lam} for lam in (0.1, 0.2, 0.3, 0.5)],
     "rocchio (vectors)": [{"rocchio": key} for key in cv.ROCCHIO],
 }
@@ -191,6 +211,8 @@ AGAINST = {fam: CURRENT for fam in FAMILIES
 AGAINST["latin + words alone + sharper title evidence (c^p)"] = WORDS_ALONE
 AGAINST["latin + words alone + a flat word side leans on meaning"] = WORDS_ALONE
 AGAINST["latin + words alone + questions with a flat word side lean on meaning"] = WORDS_ALONE
+AGAINST["latin + words alone + meaning standing out leans on meaning"] = WORDS_ALONE
+AGAINST["latin + words alone + meaning not standing out leans on words"] = WORDS_ALONE
 """Families scored against :data:`CURRENT` (or today's default) rather than the previous default."""
 
 

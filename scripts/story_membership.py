@@ -10,8 +10,8 @@ set's README). 20 seeds (``tune``) chose :data:`archive.search.related.STORY_Z`;
 (``report``), drawn and judged afterwards, only report it.
 
 For each seed the archive (built from ANT with e5-small, opened read-only) gives the seed's
-background (:func:`archive.search.related.background`, without the seed and those 100) and so
-each neighbour's standard score; a bound ``z`` keeps the neighbours at or above it, as
+background (:func:`archive.search.related.background`: a sample of the archive, its most similar
+share left out) and so each neighbour's standard score; a bound ``z`` keeps the neighbours at or above it, as
 ``Archive.story`` does. Per set and bound: the share of kept articles that are another story
 (noise), the share of same-story articles kept (recall), their F0.5 (precision counted as
 1 - noise: a related story is no noise on a timeline), the articles kept per seed and the other
@@ -33,10 +33,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from archive import Archive  # noqa: E402
-from archive.search.related import STORY_Z, background, nearest_by_vectors  # noqa: E402
+from archive.search.related import BACKGROUND_MIN, STORY_Z, background, nearest_by_vectors  # noqa: E402
 
 JUDGED = Path(__file__).resolve().parents[1] / "eval" / "story-membership" / "judged.tsv"
-BOUNDS = [round(z, 2) for z in np.arange(3.5, 4.51, 0.05)]
+BOUNDS = [round(z, 2) for z in np.arange(4.0, 6.01, 0.05)]
 """The bounds swept (``STORY_Z`` among them)."""
 BETA = 0.5
 """F-beta weighs the noise a reader sees twice as much as the story's articles missed."""
@@ -63,8 +63,10 @@ def standard_scores(archive: Archive, seed: str, neighbours: list[str]) -> np.nd
     if missing:
         raise SystemExit(f"{seed}: {len(missing)} judged neighbours are no longer among its nearest "
                          f"({missing[:3]}): the archive differs from the one judged")
-    mean, std = background(searcher.dense, ordinal, [o for o, _, _ in near])  # type: ignore[misc]
-    return (np.array([score[i] for i in neighbours]) - mean) / std
+    spread = background(searcher.dense, ordinal)
+    if spread is None or spread[1] <= 0:
+        raise SystemExit(f"{seed}: no background to measure (an archive of fewer than {BACKGROUND_MIN} articles?)")
+    return (np.array([score[i] for i in neighbours]) - spread[0]) / spread[1]
 
 
 def measure(seeds: list[tuple[np.ndarray, np.ndarray]], bound: float) -> dict[str, float]:

@@ -375,7 +375,7 @@ def test_hybrid_weight_defaults_to_the_one_tuned_for_the_encoder(tmp_path: Path,
 def test_a_sample_of_articles_holds_each_ones_rows_together_and_leaves_out_those_without_vectors(
         tmp_path: Path) -> None:
     """``DenseIndex.sample_rows``: evenly spaced articles, each one's rows (as ``rows_by_article``) in one
-    run from its start, articles without a vector (deleted, or not embedded yet) left out."""
+    run from its start, articles without a vector (here a deleted one) left out."""
     from archive import Archive
 
     docs = [Document(id=f"d{i}", title=f"خبر رقم {i}", body=" ".join(["كلمة"] * (40 + 150 * (i % 3))) + f" رقم {i}")
@@ -394,3 +394,4 @@ def test_a_sample_of_articles_holds_each_ones_rows_together_and_leaves_out_those
         every, _, _ = dense.sample_rows(100)
         assert len(every) == 11  # every live article with a vector, once
         assert dense.sample_rows(6) is dense.sample_rows(6)  # kept
+        assert [len(part) for part in dense.sample_rows(0)] == [0, 0, 0]

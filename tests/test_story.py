@@ -108,47 +108,62 @@ def test_an_articles_story_keeps_what_stands_out_from_the_archive_at_large(
     unbounded = {a.id for e in background_archive.story(seed_document.id, limit=14).events for a in e.articles}
     noise = unbounded & unrelated
     assert noise and kursk <= unbounded  # 31 articles: too few to measure a background (BACKGROUND_MIN)
-    monkeypatch.setattr(related, "BACKGROUND_MIN", 8)  # the 16 articles outside the 14 nearest are enough here
+    # 31 articles, a third of them the story: with the sample's top third left out, they stand on the rest
+    monkeypatch.setattr(related, "BACKGROUND_MIN", 8)
+    monkeypatch.setattr(related, "BACKGROUND_TRIM", 0.4)
     story = background_archive.story(seed_document.id, limit=14)
     ids = {a.id for e in story.events for a in e.articles}
     assert kursk <= ids and not ids & unrelated
     _assert_timeline(story)
+    fewer = {a.id for e in background_archive.story(seed_document.id, limit=6).events for a in e.articles}
+    assert len(fewer) == 7 and fewer <= ids  # the bar does not depend on how many articles are asked for
 
 
 def test_the_story_bound_stands_on_the_background_without_the_storys_own_articles() -> None:
     """:func:`archive.search.related.story_floor`: ``STORY_Z`` standard deviations above the seed's mean
-    similarity to a sample of the archive, the seed and its candidates left out, and no bound from too few."""
+    similarity to a sample of the archive (each article by its best passage), the seed and the most
+    similar ``BACKGROUND_TRIM`` of the sample left out; no bound from too small a sample."""
     rng = np.random.default_rng(5)
     dim, count = 16, 400
     seed, topic = np.eye(dim, dtype=np.float32)[:2]
-    vectors = 0.3 * seed + topic + 0.05 * rng.normal(size=(count, dim)).astype(np.float32)  # news at large
-    vectors[:10] = seed + 0.1 * rng.normal(size=(10, dim))  # ten articles of the seed's story
-    vectors[0] = seed
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    articles = 0.3 * seed + topic + 0.05 * rng.normal(size=(count, dim)).astype(np.float32)  # news at large
+    articles[1:10] = seed + 0.1 * rng.normal(size=(9, dim))  # nine articles of the seed's story
+    articles[0] = seed
+    second = topic + 0.05 * rng.normal(size=(count, dim)).astype(np.float32)  # a second passage, off the seed
+    second[:10] = seed + 0.1 * rng.normal(size=(10, dim))  # the story's second passages tell it too
+    passages = np.empty((2 * count, dim), dtype=np.float32)
+    passages[0::2], passages[1::2] = articles, second
+    passages[[4, 10]] = topic  # two of the story whose best passage is their second one
+    passages /= np.linalg.norm(passages, axis=1, keepdims=True)
 
-    class Dense:  # one passage per article: the rows are the ordinals
+    class Dense:  # two passages per article, rows 2i and 2i+1
         ids = [f"a{i}" for i in range(count)]
 
         def passage_vectors(self, ordinal: int) -> np.ndarray:
-            return vectors[[ordinal]]
+            return passages[2 * ordinal : 2 * ordinal + 2]
 
         def sample_rows(self, articles: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             picked = np.unique(np.linspace(0, count - 1, min(count, articles)).astype(np.int64))
-            return picked, picked, np.arange(len(picked))
+            return picked, np.stack([2 * picked, 2 * picked + 1], axis=1).ravel(), 2 * np.arange(len(picked))
 
         def vectors(self) -> np.ndarray:
-            return vectors
+            return passages
 
     dense = Dense()
-    story = list(range(1, 10))
-    others = vectors[10:] @ seed
-    expected = float(others.mean() + related.STORY_Z * others.std())
-    assert related.story_floor(dense, 0, story) == pytest.approx(expected, abs=1e-5)  # type: ignore[arg-type]
-    with_story = related.story_floor(dense, 0, [])  # type: ignore[arg-type]
-    assert with_story is not None and with_story > expected + 0.05  # the story's own articles raise the bar
-    assert min(vectors[1:10] @ seed) > expected > max(others)
-    assert related.story_floor(dense, 0, range(1, count - related.BACKGROUND_MIN + 2)) is None  # type: ignore[arg-type]
-    assert related.story_floor(dense, 0, range(1, count - related.BACKGROUND_MIN)) is not None  # type: ignore[arg-type]
+    centre = passages[0:2].mean(axis=0)
+    centre /= np.linalg.norm(centre)
+    best = (passages @ centre).reshape(count, 2).max(axis=1)[1:]  # every article but the seed
+    kept = np.sort(best)[: len(best) - int(related.BACKGROUND_TRIM * len(best))]
+    expected = float(kept.mean() + related.STORY_Z * kept.std())
+    assert related.story_floor(dense, 0) == pytest.approx(expected, abs=1e-5)  # type: ignore[arg-type]
+    untrimmed = float(best.mean() + related.STORY_Z * best.std())
+    assert untrimmed > expected + 0.01  # left in, the story's own articles would raise the bar
+    assert min(best[:9]) > expected > max(best[9:])  # the story is in, the news at large out
+    assert related.story_floor(dense, 0, z=0.0) == pytest.approx(float(kept.mean()), abs=1e-5)  # type: ignore[arg-type]
+    few = related.BACKGROUND_MIN
+    Dense.ids = Dense.ids[:few]  # the seed and BACKGROUND_MIN - 1 others: too few
+    count = few
+    assert related.story_floor(dense, 0) is None  # type: ignore[arg-type]
 
 
 def test_a_folded_copys_story_is_the_story_of_the_article_it_was_folded_into(

@@ -385,7 +385,7 @@ class DenseIndex:
                 np.zeros(0, dtype=np.int64)
             sizes = bounds[picked + 1] - bounds[picked]
             picked, sizes = picked[sizes > 0], sizes[sizes > 0]
-            starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+            starts = (np.cumsum(sizes) - sizes).astype(np.int64)
             rows = order[np.repeat(bounds[picked], sizes) + np.arange(int(sizes.sum())) - np.repeat(starts, sizes)]
             self._samples[articles] = (picked, rows, starts)
         return self._samples[articles]

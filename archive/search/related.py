@@ -13,7 +13,7 @@ come back.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,9 +30,12 @@ BACKGROUND_ARTICLES = 2000
 """Articles, evenly spaced over the ordinals, that stand for the archive at large in :func:`story_floor`:
 enough for a steady mean and spread, at a cost that does not grow with the archive."""
 BACKGROUND_MIN = 200
-"""Fewer articles than this left in the background (the sample without the story's candidates) measure
-no spread worth the name: the story is then bounded by the search floor alone."""
-STORY_Z = 4.15
+"""Fewer sampled articles than this (with a passage vector, the seed aside) measure no spread worth the
+name: the story is then bounded by the search floor alone."""
+BACKGROUND_TRIM = 0.05
+"""The share of the sample most similar to the seed left out of its background: the seed's own story, up
+to this share of the archive, does not raise its bar, whatever ``limit`` and the filters are."""
+STORY_Z = 5.0
 """How many standard deviations above its mean similarity to the archive at large an article's similarity
 to the seed must stand for it to be in the seed's story (:func:`story_floor`; chosen on judged seeds of
 ANT: docs/story.md)."""
@@ -79,7 +82,7 @@ def nearest_by_vectors(
     return [hit for hit in dense.search(centre, k + 1, allowed=allowed) if hit[0] != ordinal][:k]
 
 
-def story_floor(dense: DenseIndex, ordinal: int, candidates: Collection[int], z: float = STORY_Z) -> float | None:
+def story_floor(dense: DenseIndex, ordinal: int, z: float = STORY_Z) -> float | None:
     """The similarity an article needs to the article at ``ordinal`` to be in its story: ``z`` standard
     deviations above the mean of its similarities to the archive at large (:func:`background`); ``None``
     when there is no background to measure.
@@ -89,24 +92,26 @@ def story_floor(dense: DenseIndex, ordinal: int, candidates: Collection[int], z:
     reports of one sport resemble each other more than two reports of politics do), so the story's bound
     is measured against the article's own background rather than fixed.
     """
-    spread = background(dense, ordinal, candidates)
+    spread = background(dense, ordinal)
     return None if spread is None else spread[0] + z * spread[1]
 
 
-def background(dense: DenseIndex, ordinal: int, candidates: Collection[int]) -> tuple[float, float] | None:
+def background(dense: DenseIndex, ordinal: int) -> tuple[float, float] | None:
     """The mean and standard deviation of the similarities of the article at ``ordinal`` (its
     :func:`article_vector`) to the archive at large, best passage each, as :func:`nearest_by_vectors`
-    scores: a sample of :data:`BACKGROUND_ARTICLES` articles without the seed and its ``candidates`` (a
-    story's own articles must not set its bar). ``None`` when the seed has no passage vector or fewer than
-    :data:`BACKGROUND_MIN` of the sample have one."""
+    scores: a sample of :data:`BACKGROUND_ARTICLES` articles, the seed aside and the
+    :data:`BACKGROUND_TRIM` most similar left out (the story's own articles must not set its bar).
+    ``None`` when the seed has no passage vector or fewer than :data:`BACKGROUND_MIN` of the sample
+    have one."""
     centre = article_vector(dense, ordinal)
     if centre is None:
         return None
     ordinals, rows, starts = dense.sample_rows(BACKGROUND_ARTICLES)
-    outside = ~np.isin(ordinals, [ordinal, *candidates])
-    if outside.sum() < BACKGROUND_MIN:
+    if np.count_nonzero(ordinals != ordinal) < BACKGROUND_MIN:
         return None
-    best = np.maximum.reduceat(np.asarray(dense.vectors()[rows], dtype=np.float32) @ centre, starts)[outside]
+    best = np.maximum.reduceat(np.asarray(dense.vectors()[rows], dtype=np.float32) @ centre, starts)
+    best = np.sort(best[ordinals != ordinal])
+    best = best[: len(best) - int(BACKGROUND_TRIM * len(best))]
     return float(best.mean()), float(best.std())
 
 

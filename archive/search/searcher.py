@@ -294,7 +294,7 @@ class Searcher:
             nearest = nearest_by_vectors(self.dense, ordinal, limit, within) if self.has_dense else None
             if nearest is not None:  # a neighbour stands out from the seed's background and clears the search floor
                 mode = "semantic"
-                bounds = [self.floor, story_floor(self.dense, ordinal, [o for o, _, _ in nearest])]
+                bounds = [self.floor, story_floor(self.dense, ordinal)]
                 scored += [(o, s) for o, s, _ in nearest if all(b is None or s >= b for b in bounds)]
             else:
                 mode = "lexical"

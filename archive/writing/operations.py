@@ -183,18 +183,20 @@ def update(
     sources: Sequence[str | Path] = (),
 ) -> Encoder | None:
     """Add or replace ``add`` and remove ``delete`` as one change (see :meth:`archive.Archive.update`)."""
-    delete, add = _ids(delete, "delete"), checked_documents(add, "add")
-    with _changing(root, report) as live:  # checks the index against this code's settings
-        encoder = live.manifest.load_encoder(root)  # the one the archive was built with
-        stored = {entry[0] for entry in live.entries} if delete else set()
-        missing = sorted({doc_id for doc_id in delete if doc_id not in stored})
-        if missing:
-            raise DocumentNotFoundError(f"cannot delete {', '.join(map(repr, missing))}: no such document in {root}")
-        added = unique_ids(add, report)
-        plan = plan_update(live, added, delete, sources=source_paths_of(sources), tombstone=True)
-        report.counted(plan.counts)
-        result = write_increment(root, live, plan, encoder=encoder, progress=progress)
-        _took(root, result, encoder, report, progress, embed=bool(added))  # a delete alone embeds nothing
+    with _timed(report):
+        delete, add = _ids(delete, "delete"), checked_documents(add, "add")
+        with _changing(root, report) as live:  # checks the index against this code's settings
+            encoder = live.manifest.load_encoder(root)  # the one the archive was built with
+            stored = {entry[0] for entry in live.entries} if delete else set()
+            missing = sorted({doc_id for doc_id in delete if doc_id not in stored})
+            if missing:
+                raise DocumentNotFoundError(f"cannot delete {', '.join(map(repr, missing))}: no such document in "
+                                            f"{root}")
+            added = unique_ids(add, report)
+            plan = plan_update(live, added, delete, sources=source_paths_of(sources), tombstone=True)
+            report.counted(plan.counts)
+            result = write_increment(root, live, plan, encoder=encoder, progress=progress)
+            _took(root, result, encoder, report, progress, embed=bool(added))  # a delete alone embeds nothing
     return encoder
 
 
@@ -207,43 +209,43 @@ def restore(
     report: BuildReport,
 ) -> Encoder | None:
     """Bring back articles the user deleted (see :meth:`archive.Archive.restore`)."""
-    ids = _ids(ids, "ids")
-    with _changing(root, report) as live:
-        manifest, tombstones = live.manifest, live.tombstones
-        every = {entry[0] for entry in live.entries}
-        stored = {doc_id for doc_id in ids if doc_id not in tombstones and doc_id in every}
-        unknown = [doc_id for doc_id in ids if doc_id not in tombstones]
-        if unknown:
-            what = ", ".join(f"{i!r} ({'in the archive, not deleted' if i in stored else 'never deleted here'})"
-                             for i in unknown[:5])
-            raise DocumentNotFoundError(f"cannot restore {what}: only articles removed with archive delete can be")
-        encoder = manifest.load_encoder(root)
-        if documents is None:  # the archive's own sources, where a build would read them
-            from ..files.readers import read_documents
+    with _timed(report):
+        ids = _ids(ids, "ids")
+        with _changing(root, report) as live:
+            manifest, tombstones = live.manifest, live.tombstones
+            every = {entry[0] for entry in live.entries}
+            stored = {doc_id for doc_id in ids if doc_id not in tombstones and doc_id in every}
+            unknown = [doc_id for doc_id in ids if doc_id not in tombstones]
+            if unknown:
+                what = ", ".join(f"{i!r} ({'in the archive, not deleted' if i in stored else 'never deleted here'})"
+                                 for i in unknown[:5])
+                raise DocumentNotFoundError(f"cannot restore {what}: only articles removed with archive delete can be")
+            encoder = manifest.load_encoder(root)
+            if documents is None:  # the archive's own sources, where a build would read them
+                from ..files.readers import read_documents
 
-            documents = read_documents(manifest.sources, on_error=lambda exc: report.skipped.append(str(exc)),
-                                       on_warning=report.warnings.append)
-        wanted = set(ids)
-        found = unique_ids((d for d in checked_documents(documents, "documents") if d.id in wanted), report)
-        for doc_id in sorted(wanted - {d.id for d in found}):
-            report.warnings.append(
-                f"{doc_id}: not in the archive's sources any more; its deletion is forgotten, so a build "
-                "that reads it again adds it")
-        plan = plan_update(live, found, [], forget=ids)
-        report.counted(plan.counts)
-        result = write_increment(root, live, plan, encoder=encoder, progress=progress)
-        _took(root, result, encoder, report, progress, embed=bool(found))
+                documents = read_documents(manifest.sources, on_error=lambda exc: report.skipped.append(str(exc)),
+                                           on_warning=report.warnings.append)
+            wanted = set(ids)
+            found = unique_ids((d for d in checked_documents(documents, "documents") if d.id in wanted), report)
+            for doc_id in sorted(wanted - {d.id for d in found}):
+                report.warnings.append(
+                    f"{doc_id}: not in the archive's sources any more; its deletion is forgotten, so a build "
+                    "that reads it again adds it")
+            plan = plan_update(live, found, [], forget=ids)
+            report.counted(plan.counts)
+            result = write_increment(root, live, plan, encoder=encoder, progress=progress)
+            _took(root, result, encoder, report, progress, embed=bool(found))
     return encoder
 
 
 @contextmanager
 def _changing(root: Path, report: BuildReport) -> Iterator[LiveState]:
-    """The live index of ``root``, read once under its writer lock, for a change timed in ``report``
-    (a missing index is named before any folder is made)."""
-    with _timed(report):
-        layout.current_generation(root)
-        with layout.writer_lock(root, on_warning=report.warnings.append):
-            yield live_to_change(root)
+    """The live index of ``root``, read once under its writer lock (a missing index is named before any
+    folder is made; the lock's warnings go to ``report``)."""
+    layout.current_generation(root)
+    with layout.writer_lock(root, on_warning=report.warnings.append):
+        yield live_to_change(root)
 
 
 def _ids(ids: Iterable[str], name: str) -> list[str]:

@@ -117,6 +117,9 @@ def family(name: str, p: dict) -> Callable[[QueryDump, np.ndarray], np.ndarray]:
                 a *= p["flat_scale"]  # many articles match the words as well as the best: meaning decides
             elif "agree_at" in p and e["agree"] >= p["agree_at"]:
                 a *= p["agree_scale"]
+            elif ("both_stand" in p and e["question"] and e["stand"] >= p["both_stand"]
+                  and e["flat"] >= p["both_flat"]):
+                a *= p["both_scale"]  # a question whose answer stands out by meaning among many word matches
             elif "stand_at" in p and e["stand"] >= p["stand_at"] and (e["question"] or not p.get("stand_q")):
                 a *= p["stand_scale"]  # the meaning side's best stands far out of the archive: meaning decides
             elif "weak_at" in p and 0 < e["stand"] < p["weak_at"] and (e["question"] or not p.get("weak_q")):
@@ -196,6 +199,9 @@ FAMILIES: dict[str, list[dict]] = {
     "latin + words alone + meaning not standing out leans on words": [
         {"latin_meaning": 1, "alone": 0.5, "weak_at": t, "weak_lift": lift, "weak_q": wq}
         for t in (3, 4, 5) for lift in (0.2, 0.4) for wq in (0, 1)],
+    "latin + words alone + questions standing out by meaning among flat words lean on meaning": [
+        {"latin_meaning": 1, "alone": 0.5, "both_stand": t, "both_flat": f, "both_scale": sc}
+        for t in (4, 5, 6) for f in (0.5, 0.7, 0.8) for sc in (0.5, 0.7, 0.85)],
     "rm3 (word side)": [{"rm3": lam} for lam in (0.1, 0.2, 0.3, 0.5)],
     "rocchio (vectors)": [{"rocchio": key} for key in cv.ROCCHIO],
 }
@@ -213,6 +219,7 @@ AGAINST["latin + words alone + a flat word side leans on meaning"] = WORDS_ALONE
 AGAINST["latin + words alone + questions with a flat word side lean on meaning"] = WORDS_ALONE
 AGAINST["latin + words alone + meaning standing out leans on meaning"] = WORDS_ALONE
 AGAINST["latin + words alone + meaning not standing out leans on words"] = WORDS_ALONE
+AGAINST["latin + words alone + questions standing out by meaning among flat words lean on meaning"] = WORDS_ALONE
 """Families scored against :data:`CURRENT` (or today's default) rather than the previous default."""
 
 

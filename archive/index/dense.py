@@ -374,20 +374,25 @@ class DenseIndex:
             self._groups = (order, bounds)
         return self._groups
 
+    def article_rows(self, ordinals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows, sizes)``: the vector rows of the articles at ``ordinals``, article after article, and how
+        many each has (0: no vector, deleted or not embedded yet), found in one pass however many articles."""
+        order, bounds = self._grouped()
+        ordinals = np.asarray(ordinals, dtype=np.int64)
+        sizes = bounds[ordinals + 1] - bounds[ordinals]
+        offsets = np.repeat(bounds[ordinals] - (np.cumsum(sizes) - sizes), sizes)
+        return order[offsets + np.arange(int(sizes.sum()))], sizes
+
     def sample_rows(self, articles: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(ordinals, rows, starts)`` of up to ``articles`` articles evenly spaced over the ordinals,
         those with a passage vector: their vector rows, article by article, and where each article's
         rows start in them. Kept once computed (a generation's rows never change)."""
         if articles not in self._samples:
-            order, bounds = self._grouped()
             count = len(self._ids)
-            picked = np.unique(np.linspace(0, count - 1, min(count, articles)).astype(np.int64)) if count else \
-                np.zeros(0, dtype=np.int64)
-            sizes = bounds[picked + 1] - bounds[picked]
+            picked = np.unique(np.linspace(0, count - 1, min(count, articles)).astype(np.int64))
+            rows, sizes = self.article_rows(picked)
             picked, sizes = picked[sizes > 0], sizes[sizes > 0]
-            starts = (np.cumsum(sizes) - sizes).astype(np.int64)
-            rows = order[np.repeat(bounds[picked], sizes) + np.arange(int(sizes.sum())) - np.repeat(starts, sizes)]
-            self._samples[articles] = (picked, rows, starts)
+            self._samples[articles] = (picked, rows, (np.cumsum(sizes) - sizes).astype(np.int64))
         return self._samples[articles]
 
     def rows_by_article(self, ordinal: int) -> np.ndarray:

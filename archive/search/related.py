@@ -56,14 +56,13 @@ def article_vector(dense: DenseIndex, ordinal: int) -> np.ndarray | None:
 def article_vectors(dense: DenseIndex, ordinals: Sequence[int]) -> np.ndarray:
     """:func:`article_vector` of each of ``ordinals``, as rows (a row of zeros for an article without a
     passage vector), read from the vector matrix in one gather (a story takes a hundred at once)."""
-    rows = [dense.rows_by_article(o) for o in ordinals]
-    sizes = np.array([len(r) for r in rows], dtype=np.int64)
-    out = np.zeros((len(rows), dense.dim), dtype=np.float32)
+    rows, sizes = dense.article_rows(np.asarray(ordinals, dtype=np.int64))
+    out = np.zeros((len(sizes), dense.dim), dtype=np.float32)
     present = sizes > 0
     if not present.any():
         return out
-    gathered = np.asarray(dense.vectors()[np.concatenate(rows)], dtype=np.float32)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    gathered = np.asarray(dense.vectors()[rows], dtype=np.float32)
+    starts = np.cumsum(sizes) - sizes
     out[present] = np.add.reduceat(gathered, starts[present], axis=0) / sizes[present, None]
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)

@@ -92,7 +92,7 @@ def build(  # noqa: PLR0913 - Archive.build's arguments, passed on
                                           encoder_spec=chosen if isinstance(chosen, str) else spec_of(enc),
                                           progress=progress, procs=procs, sources=plan.remembered,
                                           max_passages=policy, embedding_rate=rate, tombstones=tombstones)
-            _took(root, result, enc, report, progress)
+            _took(root, result, live, enc, report, progress)
     return enc
 
 
@@ -120,14 +120,19 @@ def _timed(report: BuildReport) -> Iterator[None]:
         report.seconds = time.perf_counter() - started
 
 
-def _took(root: Path, wrote: Wrote | None, encoder: Encoder | None, report: BuildReport, progress: Progress | None,
-          *, embed: bool = True) -> None:
-    """Give ``report`` what the write wrote (``None``: nothing), then embed the passages that wait (with ``embed``)."""
+def _took(root: Path, wrote: Wrote | None, live: LiveState | None, encoder: Encoder | None, report: BuildReport,
+          progress: Progress | None, *, embed: bool = True) -> None:
+    """Give ``report`` what the write wrote, then embed the passages that wait (with ``embed``): in the
+    generation written, or, when the write changed nothing (``wrote`` None), in ``live`` as the operation
+    read it under the same lock."""
     if wrote is not None:
         report.took(wrote)
     if encoder is not None and embed:
-        live = (wrote.generation, wrote.manifest) if wrote is not None else checked_live(root)
-        embed_pending(root, encoder, report, progress, live=live, verified=wrote is not None)
+        if wrote is not None:
+            embed_pending(root, encoder, report, progress, live=(wrote.generation, wrote.manifest), verified=True)
+        else:
+            assert live is not None  # a write that changes nothing leaves the live generation it read
+            embed_pending(root, encoder, report, progress, live=(live.generation, live.manifest))
 
 
 def plan(
@@ -196,7 +201,7 @@ def update(
             plan = plan_update(live, added, delete, sources=source_paths_of(sources), tombstone=True)
             report.counted(plan.counts)
             result = write_increment(root, live, plan, encoder=encoder, progress=progress)
-            _took(root, result, encoder, report, progress, embed=bool(added))  # a delete alone embeds nothing
+            _took(root, result, live, encoder, report, progress, embed=bool(added))  # a delete alone embeds nothing
     return encoder
 
 
@@ -235,7 +240,7 @@ def restore(
             plan = plan_update(live, found, [], forget=ids)
             report.counted(plan.counts)
             result = write_increment(root, live, plan, encoder=encoder, progress=progress)
-            _took(root, result, encoder, report, progress, embed=bool(found))
+            _took(root, result, live, encoder, report, progress, embed=bool(found))
     return encoder
 
 

@@ -30,7 +30,7 @@ HAS_TORCH = importlib.util.find_spec("torch") is not None
 
 def _forget_detection() -> None:
     """Detection is cached per process; each test detects afresh (some replace the detectors)."""
-    for detector in (select.cpu_capabilities, select.has_cuda, select._say_fallback_once):  # noqa: SLF001
+    for detector in (select.cpu_capabilities, select.cpu_flags, select.has_cuda, select._say_fallback_once):  # noqa: SLF001
         getattr(detector, "cache_clear", lambda: None)()
 
 
@@ -88,9 +88,46 @@ def test_an_engine_name_is_checked_and_the_environment_is_read(monkeypatch: pyte
 def test_auto_takes_the_fastest_tier_the_cpu_reports(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(select, "has_cuda", lambda: False)
     monkeypatch.setattr(select.importlib.util, "find_spec", lambda name: object())  # "OpenVINO is installed"
+    monkeypatch.setattr(select, "cpu_flags", lambda: frozenset({"avx2", "avx512f", "avx512_vnni"}))
     for capabilities, expected in (({"FP32", "BF16", "INT8"}, "bf16"), ({"FP32", "INT8"}, "int8"), ({"FP32"}, "numpy")):
         monkeypatch.setattr(select, "cpu_capabilities", lambda c=capabilities: frozenset(c))
         assert select.choose() == expected, capabilities
+
+
+# /proc/cpuinfo lines of real CPUs, cut to the flags that matter and some around them.
+ZEN3 = "flags\t\t: fpu vme sse sse2 ssse3 fma cx16 sse4_1 sse4_2 avx f16c avx2 bmi2 sha_ni vaes vpclmulqdq rdpid fsrm"
+SAPPHIRE_RAPIDS = ("flags\t\t: fpu avx2 avx512f avx512dq avx512_bf16 avx512_vnni amx_bf16 amx_tile amx_int8 "
+                   "avx512_fp16")
+ALDER_LAKE = "flags\t\t: fpu sse4_2 avx avx2 fma avx_vnni sha_ni gfni vaes"
+NEOVERSE_N1 = "processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics asimddp"
+CORTEX_A72 = "Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 cpuid"
+
+
+def test_int8_is_auto_only_where_the_cpu_has_int8_dot_products(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """OpenVINO offers int8 on any x86 CPU; without VNNI, AMX-int8 or ARM's dot product it runs the
+    products in float32, slower than numpy, so auto falls back to numpy there and says why."""
+    monkeypatch.setattr(select, "has_cuda", lambda: False)
+    monkeypatch.setattr(select.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(select, "cpu_capabilities", lambda: frozenset({"FP32", "INT8"}))
+    for cpuinfo, expected in ((ZEN3, "numpy"), (SAPPHIRE_RAPIDS, "int8"), (ALDER_LAKE, "int8"),
+                              (NEOVERSE_N1, "int8"), (CORTEX_A72, "numpy")):
+        monkeypatch.setattr(select, "cpu_flags", lambda text=cpuinfo: select.kernel_flags(text))
+        assert select.choose() == expected, cpuinfo
+    notes = capsys.readouterr().err
+    assert "runs on the portable numpy engine" in notes and "no int8 dot-product instruction" in notes
+    monkeypatch.setattr(select, "cpu_flags", lambda: select.kernel_flags(ZEN3))
+    assert select.choose("int8") == "int8"  # asked for by name, it runs: it works, only slower
+
+
+def test_this_machines_flags_include_the_kernels() -> None:
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        pytest.skip("no /proc/cpuinfo: not Linux")
+    kernel = select.kernel_flags(cpuinfo.read_text(encoding="utf-8", errors="replace"))
+    assert kernel and kernel <= select.cpu_flags()
+    assert select.int8_dot_products() == bool(kernel & {"avx512_vnni", "avx_vnni", "amx_int8", "asimddp"})
 
 
 def test_a_missing_instruction_set_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -243,9 +280,8 @@ def test_the_command_line_takes_and_shows_the_engine(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_the_server_starts_the_fast_engine_before_the_first_query(tmp_path: Path) -> None:
-    tiers = _tiers_here()
-    if not tiers:
-        pytest.skip("no OpenVINO tier on this machine")
+    """Where auto picks a fast engine the server starts it before any query; where it picks numpy
+    (no fast tier, or int8 without dot products) there is nothing to start and queries run on numpy."""
     import time
 
     from starlette.testclient import TestClient
@@ -254,6 +290,12 @@ def test_the_server_starts_the_fast_engine_before_the_first_query(tmp_path: Path
 
     Archive.build([*read_file(SEEDS / f"{SEED_ID}.txt")], tmp_path / "index", encoder="e5-small").close()
     with Archive.open(tmp_path / "index") as archive, TestClient(create_app(archive)):
+        if select.choose() == "numpy":
+            assert archive.search(QUERY, mode="semantic", k=1)[0].id == SEED_ID
+            encoder = archive.loaded_encoder
+            assert encoder is not None and encoder.engine == "numpy" and encoder._fast is None  # noqa: SLF001
+            assert encoder.ran == ["numpy"]
+            return
         deadline = time.monotonic() + 60
         while (archive.loaded_encoder is None or archive.loaded_encoder._fast is None) and time.monotonic() < deadline:  # noqa: SLF001
             time.sleep(0.1)

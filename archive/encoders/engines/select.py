@@ -6,7 +6,10 @@ Engines, fastest first:
   and sees a GPU;
 * ``bf16``: OpenVINO on the CPU's bf16 matrix units (AMX, AVX512-BF16);
 * ``int8``: OpenVINO with 8-bit weights and int8 products (VNNI, AMX-int8, ARM dot
-  products): the tier for CPUs without bf16 units;
+  products): the tier for CPUs without bf16 units. OpenVINO offers it on any x86 CPU,
+  but without an int8 dot-product instruction it runs the products in float32 and is
+  slower than numpy (docs/performance.md), so ``auto`` takes it only where the CPU
+  has one;
 * ``numpy``: the float32 forward pass, which runs everywhere.
 
 ``auto`` (the default) takes the first the machine supports. Detection asks the
@@ -67,6 +70,45 @@ def has_cuda() -> bool:
         return False
 
 
+_DOT_PRODUCT_FLAGS = frozenset({"avx512_vnni", "avx512vnni", "avx_vnni", "amx_int8", "asimddp"})
+"""CPU flags (as Linux's ``/proc/cpuinfo`` and numpy spell them, lower-cased) of an instruction
+that multiplies and sums int8 in one step: x86 VNNI (512- or 256-bit), AMX-int8, ARM's dot product."""
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's instruction-set flags, lower-cased: what numpy detected at start (every OS; it
+    does not list AVX-VNNI) and, on Linux, the kernel's list in ``/proc/cpuinfo``. numpy's own
+    table is read rather than a CPU-identification package: numpy is already loaded here."""
+    flags: set[str] = set()
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+
+        flags |= {name.lower() for name, present in __cpu_features__.items() if present}
+    except ImportError:  # another numpy layout: the kernel's list (or nothing) decides
+        pass
+    try:
+        flags |= kernel_flags(Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace"))
+    except OSError:  # not Linux
+        pass
+    return frozenset(flags)
+
+
+def kernel_flags(cpuinfo: str) -> frozenset[str]:
+    """The flags of a ``/proc/cpuinfo`` text: its ``flags`` lines (x86) or ``Features`` lines (ARM)."""
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags |= set(value.lower().split())
+    return frozenset(flags)
+
+
+def int8_dot_products() -> bool:
+    """True when the CPU has an int8 dot-product instruction (:data:`_DOT_PRODUCT_FLAGS`)."""
+    return bool(cpu_flags() & _DOT_PRODUCT_FLAGS)
+
+
 def missing(engine: str) -> str | None:
     """Why ``engine`` cannot run on this machine, or ``None`` when it can."""
     if engine == "numpy":
@@ -96,16 +138,25 @@ def choose(engine: str | None = None) -> str:
                                f"Fix: --engine auto (or unset {ENV})")
         return wanted
     for candidate in ("cuda", "bf16", "int8"):
-        if missing(candidate) is None:
+        if missing(candidate) is None and (candidate != "int8" or int8_dot_products()):
             return candidate
     _say_fallback_once()
     return "numpy"
 
 
+def _slower(engine: str) -> str | None:
+    """Why ``auto`` passes over ``engine`` although it can run: ``None`` unless it is ``int8``
+    on a CPU without int8 dot products."""
+    if engine == "int8" and missing("int8") is None and not int8_dot_products():
+        return ("this CPU has no int8 dot-product instruction (VNNI, AMX-int8, ARM dot product): "
+                "OpenVINO would run the products in float32, slower than numpy")
+    return None
+
+
 @lru_cache(maxsize=1)
 def _say_fallback_once() -> None:
     """Tell the user, once per process, that the portable engine is running and why."""
-    reasons = "; ".join(f"{e}: {missing(e)}" for e in ("bf16", "int8"))
+    reasons = "; ".join(f"{e}: {missing(e) or _slower(e)}" for e in ("bf16", "int8"))
     print(f"note: e5-small runs on the portable numpy engine ({reasons})", file=sys.stderr)
 
 

@@ -1,8 +1,10 @@
 """Query-adaptive fusion and pseudo-relevance feedback, chosen by leave-one-set-out cross-validation.
 
     python scripts/fusion_cv.py dump --bench arcd-train --bench xquad --bench snn-news-pool --bench arcd-test \\
-        --bench ant-news --ant-index /tmp/antonly/index --cache /tmp/fusion-work/eval --dumps /tmp/fusion-work/dumps
+        --bench ant-news --bench ant-questions --ant-index /tmp/antonly/index --cache /tmp/fusion-work/eval \\
+        --dumps /tmp/fusion-work/dumps
     python scripts/fusion_cv.py cv --dumps /tmp/fusion-work/dumps --json docs/evaluation-fusion-cv.json
+    FUSION_FAMILIES="name|name" python scripts/fusion_cv.py cv ...   # only those families of scripts/fusion_rules.py
 
 ``dump`` runs each benchmark's queries once through the archive's own parts (the parsed
 query and its match, the word list, the dense list, the honest "found" set, exactly as
@@ -23,7 +25,8 @@ default, query-adaptive weight rules with a small grid each, and the feedback va
 rule's parameters are chosen leave-one-set-out over the dev sets (ARCD train, XQuAD, the
 SaudiNewsNet judged pool, the ANT judged set's dev half): tuned on three, scored on the
 fourth; a rule is adopted only if it beats the default on every held-out set. ARCD test and
-the ANT test half are only reported. Figures: graded nDCG@10 (binary on ARCD/XQuAD), the mean
+the ANT test half are only reported, and so is ``ant-questions`` (the held-out questions of
+eval/ant-questions, never tuned on). Figures: graded nDCG@10 (binary on ARCD/XQuAD), the mean
 over a set's query kinds; every search unfolded (``fold=False``: every copy listed, as the
 judged pools were made).
 
@@ -62,7 +65,8 @@ DUMPS = Path.home() / ".cache" / "news-archive" / "fusion-cv"
 """Where dumps are kept by default (pickles this script alone writes and reads: keep them in a
 directory only you can write)."""
 DEV = ("arcd-train", "xquad", "snn-news-pool", "ant-dev")
-REPORT = ("arcd-test", "ant-test")
+REPORT = ("arcd-test", "ant-test", "ant-questions")
+"""Only reported; ``ant-questions`` (eval/ant-questions, 40 questions over ANT) is the held-out check."""
 ROCCHIO = ((3, 0.5), (3, 1.0), (5, 0.5), (5, 1.0))
 """(feedback articles, weight of their mean vector) of the Rocchio variants dumped."""
 RM3_DOCS, RM3_TERMS = 10, 10
@@ -247,10 +251,11 @@ def dump_queries(archive: Archive, queries: list[tuple[str, str, str]]) -> list[
 
 def load_set(name: str, args: argparse.Namespace) -> tuple[Archive, list[tuple[str, str, str]], object]:
     """The archive, the queries ``(id, kind, text)`` and the judgments of a benchmark."""
-    if name == "ant-news":
+    if name in ("ant-news", "ant-questions"):
+        directory = ant_news.JUDGED_DIR if name == "ant-news" else ant_news.JUDGED_DIR.parent / name
         archive = Archive.open(args.ant_index)
-        judged = snn_news.load(list(archive.documents(duplicates=True)), ant_news.JUDGED_DIR)
-        return archive, [(q.id, q.kind, q.text) for q in ant_news.read_queries()], judged
+        judged = snn_news.load(list(archive.documents(duplicates=True)), directory)
+        return archive, [(q.id, q.kind, q.text) for q in ant_news.read_queries(directory)], judged
     bench = evaluate.load_benchmark(name, args.data, args.cache)
     archive = evaluate.build_cached(bench, "e5-small", args.cache)
     if bench.judged:
@@ -325,7 +330,7 @@ def main() -> None:
     parser.add_argument("--ant-index", type=Path, default=Path("/tmp/antonly/index"),
                         help="an ANT archive with every passage embedded (opened read-only), for --bench ant-news")
     parser.add_argument("--bench", action="append",
-                        help="dump: benchmark(s) (arcd-train, xquad, snn-news-pool, arcd-test, ant-news)")
+                        help="dump: benchmark(s) (arcd-train, xquad, snn-news-pool, arcd-test, ant-news, ant-questions)")
     parser.add_argument("--json", type=Path, help="cv: also write every figure to this JSON file")
     args = parser.parse_args()
     args.dumps.mkdir(parents=True, exist_ok=True, mode=0o700)

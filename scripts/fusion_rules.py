@@ -98,6 +98,8 @@ def family(name: str, p: dict) -> Callable[[QueryDump, np.ndarray], np.ndarray]:
         if e["question"] and "alpha_q" in p:
             alpha = p["alpha_q"]
         a = alpha + te * (1 - alpha) * e["title"] ** p.get("power", 1)
+        if "c0" in p and e["title"] > 0 and (e["question"] or not p.get("c0_q")):
+            a -= te * (1 - alpha) * p["c0"]  # title evidence centred on c0; no title evidence: neutral
         if "latin_meaning" in p and e["latin"] and (p["latin_meaning"] == 1 or not e["words_found"]):
             a = 0.0
         if "latin_share" in p and e["latin"]:
@@ -115,6 +117,8 @@ def family(name: str, p: dict) -> Callable[[QueryDump, np.ndarray], np.ndarray]:
                 a *= p["long_scale"]  # a long query leans on meaning
             elif "flat_at" in p and e["flat"] >= p["flat_at"] and (e["question"] or not p.get("flat_q")):
                 a *= p["flat_scale"]  # many articles match the words as well as the best: meaning decides
+            elif "deep" in p and e["depth"] >= p["deep"] and (e["question"] or not p.get("deep_q")):
+                a *= p["deep_scale"]  # many of the word side's first hold every word somewhere: meaning decides
             elif "agree_at" in p and e["agree"] >= p["agree_at"]:
                 a *= p["agree_scale"]
             elif ("both_stand" in p and e["question"] and e["stand"] >= p["both_stand"]
@@ -135,9 +139,47 @@ def family(name: str, p: dict) -> Callable[[QueryDump, np.ndarray], np.ndarray]:
             n_terms = max(len(q.idf), 1)
             word = (1 - lam) * q.word / n_terms + lam * (q.rm3 @ (q.rm3_weight / q.rm3_weight.sum()))
         cos = q.rocchio[p["rocchio"]] if "rocchio" in p else None
-        return fused(q, sel, a, share_latin if share_latin is not None else p.get("share", 0.8), word=word, cos=cos)
+        share = share_latin if share_latin is not None else p.get("share", 0.8)
+        if "q_share" in p and e["question"] and 0 < a < 1:
+            share = p["q_share"]  # a question's lexical weight split otherwise between words and grams
+        if ("cap" in p or "gate" in p) and 0 < a < 1 and (e["question"] or not p.get("shape_q")):
+            return shaped(q, sel, a, share, p)
+        scores = fused(q, sel, a, share, word=word, cos=cos)
+        return protected(q, sel, scores, p["insert"], p["insert_at"]) if "insert" in p and e["question"] else scores
 
     return fuse
+
+
+def shaped(q: QueryDump, sel: np.ndarray, a: float, share: float, p: dict) -> np.ndarray:
+    """The fusion with each candidate's lexical part held down by its meaning: capped at the meaning
+    z-score plus ``cap``, or scaled by how far the meaning z-score stands above ``gate`` (over
+    ``gate_w``)."""
+    lexical = (1 - share) * cv._z(q.word[sel]) + share * cv._z(q.grams[sel])
+    meaning = cv._z(q.cos[sel])
+    if "cap" in p:
+        lexical = np.minimum(lexical, meaning + p["cap"])
+    if "gate" in p:
+        lexical = lexical * np.clip((meaning - p["gate"]) / p["gate_w"], 0.0, 1.0)
+    return a * lexical + (1 - a) * meaning
+
+
+def protected(q: QueryDump, sel: np.ndarray, scores: np.ndarray, m: int, slot: int, top: int = 10) -> np.ndarray:
+    """``scores`` raised so that the meaning side's first ``m`` articles (of those shown) stand in the
+    first ``top``: one missing from them is placed at rank ``slot`` + its own rank (at most the last)."""
+    idx = np.flatnonzero(sel)
+    shown = q.shown[idx]
+    order = sorted(np.flatnonzero(shown), key=lambda i: (-scores[i], q.ids[idx[i]]))
+    meaning = sorted((i for i in np.flatnonzero(shown) if q.dense_rank[idx[i]] < cv.DEPTH),
+                     key=lambda i: q.dense_rank[idx[i]])[:m]
+    for j, i in enumerate(meaning):
+        if i in order[:top]:
+            continue
+        order.remove(i)
+        order.insert(min(slot + j, top - 1), i)
+    out = scores.copy()
+    for r, i in enumerate(order):
+        out[i] = len(order) - r  # the new order, as scores (rank() breaks no ties among them)
+    return out
 
 
 def archive_rule(q: QueryDump, sel: np.ndarray) -> np.ndarray:
@@ -202,6 +244,21 @@ FAMILIES: dict[str, list[dict]] = {
     "latin + words alone + questions standing out by meaning among flat words lean on meaning": [
         {"latin_meaning": 1, "alone": 0.5, "both_stand": t, "both_flat": f, "both_scale": sc}
         for t in (4, 5, 6) for f in (0.5, 0.7, 0.8) for sc in (0.5, 0.7, 0.85)],
+    "latin + words alone + title evidence centred (no title evidence: neutral)": [
+        {"latin_meaning": 1, "alone": 0.5, "te": te, "c0": c0, "c0_q": cq}
+        for te in (0.6, 0.8, 1.0) for c0 in (0.1, 0.2, 0.3, 0.4, 0.5) for cq in (0, 1)],
+    "latin + words alone + many articles holding every word lean on meaning": [
+        {"latin_meaning": 1, "alone": 0.5, "deep": d, "deep_scale": sc, "deep_q": dq}
+        for d in (0.3, 0.5, 0.7, 0.9, 1.0) for sc in (0.5, 0.7, 0.85) for dq in (0, 1)],
+    "latin + words alone + questions: words and grams split otherwise": [
+        {"latin_meaning": 1, "alone": 0.5, "q_share": sh} for sh in (0.0, 0.2, 0.4, 0.6, 0.9, 1.0)],
+    "latin + words alone + lexical part capped by meaning": [
+        {"latin_meaning": 1, "alone": 0.5, "cap": c, "shape_q": sq} for c in (0, 0.5, 1, 1.5, 2, 3) for sq in (0, 1)],
+    "latin + words alone + lexical part gated by meaning": [
+        {"latin_meaning": 1, "alone": 0.5, "gate": g, "gate_w": gw, "shape_q": sq}
+        for g in (-2, -1, -0.5, 0) for gw in (1, 2) for sq in (0, 1)],
+    "latin + words alone + questions keep the meaning side's first in the top ten": [
+        {"latin_meaning": 1, "alone": 0.5, "insert": m, "insert_at": at} for m in (1, 2, 3) for at in (1, 3, 5, 9)],
     "rm3 (word side)": [{"rm3": lam} for lam in (0.1, 0.2, 0.3, 0.5)],
     "rocchio (vectors)": [{"rocchio": key} for key in cv.ROCCHIO],
 }
@@ -212,15 +269,12 @@ CURRENT = "latin-script query: meaning only"
 is the ``default`` family): those rules are scored against it (:data:`AGAINST`)."""
 WORDS_ALONE = "latin + titles holding every query term: words alone"
 """The family of today's default (:data:`CURRENT` and rule 2 of :mod:`archive.search.adaptive`)."""
-AGAINST = {fam: CURRENT for fam in FAMILIES
-           if fam.startswith("latin + ") and fam not in ("latin + sharper title evidence",)}
-AGAINST["latin + words alone + sharper title evidence (c^p)"] = WORDS_ALONE
-AGAINST["latin + words alone + a flat word side leans on meaning"] = WORDS_ALONE
-AGAINST["latin + words alone + questions with a flat word side lean on meaning"] = WORDS_ALONE
-AGAINST["latin + words alone + meaning standing out leans on meaning"] = WORDS_ALONE
-AGAINST["latin + words alone + meaning not standing out leans on words"] = WORDS_ALONE
-AGAINST["latin + words alone + questions standing out by meaning among flat words lean on meaning"] = WORDS_ALONE
-"""Families scored against :data:`CURRENT` (or today's default) rather than the previous default."""
+BEFORE_RULE_2 = ("long queries lean on meaning", "sides agreeing lean on meaning")
+"""The two "words alone" families tried before rule 2 was adopted: scored against :data:`CURRENT`."""
+AGAINST = {fam: WORDS_ALONE if fam.startswith("latin + words alone + ") and not fam.endswith(BEFORE_RULE_2) else CURRENT
+           for fam in FAMILIES if fam.startswith("latin + ") and fam != "latin + sharper title evidence"}
+"""Families scored against :data:`CURRENT`, or against today's default (:data:`WORDS_ALONE`) for those
+tried on top of rule 2, rather than the previous default."""
 
 
 def load(dumps: Path) -> dict[str, tuple[list[QueryDump], Callable]]:

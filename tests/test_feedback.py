@@ -1,7 +1,7 @@
 """Relevance feedback as it was tried for issue 24 (RM3 on the words, Rocchio on the vectors), on a small
 Arabic corpus: the replay in scripts/fusion_cv.py draws its expansion from the default's top articles.
 Neither is in the library (neither won leave-one-set-out: docs/evaluation.md); these tests keep the
-measurement's machinery honest."""
+measurement's machinery honest, and so do the last two for two of scripts/fusion_rules.py's rules."""
 
 from __future__ import annotations
 
@@ -72,3 +72,44 @@ def test_rocchio_moves_the_query_towards_its_feedback_articles(dump: fusion_cv.Q
         small, large = q.rocchio[(k, 0.5)], q.rocchio[(k, 1.0)]
         assert (small[quake] > q.cos[quake]).sum() >= 3
         assert large[quake].mean() > small[quake].mean() > q.cos[quake].mean()
+
+
+def test_the_meaning_sides_first_article_is_kept_in_the_top_ranks(dump: fusion_cv.QueryDump) -> None:
+    """scripts/fusion_rules.py's "keep the meaning side's first in the top ten" replay (here the top
+    two, the corpus being small): an article the fused scores put below them is moved to the slot
+    asked for, and the other articles shown keep their order."""
+    import fusion_rules
+
+    q = dump
+    sel = q.base.copy()
+    idx = np.flatnonzero(sel)
+    shown = [i for i in range(len(idx)) if q.shown[idx[i]]]
+    first = min(shown, key=lambda i: q.dense_rank[idx[i]])
+    scores = q.dense_rank[idx].astype(float)  # the meaning side's order reversed: its first article last
+    assert len(shown) >= 3 and max(shown, key=lambda i: scores[i]) != first
+    assert min(shown, key=lambda i: scores[i]) == first
+
+    def ranked(values: np.ndarray) -> list[str]:
+        return [q.ids[idx[i]] for i in sorted(shown, key=lambda i: -values[i])]
+
+    moved = ranked(fusion_rules.protected(q, sel, scores, 1, 1, top=2))
+    assert moved[1] == q.ids[idx[first]]
+    assert [d for d in moved if d != q.ids[idx[first]]] == [d for d in ranked(scores) if d != q.ids[idx[first]]]
+
+
+def test_a_capped_lexical_part_never_passes_the_meaning_side_by_more_than_the_cap(
+        dump: fusion_cv.QueryDump) -> None:
+    """scripts/fusion_rules.py's "lexical part capped by meaning": with the weight all on the words, each
+    candidate's fused score is at most its meaning z-score plus the cap, and candidates the meaning
+    side ranks high keep their lexical score."""
+    import fusion_rules
+
+    q = dump
+    sel = q.base.copy()
+    meaning = fusion_cv._z(q.cos[sel])  # noqa: SLF001
+    lexical = 0.2 * fusion_cv._z(q.word[sel]) + 0.8 * fusion_cv._z(q.grams[sel])  # noqa: SLF001
+    capped = fusion_rules.shaped(q, sel, 0.999, 0.8, {"cap": 0.2})
+    assert np.all(capped <= 0.999 * (meaning + 0.2) + 0.001 * meaning + 1e-9)
+    assert np.any(lexical > meaning + 0.2)  # the cap binds somewhere, or the test says nothing
+    free = lexical <= meaning + 0.2
+    assert np.allclose(capped[free], 0.999 * lexical[free] + 0.001 * meaning[free])

@@ -35,7 +35,7 @@ def engine_here(spec: str | None) -> str | None:
     from .engines.select import RUNTIMES, choose
 
     try:
-        return RUNTIMES[choose()]
+        return RUNTIMES[choose(say=False)]  # stats shows the engine; the note is for a run that embeds
     except EncoderError as exc:  # ARCHIVE_ENGINE names an engine this machine lacks: say so, not fail
         return f"unavailable: {exc}"
 

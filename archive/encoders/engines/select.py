@@ -127,9 +127,10 @@ def missing(engine: str) -> str | None:
     return None
 
 
-def choose(engine: str | None = None) -> str:
+def choose(engine: str | None = None, say: bool = True) -> str:
     """The engine to run: the one asked for (refused with the reason if this machine lacks it),
-    or for ``auto`` the fastest this machine supports."""
+    or for ``auto`` the fastest this machine supports. ``say=False`` keeps the fallback's note
+    for the run that uses it (``archive stats`` only reports the engine)."""
     wanted = requested(engine)
     if wanted != "auto":
         reason = missing(wanted)
@@ -140,7 +141,8 @@ def choose(engine: str | None = None) -> str:
     for candidate in ("cuda", "bf16", "int8"):
         if missing(candidate) is None and (candidate != "int8" or int8_dot_products()):
             return candidate
-    _say_fallback_once()
+    if say:
+        _say_fallback_once()
     return "numpy"
 
 

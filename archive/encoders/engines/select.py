@@ -12,7 +12,8 @@ Engines, fastest first:
   has one;
 * ``numpy``: the float32 forward pass, which runs everywhere.
 
-``auto`` (the default) takes the first the machine supports. Detection asks the
+``auto`` (the default) takes the first the machine supports (int8 only where the CPU's
+flags list a dot product or cannot be read in full). Detection asks the
 runtimes themselves (OpenVINO's CPU capabilities, torch's CUDA device count),
 and looks for a GPU device file before importing torch at all, so a machine
 without a GPU never pays torch's import. ``ARCHIVE_ENGINE`` in the environment
@@ -76,22 +77,36 @@ that multiplies and sums int8 in one step: x86 VNNI (512- or 256-bit), AMX-int8,
 
 
 @lru_cache(maxsize=1)
+def _kernel_list() -> frozenset[str] | None:
+    """The flags Linux lists in ``/proc/cpuinfo``, or ``None`` where there is no such list."""
+    try:
+        flags = kernel_flags(Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace"))
+    except OSError:  # not Linux
+        return None
+    return flags or None
+
+
+@lru_cache(maxsize=1)
 def cpu_flags() -> frozenset[str]:
     """The CPU's instruction-set flags, lower-cased: what numpy detected at start (every OS; it
     does not list AVX-VNNI) and, on Linux, the kernel's list in ``/proc/cpuinfo``. numpy's own
-    table is read rather than a CPU-identification package: numpy is already loaded here."""
-    flags: set[str] = set()
+    table is read (as ``numpy.show_runtime`` reads it; numpy has no public per-flag query)
+    rather than adding a CPU-identification package: numpy is already loaded here."""
+    flags: set[str] = set(_kernel_list() or ())
     try:
         from numpy._core._multiarray_umath import __cpu_features__
 
         flags |= {name.lower() for name, present in __cpu_features__.items() if present}
     except ImportError:  # another numpy layout: the kernel's list (or nothing) decides
         pass
-    try:
-        flags |= kernel_flags(Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace"))
-    except OSError:  # not Linux
-        pass
     return frozenset(flags)
+
+
+def flags_complete() -> bool:
+    """True where :func:`cpu_flags` would list every flag of :data:`_DOT_PRODUCT_FLAGS` the CPU has:
+    on Linux (the kernel's list) and macOS (numpy's table; no Mac has AVX-VNNI). On Windows numpy's
+    table lacks AVX-VNNI, which most Intel laptops since 2021 have, so a missing flag proves nothing."""
+    return _kernel_list() is not None or sys.platform == "darwin"
 
 
 def kernel_flags(cpuinfo: str) -> frozenset[str]:
@@ -104,9 +119,12 @@ def kernel_flags(cpuinfo: str) -> frozenset[str]:
     return frozenset(flags)
 
 
-def int8_dot_products() -> bool:
-    """True when the CPU has an int8 dot-product instruction (:data:`_DOT_PRODUCT_FLAGS`)."""
-    return bool(cpu_flags() & _DOT_PRODUCT_FLAGS)
+def int8_dot_products() -> bool | None:
+    """True when the CPU lists an int8 dot-product instruction (:data:`_DOT_PRODUCT_FLAGS`), False
+    when its list is complete and has none, ``None`` when it cannot tell (:func:`flags_complete`)."""
+    if cpu_flags() & _DOT_PRODUCT_FLAGS:
+        return True
+    return False if flags_complete() else None
 
 
 def missing(engine: str) -> str | None:
@@ -139,7 +157,7 @@ def choose(engine: str | None = None, say: bool = True) -> str:
                                f"Fix: --engine auto (or unset {ENV})")
         return wanted
     for candidate in ("cuda", "bf16", "int8"):
-        if missing(candidate) is None and (candidate != "int8" or int8_dot_products()):
+        if missing(candidate) is None and (candidate != "int8" or int8_dot_products() is not False):
             return candidate
     if say:
         _say_fallback_once()
@@ -148,10 +166,10 @@ def choose(engine: str | None = None, say: bool = True) -> str:
 
 def _slower(engine: str) -> str | None:
     """Why ``auto`` passes over ``engine`` although it can run: ``None`` unless it is ``int8``
-    on a CPU without int8 dot products."""
-    if engine == "int8" and missing("int8") is None and not int8_dot_products():
-        return ("this CPU has no int8 dot-product instruction (VNNI, AMX-int8, ARM dot product): "
-                "OpenVINO would run the products in float32, slower than numpy")
+    on a CPU whose flags list no int8 dot product."""
+    if engine == "int8" and missing("int8") is None and int8_dot_products() is False:
+        return ("this CPU lists no int8 dot-product instruction (VNNI, AMX-int8, ARM dot product), so "
+                "OpenVINO would run the products in float32, slower than numpy; --engine int8 runs it anyway")
     return None
 
 

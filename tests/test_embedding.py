@@ -121,6 +121,39 @@ def test_words_commit_first_and_passages_follow_lead_first(tmp_path: Path, corpu
     archive.close()
 
 
+def test_the_leads_commit_as_soon_as_they_are_embedded(tmp_path: Path, corpus: list[Document],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """With fewer passages than a chunk and no timed checkpoint, an interrupt after the leads (the first
+    call asks for nothing else) still leaves them committed and searchable by meaning."""
+    monkeypatch.setattr(building, "EMBED_INLINE_MAX", 0)
+    monkeypatch.setattr(embedding, "CHECKPOINT_SECONDS", 1e9)
+    root = tmp_path / "index"
+    stopped = Recording(stop_after=1)
+    with pytest.raises(KeyboardInterrupt):
+        Archive.build(corpus, root, encoder=stopped, procs=1)
+    with Archive.open(root) as partial:
+        manifest = partial.manifest
+        assert manifest.leads > 0 and manifest.leads_pending == 0 and manifest.pending > 0
+        assert manifest.passages == manifest.leads == len(stopped.seen)
+        assert partial.search("قوات كورية في كورسك", mode="semantic")
+
+
+def test_a_full_rewrite_from_the_cache_keeps_which_engine_made_the_vectors(tmp_path: Path,
+                                                                            corpus: list[Document]) -> None:
+    """``--full`` with the same encoder rewrites every store, the vectors all coming back from the
+    embedding cache: the record of what made them stays, and nothing is embedded again."""
+    root = tmp_path / "index"
+    Archive.build(corpus, root, encoder=HashingEncoder(), procs=1).close()
+    with Archive.open(root) as first:
+        made_by = first.stats().engines
+    assert made_by
+    report = BuildReport()
+    Archive.build(corpus, root, encoder=HashingEncoder(), procs=1, full=True, report=report).close()
+    assert report.embedded == 0 and report.reused > 0
+    with Archive.open(root) as rewritten:
+        assert rewritten.stats().engines == made_by
+
+
 def _leads(archive: Archive, dense: DenseIndex) -> list[tuple[Document, int, int]]:
     out = []
     for ordinal, start, end, rank in zip(dense.rows.doc, dense.rows.start, dense.rows.end, dense.rows.rank):

@@ -199,13 +199,15 @@ def write_generation(
     max_passages: int | None = None,
     embedding_rate: float = 0.0,
     tombstones: dict[str, str] | None = None,
+    cache_engines: Sequence[str] = (),
 ) -> Wrote:
     """Write ``documents`` (unique ids) as a new generation of ``root``, commit it, and say what it wrote.
 
     The caller holds the writer lock. On any failure the new generation is
     discarded and the live one is untouched. ``sources`` are recorded in the
     manifest; ``embedding_rate`` is the live archive's measured rate, and ``tombstones``
-    its deleted ids, carried over.
+    its deleted ids, carried over; ``cache_engines`` the engines the live archive recorded with the
+    same encoder, which made the vectors its embedding cache gives back (recorded if any is reused).
     """
     canonical, aliases = fold_duplicates(documents)
     manifest = Manifest(documents=0, aliases=len(aliases), sources=list(sources), embedding_rate=embedding_rate)
@@ -220,7 +222,7 @@ def write_generation(
     with layout.transaction(root, manifest) as tx:
         full = Full(documents, aliases, tombstones or {})
         results = write_all(tx.path, full, _counted(canonical, progress), every)
-        record(results, manifest, encoder)
+        record(results, manifest, encoder, cache_engines)
     return Wrote(tx.path, manifest, results, tx.notes)
 
 
@@ -233,12 +235,16 @@ def vectors_of(root: Path, encoder: Encoder | None, manifest: Manifest, progress
                    progress=progress)
 
 
-def record(results: Mapping[str, Written], manifest: Manifest, encoder: Encoder | None) -> None:
-    """Fill ``manifest`` from what each store's write returned."""
+def record(results: Mapping[str, Written], manifest: Manifest, encoder: Encoder | None,
+           cache_engines: Sequence[str] = ()) -> None:
+    """Fill ``manifest`` from what each store's write returned (``cache_engines``: what made the
+    vectors the embedding cache gave back, see :func:`write_generation`)."""
     manifest.documents = results["terms"].articles or 0
     dense = results["dense"].dense if "dense" in results else None
     if dense is None:
         return
+    if dense.stats.reused:
+        manifest.record_engines(list(cache_engines))
     if dense.stats.embedded and encoder is not None:
         manifest.record_engines(engines_run(encoder))
     manifest.passages, manifest.pending = dense.passages, dense.pending

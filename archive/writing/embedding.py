@@ -90,9 +90,11 @@ def embed_pending(
     advance(0)  # the totals show before the first batch (and the model load)
 
     encoded, encoding_seconds = 0, 0.0
+    # Chunks end where the leads do, so that their checkpoint commits as the leads' bar fills.
+    starts = [*range(0, leads, CHUNK), *range(leads, len(order), CHUNK)]
     with EmbeddingCache(root / CACHE_NAME, encoder.name, encoder.dim) as cache:
-        for begin in range(0, len(order), CHUNK):
-            chunk = order[begin : begin + CHUNK]
+        for begin, end in zip(starts, [*starts[1:], len(order)]):
+            chunk = order[begin:end]
             part = pending.take(chunk)
             texts = _texts(checkpoint.live, ids, part)
 

@@ -83,15 +83,17 @@ def build(  # noqa: PLR0913 - Archive.build's arguments, passed on
                 assert live is not None  # an increment patches the live index
                 result = write_increment(root, live, plan.increment, encoder=enc, progress=progress)
             elif plan.whole:
-                rate = 0.0
+                rate, made_by = 0.0, []
                 if live is not None and enc is not None and live.manifest.encoder == enc.name:
                     rate = live.manifest.embedding_rate  # the same encoder on the same machine: still a measure
+                    made_by = live.manifest.engines  # what made the vectors the cache gives back
                     if policy is None:
                         policy = live.manifest.max_passages  # the archive keeps its passage policy
                 result = write_generation(root, _whole(live, plan), encoder=enc,
                                           encoder_spec=chosen if isinstance(chosen, str) else spec_of(enc),
                                           progress=progress, procs=procs, sources=plan.remembered,
-                                          max_passages=policy, embedding_rate=rate, tombstones=tombstones)
+                                          max_passages=policy, embedding_rate=rate, tombstones=tombstones,
+                                          cache_engines=made_by)
             _took(root, result, live, enc, report, progress)
     return enc
 

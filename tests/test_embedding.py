@@ -154,6 +154,32 @@ def test_a_full_rewrite_from_the_cache_keeps_which_engine_made_the_vectors(tmp_p
         assert rewritten.stats().engines == made_by
 
 
+def test_a_dry_run_counts_only_the_waiting_passages_the_cache_lacks(tmp_path: Path, corpus: list[Document],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """After an interrupt, passages wait; those whose vectors the embedding cache already holds (a batch
+    finished after the last checkpoint, or a Ray job's) cost nothing, and the dry run says so."""
+    from archive.index.embcache import CACHE_NAME, EmbeddingCache
+    from archive.writing.embedding import pending_texts
+
+    monkeypatch.setattr(building, "EMBED_INLINE_MAX", 0)
+    monkeypatch.setattr(embedding, "CHECKPOINT_SECONDS", 1e9)
+    root = tmp_path / "index"
+    with pytest.raises(KeyboardInterrupt):
+        Archive.build(corpus, root, encoder=Recording(stop_after=1), procs=1)  # the leads, then Ctrl-C
+    waiting = list(dict.fromkeys(pending_texts(root)[0]))
+    assert len(waiting) > 10
+    before = Archive.plan(corpus, root, encoder=HashingEncoder()).estimate
+    assert before is not None and before.passages == len(waiting)
+    encoder = HashingEncoder()
+    with EmbeddingCache(root / CACHE_NAME, encoder.name, encoder.dim) as cache:
+        cache.put_many(waiting[:10], encoder.encode_passages(waiting[:10]))
+    after = Archive.plan(corpus, root, encoder=HashingEncoder()).estimate
+    assert after is not None and after.passages == len(waiting) - 10 and after.cached >= 10
+    report = BuildReport()
+    Archive.build(corpus, root, encoder=Recording(), procs=1, report=report).close()
+    assert report.embedded == after.passages  # the estimate was the work done
+
+
 def _leads(archive: Archive, dense: DenseIndex) -> list[tuple[Document, int, int]]:
     out = []
     for ordinal, start, end, rank in zip(dense.rows.doc, dense.rows.start, dense.rows.end, dense.rows.rank):

@@ -155,10 +155,11 @@ def estimate(
     previous: Previous | None,
     *,
     max_passages: int,
-    waiting: int = 0,
+    waiting: Sequence[str] = (),
 ) -> EmbeddingEstimate:
     """The embedding a build of ``documents`` (those it would split into passages) would do with
-    ``encoder`` under ``max_passages``; ``waiting`` passages already pending are embedded too."""
+    ``encoder`` under ``max_passages``; ``waiting``, the texts of passages already pending, are
+    embedded too, those the cache holds (an interrupted embedding's) excepted."""
     from ..index.dense import plan_passages
     from ..index.embcache import CACHE_NAME, count_cached
 
@@ -170,6 +171,7 @@ def estimate(
         loaded = get_encoder(encoder)
         name, spec = (loaded.name if loaded else encoder), canonical_spec(encoder) or encoder
     _, texts = plan_passages(documents, 0, max_passages)
+    texts = [*texts, *waiting]
     distinct = len(set(texts))
     cached = count_cached(root / CACHE_NAME, name, texts)
     engine = engine_here(spec)
@@ -182,4 +184,4 @@ def estimate(
         rate, rate_from = DEFAULT_RATES[canonical_spec(spec) or ""], "default"
     else:
         rate, rate_from = None, "unknown"
-    return EmbeddingEstimate(spec, distinct - cached + waiting, cached, rate, rate_from)
+    return EmbeddingEstimate(spec, distinct - cached, cached, rate, rate_from)

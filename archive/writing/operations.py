@@ -28,7 +28,7 @@ from ..index.dense import MAX_PASSAGES, passage_policy
 from ..index.store import DocumentStore
 from .building import BuildReport, EmbedJobStats, Progress, Wrote, fold_duplicates, unique_ids, write_generation
 from .choices import chosen_encoder, estimate, previous_choices, same_encoder
-from .embedding import embed_pending
+from .embedding import embed_pending, pending_texts
 from .increment import write_increment
 from .planning import (LiveState, Plan, checked_live, live_to_change, plan_build, plan_update, read_live,
                        salvaged_tombstones)
@@ -169,13 +169,15 @@ def plan(
     if chosen is not None:
         if policy is None:
             policy = (previous.max_passages if previous is not None and same else None) or MAX_PASSAGES
+        waiting: list[str] = []
         if build_plan.whole:
-            to_embed, waiting = fold_duplicates(_whole(live, build_plan))[0], 0
+            to_embed = fold_duplicates(_whole(live, build_plan))[0]
         else:
             assert live is not None
             stored_keys = {key for _, _, key, _ in live.entries}
             to_embed = [d for d in build_plan.changes if d.body_key not in stored_keys]
-            waiting = live.manifest.pending
+            if live.manifest.pending:
+                waiting = pending_texts(root)[0]
         report.estimate = estimate(root, to_embed, chosen, previous, max_passages=policy, waiting=waiting)
     return report
 

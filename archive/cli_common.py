@@ -52,17 +52,23 @@ RayAddressOption = Annotated[
     typer.Option(metavar="ADDRESS", help="With --ray: the cluster, HOST:PORT or ray://HOST:PORT (default: $RAY_ADDRESS, "
                  "else the one this machine belongs to, else a new local one)."),
 ]
-def _set_engine(value: str | None) -> str | None:
-    """``--engine``: checked, then set as ``ARCHIVE_ENGINE`` for everything this command encodes."""
+def _set_engine(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
+    """``--engine`` (or ``ARCHIVE_ENGINE``): checked, then set as ``ARCHIVE_ENGINE`` for everything this
+    command encodes. A name that is no engine is a usage error either way; whether this machine has
+    the engine is checked here for ``--engine`` only: for the environment's, when the engine is first
+    needed, so that a command that encodes nothing (a cold search encodes its query on numpy) never
+    starts OpenVINO to ask."""
     if value is None:
         return None
     from .encoders.engines.select import ENV, missing, requested
 
+    source = ctx.get_parameter_source(param.name or "")
+    from_env = getattr(source, "name", None) == "ENVIRONMENT"  # typer's own copy of click's enum
     try:
-        engine = requested(value)
+        engine = requested(None if from_env else value)
     except ArchiveError as exc:
         raise typer.BadParameter(str(exc)) from None
-    reason = None if engine == "auto" else missing(engine)
+    reason = None if engine == "auto" or from_env else missing(engine)
     if reason:
         raise typer.BadParameter(f"engine {engine} is not available here: {reason}; use --engine auto")
     global _ENGINE_BEFORE  # noqa: PLW0603 - restored when the next command starts (CliRunner runs many)
@@ -91,7 +97,8 @@ def _restore_engine() -> None:
 
 EngineOption = Annotated[
     Optional[str],
-    typer.Option("--engine", metavar="auto|cuda|bf16|int8|numpy", callback=_set_engine,
+    typer.Option("--engine", metavar="auto|cuda|bf16|int8|numpy", callback=_set_engine, envvar="ARCHIVE_ENGINE",
+                 show_envvar=False,
                  help="What runs e5-small: a GPU (cuda), the CPU's bf16 matrix units, its int8 dot products, or "
                       "numpy (float32, everywhere). Default: $ARCHIVE_ENGINE, else auto (the fastest here)."),
 ]

@@ -271,6 +271,26 @@ def test_an_index_written_on_one_engine_is_searched_on_another(tmp_path: Path, p
     assert written == {tiers[0]: [f"openvino-{tiers[0]}"], "numpy": ["numpy"]}
 
 
+def test_an_engine_in_the_environment_is_checked_as_the_option_is(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """ARCHIVE_ENGINE holding no engine's name is the same usage error as --engine (exit 2, naming the
+    variable); one this machine lacks is refused when the engine is needed, naming the fix, and a
+    search by words alone, which needs none, runs."""
+    runner = CliRunner()
+    index = tmp_path / "index"
+    Archive.build([*read_file(SEEDS / f"{SEED_ID}.txt")], index, encoder="hashing", procs=1).close()
+    bogus = runner.invoke(app, ["search", QUERY, "--index", str(index)], env={select.ENV: "bogus"})
+    assert bogus.exit_code == 2 and "ARCHIVE_ENGINE='bogus' is not an engine" in bogus.output
+    monkeypatch.setattr(select, "missing", lambda engine: None if engine in ("numpy", "auto") else "lacks it")
+    lexical = runner.invoke(app, ["search", QUERY, "--index", str(index), "--mode", "lexical", "--json"],
+                            env={select.ENV: "bf16"})
+    assert lexical.exit_code == 0 and SEED_ID in lexical.output
+    with pytest.raises(EncoderError, match=r"engine bf16 is not available here: lacks it\. Fix: unset ARCHIVE_ENGINE"):
+        with monkeypatch.context() as env:
+            env.setenv(select.ENV, "bf16")
+            select.choose()
+
+
 @pytest.mark.slow
 def test_the_command_line_takes_and_shows_the_engine(tmp_path: Path) -> None:
     runner = CliRunner()

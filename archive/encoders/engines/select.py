@@ -153,8 +153,8 @@ def choose(engine: str | None = None, say: bool = True) -> str:
     if wanted != "auto":
         reason = missing(wanted)
         if reason:
-            raise EncoderError(f"engine {wanted} is not available here: {reason}. "
-                               f"Fix: --engine auto (or unset {ENV})")
+            fix = f"--engine auto (or unset {ENV})" if engine else f"unset {ENV} (or set it to auto)"
+            raise EncoderError(f"engine {wanted} is not available here: {reason}. Fix: {fix}")
         return wanted
     for candidate in ("cuda", "bf16", "int8"):
         if missing(candidate) is None and (candidate != "int8" or int8_dot_products() is not False):

@@ -276,8 +276,8 @@ def embed(
     if not archive.manifest.encoder:
         _echo(f"{index} is lexical only: nothing to embed (archive build --full --encoder e5-small adds vectors)")
     elif report.checkpoints:
-        _echo(f"embedded {report.embedded} passages ({report.reused} from the cache) in {report.checkpoints} "
-              f"commit{'s' if report.checkpoints > 1 else ''}")
+        _echo(f"passages: {report.embedded + report.reused} ({report.embedded} embedded, {report.reused} reused "
+              f"from the cache) in {plural(report.checkpoints, 'commit')}")  # as build says it
     if archive.manifest.encoder:
         _echo(coverage_line(archive.manifest))
     archive.close()

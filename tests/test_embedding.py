@@ -245,6 +245,8 @@ def test_archive_embed_finishes_and_reports_coverage(tmp_path: Path, corpus: lis
     result = runner.invoke(app, ["embed", "--index", str(root)])
     assert result.exit_code == 0, result.output
     assert "meaning: all" in result.stdout
+    counts = re.search(r"passages: (\d+) \((\d+) embedded, (\d+) reused from the cache\) in \d+ commits?", result.stdout)
+    assert counts and int(counts[1]) == int(counts[2]) + int(counts[3]) > 0, result.stdout
     stats = json.loads(runner.invoke(app, ["stats", "--json", "--index", str(root)]).stdout)
     assert stats["pending"] == 0 and stats["passages"] > 0
     done = current_generation(root)

@@ -41,8 +41,9 @@ def estimate_line(estimate: EmbeddingEstimate | None) -> str:
         return text
     if estimate.seconds is None or estimate.rate is None:
         return text + f": no rate known for {estimate.encoder} yet, so no time estimate"
-    source = ("the rate this archive's last embedding measured" if estimate.rate_from == "measured"
-              else f"the default rate for {estimate.encoder}; this archive has not measured its own yet")
+    source = {"measured": "the rate this archive's last embedding measured",
+              "measured here": f"the rate the last embedding with {estimate.encoder} on this machine measured"}.get(
+        estimate.rate_from, f"the default rate for {estimate.encoder}; nothing has measured one on this machine yet")
     return text + f": about {duration(estimate.seconds)} at {estimate.rate:,.1f} passages/s ({source})"
 
 

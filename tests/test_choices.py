@@ -9,6 +9,7 @@ a dry run says what it would embed, with which encoder, for how long.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -106,7 +107,9 @@ def test_the_command_line_keeps_the_encoder_and_refuses_another_in_one_line(tmp_
 
 
 @pytest.mark.slow
-def test_a_dry_run_says_what_it_would_embed_with_which_encoder_and_how_long(tmp_path: Path, seed_path: Path) -> None:
+def test_a_dry_run_says_what_it_would_embed_with_which_encoder_and_how_long(
+        tmp_path: Path, seed_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWS_ARCHIVE_CACHE", str(tmp_path / "user-cache"))  # no rate measured on this machine yet
     docs = _seed_articles(seed_path, 12)
     root = tmp_path / "index"
     Archive.build(docs, root, encoder=None, procs=1).close()
@@ -147,6 +150,34 @@ def test_the_measured_rate_is_recorded_and_used_by_the_dry_run(tmp_path: Path, s
     estimate = Archive.plan([*docs, *more], root).estimate
     assert estimate is not None and estimate.rate_from == "measured" and estimate.rate == rate
     assert estimate.encoder == "hashing" and estimate.passages > 0
+
+
+def test_a_new_archive_is_estimated_at_the_rate_this_machine_measured(
+        tmp_path: Path, seed_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An archive that has measured no rate of its own is estimated at the one the last embedding with
+    the same encoder and engine measured on this machine (kept in the per-user cache), and says so;
+    a damaged record of rates is ignored, not an error."""
+    from archive.writing import rates
+
+    monkeypatch.setenv("NEWS_ARCHIVE_CACHE", str(tmp_path / "user-cache"))
+    docs = _seed_articles(seed_path, 120)  # enough passages for the first archive to measure a rate
+    first = tmp_path / "first"
+    Archive.build(docs, first, encoder="hashing", procs=1).close()
+    measured = rates.measured_here(HashingEncoder.name, "numpy")
+    assert measured is not None and measured > 0
+    fresh = tmp_path / "fresh"
+    estimate = Archive.plan(docs[:5], fresh, encoder="hashing").estimate
+    assert estimate is not None and estimate.rate_from == "measured here" and estimate.rate == measured
+    src = tmp_path / "src.jsonl"
+    src.write_text("".join(json.dumps({"id": d.id, "title": d.title, "body": d.body}, ensure_ascii=False) + "\n"
+                           for d in docs[:5]), encoding="utf-8")
+    shown = runner.invoke(app, ["build", str(src), "--index", str(fresh), "--dry-run", "--encoder", "hashing"])
+    assert shown.exit_code == 0 and "the last embedding with hashing on this machine measured" in shown.output
+    (tmp_path / "user-cache" / rates.FILE_NAME).write_text("[1, 2", encoding="utf-8")
+    again = Archive.plan(docs[:5], fresh, encoder="hashing").estimate
+    assert again is not None and again.rate_from == "default"
+    rates.remember(HashingEncoder.name, "numpy", 123.0)  # a damaged file is replaced by the next measure
+    assert rates.measured_here(HashingEncoder.name, "numpy") == 123.0
 
 
 @pytest.mark.parametrize(("seconds", "text"), [(5, "5 s"), (80.1, "1 min 20 s"), (2220, "37 min"), (9000, "2.5 h")])

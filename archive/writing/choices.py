@@ -26,6 +26,7 @@ from ..encoders.registry import DEFAULT_ENCODER, KEEP_ENCODER, canonical_spec, e
 from ..errors import ArchiveError, SettingChangeError
 from ..index import layout
 from ..index.manifest import MANIFEST_NAME
+from .rates import measured_here
 
 DEFAULT_RATES = {"e5-small": 18.0, "use-multilingual": 200.0, "hashing": 20000.0}
 """Passages embedded per second when the archive has no measured rate of its own: e5-small (on
@@ -133,8 +134,9 @@ def _describe(encoder: str | None) -> str:
 @dataclass(frozen=True, slots=True)
 class EmbeddingEstimate:
     """What a build would embed: how many passages (the embedding cache's excluded), with which
-    encoder, and at what rate (``rate_from``: ``"measured"`` on this archive, ``"default"``
-    for the encoder, or ``"unknown"``)."""
+    encoder, and at what rate (``rate_from``: ``"measured"`` on this archive, ``"measured here"``
+    by another embedding on this machine with the same encoder and engine (:mod:`.rates`),
+    ``"default"`` for the encoder, or ``"unknown"``)."""
 
     encoder: str
     passages: int
@@ -175,9 +177,12 @@ def estimate(
     distinct = len(set(texts))
     cached = count_cached(root / CACHE_NAME, name, texts)
     engine = engine_here(spec)
+    here = measured_here(name, engine)
     if (previous is not None and previous.embedding_rate and previous.encoder == name
             and previous.engine in (engine, None)):
         rate, rate_from = previous.embedding_rate, "measured"
+    elif here is not None:
+        rate, rate_from = here, "measured here"
     elif canonical_spec(spec) == DEFAULT_ENCODER and engine in E5_ENGINE_RATES:
         rate, rate_from = E5_ENGINE_RATES[engine], "default"
     elif canonical_spec(spec) in DEFAULT_RATES and canonical_spec(spec) != DEFAULT_ENCODER:

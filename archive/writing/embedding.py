@@ -38,6 +38,7 @@ from ..index.links import link_file, link_files
 from ..index.manifest import MANIFEST_NAME, Manifest, utc_now
 from ..index.store import DocumentStore
 from .choices import MIN_MEASURED
+from .rates import remember
 
 CHECKPOINT_SECONDS = 300.0
 """Time between checkpoints while passages are embedded (the leads finishing commits one too)."""
@@ -119,6 +120,8 @@ def embed_pending(
                 last = time.monotonic()
                 interval = max(CHECKPOINT_SECONDS, 10 * cost)
     checkpoint.commit()
+    if encoded >= MIN_MEASURED and encoding_seconds > 0:  # for dry runs of other archives on this machine
+        remember(encoder.name, engines_run(encoder)[-1], encoded / encoding_seconds)
 
 
 def pending_texts(root: Path) -> tuple[list[str], str | None]:

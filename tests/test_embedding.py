@@ -180,6 +180,36 @@ def test_a_dry_run_counts_only_the_waiting_passages_the_cache_lacks(tmp_path: Pa
     assert report.embedded == after.passages  # the estimate was the work done
 
 
+def test_the_embedding_hands_an_encoder_calls_of_the_size_it_asks(tmp_path: Path, corpus: list[Document],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """An encoder saying ``call_size`` (e5-small on numpy: 32) gets calls no larger, so a slow build's
+    progress and its embedding cache move every few seconds; one saying nothing gets the default."""
+    from archive.encoders.e5 import NUMPY_CALL, E5SmallEncoder
+    from archive.index.embcache import BATCH
+
+    monkeypatch.setattr(building, "EMBED_INLINE_MAX", 0)
+
+    class Sized(Recording):
+        call_size = 5
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.sizes: list[int] = []
+
+        def encode_passages(self, texts):  # noqa: ANN001, ANN201
+            self.sizes.append(len(texts))
+            return super().encode_passages(texts)
+
+    encoder = Sized()
+    steps: list[int] = []
+    report = BuildReport()
+    Archive.build(corpus, tmp_path / "index", encoder=encoder, procs=1, report=report,
+                  progress=lambda stage, done, total: steps.append(done) if stage == "embed" else None).close()
+    assert max(encoder.sizes) == 5 and sum(encoder.sizes) == report.embedded > 20
+    assert len(set(steps)) > report.embedded // 5  # the bar moved with every call
+    assert E5SmallEncoder(threads=1, engine="numpy").call_size == NUMPY_CALL < BATCH
+
+
 def _leads(archive: Archive, dense: DenseIndex) -> list[tuple[Document, int, int]]:
     out = []
     for ordinal, start, end, rank in zip(dense.rows.doc, dense.rows.start, dense.rows.end, dense.rows.rank):

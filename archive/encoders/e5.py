@@ -75,6 +75,8 @@ SMALL_CALL_PIECES = 2048
 """A call with fewer pieces than this (a query, a handful of passages) runs on the numpy engine
 unless the fast engine is already loaded: loading a runtime and compiling the graph costs more
 than such a call, and a cold ``archive search`` must not pay it."""
+NUMPY_CALL = 32
+"""Passages per call on the numpy engine (:attr:`E5SmallEncoder.call_size`)."""
 
 
 class E5SmallEncoder:
@@ -131,6 +133,14 @@ class E5SmallEncoder:
 
             self._engine = choose("auto")
         return self._engine
+
+    @property
+    def call_size(self) -> int | None:
+        """Passages per call a long embedding should hand this encoder (``None``: as many as it likes).
+        The fast engines want large calls to batch by length; numpy runs as fast on 32 as on 256
+        (docs/performance.md), and on a CPU where it is the engine 256 passages take 20 s or more:
+        smaller calls let a build's progress, and the embedding cache, move every few seconds."""
+        return NUMPY_CALL if self.engine == "numpy" else None
 
     @property
     def engine_runtime(self) -> str:

@@ -30,7 +30,7 @@ import numpy as np
 from ..index import layout
 from .building import BuildReport, Progress
 from ..index.dense import DEAD, PassageRows, embedding_text, passage_source
-from ..index.embcache import CACHE_NAME, EmbeddingCache, embed_with_cache
+from ..index.embcache import BATCH, CACHE_NAME, EmbeddingCache, embed_with_cache
 from ..encoders.base import Encoder
 from ..encoders.registry import engines_run
 from ..index.integrity import verify_checksums
@@ -103,7 +103,8 @@ def embed_pending(
                 advance(before + size - todo + encoded)
 
             started = time.perf_counter()
-            vectors, stats = embed_with_cache(texts, encoder.encode_passages, cache, progress=inner)
+            vectors, stats = embed_with_cache(texts, encoder.encode_passages, cache, progress=inner,
+                                              batch_size=getattr(encoder, "call_size", None) or BATCH)
             encoded, encoding_seconds = encoded + stats.embedded, encoding_seconds + time.perf_counter() - started
             if encoded >= MIN_MEASURED and encoding_seconds > 0:  # the rate build --dry-run estimates with
                 checkpoint.manifest.embedding_rate = round(encoded / encoding_seconds, 2)

@@ -68,7 +68,9 @@ def _set_engine(ctx: typer.Context, param: typer.CallbackParam, value: str | Non
         engine = requested(None if from_env else value)
     except ArchiveError as exc:
         raise typer.BadParameter(str(exc)) from None
-    reason = None if engine == "auto" or from_env else missing(engine)
+    if from_env:
+        return engine  # already where the encoder reads it; nothing to restore after the command
+    reason = None if engine == "auto" else missing(engine)
     if reason:
         raise typer.BadParameter(f"engine {engine} is not available here: {reason}; use --engine auto")
     global _ENGINE_BEFORE  # noqa: PLW0603 - restored when the next command starts (CliRunner runs many)

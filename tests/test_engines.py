@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -285,6 +286,8 @@ def test_an_engine_in_the_environment_is_checked_as_the_option_is(tmp_path: Path
     lexical = runner.invoke(app, ["search", QUERY, "--index", str(index), "--mode", "lexical", "--json"],
                             env={select.ENV: "bf16"})
     assert lexical.exit_code == 0 and SEED_ID in lexical.output
+    runner.invoke(app, ["search", QUERY, "--index", str(index), "--mode", "lexical"])  # the next command
+    assert select.ENV not in os.environ  # the variable was the command's environment's, not left behind
     with pytest.raises(EncoderError, match=r"engine bf16 is not available here: lacks it\. Fix: unset ARCHIVE_ENGINE"):
         with monkeypatch.context() as env:
             env.setenv(select.ENV, "bf16")

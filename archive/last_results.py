@@ -27,14 +27,11 @@ has that id.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .encoders.usercache import cache_root
+from .encoders.usercache import cache_root, read_json, write_json
 from .errors import DocumentNotFoundError
 
 FOLDER = "last-results"
@@ -75,31 +72,18 @@ def remember(index: Path, what: str, ids: Sequence[str], first: int = 1) -> bool
     record = {"index": str(index.resolve()), "what": what, "first": first, "ids": list(ids)}
     try:
         path = listing_path(index)
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)  # mode 0600
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(record, out, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except (OSError, ValueError):  # ValueError: an id that cannot be encoded (a lone surrogate)
+    except OSError:
         return False
-    return True
+    return write_json(path, record)
 
 
 def recall(index: Path) -> Listing | None:
     """The last results printed for ``index``, or ``None`` when none is remembered (or readable)."""
     try:
         path = listing_path(index)
-        with open(path, "rb") as stream:
-            raw = stream.read(MAX_BYTES + 1)
-        if len(raw) > MAX_BYTES:
-            return None
-        record = json.loads(raw.decode("utf-8"))
-    except (OSError, ValueError):
+    except OSError:
         return None
+    record = read_json(path, MAX_BYTES)
     if not isinstance(record, dict):
         return None
     index_path, what, first, ids = (record.get(k) for k in ("index", "what", "first", "ids"))

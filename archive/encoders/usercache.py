@@ -18,6 +18,7 @@ reading the package file (see :func:`derived`).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -74,3 +75,35 @@ def derived(kind: str, source: Path, salt: str, make: Callable[[Path], None]) ->
         return None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_json(path: Path, max_bytes: int) -> object | None:
+    """The JSON value a small file of this cache holds, or ``None`` when it is missing, unreadable,
+    larger than ``max_bytes`` or not JSON (a cache entry is never worth an error)."""
+    try:
+        with open(path, "rb") as stream:
+            raw = stream.read(max_bytes + 1)
+        if len(raw) > max_bytes:
+            return None
+        return json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_json(path: Path, value: object) -> bool:
+    """Write ``value`` as JSON into ``path`` whole: into a temporary file (readable by its owner only)
+    renamed into place, so a reader sees the old file or the new one; its folder is made if missing
+    (owner only). False, leaving nothing behind, when it cannot be written."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)  # mode 0600
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump(value, out, ensure_ascii=False)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except (OSError, ValueError):  # ValueError: text that cannot be encoded (a lone surrogate)
+        return False
+    return True

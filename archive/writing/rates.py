@@ -8,20 +8,18 @@ it here, so a dry run on this machine estimates with what this machine did.
 
 Kept in the per-user cache (:func:`archive.encoders.usercache.cache_root`) as
 ``rates.json``: a JSON object from ``"ENCODER|ENGINE"`` to passages per second,
-at most :data:`MAX_ENTRIES` of them. It is written to a temporary file and renamed
-into place, so a crash or a concurrent writer never leaves half a file; a file that
-cannot be read or written, or holds anything but that object, is ignored: it only
-ever costs an estimate its precision, never a build.
+at most :data:`MAX_ENTRIES` of them, written whole and renamed into place
+(:func:`~archive.encoders.usercache.write_json`), so a crash or a concurrent writer
+never leaves half a file; a file that cannot be read or written, or holds anything
+but that object, is ignored: it only ever costs an estimate its precision, never a
+build.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 
-from ..encoders.usercache import cache_root
+from ..encoders.usercache import cache_root, read_json, write_json
 
 FILE_NAME = "rates.json"
 MAX_ENTRIES = 64
@@ -35,13 +33,7 @@ def _path() -> Path:
 
 
 def _read() -> dict[str, float]:
-    try:
-        path = _path()
-        if path.stat().st_size > MAX_BYTES:
-            return {}
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, ValueError):
-        return {}
+    data = read_json(_path(), MAX_BYTES)
     if not isinstance(data, dict):
         return {}
     return {k: float(v) for k, v in data.items()
@@ -64,17 +56,4 @@ def remember(encoder: str, engine: str, rate: float) -> None:
     key = f"{encoder}|{engine}"
     rates.pop(key, None)
     rates[key] = round(float(rate), 2)  # newest last: the oldest go first past MAX_ENTRIES
-    kept = dict(list(rates.items())[-MAX_ENTRIES:])
-    try:
-        root = cache_root()
-        root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".rates-", dir=root)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(kept, out, ensure_ascii=False, indent=0)
-            os.replace(tmp, root / FILE_NAME)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError:
-        return
+    write_json(_path(), dict(list(rates.items())[-MAX_ENTRIES:]))

@@ -177,11 +177,10 @@ def estimate(
     distinct = len(set(texts))
     cached = count_cached(root / CACHE_NAME, name, texts)
     engine = engine_here(spec)
-    here = measured_here(name, engine)
     if (previous is not None and previous.embedding_rate and previous.encoder == name
             and previous.engine in (engine, None)):
         rate, rate_from = previous.embedding_rate, "measured"
-    elif here is not None:
+    elif (here := measured_here(name, engine)) is not None:  # read only when the archive measured none
         rate, rate_from = here, "measured here"
     elif canonical_spec(spec) == DEFAULT_ENCODER and engine in E5_ENGINE_RATES:
         rate, rate_from = E5_ENGINE_RATES[engine], "default"

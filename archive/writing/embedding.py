@@ -90,7 +90,7 @@ def embed_pending(
 
     advance(0)  # the totals show before the first batch (and the model load)
 
-    encoded, encoding_seconds = 0, 0.0
+    encoded, encoding_seconds, rate = 0, 0.0, 0.0
     # Chunks end where the leads do, so that their checkpoint commits as the leads' bar fills.
     starts = [*range(0, leads, CHUNK), *range(leads, len(order), CHUNK)]
     with EmbeddingCache(root / CACHE_NAME, encoder.name, encoder.dim) as cache:
@@ -107,7 +107,8 @@ def embed_pending(
                                               batch_size=getattr(encoder, "call_size", None) or BATCH)
             encoded, encoding_seconds = encoded + stats.embedded, encoding_seconds + time.perf_counter() - started
             if encoded >= MIN_MEASURED and encoding_seconds > 0:  # the rate build --dry-run estimates with
-                checkpoint.manifest.embedding_rate = round(encoded / encoding_seconds, 2)
+                rate = encoded / encoding_seconds
+                checkpoint.manifest.embedding_rate = round(rate, 2)
             report.embedded += stats.embedded
             report.reused += stats.reused
             if stats.embedded:
@@ -121,25 +122,29 @@ def embed_pending(
                 last = time.monotonic()
                 interval = max(CHECKPOINT_SECONDS, 10 * cost)
     checkpoint.commit()
-    if encoded >= MIN_MEASURED and encoding_seconds > 0:  # for dry runs of other archives on this machine
-        remember(encoder.name, engines_run(encoder)[-1], encoded / encoding_seconds)
+    if rate:  # measured this time: for dry runs of other archives on this machine too
+        remember(encoder.name, engines_run(encoder)[-1], rate)
 
 
-def pending_texts(root: Path) -> tuple[list[str], str | None]:
-    """The embedding texts of the live generation's pending passages (lead first), and its encoder spec.
+def pending_texts(root: Path, live: tuple[Path, Manifest] | None = None) -> tuple[list[str], str | None]:
+    """The embedding texts of the live generation's pending passages (lead first), and its encoder spec;
+    ``live``: that generation and its manifest, when the caller has read them already.
 
     For embedding them elsewhere (``archive embed --ray``): once they are in
     the embedding cache, :func:`embed_pending` commits them without encoding.
     """
     from ..index.dense import DenseIndex
 
-    live = layout.current_generation(root)
-    manifest = Manifest.read(live)
+    if live is None:
+        current = layout.current_generation(root)
+        live = current, Manifest.read(current)
+    generation, manifest = live
     if manifest.pending == 0 or manifest.encoder is None:
         return [], manifest.encoder_spec
-    dense = DenseIndex(live / "dense")
+    dense = DenseIndex(generation / "dense")
     pending = dense.pending
-    return _texts(live, dense.ids, pending.take(_lead_first(pending))), manifest.encoder_spec or manifest.encoder
+    return (_texts(generation, dense.ids, pending.take(_lead_first(pending))),
+            manifest.encoder_spec or manifest.encoder)
 
 
 def _lead_first(pending: PassageRows) -> np.ndarray:

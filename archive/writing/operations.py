@@ -177,7 +177,7 @@ def plan(
             stored_keys = {key for _, _, key, _ in live.entries}
             to_embed = [d for d in build_plan.changes if d.body_key not in stored_keys]
             if live.manifest.pending:
-                waiting = pending_texts(root)[0]
+                waiting = pending_texts(root, live=(live.generation, live.manifest))[0]
         report.estimate = estimate(root, to_embed, chosen, previous, max_passages=policy, waiting=waiting)
     return report
 

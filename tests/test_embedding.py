@@ -70,10 +70,13 @@ class Recording(HashingEncoder):
         return super().encode_passages(texts)
 
 
-def _interrupted_build(documents: list[Document], root: Path, *, stop_after: int) -> None:
-    """Build with an encoder that is interrupted (Ctrl-C) after ``stop_after`` batches of passages."""
+def _interrupted_build(documents: list[Document], root: Path, *, stop_after: int) -> Recording:
+    """Build with an encoder that is interrupted (Ctrl-C) after ``stop_after`` batches of passages;
+    the encoder, which recorded what it embedded before."""
+    stopped = Recording(stop_after=stop_after)
     with pytest.raises(KeyboardInterrupt):
-        Archive.build(documents, root, encoder=Recording(stop_after=stop_after), procs=1)
+        Archive.build(documents, root, encoder=stopped, procs=1)
+    return stopped
 
 
 @pytest.fixture()
@@ -82,6 +85,14 @@ def deferred(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(building, "EMBED_INLINE_MAX", 0)
     monkeypatch.setattr(embedding, "CHUNK", 8)
     monkeypatch.setattr(embedding, "CHECKPOINT_SECONDS", 0.0)
+
+
+@pytest.fixture()
+def after_the_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every uncached passage is left for the lead-first stage, in chunks of the default size, with no
+    timed checkpoint: only the leads finishing, and the end, commit."""
+    monkeypatch.setattr(building, "EMBED_INLINE_MAX", 0)
+    monkeypatch.setattr(embedding, "CHECKPOINT_SECONDS", 1e9)
 
 
 def _vectors_by_passage(root: Path) -> dict[tuple[str, int], np.ndarray]:
@@ -122,15 +133,11 @@ def test_words_commit_first_and_passages_follow_lead_first(tmp_path: Path, corpu
 
 
 def test_the_leads_commit_as_soon_as_they_are_embedded(tmp_path: Path, corpus: list[Document],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+                                                      after_the_words) -> None:  # noqa: ANN001
     """With fewer passages than a chunk and no timed checkpoint, an interrupt after the leads (the first
     call asks for nothing else) still leaves them committed and searchable by meaning."""
-    monkeypatch.setattr(building, "EMBED_INLINE_MAX", 0)
-    monkeypatch.setattr(embedding, "CHECKPOINT_SECONDS", 1e9)
     root = tmp_path / "index"
-    stopped = Recording(stop_after=1)
-    with pytest.raises(KeyboardInterrupt):
-        Archive.build(corpus, root, encoder=stopped, procs=1)
+    stopped = _interrupted_build(corpus, root, stop_after=1)
     with Archive.open(root) as partial:
         manifest = partial.manifest
         assert manifest.leads > 0 and manifest.leads_pending == 0 and manifest.pending > 0
@@ -155,17 +162,14 @@ def test_a_full_rewrite_from_the_cache_keeps_which_engine_made_the_vectors(tmp_p
 
 
 def test_a_dry_run_counts_only_the_waiting_passages_the_cache_lacks(tmp_path: Path, corpus: list[Document],
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                     after_the_words) -> None:  # noqa: ANN001
     """After an interrupt, passages wait; those whose vectors the embedding cache already holds (a batch
     finished after the last checkpoint, or a Ray job's) cost nothing, and the dry run says so."""
     from archive.index.embcache import CACHE_NAME, EmbeddingCache
     from archive.writing.embedding import pending_texts
 
-    monkeypatch.setattr(building, "EMBED_INLINE_MAX", 0)
-    monkeypatch.setattr(embedding, "CHECKPOINT_SECONDS", 1e9)
     root = tmp_path / "index"
-    with pytest.raises(KeyboardInterrupt):
-        Archive.build(corpus, root, encoder=Recording(stop_after=1), procs=1)  # the leads, then Ctrl-C
+    _interrupted_build(corpus, root, stop_after=1)  # the leads, then Ctrl-C
     waiting = list(dict.fromkeys(pending_texts(root)[0]))
     assert len(waiting) > 10
     before = Archive.plan(corpus, root, encoder=HashingEncoder()).estimate
@@ -181,13 +185,11 @@ def test_a_dry_run_counts_only_the_waiting_passages_the_cache_lacks(tmp_path: Pa
 
 
 def test_the_embedding_hands_an_encoder_calls_of_the_size_it_asks(tmp_path: Path, corpus: list[Document],
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                   after_the_words) -> None:  # noqa: ANN001
     """An encoder saying ``call_size`` (e5-small on numpy: 32) gets calls no larger, so a slow build's
     progress and its embedding cache move every few seconds; one saying nothing gets the default."""
     from archive.encoders.e5 import NUMPY_CALL, E5SmallEncoder
     from archive.index.embcache import BATCH
-
-    monkeypatch.setattr(building, "EMBED_INLINE_MAX", 0)
 
     class Sized(Recording):
         call_size = 5
@@ -221,9 +223,7 @@ def _leads(archive: Archive, dense: DenseIndex) -> list[tuple[Document, int, int
 @pytest.mark.slow
 def test_interrupted_embedding_resumes_without_embedding_twice(tmp_path: Path, corpus: list[Document], deferred) -> None:  # noqa: ANN001
     root = tmp_path / "index"
-    stopped = Recording(stop_after=3)
-    with pytest.raises(KeyboardInterrupt):
-        Archive.build(corpus, root, encoder=stopped, procs=1)
+    stopped = _interrupted_build(corpus, root, stop_after=3)
     with Archive.open(root) as partial:
         manifest = partial.manifest
         assert 0 < manifest.passages and manifest.pending > 0  # two checkpoints committed, the rest waits

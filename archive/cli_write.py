@@ -35,10 +35,16 @@ from .cli_report import counts_line, coverage_line, estimate_line, plural, tombs
 from .errors import ArchiveError, NothingToIndexError, SourceError
 
 
-def _interrupted(index: Path, before: str | None) -> typer.Exit:
-    """Say what a Ctrl-C kept (each commit is atomic: the words first, then passage vectors) and exit 130."""
+def _interrupted(index: Path, before: str | None, report) -> typer.Exit:  # noqa: ANN001 - BuildReport
+    """Say what a Ctrl-C kept (each commit is atomic: the words first, then passage vectors) and exit 130.
+
+    The warnings gathered so far come first: one that says a crashed writer's
+    lock was taken over must reach the user even when the run is cut short.
+    """
     from .archive import Archive
 
+    for message in report.warnings:
+        _echo(f"warning: {message}", err=True)
     if Archive.live_generation(index) == before:
         _echo("interrupted: the archive is unchanged", err=True)
     else:
@@ -152,7 +158,7 @@ def _build(
         _problems(report, problems, err=True)
         raise _fail(exc) from None
     except KeyboardInterrupt:
-        raise _interrupted(index, before) from None
+        raise _interrupted(index, before, report) from None
     _ray_done(report.ray)
     _summary(report, archive, index, problems, started)
     archive.close()
@@ -243,7 +249,7 @@ def add(
         _problems(report, problems, err=True)
         raise _fail(exc) from None
     except KeyboardInterrupt:
-        raise _interrupted(index, before) from None
+        raise _interrupted(index, before, report) from None
     _summary(report, archive, index, problems, started)
     archive.close()
 
@@ -271,7 +277,7 @@ def embed(
     except ArchiveError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:
-        raise _interrupted(index, before) from None
+        raise _interrupted(index, before, report) from None
     _ray_done(report.ray)
     if not archive.manifest.encoder:
         _echo(f"{index} is lexical only: nothing to embed (archive build --full --encoder e5-small adds vectors)")
@@ -300,7 +306,7 @@ def delete(
     except ArchiveError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:
-        raise _interrupted(index, before) from None
+        raise _interrupted(index, before, report) from None
     _summary(report, archive, index, [], started)
     _echo(f"a build from the same sources will not bring {'it' if len(ids) == 1 else 'them'} back; "
           f"archive restore {' '.join(ids[:3])}{' ...' if len(ids) > 3 else ''} undoes the delete")
@@ -328,7 +334,7 @@ def restore(
     except ArchiveError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:
-        raise _interrupted(index, before) from None
+        raise _interrupted(index, before, report) from None
     _summary(report, archive, index, [], started)
     archive.close()
 

@@ -327,6 +327,33 @@ def test_ctrl_c_during_a_build_keeps_the_archive(tmp_path: Path, news: list[Docu
         assert [d.id for d in arc] == [d.id for d in news[:3]]
 
 
+def test_ctrl_c_still_says_a_dead_writers_lock_was_taken_over(tmp_path: Path, news: list[Document],
+                                                               monkeypatch) -> None:
+    """The takeover warning is not lost when the run that takes the lock over is itself interrupted."""
+    index = tmp_path / "index"
+    Archive.build(news[:3], index, encoder="none").close()
+    source = tmp_path / "more.jsonl"
+    source.write_text("".join(json.dumps({"id": d.id, "title": d.title, "body": d.body}, ensure_ascii=False) + "\n"
+                              for d in news), encoding="utf-8")
+
+    def interrupted(*args: object, **kwargs: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("archive.index.stores.Whoosh.writer", interrupted)
+    monkeypatch.setattr("archive.index.stores.Whoosh.append", interrupted)
+    for command in (["build", str(source), "--full", "--encoder", "none"], ["add", str(source)]):
+        # what a writer killed while holding the lock leaves: its record, and no process holding the lock
+        (index / ".lock").write_text(json.dumps({"pid": 999999, "host": "old-laptop", "since": "2026-12-01 10:00:00 UTC",
+                                                 "command": "archive build"}) + "\n", encoding="utf-8")
+        result = runner.invoke(app, [*command, "--index", str(index)])
+        assert result.exit_code == 130, result.output
+        lines = result.stderr.splitlines()
+        assert lines[0].startswith(f"warning: {index}: the previous writer (pid 999999") and "taken over" in lines[0]
+        assert lines[-1] == "interrupted: the archive is unchanged"
+    with Archive(index) as arc:
+        assert [d.id for d in arc] == [d.id for d in news[:3]]
+
+
 # ------------------------------------------------------------ conveniences
 def test_index_from_the_environment(index: Path) -> None:
     result = runner.invoke(app, ["search", "النفط", "--json"], env={"ARCHIVE_INDEX": str(index)})

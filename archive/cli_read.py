@@ -252,18 +252,24 @@ def export(
     With a query: every article archive search finds for it (all of them, not one page), up to --limit.
     """
     from .archive import Archive
+    from .files.export import write_file
 
     if bom and format is not ExportFormat.csv:
         raise typer.BadParameter("a byte order mark is for CSV (spreadsheets); add --format csv", param_hint="--bom")
     options = {"format": format.value, "limit": limit, "mode": mode.value, "sort": sort.value, "source": source,
                "category": category, "author": author, "since": since, "until": until, "bom": bom}
+    if output is not None and str(output) == "-":
+        output = None  # the usual spelling of standard output
+    if output is not None and _inside(output, index):
+        raise typer.BadParameter(f"{output} is inside the index {index}, whose files the archive owns; "
+                                 "write the export elsewhere", param_hint="--output")
+    kept = output is not None and output.exists()
     try:
         with Archive.open(index) as archive:
             if output is None:
                 count = archive.export(sys.stdout, query, **options)  # type: ignore[arg-type]
             else:
-                with open(output, "w", encoding="utf-8", newline="") as out:
-                    count = archive.export(out, query, **options)  # type: ignore[arg-type]
+                count = write_file(output, lambda out: archive.export(out, query, **options))  # type: ignore[arg-type]
     except ArchiveError as exc:
         raise _fail(exc) from None
     except BrokenPipeError:  # `archive export | head`: the reader has what it wanted; end quietly
@@ -273,7 +279,19 @@ def export(
     except OSError as exc:
         _echo(f"error: {output or 'standard output'}: cannot write ({exc.strerror})", err=True)
         raise typer.Exit(code=1) from None
+    if output is not None and kept and count == 0:
+        _echo(f"exported 0 articles: {output} was left as it was", err=True)
+        return
     _echo(f"exported {count} article{'' if count == 1 else 's'}" + (f" to {output}" if output else ""), err=True)
+
+
+def _inside(path: Path, index: Path) -> bool:
+    """True when ``path`` would land inside the index directory ``index`` (links followed)."""
+    try:
+        path.resolve().relative_to(index.resolve())
+    except ValueError:
+        return False
+    return True
 
 
 def stats(

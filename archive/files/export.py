@@ -10,12 +10,16 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-from collections.abc import Iterable
+import os
+import tempfile
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import TextIO
 
 from ..document import Document
 from ..errors import QueryError
+from .cells import guard_formula
 
 FORMATS = ("jsonl", "csv")
 BOM = "\ufeff"
@@ -55,10 +59,41 @@ def write_documents(
         writer = csv.DictWriter(out, fieldnames=FIELDS)
         writer.writeheader()
         for doc in documents:
-            writer.writerow({k: "" if v is None else v for k, v in record(doc).items()})
+            writer.writerow({k: "" if v is None else guard_formula(str(v)) for k, v in record(doc).items()})
             count += 1
     else:
         for doc in documents:
             out.write(json.dumps(record(doc), ensure_ascii=False) + "\n")
             count += 1
+    return count
+
+
+def write_file(path: Path, write: Callable[[TextIO], int]) -> int:
+    """Run ``write`` on a new file beside ``path``, then put it in ``path``'s place; return its count.
+
+    The file at ``path`` is replaced only once the whole export is written:
+    an export that fails (a bad query, a full disk, Ctrl-C) leaves it as it
+    was, and so does one that finds nothing (an empty export is not worth a
+    user's file; the count says 0). A new file gets the mode the user's umask
+    gives; a replaced one keeps its own. A symbolic link is written through.
+    """
+    target = path.resolve() if path.is_symlink() else path
+    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with open(handle, "w", encoding="utf-8", newline="") as out:
+            count = write(out)
+        if count == 0 and target.exists():
+            os.unlink(tmp)
+            return count
+        try:
+            mode = target.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return count

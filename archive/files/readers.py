@@ -15,7 +15,8 @@ Formats, picked by extension and content:
   because ~30 ANT files hold stray ``&`` and ``<`` that strict XML rejects;
 * JSON Lines (``.jsonl``/``.ndjson``, or any file of one object per line);
 * a JSON array of objects (``.json``), SaudiNewsNet's fields included;
-* CSV and TSV (``.csv``, ``.tsv``) with a header row, one article per row;
+* CSV and TSV (``.csv``, ``.tsv``) with a header row, one article per row (a ``'``
+  that an export put before a formula character is taken off: :mod:`.cells`);
 * HTML pages of news sites (``.html``, ``.htm``, or any file that starts
   as a page does, ``<!DOCTYPE html>`` or ``<html>``): the main text, title,
   author, URL (canonical link or ``og:url``) and date extracted with
@@ -55,6 +56,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from .cells import unguard_formula
 from .dates import parse_date
 from ..document import Document
 from ..errors import FieldMappingError, SourceError, SourceLimitError
@@ -466,7 +468,7 @@ def _read_csv(name: str, text: str, delimiter: str, ctx: _Context, bad: Set[int]
                 f"{'tabs' if delimiter == chr(9) else 'the separator ' + repr(delimiter)})", line=start,
             ))
             continue
-        record = {key: cell for key, cell in zip(columns, row) if key}
+        record = {key: unguard_formula(cell) for key, cell in zip(columns, row) if key}
         doc = _from_record(record, f"{name}:{start}", name, start, ctx, fold_case=True)
         if doc is not None:
             yield doc

@@ -218,9 +218,10 @@ class Writes:
 
     @classmethod
     def sources_of(cls, path: str | Path = DEFAULT_INDEX) -> list[str]:
-        """The sources the archive at ``path`` remembers (``[]`` when there is no manifest to read)."""
+        """The sources the archive at ``path`` remembers (``[]`` when there is no manifest to read; with a
+        damaged pointer, those of the generation the next write points it back to)."""
         try:
-            return list(Manifest.read(layout.current_generation(_index_root(path)), check=False).sources)
+            return list(Manifest.read(layout.readable_generation(_index_root(path)), check=False).sources)
         except ArchiveError:
             return []
 

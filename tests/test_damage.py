@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -127,6 +128,9 @@ COMMANDS: dict[str, list[str]] = {
 }
 
 
+WRITES = ("add", "delete", "build")
+
+
 def _run(folder: Path, args: list[str]) -> Result:
     args = [a.format(news=folder / "news.jsonl", extra=folder / "extra.jsonl") for a in args]
     return runner.invoke(app, [*args, "--index", str(folder / "index")])
@@ -149,10 +153,17 @@ def test_damage_is_one_line_naming_the_file_and_the_fix(case: Path, damage: str,
     do, names = DAMAGE[damage]
     do(case / "index")
     result = _run(case, COMMANDS[command])
+    if damage.startswith("pointer-") and command in WRITES:  # a write points it back, says so, and goes on
+        assert result.exit_code == 0, result.output
+        assert f"pointed {POINTER} back to gen-" in result.output and names in result.output, result.output
+        assert _run(case, ["check"]).exit_code == 0
+        return
     line = _one_error_line(result)
     if command == "check" and damage not in ("index-is-a-file",):
+        fix = f"Fix: archive build --index {case / 'index'} (it points" if damage.startswith("pointer-") else \
+            "Fix: archive build --full"
         problems = [p for p in result.stdout.splitlines() if p.startswith("problem: ")]
-        assert problems and any(names in p and "Fix: archive build --full" in p for p in problems), result.stdout
+        assert problems and any(names in p and fix in p for p in problems), result.stdout
         return
     assert names in line, line
     assert "Fix:" in line, line
@@ -172,6 +183,55 @@ def test_build_full_recovers_from_the_damage(case: Path, damage: str) -> None:
         (aside,) = (case / "index").glob(f"{POINTER}.aside-*")
         assert (aside / "notes.txt").read_text(encoding="utf-8") == "ملاحظاتي الخاصة"
         assert str(aside) in result.stdout
+
+
+@pytest.mark.parametrize("pointer", ["garbled", "missing"])
+def test_a_damaged_pointer_costs_neither_the_archive_nor_its_deletes(case: Path, pointer: str) -> None:
+    """The fix the error names keeps every committed generation, the remembered sources and the deletes:
+    no source named (the tests run where a seeds/ folder is), --full, the user's encoder kept."""
+    index = case / "index"
+    assert _run(case, ["delete", "sport-1"]).exit_code == 0
+    live = current_generation(index).name
+    sources = Archive.sources_of(index)
+    generations = sorted(p.name for p in index.glob("gen-*"))
+    assert len(generations) == 2  # the live one and its backup
+    if pointer == "garbled":
+        (index / POINTER).write_text("garbage\n", encoding="utf-8")
+    else:
+        (index / POINTER).unlink()
+    checked = _run(case, ["check"])
+    assert checked.exit_code == 1
+    fix = f"Fix: archive build --index {index} (it points {POINTER} back to {live}, the newest complete generation"
+    assert fix in checked.stdout, checked.stdout
+    with pytest.raises(IndexDamagedError, match=re.escape(fix)):
+        Archive.open(index)
+    assert sorted(p.name for p in index.glob("gen-*")) == generations  # reading changed nothing
+
+    result = _run(case, ["build", "--full"])
+    assert result.exit_code == 0, result.output
+    assert f"pointed {POINTER} back to {live}" in result.stdout
+    assert "seeds" not in result.output
+    after = sorted(p.name for p in index.glob("gen-*"))
+    assert live in after and len(after) == 2  # the repaired generation is the new one's backup
+    with Archive.open(index) as archive:
+        assert sorted(d.id for d in archive) == sorted(d.id for d in NEWS if d.id != "sport-1")  # still deleted
+        assert archive.manifest.encoder == "hashing/1"  # the user's choice, not the default
+        assert list(archive.manifest.sources) == sources and sources
+
+
+def test_a_commit_with_no_pointer_keeps_every_complete_generation(case: Path) -> None:
+    """Belt and braces: a commit that finds no live generation named removes none that is complete."""
+    index = case / "index"
+    old = current_generation(index)
+    (index / POINTER).unlink()
+    half = index / "gen-20200101T000000-0badc0de"  # an interrupted build's leftover: no manifest
+    half.mkdir()
+    new = index / "gen-20991231T235959-00c0ffee"
+    shutil.copytree(old, new)
+    notes = commit_generation(index, new)
+    assert current_generation(index) == new
+    assert old.is_dir() and not half.exists()
+    assert any("kept 1 earlier complete generation(s)" in n for n in notes), notes
 
 
 def test_an_index_path_that_is_a_file_is_never_overwritten(case: Path) -> None:

@@ -57,25 +57,99 @@ def current_generation(root: Path) -> Path:
     _check_root(root)
     if pointer.is_dir():
         raise IndexDamagedError(
-            f"{pointer}: is a directory, not the pointer file. Fix: archive build --full "
+            f"{pointer}: is a directory, not the pointer file. {_repair_fix(root)} "
             f"(it moves the directory aside as {POINTER}.aside-*; nothing in it is deleted)"
         )
     try:
         name = pointer.read_bytes().decode("utf-8").strip()
     except FileNotFoundError:
+        if newest_complete(root) is not None:
+            raise IndexDamagedError(f"{pointer}: missing, beside complete generations. {_repair_fix(root)}") from None
         raise IndexNotFoundError(
             f"{root}: not an archive index (no {POINTER} file). Fix: archive build --index {root}"
         ) from None
     except UnicodeDecodeError:
-        raise IndexDamagedError(f"{pointer}: damaged (not text). Fix: archive build --full") from None
+        raise IndexDamagedError(f"{pointer}: damaged (not text). {_repair_fix(root)}") from None
     except OSError as exc:
-        raise IndexDamagedError(f"{pointer}: cannot read ({exc.strerror}). Fix: archive build --full") from None
+        raise IndexDamagedError(f"{pointer}: cannot read ({exc.strerror}). {_repair_fix(root)}") from None
     if not name.startswith(GEN_PREFIX) or "/" in name or not (root / name).is_dir():
         shown = repr(name) if len(name) <= 80 else f"{name[:80]!r}..."
         raise IndexDamagedError(
-            f"{pointer}: points to {shown}, which is not a generation. Fix: archive build --full"
+            f"{pointer}: points to {shown}, which is not a generation. {_repair_fix(root)}"
         )
     return root / name
+
+
+def newest_complete(root: Path) -> Path | None:
+    """The newest generation of ``root`` whose manifest reads as a JSON object (a build writes it last,
+    so such a generation is complete), or ``None``: what a damaged pointer is repaired to."""
+    try:
+        children = [c for c in root.iterdir() if _GENERATION_NAME.fullmatch(c.name) and not c.is_symlink()]
+    except OSError:
+        return None
+    for child in sorted(children, key=lambda c: c.name, reverse=True):  # the name starts with its UTC time
+        try:
+            if isinstance(json.loads((child / MANIFEST_NAME).read_bytes()), dict):
+                return child
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def readable_generation(root: Path) -> Path:
+    """The live generation of ``root``, or, when its pointer is damaged or missing, the generation a
+    write repairs it to (:func:`newest_complete`): what a write reads its remembered choices from
+    (sources, encoder, deletes) before it takes the lock. Raises as :func:`current_generation`
+    when there is none."""
+    try:
+        return current_generation(root)
+    except (IndexDamagedError, IndexNotFoundError):
+        found = newest_complete(root) if root.is_dir() else None
+        if found is None:
+            raise
+        return found
+
+
+def _repair_fix(root: Path) -> str:
+    """The fix for a damaged pointer: a write points it back to the newest complete generation."""
+    found = newest_complete(root)
+    if found is None:
+        return "Fix: archive build --full (no complete generation is left to point it to)"
+    return (f"Fix: archive build --index {root} (it points {POINTER} back to {found.name}, the newest complete "
+            "generation, and brings it up to date with its sources; nothing is deleted)")
+
+
+def repair_pointer(root: Path) -> str | None:
+    """Point a damaged or missing ``CURRENT`` at the newest complete generation; say so, or ``None``.
+
+    Called by every write under the writer lock. Without it a write saw no
+    archive and its commit removed every generation but its own: a garbled
+    pointer file cost the archive and its deletes. A pointer that is fine,
+    or an index with no complete generation, is left as it is.
+    """
+    pointer = root / POINTER
+    try:
+        current_generation(root)
+        return None
+    except (IndexDamagedError, IndexNotFoundError):
+        pass
+    found = newest_complete(root)
+    if found is None:
+        return None
+    if pointer.is_dir():
+        state = "; ".join(_clear_pointer_path(root))  # moved aside (or removed when empty), nothing deleted
+    else:
+        try:
+            was = pointer.read_bytes()[:80].decode("utf-8", "replace").strip()
+            state = f"named {was!r}, which is not a generation" if was else "was empty"
+        except FileNotFoundError:
+            state = "was missing"
+        except OSError as exc:
+            state = f"could not be read ({exc.strerror})"
+        state = f"{pointer}: {state}"
+    _write_pointer(root, found.name)
+    return (f"{state}; pointed {POINTER} back to {found.name}, the newest complete generation "
+            f"(archive check --index {root} verifies it)")
 
 
 def _check_root(root: Path) -> None:
@@ -131,10 +205,25 @@ def commit_generation(root: Path, generation: Path) -> list[str]:
     notes = _clear_pointer_path(root)
     fsync_tree(generation)
     previous = _live_name(root)
+    _write_pointer(root, generation.name)
+    if previous:
+        keep = {generation.name, previous}
+    else:  # no usable pointer before this commit: keep every complete generation, it may be the user's archive
+        keep = {generation.name, *(c.name for c in root.iterdir() if _GENERATION_NAME.fullmatch(c.name)
+                                   and (c / MANIFEST_NAME).is_file())}
+        if len(keep) > 1:
+            notes.append(f"{root}: kept {len(keep) - 1} earlier complete generation(s) beside the new one, since "
+                         f"no {POINTER} named one live; remove them yourself once you no longer need them")
+    remove_stale_generations(root, keep=keep)
+    return notes
+
+
+def _write_pointer(root: Path, name: str) -> None:
+    """Replace ``CURRENT`` with one naming ``name``, atomically (an fsynced temporary file renamed)."""
     tmp = root / f"{_POINTER_TMP}{uuid.uuid4().hex[:8]}"
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(generation.name + "\n")
+            fh.write(name + "\n")
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, root / POINTER)
@@ -142,8 +231,6 @@ def commit_generation(root: Path, generation: Path) -> list[str]:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(root)
-    remove_stale_generations(root, keep={generation.name, *([previous] if previous else [])})
-    return notes
 
 
 _POINTER_TMP = f".{POINTER}."
@@ -447,6 +534,12 @@ def writer_lock(root: Path, on_warning: Callable[[str], None] | None = None) -> 
             _write_record(fd)
             try:
                 with disk_full_named(root, lambda: _live_generation_path(root)):
+                    repaired = repair_pointer(root)
+                    if repaired is not None:
+                        if on_warning is not None:
+                            on_warning(repaired)
+                        else:
+                            warnings.warn(repaired, PointerRepairedWarning, stacklevel=3)
                     yield
             finally:
                 os.ftruncate(fd, 0)  # a clean release leaves no record; the close below drops the lock
@@ -459,6 +552,10 @@ def writer_lock(root: Path, on_warning: Callable[[str], None] | None = None) -> 
 
 class StaleLockWarning(UserWarning):
     """A writer lock left by a killed writer was taken over."""
+
+
+class PointerRepairedWarning(UserWarning):
+    """A damaged or missing ``CURRENT`` was pointed back to the newest complete generation."""
 
 
 _HELD: set[tuple[int, int]] = set()

@@ -62,7 +62,7 @@ class Previous:
 def previous_choices(root: Path) -> Previous | None:
     """The live archive's encoder choice, or ``None`` when there is no archive (or no readable manifest)."""
     try:
-        data = json.loads((layout.current_generation(root) / MANIFEST_NAME).read_bytes().decode("utf-8"))
+        data = json.loads((layout.readable_generation(root) / MANIFEST_NAME).read_bytes().decode("utf-8"))
     except (ArchiveError, OSError, ValueError):
         return None
     if not isinstance(data, dict):

@@ -252,7 +252,7 @@ def restore(
 def _changing(root: Path, report: BuildReport) -> Iterator[LiveState]:
     """The live index of ``root``, read once under its writer lock (a missing index is named before any
     folder is made; the lock's warnings go to ``report``)."""
-    layout.current_generation(root)
+    layout.readable_generation(root)  # a missing index is named here; a damaged pointer is repaired under the lock
     with layout.writer_lock(root, on_warning=report.warnings.append):
         yield live_to_change(root)
 
@@ -273,7 +273,7 @@ def embed(root: Path, *, progress: Progress | None = None, report: BuildReport, 
     with _timed(report):
         if ray:
             report.ray = _embed_waiting_on_ray(root, ray_address, progress)
-        layout.current_generation(root)
+        layout.readable_generation(root)  # a missing index is named here; a damaged pointer is repaired under the lock
         with layout.writer_lock(root, on_warning=report.warnings.append):
             generation, manifest = checked_live(root)
             encoder = manifest.load_encoder(root)

@@ -400,3 +400,10 @@ def test_a_request_that_cannot_start_within_the_limit_is_503(archive: Archive, m
         holder.join(30)
         assert first[0].status_code == 504  # type: ignore[attr-defined]
         release.set()
+
+
+def test_control_characters_in_the_query_are_not_echoed_into_the_page(client: TestClient) -> None:
+    """NUL, SOH and an escape sequence in ``q`` (``/?q=%00%01%1b[31m``) made the HTML invalid."""
+    page = client.get("/?q=%00%01%1b[31m%D9%83%D9%88%D8%B1%D8%B3%D9%83%C2%9B&mode=lexical").text
+    assert not any(c in page for c in "\x00\x01\x1b\x9b")
+    assert "<title>[31mكورسك — أرشيف الأخبار</title>" in page and 'value="[31mكورسك"' in page

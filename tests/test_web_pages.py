@@ -20,6 +20,18 @@ def _dam_months() -> dict[str, int]:
 
 
 # ------------------------------------------------------------------ histogram
+def test_the_month_series_fills_a_century_and_lists_only_hits_beyond() -> None:
+    """The API's histogram: zeros between hits within a century; two outlying dates of the years 1 and
+    9999 do not make 119,988 months (a 3.6 MB answer), only the months found."""
+    assert pages.month_series({"1999-11": 2, "2000-02": 1}) == [
+        ("1999-11", 2), ("1999-12", 0), ("2000-01", 0), ("2000-02", 1)]
+    century = pages.month_series({"1900-01": 1, "1999-12": 1})
+    assert len(century) == 1200 and century[0] == ("1900-01", 1) and century[-1] == ("1999-12", 1)
+    assert pages.month_series({"0001-01": 1, "2018-05": 19, "9999-12": 1}) == [
+        ("0001-01", 1), ("2018-05", 19), ("9999-12", 1)]
+    assert pages.month_series({"1900-01": 1, "2000-01": 1}) == [("1900-01", 1), ("2000-01", 1)]
+
+
 def test_outliers_go_to_before_and_after_bars_and_the_bulk_is_drawn_by_month() -> None:
     """One report of 2013 and one of 2024 among sixty of 2018: the old histogram drew every month
     from 2013-05 to 2024-03 (131 bars); now twelve months of 2018 and the two edges."""

@@ -8,7 +8,7 @@ would need the schema written by hand beside the code. Its extra cost
 (pydantic) is paid only by ``archive serve``: the package imports none of it
 elsewhere. Pages are Jinja2 templates with autoescaping on for every
 template, and every value they print loses its bidi overrides and isolates
-(:func:`archive.web.messages.without_bidi_controls`); uvicorn serves the app.
+(:func:`archive.web.messages.without_controls`); uvicorn serves the app.
 
 Each request's library work runs on a worker thread through
 :class:`archive.web.limits.Runner` (a few at a time, a slow one steps aside,
@@ -90,9 +90,9 @@ def _validation_message(exc: RequestValidationError) -> str:
 def _printable(value: Any) -> Any:
     """What a template prints, without bidi overrides or isolates (escaped markup stays markup)."""
     if isinstance(value, Markup):
-        return Markup(messages.without_bidi_controls(str(value)))
+        return Markup(messages.without_controls(str(value)))
     if isinstance(value, str):
-        return messages.without_bidi_controls(value)
+        return messages.without_controls(value)
     return value
 
 

@@ -16,14 +16,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
-"""Embeddings, overrides and isolates: an unbalanced one (a right-to-left override in ``q``) would
-reorder the text around where it is echoed (the page title, a message); marks (U+200E/F) stay."""
+CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Bidi embeddings, overrides and isolates: an unbalanced one (a right-to-left override in ``q``)
+would reorder the text around where it is echoed (the page title, a message); marks (U+200E/F)
+stay. And the C0 and C1 control characters but tab and line breaks, which HTML does not allow
+(a NUL or an escape from ``?q=%00%1b`` made the page invalid)."""
 
 
-def without_bidi_controls(text: str) -> str:
-    """``text`` without bidi embeddings, overrides and isolates (for everything the server echoes)."""
-    return BIDI_CONTROLS.sub("", text)
+def without_controls(text: str) -> str:
+    """``text`` without bidi embeddings, overrides, isolates and control characters (for everything
+    the server echoes)."""
+    return CONTROLS.sub("", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +56,7 @@ class Message:
 
 
 def not_found(doc_id: str) -> Message:
-    shown = without_bidi_controls(repr(doc_id[:200]))
+    shown = without_controls(repr(doc_id[:200]))
     detail = ""
     if doc_id.endswith("/related"):  # the related list moved from /api/articles/ID/related
         detail = ("the articles related to an article are at /api/related/ID "
@@ -107,7 +110,7 @@ def without_paths(text: str, *paths: Path) -> str:
     for name in sorted(names, key=len, reverse=True):
         if len(name) > 1:
             text = text.replace(name, "the archive")
-    return without_bidi_controls(text)
+    return without_controls(text)
 
 
 PARAMETERS = {"q": "نص البحث", "k": "عدد النتائج في الصفحة", "page": "الصفحة", "mode": "طريقة البحث",

@@ -193,6 +193,15 @@ def test_hostile_queries_never_raise(hostile_archive: Archive, query: str, mode:
     assert hits or hits.reason
 
 
+def test_a_query_past_the_bound_says_so_rather_than_searching_its_start(hostile_archive: Archive) -> None:
+    """700 stop words then a real word: cut at 2,000 characters, it used to say "only stop words"."""
+    query = "في " * 700 + "النفط"
+    for mode in ("lexical", "semantic", "hybrid"):
+        hits = hostile_archive.search(query, mode=mode)
+        assert not hits and hits.reason.startswith("the query is 2,105 characters, longer than the 2,000 searched")
+    assert hostile_archive.search(("في " * 600 + "النفط").strip(), mode="lexical")  # under the bound: found
+
+
 @pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(max_size=300), st.sampled_from(["lexical", "semantic", "hybrid"]))

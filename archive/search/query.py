@@ -42,7 +42,8 @@ from ..text.analysis import iter_terms
 
 SEARCH_FIELDS = ("title", "body")
 MAX_QUERY_CHARS = 2_000
-"""Longer queries are cut: no one types more, and Whoosh's cost grows with terms."""
+"""Longer queries find nothing, and the reason names the bound (no one types more, and Whoosh's cost
+grows with terms)."""
 MAX_QUERY_TERMS = 64
 MAX_PHRASES = 4
 """Quoted phrases allowed in one query (each costs a positional match over the archive)."""
@@ -161,10 +162,15 @@ def _refuse_unbounded(q: Query) -> None:
 def parse_query(text: str, schema: Schema) -> ParsedQuery:
     """Parse ``text`` against ``schema`` (see the module docstring).
 
-    Raises :class:`QueryError` for a query whose cost has no bound (a range, too
+    A query longer than :data:`MAX_QUERY_CHARS` parses to nothing, with the reason. Raises
+    :class:`QueryError` for a query whose cost has no bound (a range, too
     many phrases), naming what to do instead.
     """
-    cleaned = _CONTROL_RE.sub(" ", text)[:MAX_QUERY_CHARS].strip()
+    cleaned = _CONTROL_RE.sub(" ", text).strip()
+    if len(cleaned) > MAX_QUERY_CHARS:  # not cut: the words past a cut were lost without a word
+        return ParsedQuery(text, None, reason=f"the query is {len(cleaned):,} characters, longer than the "
+                           f"{MAX_QUERY_CHARS:,} searched; search for its distinctive words (archive related ID "
+                           "finds the articles nearest to a whole article)")
     if not cleaned:
         return ParsedQuery(text, None, reason="the query is empty")
     words = plain_text(text) or text

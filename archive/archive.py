@@ -68,6 +68,9 @@ class ArchiveStats:
     """What runs the archive's encoder on this machine (``openvino-bf16``, ``numpy``…)."""
     engines: list[str] = field(default_factory=list)
     """What ran the encoder for the archive's vectors, wherever they were made."""
+    own_days: bool = True
+    """Whether ``since``/``until`` days and month counts are each article's own day (False: UTC days,
+    for an archive whose filter columns were written before that; ``archive build --full`` changes it)."""
 
 
 class Archive(Writes):
@@ -475,7 +478,7 @@ class Archive(Writes):
             built_at=manifest.built_at, updated_at=manifest.updated_at,
             size_bytes=sum(p.stat().st_size for p in self._generation.rglob("*") if p.is_file()),
             engine=engine_here(manifest.encoder_spec or manifest.encoder) if manifest.encoder else None,
-            engines=list(manifest.engines),
+            engines=list(manifest.engines), own_days=self._searcher.lexical.columns.own_days,
         )
 
 

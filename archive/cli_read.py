@@ -324,7 +324,9 @@ def stats(
         made = f" (vectors made with {', '.join(info.engines)})" if info.engines else ""
         here = info.engine if (info.engine or "").startswith("unavailable") else f"{info.engine} here"
         _echo(f"engine:     {here}{made}")
-    _echo(f"dates:      {_date(info.first_published)} .. {_date(info.last_published)}")
+    _echo(f"dates:      {_date(info.first_published)} .. {_date(info.last_published)}" + (
+        "" if info.own_days else " (--since/--until days are UTC days in this archive; archive build --full "
+        "makes them each article's own day)"))
     _echo(f"size:       {info.size_bytes / 1e6:.1f} MB")
     _echo(f"built:      {info.built_at}   updated: {info.updated_at}")
     for title, counts in (("sources", info.sources), ("categories", info.categories)):

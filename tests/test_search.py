@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+import shutil
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -245,3 +246,69 @@ def test_searches_on_many_threads_over_one_archive_equal_serial_ones(tmp_path: P
         assert serial[0] == ["health-1"] and serial[1] == [seed_document.id]
         with ThreadPoolExecutor(8) as pool:
             assert list(pool.map(run, queries * 50)) == serial * 50
+
+
+# ------------------------------------------------------------------ the articles' own days
+DAYS = [  # three reports of 2018-05-04 by their own clocks, one of the 3rd; UTC would put the first on the 3rd
+    Document(id="dubai-night", title="حريق في مستودع بدبي", body="اندلع حريق في مستودع قرب ميناء جبل علي فجرا.",
+             published=datetime(2018, 5, 4, 1, 42, 36, tzinfo=timezone(timedelta(hours=4))), source="Alarabia"),
+    Document(id="london-late", title="حريق في مستودع بلندن", body="اندلع حريق في مستودع شرق لندن مساء.",
+             published=datetime(2018, 5, 3, 23, 30, tzinfo=timezone.utc), source="BBC"),
+    Document(id="lima-evening", title="حريق في مستودع بليما", body="اندلع حريق في مستودع في ليما مساء.",
+             published=datetime(2018, 5, 4, 23, 30, tzinfo=timezone(timedelta(hours=-5))), source="CNN"),
+    Document(id="cairo-noon", title="حريق في مستودع بالقاهرة", body="اندلع حريق في مستودع بالقاهرة ظهرا.",
+             published=datetime(2018, 5, 4, 12, 0, tzinfo=timezone(timedelta(hours=2))), source="Masrawy"),
+    Document(id="june-first", title="حريق في مستودع بمسقط", body="اندلع حريق في مستودع بمسقط بعد منتصف الليل.",
+             published=datetime(2018, 6, 1, 0, 30, tzinfo=timezone(timedelta(hours=4))), source="Alarabia"),
+]
+
+
+@pytest.fixture(scope="module")
+def days_archive(tmp_path_factory: pytest.TempPathFactory) -> Archive:
+    return Archive.build(DAYS, tmp_path_factory.mktemp("days") / "index", encoder="none", procs=1)
+
+
+def test_a_day_is_each_articles_own_day(days_archive: Archive) -> None:
+    """`since/until 2018-05-04` finds what every listing dates the 4th, whatever its zone; a moment stays a moment."""
+    ids = lambda **f: sorted(h.id for h in days_archive.search("حريق مستودع", k=20, **f))  # noqa: E731
+    fourth = ["cairo-noon", "dubai-night", "lima-evening"]
+    assert ids(since="2018-05-04", until="2018-05-04") == fourth
+    assert ids(since=date(2018, 5, 4), until=date(2018, 5, 4)) == fourth
+    assert ids(until="2018-05-03") == ["london-late"]
+    assert ids(since="2018-05") == sorted([*fourth, "june-first", "london-late"])
+    assert ids(until="2018-05") == sorted([*fourth, "london-late"])  # Muscat's 00:30 of 1 June is June's
+    assert ids(since="2018-06") == ["june-first"]
+    assert ids(until="2018-05-03T23:59:59+00:00") == ["dubai-night", "london-late"]  # a moment: 21:42 UTC
+    assert ids(since=datetime(2018, 5, 4, tzinfo=timezone.utc), until="2018-05-04") == ["cairo-noon", "lima-evening"]
+    months = days_archive.search("حريق مستودع", facets=True).facets.months
+    assert months == {"2018-05": 4, "2018-06": 1}
+    for hit in days_archive.search("حريق مستودع", k=20, since="2018-05-04", until="2018-05-04"):
+        assert f"{hit.published:%Y-%m-%d}" == "2018-05-04"  # what is shown is what was asked for
+
+
+def test_columns_written_before_the_offsets_count_utc_days_and_say_so(tmp_path: Path, days_archive: Archive) -> None:
+    """Format 1 (no offset.npy) still opens: its days are UTC days, as it was built; appending to it keeps
+    saying so, and a fresh write counts each article's own day."""
+    import json
+
+    from archive.index.columns import Columns, ColumnsBuilder, Filters
+
+    builder = ColumnsBuilder()
+    for doc in DAYS:
+        builder.add(doc)
+    builder.write(tmp_path / "v2")
+    old = tmp_path / "v1"
+    shutil.copytree(tmp_path / "v2", old)
+    (old / "offset.npy").unlink()
+    meta = json.loads((old / "columns.json").read_text(encoding="utf-8"))
+    meta["format"] = 1
+    del meta["own_days"]
+    (old / "columns.json").write_text(json.dumps(meta), encoding="utf-8")
+    fourth = Filters(since=date(2018, 5, 4), until=date(2018, 5, 4))
+    new, legacy = Columns(tmp_path / "v2"), Columns(old)
+    assert new.own_days and not legacy.own_days
+    assert [DAYS[i].id for i in np.flatnonzero(new.mask(fourth))] == ["dubai-night", "lima-evening", "cairo-noon"]
+    assert [DAYS[i].id for i in np.flatnonzero(legacy.mask(fourth))] == ["cairo-noon"]  # 4 May in UTC
+    legacy.appended(tmp_path / "v1-more", [DAYS[0]])
+    assert not Columns(tmp_path / "v1-more").own_days
+    assert days_archive.stats().own_days

@@ -10,11 +10,19 @@ counts (by source, category, month) and date sorting are array operations.
 
 On disk (a directory): ``columns.json`` (format, the distinct values of each
 text column) and ``published.npy`` (int64 seconds since the epoch, UTC;
-:data:`NO_DATE` for none), ``source.npy`` and ``category.npy`` (int32 codes
+:data:`NO_DATE` for none), ``offset.npy`` (int32 seconds east of UTC of each
+article's own date, 0 for none), ``source.npy`` and ``category.npy`` (int32 codes
 into the value lists), and the authors, several per article, as rows
 (``author.indptr.npy``, ``author.codes.npy``); no pickle. Text values are
 compared as the user's filter is: case-folded and stripped; author names
 normalized too (:func:`author_keys`), so أحمد finds احمد.
+
+Days are the articles' own. A bound written as a day, month or year
+(``since 2018-05-04``) and the facet months count an article on the calendar
+day its own date shows (``2018-05-04T01:42+04:00`` is on the 4th, as every
+listing prints it, although it was the 3rd in UTC); a bound with a time is a
+moment. Columns of format 1 (before the offsets) count UTC days, as they were
+built, and say so (:attr:`Columns.own_days`) until a full build.
 
 A deleted article keeps its row (its ordinal; see the live mask of
 :mod:`archive.index.terms`): the columns take the term index's live mask, and
@@ -27,7 +35,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +44,9 @@ from ..document import Document
 from ..errors import IndexFormatError
 from .links import link_files
 
-COLUMNS_FORMAT = 1
+COLUMNS_FORMAT = 2
+READS_FORMATS = (1, 2)
+"""Format 1 has no offsets: its days are UTC days."""
 TEXT_COLUMNS = ("source", "category")
 """One value per article."""
 AUTHOR = "author"
@@ -59,7 +69,7 @@ def author_keys(authors: str) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    """Restrictions every search mode applies: sources and categories (any of each), a date range (UTC).
+    """Restrictions every search mode applies: sources and categories (any of each), a date range.
 
     Several values of one field match articles with any of them; different
     fields must all match.
@@ -67,8 +77,10 @@ class Filters:
 
     sources: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
-    since: datetime | None = None
-    until: datetime | None = None
+    since: datetime | date | None = None
+    """A moment (a ``datetime``), or a ``date``: from that day on, as each article's own date counts days."""
+    until: datetime | date | None = None
+    """A moment, or a ``date``: through that day, as each article's own date counts days."""
     authors: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
@@ -96,22 +108,40 @@ class ColumnsBuilder:
 
     def __init__(self) -> None:
         self.published: list[int] = []
+        self.offsets: list[int] = []
         self.values: dict[str, list[str]] = {name: [] for name in TEXT_COLUMNS}
         self.authors: list[list[str]] = []
 
     def add(self, doc: Document) -> None:
         self.published.append(int(doc.published.timestamp()) if doc.published is not None else NO_DATE)
+        self.offsets.append(utc_offset(doc.published))
         for name in TEXT_COLUMNS:
             self.values[name].append(getattr(doc, name))
         self.authors.append(author_keys(doc.author))
 
     def write(self, directory: Path) -> None:
         """Write the columns into ``directory`` (which must not exist)."""
-        _write(directory, np.asarray(self.published, dtype=np.int64), self.values, self.authors)
+        _write(directory, np.asarray(self.published, dtype=np.int64), self.values, self.authors,
+               _Days(np.asarray(self.offsets, dtype=np.int32), True))
+
+
+def utc_offset(moment: datetime | None) -> int:
+    """Seconds east of UTC of ``moment``'s own zone (0 without a date or a zone)."""
+    offset = moment.utcoffset() if moment is not None else None
+    return int(offset.total_seconds()) if offset is not None else 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Days:
+    """Each row's UTC offset, and whether every row's is known (False: rows carried from format 1)."""
+
+    offsets: np.ndarray
+    own: bool
 
 
 def _write(
-    directory: Path, published: np.ndarray, values: dict[str, Sequence[str]], authors: Sequence[Sequence[str]]
+    directory: Path, published: np.ndarray, values: dict[str, Sequence[str]], authors: Sequence[Sequence[str]],
+    days: _Days,
 ) -> None:
     names: dict[str, list[str]] = {}
     text_codes: dict[str, np.ndarray] = {}
@@ -124,20 +154,21 @@ def _write(
     indptr = np.zeros(len(authors) + 1, dtype=np.int64)
     np.cumsum([len(keys) for keys in authors], out=indptr[1:])
     names[AUTHOR] = list(vocabulary)
-    _save(directory, published, text_codes, names, indptr, np.asarray(codes, dtype=np.int32))
+    _save(directory, published, text_codes, names, indptr, np.asarray(codes, dtype=np.int32), days)
 
 
 def _save(
     directory: Path, published: np.ndarray, codes: dict[str, np.ndarray], names: dict[str, list[str]],
-    author_rows: np.ndarray, author_codes: np.ndarray,
+    author_rows: np.ndarray, author_codes: np.ndarray, days: _Days,
 ) -> None:
     directory.mkdir(parents=True, exist_ok=False)
     np.save(directory / "published.npy", published.astype(np.int64, copy=False), allow_pickle=False)
+    np.save(directory / "offset.npy", days.offsets.astype(np.int32, copy=False), allow_pickle=False)
     for name in TEXT_COLUMNS:
         np.save(directory / f"{name}.npy", codes[name].astype(np.int32, copy=False), allow_pickle=False)
     np.save(directory / f"{AUTHOR}.indptr.npy", author_rows.astype(np.int64, copy=False), allow_pickle=False)
     np.save(directory / f"{AUTHOR}.codes.npy", author_codes.astype(np.int32, copy=False), allow_pickle=False)
-    meta = {"format": COLUMNS_FORMAT, "rows": int(len(published)), "values": names}
+    meta = {"format": COLUMNS_FORMAT, "rows": int(len(published)), "values": names, "own_days": days.own}
     with open(directory / "columns.json", "w", encoding="utf-8") as fh:
         json.dump(meta, fh, ensure_ascii=False)
 
@@ -150,10 +181,18 @@ class Columns:
         fix = "Fix: archive build --full"
         try:
             meta = json.loads((directory / "columns.json").read_text(encoding="utf-8"))
-            if meta.get("format") != COLUMNS_FORMAT:
+            if meta.get("format") not in READS_FORMATS:
                 raise IndexFormatError(f"{directory}: columns format {meta.get('format')} "
-                                       f"(this archive reads {COLUMNS_FORMAT}). {fix}")
+                                       f"(this archive reads {', '.join(map(str, READS_FORMATS))}). {fix}")
             self.published: np.ndarray = np.load(directory / "published.npy", allow_pickle=False)
+            if meta["format"] == 1:
+                self._offsets = np.zeros(len(self.published), dtype=np.int32)
+                self.own_days = False
+            else:
+                self._offsets = np.load(directory / "offset.npy", allow_pickle=False)
+                self.own_days = meta.get("own_days") is True
+            """True when days are counted as each article's own date shows them (False: UTC days, for
+            rows written before the offsets were kept; ``archive build --full`` counts them again)."""
             self._codes = {n: np.load(directory / f"{n}.npy", allow_pickle=False) for n in TEXT_COLUMNS}
             self._values: dict[str, list[str]] = {n: list(meta["values"][n]) for n in (*TEXT_COLUMNS, AUTHOR)}
             self._author_rows = np.load(directory / f"{AUTHOR}.indptr.npy", allow_pickle=False)
@@ -163,7 +202,8 @@ class Columns:
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise IndexFormatError(f"{directory}: filter columns unreadable ({exc}). {fix}") from None
         rows = meta.get("rows")
-        if any(len(a) != rows for a in (self.published, *self._codes.values())) or len(self._author_rows) != rows + 1:
+        if any(len(a) != rows for a in (self.published, self._offsets, *self._codes.values())) or \
+                len(self._author_rows) != rows + 1:
             raise IndexFormatError(f"{directory}: filter columns of different lengths. {fix}")
         if self._author_rows[-1] != len(self._author_codes) or (
             len(self._author_codes) and self._author_codes.max() >= len(self._values[AUTHOR])
@@ -178,6 +218,7 @@ class Columns:
             raise IndexFormatError(f"{directory}: {rows} rows for a live mask of {len(live)}. {fix}")
         self.live = live
         """The live mask of these rows (``None``: every row live); :meth:`mask` and :meth:`facets` follow it."""
+        self._local_seconds: np.ndarray | None = None
 
     def __len__(self) -> int:
         """Rows: one per ordinal, deleted articles' included."""
@@ -201,10 +242,24 @@ class Columns:
             if wanted:
                 keep &= self.any_of(name, wanted)
         if filters.since is not None:
-            keep &= self.published >= int(filters.since.timestamp())
+            if isinstance(filters.since, datetime):
+                keep &= self.published >= int(filters.since.timestamp())
+            else:
+                keep &= self._local() >= _day_start(filters.since)
         if filters.until is not None:
-            keep &= (self.published <= int(filters.until.timestamp())) & (self.published != NO_DATE)
+            if isinstance(filters.until, datetime):
+                keep &= self.published <= int(filters.until.timestamp())
+            else:
+                keep &= self._local() < _day_start(filters.until) + DAY
+            keep &= self.published != NO_DATE
         return keep
+
+    def _local(self) -> np.ndarray:
+        """Each row's own wall-clock time as seconds since 1970-01-01 00:00 of that clock (:data:`NO_DATE` kept)."""
+        if self._local_seconds is None:
+            self._local_seconds = np.where(self.published == NO_DATE, NO_DATE,
+                                           self.published + self._offsets.astype(np.int64))
+        return self._local_seconds
 
     def any_of(self, name: str, wanted: Iterable[str]) -> np.ndarray:
         """The articles whose ``name`` column holds any of ``wanted`` (compared folded)."""
@@ -231,7 +286,7 @@ class Columns:
             counts = np.bincount(self._codes[name][mask], minlength=len(self._values[name]))
             order = np.lexsort((np.arange(len(counts)), -counts))
             out[name] = {self._values[name][i]: int(counts[i]) for i in order if counts[i]}
-        dated = self.published[mask]
+        dated = self._local()[mask]
         dated = dated[dated != NO_DATE]
         months: dict[str, int] = {}
         if len(dated):
@@ -274,8 +329,10 @@ class Columns:
         names[AUTHOR] = list(vocabulary)
         sizes = np.asarray([len(keys) for keys in builder.authors], dtype=np.int64)
         rows = np.concatenate([self._author_rows, int(self._author_rows[-1]) + np.cumsum(sizes)])
+        days = _Days(np.concatenate([self._offsets, np.asarray(builder.offsets, dtype=np.int32)]),
+                     self.own_days or not len(self))
         _save(directory, np.concatenate([self.published, np.asarray(builder.published, dtype=np.int64)]), codes,
-              names, rows, np.concatenate([self._author_codes, np.asarray(added, dtype=np.int32)]))
+              names, rows, np.concatenate([self._author_codes, np.asarray(added, dtype=np.int32)]), days)
 
     def updated(self, directory: Path, keep: np.ndarray, add: Iterable[Document]) -> None:
         """Write into ``directory`` (new) these columns for the ``keep`` rows, then ``add`` appended.
@@ -294,7 +351,17 @@ class Columns:
         rows, codes = self._author_rows, self._author_codes
         authors = [[names[c] for c in codes[rows[i] : rows[i + 1]]] for i in np.flatnonzero(keep)]
         published = np.concatenate([self.published[keep], np.asarray(builder.published, dtype=np.int64)])
-        _write(directory, published, values, authors + builder.authors)
+        days = _Days(np.concatenate([self._offsets[keep], np.asarray(builder.offsets, dtype=np.int32)]),
+                     self.own_days or not keep.any())
+        _write(directory, published, values, authors + builder.authors, days)
+
+
+DAY = 86_400
+
+
+def _day_start(day: date) -> int:
+    """Seconds from 1970-01-01 to the start of ``day`` on the same clock (:meth:`Columns._local`'s)."""
+    return (day.toordinal() - date(1970, 1, 1).toordinal()) * DAY
 
 
 def moment(seconds: int) -> datetime | None:

@@ -71,7 +71,7 @@ def make_filters(
         since=_moment(since, "since", end_of_day=False),
         until=_moment(until, "until", end_of_day=True),
     )
-    if filters.since and filters.until and filters.since > filters.until:
+    if filters.since and filters.until and _instant(filters.since, end=False) > _instant(filters.until, end=True):
         raise QueryError(f"since ({filters.since:%Y-%m-%d}) is after until ({filters.until:%Y-%m-%d})")
     return filters
 
@@ -94,14 +94,16 @@ DATE_FORMS = "YYYY-MM-DD, YYYY-MM, YYYY or an ISO 8601 time"
 _PARTIAL_DATE = re.compile(r"(\d{4})(?:-(\d{2}))?")
 
 
-def date_bound(text: str, *, end: bool) -> datetime:
-    """The moment a ``since`` (``end=False``) or ``until`` (``end=True``) bound written as text stands for.
+def date_bound(text: str, *, end: bool) -> datetime | date:
+    """The day or moment a ``since`` (``end=False``) or ``until`` (``end=True``) bound written as text stands for.
 
-    ``YYYY-MM-DD`` is the whole day; ``YYYY-MM`` and ``YYYY`` are the whole month
+    ``YYYY-MM-DD`` is that day; ``YYYY-MM`` and ``YYYY`` are the whole month
     or year: ``since 2018-06`` starts on 2018-06-01, ``until 2018-06`` runs through
-    2018-06-30 and ``until 2018`` through 2018-12-31. An ISO 8601 time is that
-    moment (UTC when it names no zone). Anything else is a :class:`ValueError`
-    that says which forms are accepted.
+    2018-06-30 and ``until 2018`` through 2018-12-31. Days are returned as
+    ``date``: each article is then on the day its own date shows
+    (:mod:`archive.index.columns`). An ISO 8601 time is that moment (UTC when it
+    names no zone). Anything else is a :class:`ValueError` that says which forms
+    are accepted.
     """
     value = text.strip()
     try:
@@ -117,11 +119,11 @@ def date_bound(text: str, *, end: bool) -> datetime:
             return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
     except ValueError:
         raise ValueError(f"{text!r} is not a date; use {DATE_FORMS}") from None
-    return datetime.combine(day, dtime.max if end else dtime.min, tzinfo=timezone.utc)
+    return day
 
 
-def _moment(value: datetime | date | str | None, name: str, *, end_of_day: bool) -> datetime | None:
-    """A timezone-aware UTC datetime from what a caller passed as ``since``/``until``."""
+def _moment(value: datetime | date | str | None, name: str, *, end_of_day: bool) -> datetime | date | None:
+    """A day (``date``) or a timezone-aware moment from what a caller passed as ``since``/``until``."""
     if value is None or value == "":
         return None
     if isinstance(value, str):
@@ -132,6 +134,12 @@ def _moment(value: datetime | date | str | None, name: str, *, end_of_day: bool)
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if isinstance(value, date):
-        clock = dtime.max if end_of_day else dtime.min
-        return datetime.combine(value, clock, tzinfo=timezone.utc)
+        return value
     raise QueryError(f"{name}: expected a date, not {type(value).__name__}")
+
+
+def _instant(bound: datetime | date, *, end: bool) -> datetime:
+    """``bound`` as a moment, for comparing two bounds (a day as its UTC start or end)."""
+    if isinstance(bound, datetime):
+        return bound
+    return datetime.combine(bound, dtime.max if end else dtime.min, tzinfo=timezone.utc)

@@ -374,6 +374,11 @@ class Archive(Writes):
         if not isinstance(doc_id, str):
             raise UsageError(f"a document id is text, not {type(doc_id).__name__}")
         doc = self._searcher.store.get(doc_id)
+        if doc is None:  # ids are stored as the readers clean them (controls out, trimmed): look that up too
+            from .files.readers import stored_id
+
+            if stored_id(doc_id) != doc_id:
+                doc = self._searcher.store.get(stored_id(doc_id))
         if doc is None:
             raise DocumentNotFoundError(f"no document with id {doc_id!r} in {self.path}")
         return doc

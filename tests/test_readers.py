@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from archive import Archive
 from archive.document import Document
-from archive.errors import SourceError
+from archive.errors import DocumentNotFoundError, SourceError
 from archive.files.readers import decode, list_source_files, read_documents, read_file
 
 from .conftest import SHARED_DATA
@@ -335,6 +336,34 @@ def test_json_ids_that_are_not_text_or_whole_numbers_are_refused(tmp_path: Path,
     array.write_text(f'[{{"id": {raw}, "body": "نص"}}]', encoding="utf-8")
     with pytest.raises(SourceError, match=r"ids.json \(record 1\): id"):
         list(read_file(array))
+
+
+def test_ids_with_a_line_break_or_tab_are_refused_by_name_and_line(tmp_path: Path) -> None:
+    """An id is printed on one line everywhere (tables, show, story): one that spans lines is refused."""
+    path = tmp_path / "ids.jsonl"
+    path.write_text('{"id": "a-1", "body": "نص أول"}\n{"id": "a\\nb", "body": "نص ثان"}\n'
+                    '{"id": "c\\td", "body": "نص ثالث"}\n', encoding="utf-8")
+    errors: list[SourceError] = []
+    assert [d.id for d in read_file(path, on_error=errors.append)] == ["a-1"]
+    assert [(e.line, e.reason[:9]) for e in errors] == [(2, "id 'a\\nb'"), (3, "id 'c\\td'")]
+    assert all("holds a line break or a tab" in e.reason for e in errors)
+    trec = tmp_path / "docs.txt"
+    trec.write_text("<DOC>\n<DOCNO>x\ny</DOCNO>\n<TEXT>نص الخبر</TEXT>\n</DOC>\n"
+                    "<DOC>\n<DOCNO>z</DOCNO>\n<TEXT>نص آخر</TEXT>\n</DOC>\n", encoding="utf-8")
+    errors.clear()
+    assert [d.id for d in read_file(trec, on_error=errors.append)] == ["z"]
+    assert len(errors) == 1 and "document 1" in str(errors[0]) and "line break" in errors[0].reason
+
+
+def test_an_id_asked_for_with_its_bidi_control_or_spaces_finds_the_stored_article(tmp_path: Path) -> None:
+    path = tmp_path / "ids.jsonl"
+    path.write_text('{"id": "rtl\u202e", "body": "خبر عن كورسك"}\n{"id": "  padded ", "body": "خبر آخر"}\n',
+                    encoding="utf-8")
+    with Archive.build(read_documents(path), tmp_path / "index", encoder="none") as archive:
+        assert sorted(d.id for d in archive) == ["padded", "rtl"]
+        assert archive.get("rtl\u202e").id == "rtl" and archive.get(" padded ").id == "padded"
+        with pytest.raises(DocumentNotFoundError):
+            archive.get("rtl\u202ex")
 
 
 def test_clean_text_keeps_joiners_and_marks_and_drops_overrides() -> None:

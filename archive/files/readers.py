@@ -137,6 +137,12 @@ def clean_text(text: str) -> str:
     return _BREAK_RE.sub("\n", _STRIP_RE.sub("", text))
 
 
+def stored_id(doc_id: str) -> str:
+    """``doc_id`` as a reader stores an id it reads (:func:`clean_text`, trimmed): what
+    ``archive show`` also looks up, so an id pasted with its bidi control still finds the article."""
+    return clean_text(doc_id).strip()
+
+
 # ------------------------------------------------------------------ reading
 @dataclass(frozen=True, slots=True)
 class _Context:
@@ -385,6 +391,9 @@ def _read_trec(name: str, text: str, ctx: _Context, bad: Set[int] = frozenset())
         if not doc_id:
             ctx.fail(SourceError(where, f"missing field {tags['id']}"))
             continue
+        if _multiline(doc_id):
+            ctx.fail(SourceError(where, _multiline(doc_id)))
+            continue
         if not body.strip():
             ctx.fail(SourceError(where, f"document {doc_id!r} has no {tags['body']}"))
             continue
@@ -553,6 +562,9 @@ def _from_record(
         error(f"missing body (expected a non-empty {wanted} field)")
         return None
     doc_id = values.get("id", "").strip()
+    if _multiline(doc_id):
+        error(_multiline(doc_id))
+        return None
     if not doc_id:  # from the URL and body as written (the ids earlier versions gave)
         digest = hashlib.sha256((raw.get("url", "") + "\n" + raw["body"]).encode("utf-8")).hexdigest()
         doc_id = f"h-{digest[:16]}"
@@ -568,6 +580,15 @@ def _from_record(
         author=values.get("author", "").strip(),
         origin=where,
     )
+
+
+def _multiline(doc_id: str) -> str:
+    """Why ``doc_id`` cannot be an id ("" when it can): a line break or a tab inside it would break
+    every listing that prints it (tables, ``archive show``, the results numbered for it)."""
+    if any(c in doc_id for c in "\n\r\t"):
+        return (f"id {doc_id[:80]!r} holds a line break or a tab; an id is one line of text (write it without "
+                "them, or leave the id out and one is made from the text)")
+    return ""
 
 
 def _date(value: str, where: str, warn: OnWarning) -> datetime | None:

@@ -170,7 +170,7 @@ def _fail(exc: ArchiveError) -> typer.Exit:
 
 
 def _date(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d") if value else "-"
+    return value.date().isoformat() if value else "-"  # isoformat pads the year (strftime printed 1-01-01)
 
 
 

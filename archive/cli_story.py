@@ -107,7 +107,7 @@ def _span(event: Event) -> str:
 
 
 def _day(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d") if moment else "-"
+    return moment.date().isoformat() if moment else "-"
 
 
 def _shown(line: str, bidi: str) -> str:

@@ -97,7 +97,7 @@ def display_order(line: str) -> str:
 
 
 def _date(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d") if value else "-"
+    return value.date().isoformat() if value else "-"  # isoformat pads the year (strftime printed 1-01-01)
 
 
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

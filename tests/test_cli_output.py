@@ -480,3 +480,18 @@ def test_export_into_a_closed_pipe_ends_quietly(tmp_path: Path, news) -> None:  
     err = proc.stderr.read().decode()  # type: ignore[union-attr]
     assert proc.wait() == 0, err
     assert b'"id"' in first and "Traceback" not in err and "error" not in err
+
+
+def test_dates_of_the_first_centuries_print_with_four_digit_years(tmp_path: Path) -> None:
+    """strftime printed the year 1 as `1-01-01`; every listing prints ISO days."""
+    from datetime import datetime, timezone
+
+    old = Document(id="old-1", title="مخطوطة قديمة عن الفلك", body="وصف مخطوطة قديمة في علم الفلك.",
+                   published=datetime(1, 1, 1, tzinfo=timezone.utc), source="أرشيف")
+    Archive.build([old], tmp_path / "index", encoder="none").close()
+    stats = runner.invoke(app, ["stats", "--index", str(tmp_path / "index")])
+    assert "dates:      0001-01-01 .. 0001-01-01" in stats.output, stats.output
+    found = runner.invoke(app, ["search", "مخطوطة", "--index", str(tmp_path / "index")], env={"COLUMNS": "100"})
+    assert "0001-01-01" in found.output and " 1-01-01" not in found.output
+    story = runner.invoke(app, ["story", "old-1", "--index", str(tmp_path / "index")])
+    assert "0001-01-01" in story.output, story.output

@@ -72,7 +72,7 @@ def make_filters(
         until=_moment(until, "until", end_of_day=True),
     )
     if filters.since and filters.until and _instant(filters.since, end=False) > _instant(filters.until, end=True):
-        raise QueryError(f"since ({filters.since:%Y-%m-%d}) is after until ({filters.until:%Y-%m-%d})")
+        raise QueryError(f"since ({_day(filters.since)}) is after until ({_day(filters.until)})")
     return filters
 
 
@@ -136,6 +136,11 @@ def _moment(value: datetime | date | str | None, name: str, *, end_of_day: bool)
     if isinstance(value, date):
         return value
     raise QueryError(f"{name}: expected a date, not {type(value).__name__}")
+
+
+def _day(bound: datetime | date) -> str:
+    """``bound``'s day as ``YYYY-MM-DD`` (the year padded: ``0001``)."""
+    return (bound.date() if isinstance(bound, datetime) else bound).isoformat()
 
 
 def _instant(bound: datetime | date, *, end: bool) -> datetime:

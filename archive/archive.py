@@ -57,7 +57,8 @@ class ArchiveStats:
     leads_pending: int
     encoder: str | None
     sources: dict[str, int]
-    """Articles per source, most first; those without one under ``"(none)"`` (:data:`NO_VALUE`)."""
+    """Articles per source, most first, folded duplicates included (a copy counts for its own outlet);
+    those without one under ``"(none)"`` (:data:`NO_VALUE`)."""
     categories: dict[str, int]
     first_published: datetime | None
     last_published: datetime | None
@@ -424,13 +425,14 @@ class Archive(Writes):
     ) -> int:
         """Write whole articles (body included) to ``out`` as JSON Lines or CSV; return how many.
 
-        Without ``query`` or filters: every article, folded duplicates included,
-        so that ``archive build`` on the export makes the same archive (in the
-        order they were added). With a query: every article :meth:`search`
-        finds for it in ``mode`` (``Hits.total`` of them, not one page), in its
-        order: best first, or by date with ``sort``. Without a query, ``sort``
-        ``"date"``/``"-date"`` orders the articles the filters allow by date
-        (folded duplicates left out). Filters restrict either; ``limit`` keeps
+        Without ``query``: every article the filters allow, folded duplicates
+        included (each copy by its own date, source, category and author), so
+        that ``archive build`` on an unfiltered export makes the same archive (in
+        the order they were added; ``sort`` ``"date"``/``"-date"`` orders them by
+        date). With a query: every article :meth:`search` finds for it in
+        ``mode`` (``Hits.total`` of them, not one page; a search shows a copy
+        under the article it was folded into), in its order: best first, or by
+        date with ``sort``. ``limit`` keeps
         the first that many. ``bom`` starts a CSV with a UTF-8 byte order
         mark, which spreadsheet programs need to read its Arabic as UTF-8.
         Rows are written as they are read: the archive is never held in memory.

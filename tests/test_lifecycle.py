@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -88,6 +90,36 @@ def test_identical_bodies_are_folded(tmp_path: Path, news: list[Document]) -> No
     assert archive.duplicate_of("econ-1-copy") == "econ-1"
     assert archive.get("econ-1-copy").source == "CNN"
     assert archive.stats().folded_duplicates == 1
+
+
+def test_a_folded_copy_is_its_outlets_article_in_exports_and_counts(tmp_path: Path, news: list[Document]) -> None:
+    """Searches show a copy under the article it was folded into; an export by source, date or category
+    and the per-source counts still find it as its own outlet's article."""
+    import io
+
+    copy = replace(news[1], id="econ-1-cnn", title="نسخة الوكالة", source="Reuters", category="business",
+                   published=datetime(2024, 4, 11, 9, 0, tzinfo=timezone.utc))
+    with Archive.build([*news, copy], tmp_path / "index", encoder=None, procs=1) as archive:
+        assert archive.duplicate_of("econ-1-cnn") == "econ-1"
+
+        def exported(**options: object) -> list[str]:
+            out = io.StringIO()
+            archive.export(out, **options)  # type: ignore[arg-type]
+            return [json.loads(line)["id"] for line in out.getvalue().splitlines()]
+
+        assert exported(source="Reuters") == ["econ-1-cnn"]
+        assert exported(category="business") == ["econ-1-cnn"]
+        assert "econ-1-cnn" in exported(since="2024-04-11", until="2024-04-11")
+        assert "econ-1-cnn" not in exported(since="2024-04-12")
+        everything = exported()
+        assert sorted(everything) == sorted([d.id for d in news] + ["econ-1-cnn"])
+        by_date = exported(sort="date")
+        assert sorted(by_date) == sorted(everything)
+        dates = {d.id: d.published for d in [*news, copy]}
+        dated = [dates[i] for i in by_date if dates[i] is not None]
+        assert dated == sorted(dated) and by_date.index("econ-1-cnn") == by_date.index("econ-1") + 1
+        assert exported(sort="-date", limit=2) == [d for d in reversed(by_date) if dates[d]][:2]
+        assert archive.stats().sources["Reuters"] == 1 and archive.stats().sources["CNN"] == 1
 
 
 def test_second_writer_gets_a_clear_error(tmp_path: Path, news: list[Document]) -> None:

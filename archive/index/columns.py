@@ -143,18 +143,27 @@ def _write(
     directory: Path, published: np.ndarray, values: dict[str, Sequence[str]], authors: Sequence[Sequence[str]],
     days: _Days,
 ) -> None:
+    names, codes, author_rows, author_codes = _encode(values, authors)
+    _save(directory, published, codes, names, author_rows, author_codes, days)
+
+
+def _encode(
+    values: dict[str, Sequence[str]], authors: Sequence[Sequence[str]],
+) -> tuple[dict[str, list[str]], dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """``(value lists, text codes, author rows, author codes)`` of the rows' text columns and authors."""
     names: dict[str, list[str]] = {}
     text_codes: dict[str, np.ndarray] = {}
     for name in TEXT_COLUMNS:
-        distinct, codes = np.unique(np.asarray([fold(v) for v in values[name]], dtype=object), return_inverse=True)
+        folded = np.asarray([fold(v) for v in values[name]], dtype=object)
+        distinct, codes = np.unique(folded, return_inverse=True) if len(folded) else (folded, folded)
         names[name] = [str(v) for v in distinct]
-        text_codes[name] = codes.astype(np.int32).reshape(-1)
+        text_codes[name] = np.asarray(codes).astype(np.int32).reshape(-1)
     vocabulary: dict[str, int] = {}
     codes = [vocabulary.setdefault(key, len(vocabulary)) for keys in authors for key in keys]
     indptr = np.zeros(len(authors) + 1, dtype=np.int64)
     np.cumsum([len(keys) for keys in authors], out=indptr[1:])
     names[AUTHOR] = list(vocabulary)
-    _save(directory, published, text_codes, names, indptr, np.asarray(codes, dtype=np.int32), days)
+    return names, text_codes, indptr, np.asarray(codes, dtype=np.int32)
 
 
 def _save(
@@ -219,6 +228,24 @@ class Columns:
         self.live = live
         """The live mask of these rows (``None``: every row live); :meth:`mask` and :meth:`facets` follow it."""
         self._local_seconds: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, documents: Iterable[Document]) -> Columns:
+        """Columns of ``documents`` in memory (rows in their order, all live), to filter articles that
+        have no row on disk (the folded duplicates) exactly as the archive's rows are filtered."""
+        builder = ColumnsBuilder()
+        for doc in documents:
+            builder.add(doc)
+        self = cls.__new__(cls)
+        self._values, self._codes, self._author_rows, self._author_codes = _encode(builder.values, builder.authors)
+        self.published = np.asarray(builder.published, dtype=np.int64)
+        self._offsets = np.asarray(builder.offsets, dtype=np.int32)
+        self.own_days = True
+        self._index = {n: {v: i for i, v in enumerate(values)} for n, values in self._values.items()}
+        self._directory = Path()  # nothing on disk: never appended to
+        self.live = None
+        self._local_seconds = None
+        return self
 
     def __len__(self) -> int:
         """Rows: one per ordinal, deleted articles' included."""
@@ -296,12 +323,7 @@ class Columns:
 
     def by_date(self, ordinals: np.ndarray, *, newest_first: bool) -> np.ndarray:
         """``ordinals`` ordered by publication date (undated last; ties in ordinal order)."""
-        dates = self.published[ordinals]
-        if newest_first:
-            key = np.where(dates == NO_DATE, np.iinfo(np.int64).max, -dates)
-        else:
-            key = np.where(dates == NO_DATE, np.iinfo(np.int64).max, dates)
-        return ordinals[np.lexsort((ordinals, key))]
+        return ordinals[np.lexsort((ordinals, date_key(self.published[ordinals], newest_first=newest_first)))]
 
     def appended(self, directory: Path, add: Sequence[Document]) -> None:
         """Write into ``directory`` (new) these columns with ``add`` as new rows after the last one.
@@ -357,6 +379,11 @@ class Columns:
 
 
 DAY = 86_400
+
+
+def date_key(published: np.ndarray, *, newest_first: bool) -> np.ndarray:
+    """The key :meth:`Columns.by_date` orders ``published`` values by: oldest (or newest) first, undated last."""
+    return np.where(published == NO_DATE, np.iinfo(np.int64).max, -published if newest_first else published)
 
 
 def _day_start(day: date) -> int:

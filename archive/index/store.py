@@ -336,12 +336,25 @@ class DocumentStore:
             with contextlib.suppress(sqlite3.ProgrammingError):  # the store was closed first
                 cursor.close()
 
+    def folded(self) -> Iterator[Document]:
+        """The folded duplicates in insertion order, without their title and body (``""``): what a
+        filter reads of them (date, source, category, author), not what an export writes."""
+        columns = ", ".join(f"'' AS {c}" if c in ("title", "body") else c for c in self._columns.split(", "))
+        cursor = self._db.cursor()
+        try:
+            for row in cursor.execute(f"SELECT {columns} FROM documents WHERE NOT {_CANONICAL} ORDER BY rowid"):
+                yield _document(row)
+        finally:
+            with contextlib.suppress(sqlite3.ProgrammingError):
+                cursor.close()
+
     @_guarded
     def counts(self, column: str) -> dict[str, int]:
-        """How many documents per value of ``source`` or ``category``."""
+        """How many articles per value of ``source`` or ``category``, folded duplicates included (each
+        copy is its outlet's article, though searches show it under the one it was folded into)."""
         if column not in ("source", "category"):
             raise ValueError(column)
-        sql = f"SELECT {column}, COUNT(*) FROM documents WHERE {_CANONICAL} GROUP BY {column} ORDER BY 2 DESC"
+        sql = f"SELECT {column}, COUNT(*) FROM documents GROUP BY {column} ORDER BY 2 DESC, 1"
         return {k: int(v) for k, v in self._db.execute(sql)}
 
     @_guarded

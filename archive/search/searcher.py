@@ -11,10 +11,11 @@ reopening cost. Every query goes the same way: parsed once, matched once
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from itertools import islice
+from itertools import islice, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from ..document import Document
 from ..errors import IndexFormatError, QueryError
-from ..index.columns import NO_VALUE, Facets, Filters, fold
+from ..index.columns import NO_VALUE, Columns, Facets, Filters, date_key, fold
 from ..index.lexical import LexicalIndex
 from ..index.manifest import Manifest
 from ..index.matching import Match
@@ -349,11 +350,20 @@ class Searcher:
                 return islice(self.store.documents(duplicates=True), limit)
             within = self.lexical.columns.mask(filters)
             mask = within if within is not None else self.lexical.live_mask()
+            copies, copy_columns = self._folded_passing(filters)
             if sort == "relevance":
-                allowed = {self.lexical.ids[o] for o in np.flatnonzero(mask)}
-                return islice((doc for doc in self.store.documents() if doc.id in allowed), limit)
-            ordered = self.lexical.columns.by_date(np.flatnonzero(mask), newest_first=sort == "-date")
-            return self._in_order(ordered[:limit].tolist())
+                allowed = {self.lexical.ids[o] for o in np.flatnonzero(mask)} | set(copies)
+                return islice((doc for doc in self.store.documents(duplicates=True) if doc.id in allowed), limit)
+            newest_first = sort == "-date"
+            ordered = self.lexical.columns.by_date(np.flatnonzero(mask), newest_first=newest_first)
+            copy_order = copy_columns.by_date(np.arange(len(copies)), newest_first=newest_first)
+            merged = heapq.merge(  # both in date order already: the copies go in by the same key
+                zip(date_key(self.lexical.columns.published[ordered], newest_first=newest_first).tolist(),
+                    repeat(0), ordered.tolist()),
+                zip(date_key(copy_columns.published[copy_order], newest_first=newest_first).tolist(),
+                    repeat(1), copy_order.tolist()),
+            )
+            return self._merged(islice(merged, limit), copies)
         parsed, match = self._parse(query, variants)
         if match is None:
             raise QueryError(f"nothing to export: {parsed.reason}")
@@ -362,6 +372,25 @@ class Searcher:
             k=limit or max(self.lexical.live_count, 1), mode=mode, sort=sort, fusion=fusion, alpha=alpha,
         )
         return self._in_order([o for o, _, _ in self.ranker.rank(request).items])
+
+    def _folded_passing(self, filters: Filters) -> tuple[list[str], Columns]:
+        """The ids of the folded duplicates that ``filters`` allow, and their columns (rows in that order):
+        a copy has no row of its own in the archive's columns, but an export by date, source, category or
+        author is a list of articles, and the copy is its outlet's article."""
+        folded = list(self.store.folded())
+        if filters:
+            passing = np.flatnonzero(Columns.of(folded).mask(filters))
+            folded = [folded[i] for i in passing]
+        return [d.id for d in folded], Columns.of(folded)
+
+    def _merged(self, items: Iterator[tuple[int, int, int]], copies: list[str], chunk: int = 500) -> Iterator[Document]:
+        """The documents of ``(key, kind, ref)`` items in their order: kind 0 an indexed ordinal, kind 1 a
+        row of ``copies``; read a chunk at a time."""
+        while batch := list(islice(items, chunk)):
+            indexed = self._by_ordinal(ref for _, kind, ref in batch if kind == 0)
+            folded = self.store.get_many(copies[ref] for _, kind, ref in batch if kind == 1)
+            for _, kind, ref in batch:
+                yield indexed[ref] if kind == 0 else folded[copies[ref]]
 
     def _in_order(self, ordinals: list[int], chunk: int = 500) -> Iterator[Document]:
         for start in range(0, len(ordinals), chunk):

@@ -18,9 +18,7 @@ import json
 import os
 import re
 import shutil
-import socket
 import stat
-import sys
 import threading
 import uuid
 import warnings
@@ -33,6 +31,7 @@ from pathlib import Path
 from ..fsync import fsync_dir, fsync_tree
 from .diskfull import disk_full_named
 from .integrity import FileTable, file_table
+from .lock_record import describe, open_lock_file, read_record, write_record
 from .manifest import MANIFEST_NAME, Manifest
 from ..errors import (
     IndexDamagedError,
@@ -509,21 +508,21 @@ def writer_lock(root: Path, on_warning: Callable[[str], None] | None = None) -> 
         _HELD.add(key)
     try:
         with _writable(root):
-            fd = _open_lock_file(root / LOCK)
+            fd = open_lock_file(root / LOCK)
         try:
             try:
                 fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
                 if exc.errno in (errno.EAGAIN, errno.EACCES):
-                    holder = _describe(_read_record(fd))
+                    holder = describe(read_record(fd))
                     raise IndexLockedError(
                         f"{root}: the index is being written by another process ({holder}); wait for it to finish"
                     ) from None
                 raise
-            previous = _read_record(fd)
+            previous = read_record(fd)
             if previous is not None:
                 message = (
-                    f"{root}: the previous writer ({_describe(previous)}) ended without releasing the lock "
+                    f"{root}: the previous writer ({describe(previous)}) ended without releasing the lock "
                     "(killed, or the machine stopped); its lock is taken over, and the archive is as its "
                     "last completed write left it"
                 )
@@ -531,7 +530,7 @@ def writer_lock(root: Path, on_warning: Callable[[str], None] | None = None) -> 
                     on_warning(message)
                 else:
                     warnings.warn(message, StaleLockWarning, stacklevel=3)
-            _write_record(fd)
+            write_record(fd)
             try:
                 with disk_full_named(root, lambda: _live_generation_path(root)):
                     repaired = repair_pointer(root)
@@ -561,71 +560,3 @@ class PointerRepairedWarning(UserWarning):
 _HELD: set[tuple[int, int]] = set()
 """(device, inode) of the index directories whose writer lock this process holds."""
 _HELD_GUARD = threading.Lock()
-_RECORD_MAX = 4096
-
-
-def _open_lock_file(path: Path) -> int:
-    """Open (creating) the lock file; refuse a symlink, a hard link or a non-file there.
-
-    The holder record is written into it and cleared on release, so a ``.lock``
-    that is really some other file must never be opened for writing.
-    """
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise IndexLockedError(f"{path}: is a symbolic link, not a lock file. Fix: remove it") from None
-        if exc.errno == errno.EISDIR:
-            raise IndexLockedError(f"{path}: is a directory, not a lock file. Fix: remove it") from None
-        raise
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
-        os.close(fd)
-        raise IndexLockedError(f"{path}: is not a plain lock file (another file is linked there). Fix: remove it")
-    return fd
-
-
-def _write_record(fd: int) -> None:
-    record = {
-        "pid": os.getpid(),
-        "host": socket.gethostname(),
-        "since": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "command": _command(),
-    }
-    data = json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, data, 0)
-
-
-def _command() -> str:
-    """``archive build`` and the like: what this process was started as (program and subcommand)."""
-    program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path("python")
-    name = program.parent.name if program.name == "__main__.py" else program.name
-    return " ".join([name, *sys.argv[1:2]])[:200]
-
-
-def _read_record(fd: int) -> dict[str, object] | None:
-    """The holder record in the lock file (``{}`` when unreadable), ``None`` when there is none."""
-    data = os.pread(fd, _RECORD_MAX, 0)
-    if not data.strip():
-        return None
-    try:
-        record = json.loads(data.decode("utf-8"))
-    except ValueError:
-        return {}
-    return record if isinstance(record, dict) else {}
-
-
-def _describe(record: dict[str, object] | None) -> str:
-    """The holder as one printable phrase, from the record's fields of the expected types only."""
-    if not record:
-        return "holder unknown"
-    parts = []
-    if isinstance(record.get("pid"), int):
-        parts.append(f"pid {record['pid']}")
-    for name in ("host", "since", "command"):
-        value = record.get(name)
-        if isinstance(value, str) and value:
-            text = "".join(ch if ch.isprintable() else "?" for ch in value[:200])
-            parts.append(f"{name} {text}" if name != "since" else f"since {text}")
-    return ", ".join(parts) or "holder unknown"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Annotated, Optional
 
 import typer
@@ -35,16 +36,16 @@ from .cli_report import counts_line, coverage_line, estimate_line, plural, tombs
 from .errors import ArchiveError, NothingToIndexError, SourceError
 
 
-def _interrupted(index: Path, before: str | None, report) -> typer.Exit:  # noqa: ANN001 - BuildReport
+def _interrupted(index: Path, before: str | None, report, problems: Sequence[str] = ()) -> typer.Exit:  # noqa: ANN001
     """Say what a Ctrl-C kept (each commit is atomic: the words first, then passage vectors) and exit 130.
 
-    The warnings gathered so far come first: one that says a crashed writer's
-    lock was taken over must reach the user even when the run is cut short.
+    The warnings and skipped inputs gathered so far come first: one that says a
+    crashed writer's lock was taken over must reach the user even when the run
+    is cut short.
     """
     from .archive import Archive
 
-    for message in report.warnings:
-        _echo(f"warning: {message}", err=True)
+    _problems(report, list(problems), err=True)
     if Archive.live_generation(index) == before:
         _echo("interrupted: the archive is unchanged", err=True)
     else:
@@ -158,7 +159,7 @@ def _build(
         _problems(report, problems, err=True)
         raise _fail(exc) from None
     except KeyboardInterrupt:
-        raise _interrupted(index, before, report) from None
+        raise _interrupted(index, before, report, problems) from None
     _ray_done(report.ray)
     _summary(report, archive, index, problems, started)
     archive.close()
@@ -249,7 +250,7 @@ def add(
         _problems(report, problems, err=True)
         raise _fail(exc) from None
     except KeyboardInterrupt:
-        raise _interrupted(index, before, report) from None
+        raise _interrupted(index, before, report, problems) from None
     _summary(report, archive, index, problems, started)
     archive.close()
 

@@ -228,9 +228,10 @@ class Writes:
     @classmethod
     def live_generation(cls, path: str | Path = DEFAULT_INDEX) -> str | None:
         """The name of the generation committed at ``path`` (``None`` when none is): compared before and
-        after an interrupted write, it says whether the write committed."""
+        after an interrupted write, it says whether the write committed. With a damaged pointer, the
+        generation a write points it back to (a repair alone is not a change of the archive)."""
         try:
-            return (_index_root(path) / layout.POINTER).read_bytes().strip().decode("utf-8", "replace")
+            return layout.readable_generation(_index_root(path)).name
         except (ArchiveError, OSError):
             return None
 

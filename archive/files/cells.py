@@ -12,16 +12,20 @@ from __future__ import annotations
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """What makes a spreadsheet take a cell for a formula (OWASP's list for CSV injection)."""
 FORMULA_GUARD = "'"
-"""Put before such a cell in a CSV export, so Excel or LibreOffice shows the text instead of running
-it (an article titled ``=HYPERLINK(...)`` would otherwise become a live link that sends the sheet
-away); the CSV reader takes it off again, so an export builds the same archive."""
+"""Put before such a cell in a CSV export (and before a cell that starts with it), so Excel or
+LibreOffice shows the text instead of running it (an article titled ``=HYPERLINK(...)`` would
+otherwise become a live link that sends the sheet away); the CSV reader takes it off again, so an
+export builds the same archive."""
 
 
 def guard_formula(value: str) -> str:
-    """``value`` as a spreadsheet shows it as text: a leading formula character gets a ``'`` before it."""
-    return FORMULA_GUARD + value if value.startswith(FORMULA_STARTS) else value
+    """``value`` as a spreadsheet shows it as text: a leading formula character gets a ``'`` before it,
+    and so does a leading ``'`` (so that ``'=x`` written by a user comes back as written)."""
+    return FORMULA_GUARD + value if value.startswith((*FORMULA_STARTS, FORMULA_GUARD)) else value
 
 
 def unguard_formula(value: str) -> str:
-    """The cell :func:`guard_formula` was given (a ``'`` before a formula character taken off)."""
-    return value[1:] if value.startswith(FORMULA_GUARD) and value[1:].startswith(FORMULA_STARTS) else value
+    """The cell :func:`guard_formula` was given: one ``'`` taken off where it stands before a formula
+    character or another ``'``; any other cell as it is."""
+    rest = value[1:]
+    return rest if value.startswith(FORMULA_GUARD) and rest.startswith((*FORMULA_STARTS, FORMULA_GUARD)) else value

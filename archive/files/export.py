@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import errno
 import json
 import os
 import tempfile
@@ -76,9 +77,22 @@ def write_file(path: Path, write: Callable[[TextIO], int]) -> int:
     was, and so does one that finds nothing (an empty export is not worth a
     user's file; the count says 0). A new file gets the mode the user's umask
     gives; a replaced one keeps its own. A symbolic link is written through.
+    What is not a regular file (a pipe, ``/dev/stdout``, a device) is written
+    to directly, as is a file in a folder where no file can be made beside it.
     """
     target = path.resolve() if path.is_symlink() else path
-    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+    if target.exists() and not target.is_file():
+        with open(target, "w", encoding="utf-8", newline="") as out:
+            return write(out)
+    try:
+        handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    except PermissionError:
+        if not target.exists():
+            raise
+        with open(target, "w", encoding="utf-8", newline="") as out:  # the file is writable, its folder is not
+            return write(out)
     try:
         with open(handle, "w", encoding="utf-8", newline="") as out:
             count = write(out)

@@ -81,18 +81,23 @@ def current_generation(root: Path) -> Path:
 
 def newest_complete(root: Path) -> Path | None:
     """The newest generation of ``root`` whose manifest reads as a JSON object (a build writes it last,
-    so such a generation is complete), or ``None``: what a damaged pointer is repaired to."""
+    so such a generation is complete), or ``None``: what a damaged pointer is repaired to.
+
+    Newest by the second in its name, then by when its manifest was written: two commits in one
+    second differ only in the name's random part, which says nothing about their order."""
+    found: list[tuple[str, int, Path]] = []
     try:
         children = [c for c in root.iterdir() if _GENERATION_NAME.fullmatch(c.name) and not c.is_symlink()]
     except OSError:
         return None
-    for child in sorted(children, key=lambda c: c.name, reverse=True):  # the name starts with its UTC time
+    for child in children:
+        manifest = child / MANIFEST_NAME
         try:
-            if isinstance(json.loads((child / MANIFEST_NAME).read_bytes()), dict):
-                return child
+            if isinstance(json.loads(manifest.read_bytes()), dict):
+                found.append((child.name[: len(GEN_PREFIX) + 15], manifest.stat().st_mtime_ns, child))
         except (OSError, ValueError):
             continue
-    return None
+    return max(found, key=lambda item: item[:2])[2] if found else None
 
 
 def readable_generation(root: Path) -> Path:

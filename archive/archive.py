@@ -374,15 +374,19 @@ class Archive(Writes):
         self._ensure_open()
         if not isinstance(doc_id, str):
             raise UsageError(f"a document id is text, not {type(doc_id).__name__}")
-        doc = self._searcher.store.get(doc_id)
-        if doc is None:  # ids are stored as the readers clean them (controls out, trimmed): look that up too
-            from .files.readers import stored_id
-
-            if stored_id(doc_id) != doc_id:
-                doc = self._searcher.store.get(stored_id(doc_id))
+        doc = self._searcher.store.get(self._as_stored(doc_id))
         if doc is None:
             raise DocumentNotFoundError(f"no document with id {doc_id!r} in {self.path}")
         return doc
+
+    def _as_stored(self, doc_id: str) -> str:
+        """``doc_id``, or the id the readers store it as (controls out, trimmed) when only that one is
+        in the archive: an id pasted with a bidi control finds its article everywhere it is asked for."""
+        if self._searcher.store.get(doc_id) is not None:
+            return doc_id
+        from .files.readers import stored_id
+
+        return stored_id(doc_id)
 
     def __len__(self) -> int:
         """How many articles are indexed (folded duplicates are not counted: searches never return them)."""
@@ -397,7 +401,7 @@ class Archive(Writes):
 
     def __contains__(self, doc_id: object) -> bool:
         self._ensure_open()
-        return isinstance(doc_id, str) and self._searcher.store.get(doc_id) is not None
+        return isinstance(doc_id, str) and self._searcher.store.get(self._as_stored(doc_id)) is not None
 
     def documents(self, *, duplicates: bool = False) -> Iterator[Document]:
         """Every indexed article, read from disk as the iteration goes; ``duplicates=True``
@@ -456,21 +460,21 @@ class Archive(Writes):
     def duplicates_of(self, doc_id: str) -> list[str]:
         """Ids of the articles folded into ``doc_id`` because their bodies are identical."""
         self._ensure_open()
-        return self._searcher.store.aliases_of(doc_id)
+        return self._searcher.store.aliases_of(self._as_stored(doc_id))
 
     def versions_of(self, doc_id: str) -> list[Version]:
         """The other copies of ``doc_id``'s story (near copies: another outlet's headline, a paragraph
         cut), oldest first, as a search's ``Hit.versions``; a folded duplicate's id gives those of the
         article it was folded into. :class:`DocumentNotFoundError` for an unknown id."""
         self._ensure_open()
-        self.get(doc_id)
+        doc_id = self.get(doc_id).id
         indexed = self._searcher.store.canonical_of(doc_id) or doc_id
         return [v for v in self._searcher.versions_of(indexed) if v.id != doc_id]
 
     def duplicate_of(self, doc_id: str) -> str | None:
         """The indexed article ``doc_id`` was folded into, or ``None`` if it is indexed itself."""
         self._ensure_open()
-        return self._searcher.store.canonical_of(doc_id)
+        return self._searcher.store.canonical_of(self._as_stored(doc_id))
 
     def stats(self) -> ArchiveStats:
         """Counts, sources, categories, date range and size on disk."""

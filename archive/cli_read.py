@@ -185,9 +185,9 @@ def show(
         with Archive.open(index) as archive:
             doc_id = resolve(doc_id, index, archive.__contains__)
             doc = archive.get(doc_id)
-            duplicate_of = archive.duplicate_of(doc_id)
-            duplicates = archive.duplicates_of(doc_id)
-            versions = archive.versions_of(doc_id)
+            duplicate_of = archive.duplicate_of(doc.id)
+            duplicates = archive.duplicates_of(doc.id)
+            versions = archive.versions_of(doc.id)
     except ArchiveError as exc:
         raise _fail(exc) from None
     if as_json:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from .text.normalize import normalize
 
@@ -43,6 +43,12 @@ class Document:
     def __post_init__(self) -> None:
         if self.published is not None and self.published.tzinfo is None:
             raise ValueError(f"document {self.id!r}: published must be timezone-aware")
+        if self.published is not None:
+            try:
+                self.published.astimezone(UTC)
+            except OverflowError:
+                raise ValueError(f"document {self.id!r}: published {self.published.isoformat()} falls outside "
+                                 "the years 1-9999 in UTC") from None
 
     @property
     def content_hash(self) -> str:

@@ -101,6 +101,9 @@ def test_a_folded_copy_is_its_outlets_article_in_exports_and_counts(tmp_path: Pa
                    published=datetime(2024, 4, 11, 9, 0, tzinfo=timezone.utc))
     with Archive.build([*news, copy], tmp_path / "index", encoder=None, procs=1) as archive:
         assert archive.duplicate_of("econ-1-cnn") == "econ-1"
+        assert archive.duplicate_of(" econ-1-cnn") == "econ-1"  # an id pasted with a space or a bidi isolate
+        assert archive.duplicates_of("\u2067econ-1\u2069") == ["econ-1-cnn"]
+        assert [v.id for v in archive.versions_of("econ-1-cnn ")] == [v.id for v in archive.versions_of("econ-1-cnn")]
 
         def exported(**options: object) -> list[str]:
             out = io.StringIO()

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import zipfile
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from archive import Archive
 from archive.document import Document
-from archive.errors import DocumentNotFoundError, SourceError
+from archive.errors import DocumentNotFoundError, SourceError, UsageError
 from archive.files.readers import decode, list_source_files, read_documents, read_file
 
 from .conftest import SHARED_DATA
@@ -355,6 +355,29 @@ def test_ids_with_a_line_break_or_tab_are_refused_by_name_and_line(tmp_path: Pat
     assert len(errors) == 1 and "document 1" in str(errors[0]) and "line break" in errors[0].reason
 
 
+def test_ids_from_file_names_are_one_line_too_and_dates_past_year_one_in_utc_are_not_dates(tmp_path: Path) -> None:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "x\ty.txt").write_text("عنوان\nنص الخبر الأول", encoding="utf-8")
+    (folder / "ok.txt").write_text("عنوان\nنص الخبر الثاني", encoding="utf-8")
+    errors: list[SourceError] = []
+    assert [d.id for d in read_documents(folder, on_error=errors.append)] == ["ok"]
+    assert len(errors) == 1 and "line break or a tab" in errors[0].reason
+    early = tmp_path / "early.jsonl"
+    early.write_text('{"id": "e1", "body": "نص", "date": "0001-01-01T00:30:00+05:00"}\n'
+                     '{"id": "e2", "body": "نص", "date": "0001-01-01T06:00:00+05:00"}\n', encoding="utf-8")
+    warnings: list[str] = []
+    first, second = read_documents(early, on_warning=warnings.append)
+    assert first.published is None
+    assert warnings == [f"{early}:1: unparseable date '0001-01-01T00:30:00+05:00'; kept without a date"]
+    assert second.published is not None and second.published.year == 1
+    with pytest.raises(UsageError, match="item 2: id 'a\\\\nb' holds a line break"):
+        Archive.build([Document(id="a", body="نص"), Document(id="a\nb", body="نص")], tmp_path / "ix", encoder="none")
+    assert not (tmp_path / "ix").exists()
+    with pytest.raises(ValueError, match="outside the years 1-9999"):
+        Document(id="z", body="نص", published=datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=5))))
+
+
 def test_an_id_asked_for_with_its_bidi_control_or_spaces_finds_the_stored_article(tmp_path: Path) -> None:
     path = tmp_path / "ids.jsonl"
     path.write_text('{"id": "rtl\u202e", "body": "خبر عن كورسك"}\n{"id": "  padded ", "body": "خبر آخر"}\n',
@@ -362,6 +385,7 @@ def test_an_id_asked_for_with_its_bidi_control_or_spaces_finds_the_stored_articl
     with Archive.build(read_documents(path), tmp_path / "index", encoder="none") as archive:
         assert sorted(d.id for d in archive) == ["padded", "rtl"]
         assert archive.get("rtl\u202e").id == "rtl" and archive.get(" padded ").id == "padded"
+        assert "rtl\u202e" in archive and archive.duplicate_of(" padded ") is None
         with pytest.raises(DocumentNotFoundError):
             archive.get("rtl\u202ex")
 

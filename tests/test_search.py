@@ -280,6 +280,9 @@ def test_a_day_is_each_articles_own_day(days_archive: Archive) -> None:
     assert ids(since="2018-06") == ["june-first"]
     assert ids(until="2018-05-03T23:59:59+00:00") == ["dubai-night", "london-late"]  # a moment: 21:42 UTC
     assert ids(since=datetime(2018, 5, 4, tzinfo=timezone.utc), until="2018-05-04") == ["cairo-noon", "lima-evening"]
+    assert ids(since="2018-05-04", until="2018-05-04T02:00:00+04:00") == ["dubai-night"]  # a day and a moment
+    with pytest.raises(QueryError, match="after until"):
+        ids(since="2018-05-06", until="2018-05-04T02:00:00+04:00")
     months = days_archive.search("حريق مستودع", facets=True).facets.months
     assert months == {"2018-05": 4, "2018-06": 1}
     for hit in days_archive.search("حريق مستودع", k=20, since="2018-05-04", until="2018-05-04"):
@@ -310,5 +313,7 @@ def test_columns_written_before_the_offsets_count_utc_days_and_say_so(tmp_path: 
     assert [DAYS[i].id for i in np.flatnonzero(new.mask(fourth))] == ["dubai-night", "lima-evening", "cairo-noon"]
     assert [DAYS[i].id for i in np.flatnonzero(legacy.mask(fourth))] == ["cairo-noon"]  # 4 May in UTC
     legacy.appended(tmp_path / "v1-more", [DAYS[0]])
-    assert not Columns(tmp_path / "v1-more").own_days
+    more = Columns(tmp_path / "v1-more")
+    assert not more.own_days  # one rule for every row, as stats says: UTC days until a full build
+    assert [i for i in np.flatnonzero(more.mask(fourth))] == [3]  # Dubai's night report, added again: the 3rd in UTC
     assert days_archive.stats().own_days

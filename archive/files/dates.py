@@ -73,7 +73,12 @@ def parse_date(value: str) -> datetime | None:
             moment = _named_month_date(value)
     if moment is None:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    try:
+        moment.astimezone(UTC)  # 0001-01-01T00:30+05:00 is before the year 1 in UTC: no date can hold it
+    except OverflowError:
+        return None
+    return moment
 
 
 def _named_month_date(value: str) -> datetime | None:

@@ -285,6 +285,8 @@ def _read_bytes(name: str, stem: str, suffix: str, data: bytes, ctx: _Context) -
     """The documents of one file's bytes, each within ``ctx.limits`` (an article over it is named, not read)."""
     for doc in _read_text(name, stem, suffix, data, ctx):
         error = oversized(doc, ctx.limits)
+        if error is None and multiline_id(doc.id):  # an id from a file name: records were checked as read
+            error = SourceError(name, multiline_id(doc.id))
         if error is None:
             yield doc
         else:
@@ -391,8 +393,8 @@ def _read_trec(name: str, text: str, ctx: _Context, bad: Set[int] = frozenset())
         if not doc_id:
             ctx.fail(SourceError(where, f"missing field {tags['id']}"))
             continue
-        if _multiline(doc_id):
-            ctx.fail(SourceError(where, _multiline(doc_id)))
+        if multiline_id(doc_id):
+            ctx.fail(SourceError(where, multiline_id(doc_id)))
             continue
         if not body.strip():
             ctx.fail(SourceError(where, f"document {doc_id!r} has no {tags['body']}"))
@@ -562,8 +564,8 @@ def _from_record(
         error(f"missing body (expected a non-empty {wanted} field)")
         return None
     doc_id = values.get("id", "").strip()
-    if _multiline(doc_id):
-        error(_multiline(doc_id))
+    if multiline_id(doc_id):
+        error(multiline_id(doc_id))
         return None
     if not doc_id:  # from the URL and body as written (the ids earlier versions gave)
         digest = hashlib.sha256((raw.get("url", "") + "\n" + raw["body"]).encode("utf-8")).hexdigest()
@@ -582,7 +584,7 @@ def _from_record(
     )
 
 
-def _multiline(doc_id: str) -> str:
+def multiline_id(doc_id: str) -> str:
     """Why ``doc_id`` cannot be an id ("" when it can): a line break or a tab inside it would break
     every listing that prints it (tables, ``archive show``, the results numbered for it)."""
     if any(c in doc_id for c in "\n\r\t"):

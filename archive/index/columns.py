@@ -283,9 +283,9 @@ class Columns:
 
     def _local(self) -> np.ndarray:
         """Each row's own wall-clock time as seconds since 1970-01-01 00:00 of that clock (:data:`NO_DATE` kept)."""
-        if self._local_seconds is None:
-            self._local_seconds = np.where(self.published == NO_DATE, NO_DATE,
-                                           self.published + self._offsets.astype(np.int64))
+        if self._local_seconds is None:  # rows from before the offsets count UTC days, new rows too, until --full
+            offsets = self._offsets.astype(np.int64) if self.own_days else 0
+            self._local_seconds = np.where(self.published == NO_DATE, NO_DATE, self.published + offsets)
         return self._local_seconds
 
     def any_of(self, name: str, wanted: Iterable[str]) -> np.ndarray:

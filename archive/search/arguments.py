@@ -9,7 +9,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Sequence
-from datetime import date, datetime, time as dtime, timezone
+from datetime import date, datetime, time as dtime, timedelta, timezone
 
 from ..errors import QueryError
 from ..index.columns import Filters
@@ -71,7 +71,8 @@ def make_filters(
         since=_moment(since, "since", end_of_day=False),
         until=_moment(until, "until", end_of_day=True),
     )
-    if filters.since and filters.until and _instant(filters.since, end=False) > _instant(filters.until, end=True):
+    if filters.since and filters.until and _instant(filters.since, end=False) - _slack(filters) > \
+            _instant(filters.until, end=True):
         raise QueryError(f"since ({_day(filters.since)}) is after until ({_day(filters.until)})")
     return filters
 
@@ -141,6 +142,17 @@ def _moment(value: datetime | date | str | None, name: str, *, end_of_day: bool)
 def _day(bound: datetime | date) -> str:
     """``bound``'s day as ``YYYY-MM-DD`` (the year padded: ``0001``)."""
     return (bound.date() if isinstance(bound, datetime) else bound).isoformat()
+
+
+ZONE_SPAN = timedelta(hours=26)
+"""From the earliest zone's day start to the latest's (UTC+14 to UTC-12): how far a day bound's
+articles can lie from its UTC day."""
+
+
+def _slack(filters: Filters) -> timedelta:
+    """How much a day bound may seem after a moment bound and still share articles with it (none
+    between two bounds of the same kind)."""
+    return ZONE_SPAN if isinstance(filters.since, datetime) != isinstance(filters.until, datetime) else timedelta(0)
 
 
 def _instant(bound: datetime | date, *, end: bool) -> datetime:

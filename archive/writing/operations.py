@@ -306,9 +306,13 @@ def checked_documents(documents: object, name: str) -> Iterator[Document]:
 
 
 def _checked(documents: Iterable[object], name: str) -> Iterator[Document]:
+    from ..files.readers import multiline_id
+
     for n, doc in enumerate(documents, 1):
         if not isinstance(doc, Document):
             raise UsageError(f"{name}: item {n} is a {type(doc).__name__}, not a Document")
+        if multiline_id(doc.id):
+            raise UsageError(f"{name}: item {n}: {multiline_id(doc.id)}")
         yield doc
 
 

@@ -331,7 +331,7 @@ def stats(
     _echo(f"built:      {info.built_at}   updated: {info.updated_at}")
     for title, counts in (("sources", info.sources), ("categories", info.categories)):
         if counts:
-            _echo(f"{title}:")
+            _echo(f"{title}:" + (" (folded duplicates counted with their own)" if info.folded_duplicates else ""))
             for name, count in counts.items():
                 _echo(f"  {name}: {count}")
 

@@ -350,13 +350,13 @@ class Searcher:
                 return islice(self.store.documents(duplicates=True), limit)
             within = self.lexical.columns.mask(filters)
             mask = within if within is not None else self.lexical.live_mask()
-            copies, copy_columns = self._folded_passing(filters)
+            copies, copy_columns, passing = self._folded_passing(filters)
             if sort == "relevance":
-                allowed = {self.lexical.ids[o] for o in np.flatnonzero(mask)} | set(copies)
+                allowed = {self.lexical.ids[o] for o in np.flatnonzero(mask)} | {copies[i] for i in passing}
                 return islice((doc for doc in self.store.documents(duplicates=True) if doc.id in allowed), limit)
             newest_first = sort == "-date"
             ordered = self.lexical.columns.by_date(np.flatnonzero(mask), newest_first=newest_first)
-            copy_order = copy_columns.by_date(np.arange(len(copies)), newest_first=newest_first)
+            copy_order = copy_columns.by_date(passing, newest_first=newest_first)
             merged = heapq.merge(  # both in date order already: the copies go in by the same key
                 zip(date_key(self.lexical.columns.published[ordered], newest_first=newest_first).tolist(),
                     repeat(0), ordered.tolist()),
@@ -373,15 +373,21 @@ class Searcher:
         )
         return self._in_order([o for o, _, _ in self.ranker.rank(request).items])
 
-    def _folded_passing(self, filters: Filters) -> tuple[list[str], Columns]:
-        """The ids of the folded duplicates that ``filters`` allow, and their columns (rows in that order):
-        a copy has no row of its own in the archive's columns, but an export by date, source, category or
-        author is a list of articles, and the copy is its outlet's article."""
-        folded = list(self.store.folded())
-        if filters:
-            passing = np.flatnonzero(Columns.of(folded).mask(filters))
-            folded = [folded[i] for i in passing]
-        return [d.id for d in folded], Columns.of(folded)
+    def _folded_passing(self, filters: Filters) -> tuple[list[str], Columns, np.ndarray]:
+        """``(ids, columns, passing)`` of the folded duplicates: their ids and columns (one row each, in
+        store order) and the rows ``filters`` allow. A copy has no row of its own in the archive's
+        columns, but an export by date, source, category or author is a list of articles, and the copy
+        is its outlet's article. Only ids and the columns' arrays are held, not the copies."""
+        ids: list[str] = []
+
+        def read() -> Iterator[Document]:
+            for doc in self.store.folded():
+                ids.append(doc.id)
+                yield doc
+
+        columns = Columns.of(read())
+        within = columns.mask(filters)
+        return ids, columns, np.flatnonzero(within) if within is not None else np.arange(len(ids))
 
     def _merged(self, items: Iterator[tuple[int, int, int]], copies: list[str], chunk: int = 500) -> Iterator[Document]:
         """The documents of ``(key, kind, ref)`` items in their order: kind 0 an indexed ordinal, kind 1 a

@@ -384,7 +384,7 @@ class Archive(Writes):
         in the archive: an id pasted with a bidi control finds its article everywhere it is asked for."""
         if self._searcher.store.get(doc_id) is not None:
             return doc_id
-        from .files.readers import stored_id
+        from .files.cleaning import stored_id
 
         return stored_id(doc_id)
 

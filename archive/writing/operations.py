@@ -306,7 +306,7 @@ def checked_documents(documents: object, name: str) -> Iterator[Document]:
 
 
 def _checked(documents: Iterable[object], name: str) -> Iterator[Document]:
-    from ..files.readers import multiline_id
+    from ..files.cleaning import multiline_id
 
     for n, doc in enumerate(documents, 1):
         if not isinstance(doc, Document):

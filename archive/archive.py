@@ -10,12 +10,14 @@ generation.
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO, TypeVar
 
 from .document import Document
 from .encoders.base import Encoder
@@ -74,6 +76,22 @@ class ArchiveStats:
     for an archive whose filter columns were written before that; ``archive build --full`` changes it)."""
 
 
+_END = object()
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _counted(method: F) -> F:
+    """Run ``method`` as a call in progress of its :class:`Archive` (see :meth:`Archive.close`)."""
+
+    @functools.wraps(method)
+    def counted(self: Archive, *args: Any, **kwargs: Any) -> Any:
+        with self._in_use():
+            return method(self, *args, **kwargs)
+
+    return counted  # type: ignore[return-value]
+
+
 class Archive(Writes):
     """A searchable Arabic news archive on disk (one committed index generation)."""
 
@@ -91,6 +109,10 @@ class Archive(Writes):
         else:
             self._pin = layout.pin_generation(generation)
         self._closed = False
+        self._calls = 0
+        self._idle = threading.Condition()
+        """Calls in progress, counted so that :meth:`close` waits for them (a store closed under a
+        running read crashed the process)."""
         try:
             manifest = manifest or Manifest.read(generation)
             verify_sizes(generation, manifest.files)  # a stat per file: names a truncated or missing file
@@ -135,6 +157,7 @@ class Archive(Writes):
         """The files and folders this archive reads (absolute paths), as remembered by builds and adds."""
         return list(self.manifest.sources)
 
+    @_counted
     def warm(self) -> None:
         """Load the archive's encoder and start its engine now, so the first search by meaning
         does not wait for them (a server calls this as it starts); nothing for a lexical archive."""
@@ -154,17 +177,45 @@ class Archive(Writes):
         return self._encoder  # type: ignore[return-value] - only asked for on an archive with vectors
 
     def close(self) -> None:
-        """Release the index files; closing twice is harmless."""
-        if not self._closed:
+        """Release the index files; closing twice is harmless. Calls running on other threads finish
+        first; calls made after it raise :class:`ArchiveClosedError`."""
+        with self._idle:
+            if self._closed:
+                return
             self._closed = True
-            try:
-                self._searcher.close()
-            finally:
-                layout.unpin_generation(self._pin)  # a later commit may now remove the generation
+            while self._calls:
+                self._idle.wait()
+        try:
+            self._searcher.close()
+        finally:
+            layout.unpin_generation(self._pin)  # a later commit may now remove the generation
 
     def _ensure_open(self) -> None:
         if self._closed:
             raise ArchiveClosedError(f"{self.path}: this Archive was closed; open it again with Archive.open")
+
+    @contextmanager
+    def _in_use(self) -> Iterator[None]:
+        """Count a call in progress (see :meth:`close`); :class:`ArchiveClosedError` once closed."""
+        with self._idle:
+            self._ensure_open()
+            self._calls += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._calls -= 1
+                if not self._calls:
+                    self._idle.notify_all()
+
+    def _while_open(self, items: Iterator[T]) -> Iterator[T]:
+        """``items`` read one at a time as calls in progress: a close waits for the one being read."""
+        while True:
+            with self._in_use():
+                item = next(items, _END)
+            if item is _END:
+                return
+            yield item  # type: ignore[misc]
 
     def __enter__(self) -> Archive:
         return self
@@ -181,6 +232,7 @@ class Archive(Writes):
         self.__dict__.update(fresh.__dict__)
 
     # ---------------------------------------------------------------- searching
+    @_counted
     def search(
         self,
         query: str,
@@ -277,6 +329,7 @@ class Archive(Writes):
             return "lexical"
         return mode
 
+    @_counted
     def facets(
         self,
         query: str,
@@ -307,6 +360,7 @@ class Archive(Writes):
         filters = make_filters(source, category, since, until, author)
         return self._searcher.facets(query, filters, self._usable_mode(mode), variants)
 
+    @_counted
     def related(self, doc_id: str, k: int = 10) -> Hits:
         """The ``k`` articles nearest to the article ``doc_id``, nearest first (see :mod:`archive.search.related`).
 
@@ -322,6 +376,7 @@ class Archive(Writes):
         doc = self.get(doc_id)
         return self._searcher.related(self.get(self.duplicate_of(doc.id) or doc.id), k)
 
+    @_counted
     def story(
         self,
         doc_id: str | None = None,
@@ -360,6 +415,7 @@ class Archive(Writes):
             query = check_query(query)
         return self._searcher.story(seed, query, limit, filters, DEFAULT_FUSION, default_alpha(self.manifest.encoder))
 
+    @_counted
     def highlight(self, text: str, query: str) -> Snippet:
         """``text`` whole, with the words of ``query`` marked as a search marks them in its snippets
         (the article page of a search result)."""
@@ -369,6 +425,7 @@ class Archive(Writes):
         return self._searcher.highlight(text, query)
 
     # -------------------------------------------------------------- inspecting
+    @_counted
     def get(self, doc_id: str) -> Document:
         """The document with id ``doc_id``; :class:`DocumentNotFoundError` if there is none."""
         self._ensure_open()
@@ -382,6 +439,8 @@ class Archive(Writes):
     def _as_stored(self, doc_id: str) -> str:
         """``doc_id``, or the id the readers store it as (controls out, trimmed) when only that one is
         in the archive: an id pasted with a bidi control finds its article everywhere it is asked for."""
+        if not isinstance(doc_id, str):
+            raise UsageError(f"a document id is text, not {type(doc_id).__name__}")
         if self._searcher.store.get(doc_id) is not None:
             return doc_id
         from .files.cleaning import stored_id
@@ -399,6 +458,7 @@ class Archive(Writes):
     def __repr__(self) -> str:
         return f"Archive({str(self.path)!r}, documents={len(self)}, encoder={self.manifest.encoder!r})"
 
+    @_counted
     def __contains__(self, doc_id: object) -> bool:
         self._ensure_open()
         return isinstance(doc_id, str) and self._searcher.store.get(self._as_stored(doc_id)) is not None
@@ -406,8 +466,10 @@ class Archive(Writes):
     def documents(self, *, duplicates: bool = False) -> Iterator[Document]:
         """Every indexed article, read from disk as the iteration goes; ``duplicates=True``
         adds the folded duplicates (all the articles the archive was built from)."""
-        return self._searcher.store.documents(duplicates=duplicates)
+        self._ensure_open()
+        return self._while_open(self._searcher.store.documents(duplicates=duplicates))
 
+    @_counted
     def export(
         self,
         out: TextIO,
@@ -457,11 +519,13 @@ class Archive(Writes):
                                           alpha=alpha, variants=variants)
         return write_documents(documents, out, format, bom=bom)
 
+    @_counted
     def duplicates_of(self, doc_id: str) -> list[str]:
         """Ids of the articles folded into ``doc_id`` because their bodies are identical."""
         self._ensure_open()
         return self._searcher.store.aliases_of(self._as_stored(doc_id))
 
+    @_counted
     def versions_of(self, doc_id: str) -> list[Version]:
         """The other copies of ``doc_id``'s story (near copies: another outlet's headline, a paragraph
         cut), oldest first, as a search's ``Hit.versions``; a folded duplicate's id gives those of the
@@ -471,11 +535,13 @@ class Archive(Writes):
         indexed = self._searcher.store.canonical_of(doc_id) or doc_id
         return [v for v in self._searcher.versions_of(indexed) if v.id != doc_id]
 
+    @_counted
     def duplicate_of(self, doc_id: str) -> str | None:
         """The indexed article ``doc_id`` was folded into, or ``None`` if it is indexed itself."""
         self._ensure_open()
         return self._searcher.store.canonical_of(self._as_stored(doc_id))
 
+    @_counted
     def stats(self) -> ArchiveStats:
         """Counts, sources, categories, date range and size on disk."""
         self._ensure_open()

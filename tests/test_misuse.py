@@ -93,3 +93,63 @@ def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
         assert not set(result.output) & {"\x1b", "\x07", "\r", "\x9b"}, (args, result.output)
     shown = runner.invoke(app, ["show", planted.id, "--index", str(index)]).output
     assert "␛[2J" in shown and "معرض" in shown  # visible, not acted on
+
+
+_CLOSE_UNDER_READERS = """
+import sys, threading
+from archive import Archive
+from archive.errors import ArchiveClosedError
+
+archive = Archive.open(sys.argv[1])
+errors, others, started = [], [], threading.Barrier(4)
+
+def read(kind):
+    started.wait()
+    try:
+        for _ in range(400):
+            if kind == "search":
+                archive.search("المنتخب يفوز بالمباراة", k=3)
+            elif kind == "related":
+                archive.related("sport-1", k=3)
+            else:
+                for doc in archive.documents():
+                    archive.get(doc.id)
+    except ArchiveClosedError:
+        errors.append(kind)
+    except Exception as error:
+        others.append(repr(error))
+
+threads = [threading.Thread(target=read, args=(kind,)) for kind in ("search", "related", "documents")]
+for thread in threads:
+    thread.start()
+started.wait()
+archive.close()
+for thread in threads:
+    thread.join()
+print(len(errors), others)
+"""
+
+
+def test_closing_while_other_threads_read_waits_for_them(index: Path) -> None:
+    # A store closed under a running read crashed the whole process (a segmentation fault): close
+    # now waits for the calls in progress, and every later call says the archive was closed.
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", _CLOSE_UNDER_READERS, str(index)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    stopped, others = run.stdout.split(" ", 1)
+    assert others.strip() == "[]" and int(stopped) == 3  # each reader stopped by ArchiveClosedError
+
+
+def test_iterating_documents_after_close_says_so(index: Path) -> None:
+    archive = Archive.open(index)
+    documents = archive.documents()
+    first = next(documents)
+    assert first.text
+    archive.close()
+    with pytest.raises(ArchiveClosedError, match="was closed"):
+        next(documents)
+    with pytest.raises(ArchiveClosedError):
+        archive.documents()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -108,6 +109,9 @@ class Archive(Writes):
             generation, self._pin = layout.pin_live_generation(root)
         else:
             self._pin = layout.pin_generation(generation)
+        self._release = weakref.finalize(self, layout.unpin_generation, self._pin)
+        """Drops the pin when the handle is closed, or collected unclosed (``Archive.build(...)`` used
+        without ``close``): an unreleased pin keeps its generation on disk for good."""
         self._closed = False
         self._calls = 0
         self._idle = threading.Condition()
@@ -126,7 +130,7 @@ class Archive(Writes):
             """Held while the query encoder is loaded: searches on several threads load it once."""
             self._searcher = Searcher(generation, manifest, self._query_encoder)
         except BaseException:
-            layout.unpin_generation(self._pin)
+            self._release()
             raise
 
     @property
@@ -188,7 +192,7 @@ class Archive(Writes):
         try:
             self._searcher.close()
         finally:
-            layout.unpin_generation(self._pin)  # a later commit may now remove the generation
+            self._release()  # a later commit may now remove the generation
 
     def _ensure_open(self) -> None:
         if self._closed:
@@ -230,6 +234,8 @@ class Archive(Writes):
         self.close()
         self.__dict__.clear()
         self.__dict__.update(fresh.__dict__)
+        fresh._release.detach()  # the pin is this handle's now: released when this one goes
+        self._release = weakref.finalize(self, layout.unpin_generation, self._pin)
 
     # ---------------------------------------------------------------- searching
     @_counted
@@ -507,6 +513,9 @@ class Archive(Writes):
         from .files.export import write_documents
 
         self._ensure_open()
+        if not callable(getattr(out, "write", None)):
+            raise UsageError(f"export writes to an open text stream, not {type(out).__name__}: "
+                             "with open(path, 'w', encoding='utf-8') as out: archive.export(out)")
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise QueryError(f"limit must be a positive whole number, not {limit!r}")
         alpha = default_alpha(self.manifest.encoder) if alpha is None else alpha

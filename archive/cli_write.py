@@ -144,6 +144,7 @@ def _build(
             _deletions(planned)
             if planned.tombstoned:
                 _echo(tombstoned_line(planned))
+            report.warnings.extend(planned.warnings)
             _problems(report, problems)
             return
         with progress_bar() as progress:

@@ -15,6 +15,9 @@ from datetime import UTC, datetime
 from .text.normalize import normalize
 
 
+_TEXT_FIELDS = ("id", "body", "title", "source", "url", "category", "language", "author", "origin", "file")
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     """One news article.
@@ -41,6 +44,13 @@ class Document:
     explicit prune or delete), so the file, not the id, says where an article lives."""
 
     def __post_init__(self) -> None:
+        for name in _TEXT_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise TypeError(f"document {self.id!r}: {name} must be text (str), not {type(value).__name__}")
+        if self.published is not None and not isinstance(self.published, datetime):
+            raise TypeError(f"document {self.id!r}: published must be a datetime or None, "
+                            f"not {type(self.published).__name__}")
         if self.published is not None and self.published.tzinfo is None:
             raise ValueError(f"document {self.id!r}: published must be timezone-aware")
         if self.published is not None:

@@ -90,6 +90,7 @@ class Writes:
         folded (see :mod:`archive.writing.building`).
         """
         root = _index_root(path)
+        _check_options(full=full, prune=prune, ray=ray, encoder=encoder, procs=procs, ray_address=ray_address)
         used = operations.build(documents, root, encoder=encoder, full=full, progress=progress,
                                 report=report if report is not None else BuildReport(), procs=procs, sources=sources,
                                 prune=prune, before_commit=before_commit, passages=passages, ray=ray,
@@ -121,6 +122,7 @@ class Writes:
         Ray and its cluster as :meth:`build` would. Raises
         :class:`SettingChangeError` where the build would.
         """
+        _check_options(full=full, prune=prune, ray=ray, encoder=encoder, ray_address=ray_address)
         return operations.plan(documents, _index_root(path), sources=sources, prune=prune, encoder=encoder,
                                full=full, passages=passages, ray=ray, ray_address=ray_address)
 
@@ -201,6 +203,7 @@ class Writes:
         then commits them from the cache (``report.ray``: what the Ray job did).
         """
         root = _index_root(path)
+        _check_options(ray=ray, ray_address=ray_address)
         used = operations.embed(root, progress=progress, report=report if report is not None else BuildReport(),
                                 ray=ray, ray_address=ray_address)
         return cls.open(root, encoder=used)
@@ -249,7 +252,22 @@ class Writes:
         the store, Whoosh, term and dense sides holding the same articles (:mod:`archive.index.check`)."""
         from .index.check import check_index
 
-        return check_index(path)
+        return check_index(_index_root(path))
+
+
+def _check_options(*, encoder: object = KEEP_ENCODER, procs: object = None, ray_address: object = None,
+                   **flags: object) -> None:
+    """Raise :class:`UsageError` naming the first option of a write that has the wrong type: a flag given
+    as ``"false"`` is true to Python, and ``prune`` true deletes articles the build did not read."""
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise UsageError(f"{name} must be True or False, not {value!r}")
+    if encoder is not None and not isinstance(encoder, (str, Encoder)):
+        raise UsageError(f"encoder must be a name (str), an Encoder or None, not {type(encoder).__name__}")
+    if procs is not None and (isinstance(procs, bool) or not isinstance(procs, int) or procs < 1):
+        raise UsageError(f"procs must be a whole number of processes (1 or more) or None, not {procs!r}")
+    if ray_address is not None and not isinstance(ray_address, str):
+        raise UsageError(f"ray_address must be text or None, not {type(ray_address).__name__}")
 
 
 def _index_root(path: object) -> Path:

@@ -207,3 +207,26 @@ def test_an_index_with_other_analyzer_settings_names_them_and_rebuilds(tmp_path:
     Archive.build(news, root, encoder=None, procs=1, report=report).close()  # not compared: rewritten whole
     assert report.written and report.unchanged == len(news)  # rewritten, and the counts say nothing changed
     assert Archive.open(root).search("أوبك", mode="lexical")[0].id == "econ-1"
+
+
+def test_a_handle_dropped_unclosed_releases_its_generation(tmp_path: Path, news: list[Document]) -> None:
+    """``Archive.build(...)`` returns an open handle; one dropped without ``close`` released nothing, so
+    its generation stayed on disk for good (the index grew with every build in a loop)."""
+    import gc
+
+    root = tmp_path / "index"
+    first = Archive.build(news, root, encoder=None, procs=1).generation
+    gc.collect()  # the handle Archive.build returned is gone, unclosed
+    for n in range(2):
+        Archive.update(root, add=[Document(id=f"x{n}", body="افتتح معرض الكتاب الدولي في القاهرة")])
+        gc.collect()
+    assert not first.exists() and len(list(root.glob("gen-*"))) == 2
+    with Archive.open(root) as archive:
+        archive._reload()  # a handle that follows the live generation keeps its new pin
+        gc.collect()
+        live = archive.generation
+        Archive.update(root, delete=["x0"]).close()
+        Archive.update(root, delete=["x1"]).close()
+        assert live.exists() and archive.search("معرض الكتاب", mode="lexical")
+    Archive.update(root, add=[Document(id="x2", body="هطلت أمطار غزيرة على جدة")]).close()
+    assert not live.exists()

@@ -125,6 +125,17 @@ def test_a_folded_copy_is_its_outlets_article_in_exports_and_counts(tmp_path: Pa
         assert archive.stats().sources["Reuters"] == 1 and archive.stats().sources["CNN"] == 1
 
 
+def test_stats_date_range_counts_folded_copies_as_the_source_counts_do(tmp_path: Path, news: list[Document]) -> None:
+    dated = [d.published for d in news if d.published is not None]
+    early = datetime(2001, 9, 1, 8, 0, tzinfo=timezone.utc)
+    copy = replace(news[1], id="econ-1-archive", source="أرشيف الوكالة", published=early)
+    with Archive.build([*news, copy], tmp_path / "index", encoder=None, procs=1) as archive:
+        assert archive.duplicate_of("econ-1-archive") == "econ-1"
+        stats = archive.stats()
+        assert stats.first_published == early and stats.last_published == max(dated)
+        assert stats.sources["أرشيف الوكالة"] == 1
+
+
 def test_second_writer_gets_a_clear_error(tmp_path: Path, news: list[Document]) -> None:
     Archive.build(news, tmp_path / "index", encoder=None, procs=1).close()
     with writer_lock(tmp_path / "index"):

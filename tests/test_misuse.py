@@ -11,6 +11,8 @@ from archive import Archive, ArchiveError, Document
 from archive.cli import app
 from archive.errors import ArchiveClosedError, IndexNotFoundError, QueryError, UsageError
 
+from .conftest import NEWS
+
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -19,6 +21,9 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("misuse") / "index"
     Archive.build(NEWS, root, encoder=None, procs=1).close()
     return root
+
+
+NEWS_TWO = NEWS[:2]
 
 
 @pytest.mark.parametrize(
@@ -30,6 +35,15 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (lambda root: Archive.update(root, add=["نص خبر"]), UsageError, "item 1 is a str, not a Document"),
         (lambda root: Archive.update(root, delete="sport-1"), UsageError, "not one string"),
         (lambda root: Archive.update(root, delete=[1, 2]), UsageError, "ids as text"),
+        # a flag written as text is true to Python: prune="false" deleted every article not read
+        (lambda root: Archive.build(NEWS_TWO, root, prune="false"), UsageError, "prune must be True or False"),
+        (lambda root: Archive.build(NEWS_TWO, root, full="yes"), UsageError, "full must be True or False"),
+        (lambda root: Archive.plan(NEWS_TWO, root, prune=1), UsageError, "prune must be True or False"),
+        (lambda root: Archive.embed(root, ray="no"), UsageError, "ray must be True or False"),
+        (lambda root: Archive.build(NEWS_TWO, root, encoder=5), UsageError, "encoder must be a name"),
+        (lambda root: Archive.build(NEWS_TWO, root, procs="2"), UsageError, "procs must be a whole number"),
+        (lambda root: Archive.build(NEWS_TWO, root, procs=0), UsageError, "procs must be a whole number"),
+        (lambda root: Archive.check(5), UsageError, "must be a str or a Path, not int"),
     ],
 )
 def test_wrong_arguments_get_a_usage_error(index: Path, call, error: type, message: str) -> None:
@@ -153,3 +167,22 @@ def test_iterating_documents_after_close_says_so(index: Path) -> None:
         next(documents)
     with pytest.raises(ArchiveClosedError):
         archive.documents()
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [({"body": 5}, "body must be text"), ({"title": None}, "title must be text"),
+     ({"source": ["الجزيرة"]}, "source must be text"), ({"id": 7}, "id must be text"),
+     ({"published": "2024-05-01"}, "published must be a datetime")],
+)
+def test_a_document_field_of_the_wrong_type_is_named(fields: dict, message: str) -> None:
+    values = {"id": "doc-1", "body": "ارتفعت أسعار النفط بعد قرار أوبك", **fields}
+    with pytest.raises(TypeError, match=message):
+        Document(**values)
+
+
+def test_exporting_to_something_that_is_not_a_stream_is_named(index: Path) -> None:
+    with Archive.open(index) as archive:
+        for out in (None, "/tmp/out.jsonl"):
+            with pytest.raises(UsageError, match="export writes to an open text stream"):
+                archive.export(out)

@@ -146,6 +146,53 @@ def test_a_missing_source_folder_deletes_nothing(tmp_path: Path, twenty) -> None
     assert _state(index)[1] == 23
 
 
+def test_a_source_folder_found_empty_deletes_nothing_until_prune(tmp_path: Path, twenty) -> None:
+    """An unmounted drive leaves its mount point behind, empty: every file under it looks gone, and
+    a build deleted all of its articles."""
+    src, index = twenty
+    more = _write_articles(tmp_path / "more", "m", 3)
+    assert _cli("add", str(more), "--index", str(index))[0] == 0
+    for file in more.iterdir():
+        file.unlink()
+    (src / "a03.txt").unlink()  # a file gone from a folder that still gives articles: still deleted
+    code, out = _cli("build", "--dry-run", "--index", str(index))
+    assert code == 0 and "1 deleted" in out and "read no article there this time" in out, out
+    code, out = _cli("build", "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0, out
+    assert f"{more.resolve()}: read no article there this time, but 3 article(s)" in out, out
+    with Archive.open(index) as archive:
+        assert len(archive) == 22 and "m01" in archive and "a03" not in archive
+    code, out = _cli("build", "--prune", "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0 and "removing 3 articles" in out, out
+    with Archive.open(index) as archive:
+        assert len(archive) == 19 and "m01" not in archive
+
+
+def test_restore_reads_the_sources_still_there(tmp_path: Path, twenty) -> None:
+    src, index = twenty
+    more = _write_articles(tmp_path / "more", "m", 3)
+    assert _cli("add", str(more), "--index", str(index))[0] == 0
+    assert _cli("delete", "a05", "--index", str(index))[0] == 0
+    more.rename(tmp_path / "elsewhere")
+    report = BuildReport()
+    with Archive.restore(index, ["a05"], report=report) as archive:
+        assert "a05" in archive and len(archive) == 23
+        assert archive.search("التقرير a رقم 5", mode="lexical")[0].id == "a05"
+    assert any(f"{more.resolve()}: a source of this archive is gone" in w for w in report.warnings), report.warnings
+
+
+def test_an_update_that_adds_and_deletes_one_id_is_refused(tmp_path: Path, twenty) -> None:
+    # It committed an index that check called damaged (the article both stored and deleted).
+    from archive.errors import UsageError
+
+    _, index = twenty
+    before = _state(index)
+    article = Document(id="a02", title="عنوان جديد", body="نص جديد عن معرض الكتاب في الرياض")
+    with pytest.raises(UsageError, match="'a02': both added and deleted"):
+        Archive.update(index, add=[article], delete=["a02"])
+    assert _state(index) == before and Archive.check(index).healthy
+
+
 @pytest.mark.slow
 def test_prune_removes_what_the_sources_do_not_hold_and_forgets_other_sources(tmp_path: Path, twenty) -> None:
     src, index = twenty

@@ -359,8 +359,9 @@ class DocumentStore:
 
     @_guarded
     def date_range(self) -> tuple[datetime | None, datetime | None]:
-        """Earliest and latest publication dates (ISO text sorts correctly only in UTC)."""
-        sql = f"SELECT published FROM documents WHERE published IS NOT NULL AND {_CANONICAL}"
+        """Earliest and latest publication dates, folded duplicates included as :meth:`counts` has them
+        (ISO text with offsets does not sort as time: the dates are compared as datetimes)."""
+        sql = "SELECT published FROM documents WHERE published IS NOT NULL"
         rows = [r[0] for r in self._db.execute(sql)]
         if not rows:
             return None, None

@@ -76,6 +76,7 @@ def build(  # noqa: PLR0913 - Archive.build's arguments, passed on
             tombstones = live.tombstones if live is not None else salvaged_tombstones(root) if full else {}
             plan = plan_build(docs, live, sources=source_paths, prune=prune, tombstones=tombstones, full=full)
             report.counted(plan.counts)
+            _warn_silent(plan, report)
             if before_commit is not None:
                 before_commit(report)
             result = None
@@ -96,6 +97,14 @@ def build(  # noqa: PLR0913 - Archive.build's arguments, passed on
                                           cache_engines=made_by)
             _took(root, result, live, enc, report, progress)
     return enc
+
+
+def _warn_silent(plan: Plan, report: BuildReport) -> None:
+    """Name in ``report`` each source folder that gave no article while the archive holds some of it."""
+    for folder, count in plan.silent.items():
+        report.warnings.append(
+            f"{folder}: read no article there this time, but {count} article(s) of the archive came from it; "
+            "they are kept (an unmounted drive or an emptied folder?). archive build --prune removes them")
 
 
 def ray_encoder(root: Path, encoder: str | Encoder | None, *, full: bool = False, address: str | None = None) -> str:
@@ -166,6 +175,7 @@ def plan(
     live = read_live(root, name if chosen is not None else None, max_passages=policy)
     build_plan = plan_build(docs, live, sources=source_paths_of(sources), prune=prune, full=full)
     report.counted(build_plan.counts)
+    _warn_silent(build_plan, report)
     if chosen is not None:
         if policy is None:
             policy = (previous.max_passages if previous is not None and same else None) or MAX_PASSAGES
@@ -202,6 +212,10 @@ def update(
                 raise DocumentNotFoundError(f"cannot delete {', '.join(map(repr, missing))}: no such document in "
                                             f"{root}")
             added = unique_ids(add, report)
+            both = sorted({d.id for d in added} & set(delete))
+            if both:
+                raise UsageError(f"{', '.join(map(repr, both[:5]))}: both added and deleted in one update; "
+                                 "nothing was changed. Fix: add to replace an article, or delete it, not both")
             plan = plan_update(live, added, delete, sources=source_paths_of(sources), tombstone=True)
             report.counted(plan.counts)
             result = write_increment(root, live, plan, encoder=encoder, progress=progress)
@@ -233,7 +247,7 @@ def restore(
             if documents is None:  # the archive's own sources, where a build would read them
                 from ..files.readers import read_documents
 
-                documents = read_documents(manifest.sources, on_error=lambda exc: report.skipped.append(str(exc)),
+                documents = read_documents(_present(manifest.sources, report), on_error=lambda exc: report.skipped.append(str(exc)),
                                            on_warning=report.warnings.append)
             wanted = set(ids)
             found = unique_ids((d for d in checked_documents(documents, "documents") if d.id in wanted), report)
@@ -246,6 +260,15 @@ def restore(
             result = write_increment(root, live, plan, encoder=encoder, progress=progress)
             _took(root, result, live, encoder, report, progress, embed=bool(found))
     return encoder
+
+
+def _present(sources: Sequence[str], report: BuildReport) -> list[str]:
+    """Those of an archive's remembered ``sources`` that exist; each missing one is named in ``report``."""
+    present = [s for s in sources if os.path.lexists(s)]
+    for source in sources:
+        if source not in present:
+            report.warnings.append(f"{source}: a source of this archive is gone; not read")
+    return present
 
 
 @contextmanager

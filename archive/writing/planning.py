@@ -168,6 +168,10 @@ class Plan:
     """How the change falls on the live store, when it is written as an increment that changes something."""
     remembered: list[str] = field(default_factory=list)
     """The sources the archive remembers after the write."""
+    silent: dict[str, int] = field(default_factory=dict)
+    """Source folders that gave no article this time while the archive holds articles from them (an
+    unmounted drive, an emptied folder): ``{folder: articles kept}``. Their articles are kept, not
+    deleted as gone files (``prune`` removes them)."""
 
 
 def plan_build(
@@ -194,6 +198,7 @@ def plan_build(
     """
     if tombstones is None:
         tombstones = live.tombstones if live is not None else {}
+    silent = _silent_sources(documents, live, sources) if live is not None and not prune else {}
     tombstoned = [d.id for d in documents if d.id in tombstones]
     if tombstoned:
         documents = [d for d in documents if d.id not in tombstones]
@@ -215,7 +220,7 @@ def plan_build(
         file = live.files.get(doc_id, "")
         if prune:
             reason = f"{file or '(no source file)'} (not read by this build: --prune)"
-        elif file and _under(file, sources) and not os.path.lexists(file):
+        elif file and _under(file, sources) and not os.path.lexists(file) and not _under(file, silent):
             reason = f"{file} (file gone)"
         else:
             keep.append(doc_id)
@@ -237,7 +242,7 @@ def plan_build(
     # the tombstoned ones are out of documents now
     counts = replace(counts, unchanged=len(documents) - len(changes), kept=len(keep), tombstoned_ids=tombstoned,
                      deletions=deletions)
-    return Plan(counts, list(documents), changes, keep, whole, increment, remembered)
+    return Plan(counts, list(documents), changes, keep, whole, increment, remembered, silent)
 
 
 def plan_update(
@@ -260,6 +265,23 @@ def plan_update(
     increment.new_sources = [s for s in sources if s not in live.manifest.sources]
     increment.counts = replace(increment.counts, restored=len(increment.lifted))
     return increment
+
+
+def _silent_sources(documents: Sequence[Document], live: LiveState, sources: Sequence[str]) -> dict[str, int]:
+    """Folders of ``sources`` that gave none of ``documents`` although ``live`` holds articles read from
+    files in them, with how many (see :attr:`Plan.silent`)."""
+    folders = [s for s in sources if os.path.isdir(s)]
+    if not folders:
+        return {}
+    held = dict.fromkeys(folders, 0)
+    for file in live.files.values():
+        for folder in folders:
+            if file and _under(file, [folder]):
+                held[folder] += 1
+    for doc in documents:
+        for folder in [f for f in held if doc.file and _under(doc.file, [f])]:
+            del held[folder]
+    return {folder: count for folder, count in held.items() if count}
 
 
 def _new_copies(changes: Sequence[Document], live: LiveState, previous: dict[str, str], delete: list[str]) -> int:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import npy
 from . import usercache
 
 QK = 32
@@ -422,7 +423,7 @@ def _load_layers(weights: Path, header: _Header, raw: np.ndarray) -> dict[str, n
     if entry is not None:
         try:
             names = [f"l{i}.{t}" for i in range(header.layers) for t in ("qkv", "ao", "fi", "fo")]
-            return {n: np.load(entry / f"{n}.npy", mmap_mode="r", allow_pickle=False) for n in names}
+            return {n: npy.load(entry / f"{n}.npy", mmap=True) for n in names}
         except (OSError, ValueError, EOFError):  # a damaged entry: the package file still holds the truth
             shutil.rmtree(entry, ignore_errors=True)  # and the next process makes it anew
     return _dequantized_layers(header, raw)

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import npy
 from . import usercache
 from .e5_model import Vocabulary
 
@@ -232,9 +233,9 @@ class PieceTable:
     @classmethod
     def load(cls, directory: Path) -> PieceTable:
         """A saved table, memory-mapped (raises ``OSError`` or ``ValueError`` when damaged)."""
-        keys = np.load(directory / "keys.npy", mmap_mode="r", allow_pickle=False)
-        ids = np.load(directory / "ids.npy", mmap_mode="r", allow_pickle=False)
-        longest = np.load(directory / "longest.npy", allow_pickle=False)
+        keys = npy.load(directory / "keys.npy", mmap=True)
+        ids = npy.load(directory / "ids.npy", mmap=True)
+        longest = npy.load(directory / "longest.npy")
         if keys.dtype.kind != "S" or ids.dtype != np.int32 or keys.shape != ids.shape or longest.shape != (1,):
             raise ValueError(f"{directory}: not a piece table")
         return cls(keys, ids, int(longest[0]))

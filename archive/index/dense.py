@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import npy
 from ..document import Document
 from .embcache import EmbeddingCache, EmbedStats, embed_with_cache
 from ..errors import IndexDamagedError, IndexFormatError, UsageError
@@ -144,8 +145,8 @@ class PassageRows:
 
     @classmethod
     def load(cls, path: Path) -> PassageRows:
-        with np.load(path, allow_pickle=False) as arrays:
-            rows = cls.of(arrays["doc"], arrays["start"], arrays["end"], arrays["rank"])
+        arrays = npy.load_all(path)
+        rows = cls.of(arrays["doc"], arrays["start"], arrays["end"], arrays["rank"])
         if not len(rows.doc) == len(rows.start) == len(rows.end) == len(rows.rank):
             raise ValueError("arrays of different lengths")
         return rows

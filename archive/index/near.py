@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import npy
 from ..errors import IndexDamagedError, IndexFormatError
 
 NEAR_DIR = "near"
@@ -158,7 +159,7 @@ class NearStore:
         for name in _FILES:
             path = directory / f"{name}.npy"
             try:
-                arrays[name] = np.load(path, allow_pickle=False)
+                arrays[name] = npy.load(path)
             except (OSError, ValueError) as exc:
                 raise IndexDamagedError(f"{path}: unreadable ({exc}). {_FIX}") from None
         store = cls(settings, ids, sources, **arrays)

@@ -58,6 +58,7 @@ import numpy as np
 
 from ..text.analysis import GRAM_SETTINGS, DocumentWords
 from ..document import Document
+from .. import npy
 from ..errors import IndexDamagedError, IndexFormatError
 from .links import link_file
 from .scoring import DEFAULT_SCORING, Scoring
@@ -89,9 +90,7 @@ class _RowReader:
 
     def __init__(self, path: Path) -> None:
         with open(path, "rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            _, _, dtype = read_header(fh)
+            _, _, dtype = npy.read_header(fh)
             self._offset = fh.tell()
         self._dtype = np.dtype(dtype)
         self._fd = os.open(path, os.O_RDONLY)
@@ -118,7 +117,7 @@ def _read_live(path: Path, ordinals: int) -> np.ndarray | None:
         return None
     fix = "Fix: archive build --full"
     try:
-        live = np.load(path, allow_pickle=False)
+        live = npy.load(path)
     except (OSError, ValueError, EOFError) as exc:
         raise IndexDamagedError(f"{path}: live mask unreadable ({exc}). {fix}") from None
     if live.dtype != np.bool_ or live.ndim != 1 or len(live) != ordinals:
@@ -143,11 +142,11 @@ class TermIndex:
             self.terms: list[str] = meta["terms"]
             self.ids: list[str] = meta["ids"]
             self._arrays = {
-                f: tuple(np.load(directory / f"{f}.{part}.npy", mmap_mode="r", allow_pickle=False)
+                f: tuple(npy.load(directory / f"{f}.{part}.npy", mmap=True)
                          for part in ("indptr", "docs", "weights", "lengths"))
                 for f in FIELDS
             }
-            self._grams = tuple(np.load(directory / f"{GRAMS}.{part}.npy", mmap_mode="r", allow_pickle=False)
+            self._grams = tuple(npy.load(directory / f"{GRAMS}.{part}.npy", mmap=True)
                                 for part in ("indptr", "terms", "weights", "lengths", "df"))
             self._gram_rows = {part: _RowReader(directory / f"{GRAMS}.{part}.npy") for part in ("terms", "weights")}
         except IndexFormatError:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import npy
 from ..document import Document
 from ..text.analysis import GRAM_SETTINGS, DocumentWords, analyze_document, word_grams
 
@@ -159,9 +160,7 @@ def append_npy(path: Path, extra: np.ndarray, out: Path) -> None:
     """Write to ``out`` the 1-D ``.npy`` array at ``path`` followed by ``extra``: a byte copy of the old
     data (no array is loaded), then the new values."""
     with open(path, "rb") as src:
-        version = np.lib.format.read_magic(src)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read_header(src)
+        shape, fortran, dtype = npy.read_header(src)
         if len(shape) != 1 or fortran:
             raise ValueError(f"{path}: not a 1-D array")
         header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,

@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import npy
 from ..errors import IndexFormatError
 from ..fsync import fsync_tree
 
@@ -349,7 +350,7 @@ def _readable_by_all_who_may(directory: Path) -> None:
 
 def _load_flat(path: Path, mmap: bool) -> VectorIndex:
     try:
-        vectors = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        vectors = npy.load(path, mmap=mmap)
     except (OSError, ValueError, EOFError) as exc:
         if mmap and "empty" in str(exc):  # numpy cannot map an empty array: read it
             return _load_flat(path, mmap=False)

@@ -132,7 +132,7 @@ def _build(
     problems: list[str] = []
     before = Archive.live_generation(index)
     try:
-        paths = _build_sources(sources, index, report)
+        paths = _build_sources(sources, index, report, prune=prune)
         on_error = (lambda err: problems.append(str(err))) if skip_errors else None
         documents = read_documents(paths, on_error=on_error, on_warning=report.warnings.append, fields=fields,
                                    limits=limits)
@@ -178,8 +178,12 @@ def _ray_done(stats) -> None:  # noqa: ANN001 - archive.writing.building.EmbedJo
         _echo(f"nothing to embed on Ray ({plural(stats.cached, 'passage')} already in the cache)")
 
 
-def _build_sources(sources: list[Path] | None, index: Path, report) -> list[Path]:  # noqa: ANN001
-    """The paths a build reads: those given, else the ones the archive remembers, else seeds/."""
+def _build_sources(sources: list[Path] | None, index: Path, report, *, prune: bool = False) -> list[Path]:  # noqa: ANN001
+    """The paths a build reads: those given, else the ones the archive remembers, else seeds/.
+
+    A remembered source that is gone (or a link to nothing: an unmounted drive) is not read and its
+    articles are kept; ``--prune`` without SOURCES is then refused, since it would remove them: the
+    user names the sources to keep instead."""
     from .archive import Archive
 
     if sources:
@@ -187,11 +191,15 @@ def _build_sources(sources: list[Path] | None, index: Path, report) -> list[Path
     remembered = [Path(p) for p in Archive.sources_of(index)]
     if not remembered:
         return DEFAULT_SOURCES
-    present = [p for p in remembered if os.path.lexists(p)]
-    for path in remembered:
-        if path not in present:
-            report.warnings.append(f"{path}: a source of this archive is gone; its articles are kept "
-                                   "(archive build SOURCES --prune removes them)")
+    present = [p for p in remembered if os.path.exists(p)]
+    gone = [p for p in remembered if p not in present]
+    if gone and prune:
+        raise SourceError(", ".join(map(str, gone)), "a source of this archive is gone, and --prune would remove "
+                          "its articles; nothing was changed. Fix: archive build SOURCES --prune, naming the "
+                          "sources to keep")
+    for path in gone:
+        report.warnings.append(f"{path}: a source of this archive is gone; its articles are kept "
+                               "(archive build SOURCES --prune removes them)")
     if not present:
         raise SourceError(", ".join(map(str, remembered)), "none of the sources this archive remembers exists; "
                           "nothing was changed. Fix: archive build SOURCES")

@@ -168,6 +168,100 @@ def test_a_source_folder_found_empty_deletes_nothing_until_prune(tmp_path: Path,
         assert len(archive) == 19 and "m01" not in archive
 
 
+def test_a_gone_source_nested_in_another_keeps_its_articles(tmp_path: Path) -> None:
+    """A folder remembered on its own inside another remembered one, moved away: its files looked
+    gone from the outer folder and were deleted, under a warning that said they were kept."""
+    top = _write_articles(tmp_path / "top", "t", 3)
+    sub = _write_articles(top / "sub", "s", 2)
+    index = tmp_path / "index"
+    assert _cli("build", str(top), "--index", str(index), "--encoder", "none", "--procs", "1")[0] == 0
+    code, out = _cli("add", str(sub), "--index", str(index), "--procs", "1")
+    assert code == 0, out
+    code, out = _cli("build", "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0 and "warning" not in out, out  # the inner folder is read once, without a loop warning
+    sub.rename(tmp_path / "elsewhere")
+    code, out = _cli("build", "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0, out
+    assert "removing" not in out and "a source of this archive is gone; its articles are kept" in out, out
+    with Archive.open(index) as archive:
+        assert len(archive) == 5 and "s01" in archive
+
+
+def test_a_file_added_on_its_own_and_gone_is_kept_like_any_gone_source(tmp_path: Path, twenty) -> None:
+    src, index = twenty
+    extra = src / "later.txt"
+    extra.write_text("معرض الكتاب\nافتتح معرض الكتاب الدولي في الرياض بمشاركة واسعة\n", encoding="utf-8")
+    assert _cli("add", str(extra), "--index", str(index), "--procs", "1")[0] == 0
+    code, out = _cli("build", "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0 and "warning" not in out, out  # not "the same file, read once" on every build
+    extra.unlink()
+    code, out = _cli("build", "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0 and "removing" not in out and "is gone; its articles are kept" in out, out
+    assert _state(index)[1] == 21
+
+
+def test_a_folder_link_to_a_gone_drive_keeps_its_articles(tmp_path: Path) -> None:
+    """A folder gathering others by links (docs/input.md): when a link's target is gone (an unmounted
+    drive), the folder could not be read, which is never a reason to delete."""
+    gather = _write_articles(tmp_path / "gather", "g", 2)
+    drive = _write_articles(tmp_path / "drive", "d", 3)
+    (gather / "drive").symlink_to(drive, target_is_directory=True)
+    index = tmp_path / "index"
+    assert _cli("build", str(gather), "--index", str(index), "--encoder", "none", "--procs", "1")[0] == 0
+    assert _state(index)[1] == 5
+    drive.rename(tmp_path / "unmounted")
+    (gather / "g01.txt").unlink()  # a file gone from the part that could be read: deleted
+    code, out = _cli("build", "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0, out
+    assert "removing 1 article" in out and "g01.txt (file gone)" in out and "d00" not in out, out
+    with Archive.open(index) as archive:
+        assert len(archive) == 4 and {"d00", "d01", "d02"} <= {d.id for d in archive.documents()}
+
+
+def test_a_remembered_source_that_links_to_nothing_is_skipped_not_fatal(tmp_path: Path) -> None:
+    drive = _write_articles(tmp_path / "drive", "d", 2)
+    other = _write_articles(tmp_path / "other", "o", 2)
+    mount = tmp_path / "mnt"
+    mount.symlink_to(drive, target_is_directory=True)
+    index = tmp_path / "index"
+    code, out = _cli("build", str(mount), str(other), "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0, out
+    assert _cli("delete", "o01", "--index", str(index))[0] == 0
+    drive.rename(tmp_path / "unmounted")
+    (other / "o02.txt").write_text("موجة حر\nحذرت الأرصاد من موجة حر شديدة في الخليج\n", encoding="utf-8")
+    code, out = _cli("build", "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0 and "1 added" in out and f"{mount}: a source of this archive is gone" in out, out
+    code, out = _cli("restore", "o01", "--index", str(index))
+    assert code == 0, out
+    with Archive.open(index) as archive:
+        assert {d.id for d in archive.documents()} == {"d00", "d01", "o00", "o01", "o02"}
+
+
+def test_prune_without_sources_refuses_while_a_source_is_gone(tmp_path: Path, twenty) -> None:
+    src, index = twenty
+    more = _write_articles(tmp_path / "more", "m", 3)
+    assert _cli("add", str(more), "--index", str(index))[0] == 0
+    more.rename(tmp_path / "away")
+    before = _state(index)
+    code, out = _cli("build", "--prune", "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code != 0 and "--prune would remove its articles; nothing was changed" in out, out
+    assert _state(index) == before
+    code, out = _cli("build", str(src), "--prune", "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0 and "removing 3 articles" in out, out  # naming the sources to keep is the way
+
+
+def test_articles_moved_between_sources_raise_no_empty_folder_warning(tmp_path: Path) -> None:
+    one = _write_articles(tmp_path / "one", "a", 3)
+    two = _write_articles(tmp_path / "two", "b", 2)
+    index = tmp_path / "index"
+    assert _cli("build", str(one), str(two), "--index", str(index), "--encoder", "none", "--procs", "1")[0] == 0
+    for file in one.iterdir():
+        file.rename(two / file.name)
+    code, out = _cli("build", "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0 and "read no article there" not in out and "removing" not in out, out
+    assert _state(index)[1] == 5
+
+
 def test_restore_reads_the_sources_still_there(tmp_path: Path, twenty) -> None:
     src, index = twenty
     more = _write_articles(tmp_path / "more", "m", 3)

@@ -156,6 +156,7 @@ def list_source_files(
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    paths = _outermost(list(paths))
     walk = _Walk(on_error or _raise, on_warning or _log.warning)
     files: list[Path] = []
     for raw in paths:
@@ -177,6 +178,15 @@ def list_source_files(
             raise SourceError(str(path), f"{file_kind(info.st_mode)}, not a file or folder of articles (never opened)")
         files.extend(sorted(found))
     return files
+
+
+def _outermost(paths: list[str | Path]) -> list[str | Path]:
+    """``paths`` without those that lie inside another of them (an archive remembers a folder and a
+    folder or file inside it, from ``add``): the outer walk reads them, and reading them again only
+    warned of a loop or a file met twice on every build."""
+    folders = [os.path.abspath(p).rstrip(os.sep) + os.sep for p in paths if os.path.isdir(p)]
+    return [p for p in paths
+            if not any(os.path.abspath(p).startswith(folder) for folder in folders)]
 
 
 def open_regular(path: str | Path) -> BinaryIO:

@@ -264,7 +264,7 @@ def restore(
 
 def _present(sources: Sequence[str], report: BuildReport) -> list[str]:
     """Those of an archive's remembered ``sources`` that exist; each missing one is named in ``report``."""
-    present = [s for s in sources if os.path.lexists(s)]
+    present = [s for s in sources if os.path.exists(s)]  # a link to nothing (an unmounted drive) is gone too
     for source in sources:
         if source not in present:
             report.warnings.append(f"{source}: a source of this archive is gone; not read")

@@ -199,6 +199,7 @@ def plan_build(
     if tombstones is None:
         tombstones = live.tombstones if live is not None else {}
     silent = _silent_sources(documents, live, sources) if live is not None and not prune else {}
+    unreachable = _Unreachable(live.manifest.sources if live is not None else [], sources)
     tombstoned = [d.id for d in documents if d.id in tombstones]
     if tombstoned:
         documents = [d for d in documents if d.id not in tombstones]
@@ -220,7 +221,8 @@ def plan_build(
         file = live.files.get(doc_id, "")
         if prune:
             reason = f"{file or '(no source file)'} (not read by this build: --prune)"
-        elif file and _under(file, sources) and not os.path.lexists(file) and not _under(file, silent):
+        elif file and _under(file, sources) and not os.path.lexists(file) and not _under(file, silent) \
+                and not unreachable(file):
             reason = f"{file} (file gone)"
         else:
             keep.append(doc_id)
@@ -274,14 +276,47 @@ def _silent_sources(documents: Sequence[Document], live: LiveState, sources: Seq
     if not folders:
         return {}
     held = dict.fromkeys(folders, 0)
-    for file in live.files.values():
+    read = {doc.id for doc in documents}
+    for doc_id, file in live.files.items():
+        if not file or doc_id in read:  # read again, from wherever it is now
+            continue
         for folder in folders:
-            if file and _under(file, [folder]):
+            if _under(file, [folder]):
                 held[folder] += 1
     for doc in documents:
         for folder in [f for f in held if doc.file and _under(doc.file, [f])]:
             del held[folder]
     return {folder: count for folder, count in held.items() if count}
+
+
+class _Unreachable:
+    """Whether a stored article's gone file lies where nothing could be read this time: under a
+    remembered source that no longer exists (a nested source folder moved away, a file added on its
+    own and gone, a link whose target is gone), or behind a folder link inside a source whose target
+    is gone (an unmounted drive gathered into a folder by a link). Its article is then kept: only a
+    file missing from a folder that could be read is a reason to delete."""
+
+    def __init__(self, remembered: Sequence[str], sources: Sequence[str]) -> None:
+        self._missing = [s for s in remembered if not os.path.exists(s)]
+        self._sources = sources
+        self._broken: dict[str, bool] = {}
+
+    def __call__(self, file: str) -> bool:
+        if _under(file, self._missing):
+            return True
+        roots = [s.rstrip(os.sep) for s in self._sources if _under(file, [s])]
+        folder = os.path.dirname(file)
+        while folder and all(folder != root and _under(folder, [root]) for root in roots):
+            if self._is_broken(folder):
+                return True
+            folder = os.path.dirname(folder)
+        return False
+
+    def _is_broken(self, folder: str) -> bool:
+        """``folder`` is a link whose target is gone (memoized: a drive's thousands of files share a few)."""
+        if folder not in self._broken:
+            self._broken[folder] = os.path.islink(folder) and not os.path.exists(folder)
+        return self._broken[folder]
 
 
 def _new_copies(changes: Sequence[Document], live: LiveState, previous: dict[str, str], delete: list[str]) -> int:

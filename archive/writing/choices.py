@@ -105,8 +105,12 @@ def chosen_encoder(
     if full or same_encoder(requested, previous):
         return requested
     wanted = _describe(requested if not isinstance(requested, Encoder) else requested.name)
-    what = (f"re-embed all {previous.passages:,} of its passages" if previous.encoder is not None
-            else "embed every article")
+    if requested is None:
+        what = f"drop the vectors of its {previous.passages:,} passages (searches by meaning end)"
+    elif previous.encoder is not None:
+        what = f"re-embed all {previous.passages:,} of its passages"
+    else:
+        what = "embed every article"
     flag = "none" if requested is None else (requested if isinstance(requested, str) else "...")
     raise SettingChangeError(
         f"{root} was built with {previous.describe()}; building it with {wanted} would {what}. "

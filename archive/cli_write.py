@@ -184,7 +184,7 @@ def _build_sources(sources: list[Path] | None, index: Path, report) -> list[Path
 
     if sources:
         return sources
-    remembered = [Path(p) for p in Archive.sources_of(index)]
+    remembered = [Path(p) for p in Archive.sources_of(index, on_warning=report.warnings.append)]
     if not remembered:
         return DEFAULT_SOURCES
     present = [p for p in remembered if os.path.lexists(p)]

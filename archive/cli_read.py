@@ -260,10 +260,11 @@ def export(
                "category": category, "author": author, "since": since, "until": until, "bom": bom}
     if output is not None and str(output) == "-":
         output = None  # the usual spelling of standard output
-    if output is not None and _inside(output, index):
-        raise typer.BadParameter(f"{output} is inside the index {index}, whose files the archive owns; "
+    owner = _index_holding(output, index) if output is not None else None
+    if owner is not None:
+        raise typer.BadParameter(f"{output} is inside the index {owner}, whose files the archive owns; "
                                  "write the export elsewhere", param_hint="--output")
-    kept = output is not None and output.exists()
+    kept = output is not None and output.is_file()  # a pipe or a terminal holds nothing to keep
     try:
         with Archive.open(index) as archive:
             if output is None:
@@ -285,13 +286,16 @@ def export(
     _echo(f"exported {count} article{'' if count == 1 else 's'}" + (f" to {output}" if output else ""), err=True)
 
 
-def _inside(path: Path, index: Path) -> bool:
-    """True when ``path`` would land inside the index directory ``index`` (links followed)."""
-    try:
-        path.resolve().relative_to(index.resolve())
-    except ValueError:
-        return False
-    return True
+def _index_holding(path: Path, index: Path) -> Path | None:
+    """The archive index directory ``path`` would land inside (links followed), or ``None``: ``index``,
+    or any folder above ``path`` that holds a ``CURRENT`` pointer and generations (another archive,
+    whose manifest an export would replace with articles)."""
+    from .index.layout import is_index_directory
+
+    target = path.resolve()
+    if target.is_relative_to(index.resolve()):
+        return index
+    return next((folder for folder in target.parents if is_index_directory(folder)), None)
 
 
 def stats(

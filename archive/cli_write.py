@@ -188,7 +188,7 @@ def _build_sources(sources: list[Path] | None, index: Path, report, *, prune: bo
 
     if sources:
         return sources
-    remembered = [Path(p) for p in Archive.sources_of(index)]
+    remembered = [Path(p) for p in Archive.sources_of(index, on_warning=report.warnings.append)]
     if not remembered:
         return DEFAULT_SOURCES
     present = [p for p in remembered if os.path.exists(p)]

@@ -6,6 +6,7 @@ open it. The class-level half of :class:`archive.Archive`, which inherits it; th
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
@@ -15,9 +16,10 @@ from .encoders.base import Encoder
 from .encoders.registry import KEEP_ENCODER
 from .errors import ArchiveError, IndexNotFoundError, UsageError
 from .index import layout
-from .index.manifest import Manifest
+from .index.manifest import MANIFEST_NAME, Manifest
 from .writing import operations
 from .writing.building import BuildReport, Progress
+from .writing.choices import remembering_generation
 
 if TYPE_CHECKING:
     from .index.check import CheckReport
@@ -220,13 +222,26 @@ class Writes:
         return cls(_index_root(path), encoder=encoder)
 
     @classmethod
-    def sources_of(cls, path: str | Path = DEFAULT_INDEX) -> list[str]:
+    def sources_of(
+        cls, path: str | Path = DEFAULT_INDEX, *, on_warning: Callable[[str], None] | None = None
+    ) -> list[str]:
         """The sources the archive at ``path`` remembers (``[]`` when there is no manifest to read; with a
-        damaged pointer, those of the generation the next write points it back to)."""
+        damaged pointer, those of the generation the next write points it back to).
+
+        With a damaged live manifest, those of the newest other complete generation (the backup a
+        commit keeps, :func:`~archive.writing.choices.remembering_generation`), so that ``archive build
+        --full``, the fix the damage names, re-reads the archive's own sources; ``on_warning``
+        (default: :func:`warnings.warn`) is told where they were recovered from."""
+        root = _index_root(path)
         try:
-            return list(Manifest.read(layout.readable_generation(_index_root(path)), check=False).sources)
+            live = layout.readable_generation(root)
+            used = remembering_generation(root)
+            sources = list(Manifest.read(used, check=False).sources)
         except ArchiveError:
             return []
+        if used != live and sources:
+            _recovered_sources(live, used, sources, on_warning)
+        return sources
 
     @classmethod
     def live_generation(cls, path: str | Path = DEFAULT_INDEX) -> str | None:
@@ -268,6 +283,20 @@ def _check_options(*, encoder: object = KEEP_ENCODER, procs: object = None, ray_
         raise UsageError(f"procs must be a whole number of processes (1 or more) or None, not {procs!r}")
     if ray_address is not None and not isinstance(ray_address, str):
         raise UsageError(f"ray_address must be text or None, not {type(ray_address).__name__}")
+
+
+def _recovered_sources(live: Path, used: Path, sources: list[str], on_warning: Callable[[str], None] | None) -> None:
+    """Say that the sources of the archive were read from ``used``, since ``live``'s manifest is damaged."""
+    message = (f"{live / MANIFEST_NAME}: damaged; the sources of this archive were recovered from {used.name}, "
+               f"the newest generation kept beside it: {', '.join(sources)}")
+    if on_warning is not None:
+        on_warning(message)
+    else:
+        warnings.warn(message, SourcesRecoveredWarning, stacklevel=3)
+
+
+class SourcesRecoveredWarning(UserWarning):
+    """The live manifest is damaged: the sources of the archive were read from an earlier generation."""
 
 
 def _index_root(path: object) -> Path:

@@ -253,6 +253,50 @@ def test_export_refuses_to_write_into_the_index_and_takes_dash_for_stdout(index:
     assert dash.exit_code == 0 and [json.loads(x)["id"] for x in dash.stdout.splitlines()] == ["war-1", "korea-1"]
 
 
+def test_export_refuses_to_write_into_any_archive(index: Path, tmp_path: Path, news: list[Document]) -> None:
+    """Not only the index exported: an export over another archive's manifest left it unreadable."""
+    from archive.index.layout import current_generation
+
+    other = tmp_path / "other"
+    Archive.build(news[:3], other, encoder="none").close()
+    live = current_generation(other)
+    link = tmp_path / "link"
+    link.symlink_to(live)
+    before = {p: p.read_bytes() for p in other.rglob("*") if p.is_file()}
+    for target in (live / "manifest.json", other / "new.jsonl", live / "lexical" / "new.jsonl",
+                   link / "manifest.json"):
+        result = runner.invoke(app, ["export", "--index", str(index), "-o", str(target)])
+        assert result.exit_code == 2, result.output
+        assert "inside the index" in " ".join(re.sub("[│╭╮╰╯─]", " ", result.output).split())
+    assert {p: p.read_bytes() for p in other.rglob("*") if p.is_file()} == before
+    assert Archive.check(other).healthy
+    beside = runner.invoke(app, ["export", "--index", str(index), "-o", str(tmp_path / "beside.jsonl")])
+    assert beside.exit_code == 0, beside.output
+
+
+def test_export_to_dev_stdout_or_dev_stderr_into_a_pipe_or_a_file(index: Path, tmp_path: Path) -> None:
+    """/dev/stdout into a pipe links to /proc/self/fd/1, which resolves to no path (pipe:[N]): the export
+    tried to make its file under /proc and failed. A file the shell appends to keeps what it held."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "archive", "export", "--category", "world", "--index", str(index), "-o"]
+    piped = subprocess.run([*command, "/dev/stdout"], capture_output=True, env=env, timeout=120)
+    assert piped.returncode == 0, piped.stderr.decode()
+    assert [json.loads(x)["id"] for x in piped.stdout.decode("utf-8").splitlines()] == ["war-1", "korea-1"]
+    assert piped.stderr.decode() == "exported 2 articles to /dev/stdout\n"
+    errors = subprocess.run([*command, "/dev/stderr"], capture_output=True, env=env, timeout=120)
+    assert errors.returncode == 0 and errors.stdout == b"", errors.stderr.decode()
+    *lines, said = errors.stderr.decode("utf-8").splitlines()
+    assert [json.loads(x)["id"] for x in lines] == ["war-1", "korea-1"] and said == "exported 2 articles to /dev/stderr"
+    out = tmp_path / "out.jsonl"
+    out.write_text("سطر كتبه المستخدم قبل التصدير\n", encoding="utf-8")
+    with open(out, "a", encoding="utf-8") as appended:  # archive export -o /dev/stdout >> out.jsonl
+        result = subprocess.run([*command, "/dev/stdout"], stdout=appended, stderr=subprocess.PIPE, env=env,
+                                timeout=120)
+    assert result.returncode == 0, result.stderr.decode()
+    first, *rows = out.read_text(encoding="utf-8").splitlines()
+    assert first == "سطر كتبه المستخدم قبل التصدير" and [json.loads(x)["id"] for x in rows] == ["war-1", "korea-1"]
+
+
 def test_export_writes_into_a_pipe_and_refuses_a_directory_before_exporting(index: Path, tmp_path: Path) -> None:
     import threading
 

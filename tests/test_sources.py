@@ -14,6 +14,7 @@ from archive import Archive, BuildReport, Document
 from archive.cli import app
 from archive.errors import NothingToIndexError
 from archive.index.layout import POINTER, current_generation
+from archive.writes import SourcesRecoveredWarning
 
 runner = CliRunner()
 
@@ -115,6 +116,41 @@ def test_build_after_add_keeps_the_added_articles_and_remembers_both_sources(tmp
     assert "1 added" in out and "kept" not in out, out
     with Archive.open(index) as archive:
         assert archive.search("معرض الكتاب", mode="lexical")[0].id == "m99"
+
+
+def test_a_damaged_manifest_is_rebuilt_from_the_sources_the_backup_remembers(
+    tmp_path: Path, twenty, news: list[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`archive check` names `archive build --full` for a damaged live manifest; with no SOURCES that
+    build re-reads the archive's own folder (remembered by the previous generation, kept as the backup),
+    with the archive's own encoder, and says where the sources came from. It fell back to seeds/."""
+    src, index = twenty
+    backup = current_generation(index)
+    _write_articles(src, "b", 3)
+    code, out = _cli("build", "--index", str(index), "--procs", "1")
+    assert code == 0 and "3 added" in out, out
+    live = current_generation(index)
+    other = tmp_path / "other"
+    Archive.build(news, other, encoder="none").close()
+    code, out = _cli("export", "--index", str(other), "-o", str(tmp_path / "other.jsonl"))
+    assert code == 0, out
+    # what `archive export -i other -o index/GEN/manifest.json` wrote there before export refused it
+    (live / "manifest.json").write_bytes((tmp_path / "other.jsonl").read_bytes())
+    code, out = _cli("check", "--index", str(index))
+    assert code == 1 and "manifest.json: unreadable" in out and "Fix: archive build --full" in out, out
+    with pytest.warns(SourcesRecoveredWarning, match=backup.name):
+        assert Archive.sources_of(index) == [str(src.resolve())]
+
+    monkeypatch.chdir(tmp_path)  # no seeds/ folder here to fall back to
+    code, out = _cli("build", "--index", str(index), "--full", "--procs", "1")
+    assert code == 0, out
+    assert f"{live / 'manifest.json'}: damaged; the sources of this archive were recovered from {backup.name}" in out
+    with Archive.open(index) as archive:
+        assert sorted(d.id for d in archive) == sorted([f"a{i:02d}" for i in range(20)] + ["b00", "b01", "b02"])
+        assert archive.sources == [str(src.resolve())]
+        assert archive.manifest.encoder is None  # lexical only, as it was built; not the default encoder
+    code, out = _cli("check", "--index", str(index))
+    assert code == 0, out
 
 
 def test_an_article_goes_only_when_its_own_file_is_gone_and_the_build_says_so_first(tmp_path: Path, twenty) -> None:

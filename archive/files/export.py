@@ -12,6 +12,8 @@ import dataclasses
 import errno
 import json
 import os
+import stat
+import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -69,6 +71,50 @@ def write_documents(
     return count
 
 
+def _standard_stream(path: Path) -> int | None:
+    """The descriptor of this process's standard output or error that ``path`` names (``/dev/stdout``,
+    ``/dev/stderr``, or the very file, pipe or terminal they are), or ``None``. Written to through that
+    descriptor, not opened anew: a file the shell opened for appending (``>>``) or wrote a line to
+    first is written after what it holds, where opening ``/dev/stdout`` again would empty it."""
+    try:
+        named = os.stat(path)
+    except OSError:
+        return None
+    for fd in (1, 2):
+        try:
+            stream = os.fstat(fd)
+        except OSError:
+            continue
+        if (named.st_dev, named.st_ino) == (stream.st_dev, stream.st_ino):
+            for handle in (sys.stdout, sys.stderr):  # what Python holds for it goes first
+                if handle is not None and _fileno(handle) == fd:
+                    handle.flush()
+            return fd
+    return None
+
+
+def _fileno(handle: TextIO) -> int | None:
+    """``handle``'s descriptor, or ``None`` when it has none (a test's captured stream)."""
+    try:
+        return handle.fileno()
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _stream(path: Path) -> bool:
+    """True when ``path`` is written to directly: it is, through any links, neither a regular file nor
+    missing (a pipe, a device). Asked of the path as given, before any ``resolve``: ``/dev/stdout``
+    into a pipe links to ``/proc/self/fd/1``, whose own link names no path (``pipe:[N]``), while
+    ``stat`` follows it to the pipe. Raises :class:`IsADirectoryError` for a directory."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):  # a new file (or a folder missing: the write names it)
+        return False
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+    return not stat.S_ISREG(mode)
+
+
 def write_file(path: Path, write: Callable[[TextIO], int]) -> int:
     """Run ``write`` on a new file beside ``path``, then put it in ``path``'s place; return its count.
 
@@ -77,15 +123,19 @@ def write_file(path: Path, write: Callable[[TextIO], int]) -> int:
     was, and so does one that finds nothing (an empty export is not worth a
     user's file; the count says 0). A new file gets the mode the user's umask
     gives; a replaced one keeps its own. A symbolic link is written through.
-    What is not a regular file (a pipe, ``/dev/stdout``, a device) is written
-    to directly, as is a file in a folder where no file can be made beside it.
+    This process's own standard output or error (``/dev/stdout``, into a pipe,
+    a file or a terminal) is written to through its descriptor; what is not a
+    regular file (a pipe, a device) is written to directly, as is a file in a
+    folder where no file can be made beside it.
     """
-    target = path.resolve() if path.is_symlink() else path
-    if target.is_dir():
-        raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
-    if target.exists() and not target.is_file():
-        with open(target, "w", encoding="utf-8", newline="") as out:
+    own = _standard_stream(path)
+    if own is not None:
+        with open(os.dup(own), "w", encoding="utf-8", newline="") as out:
             return write(out)
+    if _stream(path):
+        with open(path, "w", encoding="utf-8", newline="") as out:
+            return write(out)
+    target = path.resolve() if path.is_symlink() else path
     try:
         handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     except PermissionError:

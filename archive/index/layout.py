@@ -81,7 +81,13 @@ def current_generation(root: Path) -> Path:
 
 def newest_complete(root: Path) -> Path | None:
     """The newest generation of ``root`` whose manifest reads as a JSON object (a build writes it last,
-    so such a generation is complete), or ``None``: what a damaged pointer is repaired to.
+    so such a generation is complete), or ``None``: what a damaged pointer is repaired to."""
+    found = complete_generations(root)
+    return found[0] if found else None
+
+
+def complete_generations(root: Path) -> list[Path]:
+    """The generations of ``root`` whose manifest reads as a JSON object, newest first.
 
     Newest by the second in its name, then by when its manifest was written: two commits in one
     second differ only in the name's random part, which says nothing about their order."""
@@ -89,7 +95,7 @@ def newest_complete(root: Path) -> Path | None:
     try:
         children = [c for c in root.iterdir() if _GENERATION_NAME.fullmatch(c.name) and not c.is_symlink()]
     except OSError:
-        return None
+        return []
     for child in children:
         manifest = child / MANIFEST_NAME
         try:
@@ -97,7 +103,7 @@ def newest_complete(root: Path) -> Path | None:
                 found.append((child.name[: len(GEN_PREFIX) + 15], manifest.stat().st_mtime_ns, child))
         except (OSError, ValueError):
             continue
-    return max(found, key=lambda item: item[:2])[2] if found else None
+    return [item[2] for item in sorted(found, key=lambda item: item[:2], reverse=True)]
 
 
 def readable_generation(root: Path) -> Path:
@@ -112,6 +118,16 @@ def readable_generation(root: Path) -> Path:
         if found is None:
             raise
         return found
+
+
+def is_index_directory(path: Path) -> bool:
+    """True when ``path`` looks like an archive index directory: a ``CURRENT`` pointer beside
+    generation directories. What writes files of its own (an export) must not write there."""
+    try:
+        return os.path.lexists(path / POINTER) and any(
+            _GENERATION_NAME.fullmatch(child.name) and child.is_dir() for child in path.iterdir())
+    except OSError:
+        return False
 
 
 def _repair_fix(root: Path) -> str:

@@ -23,9 +23,9 @@ from pathlib import Path
 from ..document import Document
 from ..encoders.base import Encoder
 from ..encoders.registry import DEFAULT_ENCODER, KEEP_ENCODER, canonical_spec, engine_here, get_encoder
-from ..errors import ArchiveError, SettingChangeError
+from ..errors import ArchiveError, IndexFormatError, SettingChangeError
 from ..index import layout
-from ..index.manifest import MANIFEST_NAME
+from ..index.manifest import MANIFEST_NAME, Manifest
 from .rates import measured_here
 
 DEFAULT_RATES = {"e5-small": 18.0, "use-multilingual": 200.0, "hashing": 20000.0}
@@ -60,9 +60,13 @@ class Previous:
 
 
 def previous_choices(root: Path) -> Previous | None:
-    """The live archive's encoder choice, or ``None`` when there is no archive (or no readable manifest)."""
+    """The live archive's encoder choice, or ``None`` when there is no archive (or no readable manifest).
+
+    With a damaged live manifest, the choice of the generation kept beside it
+    (:func:`remembering_generation`): ``build --full``, the fix the damage names,
+    keeps the archive's encoder instead of the default's."""
     try:
-        data = json.loads((layout.readable_generation(root) / MANIFEST_NAME).read_bytes().decode("utf-8"))
+        data = json.loads((remembering_generation(root) / MANIFEST_NAME).read_bytes().decode("utf-8"))
     except (ArchiveError, OSError, ValueError):
         return None
     if not isinstance(data, dict):
@@ -82,6 +86,31 @@ def previous_choices(root: Path) -> Previous | None:
         policy if isinstance(policy, int) and not isinstance(policy, bool) and policy >= 1 else None,
         engine,
     )
+
+
+def remembering_generation(root: Path) -> Path:
+    """The generation whose manifest a write reads the archive's remembered choices from (its sources,
+    its encoder): the one :func:`~archive.index.layout.readable_generation` names, unless its manifest
+    does not read (the fix that damage names is ``archive build --full``, which must still know what
+    to re-read and with which encoder); then the newest other complete generation whose manifest
+    reads (the previous generation, kept as the backup). The live one when none does. Raises as
+    ``readable_generation`` when there is no index."""
+    live = layout.readable_generation(root)
+    if _manifest_reads(live):
+        return live
+    for generation in layout.complete_generations(root):
+        if generation != live and _manifest_reads(generation):
+            return generation
+    return live
+
+
+def _manifest_reads(generation: Path) -> bool:
+    """True when ``generation``'s manifest reads with every field it needs (this code's settings not compared)."""
+    try:
+        Manifest.read(generation, check=False)
+    except IndexFormatError:
+        return False
+    return True
 
 
 def chosen_encoder(

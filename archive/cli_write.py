@@ -190,6 +190,12 @@ def _build_sources(sources: list[Path] | None, index: Path, report, *, prune: bo
         return sources
     remembered = [Path(p) for p in Archive.sources_of(index, on_warning=report.warnings.append)]
     if not remembered:
+        from .writing.choices import choices_lost
+
+        if choices_lost(index):
+            raise SourceError(str(index), "its manifest is damaged and no generation kept beside it remembers "
+                              "its sources, so nothing was read. Fix: archive build SOURCES --full --encoder "
+                              "ENCODER, naming what it was built from")
         return DEFAULT_SOURCES
     present = [p for p in remembered if os.path.exists(p)]
     gone = [p for p in remembered if p not in present]

@@ -153,6 +153,22 @@ def test_a_damaged_manifest_is_rebuilt_from_the_sources_the_backup_remembers(
     assert code == 0, out
 
 
+def test_a_damaged_manifest_without_a_backup_asks_for_the_sources(tmp_path: Path, twenty,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # One generation only: nothing remembers the sources, and seeds/ is not what the archive holds.
+    src, index = twenty
+    (current_generation(index) / "manifest.json").write_text("{", encoding="utf-8")
+    monkeypatch.chdir(src.parent)
+    Path("seeds").mkdir()
+    _write_articles(Path("seeds"), "s", 2)
+    code, out = _cli("build", "--index", str(index), "--full", "--procs", "1")
+    assert code != 0 and "no generation kept beside it remembers its sources" in out, out
+    assert "Fix: archive build SOURCES --full" in out
+    code, out = _cli("build", str(src), "--index", str(index), "--full", "--encoder", "none", "--procs", "1")
+    assert code == 0, out
+    assert _state(index)[1] == 20
+
+
 def test_an_article_goes_only_when_its_own_file_is_gone_and_the_build_says_so_first(tmp_path: Path, twenty) -> None:
     src, index = twenty
     (src / "a03.txt").unlink()

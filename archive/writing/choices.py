@@ -104,6 +104,17 @@ def remembering_generation(root: Path) -> Path:
     return live
 
 
+def choices_lost(root: Path) -> bool:
+    """True when ``root`` holds an index none of whose generations' manifests read: its sources and
+    encoder are unknown, so a build must be told them rather than fall back to defaults."""
+    if not layout.is_index_directory(root):
+        return False
+    try:
+        return not _manifest_reads(remembering_generation(root))
+    except ArchiveError:
+        return True
+
+
 def _manifest_reads(generation: Path) -> bool:
     """True when ``generation``'s manifest reads with every field it needs (this code's settings not compared)."""
     try:

@@ -148,10 +148,12 @@ class Archive(Writes):
     def scoring(self) -> Scoring:
         """How this handle ranks (:class:`archive.index.scoring.Scoring`); settable, at query time only:
         evaluations try other settings on the same index with it."""
+        self._ensure_open()
         return self._searcher.lexical.scoring
 
     @scoring.setter
     def scoring(self, value: Scoring) -> None:
+        self._ensure_open()
         if not isinstance(value, Scoring):
             raise QueryError(f"scoring must be an archive.index.scoring.Scoring, not {type(value).__name__}")
         self._searcher.lexical.scoring = value
@@ -159,6 +161,7 @@ class Archive(Writes):
     @property
     def sources(self) -> list[str]:
         """The files and folders this archive reads (absolute paths), as remembered by builds and adds."""
+        self._ensure_open()
         return list(self.manifest.sources)
 
     @_counted
@@ -222,6 +225,7 @@ class Archive(Writes):
             yield item  # type: ignore[misc]
 
     def __enter__(self) -> Archive:
+        self._ensure_open()  # ``with archive:`` on a closed handle would run its body against nothing
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -455,6 +459,7 @@ class Archive(Writes):
 
     def __len__(self) -> int:
         """How many articles are indexed (folded duplicates are not counted: searches never return them)."""
+        self._ensure_open()
         return self.manifest.documents
 
     def __iter__(self) -> Iterator[Document]:
@@ -462,7 +467,10 @@ class Archive(Writes):
         return self.documents()
 
     def __repr__(self) -> str:
-        return f"Archive({str(self.path)!r}, documents={len(self)}, encoder={self.manifest.encoder!r})"
+        """What the handle is on; a closed one says so (a repr never raises: debuggers and logs call it)."""
+        if self._closed:
+            return f"Archive({str(self.path)!r}, closed)"
+        return f"Archive({str(self.path)!r}, documents={self.manifest.documents}, encoder={self.manifest.encoder!r})"
 
     @_counted
     def __contains__(self, doc_id: object) -> bool:
@@ -510,12 +518,11 @@ class Archive(Writes):
         Rows are written as they are read: the archive is never held in memory.
         ``variants`` as :meth:`search` takes it.
         """
-        from .files.export import write_documents
+        from .files.export import check_stream, write_documents
 
         self._ensure_open()
-        if not callable(getattr(out, "write", None)):
-            raise UsageError(f"export writes to an open text stream, not {type(out).__name__}: "
-                             "with open(path, 'w', encoding='utf-8') as out: archive.export(out)")
+        check_stream(out)
+        _check_flag("bom", bom)
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise QueryError(f"limit must be a positive whole number, not {limit!r}")
         alpha = default_alpha(self.manifest.encoder) if alpha is None else alpha

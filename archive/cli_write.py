@@ -351,12 +351,14 @@ def restore(
         raise _fail(exc) from None
     except KeyboardInterrupt:
         raise _interrupted(index, before, report) from None
-    _summary(report, archive, index, [], started)
+    _summary(report, archive, index, [], started, restoring=len(set(ids)))
     archive.close()
 
 
-def _summary(report, archive, index: Path, problems: list[str], started: float) -> None:  # noqa: ANN001
-    """What a write did: its counts, what the archive holds now, and the command's wall time."""
+def _summary(report, archive, index: Path, problems: list[str], started: float,  # noqa: ANN001
+             *, restoring: int | None = None) -> None:
+    """What a write did: its counts, what the archive holds now, and the command's wall time.
+    ``restoring``: how many ids ``archive restore`` was asked for (it says which came back)."""
     took = time.perf_counter() - started
     counts = counts_line(report, len(problems))
     if not report.written:
@@ -365,8 +367,10 @@ def _summary(report, archive, index: Path, problems: list[str], started: float) 
         _echo(f"{index}: {plural(report.deleted, 'article')} deleted in {took:.1f} s")
     elif report.read or report.deleted:
         _echo(f"{index}: {counts} in {took:.1f} s")
-    else:  # only passage vectors were added (a build that resumed embedding)
+    elif archive.manifest.encoder and (report.embedded or report.reused):  # vectors only (embedding resumed)
         _echo(f"{index}: no article changed ({counts}); passage vectors were added in {took:.1f} s")
+    else:  # a restore that found none of its articles: only their deletions were forgotten
+        _echo(f"{index}: no article changed ({counts}) in {took:.1f} s")
     copies = archive.manifest.aliases
     _echo(f"the archive holds {plural(len(archive), 'article')}"
           + (f" and {plural(copies, 'folded duplicate')} (identical text)" if copies else ""))
@@ -391,9 +395,23 @@ def _summary(report, archive, index: Path, problems: list[str], started: float) 
               "(from other sources, or their files are still there); --prune removes them")
     if report.tombstoned:
         _echo(tombstoned_line(report))
-    if report.restored:
+    if restoring is not None:
+        _echo(_restored_line(report.restored, restoring - report.restored))
+    elif report.restored:
         _echo(f"restored {plural(report.restored, 'article')} deleted earlier")
     _problems(report, problems)
+
+
+def _restored_line(restored: int, forgotten: int) -> str:
+    """What ``archive restore`` brought back, and the deletions it only forgot (ids no source holds now)."""
+    text = f"restored {plural(restored, 'article')} deleted earlier"
+    if forgotten:
+        them = "it" if forgotten == 1 else "them"
+        text += (f"; {forgotten} not found in the archive's sources (named below) "
+                 f"{'was' if forgotten == 1 else 'were'} not restored, only "
+                 f"{'its deletion' if forgotten == 1 else 'their deletions'} forgotten: a build that reads "
+                 f"{them} again adds {them}")
+    return text
 
 
 def _problems(report, problems: list[str], *, err: bool = False) -> None:  # noqa: ANN001

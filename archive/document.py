@@ -2,20 +2,27 @@
 
 A :class:`Document` is immutable; its :attr:`content_hash` covers every field a
 reader fills, so an incremental build can tell a changed article from an
-unchanged one by comparing hashes.
+unchanged one by comparing hashes. It is checked when made (field types, text
+that can be stored, an id as the readers store ids), so that a bad article is
+named where it is made rather than failing a build halfway.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
+from typing import Any
 
+from .files.cleaning import unusable_id
 from .text.normalize import normalize
 
 
 _TEXT_FIELDS = ("id", "body", "title", "source", "url", "category", "language", "author", "origin", "file")
+_STORED_TEXT = _TEXT_FIELDS[:-2]
+"""The fields stored as UTF-8 text; ``origin`` and ``file`` are paths (a file name that is not UTF-8
+is read with surrogates standing for its bytes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +30,9 @@ class Document:
     """One news article.
 
     ``published`` is timezone-aware or ``None``; ``language`` is a BCP-47 code
-    (``"ar"`` unless a reader knows better).
+    (``"ar"`` unless a reader knows better). ``id`` is as the readers store ids
+    (:func:`~archive.files.cleaning.unusable_id`), and no text field holds a lone
+    surrogate (ValueError naming the field).
     """
 
     id: str
@@ -48,6 +57,11 @@ class Document:
             value = getattr(self, name)
             if not isinstance(value, str):
                 raise TypeError(f"document {self.id!r}: {name} must be text (str), not {type(value).__name__}")
+        for name in _STORED_TEXT:
+            _check_encodable(self.id, name, getattr(self, name))
+        reason = unusable_id(self.id)
+        if reason:
+            raise ValueError(f"document {reason}")
         if self.published is not None and not isinstance(self.published, datetime):
             raise TypeError(f"document {self.id!r}: published must be a datetime or None, "
                             f"not {type(self.published).__name__}")
@@ -59,6 +73,16 @@ class Document:
             except OverflowError:
                 raise ValueError(f"document {self.id!r}: published {self.published.isoformat()} falls outside "
                                  "the years 1-9999 in UTC") from None
+
+    @classmethod
+    def stored(cls, **values: Any) -> Document:
+        """A document as a store holds it, made without the checks of construction: what a store holds
+        passed them when it was written, except ids an earlier version let in (a space around one), and
+        an archive stays readable whatever rule was added since (the checks also cost every read)."""
+        doc = object.__new__(cls)
+        for name, default in _DEFAULTS.items():
+            object.__setattr__(doc, name, values[name] if name in values or default is MISSING else default)
+        return doc
 
     @property
     def content_hash(self) -> str:
@@ -93,3 +117,18 @@ class Document:
     def text(self) -> str:
         """Title and body as one text, the title first when there is one."""
         return f"{self.title}\n{self.body}" if self.title else self.body
+
+
+_DEFAULTS = {f.name: f.default for f in fields(Document)}
+
+
+def _check_encodable(doc_id: str, name: str, value: str) -> None:
+    """Raise ValueError naming ``name`` when ``value`` holds a lone surrogate (``"\\ud800"``, from a JSON
+    escape or text decoded with ``surrogateescape``): no UTF-8 file or store can hold it, and a build
+    failed on it halfway with a raw UnicodeEncodeError."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"document {doc_id!r}: {name} holds a lone surrogate ({value[exc.start]!r} at "
+                         f"{exc.start}), which is not text and cannot be stored; remove it, or decode the text "
+                         "with errors='replace' rather than 'surrogateescape'") from None

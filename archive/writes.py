@@ -92,7 +92,8 @@ class Writes:
         folded (see :mod:`archive.writing.building`).
         """
         root = _index_root(path)
-        _check_options(full=full, prune=prune, ray=ray, encoder=encoder, procs=procs, ray_address=ray_address)
+        _check_options(full=full, prune=prune, ray=ray, encoder=encoder, procs=procs, ray_address=ray_address,
+                       progress=progress, before_commit=before_commit, report=report)
         used = operations.build(documents, root, encoder=encoder, full=full, progress=progress,
                                 report=report if report is not None else BuildReport(), procs=procs, sources=sources,
                                 prune=prune, before_commit=before_commit, passages=passages, ray=ray,
@@ -144,7 +145,8 @@ class Writes:
 
         Uses the encoder the archive was built with. Unknown ids in
         ``delete`` raise :class:`DocumentNotFoundError` before anything is
-        written. Deleted ids are remembered with the date (tombstones): a later
+        written (an id deleted earlier is named so, with the way back).
+        Deleted ids are remembered with the date (tombstones): a later
         :meth:`build` does not bring them back; :meth:`restore` does, and so
         does adding the article here again (``report.restored``). ``sources`` (where ``add`` was read from) join the archive's
         remembered sources, so a later ``archive build`` re-reads them too.
@@ -153,6 +155,7 @@ class Writes:
         (together with any passages still waiting from before).
         """
         root = _index_root(path)
+        _check_options(procs=procs, progress=progress, report=report)
         used = operations.update(root, add=add, delete=delete, progress=progress,
                                  report=report if report is not None else BuildReport(), sources=sources)
         return cls.open(root, encoder=used)
@@ -175,11 +178,13 @@ class Writes:
         This lifts the tombstones of ``ids`` and adds their articles as
         ``documents`` has them (default: read from the archive's remembered
         sources; an id no longer there is named in ``report.warnings``, and
-        a later build that reads it adds it). An id that was not deleted
+        a later build that reads it adds it: only its deletion is forgotten, and
+        ``report.restored`` counts the articles brought back, not it). An id that was not deleted
         raises :class:`DocumentNotFoundError` before anything is written.
         :meth:`update` ``add=`` of an article restores it too.
         """
         root = _index_root(path)
+        _check_options(progress=progress, report=report)
         used = operations.restore(root, ids, documents=documents, progress=progress,
                                   report=report if report is not None else BuildReport())
         return cls.open(root, encoder=used)
@@ -205,7 +210,7 @@ class Writes:
         then commits them from the cache (``report.ray``: what the Ray job did).
         """
         root = _index_root(path)
-        _check_options(ray=ray, ray_address=ray_address)
+        _check_options(ray=ray, ray_address=ray_address, progress=progress, report=report)
         used = operations.embed(root, progress=progress, report=report if report is not None else BuildReport(),
                                 ray=ray, ray_address=ray_address)
         return cls.open(root, encoder=used)
@@ -271,9 +276,11 @@ class Writes:
 
 
 def _check_options(*, encoder: object = KEEP_ENCODER, procs: object = None, ray_address: object = None,
+                   progress: object = None, before_commit: object = None, report: object = None,
                    **flags: object) -> None:
-    """Raise :class:`UsageError` naming the first option of a write that has the wrong type: a flag given
-    as ``"false"`` is true to Python, and ``prune`` true deletes articles the build did not read."""
+    """Raise :class:`UsageError` naming the first option of a write that has the wrong type, before anything
+    is read: a flag given as ``"false"`` is true to Python, and ``prune`` true deletes articles the build did
+    not read; a ``progress`` that is not a function failed only once the write was under way."""
     for name, value in flags.items():
         if not isinstance(value, bool):
             raise UsageError(f"{name} must be True or False, not {value!r}")
@@ -283,6 +290,13 @@ def _check_options(*, encoder: object = KEEP_ENCODER, procs: object = None, ray_
         raise UsageError(f"procs must be a whole number of processes (1 or more) or None, not {procs!r}")
     if ray_address is not None and not isinstance(ray_address, str):
         raise UsageError(f"ray_address must be text or None, not {type(ray_address).__name__}")
+    for name, value, call in (("progress", progress, "progress(stage, done, total)"),
+                              ("before_commit", before_commit, "before_commit(report)")):
+        if value is not None and not callable(value):
+            raise UsageError(f"{name} must be a function, called as {call}, or None; not {type(value).__name__}")
+    if report is not None and not isinstance(report, BuildReport):
+        raise UsageError(f"report must be an archive.BuildReport (report=BuildReport()) or None, "
+                         f"not {type(report).__name__}")
 
 
 def _recovered_sources(live: Path, used: Path, sources: list[str], on_warning: Callable[[str], None] | None) -> None:

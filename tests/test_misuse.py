@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,20 @@ NEWS_TWO = NEWS[:2]
         (lambda root: Archive.build(NEWS_TWO, root, procs="2"), UsageError, "procs must be a whole number"),
         (lambda root: Archive.build(NEWS_TWO, root, procs=0), UsageError, "procs must be a whole number"),
         (lambda root: Archive.check(5), UsageError, "must be a str or a Path, not int"),
+        # each of these was a raw TypeError or AttributeError from inside the write
+        (lambda root: Archive.build(NEWS_TWO, root, sources=[1]), UsageError, r"sources: item 1 is 1 \(int\), not a path"),
+        (lambda root: Archive.build(NEWS_TWO, root, sources=None), UsageError, "sources must be a path .* not NoneType"),
+        (lambda root: Archive.plan(NEWS_TWO, root, sources=5), UsageError, "sources must be a path .* not int"),
+        (lambda root: Archive.update(root, add=NEWS_TWO, sources=[b"news.jsonl"]), UsageError, "sources: item 1"),
+        (lambda root: Archive.update(root, delete=None), UsageError, "delete takes a list of ids .*not NoneType"),
+        (lambda root: Archive.restore(root, None), UsageError, "ids takes a list of ids .*not NoneType"),
+        (lambda root: Archive.build(NEWS_TWO, root, progress=1), UsageError, r"progress must be a function"),
+        (lambda root: Archive.build(NEWS_TWO, root, before_commit=1), UsageError, "before_commit must be a function"),
+        (lambda root: Archive.build(NEWS_TWO, root, report={}), UsageError, "report must be an archive.BuildReport"),
+        (lambda root: Archive.update(root, delete=["sport-1"], progress="bar"), UsageError, "progress must be a"),
+        (lambda root: Archive.update(root, delete=["sport-1"], report=[]), UsageError, "report must be .* not list"),
+        (lambda root: Archive.restore(root, ["sport-1"], report={}), UsageError, "report must be .* not dict"),
+        (lambda root: Archive.embed(root, progress=True), UsageError, "progress must be a function"),
     ],
 )
 def test_wrong_arguments_get_a_usage_error(index: Path, call, error: type, message: str) -> None:
@@ -75,9 +90,15 @@ def test_a_closed_archive_says_so(index: Path) -> None:
     archive = Archive.open(index)
     archive.close()
     for call in (lambda: archive.search("النفط"), lambda: archive.get("econ-1"), lambda: "econ-1" in archive,
-                 archive.stats, lambda: archive.duplicates_of("econ-1")):
+                 archive.stats, lambda: archive.duplicates_of("econ-1"),
+                 # len() answered from the manifest held in memory, and `with` ran its body on a closed handle
+                 lambda: len(archive), lambda: archive.__enter__(), lambda: iter(archive),
+                 lambda: archive.sources, lambda: archive.scoring):
         with pytest.raises(ArchiveClosedError, match="was closed"):
             call()
+    with pytest.raises(ArchiveClosedError), archive:
+        pytest.fail("the body of `with` ran on a closed archive")
+    assert repr(archive) == f"Archive({str(index)!r}, closed)"  # a repr never raises
     assert issubclass(ArchiveClosedError, ArchiveError)
 
 
@@ -93,12 +114,13 @@ def test_a_bad_option_value_exits_2(index: Path, args: list[str]) -> None:
 
 def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
     """Ids and titles come from files anyone can write: an escape sequence in one must not move the
-    cursor, recolour or retitle the terminal when search or show prints it."""
+    cursor, recolour or retitle the terminal when search or show prints it. (A Document refuses such
+    an id now; an archive built by an earlier version may still hold one, as made here.)"""
     from archive.document import Document as Doc
 
     index = tmp_path / "index"
-    planted = Doc(id="esc\x1b[2J\x07", title="\x1b]0;pwned\x07معرض \x1b[31mالكتاب\r",
-                  body="افتتح معرض الكتاب الدولي \x1b[1A في جدة", source="\x9bEvil")
+    planted = Doc.stored(id="esc\x1b[2J\x07", title="\x1b]0;pwned\x07معرض \x1b[31mالكتاب\r",
+                         body="افتتح معرض الكتاب الدولي \x1b[1A في جدة", source="\x9bEvil")
     Archive.build([planted], index, encoder=None, procs=1).close()
     runner = CliRunner()
     for args in (["search", "معرض الكتاب", "--mode", "lexical"], ["show", planted.id], ["stats"]):
@@ -181,8 +203,84 @@ def test_a_document_field_of_the_wrong_type_is_named(fields: dict, message: str)
         Document(**values)
 
 
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [  # a lone surrogate: the build failed halfway on it with a raw UnicodeEncodeError
+        ({"body": "ارتفعت أسعار النفط\ud800"}, r"'doc-1': body holds a lone surrogate \('\\ud800' at 18\)"),
+        ({"title": "\udcff"}, "title holds a lone surrogate"),
+        ({"author": "سليم\udc80"}, "author holds a lone surrogate"),
+        ({"id": "خبر\ud83d"}, "id holds a lone surrogate"),
+        # ids the readers would trim, clean or replace: they did not survive an export and a rebuild
+        ({"id": ""}, "id '' is empty or only spaces and invisible characters"),
+        ({"id": "   "}, "id '   ' is empty"),
+        ({"id": "\u200f"}, r"id '\\u200f' is empty or only spaces and invisible"),
+        ({"id": "a\x00b"}, r"control characters .* store it as 'ab'\); use 'ab'"),
+        ({"id": " econ-1\n"}, "spaces around it .* use 'econ-1'"),
+        ({"id": "خبر\u202e-1"}, "use 'خبر-1'"),
+    ],
+)
+def test_a_document_that_cannot_be_stored_as_made_is_refused_by_field(fields: dict, message: str) -> None:
+    values = {"id": "doc-1", "body": "ارتفعت أسعار النفط بعد قرار أوبك", **fields}
+    with pytest.raises(ValueError, match=message):
+        Document(**values)
+
+
+def test_ids_the_readers_would_store_as_they_are_are_taken() -> None:
+    for doc_id in ("خبر-1", "ant/2024/11 #1?", "خبر\u200f-1", "a\u200cb", "h-0123456789abcdef", "٣"):
+        assert Document(doc_id, "نص الخبر").id == doc_id
+
+
+def test_an_archive_holding_an_id_an_earlier_version_let_in_stays_readable(tmp_path: Path) -> None:
+    # what the store holds is read back unchecked: a rule added since must not lock an archive
+    old = Document.stored(id=" gold-1", body="ارتفعت أسعار الذهب إلى مستوى قياسي جديد", title="الذهب")
+    root = tmp_path / "index"
+    Archive.build([old, *NEWS_TWO], root, encoder=None, procs=1).close()
+    out = io.StringIO()
+    with Archive.open(root) as archive:
+        assert archive.get(" gold-1").title == "الذهب" and len(list(archive)) == 3
+        assert archive.export(out) == 3 and '"id": " gold-1"' in out.getvalue()
+        assert [hit.id for hit in archive.search("الذهب", mode="lexical")] == [" gold-1"]
+
+
 def test_exporting_to_something_that_is_not_a_stream_is_named(index: Path) -> None:
     with Archive.open(index) as archive:
         for out in (None, "/tmp/out.jsonl"):
             with pytest.raises(UsageError, match="export writes to an open text stream"):
                 archive.export(out)
+
+
+@pytest.mark.parametrize(
+    ("opened", "message"),
+    [(lambda path: open(path, "wb"), r"binary stream \(mode 'wb'\)"),  # noqa: SIM115
+     (lambda path: io.BytesIO(), "this BytesIO is a binary stream"),
+     (lambda path: _closed(open(path, "w", encoding="utf-8")), "this TextIOWrapper is closed"),  # noqa: SIM115
+     (lambda path: open(path, encoding="utf-8"), r"open for reading only \(mode 'r'\)")],  # noqa: SIM115
+)
+def test_exporting_to_a_binary_closed_or_read_only_stream_is_named_before_reading(
+        index: Path, tmp_path: Path, opened, message: str) -> None:
+    # each failed at the first row with a raw TypeError, ValueError or io.UnsupportedOperation
+    path = tmp_path / "export.jsonl"
+    path.write_text("سطر سابق\n", encoding="utf-8")
+    out = opened(path)
+    try:
+        with Archive.open(index) as archive, pytest.raises(UsageError, match=message):
+            archive.export(out, category="sport")
+    finally:
+        out.close()
+    assert path.read_text(encoding="utf-8") in ("سطر سابق\n", "")  # nothing exported into it
+
+
+def _closed(stream: io.TextIOBase) -> io.TextIOBase:
+    stream.close()
+    return stream
+
+
+def test_a_bom_flag_given_as_text_is_refused(index: Path) -> None:
+    # bom="false" is true to Python: it wrote a byte order mark
+    out = io.StringIO()
+    with Archive.open(index) as archive:
+        with pytest.raises(QueryError, match="bom must be True or False, not 'false'"):
+            archive.export(out, format="csv", bom="false")
+        assert out.getvalue() == ""
+        assert archive.export(out, format="csv", bom=True, category="sport") == 1
+    assert out.getvalue().startswith("\ufeffid,") and "الهلال" in out.getvalue()

@@ -619,3 +619,30 @@ def test_an_id_derived_from_the_text_does_not_move_when_the_text_is_cleaned(tmp_
     (doc,) = list(read_file(path))
     expected = "h-" + hashlib.sha256(("https://example.org/a\n" + body).encode("utf-8")).hexdigest()[:16]
     assert doc.id == expected and "\x07" not in doc.body and "\u202b" not in doc.body
+
+
+def test_what_a_document_would_refuse_is_named_by_file_and_line_and_the_rest_read(tmp_path: Path) -> None:
+    """A lone surrogate (a JSON escape, a file name that is not UTF-8) failed the build halfway with a raw
+    UnicodeEncodeError; an id of direction marks alone, or a file name of spaces, gave an id no one can
+    see or type. Each is named now, and the rest of the folder is built."""
+    import os
+
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "x.jsonl").write_text('{"id": "j1", "body": "نص \\ud800 عن معرض الكتاب"}\n'
+                                    '{"id": "\\u200f", "body": "خبر عن معرض الكتاب في جدة"}\n'
+                                    '{"id": "j3", "body": "خبر سليم عن معرض الكتاب"}\n', encoding="utf-8")
+    (folder / "  spaced .txt").write_text("عنوان\nنص الخبر عن الكتاب", encoding="utf-8")
+    (folder / " .txt").write_text("نص خبر بلا اسم", encoding="utf-8")
+    with open(os.fsencode(folder) + b"/a\xffb.txt", "w", encoding="utf-8") as out:
+        out.write("نص خبر في ملف اسمه ليس UTF-8")
+    errors: list[SourceError] = []
+    docs = list(read_documents(folder, on_error=errors.append))
+    ids = {d.id for d in docs}
+    assert ids - {"spaced", "j3"} == {next(i for i in ids if i.startswith("h-"))}, ids  # "\u200f": made from the text
+    surrogates = [e for e in errors if "document 'j1': body holds a lone surrogate" in e.reason]
+    assert [(e.path, e.line) for e in surrogates] == [(str(folder / "x.jsonl"), 1)]
+    assert sum("only spaces or invisible" in e.reason for e in errors) == 1
+    assert sum("file name is not UTF-8" in e.reason for e in errors) == 1 and len(errors) == 3
+    with Archive.build(docs, tmp_path / "index", encoder="none") as archive:
+        assert len(archive) == 3 and archive.get("spaced").title == "عنوان"

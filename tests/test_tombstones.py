@@ -184,3 +184,41 @@ def test_a_build_never_replaces_a_store_newer_than_this_code(built: tuple[Path, 
     db.close()
     with pytest.raises(IndexFormatError, match="newer than this archive reads"):
         Archive.build(_read(source)[:2], index, procs=1, sources=[source])
+
+
+def test_deleting_an_article_deleted_earlier_says_so_and_names_the_way_back(built: tuple[Path, Path]) -> None:
+    # it said "no such document", as for an id the archive never held
+    _, index = built
+    Archive.update(index, delete=["econ-1"]).close()
+    day = _tombstones(index)["econ-1"][:10]
+    with pytest.raises(DocumentNotFoundError,
+                       match=rf"'econ-1' \(deleted on {day}\): already deleted with archive delete; "
+                             "archive restore econ-1 brings it back"):
+        Archive.update(index, delete=["econ-1"])
+    with pytest.raises(DocumentNotFoundError, match="'nosuch': no such document .*; 'econ-1' \\(deleted on"):
+        Archive.update(index, delete=["econ-1", "nosuch", "war-1"])
+    with Archive.open(index) as archive:
+        assert "war-1" in archive and "econ-1" not in archive  # nothing was changed
+    result = runner.invoke(app, ["delete", "econ-1", "--index", str(index)])
+    assert result.exit_code == 1 and "no such document" not in result.output, result.output
+    assert "already deleted" in result.output and "archive restore econ-1" in result.output, result.output
+
+
+def test_restore_counts_only_the_articles_it_brought_back(built: tuple[Path, Path], news: list[Document]) -> None:
+    # an id no source holds any more only loses its tombstone: it was counted as restored, and the
+    # command line said "restored 1 article" and "passage vectors were added" on a lexical archive
+    source, index = built
+    Archive.update(index, delete=["econ-1", "war-1"]).close()
+    _write(source, [d for d in news if d.id != "econ-1"])
+    report = BuildReport()
+    archive = Archive.restore(index, ["econ-1", "war-1"], report=report)
+    assert (report.restored, "war-1" in archive, "econ-1" in archive) == (1, True, False)
+    assert _tombstones(index) == {} and any(w.startswith("econ-1: not in the archive's sources") for w in report.warnings)
+    archive.close()
+    Archive.update(index, delete=["war-1"]).close()
+    _write(source, [d for d in news if d.id not in ("econ-1", "war-1")])
+    result = runner.invoke(app, ["restore", "war-1", "--index", str(index)])
+    assert result.exit_code == 0, result.output
+    assert "restored 0 articles deleted earlier; 1 not found in the archive's sources" in result.output, result.output
+    assert "only its deletion forgotten" in result.output and "no article changed" in result.output
+    assert "vectors" not in result.output and "restored 1" not in result.output

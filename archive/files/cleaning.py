@@ -1,13 +1,15 @@
 """Text as the archive stores it: control characters out, ids trimmed and on one line.
 
 Every reader cleans what it reads with :func:`clean_text`; lookups by id
-(``archive show``) clean the id asked for the same way (:func:`stored_id`); and
+(``archive show``) clean the id asked for the same way (:func:`stored_id`); a
+:class:`~archive.document.Document` refuses an id that is not so (:func:`unusable_id`); and
 an id that would span lines is refused wherever articles come in (:func:`multiline_id`).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _LINE_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # where str.splitlines() breaks lines
 _STRIPPED = "".join(
@@ -45,6 +47,30 @@ def stored_id(doc_id: str) -> str:
     """``doc_id`` as a reader stores an id it reads (:func:`clean_text`, trimmed): what
     ``archive show`` also looks up, so an id pasted with its bidi control still finds the article."""
     return clean_text(doc_id).strip()
+
+
+def visible(text: str) -> bool:
+    """Whether ``text`` shows anything: a character that is neither a space nor an invisible format
+    character (a direction mark, a zero-width joiner, a BOM: Unicode's Cf)."""
+    return any(not c.isspace() and unicodedata.category(c) != "Cf" for c in text)
+
+
+def unusable_id(doc_id: str) -> str:
+    """Why ``doc_id`` cannot be an article's id ("" when it can): an id is what a reader stores
+    (:func:`stored_id`: no control character, no space around it) and shows something (:func:`visible`).
+
+    Readers clean and trim the ids they read and make one from the text for a record without one,
+    so any other id would come back as another article after an export and a rebuild; one of spaces
+    or direction marks alone can be neither seen in a listing nor typed to look it up.
+    """
+    stored = stored_id(doc_id)
+    if not visible(stored):
+        return (f"id {doc_id!r} is empty or only spaces and invisible characters; give each article an id "
+                "that shows (or leave the id out of a file, and the reader makes one from the text)")
+    if stored != doc_id:
+        return (f"id {doc_id!r} has spaces around it or control characters in it, which the readers remove "
+                f"(an export read back would store it as {stored!r}); use {stored!r}")
+    return ""
 
 
 def multiline_id(doc_id: str) -> str:

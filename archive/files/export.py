@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import errno
+import io
 import json
 import os
 import stat
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..document import Document
-from ..errors import QueryError
+from ..errors import QueryError, UsageError
 from .cells import guard_formula
 
 FORMATS = ("jsonl", "csv")
@@ -41,6 +42,34 @@ def record(doc: Document) -> dict[str, object]:
         value = getattr(doc, name)
         values[name] = value.isoformat() if isinstance(value, datetime) else value
     return values
+
+
+_OPEN_TEXT = "with open(path, 'w', encoding='utf-8', newline='') as out: archive.export(out)"
+
+
+def check_stream(out: object) -> None:
+    """Raise :class:`UsageError` unless ``out`` is a text stream open for writing, before anything is read:
+    a binary, closed or read-only stream failed only at the first row, with a raw TypeError, ValueError
+    or io.UnsupportedOperation (and an export from a file left it half written)."""
+    if not callable(getattr(out, "write", None)):
+        raise UsageError(f"export writes to an open text stream, not {type(out).__name__}: {_OPEN_TEXT}")
+    if getattr(out, "closed", False) is True:
+        raise UsageError(f"export writes to an open text stream, and this {type(out).__name__} is closed: "
+                         f"{_OPEN_TEXT}")
+    mode = getattr(out, "mode", "")
+    mode = mode if isinstance(mode, str) else ""  # a GzipFile's is a number
+    shown = f" (mode {mode!r})" if mode else ""
+    if isinstance(out, (io.RawIOBase, io.BufferedIOBase)) or "b" in mode:
+        raise UsageError(f"export writes text, and this {type(out).__name__} is a binary stream{shown}: "
+                         f"open it as text, {_OPEN_TEXT}")
+    writable = getattr(out, "writable", None)
+    try:
+        read_only = callable(writable) and not writable()
+    except (ValueError, OSError):  # a stream that cannot tell: its first write says what is wrong
+        read_only = False
+    if read_only:
+        raise UsageError(f"export writes to an open text stream, and this one is open for reading only{shown}: "
+                         f"{_OPEN_TEXT}")
 
 
 def write_documents(

@@ -7,7 +7,8 @@ dates are :mod:`archive.files.dates`.
 
 Formats, picked by extension and content:
 
-* plain ``.txt`` (or ``.md``): one article per file, id = file stem; the first
+* plain ``.txt`` (or ``.md``): one article per file, id = file stem (as ids are stored:
+  :func:`~archive.files.cleaning.stored_id`); the first
   non-empty line is the title when it is short (<= 25 words) and more text
   follows (the seed article's format);
 * TREC-style ``<DOC>`` files (the ANT corpus), any extension, several
@@ -57,7 +58,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from .cells import unguard_formula
-from .cleaning import clean_text, multiline_id
+from .cleaning import clean_text, multiline_id, stored_id, visible
 from .dates import parse_date
 from ..document import Document
 from ..errors import FieldMappingError, SourceError, SourceLimitError
@@ -287,7 +288,7 @@ def _read_text(name: str, stem: str, suffix: str, data: bytes, ctx: _Context) ->
     if kind == "trec":
         yield from _read_trec(name, text, ctx, bad)
     elif kind == "html":
-        yield _read_html(name, stem, clean_text(text), ctx.warn)
+        yield _read_html(name, _file_id(name, stem), clean_text(text), ctx.warn)
     elif kind == "csv":
         yield from _read_csv(name, clean_text(text), CSV_SUFFIXES[suffix], ctx, bad)
     elif kind == "json":
@@ -295,7 +296,23 @@ def _read_text(name: str, stem: str, suffix: str, data: bytes, ctx: _Context) ->
     elif kind == "lines":
         yield from _read_json_lines(name, text, ctx)
     else:
-        yield _read_plain(name, stem, clean_text(text))
+        yield _read_plain(name, _file_id(name, stem), clean_text(text))
+
+
+def _file_id(name: str, stem: str) -> str:
+    """The id of the one article of file ``name``: its name without the extension, as ids are stored
+    (:func:`stored_id`: a space around it or a control character in it taken out); a name that gives
+    none, or is not UTF-8 text, is a :class:`SourceError` (rename the file)."""
+    doc_id = stored_id(stem)
+    try:
+        doc_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SourceError(name, "the file name is not UTF-8 text, and an article's id is its file name: "
+                                "rename the file") from None
+    if not visible(doc_id):
+        raise SourceError(name, "the file name, the article's id, is only spaces or invisible characters: "
+                                "rename the file")
+    return doc_id
 
 
 def _looks_like_lines(text: str) -> bool:
@@ -304,15 +321,15 @@ def _looks_like_lines(text: str) -> bool:
 
 
 # ------------------------------------------------------------------- formats
-def _read_plain(name: str, stem: str, text: str) -> Document:
+def _read_plain(name: str, doc_id: str, text: str) -> Document:
     lines = [line.rstrip() for line in text.splitlines()]
     while lines and not lines[0].strip():
         lines.pop(0)
     first = lines[0].strip() if lines else ""
     rest = _tidy("\n".join(lines[1:]))
     if first and rest and len(first.split()) <= TITLE_MAX_WORDS:
-        return Document(id=stem, title=first, body=rest, origin=name)
-    return Document(id=stem, body=_tidy("\n".join(lines)), origin=name)
+        return Document(id=doc_id, title=first, body=rest, origin=name)
+    return Document(id=doc_id, body=_tidy("\n".join(lines)), origin=name)
 
 
 def _tidy(text: str) -> str:
@@ -353,7 +370,7 @@ def _read_trec(name: str, text: str, ctx: _Context, bad: Set[int] = frozenset())
         # ANT abstracts repeat the lead of the text (cut short, lines joined): keep them only when new.
         if abstract and not _is_lead(abstract, body):
             body = f"{abstract}\n\n{body}" if body else abstract
-        if not doc_id:
+        if not visible(doc_id):  # an id of direction marks alone is as good as none
             ctx.fail(SourceError(where, f"missing field {tags['id']}"))
             continue
         if multiline_id(doc_id):
@@ -448,7 +465,7 @@ def _read_csv(name: str, text: str, delimiter: str, ctx: _Context, bad: Set[int]
             yield doc
 
 
-def _read_html(name: str, stem: str, text: str, warn: OnWarning) -> Document:
+def _read_html(name: str, doc_id: str, text: str, warn: OnWarning) -> Document:
     """The article of a news page: main text, title, author, URL and date, by trafilatura.
 
     Imported here: trafilatura (with lxml) takes ~0.4 s to import, which
@@ -478,7 +495,7 @@ def _read_html(name: str, stem: str, text: str, warn: OnWarning) -> Document:
         body = lines[1].strip()
     published = parse_date(page.date) if page.date else None
     return Document(
-        id=stem,
+        id=doc_id,
         title=title,
         body=body,
         published=published,
@@ -530,21 +547,25 @@ def _from_record(
     if multiline_id(doc_id):
         error(multiline_id(doc_id))
         return None
-    if not doc_id:  # from the URL and body as written (the ids earlier versions gave)
-        digest = hashlib.sha256((raw.get("url", "") + "\n" + raw["body"]).encode("utf-8")).hexdigest()
-        doc_id = f"h-{digest[:16]}"
-    return Document(
-        id=doc_id,
-        title=values.get("title", "").strip(),
-        body=_tidy(body),
-        published=_date(values.get("published", ""), where, ctx.warn),
-        source=values.get("source", "").strip(),
-        url=values.get("url", "").strip(),
-        category=values.get("category", "").strip(),
-        language=values.get("language", "").strip() or "ar",
-        author=values.get("author", "").strip(),
-        origin=where,
-    )
+    if not visible(doc_id):  # none (or direction marks alone): from the URL and body as written, as before
+        written = raw.get("url", "") + "\n" + raw["body"]  # surrogatepass: a lone one is named below, not here
+        doc_id = f"h-{hashlib.sha256(written.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}"
+    try:
+        return Document(
+            id=doc_id,
+            title=values.get("title", "").strip(),
+            body=_tidy(body),
+            published=_date(values.get("published", ""), where, ctx.warn),
+            source=values.get("source", "").strip(),
+            url=values.get("url", "").strip(),
+            category=values.get("category", "").strip(),
+            language=values.get("language", "").strip() or "ar",
+            author=values.get("author", "").strip(),
+            origin=where,
+        )
+    except ValueError as exc:  # text that cannot be stored (a lone surrogate from a JSON escape), named
+        error(str(exc))
+        return None
 
 
 def _date(value: str, where: str, warn: OnWarning) -> datetime | None:

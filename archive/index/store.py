@@ -79,7 +79,7 @@ def _with_tombstones(db: sqlite3.Connection) -> None:
 
 def _document(row: tuple) -> Document:
     doc_id, _hash, title, body, published, source, url, category, language, origin, author, file = row
-    return Document(
+    return Document.stored(  # as written, unchecked: an id an earlier version let in stays readable
         id=doc_id,
         title=title,
         body=body,

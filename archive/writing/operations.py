@@ -14,8 +14,9 @@ a Ray cluster first (``ray=True``: :mod:`archive.writing.ray_embed`).
 from __future__ import annotations
 
 import os
+import shlex
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -52,6 +53,7 @@ def build(  # noqa: PLR0913 - Archive.build's arguments, passed on
 ) -> Encoder | None:
     """Bring the archive at ``root`` up to date with ``documents`` (see :meth:`archive.Archive.build`)."""
     with _timed(report):
+        source_paths = source_paths_of(sources)  # a wrong kind of sources is named before Ray is asked
         if ray:  # before reading anything: Ray missing or its cluster unreachable is named at once
             from .ray_embed import embed_build
 
@@ -59,7 +61,6 @@ def build(  # noqa: PLR0913 - Archive.build's arguments, passed on
             documents = list(documents)  # embedded on Ray first (into the cache), then built here
             report.ray = embed_build(documents, root, spec, progress=progress, address=ray_address,
                                      max_passages=passage_policy(passages))
-        source_paths = source_paths_of(sources)
         policy = passage_policy(passages)
         chosen = chosen_encoder(encoder, previous_choices(root), full=full, root=root)  # refused before reading
         docs = unique_ids(checked_documents(documents, "documents"), report)
@@ -163,6 +164,7 @@ def plan(
     Raises :class:`SettingChangeError` as the build would (another encoder without ``full``), and with
     ``ray`` what a build on Ray would raise before reading anything (:func:`ray_encoder`).
     """
+    source_paths = source_paths_of(sources)
     if ray:
         ray_encoder(root, encoder, full=full, address=ray_address)
     report = BuildReport()
@@ -173,7 +175,7 @@ def plan(
     name = previous.encoder if same and previous is not None else "(another encoder)"
     policy = passage_policy(passages)
     live = read_live(root, name if chosen is not None else None, max_passages=policy)
-    build_plan = plan_build(docs, live, sources=source_paths_of(sources), prune=prune, full=full)
+    build_plan = plan_build(docs, live, sources=source_paths, prune=prune, full=full)
     report.counted(build_plan.counts)
     _warn_silent(build_plan, report)
     if chosen is not None:
@@ -204,23 +206,39 @@ def update(
     """Add or replace ``add`` and remove ``delete`` as one change (see :meth:`archive.Archive.update`)."""
     with _timed(report):
         delete, add = _ids(delete, "delete"), checked_documents(add, "add")
+        source_paths = source_paths_of(sources)
         with _changing(root, report) as live:  # checks the index against this code's settings
             encoder = live.manifest.load_encoder(root)  # the one the archive was built with
             stored = {entry[0] for entry in live.entries} if delete else set()
             missing = sorted({doc_id for doc_id in delete if doc_id not in stored})
             if missing:
-                raise DocumentNotFoundError(f"cannot delete {', '.join(map(repr, missing))}: no such document in "
-                                            f"{root}")
+                raise DocumentNotFoundError(_not_deletable(missing, live.tombstones, root))
             added = unique_ids(add, report)
             both = sorted({d.id for d in added} & set(delete))
             if both:
                 raise UsageError(f"{', '.join(map(repr, both[:5]))}: both added and deleted in one update; "
                                  "nothing was changed. Fix: add to replace an article, or delete it, not both")
-            plan = plan_update(live, added, delete, sources=source_paths_of(sources), tombstone=True)
+            plan = plan_update(live, added, delete, sources=source_paths, tombstone=True)
             report.counted(plan.counts)
             result = write_increment(root, live, plan, encoder=encoder, progress=progress)
             _took(root, result, live, encoder, report, progress, embed=bool(added))  # a delete alone embeds nothing
     return encoder
+
+
+def _not_deletable(missing: Sequence[str], tombstones: Mapping[str, str], root: Path) -> str:
+    """Why ``missing`` ids cannot be deleted: never in the archive, or deleted earlier (when, and the way back)."""
+    unknown = [doc_id for doc_id in missing if doc_id not in tombstones]
+    gone = [doc_id for doc_id in missing if doc_id in tombstones]
+    reasons = []
+    if unknown:
+        reasons.append(f"{', '.join(map(repr, unknown))}: no such document in {root}")
+    if gone:
+        when = ", ".join(f"{doc_id!r} (deleted on {tombstones[doc_id][:10]})" for doc_id in gone[:5])
+        more = f" and {len(gone) - 5} more" if len(gone) > 5 else ""
+        shown = " ".join(map(shlex.quote, gone[:3])) + (" ..." if len(gone) > 3 else "")
+        reasons.append(f"{when}{more}: already deleted with archive delete; archive restore {shown} "
+                       f"brings {'it' if len(gone) == 1 else 'them'} back")
+    return f"cannot delete {'; '.join(reasons)}"
 
 
 def restore(
@@ -284,6 +302,8 @@ def _ids(ids: Iterable[str], name: str) -> list[str]:
     """``ids`` as a list of text, checked (one string is a mistake: it names the fix)."""
     if isinstance(ids, (str, bytes)):
         raise UsageError(f"{name} takes a list of ids, not one string: write {name}=[{ids!r}]")
+    if not isinstance(ids, Iterable):
+        raise UsageError(f"{name} takes a list of ids (text), not {type(ids).__name__}")
     ids = list(ids)
     if not all(isinstance(doc_id, str) for doc_id in ids):
         raise UsageError(f"{name} takes ids as text (str)")
@@ -339,11 +359,21 @@ def _checked(documents: Iterable[object], name: str) -> Iterator[Document]:
         yield doc
 
 
-def source_paths_of(sources: Sequence[str | Path]) -> list[str]:
-    """Absolute paths of ``sources`` (not resolving links: the path the user named is the source)."""
-    if isinstance(sources, (str, bytes, os.PathLike)):
-        sources = [sources]  # type: ignore[list-item]
-    return [os.path.abspath(os.fspath(s)) for s in sources]
+def source_paths_of(sources: str | Path | Iterable[str | Path]) -> list[str]:
+    """Absolute paths of ``sources``, one path or several (not resolving links: the path the user named is the
+    source); anything else (``None``, a number, bytes) is a :class:`UsageError` naming ``sources``."""
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    if isinstance(sources, bytes) or not isinstance(sources, Iterable):
+        raise UsageError(f"sources must be a path (str or Path) or a list of paths, not {type(sources).__name__}: "
+                         "sources=['news.jsonl']")
+    paths = []
+    for n, source in enumerate(sources, 1):
+        path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+        if not isinstance(path, str):
+            raise UsageError(f"sources: item {n} is {source!r} ({type(source).__name__}), not a path (str or Path)")
+        paths.append(os.path.abspath(path))
+    return paths
 
 
 def _whole(live: LiveState | None, plan: Plan) -> list[Document]:

@@ -265,7 +265,8 @@ def plan_update(
     increment.lifted = {d.id for d in add if d.id in tombstones} | {i for i in forget if i in tombstones}
     increment.tombstone = sorted(set(delete)) if tombstone else []
     increment.new_sources = [s for s in sources if s not in live.manifest.sources]
-    increment.counts = replace(increment.counts, restored=len(increment.lifted))
+    # restored: the articles brought back; an id of ``forget`` not read again only loses its tombstone
+    increment.counts = replace(increment.counts, restored=sum(d.id in tombstones for d in add))
     return increment
 
 

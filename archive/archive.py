@@ -232,14 +232,24 @@ class Archive(Writes):
         self.close()
 
     def _reload(self) -> None:
-        """Become a handle on the live generation (readers see the old or the new state, never a mix)."""
+        """Become a handle on the live generation (readers see the old or the new state, never a mix).
+
+        Called from a search in progress, so it must not wait for calls in progress as :meth:`close`
+        does (it would wait for itself): the new generation's state is swapped in under the lock,
+        the count of calls stays, and the old generation's reader is left to the calls still using
+        it (closing it under them could crash the process; it closes when the last one lets go).
+        """
         fresh = Archive.open(self.path, encoder=self._encoder)
         fresh.scoring = self.scoring
-        self.close()
-        self.__dict__.clear()
-        self.__dict__.update(fresh.__dict__)
-        fresh._release.detach()  # the pin is this handle's now: released when this one goes
-        self._release = weakref.finalize(self, layout.unpin_generation, self._pin)
+        fresh._release.detach()  # the pin becomes this handle's
+        state = {k: v for k, v in fresh.__dict__.items() if k not in ("_idle", "_calls", "_closed")}
+        with self._idle:
+            if self._closed:  # closed meanwhile: let the new generation go
+                layout.unpin_generation(fresh._pin)
+                self._ensure_open()
+            self._release()  # the old generation is gone: nothing left to keep
+            self.__dict__.update(state)
+            self._release = weakref.finalize(self, layout.unpin_generation, self._pin)
 
     # ---------------------------------------------------------------- searching
     @_counted

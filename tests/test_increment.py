@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from archive import Archive, BuildReport, Document, IndexFormatError
+from archive.errors import ArchiveClosedError
 from archive.encoders.hashing import HashingEncoder
 from archive.writing.planning import Counts, plan_changes
 from archive.index.layout import current_generation
@@ -230,3 +231,40 @@ def test_a_handle_dropped_unclosed_releases_its_generation(tmp_path: Path, news:
         assert live.exists() and archive.search("معرض الكتاب", mode="lexical")
     Archive.update(root, add=[Document(id="x2", body="هطلت أمطار غزيرة على جدة")]).close()
     assert not live.exists()
+
+
+def test_a_search_whose_generation_was_removed_moves_to_the_live_one_and_closes(
+    tmp_path: Path, news: list[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the file system has no ``flock`` a handle is unpinned, and two commits remove its generation:
+    the search moves to the live one. It called ``close`` from inside the counted search, which waited
+    for that search itself: the search hung, and so did every later ``close``."""
+    import threading
+
+    import archive.index.layout as layout
+
+    root = tmp_path / "index"
+    Archive.build(news, root, encoder=None, procs=1).close()
+    monkeypatch.setattr(layout, "pin_generation", lambda generation: None)  # no flock here
+    reader = Archive.open(root)
+    first = reader.generation
+    Archive.update(root, add=[Document(id="x0", body="افتتح معرض الكتاب الدولي في القاهرة")]).close()
+    Archive.update(root, add=[Document(id="x1", body="هطلت أمطار غزيرة على جدة")]).close()
+    assert not first.exists()
+
+    def gone(*args: object) -> None:  # a file of the removed generation the handle had not opened yet
+        raise FileNotFoundError(first / "lexical")
+
+    monkeypatch.setattr(reader._searcher, "search", gone)
+    found: list = []
+    search = threading.Thread(target=lambda: found.append(reader.search("معرض الكتاب", mode="lexical")))
+    search.start()
+    search.join(60)
+    assert not search.is_alive() and found and found[0][0].id == "x0"  # answered from the live generation
+    assert reader.generation != first and reader.search("أمطار جدة", mode="lexical")[0].id == "x1"
+    closing = threading.Thread(target=reader.close)
+    closing.start()
+    closing.join(60)
+    assert not closing.is_alive()
+    with pytest.raises(ArchiveClosedError):
+        reader.search("معرض الكتاب")

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from archive import Archive, BuildReport, Document
 from archive.cli import app
 from archive.errors import NothingToIndexError
+from archive.files.readers import read_documents
 from archive.index.layout import POINTER, current_generation
 from archive.writes import SourcesRecoveredWarning
 
@@ -239,6 +240,24 @@ def test_a_gone_source_nested_in_another_keeps_its_articles(tmp_path: Path) -> N
         assert len(archive) == 5 and "s01" in archive
 
 
+def test_a_file_added_from_a_hidden_folder_inside_a_source_is_read_by_every_build(tmp_path: Path, twenty) -> None:
+    """The walk of a source passes over hidden folders; a file the user added from one is still read
+    (it was dropped as "inside a source", so its edits were ignored and --prune deleted it)."""
+    src, index = twenty
+    drafts = src / ".drafts"
+    drafts.mkdir()
+    draft = drafts / "d.txt"
+    draft.write_text("مسودة\nافتتح معرض الكتاب الدولي في الرياض\n", encoding="utf-8")
+    assert _cli("add", str(draft), "--index", str(index), "--procs", "1")[0] == 0
+    draft.write_text("مسودة\nاختتم معرض الكتاب الدولي في الرياض بحضور كبير\n", encoding="utf-8")
+    code, out = _cli("build", "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0 and "1 updated" in out and "same file" not in out, out
+    code, out = _cli("build", "--prune", "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0 and "removing" not in out, out
+    with Archive.open(index) as archive:
+        assert archive.search("اختتم معرض الكتاب", mode="lexical")[0].id == "d"
+
+
 def test_a_file_added_on_its_own_and_gone_is_kept_like_any_gone_source(tmp_path: Path, twenty) -> None:
     src, index = twenty
     extra = src / "later.txt"
@@ -312,6 +331,43 @@ def test_articles_moved_between_sources_raise_no_empty_folder_warning(tmp_path: 
     code, out = _cli("build", "--index", str(index), "--encoder", "none", "--procs", "1")
     assert code == 0 and "read no article there" not in out and "removing" not in out, out
     assert _state(index)[1] == 5
+
+
+def test_a_drive_mounted_inside_a_source_found_empty_keeps_its_articles(tmp_path: Path, twenty) -> None:
+    src, index = twenty
+    drive = _write_articles(src / "drive", "d", 3)
+    gone = _write_articles(src / "old", "o", 2)
+    code, out = _cli("build", "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0 and "5 added" in out, out
+    for file in drive.iterdir():  # unmounted: the mount point stays, empty
+        file.unlink()
+    for file in gone.iterdir():  # removed with its folder (rm -r): deleted
+        file.unlink()
+    gone.rmdir()
+    code, out = _cli("build", "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0 and "removing 2 articles" in out and "d00" not in out.split("removing")[1], out
+    assert f"{drive}: read no article there this time, but 3 article(s)" in out, out
+    with Archive.open(index) as archive:
+        assert len(archive) == 23 and "d02" in archive and "o01" not in archive
+
+
+def test_a_folder_that_cannot_be_read_is_no_reason_to_delete(tmp_path: Path, twenty,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # root reads any folder, so a denied one is simulated where the planner asks about files in it
+    src, index = twenty
+    locked = _write_articles(src / "locked", "l", 2)
+    assert _cli("build", "--index", str(index), "--encoder", "none", "--procs", "1")[0] == 0
+    real_lstat = os.lstat
+
+    def denied(path, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        if str(path).startswith(str(locked)):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_lstat(path, *args, **kwargs)
+
+    documents = [d for d in read_documents([str(src)]) if not d.id.startswith("l")]  # what the walk could read
+    monkeypatch.setattr(os, "lstat", denied)
+    report = Archive.plan(documents, index, sources=[src])
+    assert report.deleted == 0 and report.kept == 2, report
 
 
 def test_restore_reads_the_sources_still_there(tmp_path: Path, twenty) -> None:

@@ -76,6 +76,9 @@ class _Walk:
         self.warn = warn
         self.dirs: dict[tuple[int, int], Path] = {}
         self.files: dict[tuple[int, int], Path] = {}
+        self.quiet_repeats = False
+        """Set while a path given inside another given folder is read: what was read already is skipped
+        silently (the user named both; nothing is wrong)."""
 
     def add_file(self, path: Path, found: list[Path]) -> None:
         try:
@@ -88,7 +91,8 @@ class _Walk:
             return
         key = (info.st_dev, info.st_ino)
         if key in self.files:
-            self.warn(f"{path}: skipped, the same file as {self.files[key]} (read once)")
+            if not self.quiet_repeats:
+                self.warn(f"{path}: skipped, the same file as {self.files[key]} (read once)")
             return
         self.files[key] = path
         found.append(path)
@@ -100,6 +104,8 @@ class _Walk:
         if seen is None:
             self.dirs[key] = path
             return True
+        if self.quiet_repeats:
+            return False
         if path.is_relative_to(seen):
             self.warn(f"{path}: skipped, symbolic link loop (it leads back to {seen}, already read)")
         else:
@@ -156,10 +162,12 @@ def list_source_files(
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    paths = _outermost(list(paths))
+    paths = list(paths)
+    nested = _nested(paths)
     walk = _Walk(on_error or _raise, on_warning or _log.warning)
     files: list[Path] = []
-    for raw in paths:
+    for n, raw in sorted(enumerate(paths), key=lambda item: item[0] in nested):  # the outer ones first
+        walk.quiet_repeats = n in nested
         path = Path(raw)
         try:
             info = os.stat(path)
@@ -180,13 +188,14 @@ def list_source_files(
     return files
 
 
-def _outermost(paths: list[str | Path]) -> list[str | Path]:
-    """``paths`` without those that lie inside another of them (an archive remembers a folder and a
-    folder or file inside it, from ``add``): the outer walk reads them, and reading them again only
-    warned of a loop or a file met twice on every build."""
+def _nested(paths: list[str | Path]) -> set[int]:
+    """Positions of ``paths`` that lie inside another of them that is a folder (an archive remembers a
+    folder and, from ``add``, a folder or file inside it). They are read after the outer ones, and what
+    the outer walk already read is skipped without a word (it warned of a loop or a file met twice on
+    every build); what the walk passed over (a hidden folder, a README) is still read, as asked."""
     folders = [os.path.abspath(p).rstrip(os.sep) + os.sep for p in paths if os.path.isdir(p)]
-    return [p for p in paths
-            if not any(os.path.abspath(p).startswith(folder) for folder in folders)]
+    return {n for n, p in enumerate(paths)
+            if any(os.path.abspath(p).startswith(folder) for folder in folders)}
 
 
 def open_regular(path: str | Path) -> BinaryIO:

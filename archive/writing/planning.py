@@ -221,7 +221,7 @@ def plan_build(
         file = live.files.get(doc_id, "")
         if prune:
             reason = f"{file or '(no source file)'} (not read by this build: --prune)"
-        elif file and _under(file, sources) and not os.path.lexists(file) and not _under(file, silent) \
+        elif file and _under(file, sources) and _gone(file) and not _under(file, silent) \
                 and not unreachable(file):
             reason = f"{file} (file gone)"
         else:
@@ -244,7 +244,7 @@ def plan_build(
     # the tombstoned ones are out of documents now
     counts = replace(counts, unchanged=len(documents) - len(changes), kept=len(keep), tombstoned_ids=tombstoned,
                      deletions=deletions)
-    return Plan(counts, list(documents), changes, keep, whole, increment, remembered, silent)
+    return Plan(counts, list(documents), changes, keep, whole, increment, remembered, silent | unreachable.emptied)
 
 
 def plan_update(
@@ -290,17 +290,33 @@ def _silent_sources(documents: Sequence[Document], live: LiveState, sources: Seq
     return {folder: count for folder, count in held.items() if count}
 
 
+def _gone(file: str) -> bool:
+    """True only when ``file`` is known not to exist: a folder that cannot be read (permissions, a
+    stale network handle) says nothing about its files, which are then kept."""
+    try:
+        os.lstat(file)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return False
+
+
 class _Unreachable:
     """Whether a stored article's gone file lies where nothing could be read this time: under a
     remembered source that no longer exists (a nested source folder moved away, a file added on its
-    own and gone, a link whose target is gone), or behind a folder link inside a source whose target
-    is gone (an unmounted drive gathered into a folder by a link). Its article is then kept: only a
-    file missing from a folder that could be read is a reason to delete."""
+    own and gone, a link whose target is gone), behind a folder link inside a source whose target
+    is gone (an unmounted drive gathered into a folder by a link), or in a folder inside a source
+    that is there but empty (the mount point of an unmounted drive; :attr:`emptied` counts those).
+    Its article is then kept: only a file missing from a folder that could be read, and that still
+    holds something, is a reason to delete (``rm -r`` of a subfolder removes the folder too)."""
 
     def __init__(self, remembered: Sequence[str], sources: Sequence[str]) -> None:
         self._missing = [s for s in remembered if not os.path.exists(s)]
         self._sources = sources
-        self._broken: dict[str, bool] = {}
+        self._folders: dict[str, str] = {}
+        self.emptied: dict[str, int] = {}
+        """Empty folders inside the sources that held stored articles: ``{folder: articles kept}``."""
 
     def __call__(self, file: str) -> bool:
         if _under(file, self._missing):
@@ -308,16 +324,31 @@ class _Unreachable:
         roots = [s.rstrip(os.sep) for s in self._sources if _under(file, [s])]
         folder = os.path.dirname(file)
         while folder and all(folder != root and _under(folder, [root]) for root in roots):
-            if self._is_broken(folder):
+            state = self._state(folder)
+            if state == "empty":
+                self.emptied[folder] = self.emptied.get(folder, 0) + 1
+            if state in ("broken", "empty"):
                 return True
+            if state == "there":  # the nearest folder that exists holds something: the file was removed
+                return False
             folder = os.path.dirname(folder)
         return False
 
-    def _is_broken(self, folder: str) -> bool:
-        """``folder`` is a link whose target is gone (memoized: a drive's thousands of files share a few)."""
-        if folder not in self._broken:
-            self._broken[folder] = os.path.islink(folder) and not os.path.exists(folder)
-        return self._broken[folder]
+    def _state(self, folder: str) -> str:
+        """``"broken"`` (a link whose target is gone), ``"empty"``, ``"there"`` or ``"absent"``; memoized:
+        a drive's thousands of files share a few folders."""
+        if folder not in self._folders:
+            if os.path.islink(folder) and not os.path.exists(folder):
+                self._folders[folder] = "broken"
+            elif not os.path.isdir(folder):
+                self._folders[folder] = "absent"
+            else:
+                try:
+                    with os.scandir(folder) as entries:
+                        self._folders[folder] = "there" if any(entries) else "empty"
+                except OSError:
+                    self._folders[folder] = "broken"  # cannot be listed: nothing known of its files
+        return self._folders[folder]
 
 
 def _new_copies(changes: Sequence[Document], live: LiveState, previous: dict[str, str], delete: list[str]) -> int:

@@ -84,6 +84,15 @@ class Document:
             object.__setattr__(doc, name, values[name] if name in values or default is MISSING else default)
         return doc
 
+    def read_from(self, file: str) -> Document:
+        """This document with ``file`` set (a reader places what it read), without checking again
+        what was checked when it was made: the checks are the cost of every article read."""
+        copy = object.__new__(Document)
+        for name in _DEFAULTS:
+            object.__setattr__(copy, name, getattr(self, name))
+        object.__setattr__(copy, "file", str(file))
+        return copy
+
     @property
     def content_hash(self) -> str:
         """SHA-256 (hex) of every content field: equal hashes mean an unchanged article."""

@@ -284,3 +284,13 @@ def test_a_bom_flag_given_as_text_is_refused(index: Path) -> None:
         assert out.getvalue() == ""
         assert archive.export(out, format="csv", bom=True, category="sport") == 1
     assert out.getvalue().startswith("\ufeffid,") and "الهلال" in out.getvalue()
+
+
+def test_a_text_stream_from_codecs_open_is_written(index: Path, tmp_path: Path) -> None:
+    # codecs.open reports mode "wb" but takes text: it was refused as a binary stream
+    import codecs
+
+    path = tmp_path / "sport.jsonl"
+    with Archive.open(index) as archive, codecs.open(str(path), "w", "utf-8") as out:
+        assert archive.export(out, category="sport") == 1
+    assert '"id": "sport-1"' in path.read_text(encoding="utf-8")

@@ -646,3 +646,15 @@ def test_what_a_document_would_refuse_is_named_by_file_and_line_and_the_rest_rea
     assert sum("file name is not UTF-8" in e.reason for e in errors) == 1 and len(errors) == 3
     with Archive.build(docs, tmp_path / "index", encoder="none") as archive:
         assert len(archive) == 3 and archive.get("spaced").title == "عنوان"
+
+
+def test_an_article_read_from_a_file_keeps_every_field_and_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "feed.jsonl"
+    path.write_text('{"id": "n1", "title": "ارتفاع أسعار النفط", "body": "ارتفعت أسعار النفط بعد قرار أوبك", '
+                    '"source": "الجزيرة", "author": "سارة", "published": "2024-05-01T10:00:00+03:00"}\n',
+                    encoding="utf-8")
+    [doc] = list(read_documents([path]))
+    assert doc.file == str(path.resolve()) and (doc.id, doc.source, doc.author) == ("n1", "الجزيرة", "سارة")
+    assert doc == Document(id="n1", title="ارتفاع أسعار النفط", body="ارتفعت أسعار النفط بعد قرار أوبك",
+                           source="الجزيرة", author="سارة", published=doc.published)
+    assert doc.published.utcoffset().total_seconds() == 3 * 3600

@@ -370,6 +370,28 @@ def test_a_folder_that_cannot_be_read_is_no_reason_to_delete(tmp_path: Path, twe
     assert report.deleted == 0 and report.kept == 2, report
 
 
+def test_an_id_stored_with_a_space_by_an_earlier_version_is_replaced_by_its_clean_id(tmp_path: Path) -> None:
+    """Readers now trim ids from file names; an archive holding the old id ("خبر ") got the article
+    twice, the old one never updated again."""
+    folder = tmp_path / "news"
+    folder.mkdir()
+    path = folder / "خبر .txt"
+    path.write_text("ارتفاع أسعار النفط\nارتفعت أسعار النفط بعد قرار أوبك خفض الإنتاج\n", encoding="utf-8")
+    (folder / "other.txt").write_text("موجة حر\nحذرت الأرصاد من موجة حر شديدة\n", encoding="utf-8")
+    index = tmp_path / "index"
+    [read] = [d for d in read_documents([str(folder)]) if d.id == "خبر"]
+    old = Document.stored(id="خبر ", body=read.body, title=read.title, file=read.file)  # as stored before
+    Archive.build([old, *(d for d in read_documents([str(folder)]) if d.id != "خبر")], index, encoder=None,
+                  sources=[folder], procs=1).close()
+    assert _state(index)[1] == 2
+    path.write_text("ارتفاع أسعار النفط\nارتفعت أسعار النفط مجددا بعد قرار أوبك\n", encoding="utf-8")
+    code, out = _cli("build", "--index", str(index), "--encoder", "none", "--procs", "1")
+    assert code == 0 and "its article is read now as 'خبر'" in out, out
+    with Archive.open(index) as archive:
+        assert sorted(d.id for d in archive.documents(duplicates=True)) == ["other", "خبر"]
+        assert "مجددا" in archive.get("خبر").body
+
+
 def test_restore_reads_the_sources_still_there(tmp_path: Path, twenty) -> None:
     src, index = twenty
     more = _write_articles(tmp_path / "more", "m", 3)

@@ -7,6 +7,7 @@ archive again. Rows are written one by one as the documents arrive.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import errno
@@ -59,7 +60,8 @@ def check_stream(out: object) -> None:
     mode = getattr(out, "mode", "")
     mode = mode if isinstance(mode, str) else ""  # a GzipFile's is a number
     shown = f" (mode {mode!r})" if mode else ""
-    if isinstance(out, (io.RawIOBase, io.BufferedIOBase)) or "b" in mode:
+    text = isinstance(out, (io.TextIOBase, codecs.StreamWriter, codecs.StreamReaderWriter))  # codecs.open: mode "wb"
+    if isinstance(out, (io.RawIOBase, io.BufferedIOBase)) or ("b" in mode and not text):
         raise UsageError(f"export writes text, and this {type(out).__name__} is a binary stream{shown}: "
                          f"open it as text, {_OPEN_TEXT}")
     writable = getattr(out, "writable", None)

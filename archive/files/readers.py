@@ -42,7 +42,6 @@ the index and snippets never hold control characters (see its docstring).
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import html
 import io
@@ -163,7 +162,7 @@ def read_documents(
         file = os.path.abspath(path)  # where the article lives: a build deletes it only when this is gone
         try:
             for doc in read_file(path, on_error=on_error, on_warning=on_warning, fields=fields, limits=limits):
-                yield doc if doc.file else dataclasses.replace(doc, file=file)
+                yield doc if doc.file else doc.read_from(file)
         except SourceError as exc:
             if on_error is None:
                 raise

@@ -211,7 +211,7 @@ def plan_build(
     remembered = list(sources) if prune else [*live.manifest.sources, *new_sources]
     previous = {doc_id: digest for doc_id, digest, _, _ in live.entries}
     changes = [d for d in documents if previous.get(d.id) != d.content_hash]
-    read = {d.id for d in documents}
+    read = {d.id: d for d in documents}
     delete: list[str] = []
     keep: list[str] = []
     deletions: dict[str, int] = {}
@@ -219,7 +219,10 @@ def plan_build(
         if doc_id in read:
             continue
         file = live.files.get(doc_id, "")
-        if prune:
+        now = _read_as(doc_id, file, read)
+        if now is not None:
+            reason = f"{file} (its article is read now as {now!r}, without the spaces or controls around the id)"
+        elif prune:
             reason = f"{file or '(no source file)'} (not read by this build: --prune)"
         elif file and _under(file, sources) and _gone(file) and not _under(file, silent) \
                 and not unreachable(file):
@@ -288,6 +291,20 @@ def _silent_sources(documents: Sequence[Document], live: LiveState, sources: Seq
         for folder in [f for f in held if doc.file and _under(doc.file, [f])]:
             del held[folder]
     return {folder: count for folder, count in held.items() if count}
+
+
+def _read_as(doc_id: str, file: str, read: Mapping[str, Document]) -> str | None:
+    """The id this build read the stored article ``doc_id`` under, from the same file, when the
+    readers now store its id cleaned (a file name or record id with a space or a control around it,
+    kept as it was by earlier versions); ``None`` otherwise. The old row then goes: the article
+    is the one read, and keeping both showed it twice, one of them never updated again."""
+    from ..files.cleaning import stored_id
+
+    now = stored_id(doc_id)
+    if now == doc_id or not file:
+        return None
+    found = read.get(now)
+    return now if found is not None and found.file == file else None
 
 
 def _gone(file: str) -> bool:

@@ -137,12 +137,13 @@ def paired(first: dict[str, float], second: dict[str, float], *, seed: int = 0) 
 
 
 def evaluate(archive: Archive, queries: list[Query], judged: snn_news.Judged, mode: str, *, fold: bool = False,
-             alpha: float | None = None) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+             alpha: float | None = None, variants: bool = True,
+             ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     """Mean metrics of one mode per half and kind (``"dev"``, ``"dev keyword"``, ..., ``"all"``), and per query."""
     per_query: dict[str, dict[str, float]] = {}
     options = {"alpha": alpha} if mode == "hybrid" and alpha is not None else {}
     for query in queries:
-        hits = archive.search(query.text, k=DEEP_K, mode=mode, fold=fold, **options)
+        hits = archive.search(query.text, k=DEEP_K, mode=mode, fold=fold, variants=variants, **options)
         per_query[query.id] = score([h.id for h in hits], judged.grades.get(query.id, {}), judged.group_of)
     groups: dict[str, list[dict[str, float]]] = {"all": list(per_query.values())}
     for query in queries:
@@ -160,6 +161,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results (and per-query nDCG@10) to this JSON file")
     parser.add_argument("--set", type=Path, default=JUDGED_DIR,
                         help="the judged set's folder (default eval/ant-news; eval/ant-questions is the held-out questions)")
+    parser.add_argument("--no-variants", action="store_true",
+                        help="search every word as written (no learned spelling variants)")
     parser.add_argument("--per-query", action="store_true", help="list hybrid minus semantic nDCG@10 query by query")
     args = parser.parse_args()
     queries = read_queries(args.set)
@@ -175,7 +178,8 @@ def main() -> None:
                "modes": {}}
     for mode in args.mode or MODES:
         started = time.perf_counter()
-        summary, per_query = evaluate(archive, queries, judged, mode, fold=args.fold, alpha=args.alpha)
+        summary, per_query = evaluate(archive, queries, judged, mode, fold=args.fold, alpha=args.alpha,
+                                      variants=not args.no_variants)
         results["modes"][mode] = {"summary": summary, "per_query_nDCG@10": {q: r["nDCG@10"] for q, r in per_query.items()},
                                   "seconds": round(time.perf_counter() - started, 1)}
     archive.close()

@@ -7,8 +7,9 @@ with the best mean score over the three other dev sets, and the held-out set sco
 
 from __future__ import annotations
 
-import os
+import io
 import json
+import os
 import pickle
 import re
 import statistics
@@ -277,11 +278,21 @@ AGAINST = {fam: WORDS_ALONE if fam.startswith("latin + words alone + ") and not 
 tried on top of rule 2, rather than the previous default."""
 
 
+class _Dumps(pickle.Unpickler):
+    """Reads dumps written by ``python scripts/fusion_cv.py dump``, whose query records were pickled as
+    ``__main__.QueryDump``, from any script (``fusion_learned.py`` failed to find the class)."""
+
+    def find_class(self, module: str, name: str) -> object:
+        if module == "__main__" and hasattr(cv, name):
+            return getattr(cv, name)
+        return super().find_class(module, name)
+
+
 def load(dumps: Path) -> dict[str, tuple[list[QueryDump], Callable]]:
     """The dumped sets, the ANT set split into its dev and test halves."""
     sets = {}
     for path in sorted(dumps.glob("*.pkl")):
-        queries, judged = pickle.loads(path.read_bytes())
+        queries, judged = _Dumps(io.BytesIO(path.read_bytes())).load()
         judge = cv.judge_of(path.stem, judged)
         if path.stem == "ant-news":
             sets["ant-dev"] = ([q for q in queries if int(q.qid[1:]) % 2], judge)

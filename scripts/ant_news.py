@@ -161,12 +161,15 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results (and per-query nDCG@10) to this JSON file")
     parser.add_argument("--set", type=Path, default=JUDGED_DIR,
                         help="the judged set's folder (default eval/ant-news; eval/ant-questions is the held-out questions)")
+    parser.add_argument("--scoring", help="another scoring setting, 'name=value,...' (e.g. words_alone=0.5)")
     parser.add_argument("--no-variants", action="store_true",
                         help="search every word as written (no learned spelling variants)")
     parser.add_argument("--per-query", action="store_true", help="list hybrid minus semantic nDCG@10 query by query")
     args = parser.parse_args()
     queries = read_queries(args.set)
     archive = Archive.open(args.index)
+    if args.scoring:
+        archive.scoring = archive.scoring.with_options(args.scoring)
     judged = snn_news.load(list(archive.documents(duplicates=True)), args.set)
     unknown = sorted({doc for grades in snn_news.read_qrels(args.set / "qrels.tsv").values() for doc in grades}
                      - set(judged.group_of))

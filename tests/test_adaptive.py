@@ -101,22 +101,18 @@ def test_an_arabic_query_keeps_its_words_and_grams(archive: Archive) -> None:
     assert [(h.id, h.score) for h in archive.search("أسعار النفط", mode="hybrid")] == ranked
 
 
-WORDS_ALONE = DEFAULT_SCORING.with_options("words_alone=0.5")
-"""The headline rule on (off by default since the ANT set was ranked with learned spelling variants)."""
-
-
 def test_headlines_holding_every_query_word_rank_by_the_words_alone() -> None:
     # half the word side's first candidates are headlines made of the query's words: the words alone rank
-    alone = signal_weights(0.5, Evidence(title=1.0, latin=False, title_depth=0.5), WORDS_ALONE)
+    alone = signal_weights(0.5, Evidence(title=1.0, latin=False, title_depth=0.5), DEFAULT_SCORING)
     assert alone == Weights(1.0, 0.0, 0.0, lexical_words=True)
-    # fewer such headlines, or the rule off (the default): the title-evidence weights, the word signal as
-    # the hybrid scores it
-    fewer = signal_weights(0.5, Evidence(title=1.0, latin=False, title_depth=0.4), WORDS_ALONE)
-    off = signal_weights(0.5, Evidence(title=1.0, latin=False, title_depth=1.0), DEFAULT_SCORING)
+    # fewer such headlines, or the rule off: the title-evidence weights, the word signal as the hybrid scores it
+    fewer = signal_weights(0.5, Evidence(title=1.0, latin=False, title_depth=0.4), DEFAULT_SCORING)
+    off = signal_weights(0.5, Evidence(title=1.0, latin=False, title_depth=1.0),
+                         DEFAULT_SCORING.with_options("words_alone=0"))
     assert fewer == off and not off.lexical_words and _sums_to_one(off)
     assert off.meaning == pytest.approx(1 - (0.5 + DEFAULT_SCORING.title_evidence * 0.5))
     # a query in Latin letters still goes to meaning, however many titles hold it
-    assert signal_weights(0.5, Evidence(title=1.0, latin=True, title_depth=1.0), WORDS_ALONE) == Weights(0.0, 0.0, 1.0)
+    assert signal_weights(0.5, Evidence(title=1.0, latin=True, title_depth=1.0), DEFAULT_SCORING) == Weights(0.0, 0.0, 1.0)
     with pytest.raises(ValueError, match="evidence title_depth"):
         Evidence(title=1.0, latin=False, title_depth=1.5)
     with pytest.raises(ScoringError, match="words_alone"):
@@ -143,7 +139,6 @@ def test_a_keyword_topic_of_many_headlines_ranks_as_lexical_mode_does(tmp_path: 
     # six of the word side's candidates carry "أسعار النفط" in their titles: the hybrid lists them in
     # lexical mode's order, and the reports on crude that never name "أسعار النفط" come after them
     archive = Archive.build(OIL_HEADLINES, tmp_path / "index", encoder=_TopicEncoder(), procs=1)
-    archive.scoring = WORDS_ALONE
     try:
         lexical = [h.id for h in archive.search("أسعار النفط", mode="lexical", k=20)]
         assert set(lexical[:6]) == {"h1", "h2", "h3", "h4", "h5", "h6"}

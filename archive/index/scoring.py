@@ -69,14 +69,14 @@ class Scoring:
     title_evidence_power: float = 1.0
     """The power ``p`` the title coverage is raised to in :attr:`title_evidence` (``coverage ** p``):
     above 1, a headline holding all of a query's words counts much more than one holding most
-    (docs/evaluation.md: 2 with title evidence 0.7 won leave-one-set-out, not yet adopted)."""
-    words_alone: float = 0.0
+    (docs/evaluation.md: 2 with title evidence 0.7 wins leave-one-set-out on top of
+    :attr:`words_alone`; 1 stays the default until the lead adopts it)."""
+    words_alone: float = 0.5
     """When at least this share of the hybrid's top :data:`archive.search.ranking.EVIDENCE_DEPTH` word
     candidates have titles holding every term of the query, the hybrid ranks by the words alone,
     scored as lexical mode scores them (:attr:`combine`; :mod:`archive.search.adaptive`): so many
-    headlines made of the query's words say the words have found the story. 0 (the default) turns
-    the rule off: 0.5 won leave-one-set-out until the ANT set was ranked on an archive that had
-    learned its spelling variants, where it lost (docs/evaluation.md)."""
+    headlines made of the query's words say the words have found the story, and the meaning side
+    and the character grams mostly reorder it for the worse. 0 turns the rule off."""
     adaptive: bool = True
     """Hybrid weights that read the query beyond its titles (:mod:`archive.search.adaptive`): a query
     written in Latin letters only is ranked by meaning alone. Off: the fixed weights and title

@@ -9,13 +9,13 @@ one they cannot answer leans on meaning. The rule, in order:
    ``Cambridge Analytica``) is ranked by meaning alone: over Arabic news its words and their
    character grams meet only stray English words, while the multilingual encoder still
    places it near the story.
-2. **Headlines made of the query's words** (off by default): when at least a share
-   :attr:`~archive.index.scoring.Scoring.words_alone` of the word side's first candidates have
-   titles holding every term of the query, the query is ranked by its words alone, scored as
-   lexical mode scores them (BM25F proper): so many such headlines mean the archive holds the
-   story under the query's own words (a keyword topic: ``انهيار الليرة التركية``). It won
-   leave-one-set-out on an ANT archive that had not learned its spelling variants and lost
-   on one that had (docs/evaluation.md), so it waits for a measure that holds on both.
+2. **Headlines made of the query's words**: when at least a share
+   :attr:`~archive.index.scoring.Scoring.words_alone` (a half by default) of the word side's
+   first candidates have titles holding every term of the query, the query is ranked by its
+   words alone, scored as lexical mode scores them (BM25F proper). So many such headlines
+   mean the archive holds the story under the query's own words (a keyword topic: ``انهيار
+   الليرة التركية``); there the meaning side and the character grams mostly bring in articles
+   near the topic that do not name it, and push down ones that do.
 3. **Title evidence**: otherwise the lexical weight ``alpha`` grows to
    ``alpha + t (1 - alpha) c``, where ``c`` is the largest idf-weighted share of the query's
    terms that one title of the word side's first candidates holds (a headline holding the
@@ -27,7 +27,7 @@ The lexical weight is then split between word BM25 and the grams by
 :attr:`~archive.index.scoring.Scoring.gram_share`; meaning gets the rest. Each step was kept
 only because it won leave-one-set-out over the dev sets (docs/evaluation.md), where other
 evidence (no query word in the archive, questions, the two sides' agreement, the peak of the
-cosines, the number of query terms) did not; step 2 no longer does.
+cosines, the number of query terms) did not.
 """
 
 from __future__ import annotations

@@ -168,7 +168,6 @@ class Archive(Writes):
     def warm(self) -> None:
         """Load the archive's encoder and start its engine now, so the first search by meaning
         does not wait for them (a server calls this as it starts); nothing for a lexical archive."""
-        self._ensure_open()
         if self.manifest.encoder is None:
             return
         warm = getattr(self._query_encoder(), "warm", None)
@@ -319,7 +318,6 @@ class Archive(Writes):
         except words in ``"quotes"``; ``Hits.variants`` names the ones used.
         ``variants=False`` searches every word exactly as written.
         """
-        self._ensure_open()
         query, k = check_query(query), check_k(k)
         alpha = default_alpha(self.manifest.encoder) if alpha is None else alpha
         mode, sort, method, alpha, offset = check_options(mode, sort, fusion, alpha, offset)
@@ -372,7 +370,6 @@ class Archive(Writes):
         they differ only in case); articles without one are counted under
         ``"(none)"`` (:data:`archive.index.columns.NO_VALUE`). ``variants`` as :meth:`search` takes it.
         """
-        self._ensure_open()
         query = check_query(query)
         _check_flag("variants", variants)
         if mode not in MODES:
@@ -391,7 +388,6 @@ class Archive(Writes):
         folded duplicate's id gives the related articles of the one it was
         folded into. :class:`DocumentNotFoundError` for an unknown id.
         """
-        self._ensure_open()
         check_k(k)
         doc = self.get(doc_id)
         return self._searcher.related(self.get(self.duplicate_of(doc.id) or doc.id), k)
@@ -422,7 +418,6 @@ class Archive(Writes):
         the articles' words instead of their vectors (``Story.grouping``). Exactly one of ``doc_id`` and
         ``query`` is given, else :class:`QueryError`; :class:`DocumentNotFoundError` for an unknown id.
         """
-        self._ensure_open()
         if (doc_id is None) == (query is None):
             raise QueryError("a story is asked for an article id or a query: give exactly one of them")
         limit = check_limit(limit)
@@ -439,7 +434,6 @@ class Archive(Writes):
     def highlight(self, text: str, query: str) -> Snippet:
         """``text`` whole, with the words of ``query`` marked as a search marks them in its snippets
         (the article page of a search result)."""
-        self._ensure_open()
         if not isinstance(text, str) or not isinstance(query, str):
             raise QueryError("highlight takes a text and a query, both as text")
         return self._searcher.highlight(text, query)
@@ -448,7 +442,6 @@ class Archive(Writes):
     @_counted
     def get(self, doc_id: str) -> Document:
         """The document with id ``doc_id``; :class:`DocumentNotFoundError` if there is none."""
-        self._ensure_open()
         if not isinstance(doc_id, str):
             raise UsageError(f"a document id is text, not {type(doc_id).__name__}")
         doc = self._searcher.store.get(self._as_stored(doc_id))
@@ -484,7 +477,6 @@ class Archive(Writes):
 
     @_counted
     def __contains__(self, doc_id: object) -> bool:
-        self._ensure_open()
         return isinstance(doc_id, str) and self._searcher.store.get(self._as_stored(doc_id)) is not None
 
     def documents(self, *, duplicates: bool = False) -> Iterator[Document]:
@@ -530,7 +522,6 @@ class Archive(Writes):
         """
         from .files.export import check_stream, write_documents
 
-        self._ensure_open()
         check_stream(out)
         _check_flag("bom", bom)
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
@@ -548,7 +539,6 @@ class Archive(Writes):
     @_counted
     def duplicates_of(self, doc_id: str) -> list[str]:
         """Ids of the articles folded into ``doc_id`` because their bodies are identical."""
-        self._ensure_open()
         return self._searcher.store.aliases_of(self._as_stored(doc_id))
 
     @_counted
@@ -556,7 +546,6 @@ class Archive(Writes):
         """The other copies of ``doc_id``'s story (near copies: another outlet's headline, a paragraph
         cut), oldest first, as a search's ``Hit.versions``; a folded duplicate's id gives those of the
         article it was folded into. :class:`DocumentNotFoundError` for an unknown id."""
-        self._ensure_open()
         doc_id = self.get(doc_id).id
         indexed = self._searcher.store.canonical_of(doc_id) or doc_id
         return [v for v in self._searcher.versions_of(indexed) if v.id != doc_id]
@@ -564,13 +553,11 @@ class Archive(Writes):
     @_counted
     def duplicate_of(self, doc_id: str) -> str | None:
         """The indexed article ``doc_id`` was folded into, or ``None`` if it is indexed itself."""
-        self._ensure_open()
         return self._searcher.store.canonical_of(self._as_stored(doc_id))
 
     @_counted
     def stats(self) -> ArchiveStats:
         """Counts, sources, categories, date range and size on disk."""
-        self._ensure_open()
         store, manifest = self._searcher.store, self.manifest
         first, last = store.date_range()
         return ArchiveStats(

@@ -8,7 +8,6 @@ the archive holds after it (exit code 130). Registered on the one app by
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from collections.abc import Sequence
@@ -185,6 +184,7 @@ def _build_sources(sources: list[Path] | None, index: Path, report, *, prune: bo
     articles are kept; ``--prune`` without SOURCES is then refused, since it would remove them: the
     user names the sources to keep instead."""
     from .archive import Archive
+    from .writing.operations import present_and_gone
 
     if sources:
         return sources
@@ -197,8 +197,7 @@ def _build_sources(sources: list[Path] | None, index: Path, report, *, prune: bo
                               "its sources, so nothing was read. Fix: archive build SOURCES --full --encoder "
                               "ENCODER, naming what it was built from")
         return DEFAULT_SOURCES
-    present = [p for p in remembered if os.path.exists(p)]
-    gone = [p for p in remembered if p not in present]
+    present, gone = present_and_gone(remembered)
     if gone and prune:
         raise SourceError(", ".join(map(str, gone)), "a source of this archive is gone, and --prune would remove "
                           "its articles; nothing was changed. Fix: archive build SOURCES --prune, naming the "

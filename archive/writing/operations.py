@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from ..document import Document
 from ..encoders.base import Encoder
@@ -33,6 +34,9 @@ from .embedding import embed_pending, pending_texts
 from .increment import write_increment
 from .planning import (LiveState, Plan, checked_live, live_to_change, plan_build, plan_update, read_live,
                        salvaged_tombstones)
+
+P = TypeVar("P", str, Path)
+"""A path as given: text or a :class:`~pathlib.Path`."""
 
 
 def build(  # noqa: PLR0913 - Archive.build's arguments, passed on
@@ -280,12 +284,17 @@ def restore(
     return encoder
 
 
+def present_and_gone(sources: Sequence[P]) -> tuple[list[P], list[P]]:
+    """``sources`` split into those that exist and those that are gone (a link to nothing, as an
+    unmounted drive leaves, is gone too): what a build or a restore reads, and what it names."""
+    present = [s for s in sources if os.path.exists(s)]
+    return present, [s for s in sources if s not in present]
+
+
 def _present(sources: Sequence[str], report: BuildReport) -> list[str]:
     """Those of an archive's remembered ``sources`` that exist; each missing one is named in ``report``."""
-    present = [s for s in sources if os.path.exists(s)]  # a link to nothing (an unmounted drive) is gone too
-    for source in sources:
-        if source not in present:
-            report.warnings.append(f"{source}: a source of this archive is gone; not read")
+    present, gone = present_and_gone(sources)
+    report.warnings.extend(f"{source}: a source of this archive is gone; not read" for source in gone)
     return present
 
 
